@@ -1,0 +1,103 @@
+/**
+ * One record of the log. `seq` is assigned by the WAL: global, gap-free, monotonic, starting at 1.
+ *
+ * @typeParam Type - the record type names (a string literal union for typed logs)
+ * @typeParam Data - the payload type
+ */
+export interface WalRecord<Type extends string = string, Data = unknown> {
+  /** Sequence number assigned by the WAL. */
+  seq: number
+  /** The record type, e.g. `'OrderPlaced'`. */
+  type: Type
+  /** Milliseconds since the epoch; defaults to `Date.now()` at append time. */
+  time: number
+  /** The payload. */
+  data: Data
+}
+
+/** A record as handed to a serializer: everything but the sequence number. */
+export type EncodableRecord<Type extends string = string, Data = unknown> = Omit<WalRecord<Type, Data>, 'seq'>
+
+/**
+ * Turns records into bytes and back. The `name` is stored in every segment header; opening a WAL with a
+ * serializer of another name fails with `WAL_SERIALIZER_MISMATCH`.
+ *
+ * `decode` receives a view into the WAL's read buffer. The WAL never reuses that memory, so the decoded
+ * record may keep views into it.
+ *
+ * Throwing from `encode` rejects that one append (no sequence number is used); throwing from `decode`
+ * surfaces as `WAL_SERIALIZER_ERROR` naming the record's seq.
+ *
+ * @typeParam Type - the record type names
+ * @typeParam Data - the payload type
+ * @typeParam Rec - the exact record shape; for typed logs a discriminated union such as
+ *   `EncodableRecord<'A', DataA> | EncodableRecord<'B', DataB>`, so that `data` narrows with `type`
+ */
+export interface Serializer<
+  Type extends string = string,
+  Data = unknown,
+  Rec extends EncodableRecord<Type, Data> = EncodableRecord<Type, Data>,
+> {
+  /** Identifies the encoding, 1 to 255 UTF-8 bytes, e.g. `'msgpackr/1'`. */
+  readonly name: string
+  /** Encodes a record (without seq) into a non-empty byte array. */
+  encode(record: Rec): Uint8Array
+  /** Decodes bytes produced by `encode`. */
+  decode(bytes: Uint8Array): Rec
+}
+
+/** Adds `seq` to each member of a record union, keeping the union discriminated by `type`. */
+export type WalRecordOf<Rec extends EncodableRecord> = Rec extends EncodableRecord<infer T, infer D>
+  ? WalRecord<T, D>
+  : never
+
+/** The records (with seq) that a serializer reads and writes. */
+export type SerializerRecord<S> = S extends Serializer<string, unknown, infer R> ? WalRecordOf<R> : never
+
+/**
+ * What `append` accepts for a record union: `type` and `data`, and optionally `time` (defaults to
+ * `Date.now()`). Distributes over the union so `data` is checked against its `type`.
+ */
+export type AppendInput<Rec extends EncodableRecord> = Rec extends EncodableRecord<infer T, infer D>
+  ? { type: T; data: D; time?: number }
+  : never
+
+const textEncoder = new TextEncoder()
+const textDecoder = new TextDecoder('utf-8', { fatal: true })
+const BYTES_HEADER = 9 // f64 time + u8 type length
+
+/**
+ * The dependency-free default serializer: `data` is a `Uint8Array`, `type` a string of at most 255
+ * UTF-8 bytes. Layout: `time` as f64 LE, type length u8, type bytes, data bytes.
+ *
+ * @returns a serializer named `'waltz-bytes/1'`
+ * @example
+ * ```ts
+ * const wal = await Wal.open({ dir, serializer: bytesSerializer() })
+ * await wal.append({ type: 'blob', data: new Uint8Array([1, 2, 3]) })
+ * ```
+ */
+export function bytesSerializer(): Serializer<string, Uint8Array> {
+  return {
+    name: 'waltz-bytes/1',
+    encode(record) {
+      if (!(record.data instanceof Uint8Array)) throw new TypeError('bytesSerializer: data must be a Uint8Array')
+      const maxType = record.type.length * 3
+      const out = new Uint8Array(BYTES_HEADER + maxType + record.data.byteLength)
+      const { written } = textEncoder.encodeInto(record.type, out.subarray(BYTES_HEADER))
+      if (written > 255) throw new RangeError('bytesSerializer: type longer than 255 bytes')
+      new DataView(out.buffer, out.byteOffset, BYTES_HEADER).setFloat64(0, record.time, true)
+      out[8] = written
+      out.set(record.data, BYTES_HEADER + written)
+      return out.subarray(0, BYTES_HEADER + written + record.data.byteLength)
+    },
+    decode(bytes) {
+      if (bytes.byteLength < BYTES_HEADER) throw new RangeError('bytesSerializer: record shorter than its header')
+      const time = new DataView(bytes.buffer, bytes.byteOffset, BYTES_HEADER).getFloat64(0, true)
+      const typeEnd = BYTES_HEADER + bytes[8]!
+      if (typeEnd > bytes.byteLength) throw new RangeError('bytesSerializer: type runs past the record')
+      const type = textDecoder.decode(bytes.subarray(BYTES_HEADER, typeEnd))
+      return { type, time, data: bytes.subarray(typeEnd) }
+    },
+  }
+}
