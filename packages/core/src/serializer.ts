@@ -47,9 +47,8 @@ export interface Serializer<
 }
 
 /** Adds `seq` to each member of a record union, keeping the union discriminated by `type`. */
-export type WalRecordOf<Rec extends EncodableRecord> = Rec extends EncodableRecord<infer T, infer D>
-  ? WalRecord<T, D>
-  : never
+export type WalRecordOf<Rec extends EncodableRecord> =
+  Rec extends EncodableRecord<infer T, infer D> ? WalRecord<T, D> : never
 
 /** The records (with seq) that a serializer reads and writes. */
 export type SerializerRecord<S> = S extends Serializer<string, unknown, infer R> ? WalRecordOf<R> : never
@@ -58,9 +57,8 @@ export type SerializerRecord<S> = S extends Serializer<string, unknown, infer R>
  * What `append` accepts for a record union: `type` and `data`, and optionally `time` (defaults to
  * `Date.now()`). Distributes over the union so `data` is checked against its `type`.
  */
-export type AppendInput<Rec extends EncodableRecord> = Rec extends EncodableRecord<infer T, infer D>
-  ? { type: T; data: D; time?: number }
-  : never
+export type AppendInput<Rec extends EncodableRecord> =
+  Rec extends EncodableRecord<infer T, infer D> ? { type: T; data: D; time?: number } : never
 
 const textEncoder = new TextEncoder()
 const textDecoder = new TextDecoder('utf-8', { fatal: true })
@@ -81,7 +79,8 @@ export function bytesSerializer(): Serializer<string, Uint8Array> {
   return {
     name: 'waltz-bytes/1',
     encode(record) {
-      if (!(record.data instanceof Uint8Array)) throw new TypeError('bytesSerializer: data must be a Uint8Array')
+      if (!(record.data instanceof Uint8Array))
+        throw new TypeError('bytesSerializer: data must be a Uint8Array')
       const maxType = record.type.length * 3
       const out = new Uint8Array(BYTES_HEADER + maxType + record.data.byteLength)
       const { written } = textEncoder.encodeInto(record.type, out.subarray(BYTES_HEADER))
@@ -92,7 +91,8 @@ export function bytesSerializer(): Serializer<string, Uint8Array> {
       return out.subarray(0, BYTES_HEADER + written + record.data.byteLength)
     },
     decode(bytes) {
-      if (bytes.byteLength < BYTES_HEADER) throw new RangeError('bytesSerializer: record shorter than its header')
+      if (bytes.byteLength < BYTES_HEADER)
+        throw new RangeError('bytesSerializer: record shorter than its header')
       const time = new DataView(bytes.buffer, bytes.byteOffset, BYTES_HEADER).getFloat64(0, true)
       const typeEnd = BYTES_HEADER + bytes[8]!
       if (typeEnd > bytes.byteLength) throw new RangeError('bytesSerializer: type runs past the record')

@@ -1,0 +1,90 @@
+/**
+ * The small file interface core uses. Everything that touches the disk goes through it, so tests can
+ * substitute a recording or failing implementation (power-loss and I/O-fault suites).
+ *
+ * @internal
+ */
+import * as fs from 'node:fs'
+
+/** An open file descriptor. */
+export type Fd = number
+
+/** The file operations core needs. All paths are absolute or relative to the process cwd. */
+export interface Files {
+  /** Opens a file; `flags` as in `fs.open` (`'r'`, `'r+'`, `'wx'`). */
+  open(path: string, flags: string): Promise<Fd>
+  close(fd: Fd): Promise<void>
+  /** Writes all of `buf[offset, offset + length)` at `position` (loops on short writes). */
+  write(fd: Fd, buf: Uint8Array, offset: number, length: number, position: number): Promise<void>
+  /** Reads up to `length` bytes at `position`; resolves to the count read (0 at end of file). */
+  read(fd: Fd, buf: Uint8Array, offset: number, length: number, position: number): Promise<number>
+  fdatasync(fd: Fd): Promise<void>
+  ftruncate(fd: Fd, length: number): Promise<void>
+  /** Size of the open file in bytes. */
+  size(fd: Fd): Promise<number>
+  /** Names in a directory. */
+  readdir(dir: string): Promise<string[]>
+  /** Creates the directory (and parents) if missing. */
+  mkdir(dir: string): Promise<void>
+  /** fsyncs a directory so entries created, renamed or removed in it are durable. */
+  syncDir(dir: string): Promise<void>
+  rename(from: string, to: string): Promise<void>
+  unlink(path: string): Promise<void>
+  /** Whole contents of a small file. */
+  readFile(path: string): Promise<Buffer>
+}
+
+function done(resolve: () => void, reject: (err: Error) => void) {
+  return (err: NodeJS.ErrnoException | null) => (err ? reject(err) : resolve())
+}
+
+function writeAll(
+  fd: Fd,
+  buf: Uint8Array,
+  offset: number,
+  length: number,
+  position: number,
+  resolve: () => void,
+  reject: (err: Error) => void,
+): void {
+  fs.write(fd, buf, offset, length, position, (err, written) => {
+    if (err) reject(err)
+    else if (written === length) resolve()
+    else writeAll(fd, buf, offset + written, length - written, position + written, resolve, reject)
+  })
+}
+
+/** The real implementation on `node:fs` (callback API: cheaper than `fs/promises` file handles). */
+export const nodeFiles: Files = {
+  open: (path, flags) =>
+    new Promise((resolve, reject) =>
+      fs.open(path, flags, 0o644, (err, fd) => (err ? reject(err) : resolve(fd))),
+    ),
+  close: (fd) => new Promise((resolve, reject) => fs.close(fd, done(resolve, reject))),
+  write: (fd, buf, offset, length, position) =>
+    new Promise((resolve, reject) => writeAll(fd, buf, offset, length, position, resolve, reject)),
+  read: (fd, buf, offset, length, position) =>
+    new Promise((resolve, reject) =>
+      fs.read(fd, buf, offset, length, position, (err, n) => (err ? reject(err) : resolve(n))),
+    ),
+  fdatasync: (fd) => new Promise((resolve, reject) => fs.fdatasync(fd, done(resolve, reject))),
+  ftruncate: (fd, length) =>
+    new Promise((resolve, reject) => fs.ftruncate(fd, length, done(resolve, reject))),
+  size: (fd) =>
+    new Promise((resolve, reject) => fs.fstat(fd, (err, st) => (err ? reject(err) : resolve(st.size)))),
+  readdir: (dir) => fs.promises.readdir(dir),
+  mkdir: async (dir) => {
+    await fs.promises.mkdir(dir, { recursive: true })
+  },
+  syncDir: async (dir) => {
+    const fd = await nodeFiles.open(dir, 'r')
+    try {
+      await new Promise<void>((resolve, reject) => fs.fsync(fd, done(resolve, reject)))
+    } finally {
+      await nodeFiles.close(fd)
+    }
+  },
+  rename: (from, to) => fs.promises.rename(from, to),
+  unlink: (path) => fs.promises.unlink(path),
+  readFile: (path) => fs.promises.readFile(path),
+}

@@ -1,0 +1,567 @@
+/**
+ * The append pipeline: sequence numbers, batching, group commit, sync policies, backpressure, rotation
+ * and the failed state. One writer loop per WAL: it takes everything appended since its last write,
+ * writes it with one call and, per policy, covers it with one fdatasync. Appends that arrive while a
+ * write or fdatasync runs form the next batch: that is group commit.
+ *
+ * @internal
+ */
+import { join } from 'node:path'
+import { WalError } from './errors.js'
+import type { Fd, Files } from './files.js'
+import {
+  encodeSegmentHeader,
+  FRAME_HEADER_SIZE,
+  segmentFileName,
+  segmentHeaderSize,
+  writeFrame,
+} from './format.js'
+import type { WalLogger } from './logger.js'
+import { LatencyWindow } from './metrics.js'
+import type { SegmentRef } from './segment.js'
+import type { EncodableRecord, Serializer } from './serializer.js'
+
+/**
+ * When an append's promise resolves:
+ * - `'always'`: after an fdatasync covers the record (survives power loss). Concurrent appends share
+ *   one write and one fdatasync (group commit).
+ * - `'os-cache'`: after the record is written to the OS (survives a process crash); an fdatasync runs
+ *   every `syncIntervalMs`.
+ * - `'background'`: as soon as the record is buffered in memory (survives nothing until written); the
+ *   buffer is written when it reaches `bufferSize`, and written and fdatasync'ed every `syncIntervalMs`.
+ */
+export type SyncPolicy = 'always' | 'os-cache' | 'background'
+
+/** Everything the writer is configured with. */
+export interface WriterConfig {
+  files: Files
+  dir: string
+  serializer: Serializer<string, unknown, EncodableRecord>
+  sync: SyncPolicy
+  segmentSize: number
+  segmentMaxAgeMs: number
+  syncIntervalMs: number
+  bufferSize: number
+  maxRecordSize: number
+  maxPendingBytes: number
+  logger: WalLogger
+}
+
+/** The segment being appended to. */
+export interface ActiveSegment {
+  ref: SegmentRef
+  fd: Fd
+  size: number
+  createdAt: number
+  headerSize: number
+}
+
+/** Where readers may read up to: everything in older segments, and `end` bytes of `firstSeq`'s. */
+export interface ReadableEnd {
+  segmentFirstSeq: number
+  end: number
+  seq: number
+}
+
+interface Batch {
+  buf: Buffer
+  length: number
+  firstSeq: number
+  lastSeq: number
+  /** Rotate to a new segment whose first seq is `firstSeq` before writing this batch. */
+  newSegment: boolean
+  createdAt: number
+  resolves: Array<(seq: number) => void>
+  rejects: Array<(err: Error) => void>
+  seqs: number[]
+}
+
+type Waiting =
+  | { kind: 'one'; input: AppendRecord; resolve: (seq: number) => void; reject: (err: Error) => void }
+  | {
+      kind: 'batch'
+      input: readonly AppendRecord[]
+      resolve: (seq: number) => void
+      reject: (err: Error) => void
+    }
+  | { kind: 'flush' | 'sync'; resolve: () => void; reject: (err: Error) => void }
+
+interface SeqWaiter {
+  seq: number
+  resolve: () => void
+  reject: (err: Error) => void
+}
+
+/** What `append` accepts, untyped (the facade types it). */
+export interface AppendRecord {
+  type: string
+  data: unknown
+  time?: number
+}
+
+/** Counters exposed through `metrics()`. */
+export interface WriterStats {
+  appends: number
+  bytes: number
+  batches: number
+  fsyncs: number
+  rotations: number
+  fsyncLatency: LatencyWindow
+}
+
+/** The append pipeline of one WAL. */
+export class Writer {
+  /** The next seq to assign. */
+  nextSeq: number
+  /** Highest seq written to the OS. */
+  writtenSeq: number
+  /** Highest seq covered by an fdatasync. */
+  durableSeq: number
+  /** Bytes appended but not yet written. */
+  pendingBytes = 0
+  /** The failure that closed the pipeline, if any. */
+  failed: WalError | undefined
+  readonly stats: WriterStats = {
+    appends: 0,
+    bytes: 0,
+    batches: 0,
+    fsyncs: 0,
+    rotations: 0,
+    fsyncLatency: new LatencyWindow(),
+  }
+  readonly readable: ReadableEnd
+
+  private active: ActiveSegment
+  private readonly segments: SegmentRef[]
+  private readonly config: WriterConfig
+  private readonly onReadable: () => void
+  private building: Batch | undefined
+  private spare: Buffer | undefined
+  private readonly queue: Batch[] = []
+  private readonly waiting: Waiting[] = []
+  private readonly flushWaiters: SeqWaiter[] = []
+  private readonly syncWaiters: SeqWaiter[] = []
+  private running = false
+  private syncRequested = false
+  private closed = false
+  private timer: NodeJS.Timeout | undefined
+  // The logical end of the log, including what is queued: drives rotation decisions at append time.
+  private projectedSize: number
+  private projectedFrames: number
+  private projectedCreatedAt: number
+
+  /**
+   * @param config - options
+   * @param segments - the WAL's segment list (the writer appends to it on rotation)
+   * @param active - the open tail segment, positioned after its last valid frame
+   * @param lastSeq - the last seq in the log
+   * @param frames - whether the active segment already holds frames
+   * @param onReadable - called when newly written records become readable
+   */
+  constructor(
+    config: WriterConfig,
+    segments: SegmentRef[],
+    active: ActiveSegment,
+    lastSeq: number,
+    frames: boolean,
+    onReadable: () => void,
+  ) {
+    this.config = config
+    this.segments = segments
+    this.active = active
+    this.onReadable = onReadable
+    this.nextSeq = lastSeq + 1
+    this.writtenSeq = lastSeq
+    this.durableSeq = lastSeq
+    this.failed = undefined
+    this.building = undefined
+    this.spare = undefined
+    this.timer = undefined
+    this.readable = { segmentFirstSeq: active.ref.firstSeq, end: active.size, seq: lastSeq }
+    this.projectedSize = active.size
+    this.projectedFrames = frames ? 1 : 0
+    this.projectedCreatedAt = active.createdAt
+    if (config.sync !== 'always') {
+      this.timer = setInterval(() => this.requestSync(), config.syncIntervalMs)
+      // An idle WAL must not keep the process alive; close() syncs whatever is left.
+      this.timer.unref()
+    }
+  }
+
+  /** Appends one record; see {@link SyncPolicy} for when the promise resolves. */
+  append(input: AppendRecord): Promise<number> {
+    const blocked = this.blocked()
+    if (blocked) return blocked
+    if (this.waiting.length > 0 || this.pendingBytes >= this.config.maxPendingBytes) {
+      return new Promise((resolve, reject) => this.waiting.push({ kind: 'one', input, resolve, reject }))
+    }
+    return this.admitOne(input)
+  }
+
+  /** Appends records as one atomic batch; resolves to the last seq. */
+  appendBatch(inputs: readonly AppendRecord[]): Promise<number> {
+    const blocked = this.blocked()
+    if (blocked) return blocked
+    if (inputs.length === 0) {
+      return Promise.reject(new WalError('WAL_INVALID_ARGUMENT', 'appendBatch needs at least one record'))
+    }
+    if (this.waiting.length > 0 || this.pendingBytes >= this.config.maxPendingBytes) {
+      return new Promise((resolve, reject) =>
+        this.waiting.push({ kind: 'batch', input: inputs, resolve, reject }),
+      )
+    }
+    return this.admitBatch(inputs)
+  }
+
+  /** Resolves once everything appended before the call is written to the OS. */
+  flush(): Promise<void> {
+    return this.barrier('flush')
+  }
+
+  /** Resolves once everything appended before the call is covered by an fdatasync. */
+  sync(): Promise<void> {
+    return this.barrier('sync')
+  }
+
+  /** Makes everything durable, stops the timer and closes the segment. Rejects later appends. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    let error: unknown
+    try {
+      if (!this.failed) await this.sync()
+    } catch (err) {
+      error = err
+    }
+    this.closed = true
+    if (this.timer) clearInterval(this.timer)
+    this.rejectAll(new WalError('WAL_CLOSED', 'the WAL was closed'))
+    if (this.active.fd >= 0) {
+      const fd = this.active.fd
+      this.active.fd = -1
+      try {
+        await this.config.files.close(fd)
+      } catch (err) {
+        error ??= new WalError('WAL_IO', 'closing the active segment failed', { cause: err })
+      }
+    }
+    if (error) throw error
+  }
+
+  /** The segment being appended to. */
+  get activeSegment(): ActiveSegment {
+    return this.active
+  }
+
+  private blocked(): Promise<never> | undefined {
+    if (this.failed) return Promise.reject(this.failed)
+    if (this.closed) return Promise.reject(new WalError('WAL_CLOSED', 'the WAL is closed'))
+    return undefined
+  }
+
+  private barrier(kind: 'flush' | 'sync'): Promise<void> {
+    const blocked = this.blocked()
+    if (blocked) return blocked
+    if (this.waiting.length > 0) {
+      return new Promise((resolve, reject) => this.waiting.push({ kind, resolve, reject }))
+    }
+    return new Promise((resolve, reject) => this.addSeqWaiter(kind, resolve, reject))
+  }
+
+  private addSeqWaiter(kind: 'flush' | 'sync', resolve: () => void, reject: (err: Error) => void): void {
+    const seq = this.nextSeq - 1
+    if ((kind === 'flush' ? this.writtenSeq : this.durableSeq) >= seq) return resolve()
+    ;(kind === 'flush' ? this.flushWaiters : this.syncWaiters).push({ seq, resolve, reject })
+    if (kind === 'sync') this.syncRequested = true
+    this.kick()
+  }
+
+  private requestSync(): void {
+    if (this.failed || this.closed) return
+    if (this.durableSeq < this.nextSeq - 1) {
+      this.syncRequested = true
+      this.kick()
+    }
+  }
+
+  private encode(input: AppendRecord): Uint8Array {
+    const record = input.time === undefined ? { type: input.type, time: Date.now(), data: input.data } : input
+    let bytes: Uint8Array
+    try {
+      bytes = this.config.serializer.encode(record as EncodableRecord)
+    } catch (err) {
+      throw new WalError('WAL_SERIALIZER_ERROR', `encoding a '${input.type}' record failed`, { cause: err })
+    }
+    if (!(bytes instanceof Uint8Array) || bytes.byteLength === 0) {
+      throw new WalError('WAL_SERIALIZER_ERROR', `serializer returned no bytes for a '${input.type}' record`)
+    }
+    if (bytes.byteLength > this.config.maxRecordSize) {
+      throw new WalError(
+        'WAL_RECORD_TOO_LARGE',
+        `a '${input.type}' record encodes to ${bytes.byteLength} bytes, over maxRecordSize ${this.config.maxRecordSize}`,
+      )
+    }
+    return bytes
+  }
+
+  private admitOne(input: AppendRecord): Promise<number> {
+    let payload: Uint8Array
+    try {
+      payload = this.encode(input)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    const size = FRAME_HEADER_SIZE + payload.byteLength
+    const batch = this.reserve(size, 1)
+    const seq = this.nextSeq++
+    batch.length = writeFrame(batch.buf, batch.length, seq, 0, payload)
+    batch.lastSeq = seq
+    this.admitted(size, 1)
+    if (this.config.sync === 'background') return Promise.resolve(seq)
+    return new Promise((resolve, reject) => {
+      batch.resolves.push(resolve)
+      batch.rejects.push(reject)
+      batch.seqs.push(seq)
+    })
+  }
+
+  private admitBatch(inputs: readonly AppendRecord[]): Promise<number> {
+    // Encode everything first: a record that fails to encode rejects the whole batch, using no seq.
+    const payloads: Uint8Array[] = new Array(inputs.length)
+    let size = 0
+    try {
+      for (let i = 0; i < inputs.length; i++) {
+        const p = this.encode(inputs[i]!)
+        payloads[i] = p
+        size += FRAME_HEADER_SIZE + p.byteLength
+      }
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    const batch = this.reserve(size, inputs.length)
+    for (let i = 0; i < payloads.length; i++) {
+      batch.length = writeFrame(
+        batch.buf,
+        batch.length,
+        this.nextSeq++,
+        payloads.length - 1 - i,
+        payloads[i]!,
+      )
+    }
+    const lastSeq = this.nextSeq - 1
+    batch.lastSeq = lastSeq
+    this.admitted(size, inputs.length)
+    if (this.config.sync === 'background') return Promise.resolve(lastSeq)
+    return new Promise((resolve, reject) => {
+      batch.resolves.push(resolve)
+      batch.rejects.push(reject)
+      batch.seqs.push(lastSeq)
+    })
+  }
+
+  /** Returns the batch the next `size` bytes (`frames` frames, one atomic group) go into. */
+  private reserve(size: number, frames: number): Batch {
+    const { segmentSize, segmentMaxAgeMs } = this.config
+    if (this.projectedFrames > 0) {
+      const now = Number.isFinite(segmentMaxAgeMs) ? Date.now() : 0
+      if (
+        this.projectedSize + size > segmentSize ||
+        (Number.isFinite(segmentMaxAgeMs) && now - this.projectedCreatedAt >= segmentMaxAgeMs)
+      ) {
+        // Rotate: what is built so far goes to the old segment; this group starts a new one. A group
+        // never spans segments, so a batch is atomic within one file.
+        if (this.building && this.building.length > 0) this.queue.push(this.building)
+        const createdAt = now || Date.now()
+        this.building = this.newBatch(true, createdAt)
+        this.projectedSize = segmentHeaderSize(this.config.serializer.name)
+        this.projectedFrames = 0
+        this.projectedCreatedAt = createdAt
+      }
+    }
+    let batch = this.building
+    if (!batch) {
+      batch = this.newBatch(false, 0)
+      this.building = batch
+    }
+    if (batch.length === 0) batch.firstSeq = this.nextSeq
+    const need = batch.length + size
+    if (need > batch.buf.length) {
+      let capacity = batch.buf.length * 2
+      while (capacity < need) capacity *= 2
+      const grown = Buffer.allocUnsafe(capacity)
+      batch.buf.copy(grown, 0, 0, batch.length)
+      batch.buf = grown
+    }
+    this.projectedSize += size
+    this.projectedFrames += frames
+    return batch
+  }
+
+  private newBatch(newSegment: boolean, createdAt: number): Batch {
+    const buf = this.spare ?? Buffer.allocUnsafe(this.config.bufferSize)
+    this.spare = undefined
+    return {
+      buf,
+      length: 0,
+      firstSeq: this.nextSeq,
+      lastSeq: this.nextSeq - 1,
+      newSegment,
+      createdAt,
+      resolves: [],
+      rejects: [],
+      seqs: [],
+    }
+  }
+
+  private admitted(bytes: number, records: number): void {
+    this.pendingBytes += bytes
+    this.stats.appends += records
+    this.stats.bytes += bytes
+    if (this.config.sync !== 'background' || (this.building?.length ?? 0) >= this.config.bufferSize) {
+      this.kick()
+    }
+  }
+
+  /** Starts the writer loop (after the current tick, so synchronous appends share a batch). */
+  private kick(): void {
+    if (this.running || this.failed) return
+    this.running = true
+    queueMicrotask(() => void this.run())
+  }
+
+  private takeBuilding(): Batch | undefined {
+    const b = this.building
+    if (!b || b.length === 0) return undefined
+    this.building = undefined
+    return b
+  }
+
+  private async run(): Promise<void> {
+    let current: Batch | undefined
+    try {
+      for (;;) {
+        current = this.queue.shift() ?? this.takeBuilding()
+        if (current) {
+          await this.writeBatch(current)
+          current = undefined
+        } else if (this.syncRequested && this.durableSeq < this.writtenSeq) {
+          await this.fdatasync()
+        } else {
+          break
+        }
+      }
+      this.syncRequested = false
+    } catch (err) {
+      const failure =
+        err instanceof WalError
+          ? err
+          : new WalError('WAL_IO', 'write failed; the WAL is now failed', { cause: err })
+      if (current) for (const reject of current.rejects) reject(failure)
+      this.fail(failure)
+    }
+    this.running = false
+  }
+
+  private async writeBatch(batch: Batch): Promise<void> {
+    if (batch.newSegment) await this.rotate(batch.firstSeq, batch.createdAt)
+    const active = this.active
+    await this.config.files.write(active.fd, batch.buf, 0, batch.length, active.size)
+    active.size += batch.length
+    this.pendingBytes -= batch.length
+    this.stats.batches++
+    this.writtenSeq = batch.lastSeq
+    if (this.config.sync === 'always') await this.fdatasync()
+    for (let i = 0; i < batch.resolves.length; i++) batch.resolves[i]!(batch.seqs[i]!)
+    this.readable.segmentFirstSeq = active.ref.firstSeq
+    this.readable.end = active.size
+    this.readable.seq = batch.lastSeq
+    this.settle(this.flushWaiters, this.writtenSeq)
+    if (batch.buf.length <= this.config.bufferSize * 16) this.spare = batch.buf
+    this.onReadable()
+    this.admitWaiting()
+  }
+
+  private async fdatasync(): Promise<void> {
+    const target = this.writtenSeq
+    const start = performance.now()
+    await this.config.files.fdatasync(this.active.fd)
+    this.stats.fsyncLatency.add(performance.now() - start)
+    this.stats.fsyncs++
+    this.durableSeq = target
+    this.settle(this.syncWaiters, target)
+  }
+
+  private settle(waiters: SeqWaiter[], reached: number): void {
+    let n = 0
+    while (n < waiters.length && waiters[n]!.seq <= reached) waiters[n++]!.resolve()
+    if (n > 0) waiters.splice(0, n)
+  }
+
+  /** Admits appends that waited for pending bytes to drop, in arrival order. */
+  private admitWaiting(): void {
+    while (this.waiting.length > 0 && this.pendingBytes < this.config.maxPendingBytes) {
+      const w = this.waiting.shift()!
+      if (w.kind === 'one') this.admitOne(w.input).then(w.resolve, w.reject)
+      else if (w.kind === 'batch') this.admitBatch(w.input).then(w.resolve, w.reject)
+      else this.addSeqWaiter(w.kind, w.resolve, w.reject)
+    }
+  }
+
+  /**
+   * Seals the active segment and starts a new one. The old segment is fdatasync'ed before the new
+   * file exists, so only the newest segment can ever hold a torn tail.
+   */
+  private async rotate(firstSeq: number, createdAt: number): Promise<void> {
+    const old = this.active
+    if (this.durableSeq < this.writtenSeq) await this.fdatasync()
+    const fd = old.fd
+    old.fd = -1
+    await this.config.files.close(fd)
+    this.active = await createSegment(this.config, firstSeq, createdAt)
+    this.segments.push(this.active.ref)
+    this.stats.rotations++
+    this.config.logger.debug('rotated segment', { file: this.active.ref.path, firstSeq })
+  }
+
+  private fail(failure: WalError): void {
+    if (this.failed) return
+    this.failed = failure
+    this.config.logger.error('the WAL failed; reopen it to recover', { error: failure.message })
+    this.rejectAll(failure)
+  }
+
+  private rejectAll(err: WalError): void {
+    const batches = this.queue.splice(0)
+    if (this.building) batches.push(this.building)
+    this.building = undefined
+    for (const b of batches) for (const reject of b.rejects) reject(err)
+    for (const w of this.waiting.splice(0)) w.reject(err)
+    for (const w of this.flushWaiters.splice(0)) w.reject(err)
+    for (const w of this.syncWaiters.splice(0)) w.reject(err)
+    this.pendingBytes = 0
+  }
+}
+
+/**
+ * Creates a segment file with its header, durably: header fdatasync'ed, then the directory fsync'ed.
+ *
+ * @returns the open segment, positioned after its header
+ */
+export async function createSegment(
+  config: Pick<WriterConfig, 'files' | 'dir' | 'serializer'>,
+  firstSeq: number,
+  createdAt: number,
+): Promise<ActiveSegment> {
+  const { files, dir } = config
+  const path = join(dir, segmentFileName(firstSeq))
+  const header = encodeSegmentHeader(firstSeq, createdAt, config.serializer.name)
+  const fd = await files.open(path, 'wx')
+  try {
+    await files.write(fd, header, 0, header.length, 0)
+    await files.fdatasync(fd)
+    await files.syncDir(dir)
+  } catch (err) {
+    await files.close(fd).catch(() => {})
+    throw err
+  }
+  return { ref: { firstSeq, path }, fd, size: header.length, createdAt, headerSize: header.length }
+}
