@@ -8,7 +8,7 @@
  */
 import { WalError } from './errors.js'
 import type { Fd, Files } from './files.js'
-import { MAX_HEADER_SIZE, type SegmentHeader } from './format.js'
+import { type SegmentHeader, segmentHeaderSize } from './format.js'
 import type { WalLogger } from './logger.js'
 import { expectHeader, FrameReader, listSegments, readHeader, type SegmentRef } from './segment.js'
 
@@ -83,10 +83,14 @@ export async function recover(options: RecoverOptions): Promise<Recovered> {
     let keepOpen = false
     try {
       const read = await readHeader(files, fd, ref)
-      if (!read.ok && read.fileSize <= MAX_HEADER_SIZE) {
+      if (
+        !read.ok &&
+        read.problem !== 'version' &&
+        read.fileSize <= segmentHeaderSize(options.serializerName)
+      ) {
         // Segment creation writes and fdatasyncs the header before any frame: a newest segment with no
-        // valid header and no room for frames is a creation cut short. Its records (none) live on in
-        // the previous segment, which was fully synced before this one was created.
+        // valid header and no room for a frame is a creation cut short. It holds no records; the
+        // previous segment was fully synced before this one was created. Anything longer is corruption.
         logger.warn('removing a newest segment whose header never became durable', {
           file: ref.path,
           problem: read.problem,

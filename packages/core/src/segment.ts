@@ -59,7 +59,7 @@ export async function readHeader(files: Files, fd: Fd, ref: SegmentRef): Promise
   const buf = Buffer.alloc(Math.min(MAX_HEADER_SIZE, fileSize))
   const n = await files.read(fd, buf, 0, buf.length, 0)
   const parsed = parseSegmentHeader(buf.subarray(0, n))
-  if (typeof parsed === 'string') return { ok: false, problem: `segment header: ${parsed}`, fileSize }
+  if (typeof parsed === 'string') return { ok: false, problem: parsed, fileSize }
   if (parsed.firstSeq !== ref.firstSeq) {
     return {
       ok: false,
@@ -78,8 +78,11 @@ export async function readHeader(files: Files, fd: Fd, ref: SegmentRef): Promise
  */
 export function expectHeader(read: HeaderRead, ref: SegmentRef, serializerName: string): SegmentHeader {
   if (!read.ok) {
-    const code = read.problem.endsWith('version') ? 'WAL_FORMAT_UNSUPPORTED' : 'WAL_CORRUPT'
-    throw new WalError(code, `${ref.path}: ${read.problem}`, { file: ref.path, offset: 0 })
+    const code = read.problem === 'version' ? 'WAL_FORMAT_UNSUPPORTED' : 'WAL_CORRUPT'
+    throw new WalError(code, `${ref.path}: bad segment header (${read.problem})`, {
+      file: ref.path,
+      offset: 0,
+    })
   }
   if (read.header.serializerName !== serializerName) {
     throw new WalError(

@@ -269,7 +269,10 @@ export class Writer {
 
   private addSeqWaiter(kind: 'flush' | 'sync', resolve: () => void, reject: (err: Error) => void): void {
     const seq = this.nextSeq - 1
-    if ((kind === 'flush' ? this.writtenSeq : this.durableSeq) >= seq) return resolve()
+    if ((kind === 'flush' ? this.writtenSeq : this.durableSeq) >= seq) {
+      resolve()
+      return
+    }
     ;(kind === 'flush' ? this.flushWaiters : this.syncWaiters).push({ seq, resolve, reject })
     if (kind === 'sync') this.syncRequested = true
     this.kick()

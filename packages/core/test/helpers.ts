@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach } from 'vitest'
+import { type Files, nodeFiles } from '../src/files.js'
 
 const dirs: string[] = []
 
@@ -32,4 +33,46 @@ export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = []
   for await (const item of iterable) out.push(item)
   return out
+}
+
+/** A {@link Files} wrapper that counts calls and can be told to fail one operation. */
+export function faultyFiles(base: Files = nodeFiles) {
+  const calls: Record<string, number> = {}
+  const failures = new Map<string, NodeJS.ErrnoException>()
+  const wrap =
+    <A extends unknown[], R>(name: keyof Files, fn: (...args: A) => Promise<R>) =>
+    (...args: A): Promise<R> => {
+      calls[name] = (calls[name] ?? 0) + 1
+      const failure = failures.get(name)
+      if (failure) return Promise.reject(failure)
+      return fn(...args)
+    }
+  const files: Files = {
+    open: wrap('open', base.open),
+    close: wrap('close', base.close),
+    write: wrap('write', base.write),
+    read: wrap('read', base.read),
+    fdatasync: wrap('fdatasync', base.fdatasync),
+    ftruncate: wrap('ftruncate', base.ftruncate),
+    size: wrap('size', base.size),
+    readdir: wrap('readdir', base.readdir),
+    mkdir: wrap('mkdir', base.mkdir),
+    syncDir: wrap('syncDir', base.syncDir),
+    rename: wrap('rename', base.rename),
+    unlink: wrap('unlink', base.unlink),
+    readFile: wrap('readFile', base.readFile),
+  }
+  return {
+    files,
+    calls,
+    /** Makes every later call of `op` fail with `code` (e.g. 'EIO'). */
+    fail(op: keyof Files, code: string) {
+      const err: NodeJS.ErrnoException = new Error(`injected ${code} on ${op}`)
+      err.code = code
+      failures.set(op, err)
+    },
+    heal(op: keyof Files) {
+      failures.delete(op)
+    },
+  }
 }

@@ -1,0 +1,241 @@
+import { cpSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { crc32 } from 'node:zlib'
+import { describe, expect, it } from 'vitest'
+import { encodeSegmentHeader, FRAME_HEADER_SIZE, parseSegmentHeader } from '../src/format.js'
+import { isWalError, type Serializer, Wal } from '../src/index.js'
+import { collect, payloadFor, tempDir } from './helpers.js'
+
+const RECORD_SIZE = 40
+
+/** Writes `count` records (data = payloadFor(seq, RECORD_SIZE)) and closes. */
+async function writeLog(dir: string, count: number, segmentSize?: number): Promise<void> {
+  const wal = await Wal.open({ dir, sync: 'always', ...(segmentSize ? { segmentSize } : {}) })
+  for (let i = 1; i <= count; i++) await wal.append({ type: 'r', time: i, data: payloadFor(i, RECORD_SIZE) })
+  await wal.close()
+}
+
+function segmentFiles(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((n) => n.endsWith('.wal'))
+    .sort()
+    .map((n) => join(dir, n))
+}
+
+/** Byte offsets of each frame in a segment file. */
+function frameOffsets(file: string): number[] {
+  const buf = readFileSync(file)
+  const header = parseSegmentHeader(buf)
+  if (typeof header === 'string') throw new Error(header)
+  const offsets: number[] = []
+  let at = header.headerSize
+  while (at + FRAME_HEADER_SIZE <= buf.length) {
+    offsets.push(at)
+    at += FRAME_HEADER_SIZE + buf.readUInt32LE(at + 4)
+  }
+  return offsets
+}
+
+async function expectIntact(dir: string, lastSeq: number): Promise<Wal> {
+  const wal = await Wal.open({ dir })
+  expect(wal.lastSeq).toBe(lastSeq)
+  const records = await collect(wal.records())
+  expect(records.map((r) => r.seq)).toEqual(Array.from({ length: lastSeq }, (_, i) => i + 1))
+  for (const r of records)
+    expect(Buffer.from(r.data).equals(Buffer.from(payloadFor(r.seq, RECORD_SIZE)))).toBe(true)
+  return wal
+}
+
+function flipByte(file: string, offset: number): void {
+  const buf = readFileSync(file)
+  buf[offset] = buf[offset]! ^ 0x10
+  writeFileSync(file, buf)
+}
+
+describe('torn tails', () => {
+  it('cut at every byte inside the last frame: recovers the longest valid prefix and continues', async () => {
+    const source = tempDir()
+    await writeLog(source, 5)
+    const [file] = segmentFiles(source)
+    const offsets = frameOffsets(file!)
+    const lastStart = offsets[4]!
+    const size = statSync(file!).size
+    for (let cut = lastStart + 1; cut < size; cut++) {
+      const dir = tempDir()
+      cpSync(source, dir, { recursive: true })
+      const copy = segmentFiles(dir)[0]!
+      truncateSync(copy, cut)
+      const wal = await expectIntact(dir, 4)
+      expect(wal.recovery.truncatedBytes).toBe(cut - lastStart)
+      expect(wal.recovery.truncatedAt).toBe(lastStart)
+      expect(statSync(copy).size).toBe(lastStart)
+      expect(await wal.append({ type: 'r', time: 5, data: payloadFor(5, RECORD_SIZE) })).toBe(5)
+      await wal.close()
+      await (await expectIntact(dir, 5)).close()
+    }
+  })
+
+  it('an atomic batch cut at any byte is replayed wholly or not at all', async () => {
+    const source = tempDir()
+    const wal = await Wal.open({ dir: source, sync: 'always' })
+    for (let i = 1; i <= 3; i++) await wal.append({ type: 'r', time: i, data: payloadFor(i, RECORD_SIZE) })
+    await wal.appendBatch(
+      [4, 5, 6, 7].map((seq) => ({ type: 'r', time: seq, data: payloadFor(seq, RECORD_SIZE) })),
+    )
+    await wal.close()
+    const file = segmentFiles(source)[0]!
+    const batchStart = frameOffsets(file)[3]!
+    const size = statSync(file).size
+    for (let cut = batchStart; cut <= size; cut += 7) {
+      const dir = tempDir()
+      cpSync(source, dir, { recursive: true })
+      truncateSync(segmentFiles(dir)[0]!, cut)
+      const reopened = await expectIntact(dir, cut === size ? 7 : 3)
+      await reopened.close()
+    }
+  })
+
+  it('zeros after the last frame (a file extended but never written) are cut', async () => {
+    const dir = tempDir()
+    await writeLog(dir, 3)
+    const file = segmentFiles(dir)[0]!
+    writeFileSync(file, Buffer.concat([readFileSync(file), Buffer.alloc(4096)]))
+    const wal = await expectIntact(dir, 3)
+    expect(wal.recovery.truncatedBytes).toBe(4096)
+    expect(wal.recovery.reason).toMatch(/length 0/)
+    await wal.close()
+  })
+})
+
+describe('corruption', () => {
+  it('a bit flip in the tail segment cuts the log at that frame and reports it', async () => {
+    const dir = tempDir()
+    await writeLog(dir, 10)
+    const file = segmentFiles(dir)[0]!
+    const at = frameOffsets(file)[6]!
+    flipByte(file, at + FRAME_HEADER_SIZE + 5)
+    const wal = await expectIntact(dir, 6)
+    expect(wal.recovery.truncatedAt).toBe(at)
+    expect(wal.recovery.reason).toMatch(/checksum/)
+    await wal.close()
+  })
+
+  it('a bit flip in a sealed segment is never hidden: reading it throws WAL_CORRUPT with file and offset', async () => {
+    const dir = tempDir()
+    await writeLog(dir, 60, 1024)
+    const files = segmentFiles(dir)
+    expect(files.length).toBeGreaterThan(2)
+    const sealed = files[1]!
+    const at = frameOffsets(sealed)[2]!
+    flipByte(sealed, at + FRAME_HEADER_SIZE + 1)
+    const wal = await Wal.open({ dir }) // open scans only the tail: it succeeds
+    expect(wal.recovery.truncatedBytes).toBe(0)
+    const err = await collect(wal.records()).catch((e: unknown) => e)
+    expect(isWalError(err, 'WAL_CORRUPT')).toBe(true)
+    expect(err).toMatchObject({ file: sealed, offset: at })
+    await wal.close()
+  })
+
+  it('a huge length field is corruption, detected before any allocation (sealed and tail)', async () => {
+    const dir = tempDir()
+    await writeLog(dir, 60, 1024)
+    const files = segmentFiles(dir)
+    for (const file of [files[0]!, files[files.length - 1]!]) {
+      const buf = readFileSync(file)
+      const at = frameOffsets(file)[1]!
+      buf.writeUInt32LE(0xfffffff0, at + 4)
+      writeFileSync(file, buf)
+    }
+    const wal = await Wal.open({ dir })
+    expect(wal.recovery.reason).toMatch(/length 4294967280 outside/)
+    const err = await collect(wal.records()).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'WAL_CORRUPT', file: files[0] })
+    await wal.close()
+  })
+
+  it('a frame with a valid checksum but the wrong seq (stale bytes) breaks the chain', async () => {
+    const dir = tempDir()
+    await writeLog(dir, 6)
+    const file = segmentFiles(dir)[0]!
+    const buf = readFileSync(file)
+    const offsets = frameOffsets(file)
+    // Overwrite frame 5 with a verbatim copy of frame 2 (same size): checksum fine, seq wrong.
+    buf.copy(buf, offsets[4]!, offsets[1]!, offsets[2]!)
+    writeFileSync(file, buf)
+    const wal = await expectIntact(dir, 4)
+    expect(wal.recovery.reason).toMatch(/seq 2 breaks the chain/)
+    await wal.close()
+  })
+
+  it('a missing middle segment is reported as a gap, not skipped', async () => {
+    const dir = tempDir()
+    await writeLog(dir, 60, 1024)
+    const files = segmentFiles(dir)
+    const { unlinkSync } = await import('node:fs')
+    unlinkSync(files[1]!)
+    const wal = await Wal.open({ dir })
+    await expect(collect(wal.records())).rejects.toMatchObject({ code: 'WAL_CORRUPT' })
+    await wal.close()
+  })
+})
+
+describe('crashes during rotation', () => {
+  it('an empty newest segment (header only): the last seq comes from the one before it', async () => {
+    const dir = tempDir()
+    await writeLog(dir, 5)
+    const name = `${String(6).padStart(20, '0')}.wal`
+    writeFileSync(join(dir, name), encodeSegmentHeader(6, Date.now(), 'waltz-bytes/1'))
+    const wal = await expectIntact(dir, 5)
+    expect(await wal.append({ type: 'r', time: 6, data: payloadFor(6, RECORD_SIZE) })).toBe(6)
+    await wal.close()
+    await (await expectIntact(dir, 6)).close()
+  })
+
+  it('a newest segment whose header was torn is removed and reported', async () => {
+    const dir = tempDir()
+    await writeLog(dir, 5)
+    const name = `${String(6).padStart(20, '0')}.wal`
+    writeFileSync(join(dir, name), encodeSegmentHeader(6, Date.now(), 'waltz-bytes/1').subarray(0, 11))
+    const wal = await expectIntact(dir, 5)
+    expect(wal.recovery.removedSegments).toEqual([join(dir, name)])
+    expect(await wal.append({ type: 'r', time: 6, data: payloadFor(6, RECORD_SIZE) })).toBe(6)
+    await wal.close()
+  })
+
+  it('a newest segment with a bad header and data after it is corruption, not a torn creation', async () => {
+    const dir = tempDir()
+    await writeLog(dir, 20)
+    const file = segmentFiles(dir)[0]!
+    flipByte(file, 10)
+    await expect(Wal.open({ dir })).rejects.toMatchObject({ code: 'WAL_CORRUPT', file })
+  })
+})
+
+describe('headers', () => {
+  it('opening with another serializer fails with WAL_SERIALIZER_MISMATCH', async () => {
+    const dir = tempDir()
+    await writeLog(dir, 2)
+    const other: Serializer<string, Uint8Array> = {
+      name: 'other/1',
+      encode: (r) => r.data,
+      decode: (b) => ({ type: 'x', time: 0, data: b }),
+    }
+    const err = await Wal.open({ dir, serializer: other }).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'WAL_SERIALIZER_MISMATCH' })
+    expect(String(err)).toContain("'waltz-bytes/1'")
+    // The lock was released: the right serializer opens fine.
+    await (await Wal.open({ dir })).close()
+  })
+
+  it('an unknown format version fails with WAL_FORMAT_UNSUPPORTED', async () => {
+    const dir = tempDir()
+    await writeLog(dir, 2)
+    const file = segmentFiles(dir)[0]!
+    const buf = readFileSync(file)
+    const size = buf.readUInt16LE(6)
+    buf.writeUInt16LE(99, 4)
+    buf.writeUInt32LE(crc32(buf.subarray(0, size - 4)), size - 4)
+    writeFileSync(file, buf)
+    await expect(Wal.open({ dir })).rejects.toMatchObject({ code: 'WAL_FORMAT_UNSUPPORTED' })
+  })
+})

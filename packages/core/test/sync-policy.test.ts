@@ -1,0 +1,155 @@
+import { describe, expect, it, vi } from 'vitest'
+import { Wal } from '../src/index.js'
+import { collect, faultyFiles, payloadFor, tempDir } from './helpers.js'
+
+describe("sync: 'always'", () => {
+  it('resolves each append only after an fdatasync covers it', async () => {
+    const wal = await Wal.open({ dir: tempDir(), sync: 'always' })
+    for (let i = 1; i <= 20; i++) {
+      const seq = await wal.append({ type: 'a', data: payloadFor(i, 50) })
+      expect(wal.metrics().durableSeq).toBeGreaterThanOrEqual(seq)
+    }
+    await wal.close()
+  })
+
+  it('group-commits concurrent appends: far fewer fsyncs and writes than appends', async () => {
+    const wal = await Wal.open({ dir: tempDir(), sync: 'always' })
+    const before = wal.metrics().fsyncs
+    const appenders = 32
+    const each = 20
+    await Promise.all(
+      Array.from({ length: appenders }, async (_, a) => {
+        for (let i = 0; i < each; i++) {
+          const seq = await wal.append({ type: `a${a}`, data: payloadFor(a * 1000 + i, 100) })
+          // Acknowledged means durable, even inside a shared batch.
+          expect(wal.metrics().durableSeq).toBeGreaterThanOrEqual(seq)
+        }
+      }),
+    )
+    const m = wal.metrics()
+    expect(m.appends).toBe(appenders * each)
+    const fsyncs = m.fsyncs - before
+    // Each round of the 32 appenders shares one write + fdatasync; allow slack for scheduling.
+    expect(fsyncs).toBeLessThan((appenders * each) / 4)
+    expect(m.batchesWritten).toBeLessThan((appenders * each) / 4)
+    expect(m.fsyncLatencyMs.p99).toBeGreaterThanOrEqual(m.fsyncLatencyMs.p50)
+    const seqs = (await collect(wal.records())).map((r) => r.seq)
+    expect(seqs).toEqual(Array.from({ length: appenders * each }, (_, i) => i + 1))
+    await wal.close()
+  })
+
+  it('a burst of synchronous appends shares a single write and fdatasync', async () => {
+    const wal = await Wal.open({ dir: tempDir(), sync: 'always' })
+    const before = wal.metrics()
+    const seqs = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => wal.append({ type: 'b', data: payloadFor(i, 64) })),
+    )
+    expect(seqs).toEqual(Array.from({ length: 100 }, (_, i) => i + 1))
+    const after = wal.metrics()
+    expect(after.fsyncs - before.fsyncs).toBe(1)
+    expect(after.batchesWritten - before.batchesWritten).toBe(1)
+    await wal.close()
+  })
+})
+
+describe("sync: 'os-cache'", () => {
+  it('resolves after the write, fsyncs on the interval, and sync() makes everything durable', async () => {
+    const wal = await Wal.open({ dir: tempDir(), sync: 'os-cache', syncIntervalMs: 50 })
+    const seq = await wal.append({ type: 'a', data: payloadFor(1, 10) })
+    const m = wal.metrics()
+    expect(m.writtenSeq).toBeGreaterThanOrEqual(seq)
+    expect(m.fsyncs).toBe(0)
+    await new Promise((r) => setTimeout(r, 200))
+    expect(wal.metrics().durableSeq).toBe(seq)
+    expect(wal.metrics().fsyncs).toBeGreaterThanOrEqual(1)
+    const seq2 = await wal.append({ type: 'a', data: payloadFor(2, 10) })
+    await wal.sync()
+    expect(wal.metrics().durableSeq).toBe(seq2)
+    await wal.close()
+  })
+})
+
+describe("sync: 'background'", () => {
+  it('resolves once buffered; flush() writes, the interval writes and fsyncs', async () => {
+    const dir = tempDir()
+    const wal = await Wal.open({ dir, sync: 'background', syncIntervalMs: 50, bufferSize: 1 << 20 })
+    const seqs = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => wal.append({ type: 'a', data: payloadFor(i, 10) })),
+    )
+    expect(seqs).toEqual(Array.from({ length: 10 }, (_, i) => i + 1))
+    expect(wal.metrics().writtenSeq).toBe(0) // still only in memory
+    await wal.flush()
+    expect(wal.metrics().writtenSeq).toBe(10)
+    await wal.append({ type: 'a', data: payloadFor(11, 10) })
+    await new Promise((r) => setTimeout(r, 200))
+    expect(wal.metrics().durableSeq).toBe(11)
+    await wal.close()
+    const reopened = await Wal.open({ dir })
+    expect(reopened.lastSeq).toBe(11)
+    await reopened.close()
+  })
+
+  it('writes when the buffer reaches bufferSize', async () => {
+    const wal = await Wal.open({
+      dir: tempDir(),
+      sync: 'background',
+      syncIntervalMs: 60_000,
+      bufferSize: 4096,
+    })
+    for (let i = 0; i < 100; i++) await wal.append({ type: 'a', data: payloadFor(i, 100) })
+    // No timer fires within this test (60 s interval): only the full buffer can trigger the write.
+    await vi.waitFor(() => expect(wal.metrics().writtenSeq).toBeGreaterThan(0), { timeout: 2000 })
+    expect(wal.metrics().fsyncs).toBe(0)
+    await wal.close()
+  })
+})
+
+describe('backpressure', () => {
+  it('bounds pending bytes: a producer faster than the disk waits, and order is kept', async () => {
+    const wal = await Wal.open({ dir: tempDir(), sync: 'always', maxPendingBytes: 16 * 1024 })
+    let peak = 0
+    const all = Array.from({ length: 2000 }, (_, i) => {
+      const p = wal.append({ type: 'p', data: payloadFor(i, 200) })
+      peak = Math.max(peak, wal.metrics().pendingBytes)
+      return p
+    })
+    const seqs = await Promise.all(all)
+    expect(seqs).toEqual(Array.from({ length: 2000 }, (_, i) => i + 1))
+    // Admission stops once pending bytes reach the limit; at most one record overshoots it.
+    expect(peak).toBeLessThanOrEqual(16 * 1024 + 256)
+    await wal.close()
+  })
+})
+
+describe('failed state', () => {
+  it('an fdatasync error fails the WAL: pending and later appends reject, reopen recovers the acknowledged', async () => {
+    const dir = tempDir()
+    const fault = faultyFiles()
+    const wal = await Wal.open({ dir, sync: 'always', files: fault.files })
+    for (let i = 1; i <= 10; i++) await wal.append({ type: 'ok', data: payloadFor(i, 30) })
+    fault.fail('fdatasync', 'EIO')
+    const pending = Array.from({ length: 5 }, (_, i) => wal.append({ type: 'lost', data: payloadFor(i, 30) }))
+    for (const p of pending) await expect(p).rejects.toMatchObject({ code: 'WAL_IO' })
+    fault.heal('fdatasync')
+    // Never retry an fsync and report success: the WAL stays failed.
+    await expect(wal.append({ type: 'later', data: new Uint8Array(1) })).rejects.toMatchObject({
+      code: 'WAL_IO',
+    })
+    await expect(wal.sync()).rejects.toMatchObject({ code: 'WAL_IO' })
+    await wal.close().catch(() => {})
+    const reopened = await Wal.open({ dir })
+    const records = await collect(reopened.records({ from: 1, to: 10 }))
+    expect(records.map((r) => r.type)).toEqual(Array(10).fill('ok'))
+    await reopened.close()
+  })
+
+  it('a write error (ENOSPC) fails the WAL with WAL_IO carrying the cause', async () => {
+    const fault = faultyFiles()
+    const wal = await Wal.open({ dir: tempDir(), sync: 'os-cache', files: fault.files })
+    fault.fail('write', 'ENOSPC')
+    const err = await wal.append({ type: 'x', data: new Uint8Array(5) }).catch((e) => e)
+    expect(err).toMatchObject({ code: 'WAL_IO' })
+    expect((err as Error).cause).toMatchObject({ code: 'ENOSPC' })
+    await wal.close().catch(() => {})
+  })
+})
