@@ -331,7 +331,8 @@ export class Wal<Rec extends EncodableRecord = EncodableRecord<string, Uint8Arra
    *   (the log is failed: reopen it), `WAL_CLOSED`, `WAL_READ_ONLY`
    */
   append(record: AppendInput<Rec>): Promise<number> {
-    return this.requireWriter().append(record as AppendRecord)
+    const writer = this.writable()
+    return writer instanceof WalError ? Promise.reject(writer) : writer.append(record as AppendRecord)
   }
 
   /**
@@ -342,7 +343,10 @@ export class Wal<Rec extends EncodableRecord = EncodableRecord<string, Uint8Arra
    * @throws WalError as {@link Wal.append}; `WAL_INVALID_ARGUMENT` for an empty batch
    */
   appendBatch(records: readonly AppendInput<Rec>[]): Promise<number> {
-    return this.requireWriter().appendBatch(records as readonly AppendRecord[])
+    const writer = this.writable()
+    return writer instanceof WalError
+      ? Promise.reject(writer)
+      : writer.appendBatch(records as readonly AppendRecord[])
   }
 
   /**
@@ -469,9 +473,10 @@ export class Wal<Rec extends EncodableRecord = EncodableRecord<string, Uint8Arra
    * @returns the number of segment files deleted
    * @throws WalError `WAL_IO`, `WAL_READ_ONLY`, `WAL_CLOSED`
    */
-  truncateBefore(seq: number): Promise<number> {
+  async truncateBefore(seq: number): Promise<number> {
     checkSeq('seq', seq)
-    this.requireWriter()
+    const writer = this.writable()
+    if (writer instanceof WalError) throw writer
     const run = this.truncating.then(async () => {
       let removed = 0
       while (this.segments.length > 1 && this.segments[1]!.firstSeq <= seq) {
@@ -604,10 +609,10 @@ export class Wal<Rec extends EncodableRecord = EncodableRecord<string, Uint8Arra
     if (this.closed) throw new WalError('WAL_CLOSED', 'the WAL is closed')
   }
 
-  private requireWriter(): Writer {
-    if (this.closed) throw new WalError('WAL_CLOSED', 'the WAL is closed')
-    if (!this.writer) throw new WalError('WAL_READ_ONLY', 'the WAL was opened with readOnly: true')
-    return this.writer
+  /** The writer, or the error explaining why there is none to use. */
+  private writable(): Writer | WalError {
+    if (this.closed) return new WalError('WAL_CLOSED', 'the WAL is closed')
+    return this.writer ?? new WalError('WAL_READ_ONLY', 'the WAL was opened with readOnly: true')
   }
 }
 

@@ -1,0 +1,59 @@
+import { writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { readLock, Wal } from '../src/index.js'
+import { exited, onLines, startFixture } from './child.js'
+import { tempDir } from './helpers.js'
+
+describe('single-writer lock', () => {
+  it('a second writer in the same process gets WAL_LOCKED; after close it can open', async () => {
+    const dir = tempDir()
+    const wal = await Wal.open({ dir })
+    await expect(Wal.open({ dir })).rejects.toMatchObject({ code: 'WAL_LOCKED' })
+    await wal.close()
+    await (await Wal.open({ dir })).close()
+  })
+
+  it('a writer in another process holds the lock; once it is SIGKILLed the stale lock is taken over', async () => {
+    const dir = tempDir()
+    const child = startFixture('hold-lock.mjs', [dir])
+    const pid = await new Promise<number>((resolve) =>
+      onLines(child, (line) => {
+        if (line.startsWith('ready ')) resolve(Number(line.slice(6)))
+      }),
+    )
+    const err = await Wal.open({ dir }).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'WAL_LOCKED' })
+    expect(String(err)).toContain(`pid ${pid}`)
+    expect(readLock(dir)).toMatchObject({ alive: true, owner: { pid } })
+    child.kill('SIGKILL')
+    await exited(child)
+    expect(readLock(dir)).toMatchObject({ alive: false })
+    const wal = await Wal.open({ dir })
+    expect(readLock(dir)).toMatchObject({ alive: true, owner: { pid: process.pid } })
+    await wal.close()
+    expect(readLock(dir)).toBeUndefined()
+  })
+
+  it('a lock naming a pid that no longer exists is stale', async () => {
+    const dir = tempDir()
+    await (await Wal.open({ dir })).close()
+    writeFileSync(join(dir, 'LOCK'), JSON.stringify({ pid: 2 ** 22 + 12345, host: hostname(), start: '1' }))
+    await (await Wal.open({ dir })).close()
+  })
+
+  it('readOnly opens take no lock and can read while a writer is open', async () => {
+    const dir = tempDir()
+    const wal = await Wal.open({ dir })
+    await wal.append({ type: 'a', data: new Uint8Array([1]) })
+    await wal.flush()
+    const reader = await Wal.open({ dir, readOnly: true })
+    expect(reader.lastSeq).toBe(1)
+    await expect(reader.append({ type: 'a', data: new Uint8Array(1) })).rejects.toMatchObject({
+      code: 'WAL_READ_ONLY',
+    })
+    await reader.close()
+    await wal.close()
+  })
+})

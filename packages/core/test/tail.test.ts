@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest'
+import { Wal } from '../src/index.js'
+import { payloadFor, tempDir } from './helpers.js'
+
+describe('tail', () => {
+  it('yields stored records from `from`, then new ones as they are appended, until aborted', async () => {
+    const wal = await Wal.open({ dir: tempDir(), sync: 'always', segmentSize: 1024 })
+    for (let i = 1; i <= 5; i++) await wal.append({ type: 'old', data: payloadFor(i, 100) })
+    const controller = new AbortController()
+    const seen: number[] = []
+    const done = (async () => {
+      for await (const r of wal.tail({ from: 3, signal: controller.signal })) {
+        seen.push(r.seq)
+        if (r.seq === 40) controller.abort()
+      }
+    })()
+    for (let i = 6; i <= 40; i++) {
+      await wal.append({ type: 'new', data: payloadFor(i, 100) })
+      if (i % 7 === 0) await new Promise((r) => setTimeout(r, 5))
+    }
+    await done
+    expect(seen).toEqual(Array.from({ length: 38 }, (_, i) => i + 3))
+    expect(wal.metrics().rotations).toBeGreaterThan(2) // the tail followed across segments
+    await wal.close()
+  })
+
+  it('defaults to the next record and ends when the WAL closes', async () => {
+    const wal = await Wal.open({ dir: tempDir() })
+    await wal.append({ type: 'before', data: new Uint8Array(1) })
+    const seen: string[] = []
+    const done = (async () => {
+      for await (const r of wal.tail()) seen.push(r.type)
+    })()
+    await new Promise((r) => setTimeout(r, 10))
+    await wal.appendBatch([
+      { type: 'a', data: new Uint8Array(1) },
+      { type: 'b', data: new Uint8Array(1) },
+    ])
+    await new Promise((r) => setTimeout(r, 10))
+    await wal.close()
+    await done
+    expect(seen).toEqual(['a', 'b'])
+  })
+
+  it('a read-only instance tails records another writer appends', async () => {
+    const dir = tempDir()
+    const writer = await Wal.open({ dir, sync: 'os-cache', segmentSize: 2048 })
+    await writer.append({ type: 'w', data: payloadFor(1, 50) })
+    const reader = await Wal.open({ dir, readOnly: true })
+    const controller = new AbortController()
+    const seen: number[] = []
+    const done = (async () => {
+      for await (const r of reader.tail({ from: 1, signal: controller.signal })) {
+        seen.push(r.seq)
+        if (r.seq === 60) controller.abort()
+      }
+    })()
+    for (let i = 2; i <= 60; i++) await writer.append({ type: 'w', data: payloadFor(i, 50) })
+    await done
+    expect(seen).toEqual(Array.from({ length: 60 }, (_, i) => i + 1))
+    await reader.close()
+    await writer.close()
+  })
+})
