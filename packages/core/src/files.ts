@@ -16,6 +16,11 @@ export interface Files {
   close(fd: Fd): Promise<void>
   /** Writes all of `buf[offset, offset + length)` at `position` (loops on short writes). */
   write(fd: Fd, buf: Uint8Array, offset: number, length: number, position: number): Promise<void>
+  /**
+   * The same, blocking. The writer uses it for batches: a write into the page cache takes
+   * microseconds, less than the thread-pool round trip of the async call.
+   */
+  writeSync(fd: Fd, buf: Uint8Array, offset: number, length: number, position: number): void
   /** Reads up to `length` bytes at `position`; resolves to the count read (0 at end of file). */
   read(fd: Fd, buf: Uint8Array, offset: number, length: number, position: number): Promise<number>
   fdatasync(fd: Fd): Promise<void>
@@ -63,6 +68,10 @@ export const nodeFiles: Files = {
   close: (fd) => new Promise((resolve, reject) => fs.close(fd, done(resolve, reject))),
   write: (fd, buf, offset, length, position) =>
     new Promise((resolve, reject) => writeAll(fd, buf, offset, length, position, resolve, reject)),
+  writeSync: (fd, buf, offset, length, position) => {
+    let done = 0
+    while (done < length) done += fs.writeSync(fd, buf, offset + done, length - done, position + done)
+  },
   read: (fd, buf, offset, length, position) =>
     new Promise((resolve, reject) =>
       fs.read(fd, buf, offset, length, position, (err, n) => (err ? reject(err) : resolve(n))),

@@ -467,7 +467,7 @@ export class Writer {
   private async writeBatch(batch: Batch): Promise<void> {
     if (batch.newSegment) await this.rotate(batch.firstSeq, batch.createdAt)
     const active = this.active
-    await this.config.files.write(active.fd, batch.buf, 0, batch.length, active.size)
+    this.config.files.writeSync(active.fd, batch.buf, 0, batch.length, active.size)
     active.size += batch.length
     this.pendingBytes -= batch.length
     this.stats.batches++

@@ -51,6 +51,12 @@ export function faultyFiles(base: Files = nodeFiles) {
     open: wrap('open', base.open),
     close: wrap('close', base.close),
     write: wrap('write', base.write),
+    writeSync: (...args) => {
+      calls.writeSync = (calls.writeSync ?? 0) + 1
+      const failure = failures.get('write')
+      if (failure) throw failure
+      base.writeSync(...args)
+    },
     read: wrap('read', base.read),
     fdatasync: wrap('fdatasync', base.fdatasync),
     ftruncate: wrap('ftruncate', base.ftruncate),
