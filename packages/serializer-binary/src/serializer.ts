@@ -1,0 +1,149 @@
+import type { Serializer } from '@waltz/core'
+import { Packr } from 'msgpackr'
+import { BinarySerializerError, isBinarySerializerError } from './errors.js'
+import { baseOptions, ENVELOPE_LENGTH } from './options.js'
+import { readStructures, type Structure, writeStructures } from './structures-file.js'
+import type { EventMap, RecordOf } from './types.js'
+
+/** The serializer name of self-describing records (the default). */
+export const BINARY_SERIALIZER_NAME = 'waltz-msgpackr/1'
+/** The serializer name of records that reference a shared structures file (`structuresPath`). */
+export const BINARY_SHARED_SERIALIZER_NAME = 'waltz-msgpackr-shared/1'
+
+/** Options of {@link binarySerializer}. */
+export interface BinarySerializerOptions {
+  /**
+   * Share record structures across records through this file, instead of describing them in every
+   * record. Smaller records and faster decoding, but the log is only readable together with this file:
+   * keep it next to the WAL directory and copy or back it up with it. New structures are written to it
+   * atomically and fsync'd before `encode` returns the first record that uses them. Default: unset
+   * (every record is self-describing).
+   */
+  structuresPath?: string
+  /**
+   * How many distinct object shapes are stored in the structures file (1 to 8160, default 32). Shapes
+   * beyond it are described inline in each record, as in the default mode. Only with `structuresPath`.
+   */
+  maxSharedStructures?: number
+}
+
+/**
+ * Creates a MessagePack serializer (msgpackr) for plain objects, arrays, strings, numbers, bigints,
+ * `Date`, `Map`, `Set`, `Uint8Array` and other typed arrays. A record is encoded as the array
+ * `[type, time, data]`; objects inside `data` use msgpackr's record extension, so repeated shapes are
+ * written as a key list once and then as bare values.
+ *
+ * By default every record is self-describing: a record's structures are defined inside that record, so
+ * any record decodes on its own, in any process, after any crash, from any point of the log. With
+ * `structuresPath` the structures are shared through a durable file instead (see
+ * {@link BinarySerializerOptions.structuresPath}).
+ *
+ * `Events` only types the records; nothing is checked at run time. Strings with lone surrogates are
+ * written with U+FFFD in their place, as `TextEncoder` does.
+ *
+ * @typeParam Events - maps each record type to its payload type; defaults to any type with any data
+ * @param options - see {@link BinarySerializerOptions}
+ * @returns a serializer named `'waltz-msgpackr/1'`, or `'waltz-msgpackr-shared/1'` with `structuresPath`
+ * @throws BinarySerializerError `SERIALIZER_ENCODE_FAILED` if `maxSharedStructures` is out of range
+ * @example
+ * ```ts
+ * type Events = {
+ *   OrderPlaced: { orderId: string; price: bigint; at: Date }
+ *   OrderCancelled: { orderId: string }
+ * }
+ * const wal = await Wal.open({ dir, serializer: binarySerializer<Events>() })
+ * await wal.append({ type: 'OrderPlaced', data: { orderId: 'o-1', price: 1999n, at: new Date() } })
+ * ```
+ */
+export function binarySerializer<Events extends EventMap = Record<string, unknown>>(
+  options: BinarySerializerOptions = {},
+): Serializer<keyof Events & string, Events[keyof Events & string], RecordOf<Events>> {
+  const { structuresPath, maxSharedStructures = 32 } = options
+  if (!Number.isInteger(maxSharedStructures) || maxSharedStructures < 1 || maxSharedStructures > 8160) {
+    throw new BinarySerializerError(
+      'SERIALIZER_ENCODE_FAILED',
+      `maxSharedStructures must be an integer from 1 to 8160, got ${maxSharedStructures}`,
+    )
+  }
+  const packr =
+    structuresPath === undefined
+      ? new Packr(baseOptions())
+      : new Packr({
+          ...baseOptions(),
+          maxSharedStructures,
+          getStructures: () => readStructures(structuresPath),
+          saveStructures: (structures: object[], isCompatible?: (existing: object[]) => boolean) => {
+            // Another writer changed the file since we read it: let msgpackr merge and re-encode.
+            if (isCompatible !== undefined && !isCompatible(readStructures(structuresPath))) return false
+            writeStructures(structuresPath, structures as Structure[])
+            return true
+          },
+        })
+  type Rec = RecordOf<Events>
+
+  return {
+    name: structuresPath === undefined ? BINARY_SERIALIZER_NAME : BINARY_SHARED_SERIALIZER_NAME,
+
+    encode(record: Rec): Uint8Array {
+      const { type, time, data } = record
+      if (typeof type !== 'string') {
+        throw new BinarySerializerError(
+          'SERIALIZER_ENCODE_FAILED',
+          `record type must be a string, got ${typeof type}`,
+        )
+      }
+      if (typeof time !== 'number') {
+        throw new BinarySerializerError(
+          'SERIALIZER_ENCODE_FAILED',
+          `record time must be a number, got ${typeof time}`,
+          {
+            type,
+          },
+        )
+      }
+      try {
+        return packr.pack([type, time, data])
+      } catch (err) {
+        if (isBinarySerializerError(err)) throw err
+        throw new BinarySerializerError(
+          'SERIALIZER_ENCODE_FAILED',
+          `cannot encode a ${type} record: ${describe(err)}`,
+          {
+            type,
+            cause: err,
+          },
+        )
+      }
+    },
+
+    decode(bytes: Uint8Array): Rec {
+      if (bytes.byteLength === 0) throw new BinarySerializerError('SERIALIZER_DECODE_FAILED', 'empty record')
+      let value: unknown
+      try {
+        value = packr.unpack(bytes)
+      } catch (err) {
+        if (isBinarySerializerError(err)) throw err
+        throw new BinarySerializerError(
+          'SERIALIZER_DECODE_FAILED',
+          `not a msgpackr record: ${describe(err)}`,
+          {
+            cause: err,
+          },
+        )
+      }
+      if (
+        !Array.isArray(value) ||
+        value.length !== ENVELOPE_LENGTH ||
+        typeof value[0] !== 'string' ||
+        typeof value[1] !== 'number'
+      ) {
+        throw new BinarySerializerError('SERIALIZER_DECODE_FAILED', 'not a msgpackr record: bad envelope')
+      }
+      return { type: value[0], time: value[1], data: value[2] } as Rec
+    },
+  }
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}

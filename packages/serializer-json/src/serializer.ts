@@ -1,0 +1,253 @@
+import type { Serializer } from '@waltz/core'
+import type { z } from 'zod'
+import { JsonSerializerError } from './errors.js'
+import { jsonOnly, NotJsonError } from './json-only.js'
+import type { JsonRecordOf, JsonSchemas, Upcast, UpcastContext } from './types.js'
+
+/** The serializer name stored in segment headers. */
+export const JSON_SERIALIZER_NAME = 'waltz-json/1'
+
+/** Options of {@link jsonSerializer}. */
+export interface JsonSerializerOptions<S extends JsonSchemas> {
+  /** The zod schema of each record type's payload, keyed by record type name. */
+  schemas: S
+  /**
+   * The current schema version of each record type (a positive integer, default 1). Every record stores
+   * the version it was written with; reading a record with a lower version runs its type's `upcast` hook.
+   */
+  versions?: { [K in keyof S]?: number }
+  /**
+   * Per record type, converts stored data of an older version into the current schema's input shape.
+   * Called only for records whose stored version is below the type's current version.
+   */
+  upcast?: { [K in keyof S & string]?: Upcast<S, K> }
+}
+
+interface Entry {
+  schema: z.ZodType
+  version: number
+  upcast: ((data: unknown, context: UpcastContext) => unknown) | undefined
+}
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+/**
+ * Creates a JSON serializer whose payloads are validated by zod schemas, on encode (bad data is never
+ * written) and on decode (a stored record that no longer matches its schema fails). A record is stored as
+ * the UTF-8 JSON object `{"type","v","time","data"}`.
+ *
+ * `data` is the schema's output type and is stored as the schema's input type: `schema.encode` runs on
+ * write and `schema.decode` on read, so zod codecs carry values JSON lacks (e.g. `z.iso.datetime()` ↔
+ * `z.date()` for a `Date`). Whatever reaches JSON must be JSON: a bigint, `Date`, `Map`, `Set`, typed array,
+ * class instance, `NaN` or `Infinity` is rejected on encode rather than silently changed. Lone surrogates
+ * round-trip exactly (JSON escapes them).
+ *
+ * @typeParam S - the schema map; `type` and `data` of the records are inferred from it
+ * @param options - see {@link JsonSerializerOptions}
+ * @returns a serializer named `'waltz-json/1'`
+ * @throws JsonSerializerError `SERIALIZER_VALIDATION_FAILED` if `schemas` is empty or a version is not a
+ *   positive integer
+ * @example
+ * ```ts
+ * const serializer = jsonSerializer({
+ *   schemas: {
+ *     OrderPlaced: z.object({ orderId: z.string(), price: z.int(), quantity: z.int().positive() }),
+ *     OrderCancelled: z.object({ orderId: z.string(), reason: z.string() }),
+ *   },
+ * })
+ * const wal = await Wal.open({ dir, serializer })
+ * await wal.append({ type: 'OrderPlaced', data: { orderId: 'o-1', price: 1999, quantity: 3 } })
+ * ```
+ */
+export function jsonSerializer<const S extends JsonSchemas>(
+  options: JsonSerializerOptions<S>,
+): Serializer<keyof S & string, z.output<S[keyof S & string]>, JsonRecordOf<S>> {
+  type Rec = JsonRecordOf<S>
+  const entries = buildEntries(options)
+
+  return {
+    name: JSON_SERIALIZER_NAME,
+
+    encode(record: Rec): Uint8Array {
+      const { type, time, data } = record as { type: string; time: unknown; data: unknown }
+      const entry = entries.get(type)
+      if (entry === undefined) {
+        throw new JsonSerializerError(
+          'SERIALIZER_UNKNOWN_TYPE',
+          `no schema for record type ${String(type)}`,
+          { type },
+        )
+      }
+      if (typeof time !== 'number' || !Number.isFinite(time)) {
+        throw new JsonSerializerError('SERIALIZER_ENCODE_FAILED', `record time must be a finite number`, {
+          type,
+        })
+      }
+      let result: z.ZodSafeParseResult<unknown>
+      try {
+        result = entry.schema.safeEncode(data)
+      } catch (err) {
+        throw new JsonSerializerError(
+          'SERIALIZER_ENCODE_FAILED',
+          `cannot encode ${type} data: ${describe(err)}`,
+          {
+            type,
+            cause: err,
+          },
+        )
+      }
+      if (!result.success) {
+        throw new JsonSerializerError(
+          'SERIALIZER_VALIDATION_FAILED',
+          `invalid ${type} data: ${issues(result.error)}`,
+          {
+            type,
+            cause: result.error,
+          },
+        )
+      }
+      let json: string
+      try {
+        json = JSON.stringify({ type, v: entry.version, time, data: result.data }, jsonOnly)
+      } catch (err) {
+        const reason = err instanceof NotJsonError ? `in ${type} data, ${err.message}` : describe(err)
+        throw new JsonSerializerError('SERIALIZER_ENCODE_FAILED', reason, { type, cause: err })
+      }
+      return encoder.encode(json)
+    },
+
+    decode(bytes: Uint8Array): Rec {
+      const stored = parseEnvelope(bytes)
+      const { type, time } = stored
+      const entry = entries.get(type)
+      if (entry === undefined) {
+        throw new JsonSerializerError('SERIALIZER_UNKNOWN_TYPE', `no schema for record type ${type}`, {
+          type,
+        })
+      }
+      let raw = stored.data
+      if (stored.version > entry.version) {
+        throw new JsonSerializerError(
+          'SERIALIZER_DECODE_FAILED',
+          `${type} record has schema version ${stored.version}, newer than this serializer's ${entry.version}`,
+          { type },
+        )
+      }
+      if (stored.version < entry.version) {
+        if (entry.upcast === undefined) {
+          throw new JsonSerializerError(
+            'SERIALIZER_UPCAST_FAILED',
+            `${type} record has schema version ${stored.version} and no upcast hook reaches ${entry.version}`,
+            { type },
+          )
+        }
+        try {
+          raw = entry.upcast(raw, { type, time, version: stored.version })
+        } catch (err) {
+          throw new JsonSerializerError(
+            'SERIALIZER_UPCAST_FAILED',
+            `upcasting ${type} failed: ${describe(err)}`,
+            {
+              type,
+              cause: err,
+            },
+          )
+        }
+      }
+      let result: z.ZodSafeParseResult<unknown>
+      try {
+        result = entry.schema.safeDecode(raw)
+      } catch (err) {
+        throw new JsonSerializerError(
+          'SERIALIZER_VALIDATION_FAILED',
+          `cannot validate ${type} data: ${describe(err)}`,
+          {
+            type,
+            cause: err,
+          },
+        )
+      }
+      if (!result.success) {
+        throw new JsonSerializerError(
+          'SERIALIZER_VALIDATION_FAILED',
+          `stored ${type} data does not match its schema: ${issues(result.error)}`,
+          { type, cause: result.error },
+        )
+      }
+      return { type, time, data: result.data } as Rec
+    },
+  }
+}
+
+function buildEntries<S extends JsonSchemas>(options: JsonSerializerOptions<S>): Map<string, Entry> {
+  // A Map, so a type name such as 'constructor' or '__proto__' can never hit Object.prototype.
+  const entries = new Map<string, Entry>()
+  const versions = (options.versions ?? {}) as Record<string, number | undefined>
+  const upcasts = (options.upcast ?? {}) as Record<string, Entry['upcast']>
+  for (const [type, schema] of Object.entries(options.schemas)) {
+    const version = Object.hasOwn(versions, type) ? (versions[type] ?? 1) : 1
+    if (!Number.isSafeInteger(version) || version < 1) {
+      throw new JsonSerializerError(
+        'SERIALIZER_VALIDATION_FAILED',
+        `version of ${type} must be a positive integer`,
+        {
+          type,
+        },
+      )
+    }
+    entries.set(type, { schema, version, upcast: Object.hasOwn(upcasts, type) ? upcasts[type] : undefined })
+  }
+  if (entries.size === 0)
+    throw new JsonSerializerError('SERIALIZER_VALIDATION_FAILED', 'schemas must not be empty')
+  return entries
+}
+
+interface StoredRecord {
+  type: string
+  version: number
+  time: number
+  data: unknown
+}
+
+function parseEnvelope(bytes: Uint8Array): StoredRecord {
+  let value: unknown
+  try {
+    value = JSON.parse(decoder.decode(bytes))
+  } catch (err) {
+    throw new JsonSerializerError('SERIALIZER_DECODE_FAILED', `not a JSON record: ${describe(err)}`, {
+      cause: err,
+    })
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new JsonSerializerError('SERIALIZER_DECODE_FAILED', 'not a JSON record: not an object')
+  }
+  const { type, v, time, data } = value as Record<string, unknown>
+  if (typeof type !== 'string') {
+    throw new JsonSerializerError('SERIALIZER_DECODE_FAILED', 'not a JSON record: type is not a string')
+  }
+  if (typeof time !== 'number') {
+    throw new JsonSerializerError('SERIALIZER_DECODE_FAILED', `${type} record: time is not a number`, {
+      type,
+    })
+  }
+  const version = v === undefined ? 1 : v
+  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
+    throw new JsonSerializerError('SERIALIZER_DECODE_FAILED', `${type} record: bad schema version`, { type })
+  }
+  return { type, version, time, data }
+}
+
+function issues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map(
+      (issue) =>
+        `${issue.path.length === 0 ? 'data' : `data.${issue.path.map(String).join('.')}`}: ${issue.message}`,
+    )
+    .join('; ')
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}

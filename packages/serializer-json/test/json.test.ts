@@ -1,0 +1,260 @@
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { isWalError, Wal } from '@waltz/core'
+import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import {
+  isJsonSerializerError,
+  JSON_SERIALIZER_NAME,
+  type JsonSerializerError,
+  jsonSerializer,
+} from '../src/index.js'
+import { orderSchemas } from './fixtures.js'
+
+const encoder = new TextEncoder()
+const serializer = jsonSerializer({ schemas: orderSchemas })
+
+function caught(fn: () => unknown): JsonSerializerError {
+  try {
+    fn()
+  } catch (err) {
+    expect(isJsonSerializerError(err)).toBe(true)
+    return err as JsonSerializerError
+  }
+  throw new Error('expected a throw')
+}
+
+describe('jsonSerializer', () => {
+  it('is named waltz-json/1 and writes readable JSON', () => {
+    expect(serializer.name).toBe(JSON_SERIALIZER_NAME)
+    const bytes = serializer.encode({ type: 'OrderCancelled', time: 7, data: { orderId: 'o', reason: 'r' } })
+    expect(new TextDecoder().decode(bytes)).toBe(
+      '{"type":"OrderCancelled","v":1,"time":7,"data":{"orderId":"o","reason":"r"}}',
+    )
+  })
+
+  it('rejects invalid data on encode, naming the type and the field', () => {
+    const err = caught(() =>
+      serializer.encode({
+        type: 'OrderPlaced',
+        time: 1,
+        data: { orderId: 'o', side: 'buy', price: 1.5, quantity: 0 },
+      }),
+    )
+    expect(err.code).toBe('SERIALIZER_VALIDATION_FAILED')
+    expect(err.type).toBe('OrderPlaced')
+    expect(err.message).toContain('data.price')
+    expect(err.message).toContain('data.quantity')
+  })
+
+  it('rejects values JSON would silently change', () => {
+    const loose = jsonSerializer({ schemas: { Any: z.any() } })
+    const cases: [unknown, string][] = [
+      [{ n: 1n }, 'bigint'],
+      [{ at: new Date(0) }, 'Date'],
+      [{ m: new Map() }, 'Map'],
+      [{ s: new Set() }, 'Set'],
+      [{ b: new Uint8Array(1) }, 'Uint8Array'],
+      [{ x: Number.NaN }, 'NaN'],
+      [{ x: Number.POSITIVE_INFINITY }, 'Infinity'],
+      [[1, undefined], 'undefined'],
+      [{ f: () => 1 }, 'function'],
+    ]
+    for (const [data, kind] of cases) {
+      const err = caught(() => loose.encode({ type: 'Any', time: 1, data }))
+      expect(err.code).toBe('SERIALIZER_ENCODE_FAILED')
+      expect(err.type).toBe('Any')
+      expect(err.message).toContain(kind)
+    }
+    const nonFinite = caught(() => loose.encode({ type: 'Any', time: Number.NaN, data: 1 }))
+    expect(nonFinite.code).toBe('SERIALIZER_ENCODE_FAILED')
+  })
+
+  it('omits undefined object properties, as JSON does', () => {
+    const s = jsonSerializer({ schemas: { T: z.object({ a: z.string().optional() }) } })
+    expect(s.decode(s.encode({ type: 'T', time: 1, data: { a: undefined } })).data).toEqual({})
+  })
+
+  it('carries a Date through a zod codec', () => {
+    const at = new Date('2024-05-01T12:00:00.123Z')
+    const record = {
+      type: 'TradeExecuted' as const,
+      time: 1,
+      data: { tradeId: 't', price: 1, quantity: 1, at },
+    }
+    const bytes = serializer.encode(record)
+    expect(new TextDecoder().decode(bytes)).toContain('"at":"2024-05-01T12:00:00.123Z"')
+    const decoded = serializer.decode(bytes)
+    expect(decoded.data).toEqual(record.data)
+  })
+
+  it('wraps a unidirectional transform failing on encode', () => {
+    const s = jsonSerializer({ schemas: { T: z.string().transform((v) => v.length) } })
+    expect(caught(() => s.encode({ type: 'T', time: 1, data: 3 })).code).toBe('SERIALIZER_ENCODE_FAILED')
+  })
+
+  it('fails on decode when a stored record no longer matches its schema, naming the type', () => {
+    const stored = encoder.encode(
+      '{"type":"OrderPlaced","v":1,"time":1,"data":{"orderId":"o","side":"hold","price":1,"quantity":1}}',
+    )
+    const err = caught(() => serializer.decode(stored))
+    expect(err.code).toBe('SERIALIZER_VALIDATION_FAILED')
+    expect(err.type).toBe('OrderPlaced')
+    expect(err.message).toMatch(/stored OrderPlaced data does not match its schema: data.side/)
+  })
+
+  it('names an unknown type on decode', () => {
+    const err = caught(() =>
+      serializer.decode(encoder.encode('{"type":"OrderAmended","v":1,"time":1,"data":{}}')),
+    )
+    expect(err.code).toBe('SERIALIZER_UNKNOWN_TYPE')
+    expect(err.type).toBe('OrderAmended')
+  })
+
+  it('rejects JSON that is not a record envelope, and invalid UTF-8', () => {
+    for (const text of [
+      '[]',
+      'null',
+      '1',
+      '{"time":1}',
+      '{"type":1,"time":1}',
+      '{"type":"Note","time":"1"}',
+      '{"type":"Note","time":1,"v":0}',
+    ]) {
+      expect(caught(() => serializer.decode(encoder.encode(text))).code).toBe('SERIALIZER_DECODE_FAILED')
+    }
+    expect(caught(() => serializer.decode(new Uint8Array([0x22, 0xff, 0x22]))).code).toBe(
+      'SERIALIZER_DECODE_FAILED',
+    )
+  })
+
+  it('does not resolve Object.prototype names as types', () => {
+    expect(
+      caught(() => serializer.encode({ type: 'toString' as never, time: 1, data: {} as never })).code,
+    ).toBe('SERIALIZER_UNKNOWN_TYPE')
+  })
+
+  it('validates its options', () => {
+    expect(() => jsonSerializer({ schemas: {} })).toThrow(/schemas must not be empty/)
+    expect(() => jsonSerializer({ schemas: { T: z.any() }, versions: { T: 0 } })).toThrow(/positive integer/)
+  })
+})
+
+describe('jsonSerializer schema evolution', () => {
+  // v1 stored a single `qty` and a price in whole units; v2 has `quantity` and `price` in cents.
+  const v1 = jsonSerializer({
+    schemas: { OrderPlaced: z.object({ orderId: z.string(), qty: z.int(), price: z.int() }) },
+  })
+  const v2 = jsonSerializer({
+    schemas: { OrderPlaced: z.object({ orderId: z.string(), quantity: z.int(), priceCents: z.int() }) },
+    versions: { OrderPlaced: 2 },
+    upcast: {
+      OrderPlaced: (data, { version }) => {
+        expect(version).toBe(1)
+        const old = data as { orderId: string; qty: number; price: number }
+        return { orderId: old.orderId, quantity: old.qty, priceCents: old.price * 100 }
+      },
+    },
+  })
+
+  it('reads records written under v1 through the upcast hook, and v2 records directly', () => {
+    const old = v1.encode({ type: 'OrderPlaced', time: 1, data: { orderId: 'o-1', qty: 3, price: 20 } })
+    expect(v2.decode(old)).toEqual({
+      type: 'OrderPlaced',
+      time: 1,
+      data: { orderId: 'o-1', quantity: 3, priceCents: 2000 },
+    })
+    const current = v2.encode({
+      type: 'OrderPlaced',
+      time: 2,
+      data: { orderId: 'o-2', quantity: 1, priceCents: 5 },
+    })
+    expect(new TextDecoder().decode(current)).toContain('"v":2')
+    expect(v2.decode(current).data).toEqual({ orderId: 'o-2', quantity: 1, priceCents: 5 })
+  })
+
+  it('treats records without a version as version 1', () => {
+    const legacy = encoder.encode('{"type":"OrderPlaced","time":1,"data":{"orderId":"o","qty":1,"price":1}}')
+    expect(v2.decode(legacy).data).toEqual({ orderId: 'o', quantity: 1, priceCents: 100 })
+  })
+
+  it('validates what the upcast hook returns', () => {
+    const broken = jsonSerializer({
+      schemas: { OrderPlaced: z.object({ orderId: z.string(), quantity: z.int(), priceCents: z.int() }) },
+      versions: { OrderPlaced: 2 },
+      upcast: { OrderPlaced: (data) => data as never },
+    })
+    const old = v1.encode({ type: 'OrderPlaced', time: 1, data: { orderId: 'o-1', qty: 3, price: 20 } })
+    expect(caught(() => broken.decode(old)).code).toBe('SERIALIZER_VALIDATION_FAILED')
+  })
+
+  it('fails typed when the hook throws, is missing, or the record is newer', () => {
+    const old = v1.encode({ type: 'OrderPlaced', time: 1, data: { orderId: 'o-1', qty: 3, price: 20 } })
+    const schemas = { OrderPlaced: z.object({ orderId: z.string() }) }
+    const throwing = jsonSerializer({
+      schemas,
+      versions: { OrderPlaced: 2 },
+      upcast: {
+        OrderPlaced: () => {
+          throw new Error('boom')
+        },
+      },
+    })
+    const err = caught(() => throwing.decode(old))
+    expect(err.code).toBe('SERIALIZER_UPCAST_FAILED')
+    expect((err.cause as Error).message).toBe('boom')
+    expect(caught(() => jsonSerializer({ schemas, versions: { OrderPlaced: 2 } }).decode(old)).code).toBe(
+      'SERIALIZER_UPCAST_FAILED',
+    )
+    const newer = v2.encode({
+      type: 'OrderPlaced',
+      time: 2,
+      data: { orderId: 'o-2', quantity: 1, priceCents: 5 },
+    })
+    expect(caught(() => v1.decode(newer)).code).toBe('SERIALIZER_DECODE_FAILED')
+  })
+
+  it('replays a WAL written with v1 through v2 with upcasting', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'waltz-json-'))
+    const writer = await Wal.open({ dir, serializer: v1 })
+    await writer.append({ type: 'OrderPlaced', data: { orderId: 'o-1', qty: 3, price: 20 }, time: 10 })
+    await writer.appendBatch([{ type: 'OrderPlaced', data: { orderId: 'o-2', qty: 1, price: 5 }, time: 11 }])
+    await writer.close()
+    const reader = await Wal.open({ dir, serializer: v2 })
+    const seen: unknown[] = []
+    const count = await reader.replayFrom(0, (record) => {
+      seen.push(record)
+    })
+    await reader.close()
+    expect(count).toBe(2)
+    expect(seen).toEqual([
+      { seq: 1, type: 'OrderPlaced', time: 10, data: { orderId: 'o-1', quantity: 3, priceCents: 2000 } },
+      { seq: 2, type: 'OrderPlaced', time: 11, data: { orderId: 'o-2', quantity: 1, priceCents: 500 } },
+    ])
+  })
+
+  it('surfaces a record that no longer matches as WAL_SERIALIZER_ERROR with seq and our error as cause', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'waltz-json-'))
+    const writer = await Wal.open({ dir, serializer: v1 })
+    await writer.append({ type: 'OrderPlaced', data: { orderId: 'o-1', qty: 3, price: 20 }, time: 10 })
+    await writer.close()
+    const strict = jsonSerializer({
+      schemas: { OrderPlaced: z.object({ orderId: z.string(), quantity: z.int() }) },
+    })
+    const reader = await Wal.open({ dir, serializer: strict })
+    let caughtErr: unknown
+    try {
+      await reader.replayFrom(0, () => {})
+    } catch (err) {
+      caughtErr = err
+    } finally {
+      await reader.close()
+    }
+    expect(isWalError(caughtErr, 'WAL_SERIALIZER_ERROR')).toBe(true)
+    expect((caughtErr as { seq?: number }).seq).toBe(1)
+    const cause = (caughtErr as Error).cause
+    expect(isJsonSerializerError(cause, 'SERIALIZER_VALIDATION_FAILED')).toBe(true)
+    expect((cause as JsonSerializerError).type).toBe('OrderPlaced')
+  })
+})
