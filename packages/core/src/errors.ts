@@ -80,7 +80,80 @@ export class WalError extends Error {
  * @returns true when `err` has `name === 'WalError'` (and the code, when given)
  */
 export function isWalError(err: unknown, code?: WalErrorCode): err is WalError {
+  return hasNameAndCode(err, 'WalError', code)
+}
+
+/**
+ * Stable codes of {@link SerializerError}, shared by every serializer package so callers handle one
+ * shape whatever codec they use. Public API: codes are added, never renamed.
+ */
+export type SerializerErrorCode =
+  /** The record's type is not registered with the serializer (encode or decode). */
+  | 'SERIALIZER_UNKNOWN_TYPE'
+  /** The data does not match its schema or message type. */
+  | 'SERIALIZER_VALIDATION_FAILED'
+  /** The record cannot be encoded (a value the format cannot carry, a malformed record). */
+  | 'SERIALIZER_ENCODE_FAILED'
+  /** The bytes are not a record of this serializer. */
+  | 'SERIALIZER_DECODE_FAILED'
+  /** An upcast hook failed, or an old record has no hook. */
+  | 'SERIALIZER_UPCAST_FAILED'
+  /** A persisted structure table could not be read or written. */
+  | 'SERIALIZER_STRUCTURES_FAILED'
+
+/** Context attached to a {@link SerializerError}. */
+export interface SerializerErrorDetails extends ErrorOptions {
+  /** The name of the serializer that failed (its `Serializer.name`). */
+  serializer: string
+  /** The record type concerned, when known. */
+  type?: string | undefined
+}
+
+/**
+ * The error serializers throw. `message` starts with the code; `code` is stable. The WAL wraps a
+ * decode failure in a `WAL_SERIALIZER_ERROR` that adds the seq and keeps this error as `cause`.
+ *
+ * @example
+ * ```ts
+ * if (isSerializerError(err, 'SERIALIZER_VALIDATION_FAILED')) console.log(err.type)
+ * ```
+ */
+export class SerializerError extends Error {
+  override readonly name = 'SerializerError'
+  /** The stable code naming the failure. */
+  readonly code: SerializerErrorCode
+  /** The serializer's name. */
+  readonly serializer: string
+  /** The record type concerned, if known. */
+  readonly type: string | undefined
+
+  /**
+   * @param code - the stable code
+   * @param message - a human-readable explanation (the code is prefixed automatically)
+   * @param details - the serializer's name, the record type and `cause`
+   */
+  constructor(code: SerializerErrorCode, message: string, details: SerializerErrorDetails) {
+    super(`${code}: ${message}`, details.cause === undefined ? undefined : { cause: details.cause })
+    this.code = code
+    this.serializer = details.serializer
+    this.type = details.type
+  }
+}
+
+/**
+ * Whether `err` is a {@link SerializerError}, optionally with the given code. Works across duplicate
+ * installs.
+ *
+ * @param err - any thrown value
+ * @param code - if given, the code it must carry
+ * @returns true when `err` has `name === 'SerializerError'` (and the code, when given)
+ */
+export function isSerializerError(err: unknown, code?: SerializerErrorCode): err is SerializerError {
+  return hasNameAndCode(err, 'SerializerError', code)
+}
+
+function hasNameAndCode(err: unknown, name: string, code: string | undefined): boolean {
   if (typeof err !== 'object' || err === null) return false
   const e = err as { name?: unknown; code?: unknown }
-  return e.name === 'WalError' && typeof e.code === 'string' && (code === undefined || e.code === code)
+  return e.name === name && typeof e.code === 'string' && (code === undefined || e.code === code)
 }

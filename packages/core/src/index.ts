@@ -1,4 +1,13 @@
-export { isWalError, WalError, type WalErrorCode, type WalErrorDetails } from './errors.js'
+export {
+  isSerializerError,
+  isWalError,
+  SerializerError,
+  type SerializerErrorCode,
+  type SerializerErrorDetails,
+  WalError,
+  type WalErrorCode,
+  type WalErrorDetails,
+} from './errors.js'
 export { FORMAT_VERSION, FRAME_HEADER_SIZE, segmentFileName } from './format.js'
 export { type LockOwner, readLock } from './lock.js'
 export { consoleLogger, type LogLevel, silentLogger, type WalLogger } from './logger.js'
