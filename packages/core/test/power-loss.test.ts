@@ -108,7 +108,7 @@ describe('simulated power loss (ALICE-style crash states)', () => {
     ['os-cache', 'sync()'],
   ] as const)(
     '%s: every crash state recovers every record acknowledged by %s, and nothing unwritten',
-    async (mode) => {
+    async (mode, _acknowledgedBy) => {
       const w = await recordWorkload(tempDir(), 0x5eed, mode)
       expect(w.ops.filter((o) => o.kind === 'syncDir').length).toBeGreaterThan(3) // rotations happened
       expect(w.ops.some((o) => o.kind === 'unlink')).toBe(true) // retention happened

@@ -180,7 +180,7 @@ export function crashState(
     // An entry whose creation or removal was not followed by a directory fsync may go either way.
     const present = durableEntry === currentEntry ? currentEntry : keep()
     if (!present) continue
-    let content = Buffer.from(model.durable)
+    let content: Buffer = Buffer.from(model.durable)
     for (const op of model.pending) {
       if (op.kind === 'truncate') {
         if (keep()) content = content.subarray(0, op.length)
