@@ -76,7 +76,7 @@ function checkRecovered(
   at: number,
 ): number {
   // Gap-free.
-  records.forEach((r, i) => expect(r.seq).toBe(firstSeq + i))
+  expect(records.map((r) => r.seq)).toEqual(records.map((_, i) => firstSeq + i))
   const bySeq = new Map(records.map((r) => [r.seq, r]))
   // Never bytes that were not written: each record is exactly what some append wrote.
   for (const r of records) {
