@@ -213,7 +213,13 @@ export class RecordReader {
     }
     this.fd = fd
     this.segment = ref
-    const header = expectHeader(await readHeader(files, fd, ref), ref, this.source.serializer.name)
+    let read: Awaited<ReturnType<typeof readHeader>>
+    try {
+      read = await readHeader(files, fd, ref)
+    } catch (err) {
+      throw new WalError('WAL_IO', `cannot read the header of ${ref.path}`, { file: ref.path, cause: err })
+    }
+    const header = expectHeader(read, ref, this.source.serializer.name)
     this.frames = new FrameReader(files, fd, header.headerSize, header.firstSeq, this.source.maxRecordSize)
     return this.frames
   }

@@ -307,7 +307,8 @@ export class Wal<Rec extends EncodableRecord = EncodableRecord<string, Uint8Arra
       return wal
     } catch (err) {
       lock?.release()
-      throw err
+      if (err instanceof WalError) throw err
+      throw new WalError('WAL_IO', `opening the WAL in ${options.dir} failed`, { cause: err, file: options.dir })
     }
   }
 

@@ -53,7 +53,7 @@ export function faultyFiles(base: Files = nodeFiles) {
     write: wrap('write', base.write),
     writeSync: (...args) => {
       calls.writeSync = (calls.writeSync ?? 0) + 1
-      const failure = failures.get('write')
+      const failure = failures.get('writeSync') ?? failures.get('write')
       if (failure) throw failure
       base.writeSync(...args)
     },
