@@ -11,8 +11,8 @@ export type Fd = number
 
 /** The file operations core needs. All paths are absolute or relative to the process cwd. */
 export interface Files {
-  /** Opens a file; `flags` as in `fs.open` (`'r'`, `'r+'`, `'wx'`). */
-  open(path: string, flags: string): Promise<Fd>
+  /** Opens a file; `flags` as in `fs.open` (`'r'`, `'r+'`, `'wx'`); `mode` applies when it is created. */
+  open(path: string, flags: string, mode?: number): Promise<Fd>
   close(fd: Fd): Promise<void>
   /** Writes all of `buf[offset, offset + length)` at `position` (loops on short writes). */
   write(fd: Fd, buf: Uint8Array, offset: number, length: number, position: number): Promise<void>
@@ -61,9 +61,9 @@ function writeAll(
 
 /** The real implementation on `node:fs` (callback API: cheaper than `fs/promises` file handles). */
 export const nodeFiles: Files = {
-  open: (path, flags) =>
+  open: (path, flags, mode = 0o600) =>
     new Promise((resolve, reject) =>
-      fs.open(path, flags, 0o644, (err, fd) => (err ? reject(err) : resolve(fd))),
+      fs.open(path, flags, mode, (err, fd) => (err ? reject(err) : resolve(fd))),
     ),
   close: (fd) => new Promise((resolve, reject) => fs.close(fd, done(resolve, reject))),
   write: (fd, buf, offset, length, position) =>

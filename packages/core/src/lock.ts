@@ -75,10 +75,10 @@ export function readLock(dir: string): { owner: LockOwner | undefined; alive: bo
   return { owner, alive: owner !== undefined && isAlive(owner) }
 }
 
-function tryCreate(path: string, content: string): boolean {
+function tryCreate(path: string, content: string, mode: number): boolean {
   let fd: number
   try {
-    fd = fs.openSync(path, 'wx', 0o644)
+    fd = fs.openSync(path, 'wx', mode)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
     throw err
@@ -102,10 +102,11 @@ export interface Lock {
  * Takes the directory's writer lock.
  *
  * @param dir - the WAL directory (must exist)
+ * @param mode - permission bits of the lock file
  * @returns the held lock
  * @throws WalError `WAL_LOCKED` when a live process (this one included) holds it; `WAL_IO` on fs errors
  */
-export function acquireLock(dir: string): Lock {
+export function acquireLock(dir: string, mode: number): Lock {
   const path = join(dir, LOCK_FILE)
   const key = fs.realpathSync(dir)
   if (heldHere.has(key))
@@ -115,7 +116,7 @@ export function acquireLock(dir: string): Lock {
   try {
     // Two attempts: the second follows the removal of a stale lock.
     for (let attempt = 0; attempt < 2; attempt++) {
-      if (tryCreate(path, content)) {
+      if (tryCreate(path, content, mode)) {
         heldHere.add(key)
         let released = false
         return {

@@ -29,6 +29,7 @@ export const WAL_DEFAULTS: {
   readonly bufferSize: number
   readonly maxRecordSize: number
   readonly maxPendingBytes: number
+  readonly fileMode: number
 } = Object.freeze({
   segmentSize: 10 * MiB,
   segmentMaxAgeMs: Number.POSITIVE_INFINITY,
@@ -37,6 +38,7 @@ export const WAL_DEFAULTS: {
   bufferSize: 64 * 1024,
   maxRecordSize: 16 * MiB,
   maxPendingBytes: 64 * MiB,
+  fileMode: 0o600,
 })
 
 /** How often a read-only WAL looks for new records while tailing. */
@@ -66,6 +68,8 @@ export interface WalOptions<Rec extends EncodableRecord = EncodableRecord<string
   maxRecordSize?: number
   /** Bytes appended but not yet written above which `append` waits (backpressure). Default 64 MiB. */
   maxPendingBytes?: number
+  /** Permission bits of the files the WAL creates (segments, lock). Default `0o600`: owner read/write. */
+  fileMode?: number
   /** Open for reading only: no lock, no recovery writes, appends fail with `WAL_READ_ONLY`. */
   readOnly?: boolean
   /** Where to report recovery, rotation and failures. Default: silent. */
@@ -239,6 +243,13 @@ export class Wal<Rec extends EncodableRecord = EncodableRecord<string, Uint8Arra
       bufferSize: positive('bufferSize', options.bufferSize ?? WAL_DEFAULTS.bufferSize),
       maxRecordSize: positive('maxRecordSize', options.maxRecordSize ?? WAL_DEFAULTS.maxRecordSize),
       maxPendingBytes: positive('maxPendingBytes', options.maxPendingBytes ?? WAL_DEFAULTS.maxPendingBytes),
+      fileMode: options.fileMode ?? WAL_DEFAULTS.fileMode,
+    }
+    if (!Number.isInteger(resolved.fileMode) || resolved.fileMode < 0 || resolved.fileMode > 0o777) {
+      throw new WalError(
+        'WAL_INVALID_ARGUMENT',
+        `fileMode must be permission bits (0 to 0o777), got ${resolved.fileMode}`,
+      )
     }
     if (!['always', 'os-cache', 'background'].includes(resolved.sync)) {
       throw new WalError('WAL_INVALID_ARGUMENT', `sync must be 'always', 'os-cache' or 'background'`)
@@ -254,7 +265,7 @@ export class Wal<Rec extends EncodableRecord = EncodableRecord<string, Uint8Arra
       } catch (err) {
         throw new WalError('WAL_IO', `cannot create ${options.dir}`, { cause: err, file: options.dir })
       }
-      lock = acquireLock(options.dir)
+      lock = acquireLock(options.dir, resolved.fileMode)
     }
     try {
       const recovered = await recover({
@@ -308,7 +319,10 @@ export class Wal<Rec extends EncodableRecord = EncodableRecord<string, Uint8Arra
     } catch (err) {
       lock?.release()
       if (err instanceof WalError) throw err
-      throw new WalError('WAL_IO', `opening the WAL in ${options.dir} failed`, { cause: err, file: options.dir })
+      throw new WalError('WAL_IO', `opening the WAL in ${options.dir} failed`, {
+        cause: err,
+        file: options.dir,
+      })
     }
   }
 

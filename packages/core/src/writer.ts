@@ -44,6 +44,7 @@ export interface WriterConfig {
   bufferSize: number
   maxRecordSize: number
   maxPendingBytes: number
+  fileMode: number
   logger: WalLogger
 }
 
@@ -550,14 +551,14 @@ export class Writer {
  * @returns the open segment, positioned after its header
  */
 export async function createSegment(
-  config: Pick<WriterConfig, 'files' | 'dir' | 'serializer'>,
+  config: Pick<WriterConfig, 'files' | 'dir' | 'serializer' | 'fileMode'>,
   firstSeq: number,
   createdAt: number,
 ): Promise<ActiveSegment> {
   const { files, dir } = config
   const path = join(dir, segmentFileName(firstSeq))
   const header = encodeSegmentHeader(firstSeq, createdAt, config.serializer.name)
-  const fd = await files.open(path, 'wx')
+  const fd = await files.open(path, 'wx', config.fileMode)
   try {
     await files.write(fd, header, 0, header.length, 0)
     await files.fdatasync(fd)

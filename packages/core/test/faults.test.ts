@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { isWalError, Wal } from '../src/index.js'
 import type { Files } from '../src/files.js'
+import { isWalError, Wal } from '../src/index.js'
 import { collect, faultyFiles, payloadFor, tempDir } from './helpers.js'
 
 const OPS: Array<keyof Files> = ['writeSync', 'fdatasync', 'open', 'syncDir']

@@ -64,11 +64,21 @@ type Mutation =
 
 const ratio = fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true })
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ kind: fc.constant('flip' as const), file: ratio, at: ratio, bit: fc.integer({ min: 0, max: 7 }) }),
+  fc.record({
+    kind: fc.constant('flip' as const),
+    file: ratio,
+    at: ratio,
+    bit: fc.integer({ min: 0, max: 7 }),
+  }),
   fc.record({ kind: fc.constant('truncate' as const), file: ratio, at: ratio }),
   fc.record({ kind: fc.constant('zeroSector' as const), file: ratio, sector: ratio }),
   fc.record({ kind: fc.constant('duplicateSector' as const), file: ratio, from: ratio, to: ratio }),
-  fc.record({ kind: fc.constant('garbage' as const), file: ratio, at: ratio, bytes: fc.uint8Array({ minLength: 1, maxLength: 64 }) }),
+  fc.record({
+    kind: fc.constant('garbage' as const),
+    file: ratio,
+    at: ratio,
+    bytes: fc.uint8Array({ minLength: 1, maxLength: 64 }),
+  }),
   fc.record({
     kind: fc.constant('hugeLength' as const),
     file: ratio,
@@ -87,7 +97,11 @@ function frameStarts(buf: Buffer): number[] {
   if (buf.length < 8) return []
   const headerSize = buf.readUInt16LE(6)
   const starts: number[] = []
-  for (let at = headerSize; at + FRAME_HEADER_SIZE <= buf.length; at += FRAME_HEADER_SIZE + buf.readUInt32LE(at + 4)) {
+  for (
+    let at = headerSize;
+    at + FRAME_HEADER_SIZE <= buf.length;
+    at += FRAME_HEADER_SIZE + buf.readUInt32LE(at + 4)
+  ) {
     starts.push(at)
   }
   return starts
@@ -147,42 +161,46 @@ describe('fuzzing damaged segment files', () => {
     const rssBefore = process.memoryUsage().rss
     const outcomes = { clean: 0, corruptReported: 0, otherTyped: 0 }
     await fc.assert(
-      fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 3 }), fc.boolean(), async (mutations, readOnly) => {
-        const dir = join(root, `run-${run++}`)
-        mkdirSync(dir)
-        const files: (Buffer | null)[] = base.files.map((f) => Buffer.from(f))
-        for (const m of mutations) apply(files, m)
-        files.forEach((f, i) => {
-          if (f) writeFileSync(join(dir, base.names[i]!), f)
-        })
-        try {
-          const wal = await Wal.open({ dir, readOnly })
+      fc.asyncProperty(
+        fc.array(mutation, { minLength: 1, maxLength: 3 }),
+        fc.boolean(),
+        async (mutations, readOnly) => {
+          const dir = join(root, `run-${run++}`)
+          mkdirSync(dir)
+          const files: (Buffer | null)[] = base.files.map((f) => Buffer.from(f))
+          for (const m of mutations) apply(files, m)
+          files.forEach((f, i) => {
+            if (f) writeFileSync(join(dir, base.names[i]!), f)
+          })
           try {
-            let expectedSeq = wal.firstSeq
-            for await (const r of wal.records()) {
-              expect(r.seq).toBe(expectedSeq++)
-              const w = base.written.get(r.seq)
-              expect(w, `seq ${r.seq} was never written`).toBeDefined()
-              expect(r.type).toBe(w!.type)
-              expect(Buffer.from(r.data).equals(w!.data)).toBe(true)
+            const wal = await Wal.open({ dir, readOnly })
+            try {
+              let expectedSeq = wal.firstSeq
+              for await (const r of wal.records()) {
+                expect(r.seq).toBe(expectedSeq++)
+                const w = base.written.get(r.seq)
+                expect(w, `seq ${r.seq} was never written`).toBeDefined()
+                expect(r.type).toBe(w!.type)
+                expect(Buffer.from(r.data).equals(w!.data)).toBe(true)
+              }
+              outcomes.clean++
+            } finally {
+              await wal.close()
             }
-            outcomes.clean++
+          } catch (err) {
+            if (!isWalError(err) || !DOCUMENTED.includes(err.code)) throw err
+            if (err.code === 'WAL_CORRUPT') {
+              // Reported with the file, and with the offset when it concerns a frame.
+              expect(err.file).toMatch(/\.wal$/)
+              outcomes.corruptReported++
+            } else {
+              outcomes.otherTyped++
+            }
           } finally {
-            await wal.close()
+            rmSync(dir, { recursive: true, force: true })
           }
-        } catch (err) {
-          if (!isWalError(err) || !DOCUMENTED.includes(err.code)) throw err
-          if (err.code === 'WAL_CORRUPT') {
-            // Reported with the file, and with the offset when it concerns a frame.
-            expect(err.file).toMatch(/\.wal$/)
-            outcomes.corruptReported++
-          } else {
-            outcomes.otherTyped++
-          }
-        } finally {
-          rmSync(dir, { recursive: true, force: true })
-        }
-      }),
+        },
+      ),
       { seed: SEED, numRuns: RUNS },
     )
     // No allocation followed a corrupt length: memory grew by far less than one huge record.

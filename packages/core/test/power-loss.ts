@@ -39,8 +39,8 @@ export class RecordingFiles {
     }
     this.files = {
       ...nodeFiles,
-      open: async (path, flags) => {
-        const fd = await nodeFiles.open(path, flags)
+      open: async (path, flags, mode) => {
+        const fd = await nodeFiles.open(path, flags, mode)
         paths.set(fd, path)
         if (flags.includes('x')) ops.push({ kind: 'create', path })
         return fd
