@@ -1,5 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { expectSerializerError, type SerializerErrorShape } from './serializer-error.js'
 
 // Structural copies of @waltz/core's contract: this folder sits outside the packages, where the
 // workspace package `@waltz/core` does not resolve. Any core serializer is assignable to these.
@@ -31,8 +32,6 @@ export type LoneSurrogatePolicy =
 export interface ConformanceOptions<Rec extends EncodableRecord> {
   /** Creates a fresh serializer. */
   create: () => Serializer<Rec>
-  /** The `name` of the serializer's typed errors, e.g. `'JsonSerializerError'`. */
-  errorName: string
   /** At least one record of every shape the serializer supports. */
   samples: readonly Rec[]
   /** A record whose data is as empty as the serializer allows. */
@@ -65,20 +64,11 @@ export function serializerConformance<Rec extends EncodableRecord>(
   name: string,
   options: ConformanceOptions<Rec>,
 ): void {
-  const expectTypedError = (fn: () => unknown): { code: string; message: string } => {
-    let thrown: unknown
-    let returned: unknown
-    try {
-      returned = fn()
-    } catch (err) {
-      thrown = err
-    }
-    expect(thrown, `expected a throw, got ${String(returned)}`).toBeInstanceOf(Error)
-    const err = thrown as Error & { code?: unknown }
-    expect(err.name).toBe(options.errorName)
-    expect(err.code).toMatch(/^SERIALIZER_[A-Z_]+$/)
-    expect(err.message.startsWith(`${String(err.code)}: `)).toBe(true)
-    return err as { code: string; message: string }
+  let serializerName: string | undefined
+  /** Asserts a well-formed `SerializerError` naming this serializer. */
+  const expectTypedError = (fn: () => unknown): SerializerErrorShape => {
+    serializerName ??= options.create().name
+    return expectSerializerError(fn, serializerName)
   }
   const roundTrip = (serializer: Serializer<Rec>, record: Rec): Rec => {
     const bytes = serializer.encode(record)
@@ -206,7 +196,7 @@ export function serializerConformance<Rec extends EncodableRecord>(
         const err = expectTypedError(() => options.create().encode(unknown))
         expect(err.code).toBe('SERIALIZER_UNKNOWN_TYPE')
         expect(err.message).toContain(unknownType)
-        expect((err as { type?: unknown }).type).toBe(unknownType)
+        expect(err.type).toBe(unknownType)
       })
     }
 

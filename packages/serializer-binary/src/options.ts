@@ -1,5 +1,10 @@
 import type { Options } from 'msgpackr'
 
+/** The serializer name of self-describing records (the default). */
+export const BINARY_SERIALIZER_NAME = 'waltz-msgpackr/1'
+/** The serializer name of records that reference a shared structures file (`structuresPath`). */
+export const BINARY_SHARED_SERIALIZER_NAME = 'waltz-msgpackr-shared/1'
+
 /** The envelope's element count: `[type, time, data]`. */
 export const ENVELOPE_LENGTH = 3
 

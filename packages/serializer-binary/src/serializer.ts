@@ -1,14 +1,22 @@
-import type { Serializer } from '@waltz/core'
+import {
+  isSerializerError,
+  type Serializer,
+  SerializerError,
+  type SerializerErrorCode,
+  type SerializerErrorDetails,
+} from '@waltz/core'
 import { Packr } from 'msgpackr'
-import { BinarySerializerError, isBinarySerializerError } from './errors.js'
-import { baseOptions, ENVELOPE_LENGTH } from './options.js'
+import {
+  BINARY_SERIALIZER_NAME,
+  BINARY_SHARED_SERIALIZER_NAME,
+  baseOptions,
+  ENVELOPE_LENGTH,
+} from './options.js'
 import { readStructures, type Structure, writeStructures } from './structures-file.js'
 import type { EventMap, RecordOf } from './types.js'
 
-/** The serializer name of self-describing records (the default). */
-export const BINARY_SERIALIZER_NAME = 'waltz-msgpackr/1'
-/** The serializer name of records that reference a shared structures file (`structuresPath`). */
-export const BINARY_SHARED_SERIALIZER_NAME = 'waltz-msgpackr-shared/1'
+/** What a failure names besides the serializer. */
+type Details = Omit<SerializerErrorDetails, 'serializer'>
 
 /** Options of {@link binarySerializer}. */
 export interface BinarySerializerOptions {
@@ -44,7 +52,7 @@ export interface BinarySerializerOptions {
  * @typeParam Events - maps each record type to its payload type; defaults to any type with any data
  * @param options - see {@link BinarySerializerOptions}
  * @returns a serializer named `'waltz-msgpackr/1'`, or `'waltz-msgpackr-shared/1'` with `structuresPath`
- * @throws BinarySerializerError `SERIALIZER_ENCODE_FAILED` if `maxSharedStructures` is out of range
+ * @throws SerializerError `SERIALIZER_ENCODE_FAILED` if `maxSharedStructures` is out of range
  * @example
  * ```ts
  * type Events = {
@@ -59,8 +67,11 @@ export function binarySerializer<Events extends EventMap = Record<string, unknow
   options: BinarySerializerOptions = {},
 ): Serializer<keyof Events & string, Events[keyof Events & string], RecordOf<Events>> {
   const { structuresPath, maxSharedStructures = 32 } = options
+  const name = structuresPath === undefined ? BINARY_SERIALIZER_NAME : BINARY_SHARED_SERIALIZER_NAME
+  const fail = (code: SerializerErrorCode, message: string, details: Details = {}) =>
+    new SerializerError(code, message, { ...details, serializer: name })
   if (!Number.isInteger(maxSharedStructures) || maxSharedStructures < 1 || maxSharedStructures > 8160) {
-    throw new BinarySerializerError(
+    throw fail(
       'SERIALIZER_ENCODE_FAILED',
       `maxSharedStructures must be an integer from 1 to 8160, got ${maxSharedStructures}`,
     )
@@ -82,54 +93,35 @@ export function binarySerializer<Events extends EventMap = Record<string, unknow
   type Rec = RecordOf<Events>
 
   return {
-    name: structuresPath === undefined ? BINARY_SERIALIZER_NAME : BINARY_SHARED_SERIALIZER_NAME,
+    name,
 
     encode(record: Rec): Uint8Array {
       const { type, time, data } = record
       if (typeof type !== 'string') {
-        throw new BinarySerializerError(
-          'SERIALIZER_ENCODE_FAILED',
-          `record type must be a string, got ${typeof type}`,
-        )
+        throw fail('SERIALIZER_ENCODE_FAILED', `record type must be a string, got ${typeof type}`)
       }
       if (typeof time !== 'number') {
-        throw new BinarySerializerError(
-          'SERIALIZER_ENCODE_FAILED',
-          `record time must be a number, got ${typeof time}`,
-          {
-            type,
-          },
-        )
+        throw fail('SERIALIZER_ENCODE_FAILED', `record time must be a number, got ${typeof time}`, { type })
       }
       try {
         return packr.pack([type, time, data])
       } catch (err) {
-        if (isBinarySerializerError(err)) throw err
-        throw new BinarySerializerError(
-          'SERIALIZER_ENCODE_FAILED',
-          `cannot encode a ${type} record: ${describe(err)}`,
-          {
-            type,
-            cause: err,
-          },
-        )
+        if (isSerializerError(err)) throw err
+        throw fail('SERIALIZER_ENCODE_FAILED', `cannot encode a ${type} record: ${describe(err)}`, {
+          type,
+          cause: err,
+        })
       }
     },
 
     decode(bytes: Uint8Array): Rec {
-      if (bytes.byteLength === 0) throw new BinarySerializerError('SERIALIZER_DECODE_FAILED', 'empty record')
+      if (bytes.byteLength === 0) throw fail('SERIALIZER_DECODE_FAILED', 'empty record')
       let value: unknown
       try {
         value = packr.unpack(bytes)
       } catch (err) {
-        if (isBinarySerializerError(err)) throw err
-        throw new BinarySerializerError(
-          'SERIALIZER_DECODE_FAILED',
-          `not a msgpackr record: ${describe(err)}`,
-          {
-            cause: err,
-          },
-        )
+        if (isSerializerError(err)) throw err
+        throw fail('SERIALIZER_DECODE_FAILED', `not a msgpackr record: ${describe(err)}`, { cause: err })
       }
       if (
         !Array.isArray(value) ||
@@ -137,7 +129,7 @@ export function binarySerializer<Events extends EventMap = Record<string, unknow
         typeof value[0] !== 'string' ||
         typeof value[1] !== 'number'
       ) {
-        throw new BinarySerializerError('SERIALIZER_DECODE_FAILED', 'not a msgpackr record: bad envelope')
+        throw fail('SERIALIZER_DECODE_FAILED', 'not a msgpackr record: bad envelope')
       }
       return { type: value[0], time: value[1], data: value[2] } as Rec
     },

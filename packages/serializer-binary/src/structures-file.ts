@@ -1,7 +1,8 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
+import { SerializerError } from '@waltz/core'
 import { pack, unpack } from 'msgpackr'
-import { BinarySerializerError } from './errors.js'
+import { BINARY_SHARED_SERIALIZER_NAME } from './options.js'
 
 /** A msgpackr shared structure: the ordered property names of one record shape. */
 export type Structure = string[]
@@ -11,7 +12,7 @@ export type Structure = string[]
  *
  * @param path - the structures file
  * @returns the structures, in id order
- * @throws BinarySerializerError `SERIALIZER_STRUCTURES_FAILED` if the file cannot be read or parsed
+ * @throws SerializerError `SERIALIZER_STRUCTURES_FAILED` if the file cannot be read or parsed
  */
 export function readStructures(path: string): Structure[] {
   let bytes: Buffer
@@ -19,21 +20,19 @@ export function readStructures(path: string): Structure[] {
     bytes = readFileSync(path)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
-    throw new BinarySerializerError('SERIALIZER_STRUCTURES_FAILED', `cannot read ${path}`, { cause: err })
+    throw fail(`cannot read ${path}`, err)
   }
   let value: unknown
   try {
     value = unpack(bytes)
   } catch (err) {
-    throw new BinarySerializerError('SERIALIZER_STRUCTURES_FAILED', `${path} is not a structures file`, {
-      cause: err,
-    })
+    throw fail(`${path} is not a structures file`, err)
   }
   if (
     !Array.isArray(value) ||
     !value.every((s) => Array.isArray(s) && s.every((k) => typeof k === 'string'))
   ) {
-    throw new BinarySerializerError('SERIALIZER_STRUCTURES_FAILED', `${path} is not a structures file`)
+    throw fail(`${path} is not a structures file`)
   }
   return value as Structure[]
 }
@@ -45,7 +44,7 @@ export function readStructures(path: string): Structure[] {
  *
  * @param path - the structures file
  * @param structures - the complete structure list, in id order
- * @throws BinarySerializerError `SERIALIZER_STRUCTURES_FAILED` if any step fails
+ * @throws SerializerError `SERIALIZER_STRUCTURES_FAILED` if any step fails
  */
 export function writeStructures(path: string, structures: readonly Structure[]): void {
   const tmp = `${path}.${process.pid}.tmp`
@@ -63,8 +62,16 @@ export function writeStructures(path: string, structures: readonly Structure[]):
     renameSync(tmp, path)
     syncDirectory(dirname(path))
   } catch (err) {
-    throw new BinarySerializerError('SERIALIZER_STRUCTURES_FAILED', `cannot write ${path}`, { cause: err })
+    throw fail(`cannot write ${path}`, err)
   }
+}
+
+/** The structures file is only used in `structuresPath` mode, hence the shared serializer's name. */
+function fail(message: string, cause?: unknown): SerializerError {
+  return new SerializerError('SERIALIZER_STRUCTURES_FAILED', message, {
+    serializer: BINARY_SHARED_SERIALIZER_NAME,
+    cause,
+  })
 }
 
 function syncDirectory(dir: string): void {

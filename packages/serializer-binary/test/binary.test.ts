@@ -1,39 +1,24 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { isSerializerError, SerializerError } from '@waltz/core'
 import { pack, unpack } from 'msgpackr'
-import { beforeAll, describe, expect, it } from 'vitest'
-import {
-  BINARY_SERIALIZER_NAME,
-  BINARY_SHARED_SERIALIZER_NAME,
-  BinarySerializerError,
-  binarySerializer,
-  isBinarySerializerError,
-} from '../src/index.js'
-import { readFrames, runChild, transpilePackage, writeFrames } from './helpers.js'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BINARY_SERIALIZER_NAME, BINARY_SHARED_SERIALIZER_NAME, binarySerializer } from '../src/index.js'
+import { records as childRecords, toJson } from './fixtures/records.mjs'
+import { builtPackage, readFrames, runChild, writeFrames } from './helpers.js'
 
-// The records child.mjs writes; kept in step with it.
-const childRecords = [
-  { type: 'OrderPlaced', time: 1, data: { orderId: 'o-1', price: 1999n, quantity: 3, at: new Date(5) } },
-  { type: 'OrderPlaced', time: 2, data: { orderId: 'o-2', price: 2001n, quantity: 1, at: new Date(6) } },
-  { type: 'OrderCancelled', time: 3, data: { orderId: 'o-1', reason: 'user' } },
-  {
-    type: 'TradeExecuted',
-    time: 4,
-    data: {
-      tradeId: 't-1',
-      legs: [
-        { side: 'buy', qty: 1 },
-        { side: 'sell', qty: 1 },
-      ],
-    },
-  },
-]
-const childJson = JSON.stringify(childRecords, (_key, value) =>
-  typeof value === 'bigint' ? `${value}n` : value,
-)
+const childJson = toJson(childRecords)
 
-const tempDir = (): string => mkdtempSync(join(tmpdir(), 'waltz-binary-'))
+const tempDirs: string[] = []
+const tempDir = (): string => {
+  const dir = mkdtempSync(join(tmpdir(), 'waltz-binary-'))
+  tempDirs.push(dir)
+  return dir
+}
+afterAll(() => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true })
+})
 
 describe('binarySerializer', () => {
   it('names the encoding by mode', () => {
@@ -94,18 +79,17 @@ describe('binarySerializer', () => {
     } catch (err) {
       caught = err
     }
-    expect(isBinarySerializerError(caught, 'SERIALIZER_ENCODE_FAILED')).toBe(true)
-    expect((caught as BinarySerializerError).type).toBe('Huge')
-    expect((caught as BinarySerializerError).cause).toBeInstanceOf(Error)
+    expect(isSerializerError(caught, 'SERIALIZER_ENCODE_FAILED')).toBe(true)
+    expect((caught as SerializerError).serializer).toBe(BINARY_SERIALIZER_NAME)
+    expect((caught as SerializerError).type).toBe('Huge')
+    expect((caught as SerializerError).cause).toBeInstanceOf(Error)
     expect((caught as Error).message).toMatch(/^SERIALIZER_ENCODE_FAILED: cannot encode a Huge record/)
   })
 
   it('wraps a cyclic object in a typed error', () => {
     const cyclic: Record<string, unknown> = {}
     cyclic.self = cyclic
-    expect(() => binarySerializer().encode({ type: 'Cycle', time: 1, data: cyclic })).toThrow(
-      BinarySerializerError,
-    )
+    expect(() => binarySerializer().encode({ type: 'Cycle', time: 1, data: cyclic })).toThrow(SerializerError)
   })
 
   it('encodes records usable after the serializer encodes more', () => {
@@ -117,9 +101,7 @@ describe('binarySerializer', () => {
 
   it('rejects a malformed record on encode', () => {
     const s = binarySerializer()
-    expect(() => s.encode({ type: 1 as unknown as string, time: 1, data: null })).toThrow(
-      BinarySerializerError,
-    )
+    expect(() => s.encode({ type: 1 as unknown as string, time: 1, data: null })).toThrow(SerializerError)
     expect(() => s.encode({ type: 'T', time: '1' as unknown as number, data: null })).toThrow(
       /record time must be/,
     )
@@ -149,7 +131,7 @@ describe('binarySerializer', () => {
     const bytes = s.encode({ type: 'T', time: 1, data: { a: 1 } })
     const longer = new Uint8Array(bytes.byteLength + 1)
     longer.set(bytes)
-    expect(() => s.decode(longer)).toThrow(BinarySerializerError)
+    expect(() => s.decode(longer)).toThrow(SerializerError)
   })
 
   it('validates maxSharedStructures', () => {
@@ -210,7 +192,7 @@ describe('binarySerializer structure sharing (structuresPath)', () => {
       data: { x: 1 },
     })
     const reader = binarySerializer({ structuresPath: join(dir, 'other.mp') })
-    expect(() => reader.decode(bytes)).toThrow(BinarySerializerError)
+    expect(() => reader.decode(bytes)).toThrow(SerializerError)
   })
 
   it('fails with a typed error when the structures file is corrupt', () => {
@@ -224,14 +206,15 @@ describe('binarySerializer structure sharing (structuresPath)', () => {
     } catch (err) {
       caught = err
     }
-    expect(isBinarySerializerError(caught)).toBe(true)
+    expect(isSerializerError(caught, 'SERIALIZER_STRUCTURES_FAILED')).toBe(true)
+    expect((caught as SerializerError).serializer).toBe(BINARY_SHARED_SERIALIZER_NAME)
   })
 })
 
 describe('binarySerializer across processes', () => {
   let moduleUrl: string
   beforeAll(() => {
-    moduleUrl = transpilePackage()
+    moduleUrl = builtPackage()
   })
 
   it('decodes in this process what a child process encoded (self-describing)', () => {

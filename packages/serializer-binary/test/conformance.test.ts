@@ -1,8 +1,9 @@
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { EncodableRecord } from '@waltz/core'
 import fc from 'fast-check'
+import { afterAll } from 'vitest'
 import { serializerConformance } from '../../../test-support/serializer-conformance.js'
 import { binarySerializer } from '../src/index.js'
 
@@ -41,18 +42,22 @@ const samples: Rec[] = [
   { type: 'Bool', time: 7, data: false },
 ]
 
-serializerConformance<Rec>('binarySerializer', {
-  create: () => binarySerializer(),
-  errorName: 'BinarySerializerError',
+/** What both modes share: the samples and how text and time are carried. */
+const common = {
   samples,
   empty: { type: 'Empty', time: 0, data: {} },
-  large: (bytes) => ({ type: 'Blob', time: 1, data: { blob: 'b'.repeat(bytes), note: 'x'.repeat(1000) } }),
   text: {
-    make: (text) => ({ type: 'Text', time: 1, data: { text } }),
-    read: (r) => (r.data as { text: string }).text,
+    make: (text: string): Rec => ({ type: 'Text', time: 1, data: { text } }),
+    read: (r: Rec): string => (r.data as { text: string }).text,
   },
-  withTime: (time) => ({ type: 'Timed', time, data: { ok: true } }),
-  loneSurrogates: 'replaced',
+  withTime: (time: number): Rec => ({ type: 'Timed', time, data: { ok: true } }),
+  loneSurrogates: 'replaced' as const,
+}
+
+serializerConformance<Rec>('binarySerializer', {
+  ...common,
+  create: () => binarySerializer(),
+  large: (bytes) => ({ type: 'Blob', time: 1, data: { blob: 'b'.repeat(bytes), note: 'x'.repeat(1000) } }),
   arbitrary: fc.record({
     type: fc.string({ minLength: 1, maxLength: 20 }),
     time: fc.double({ noNaN: true, noDefaultInfinity: true }).filter((t) => !Object.is(t, -0)),
@@ -61,17 +66,9 @@ serializerConformance<Rec>('binarySerializer', {
 })
 
 serializerConformance<Rec>('binarySerializer with structuresPath', {
+  ...common,
   create: () => binarySerializer({ structuresPath: sharedPath() }),
-  errorName: 'BinarySerializerError',
-  samples,
-  empty: { type: 'Empty', time: 0, data: {} },
   large: (bytes) => ({ type: 'Blob', time: 1, data: { blob: 'b'.repeat(bytes) } }),
-  text: {
-    make: (text) => ({ type: 'Text', time: 1, data: { text } }),
-    read: (r) => (r.data as { text: string }).text,
-  },
-  withTime: (time) => ({ type: 'Timed', time, data: { ok: true } }),
-  loneSurrogates: 'replaced',
   arbitrary: fc.record({
     type: fc.constantFrom('A', 'B'),
     time: fc.integer(),
@@ -87,8 +84,11 @@ function containsNegativeZero(value: unknown): boolean {
   return false
 }
 
-let shared: string | undefined
+let sharedDir: string | undefined
 function sharedPath(): string {
-  shared ??= `${mkdtempSync(join(tmpdir(), 'waltz-binary-conf-'))}/structures.mp`
-  return shared
+  sharedDir ??= mkdtempSync(join(tmpdir(), 'waltz-binary-conf-'))
+  return join(sharedDir, 'structures.mp')
 }
+afterAll(() => {
+  if (sharedDir !== undefined) rmSync(sharedDir, { recursive: true, force: true })
+})

@@ -1,37 +1,23 @@
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import ts from 'typescript'
 
-const packageDir = fileURLToPath(new URL('..', import.meta.url))
+const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url))
 const childScript = fileURLToPath(new URL('./fixtures/child.mjs', import.meta.url))
 
 /**
- * Transpiles the package's `src/*.ts` to plain JS for a child process (Node 20 cannot run TypeScript).
- * The output lives under the package's `node_modules/.cache`, so `msgpackr` resolves exactly as it does
- * for the package, and it is the package's own code: no separate logic for the child. (This avoids
- * depending on `tsc -b` having built `dist` before the tests run.)
+ * The package's built entry point, for a child process (Node 20 cannot run TypeScript). The child runs
+ * the same code that is published, resolving `msgpackr` and `@waltz/core` as the package does.
  *
- * @returns the file URL of the transpiled `index.js`
+ * @returns the file URL of `dist/index.js`
+ * @throws Error if the package has not been built
  */
-export function transpilePackage(): string {
-  const out = join(packageDir, 'node_modules', '.cache', 'waltz-binary-child')
-  mkdirSync(out, { recursive: true })
-  const src = join(packageDir, 'src')
-  for (const file of readdirSync(src).filter((f) => f.endsWith('.ts'))) {
-    const { outputText } = ts.transpileModule(readFileSync(join(src, file), 'utf8'), {
-      compilerOptions: {
-        module: ts.ModuleKind.ESNext,
-        target: ts.ScriptTarget.ES2022,
-        verbatimModuleSyntax: true,
-      },
-      fileName: file,
-    })
-    writeFileSync(join(out, file.replace(/\.ts$/, '.js')), outputText)
+export function builtPackage(): string {
+  if (!existsSync(dist)) {
+    throw new Error('the cross-process tests run against the build: run `pnpm build` first')
   }
-  writeFileSync(join(out, 'package.json'), '{"type":"module"}')
-  return pathToFileURL(join(out, 'index.js')).href
+  return pathToFileURL(dist).href
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { AppendInput, Serializer } from '@waltz/core'
 import { describe, expectTypeOf, it } from 'vitest'
+import * as api from '../src/index.js'
 import { binarySerializer, type RecordOf } from '../src/index.js'
 
 type Events = { OrderPlaced: { orderId: string; price: bigint }; OrderCancelled: { orderId: string } }
@@ -26,5 +27,10 @@ describe('binarySerializer types', () => {
       time: number
       data: unknown
     }>()
+  })
+
+  it("exports no error class of its own: it throws core's SerializerError", () => {
+    expectTypeOf(api).not.toHaveProperty('BinarySerializerError')
+    expectTypeOf(api).not.toHaveProperty('isBinarySerializerError')
   })
 })

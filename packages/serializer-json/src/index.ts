@@ -1,8 +1,2 @@
-export {
-  isJsonSerializerError,
-  JsonSerializerError,
-  type JsonSerializerErrorCode,
-  type JsonSerializerErrorDetails,
-} from './errors.js'
 export { JSON_SERIALIZER_NAME, type JsonSerializerOptions, jsonSerializer } from './serializer.js'
 export type { JsonRecordOf, JsonSchemas, Upcast, UpcastContext } from './types.js'

@@ -1,6 +1,10 @@
-import type { Serializer } from '@waltz/core'
+import {
+  type Serializer,
+  SerializerError,
+  type SerializerErrorCode,
+  type SerializerErrorDetails,
+} from '@waltz/core'
 import type { z } from 'zod'
-import { JsonSerializerError } from './errors.js'
 import { jsonOnly, NotJsonError } from './json-only.js'
 import type { JsonRecordOf, JsonSchemas, Upcast, UpcastContext } from './types.js'
 
@@ -46,7 +50,7 @@ const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
  * @typeParam S - the schema map; `type` and `data` of the records are inferred from it
  * @param options - see {@link JsonSerializerOptions}
  * @returns a serializer named `'waltz-json/1'`
- * @throws JsonSerializerError `SERIALIZER_VALIDATION_FAILED` if `schemas` is empty or a version is not a
+ * @throws SerializerError `SERIALIZER_VALIDATION_FAILED` if `schemas` is empty or a version is not a
  *   positive integer
  * @example
  * ```ts
@@ -73,46 +77,32 @@ export function jsonSerializer<const S extends JsonSchemas>(
       const { type, time, data } = record as { type: string; time: unknown; data: unknown }
       const entry = entries.get(type)
       if (entry === undefined) {
-        throw new JsonSerializerError(
-          'SERIALIZER_UNKNOWN_TYPE',
-          `no schema for record type ${String(type)}`,
-          { type },
-        )
+        throw fail('SERIALIZER_UNKNOWN_TYPE', `no schema for record type ${String(type)}`, { type })
       }
       if (typeof time !== 'number' || !Number.isFinite(time)) {
-        throw new JsonSerializerError('SERIALIZER_ENCODE_FAILED', `record time must be a finite number`, {
-          type,
-        })
+        throw fail('SERIALIZER_ENCODE_FAILED', `record time must be a finite number`, { type })
       }
       let result: z.ZodSafeParseResult<unknown>
       try {
         result = entry.schema.safeEncode(data)
       } catch (err) {
-        throw new JsonSerializerError(
-          'SERIALIZER_ENCODE_FAILED',
-          `cannot encode ${type} data: ${describe(err)}`,
-          {
-            type,
-            cause: err,
-          },
-        )
+        throw fail('SERIALIZER_ENCODE_FAILED', `cannot encode ${type} data: ${describe(err)}`, {
+          type,
+          cause: err,
+        })
       }
       if (!result.success) {
-        throw new JsonSerializerError(
-          'SERIALIZER_VALIDATION_FAILED',
-          `invalid ${type} data: ${issues(result.error)}`,
-          {
-            type,
-            cause: result.error,
-          },
-        )
+        throw fail('SERIALIZER_VALIDATION_FAILED', `invalid ${type} data: ${issues(result.error)}`, {
+          type,
+          cause: result.error,
+        })
       }
       let json: string
       try {
         json = JSON.stringify({ type, v: entry.version, time, data: result.data }, jsonOnly)
       } catch (err) {
         const reason = err instanceof NotJsonError ? `in ${type} data, ${err.message}` : describe(err)
-        throw new JsonSerializerError('SERIALIZER_ENCODE_FAILED', reason, { type, cause: err })
+        throw fail('SERIALIZER_ENCODE_FAILED', reason, { type, cause: err })
       }
       return encoder.encode(json)
     },
@@ -122,13 +112,11 @@ export function jsonSerializer<const S extends JsonSchemas>(
       const { type, time } = stored
       const entry = entries.get(type)
       if (entry === undefined) {
-        throw new JsonSerializerError('SERIALIZER_UNKNOWN_TYPE', `no schema for record type ${type}`, {
-          type,
-        })
+        throw fail('SERIALIZER_UNKNOWN_TYPE', `no schema for record type ${type}`, { type })
       }
       let raw = stored.data
       if (stored.version > entry.version) {
-        throw new JsonSerializerError(
+        throw fail(
           'SERIALIZER_DECODE_FAILED',
           `${type} record has schema version ${stored.version}, newer than this serializer's ${entry.version}`,
           { type },
@@ -136,7 +124,7 @@ export function jsonSerializer<const S extends JsonSchemas>(
       }
       if (stored.version < entry.version) {
         if (entry.upcast === undefined) {
-          throw new JsonSerializerError(
+          throw fail(
             'SERIALIZER_UPCAST_FAILED',
             `${type} record has schema version ${stored.version} and no upcast hook reaches ${entry.version}`,
             { type },
@@ -145,31 +133,23 @@ export function jsonSerializer<const S extends JsonSchemas>(
         try {
           raw = entry.upcast(raw, { type, time, version: stored.version })
         } catch (err) {
-          throw new JsonSerializerError(
-            'SERIALIZER_UPCAST_FAILED',
-            `upcasting ${type} failed: ${describe(err)}`,
-            {
-              type,
-              cause: err,
-            },
-          )
+          throw fail('SERIALIZER_UPCAST_FAILED', `upcasting ${type} failed: ${describe(err)}`, {
+            type,
+            cause: err,
+          })
         }
       }
       let result: z.ZodSafeParseResult<unknown>
       try {
         result = entry.schema.safeDecode(raw)
       } catch (err) {
-        throw new JsonSerializerError(
-          'SERIALIZER_VALIDATION_FAILED',
-          `cannot validate ${type} data: ${describe(err)}`,
-          {
-            type,
-            cause: err,
-          },
-        )
+        throw fail('SERIALIZER_VALIDATION_FAILED', `cannot validate ${type} data: ${describe(err)}`, {
+          type,
+          cause: err,
+        })
       }
       if (!result.success) {
-        throw new JsonSerializerError(
+        throw fail(
           'SERIALIZER_VALIDATION_FAILED',
           `stored ${type} data does not match its schema: ${issues(result.error)}`,
           { type, cause: result.error },
@@ -188,18 +168,11 @@ function buildEntries<S extends JsonSchemas>(options: JsonSerializerOptions<S>):
   for (const [type, schema] of Object.entries(options.schemas)) {
     const version = Object.hasOwn(versions, type) ? (versions[type] ?? 1) : 1
     if (!Number.isSafeInteger(version) || version < 1) {
-      throw new JsonSerializerError(
-        'SERIALIZER_VALIDATION_FAILED',
-        `version of ${type} must be a positive integer`,
-        {
-          type,
-        },
-      )
+      throw fail('SERIALIZER_VALIDATION_FAILED', `version of ${type} must be a positive integer`, { type })
     }
     entries.set(type, { schema, version, upcast: Object.hasOwn(upcasts, type) ? upcasts[type] : undefined })
   }
-  if (entries.size === 0)
-    throw new JsonSerializerError('SERIALIZER_VALIDATION_FAILED', 'schemas must not be empty')
+  if (entries.size === 0) throw fail('SERIALIZER_VALIDATION_FAILED', 'schemas must not be empty')
   return entries
 }
 
@@ -215,27 +188,31 @@ function parseEnvelope(bytes: Uint8Array): StoredRecord {
   try {
     value = JSON.parse(decoder.decode(bytes))
   } catch (err) {
-    throw new JsonSerializerError('SERIALIZER_DECODE_FAILED', `not a JSON record: ${describe(err)}`, {
-      cause: err,
-    })
+    throw fail('SERIALIZER_DECODE_FAILED', `not a JSON record: ${describe(err)}`, { cause: err })
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new JsonSerializerError('SERIALIZER_DECODE_FAILED', 'not a JSON record: not an object')
+    throw fail('SERIALIZER_DECODE_FAILED', 'not a JSON record: not an object')
   }
   const { type, v, time, data } = value as Record<string, unknown>
   if (typeof type !== 'string') {
-    throw new JsonSerializerError('SERIALIZER_DECODE_FAILED', 'not a JSON record: type is not a string')
+    throw fail('SERIALIZER_DECODE_FAILED', 'not a JSON record: type is not a string')
   }
   if (typeof time !== 'number') {
-    throw new JsonSerializerError('SERIALIZER_DECODE_FAILED', `${type} record: time is not a number`, {
-      type,
-    })
+    throw fail('SERIALIZER_DECODE_FAILED', `${type} record: time is not a number`, { type })
   }
   const version = v === undefined ? 1 : v
   if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
-    throw new JsonSerializerError('SERIALIZER_DECODE_FAILED', `${type} record: bad schema version`, { type })
+    throw fail('SERIALIZER_DECODE_FAILED', `${type} record: bad schema version`, { type })
   }
   return { type, version, time, data }
+}
+
+function fail(
+  code: SerializerErrorCode,
+  message: string,
+  details: Omit<SerializerErrorDetails, 'serializer'> = {},
+): SerializerError {
+  return new SerializerError(code, message, { ...details, serializer: JSON_SERIALIZER_NAME })
 }
 
 function issues(error: z.ZodError): string {

@@ -28,7 +28,6 @@ const samples: Rec[] = [
 
 serializerConformance<Rec>('jsonSerializer', {
   create: () => jsonSerializer({ schemas: orderSchemas }),
-  errorName: 'JsonSerializerError',
   samples,
   empty: { type: 'Heartbeat', time: 0, data: {} },
   large: (bytes) => ({ type: 'Note', time: 1, data: { text: 'x'.repeat(bytes) } }),

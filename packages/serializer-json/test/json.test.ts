@@ -1,28 +1,18 @@
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { isWalError, Wal } from '@waltz/core'
+import { isSerializerError, isWalError, type SerializerError, Wal } from '@waltz/core'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import {
-  isJsonSerializerError,
-  JSON_SERIALIZER_NAME,
-  type JsonSerializerError,
-  jsonSerializer,
-} from '../src/index.js'
+import { expectSerializerError, type SerializerErrorShape } from '../../../test-support/serializer-error.js'
+import { JSON_SERIALIZER_NAME, jsonSerializer } from '../src/index.js'
 import { orderSchemas } from './fixtures.js'
 
 const encoder = new TextEncoder()
 const serializer = jsonSerializer({ schemas: orderSchemas })
 
-function caught(fn: () => unknown): JsonSerializerError {
-  try {
-    fn()
-  } catch (err) {
-    expect(isJsonSerializerError(err)).toBe(true)
-    return err as JsonSerializerError
-  }
-  throw new Error('expected a throw')
+function caught(fn: () => unknown): SerializerErrorShape {
+  return expectSerializerError(fn, JSON_SERIALIZER_NAME)
 }
 
 describe('jsonSerializer', () => {
@@ -254,7 +244,8 @@ describe('jsonSerializer schema evolution', () => {
     expect(isWalError(caughtErr, 'WAL_SERIALIZER_ERROR')).toBe(true)
     expect((caughtErr as { seq?: number }).seq).toBe(1)
     const cause = (caughtErr as Error).cause
-    expect(isJsonSerializerError(cause, 'SERIALIZER_VALIDATION_FAILED')).toBe(true)
-    expect((cause as JsonSerializerError).type).toBe('OrderPlaced')
+    expect(isSerializerError(cause, 'SERIALIZER_VALIDATION_FAILED')).toBe(true)
+    expect((cause as SerializerError).serializer).toBe(JSON_SERIALIZER_NAME)
+    expect((cause as SerializerError).type).toBe('OrderPlaced')
   })
 })

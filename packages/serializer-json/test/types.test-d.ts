@@ -2,6 +2,7 @@ import type { AppendInput, Serializer, WalRecordOf } from '@waltz/core'
 import { Wal } from '@waltz/core'
 import { describe, expectTypeOf, it } from 'vitest'
 import { z } from 'zod'
+import * as api from '../src/index.js'
 import { type JsonRecordOf, jsonSerializer } from '../src/index.js'
 
 const schemas = {
@@ -89,5 +90,10 @@ describe('jsonSerializer types', () => {
       // @ts-expect-error no such record type
       versions: { OrderAmended: 2 },
     })
+  })
+
+  it("exports no error class of its own: it throws core's SerializerError", () => {
+    expectTypeOf(api).not.toHaveProperty('JsonSerializerError')
+    expectTypeOf(api).not.toHaveProperty('isJsonSerializerError')
   })
 })

@@ -1,9 +1,3 @@
-export {
-  isProtoSerializerError,
-  ProtoSerializerError,
-  type ProtoSerializerErrorCode,
-  type ProtoSerializerErrorDetails,
-} from './errors.js'
 export { PROTO_SERIALIZER_NAME, type ProtoSerializerOptions, protoSerializer } from './serializer.js'
 export {
   type ProtoDataOf,

@@ -1,8 +1,13 @@
-import type { Serializer } from '@waltz/core'
+import {
+  isSerializerError,
+  type Serializer,
+  SerializerError,
+  type SerializerErrorCode,
+  type SerializerErrorDetails,
+} from '@waltz/core'
 import type { IConversionOptions } from 'protobufjs'
 import { findLoneSurrogate, findUnsafeLong } from './checks.js'
 import { finishEnvelope, readEnvelope, startEnvelope } from './envelope.js'
-import { isProtoSerializerError, ProtoSerializerError } from './errors.js'
 import type { ProtoDataOf, ProtoMessageType, ProtoRecordOf, ProtoTypes } from './types.js'
 
 /** The serializer name stored in segment headers. */
@@ -37,7 +42,7 @@ const TO_OBJECT: IConversionOptions = { longs: Number, defaults: true, arrays: t
  * @typeParam Types - the message type map; record types and payload types are inferred from it
  * @param options - see {@link ProtoSerializerOptions}
  * @returns a serializer named `'waltz-protobuf/1'`
- * @throws ProtoSerializerError `SERIALIZER_ENCODE_FAILED` if `types` is empty
+ * @throws SerializerError `SERIALIZER_ENCODE_FAILED` if `types` is empty
  * @example
  * ```ts
  * const root = protobuf.loadSync('order_events.proto')
@@ -57,7 +62,7 @@ export function protoSerializer<const Types extends ProtoTypes>(
   type Rec = ProtoRecordOf<Types>
   // A Map, so a type name such as 'constructor' or '__proto__' can never hit Object.prototype.
   const codecs = new Map<string, ProtoMessageType<unknown>>(Object.entries(options.types))
-  if (codecs.size === 0) throw new ProtoSerializerError('SERIALIZER_ENCODE_FAILED', 'types must not be empty')
+  if (codecs.size === 0) throw fail('SERIALIZER_ENCODE_FAILED', 'types must not be empty')
 
   return {
     name: PROTO_SERIALIZER_NAME,
@@ -66,27 +71,13 @@ export function protoSerializer<const Types extends ProtoTypes>(
       const { type, time, data } = record as { type: string; time: unknown; data: unknown }
       const codec = codecs.get(type)
       if (codec === undefined) {
-        throw new ProtoSerializerError(
-          'SERIALIZER_UNKNOWN_TYPE',
-          `no message type for record type ${String(type)}`,
-          {
-            type,
-          },
-        )
+        throw fail('SERIALIZER_UNKNOWN_TYPE', `no message type for record type ${String(type)}`, { type })
       }
       if (typeof time !== 'number') {
-        throw new ProtoSerializerError(
-          'SERIALIZER_ENCODE_FAILED',
-          `record time must be a number, got ${typeof time}`,
-          {
-            type,
-          },
-        )
+        throw fail('SERIALIZER_ENCODE_FAILED', `record time must be a number, got ${typeof time}`, { type })
       }
       if (typeof data !== 'object' || data === null) {
-        throw new ProtoSerializerError('SERIALIZER_VALIDATION_FAILED', `${type} data must be an object`, {
-          type,
-        })
+        throw fail('SERIALIZER_VALIDATION_FAILED', `${type} data must be an object`, { type })
       }
       let problem: string | null | undefined
       try {
@@ -95,13 +86,11 @@ export function protoSerializer<const Types extends ProtoTypes>(
         problem = describe(err)
       }
       if (problem !== null) {
-        throw new ProtoSerializerError('SERIALIZER_VALIDATION_FAILED', `invalid ${type} data: ${problem}`, {
-          type,
-        })
+        throw fail('SERIALIZER_VALIDATION_FAILED', `invalid ${type} data: ${problem}`, { type })
       }
       const surrogate = findLoneSurrogate(data, 'data')
       if (surrogate !== undefined) {
-        throw new ProtoSerializerError(
+        throw fail(
           'SERIALIZER_VALIDATION_FAILED',
           `invalid ${type} data: ${surrogate} holds a lone surrogate, which is not valid UTF-8`,
           { type },
@@ -112,14 +101,10 @@ export function protoSerializer<const Types extends ProtoTypes>(
         codec.encode(data, writer)
         return finishEnvelope(writer)
       } catch (err) {
-        throw new ProtoSerializerError(
-          'SERIALIZER_ENCODE_FAILED',
-          `cannot encode a ${type} record: ${describe(err)}`,
-          {
-            type,
-            cause: err,
-          },
-        )
+        throw fail('SERIALIZER_ENCODE_FAILED', `cannot encode a ${type} record: ${describe(err)}`, {
+          type,
+          cause: err,
+        })
       }
     },
 
@@ -130,16 +115,12 @@ export function protoSerializer<const Types extends ProtoTypes>(
         type = envelope.type
         const codec = codecs.get(type)
         if (codec === undefined) {
-          throw new ProtoSerializerError(
-            'SERIALIZER_UNKNOWN_TYPE',
-            `no message type for record type ${type}`,
-            { type },
-          )
+          throw fail('SERIALIZER_UNKNOWN_TYPE', `no message type for record type ${type}`, { type })
         }
         const message = codec.decode(envelope.data)
         const unsafe = findUnsafeLong(message, 'data')
         if (unsafe !== undefined) {
-          throw new ProtoSerializerError(
+          throw fail(
             'SERIALIZER_DECODE_FAILED',
             `${type} record: int64 ${unsafe} exceeds Number.MAX_SAFE_INTEGER`,
             { type },
@@ -148,15 +129,23 @@ export function protoSerializer<const Types extends ProtoTypes>(
         const data = codec.toObject(message as never, TO_OBJECT)
         return { type, time: envelope.time, data } as Rec
       } catch (err) {
-        if (isProtoSerializerError(err)) throw err
+        if (isSerializerError(err)) throw err
         const what = type === undefined ? 'not a protobuf record' : `cannot decode a ${type} record`
-        throw new ProtoSerializerError('SERIALIZER_DECODE_FAILED', `${what}: ${describe(err)}`, {
+        throw fail('SERIALIZER_DECODE_FAILED', `${what}: ${describe(err)}`, {
           type,
           cause: err,
         })
       }
     },
   }
+}
+
+function fail(
+  code: SerializerErrorCode,
+  message: string,
+  details: Omit<SerializerErrorDetails, 'serializer'> = {},
+): SerializerError {
+  return new SerializerError(code, message, { ...details, serializer: PROTO_SERIALIZER_NAME })
 }
 
 function describe(err: unknown): string {

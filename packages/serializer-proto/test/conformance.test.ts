@@ -1,50 +1,10 @@
-import type { EncodableRecord } from '@waltz/core'
 import fc from 'fast-check'
 import { serializerConformance } from '../../../test-support/serializer-conformance.js'
-import { protoSerializer } from '../src/index.js'
-import {
-  type OrderCancelled,
-  type OrderPlaced,
-  type OrderRejected,
-  placed,
-  reflectedTypes,
-} from './fixtures.js'
+import { type ProtoRecordOf, protoSerializer } from '../src/index.js'
+import { type OrderCancelled, reflectedTypes, samples } from './fixtures.js'
 import { waltz } from './generated/order_events.generated.js'
 
-type Rec =
-  | EncodableRecord<'OrderPlaced', OrderPlaced>
-  | EncodableRecord<'OrderCancelled', OrderCancelled>
-  | EncodableRecord<'OrderRejected', OrderRejected>
-  | EncodableRecord<
-      'TradeExecuted',
-      { tradeId: string; buyOrderId: string; sellOrderId: string; price: number; quantity: number }
-    >
-
-const samples: Rec[] = [
-  { type: 'OrderPlaced', time: 1_700_000_000_000, data: placed },
-  {
-    type: 'OrderPlaced',
-    time: 1,
-    data: {
-      ...placed,
-      price: Number.MAX_SAFE_INTEGER,
-      quantity: -Number.MAX_SAFE_INTEGER,
-      side: 2,
-      tags: [],
-    },
-  },
-  { type: 'OrderCancelled', time: 1_700_000_000_001, data: { orderId: 'o-1', reason: 'user request' } },
-  {
-    type: 'TradeExecuted',
-    time: 1_700_000_000_002,
-    data: { tradeId: 't-1', buyOrderId: 'o-1', sellOrderId: 'o-2', price: 1_999_000, quantity: 3 },
-  },
-  {
-    type: 'OrderRejected',
-    time: 1_700_000_000_003,
-    data: { orderId: 'o-3', reason: 'insufficient funds', code: 4001 },
-  },
-]
+type Rec = ProtoRecordOf<typeof reflectedTypes>
 
 const text = {
   make: (reason: string): Rec => ({ type: 'OrderCancelled', time: 1, data: { orderId: 'o', reason } }),
@@ -73,7 +33,6 @@ const arbitrary: fc.Arbitrary<Rec> = fc.oneof(
 )
 
 const common = {
-  errorName: 'ProtoSerializerError',
   samples,
   empty: { type: 'OrderCancelled', time: 0, data: { orderId: '', reason: '' } } as Rec,
   large: (bytes: number): Rec => ({

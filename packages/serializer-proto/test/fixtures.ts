@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url'
 import protobuf from 'protobufjs'
-import { protoType } from '../src/index.js'
+import { type ProtoRecordOf, protoType } from '../src/index.js'
 
 /** Payload shapes of `proto/order_events.proto` as plain objects (int64 as number, enums as numbers). */
 export interface OrderPlaced {
@@ -51,3 +51,30 @@ export const placed: OrderPlaced = {
   quantity: 3,
   tags: ['gtc', 'post-only'],
 }
+
+/** One record of every example type, with edge values (int64 at the safe-integer limits, enum 2). */
+export const samples: ProtoRecordOf<typeof reflectedTypes>[] = [
+  { type: 'OrderPlaced', time: 1_700_000_000_000, data: placed },
+  {
+    type: 'OrderPlaced',
+    time: 1,
+    data: {
+      ...placed,
+      price: Number.MAX_SAFE_INTEGER,
+      quantity: -Number.MAX_SAFE_INTEGER,
+      side: 2,
+      tags: [],
+    },
+  },
+  { type: 'OrderCancelled', time: 1_700_000_000_001, data: { orderId: 'o-1', reason: 'user request' } },
+  {
+    type: 'TradeExecuted',
+    time: 1_700_000_000_002,
+    data: { tradeId: 't-1', buyOrderId: 'o-1', sellOrderId: 'o-2', price: 1_999_000, quantity: 3 },
+  },
+  {
+    type: 'OrderRejected',
+    time: 1_700_000_000_003,
+    data: { orderId: 'o-3', reason: 'insufficient funds', code: 4001 },
+  },
+]

@@ -1,25 +1,16 @@
+import { SerializerError } from '@waltz/core'
 import protobuf from 'protobufjs'
 import { describe, expect, it } from 'vitest'
-import {
-  isProtoSerializerError,
-  PROTO_SERIALIZER_NAME,
-  ProtoSerializerError,
-  protoSerializer,
-} from '../src/index.js'
+import { expectSerializerError, type SerializerErrorShape } from '../../../test-support/serializer-error.js'
+import { PROTO_SERIALIZER_NAME, protoSerializer } from '../src/index.js'
 import { placed, protoDir, reflectedTypes, root } from './fixtures.js'
 import { waltz } from './generated/order_events.generated.js'
 
 const envelopeType = protobuf.loadSync(`${protoDir}record.proto`).lookupType('waltz.Record')
 const OrderPlacedType = root.lookupType('waltz.example.OrderPlaced')
 
-function caught(fn: () => unknown): ProtoSerializerError {
-  try {
-    fn()
-  } catch (err) {
-    expect(isProtoSerializerError(err)).toBe(true)
-    return err as ProtoSerializerError
-  }
-  throw new Error('expected a throw')
+function caught(fn: () => unknown): SerializerErrorShape {
+  return expectSerializerError(fn, PROTO_SERIALIZER_NAME)
 }
 
 describe('protoSerializer', () => {
@@ -142,7 +133,7 @@ describe('protoSerializer', () => {
   })
 
   it('refuses an empty types map', () => {
-    expect(() => protoSerializer({ types: {} })).toThrow(ProtoSerializerError)
+    expect(() => protoSerializer({ types: {} })).toThrow(SerializerError)
   })
 
   it('reads with generated static code what reflection wrote, and back', () => {

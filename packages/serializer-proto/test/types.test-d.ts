@@ -1,4 +1,5 @@
 import { describe, expectTypeOf, it } from 'vitest'
+import * as api from '../src/index.js'
 import { protoSerializer } from '../src/index.js'
 import { type OrderCancelled, reflectedTypes } from './fixtures.js'
 import { waltz } from './generated/order_events.generated.js'
@@ -19,5 +20,10 @@ describe('protoSerializer types', () => {
     if (record.type === 'OrderCancelled') expectTypeOf(record.data).toEqualTypeOf<OrderCancelled>()
     // @ts-expect-error reason must be a string
     serializer.encode({ type: 'OrderCancelled', time: 1, data: { orderId: 'o', reason: 1 } })
+  })
+
+  it("exports no error class of its own: it throws core's SerializerError", () => {
+    expectTypeOf(api).not.toHaveProperty('ProtoSerializerError')
+    expectTypeOf(api).not.toHaveProperty('isProtoSerializerError')
   })
 })
