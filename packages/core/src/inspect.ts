@@ -1,0 +1,358 @@
+/**
+ * Frame-level access for operators' tools (the `waltz` CLI): scan every segment without a serializer,
+ * read raw payloads, and repair a damaged log. Exported as `@waltz/core/inspect`; applications use
+ * `Wal`.
+ */
+import { mkdir, readFile, stat } from 'node:fs/promises'
+import { basename, join } from 'node:path'
+import { WalError } from './errors.js'
+import { type Files, nodeFiles } from './files.js'
+import { MAX_HEADER_SIZE } from './format.js'
+import { acquireLock, type LockOwner, readLock } from './lock.js'
+import { FrameReader, listSegments, readHeader, type SegmentRef } from './segment.js'
+import { WAL_DEFAULTS } from './wal.js'
+
+/** What a scan found in one segment file. */
+export interface SegmentReport {
+  /** The segment's path. */
+  readonly file: string
+  /** First seq, from the file name. */
+  readonly firstSeq: number
+  /** Last seq of the last committed batch (firstSeq − 1 when it holds none). */
+  readonly lastSeq: number
+  /** Valid frames read. */
+  readonly frames: number
+  /** File size in bytes. */
+  readonly size: number
+  /** End of the last committed batch: bytes after it are a torn tail or corruption. */
+  readonly validEnd: number
+  /** Creation time from the header (ms since the epoch), or null when the header is bad. */
+  readonly createdAt: number | null
+  /** Serializer name from the header, or null when the header is bad. */
+  readonly serializerName: string | null
+  /** Whether this is the newest segment (the only one that may legitimately end torn). */
+  readonly newest: boolean
+  /** The first problem found, if any. */
+  readonly problem: { readonly offset: number; readonly reason: string } | null
+}
+
+/** The result of {@link scanLog}. */
+export interface LogReport {
+  readonly dir: string
+  readonly segments: readonly SegmentReport[]
+  /** The writer lock, if a lock file exists. */
+  readonly lock: { owner: LockOwner | undefined; alive: boolean } | undefined
+  /**
+   * Problems that are corruption: an invalid frame or header in a sealed segment, a seq gap between
+   * segments. A torn tail of the newest segment is not listed here (see its `problem`): a writer's
+   * open cuts it.
+   */
+  readonly corruption: readonly { file: string; offset: number; reason: string }[]
+}
+
+/** Options of {@link scanLog} and {@link readRawFrames}. */
+export interface InspectOptions {
+  /** The largest legal payload (default as in `Wal.open`). */
+  maxRecordSize?: number
+  /** Called after each segment is scanned (progress reporting). */
+  onSegment?: (report: SegmentReport, index: number, total: number) => void
+  /** @internal */
+  files?: Files
+}
+
+async function scanSegment(
+  files: Files,
+  ref: SegmentRef,
+  newest: boolean,
+  maxRecordSize: number,
+): Promise<SegmentReport> {
+  const fd = await files.open(ref.path, 'r')
+  try {
+    const read = await readHeader(files, fd, ref)
+    if (!read.ok) {
+      return {
+        file: ref.path,
+        firstSeq: ref.firstSeq,
+        lastSeq: ref.firstSeq - 1,
+        frames: 0,
+        size: read.fileSize,
+        validEnd: 0,
+        createdAt: null,
+        serializerName: null,
+        newest,
+        problem: { offset: 0, reason: `bad segment header (${read.problem})` },
+      }
+    }
+    const { header } = read
+    const frames = new FrameReader(files, fd, header.headerSize, header.firstSeq, maxRecordSize)
+    let count = 0
+    let r = await frames.next(Number.POSITIVE_INFINITY)
+    while (r === 'ok') {
+      count++
+      r = await frames.next(Number.POSITIVE_INFINITY)
+    }
+    let problem: SegmentReport['problem'] = null
+    if (frames.committedEnd < read.fileSize) {
+      problem = {
+        offset: frames.committedEnd,
+        reason: r === 'end' ? 'the file ends inside an atomic batch' : frames.cursor.problem,
+      }
+    }
+    return {
+      file: ref.path,
+      firstSeq: ref.firstSeq,
+      lastSeq: frames.committedSeq,
+      frames: count,
+      size: read.fileSize,
+      validEnd: frames.committedEnd,
+      createdAt: header.createdAt,
+      serializerName: header.serializerName,
+      newest,
+      problem,
+    }
+  } finally {
+    await files.close(fd)
+  }
+}
+
+/**
+ * Validates every frame of every segment (read-only, no lock; safe on a live log).
+ *
+ * @param dir - the WAL directory
+ * @param options - `maxRecordSize`, `onSegment` for progress
+ * @returns a report per segment and the list of corruption found
+ * @throws WalError `WAL_IO` when the directory or a file cannot be read
+ */
+export async function scanLog(dir: string, options: InspectOptions = {}): Promise<LogReport> {
+  const files = options.files ?? nodeFiles
+  const maxRecordSize = options.maxRecordSize ?? WAL_DEFAULTS.maxRecordSize
+  try {
+    const refs = await listSegments(files, dir)
+    const segments: SegmentReport[] = []
+    const corruption: { file: string; offset: number; reason: string }[] = []
+    for (let i = 0; i < refs.length; i++) {
+      const report = await scanSegment(files, refs[i]!, i === refs.length - 1, maxRecordSize)
+      const previous = segments[segments.length - 1]
+      if (previous && report.firstSeq !== previous.lastSeq + 1 && previous.problem === null) {
+        corruption.push({
+          file: report.file,
+          offset: 0,
+          reason: `seq gap: the previous segment ends at ${previous.lastSeq}, this one starts at ${report.firstSeq}`,
+        })
+      }
+      if (report.problem && !report.newest) corruption.push({ file: report.file, ...report.problem })
+      segments.push(report)
+      options.onSegment?.(report, i, refs.length)
+    }
+    return { dir, segments, lock: readLock(dir), corruption }
+  } catch (err) {
+    if (err instanceof WalError) throw err
+    throw new WalError('WAL_IO', `cannot scan ${dir}`, { cause: err, file: dir })
+  }
+}
+
+/** One frame as stored: its seq, the serializer's bytes, and where it is. */
+export interface RawFrame {
+  readonly seq: number
+  readonly payload: Uint8Array
+  readonly file: string
+  readonly offset: number
+  readonly serializerName: string
+}
+
+/**
+ * Reads frames `from..to` (inclusive) without decoding them, in constant memory. Stops at the end of
+ * the valid data of the newest segment; a problem in a sealed segment throws.
+ *
+ * @param dir - the WAL directory
+ * @param range - `from` and `to` seqs (defaults: everything)
+ * @param options - `maxRecordSize`
+ * @returns an async iterable of frames
+ * @throws WalError `WAL_CORRUPT` (with file and offset), `WAL_IO`
+ */
+export async function* readRawFrames(
+  dir: string,
+  range: { from?: number; to?: number } = {},
+  options: InspectOptions = {},
+): AsyncGenerator<RawFrame, void, undefined> {
+  const files = options.files ?? nodeFiles
+  const maxRecordSize = options.maxRecordSize ?? WAL_DEFAULTS.maxRecordSize
+  const from = range.from ?? 1
+  const to = range.to ?? Number.POSITIVE_INFINITY
+  const refs = await listSegments(files, dir)
+  let start = 0
+  while (start + 1 < refs.length && refs[start + 1]!.firstSeq <= from) start++
+  let expected: number | undefined
+  for (let i = start; i < refs.length; i++) {
+    const ref = refs[i]!
+    const newest = i === refs.length - 1
+    if (expected !== undefined && ref.firstSeq !== expected) {
+      throw new WalError('WAL_CORRUPT', `seq gap before ${ref.path}: expected ${expected}`, {
+        file: ref.path,
+        offset: 0,
+      })
+    }
+    const fd = await files.open(ref.path, 'r')
+    try {
+      const read = await readHeader(files, fd, ref)
+      if (!read.ok) {
+        if (newest && read.fileSize <= MAX_HEADER_SIZE) return // a segment being created
+        throw new WalError('WAL_CORRUPT', `${ref.path}: bad segment header (${read.problem})`, {
+          file: ref.path,
+          offset: 0,
+        })
+      }
+      const frames = new FrameReader(files, fd, read.header.headerSize, read.header.firstSeq, maxRecordSize)
+      // Only committed batches are yielded: hold frames of an open batch until its last frame arrives.
+      const held: RawFrame[] = []
+      for (;;) {
+        const r = await frames.next(Number.POSITIVE_INFINITY)
+        if (r !== 'ok') {
+          if (r === 'end' && !frames.batchOpen) break
+          if (newest) return // a torn tail, or a write in progress
+          throw new WalError(
+            'WAL_CORRUPT',
+            `${ref.path} at offset ${frames.frameEnd}: ${frames.cursor.problem}`,
+            {
+              file: ref.path,
+              offset: frames.frameEnd,
+            },
+          )
+        }
+        held.push({
+          seq: frames.seq,
+          payload: frames.payload,
+          file: ref.path,
+          offset: frames.frameStart,
+          serializerName: read.header.serializerName,
+        })
+        if (frames.batchOpen) continue
+        for (const frame of held) {
+          if (frame.seq > to) return
+          if (frame.seq >= from) yield frame
+        }
+        held.length = 0
+      }
+      expected = frames.committedSeq + 1
+    } finally {
+      await files.close(fd)
+    }
+  }
+}
+
+/** What {@link repairLog} found to drop, and what it did. */
+export interface RepairPlan {
+  /** The segment where valid data ends, or null when the log is clean. */
+  readonly cutFile: string | null
+  /** Offset in `cutFile` where it is cut. */
+  readonly cutOffset: number
+  /** Why: the first problem found. */
+  readonly reason: string | null
+  /** Bytes dropped from `cutFile`. */
+  readonly droppedBytes: number
+  /** Later segments removed whole. */
+  readonly droppedSegments: readonly string[]
+  /** The last seq that remains. */
+  readonly lastSeqAfter: number
+  /** Where copies of everything dropped were saved (when applied). */
+  readonly backupDir: string | null
+  /** Whether the plan was carried out. */
+  readonly applied: boolean
+}
+
+/**
+ * Cuts a damaged log back to its longest valid prefix: the first invalid frame (torn tail or
+ * corruption) and everything after it, including later segments. With `apply: false` (the default)
+ * it only reports what would be dropped. When applied, it takes the writer lock and first copies every
+ * dropped byte into `<dir>/repair-<time>/`.
+ *
+ * @param dir - the WAL directory
+ * @param options - `apply` to carry it out
+ * @returns the plan, and whether it was applied
+ * @throws WalError `WAL_LOCKED` (a writer has the log open), `WAL_IO`
+ */
+export async function repairLog(
+  dir: string,
+  options: InspectOptions & { apply?: boolean } = {},
+): Promise<RepairPlan> {
+  const report = await scanLog(dir, options)
+  const cutIndex = report.segments.findIndex(
+    (s, i) => s.problem !== null || (i > 0 && s.firstSeq !== report.segments[i - 1]!.lastSeq + 1),
+  )
+  if (cutIndex < 0) {
+    const last = report.segments[report.segments.length - 1]
+    return {
+      cutFile: null,
+      cutOffset: 0,
+      reason: null,
+      droppedBytes: 0,
+      droppedSegments: [],
+      lastSeqAfter: last?.lastSeq ?? 0,
+      backupDir: null,
+      applied: false,
+    }
+  }
+  const gap = report.segments[cutIndex]!.problem === null
+  // A seq gap before segment i: keep everything before it, drop it and the rest.
+  const cut = gap ? report.segments[cutIndex - 1]! : report.segments[cutIndex]!
+  const cutOffset = gap ? cut.size : cut.validEnd
+  const dropped = report.segments.slice(gap ? cutIndex : cutIndex + 1).map((s) => s.file)
+  // A segment cut before its first frame keeps no header-only stub if its header was bad.
+  const removeCut = !gap && cut.createdAt === null
+  const plan = {
+    cutFile: cut.file,
+    cutOffset: removeCut ? 0 : cutOffset,
+    reason: gap ? `seq gap after ${cut.file}` : cut.problem!.reason,
+    droppedBytes: cut.size - (removeCut ? 0 : cutOffset),
+    droppedSegments: removeCut ? [cut.file, ...dropped] : dropped,
+    lastSeqAfter: removeCut ? cut.firstSeq - 1 : cut.lastSeq,
+    backupDir: null as string | null,
+    applied: false,
+  }
+  if (!options.apply) return plan
+  const lock = acquireLock(dir, WAL_DEFAULTS.fileMode)
+  try {
+    const files = options.files ?? nodeFiles
+    const backupDir = join(dir, `repair-${new Date().toISOString().replace(/[:.]/g, '-')}`)
+    await mkdir(backupDir)
+    // The copies are durable before anything is removed.
+    for (const file of plan.droppedSegments)
+      await writeDurably(files, join(backupDir, basename(file)), await readFile(file))
+    if (!removeCut) {
+      const tail = (await readFile(cut.file)).subarray(cutOffset)
+      await writeDurably(files, join(backupDir, `${basename(cut.file)}.from-${cutOffset}`), tail)
+    }
+    await files.syncDir(backupDir)
+    await files.syncDir(dir)
+    // Newest first, so a crash midway leaves a log that is a prefix of the original.
+    for (const file of [...plan.droppedSegments].reverse()) {
+      await files.unlink(file)
+      await files.syncDir(dir)
+    }
+    if (!removeCut && (await stat(cut.file)).size > cutOffset) {
+      const fd = await files.open(cut.file, 'r+')
+      try {
+        await files.ftruncate(fd, cutOffset)
+        await files.fdatasync(fd)
+      } finally {
+        await files.close(fd)
+      }
+    }
+    return { ...plan, backupDir, applied: true }
+  } catch (err) {
+    if (err instanceof WalError) throw err
+    throw new WalError('WAL_IO', `repairing ${dir} failed`, { cause: err, file: dir })
+  } finally {
+    lock.release()
+  }
+}
+
+async function writeDurably(files: Files, path: string, content: Uint8Array): Promise<void> {
+  const fd = await files.open(path, 'wx', WAL_DEFAULTS.fileMode)
+  try {
+    await files.write(fd, content, 0, content.byteLength, 0)
+    await files.fdatasync(fd)
+  } finally {
+    await files.close(fd)
+  }
+}
