@@ -60,7 +60,6 @@ export type SerializerRecord<S> = S extends Serializer<string, unknown, infer R>
 export type AppendInput<Rec extends EncodableRecord> =
   Rec extends EncodableRecord<infer T, infer D> ? { type: T; data: D; time?: number } : never
 
-const textEncoder = new TextEncoder()
 const textDecoder = new TextDecoder('utf-8', { fatal: true })
 const BYTES_HEADER = 9 // f64 time + u8 type length
 
@@ -79,16 +78,17 @@ export function bytesSerializer(): Serializer<string, Uint8Array> {
   return {
     name: 'waltz-bytes/1',
     encode(record) {
-      if (!(record.data instanceof Uint8Array))
-        throw new TypeError('bytesSerializer: data must be a Uint8Array')
-      const maxType = record.type.length * 3
-      const out = new Uint8Array(BYTES_HEADER + maxType + record.data.byteLength)
-      const { written } = textEncoder.encodeInto(record.type, out.subarray(BYTES_HEADER))
-      if (written > 255) throw new RangeError('bytesSerializer: type longer than 255 bytes')
-      new DataView(out.buffer, out.byteOffset, BYTES_HEADER).setFloat64(0, record.time, true)
-      out[8] = written
-      out.set(record.data, BYTES_HEADER + written)
-      return out.subarray(0, BYTES_HEADER + written + record.data.byteLength)
+      const { type, data } = record
+      if (!(data instanceof Uint8Array)) throw new TypeError('bytesSerializer: data must be a Uint8Array')
+      const typeLength = Buffer.byteLength(type, 'utf8')
+      if (typeLength > 255) throw new RangeError('bytesSerializer: type longer than 255 bytes')
+      // allocUnsafe takes small buffers from Node's pool: cheaper than a zero-filled Uint8Array.
+      const out = Buffer.allocUnsafe(BYTES_HEADER + typeLength + data.byteLength)
+      out.writeDoubleLE(record.time, 0)
+      out[8] = typeLength
+      out.write(type, BYTES_HEADER, 'utf8')
+      out.set(data, BYTES_HEADER + typeLength)
+      return out
     },
     decode(bytes) {
       if (bytes.byteLength < BYTES_HEADER)
