@@ -1,0 +1,94 @@
+import type { EncodableRecord } from '@waltz/core'
+import { Packr } from 'msgpackr'
+
+/**
+ * Turns an aggregate's state into bytes and back. The `name` is stored in every snapshot file; loading
+ * a snapshot written under another name fails with `SNAPSHOT_SERIALIZER_MISMATCH`.
+ *
+ * `encode` must be deterministic (the same state gives the same bytes) and must not keep a reference to
+ * the state: the encoded bytes are the copy a snapshot is taken from, so the application may go on
+ * mutating its state as soon as `encode` returns.
+ *
+ * @typeParam S - the state type
+ */
+export interface StateCodec<S> {
+  /** Identifies the encoding, 1 to 255 UTF-8 bytes, e.g. `'msgpackr/1'`. */
+  readonly name: string
+  /** Encodes the state. */
+  encode(state: S): Uint8Array
+  /** Decodes bytes produced by `encode`. */
+  decode(bytes: Uint8Array): S
+}
+
+/**
+ * The record serializer shape {@link fromSerializer} needs: any `@waltz/core` `Serializer` whose record
+ * union includes `{ type: T, data: S }` fits.
+ *
+ * @typeParam S - the state type
+ * @typeParam T - the record type the state is stored under
+ */
+export interface RecordSerializerLike<S, T extends string = 'snapshot'> {
+  /** The serializer's name, used as the codec's name. */
+  readonly name: string
+  /** Encodes a record. */
+  encode(record: EncodableRecord<T, S>): Uint8Array
+  /** Decodes a record. */
+  decode(bytes: Uint8Array): EncodableRecord
+}
+
+/**
+ * The default state codec: msgpackr with `moreTypes`, so plain objects, arrays, `Map`s (any keys),
+ * `Set`s, typed arrays, `Date`s, `Error`s and bigints round-trip with their types. Objects use
+ * msgpackr's record extension with structures embedded in each snapshot (no shared structure table),
+ * so a snapshot decodes on its own. Deterministic: the same state (same key and insertion order) gives
+ * the same bytes.
+ *
+ * @typeParam S - the state type (the codec does not check it)
+ * @returns a codec named `'msgpackr/1'`
+ * @example
+ * ```ts
+ * const store = await SnapshotStore.open<Map<string, number>>({ dir, codec: msgpackrCodec() })
+ * ```
+ */
+export function msgpackrCodec<S = unknown>(): StateCodec<S> {
+  const packr = new Packr({ moreTypes: true, useRecords: true, mapsAsObjects: false })
+  return {
+    name: 'msgpackr/1',
+    encode: (state) => packr.pack(state),
+    decode: (bytes) => packr.unpack(bytes) as S,
+  }
+}
+
+/**
+ * Adapts a WAL record serializer (`@waltz/serializer-binary`, `-json`, `-proto`, or your own) into a
+ * {@link StateCodec}: the state is encoded as the record `{ type, time: 0, data: state }`. `time` is
+ * fixed at 0 so equal states give equal bytes. The serializer must accept the record type `type`
+ * (register a schema or message for it where the serializer needs one).
+ *
+ * @typeParam S - the state type
+ * @typeParam T - the record type the state is stored under
+ * @param serializer - the record serializer; its `name` becomes the codec's name
+ * @param type - the record type the state is stored under (default `'snapshot'`)
+ * @returns the codec; its `decode` throws a `TypeError` when the bytes hold a record of another type
+ *   (a `SnapshotStore` reports any codec failure as `SNAPSHOT_SERIALIZER_ERROR`)
+ * @example
+ * ```ts
+ * const store = await SnapshotStore.open({ dir, codec: fromSerializer(jsonSerializer({ schemas })) })
+ * ```
+ */
+export function fromSerializer<S, T extends string = 'snapshot'>(
+  serializer: RecordSerializerLike<S, T>,
+  type: T = 'snapshot' as T,
+): StateCodec<S> {
+  return {
+    name: serializer.name,
+    encode: (state) => serializer.encode({ type, time: 0, data: state }),
+    decode(bytes) {
+      const record = serializer.decode(bytes)
+      if (record.type !== type) {
+        throw new TypeError(`expected a '${type}' record, got '${record.type}'`)
+      }
+      return record.data as S
+    },
+  }
+}
