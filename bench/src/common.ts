@@ -1,0 +1,70 @@
+/** Shared types and helpers of the benchmark parent (`main.ts`) and its child processes (`worker.ts`). */
+
+/** One task run by a child process: `task` names the function, `params` its inputs. */
+export interface TaskSpec {
+  task: string
+  /** A directory the task may use; the parent creates and deletes it. */
+  dir: string
+  params: Record<string, string | number | boolean>
+}
+
+/** What a child sends back: named figures, and the peak RSS of the child process. */
+export interface TaskResult {
+  metrics: Record<string, number>
+  maxRssMB: number
+}
+
+/** The median of `values` (NaN when empty). */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN
+  const s = [...values].sort((a, b) => a - b)
+  const mid = s.length >> 1
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
+}
+
+/** The `q` quantile (0..1) of the first `n` entries of `values`, nearest rank; sorts them in place. */
+export function quantile(values: Float64Array, n: number, q: number): number {
+  if (n === 0) return Number.NaN
+  const s = values.subarray(0, n).sort()
+  return s[Math.min(n - 1, Math.max(0, Math.ceil(q * n) - 1))]!
+}
+
+/** 8-byte big-endian key of a sequence number (LevelDB keys then sort numerically). */
+export function seqKey(seq: number): Uint8Array {
+  const key = new Uint8Array(8)
+  new DataView(key.buffer).setBigUint64(0, BigInt(seq))
+  return key
+}
+
+/** A payload of `size` bytes of non-trivial content (so no layer can compress it away). */
+export function payload(size: number, salt = 0): Uint8Array {
+  const out = new Uint8Array(size)
+  let x = 0x9e3779b9 ^ salt
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    out[i] = x & 0xff
+  }
+  return out
+}
+
+/**
+ * `count` distinct payloads of `size` bytes, to be used round-robin: records differ from their
+ * neighbours, so LevelDB's block compression (Snappy) finds no repeats to exploit.
+ */
+export function payloadPool(size: number, count = 1024): Buffer[] {
+  return Array.from({ length: count }, (_, i) => Buffer.from(payload(size, i + 1)))
+}
+
+/** Formats a number with thousands separators and `digits` decimals. */
+export function fmt(value: number, digits = 0): string {
+  if (!Number.isFinite(value)) return 'n/a'
+  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+}
+
+/** Formats a ratio like `12.3×` (2 significant decimals below 10). */
+export function fmtRatio(value: number): string {
+  if (!Number.isFinite(value)) return 'n/a'
+  return `${value >= 10 ? value.toFixed(1) : value.toFixed(2)}×`
+}

@@ -1,0 +1,253 @@
+/**
+ * waltz against better-sqlite3, classic-level (LevelDB) and plain node:fs, same run, same machine, same
+ * workload. Every measurement runs in a fresh child process (`worker.ts`), which also gives each its own
+ * peak RSS. Run from the repository root: `pnpm bench` (about 4 minutes) or `pnpm bench --quick` (CI smoke
+ * test, under 30 seconds; writes `bench/RESULTS.quick.md` and `bench/results.quick.svg`).
+ *
+ * Options: `--quick`, `--runs N` (default 3, quick 1), `--dir PATH` (parent of the temp dir; default the OS
+ * temp dir), `--only buffered,durable,replay,recovery`.
+ */
+import { fork } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import type { TaskResult, TaskSpec } from './common.js'
+import { type BenchConfig, type Measured, renderMarkdown, renderSvg } from './report.js'
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    runs: { type: 'string' },
+    dir: { type: 'string' },
+    only: { type: 'string' },
+    render: { type: 'string' },
+  },
+})
+const quick = values.quick === true
+const MiB = 1 << 20
+const config: BenchConfig = quick
+  ? {
+      quick,
+      runs: Number(values.runs ?? 1),
+      buffered: { sizes: [100, 1024], records: { 100: 20_000, 1024: 5_000 } },
+      durable: { sizes: [100, 1024], concurrency: [1, 16, 256], durationMs: 100 },
+      replay: { records: 50_000, size: 100 },
+      recovery: { small: 10 * MiB, big: 100 * MiB, recordSize: 64 * 1024, opens: 3 },
+    }
+  : {
+      quick,
+      runs: Number(values.runs ?? 3),
+      buffered: { sizes: [100, 1024], records: { 100: 200_000, 1024: 50_000 } },
+      durable: { sizes: [100, 1024], concurrency: [1, 16, 256], durationMs: 600 },
+      replay: { records: 1_000_000, size: 100 },
+      recovery: { small: 10 * MiB, big: 1024 * MiB, recordSize: 64 * 1024, opens: 6 },
+    }
+/** Writes RESULTS(.quick).md, results(.quick).svg and the raw figures as results(.quick).json. */
+async function writeReports(
+  cfg: BenchConfig,
+  m: Measured,
+  tempDir: string,
+  totalSeconds: number,
+  complete: boolean,
+) {
+  const markdown = await renderMarkdown(cfg, m, tempDir, totalSeconds)
+  console.log(markdown)
+  const suffix = `${cfg.quick ? '.quick' : ''}${complete ? '' : '.partial'}`
+  writeFileSync(join(benchDir, `RESULTS${suffix}.md`), markdown)
+  writeFileSync(join(benchDir, `results${suffix}.svg`), renderSvg(cfg, m))
+  // JSON Lines: the run's description, then one line per measured configuration.
+  const lines = [JSON.stringify({ config: cfg, tempDir, totalSeconds, complete })]
+  for (const [key, runs] of m) lines.push(JSON.stringify({ key, runs }))
+  writeFileSync(join(benchDir, `results${suffix}.ndjson`), `${lines.join('\n')}\n`)
+  console.error(
+    `wrote bench/RESULTS${suffix}.md, bench/results${suffix}.svg and bench/results${suffix}.ndjson`,
+  )
+}
+
+if (values.render !== undefined) {
+  // Re-render the reports from a results JSON, without measuring again.
+  const [head, ...rest] = readFileSync(values.render, 'utf8').trim().split('\n')
+  const run = JSON.parse(head!) as {
+    config: BenchConfig
+    tempDir: string
+    totalSeconds: number
+    complete: boolean
+  }
+  const m: Measured = new Map()
+  for (const line of rest) {
+    const { key, runs } = JSON.parse(line) as { key: string; runs: TaskResult[] }
+    m.set(key, runs)
+  }
+  await writeReports(run.config, m, run.tempDir, run.totalSeconds, run.complete)
+  process.exit(0)
+}
+
+const only = new Set((values.only ?? 'buffered,durable,replay,recovery').split(','))
+
+const here = dirname(fileURLToPath(import.meta.url))
+const benchDir = dirname(here)
+const workerPath = join(here, 'worker.js')
+const root = mkdtempSync(join(values.dir ?? tmpdir(), 'waltz-peers-'))
+let cleaned = false
+const cleanup = () => {
+  if (cleaned) return
+  cleaned = true
+  rmSync(root, { recursive: true, force: true })
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    cleanup()
+    process.exit(130)
+  })
+}
+
+let taskNo = 0
+/** Runs one task in a child process, in a fresh subdirectory of `root` unless `dir` is given. */
+function runTask(task: string, params: TaskSpec['params'], dir?: string): Promise<TaskResult> {
+  const own = dir === undefined
+  const taskDir = dir ?? join(root, `t${taskNo++}`)
+  mkdirSync(taskDir, { recursive: true })
+  const spec: TaskSpec = { task, dir: taskDir, params }
+  return new Promise((resolve, reject) => {
+    let result: TaskResult | undefined
+    const child = fork(workerPath, [JSON.stringify(spec)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    child.on('message', (m) => {
+      result = m as TaskResult
+    })
+    child.on('error', reject)
+    child.on('exit', (code) => {
+      if (own) rmSync(taskDir, { recursive: true, force: true })
+      if (code === 0 && result) resolve(result)
+      else reject(new Error(`task ${task} ${JSON.stringify(params)} failed with exit code ${code}`))
+    })
+  })
+}
+
+const measured: Measured = new Map()
+function record(key: string, run: number, result: TaskResult): void {
+  let runs = measured.get(key)
+  if (!runs) {
+    runs = []
+    measured.set(key, runs)
+  }
+  runs[run] = result
+}
+/** The systems in a different order each run, so no system always runs first (cold disk) or last. */
+const rotate = <T>(list: readonly T[], by: number): T[] => list.map((_, i) => list[(i + by) % list.length]!)
+const started = performance.now()
+const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1)} s`
+const log = (msg: string) => console.error(`[${elapsed()}] ${msg}`)
+
+const BUFFERED = [
+  'waltz-os-cache',
+  'waltz-background',
+  'waltz-os-cache-batch',
+  'waltz-background-batch',
+  'sqlite-normal',
+  'level-nosync',
+  'fs-large',
+]
+const DURABLE = ['waltz-always', 'sqlite-full', 'level-sync']
+const DURABLE_1 = ['fs-fdatasync', 'fs-fdatasync-async']
+const REPLAY = [
+  'waltz-bytes',
+  'waltz-bytes-iter',
+  'waltz-binary',
+  'waltz-json',
+  'waltz-proto',
+  'sqlite',
+  'level',
+  'fs-read',
+]
+
+try {
+  const free = statfsSync(root)
+  const freeBytes = free.bavail * free.bsize
+  const needed = config.recovery.big + config.recovery.small + config.replay.records * 1000 + 512 * MiB
+  if (only.has('recovery') && freeBytes < needed) {
+    throw new Error(
+      `${root}: ${Math.round(freeBytes / MiB)} MiB free, the benchmark needs about ${needed / MiB}`,
+    )
+  }
+  log(`${quick ? 'quick' : 'full'} mode, ${config.runs} run(s), temp dir ${root}`)
+
+  let replayDir: string | undefined
+  let recoveryDirs: { small: string; big: string } | undefined
+  if (only.has('replay')) {
+    replayDir = join(root, 'replay')
+    log(`replay: writing ${config.replay.records} records to each store`)
+    record(
+      'replay|prepare',
+      0,
+      await runTask('replay-prepare', { n: config.replay.records, size: config.replay.size }, replayDir),
+    )
+  }
+  if (only.has('recovery')) {
+    recoveryDirs = { small: join(root, 'recovery-small'), big: join(root, 'recovery-big') }
+    for (const which of ['small', 'big'] as const) {
+      const bytes = config.recovery[which]
+      log(`recovery: writing a ${bytes / MiB} MiB log`)
+      record(
+        `recovery|prepare|${which}`,
+        0,
+        await runTask(
+          'recovery-prepare',
+          { bytes, recordSize: config.recovery.recordSize },
+          recoveryDirs[which],
+        ),
+      )
+    }
+  }
+
+  for (let run = 0; run < config.runs; run++) {
+    log(`run ${run + 1}/${config.runs}`)
+    record('memory|noop', run, await runTask('noop', {}))
+    if (only.has('buffered')) {
+      for (const size of config.buffered.sizes) {
+        const n = config.buffered.records[size]!
+        for (const system of rotate(BUFFERED, run)) {
+          record(`buffered|${size}|${system}`, run, await runTask('buffered', { system, n, size }))
+        }
+      }
+      log('  buffered done')
+    }
+    if (only.has('durable')) {
+      for (const size of config.durable.sizes) {
+        for (const concurrency of config.durable.concurrency) {
+          const systems = concurrency === 1 ? [...DURABLE, ...DURABLE_1] : DURABLE
+          for (const system of rotate(systems, run)) {
+            const params = { system, size, concurrency, durationMs: config.durable.durationMs }
+            record(`durable|${size}|${concurrency}|${system}`, run, await runTask('durable', params))
+          }
+        }
+      }
+      log('  durable done')
+    }
+    if (replayDir) {
+      for (const system of rotate(REPLAY, run)) {
+        record(
+          `replay|${system}`,
+          run,
+          await runTask('replay', { system, n: config.replay.records }, replayDir),
+        )
+      }
+      log('  replay done')
+    }
+    if (recoveryDirs) {
+      for (const which of ['small', 'big'] as const) {
+        record(
+          `recovery|${which}`,
+          run,
+          await runTask('recovery-open', { opens: config.recovery.opens }, recoveryDirs[which]),
+        )
+      }
+      log('  recovery done')
+    }
+  }
+  const totalSeconds = (performance.now() - started) / 1000
+  await writeReports(config, measured, root, totalSeconds, only.size === 4)
+} finally {
+  cleanup()
+}

@@ -1,0 +1,557 @@
+/** Turns the measurements into `bench/RESULTS.md` and the ratio chart `bench/results.svg`. */
+import { execFileSync } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { cpus, release, totalmem, type } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { fmt, fmtRatio, median, type TaskResult } from './common.js'
+
+export interface BenchConfig {
+  quick: boolean
+  runs: number
+  buffered: { sizes: number[]; records: Record<number, number> }
+  durable: { sizes: number[]; concurrency: number[]; durationMs: number }
+  replay: { records: number; size: number }
+  recovery: { small: number; big: number; recordSize: number; opens: number }
+}
+
+/** Results by key (`workload|config|system`), one entry per run. */
+export type Measured = Map<string, TaskResult[]>
+
+const MiB = 1 << 20
+
+/** Median over runs of one metric (non-finite values, e.g. a metric a system lacks, are skipped). */
+function med(m: Measured, key: string, metric: string): number {
+  const runs = m.get(key) ?? []
+  return median(runs.map((r) => r?.metrics[metric]).filter((v): v is number => Number.isFinite(v)))
+}
+function rss(m: Measured, key: string): number {
+  return median((m.get(key) ?? []).filter(Boolean).map((r) => r.maxRssMB))
+}
+/**
+ * The ratio waltz ÷ peer computed within each run, then the median over runs. `lowerIsBetter` metrics
+ * (times) are inverted so that above 1 always means waltz is better.
+ */
+function ratio(
+  m: Measured,
+  waltzKey: string,
+  peerKey: string,
+  metric: string,
+  lowerIsBetter = false,
+): number {
+  const w = m.get(waltzKey) ?? []
+  const p = m.get(peerKey) ?? []
+  const per: number[] = []
+  for (let i = 0; i < Math.max(w.length, p.length); i++) {
+    const a = w[i]?.metrics[metric]
+    const b = p[i]?.metrics[metric]
+    if (a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b)) continue
+    per.push(lowerIsBetter ? b / a : a / b)
+  }
+  return median(per)
+}
+
+const sizeLabel = (size: number) => (size >= 1024 ? `${size / 1024} KiB` : `${size} B`)
+const bytesLabel = (bytes: number) =>
+  bytes >= 1024 * MiB
+    ? `${Number((bytes / 1024 / MiB).toFixed(2))} GiB`
+    : `${Number((bytes / MiB).toFixed(1))} MiB`
+
+const NAMES: Record<string, string> = {
+  'waltz-os-cache': "waltz `'os-cache'`, `append`, await each",
+  'waltz-background': "waltz `'background'`, `append`, await each",
+  'waltz-os-cache-batch': "waltz `'os-cache'`, `appendBatch` of 1000",
+  'waltz-background-batch': "waltz `'background'`, `appendBatch` of 1000",
+  'sqlite-normal': 'SQLite WAL, `synchronous=NORMAL`, transactions of 1000',
+  'level-nosync': 'LevelDB, `batch` of 1000, `sync: false`',
+  'fs-large': 'node:fs, pre-encoded frames, 1 MiB `writeSync`s',
+  'waltz-always': "waltz `'always'` (group commit)",
+  'sqlite-full':
+    'SQLite WAL, `synchronous=FULL`, 1 transaction per event (synchronous API: appenders run one after another)',
+  'level-sync': 'LevelDB, `put` with `sync: true` (async: truly concurrent)',
+  'fs-fdatasync': 'node:fs, `writeSync` + `fdatasyncSync` per record',
+  'fs-fdatasync-async': 'node:fs, `writeSync` + async `fdatasync` per record',
+  'waltz-bytes': 'waltz `replayFrom(0)`, bytes serializer (raw bytes)',
+  'waltz-bytes-iter': 'waltz `records()` async iteration, bytes serializer',
+  'waltz-binary': 'waltz `replayFrom(0)`, binary serializer (msgpackr), decoded',
+  'waltz-json': 'waltz `replayFrom(0)`, JSON serializer (zod-validated), decoded',
+  'waltz-proto': 'waltz `replayFrom(0)`, proto serializer (protobufjs), decoded',
+  sqlite: 'SQLite `SELECT … ORDER BY seq`, `.raw().iterate()`',
+  level: 'LevelDB iterator, `nextv(1000)`, values decoded',
+  'fs-read': 'node:fs, the bytes log read in 1 MiB reads, not parsed',
+}
+const SHORT: Record<string, string> = {
+  'fs-large': 'node:fs large writes',
+  'sqlite-normal': 'SQLite NORMAL',
+  'level-nosync': 'LevelDB sync:false',
+  'sqlite-full': 'SQLite FULL',
+  'level-sync': 'LevelDB sync:true',
+  'fs-fdatasync': 'node:fs write+fdatasync',
+  'fs-fdatasync-async': 'node:fs write+async fdatasync',
+  sqlite: 'SQLite SELECT',
+  level: 'LevelDB iterator',
+  'fs-read': 'node:fs raw read',
+}
+
+/** One bar of the chart: waltz ÷ peer, above 1 when waltz is better. */
+export interface RatioBar {
+  group: string
+  label: string
+  value: number
+}
+
+export function ratioBars(config: BenchConfig, m: Measured): RatioBar[] {
+  const bars: RatioBar[] = []
+  for (const size of config.buffered.sizes) {
+    const group = `Buffered append, ${sizeLabel(size)} (records/s)`
+    for (const peer of ['fs-large', 'sqlite-normal', 'level-nosync']) {
+      const value = ratio(
+        m,
+        `buffered|${size}|waltz-background-batch`,
+        `buffered|${size}|${peer}`,
+        'recordsPerSec',
+      )
+      bars.push({ group, label: `'background' batch ÷ ${SHORT[peer]}`, value })
+    }
+    const value = ratio(
+      m,
+      `buffered|${size}|waltz-os-cache`,
+      `buffered|${size}|sqlite-normal`,
+      'recordsPerSec',
+    )
+    bars.push({ group, label: `'os-cache' await each ÷ SQLite NORMAL`, value })
+  }
+  for (const size of config.durable.sizes) {
+    const group = `Durable append, ${sizeLabel(size)} (records/s)`
+    for (const c of config.durable.concurrency) {
+      const peers = c === 1 ? ['fs-fdatasync', 'sqlite-full', 'level-sync'] : ['sqlite-full', 'level-sync']
+      for (const peer of peers) {
+        const value = ratio(
+          m,
+          `durable|${size}|${c}|waltz-always`,
+          `durable|${size}|${c}|${peer}`,
+          'recordsPerSec',
+        )
+        bars.push({ group, label: `${c} appender${c > 1 ? 's' : ''}: 'always' ÷ ${SHORT[peer]}`, value })
+      }
+    }
+  }
+  {
+    const group = `Replay of ${fmt(config.replay.records)} records (records/s)`
+    for (const peer of ['sqlite', 'level', 'fs-read']) {
+      const value = ratio(m, 'replay|waltz-bytes', `replay|${peer}`, 'ms', true)
+      bars.push({ group, label: `replayFrom, bytes ÷ ${SHORT[peer]}`, value })
+    }
+  }
+  {
+    const group = 'Open / recovery (time, flat = 1×)'
+    const value = ratio(m, 'recovery|big', 'recovery|small', 'warmMs', true)
+    bars.push({
+      group,
+      label: `open ${bytesLabel(config.recovery.small)} ÷ open ${bytesLabel(config.recovery.big)}`,
+      value,
+    })
+  }
+  return bars.filter((b) => Number.isFinite(b.value))
+}
+
+function pkgVersion(name: string, from: string): string {
+  try {
+    let dir = dirname(createRequire(from).resolve(name))
+    for (;;) {
+      const file = join(dir, 'package.json')
+      if (existsSync(file)) {
+        const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string }
+        if (pkg.name === name) return pkg.version ?? '?'
+      }
+      const up = dirname(dir)
+      if (up === dir) return '?'
+      dir = up
+    }
+  } catch {
+    return '?'
+  }
+}
+
+function fsTypeOf(path: string): string {
+  try {
+    let best = { mount: '', type: '?', device: '?' }
+    for (const line of readFileSync('/proc/mounts', 'utf8').split('\n')) {
+      const [device, mount, fsType] = line.split(' ')
+      if (!device || !mount || !fsType) continue
+      if (path.startsWith(mount) && mount.length > best.mount.length) best = { mount, type: fsType, device }
+    }
+    return `${best.type} on ${best.device}`
+  } catch {
+    return '?'
+  }
+}
+
+export function machineLine(): string {
+  const cpu = cpus()
+  return `${cpu.length} × ${cpu[0]?.model.trim() ?? '?'}, Node ${process.version}`
+}
+
+export async function renderMarkdown(
+  config: BenchConfig,
+  m: Measured,
+  tempDir: string,
+  totalSeconds: number,
+): Promise<string> {
+  const benchUrl = new URL('../package.json', import.meta.url).href
+  const beside = (pkg: string) => fileURLToPath(import.meta.resolve(`${pkg}/package.json`))
+  let sqliteVersion = '?'
+  try {
+    const Database = (await import('better-sqlite3')).default
+    const db = new Database(':memory:')
+    sqliteVersion = (db.prepare('select sqlite_version() as v').get() as { v: string }).v
+    db.close()
+  } catch {}
+  let commit = '?'
+  try {
+    const cwd = fileURLToPath(new URL('..', import.meta.url))
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd, encoding: 'utf8' }).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd, encoding: 'utf8' }).trim()
+    if (dirty) commit += ' (with uncommitted changes in the tree)'
+  } catch {}
+  const out: string[] = []
+  const p = (s = '') => out.push(s)
+  const runs = config.runs
+  p(`# waltz vs. peers${config.quick ? ' (quick smoke run: small sizes, 1 run; not for comparison)' : ''}`)
+  p()
+  p(
+    `Generated by \`pnpm bench${config.quick ? ' --quick' : ''}\` on ${new Date().toISOString()} in ${fmt(totalSeconds)} s.`,
+  )
+  p(`Every figure is the **median of ${runs} run${runs > 1 ? 's' : ''}**; every ratio is`)
+  p('waltz ÷ peer computed **within each run** (same machine, minutes apart), then the median of those.')
+  p('Above 1× waltz is better (more records/s, or less time), below 1× it is behind.')
+  p()
+  p('| machine | |')
+  p('|---|---|')
+  p(`| CPU | ${machineLine().replace(/, Node.*/, '')} (shared with other workloads: noisy) |`)
+  p(`| memory | ${fmt(totalmem() / 1024 / MiB, 1)} GiB |`)
+  p(`| OS | ${type()} ${release()} |`)
+  p(`| disk | temp dir \`${dirname(tempDir)}\`, ${fsTypeOf(tempDir)} |`)
+  p(`| Node | ${process.version} |`)
+  p(`| waltz | @waltz/core ${pkgVersion('@waltz/core', benchUrl)}, commit ${commit} |`)
+  p(
+    `| serializers | msgpackr ${pkgVersion('msgpackr', beside('@waltz/serializer-binary'))}, zod ${pkgVersion('zod', beside('@waltz/serializer-json'))}, protobufjs ${pkgVersion('protobufjs', beside('@waltz/serializer-proto'))} |`,
+  )
+  p(`| better-sqlite3 | ${pkgVersion('better-sqlite3', benchUrl)} (SQLite ${sqliteVersion}) |`)
+  p(`| classic-level | ${pkgVersion('classic-level', benchUrl)} (bundled LevelDB) |`)
+  p()
+  p(
+    'Each measurement runs in a fresh child process (`bench/dist/worker.js`), so peak RSS is per measurement;',
+  )
+  p(
+    `an idle child (Node + the harness) peaks at ${fmt(rss(m, 'memory|noop'))} MB. Records have type \`'e'\`, a \`time\`,`,
+  )
+  p(
+    'and a payload of pseudo-random bytes; every peer stores the same three fields (SQLite: `(seq INTEGER PRIMARY KEY,',
+  )
+  p(
+    'type TEXT, time INTEGER, data BLOB)`; LevelDB: 8-byte big-endian seq key, value = type + time + data encoded',
+  )
+  p(
+    "like waltz's bytes serializer). MB/s counts payload bytes. The page cache is warm for replay (no root to drop it).",
+  )
+  p()
+
+  const bars = ratioBars(config, m)
+  if (bars.length > 0) {
+    p('## Summary: waltz ÷ peer')
+    p()
+    p(`![waltz ÷ peer ratios](results${config.quick ? '.quick' : ''}.svg)`)
+    p()
+    p('| workload | comparison | waltz ÷ peer |')
+    p('|---|---|---|')
+    for (const b of bars) p(`| ${b.group} | ${b.label} | **${fmtRatio(b.value)}** |`)
+    p()
+  }
+
+  if (m.has(`buffered|${config.buffered.sizes[0]}|waltz-os-cache`)) {
+    p('## 1. Buffered append throughput')
+    p()
+    p('One appender; timed until every record is at least in the OS page cache (waltz: `append`s then')
+    p(
+      "`flush()`; no fdatasync in any row). `'os-cache'` resolves each append after its write(2), so awaiting each",
+    )
+    p("append means one write per record; `'background'` resolves once buffered (64 KiB writes).")
+    p()
+    for (const size of config.buffered.sizes) {
+      const n = config.buffered.records[size]!
+      p(`### ${sizeLabel(size)} payloads, ${fmt(n)} records`)
+      p()
+      p(
+        "| system | records/s | MB/s | peak RSS MB | waltz `'background'` batch ÷ this | waltz `'os-cache'` await each ÷ this |",
+      )
+      p('|---|--:|--:|--:|--:|--:|')
+      for (const system of [
+        'waltz-os-cache',
+        'waltz-background',
+        'waltz-os-cache-batch',
+        'waltz-background-batch',
+        'sqlite-normal',
+        'level-nosync',
+        'fs-large',
+      ]) {
+        const key = `buffered|${size}|${system}`
+        const peer = !system.startsWith('waltz')
+        const r1 = peer
+          ? fmtRatio(ratio(m, `buffered|${size}|waltz-background-batch`, key, 'recordsPerSec'))
+          : ''
+        const r2 = peer ? fmtRatio(ratio(m, `buffered|${size}|waltz-os-cache`, key, 'recordsPerSec')) : ''
+        p(
+          `| ${NAMES[system]} | ${fmt(med(m, key, 'recordsPerSec'))} | ${fmt(med(m, key, 'mbPerSec'), 1)} | ${fmt(rss(m, key))} | ${r1} | ${r2} |`,
+        )
+      }
+      p()
+    }
+  }
+
+  if (m.has(`durable|${config.durable.sizes[0]}|1|waltz-always`)) {
+    p('## 2. Durable append (acknowledged only after fdatasync)')
+    p()
+    p(
+      `N appenders each loop \`await append()\` for ${config.durable.durationMs} ms (after a short warm-up); latency is per`,
+    )
+    p('append, from call to resolution. 1 appender is the single sequential appender. better-sqlite3 is')
+    p(
+      'synchronous: its "N appenders" are async loops whose transactions still run strictly one after another.',
+    )
+    p(
+      'classic-level `put` is async, so its N appenders are truly concurrent (LevelDB groups concurrent writers).',
+    )
+    p()
+    for (const size of config.durable.sizes) {
+      p(`### ${sizeLabel(size)} payloads`)
+      p()
+      p(
+        '| appenders | system | records/s | p50 ms | p99 ms | records per fdatasync | peak RSS MB | waltz ÷ this |',
+      )
+      p('|--:|---|--:|--:|--:|--:|--:|--:|')
+      for (const c of config.durable.concurrency) {
+        const systems =
+          c === 1
+            ? ['waltz-always', 'sqlite-full', 'level-sync', 'fs-fdatasync', 'fs-fdatasync-async']
+            : ['waltz-always', 'sqlite-full', 'level-sync']
+        for (const system of systems) {
+          const key = `durable|${size}|${c}|${system}`
+          const r =
+            system === 'waltz-always'
+              ? ''
+              : fmtRatio(ratio(m, `durable|${size}|${c}|waltz-always`, key, 'recordsPerSec'))
+          const perSync = med(m, key, 'recordsPerFsync')
+          p(
+            `| ${c} | ${NAMES[system]} | ${fmt(med(m, key, 'recordsPerSec'))} | ${fmt(med(m, key, 'p50Ms'), 3)} | ${fmt(med(m, key, 'p99Ms'), 3)} | ${Number.isFinite(perSync) ? fmt(perSync, 1) : system.startsWith('fs-') ? '1' : ''} | ${fmt(rss(m, key))} | ${r} |`,
+          )
+        }
+      }
+      p()
+    }
+  }
+
+  if (m.has('replay|waltz-bytes')) {
+    const n = config.replay.records
+    p(`## 3. Replay of ${fmt(n)} records`)
+    p()
+    p(
+      `Each store was written once (waltz \`'background'\` + \`appendBatch\` of 1000). Bytes serializer, SQLite, LevelDB: ${config.replay.size}-byte`,
+    )
+    p(
+      'payloads. binary/JSON/proto: an `OrderPlaced` object (7 fields incl. a string array) decoded to a JS object.',
+    )
+    p()
+    p('| reader | records/s | log MB/s | peak RSS MB | waltz bytes `replayFrom` ÷ this |')
+    p('|---|--:|--:|--:|--:|')
+    const prep = m.get('replay|prepare')?.[0]?.metrics ?? {}
+    for (const system of [
+      'waltz-bytes',
+      'waltz-bytes-iter',
+      'waltz-binary',
+      'waltz-json',
+      'waltz-proto',
+      'sqlite',
+      'level',
+      'fs-read',
+    ]) {
+      const key = `replay|${system}`
+      const ser = system.replace(/^waltz-/, '').replace(/-iter$/, '')
+      const diskBytes = prep[`write.${system === 'fs-read' ? 'bytes' : ser}.diskBytes`]
+      const logMBs =
+        diskBytes !== undefined && (system.startsWith('waltz') || system === 'fs-read')
+          ? fmt(diskBytes / med(m, key, 'ms') / 1000, 0)
+          : ''
+      const r = system === 'waltz-bytes' ? '' : fmtRatio(ratio(m, 'replay|waltz-bytes', key, 'ms', true))
+      p(
+        `| ${NAMES[system]} | ${fmt(med(m, key, 'recordsPerSec'))} | ${logMBs} | ${fmt(rss(m, key))} | ${r} |`,
+      )
+    }
+    p()
+    p("Writing the logs (one run, `'background'`, `appendBatch` of 1000, includes encoding):")
+    p()
+    p('| serializer | records/s | bytes on disk per record (frame included) |')
+    p('|---|--:|--:|')
+    for (const ser of ['bytes', 'binary', 'json', 'proto']) {
+      p(
+        `| ${ser} | ${fmt(prep[`write.${ser}.recordsPerSec`] ?? Number.NaN)} | ${fmt((prep[`write.${ser}.diskBytes`] ?? Number.NaN) / n, 1)} |`,
+      )
+    }
+    p()
+  }
+
+  if (m.has('recovery|small')) {
+    p('## 4. Open / recovery time against log size')
+    p()
+    p(
+      `Logs of ${fmt(config.recovery.recordSize / 1024)} KiB records (10 MiB segments), written once; both end with a newest segment of one 1 MiB batch (open scans only that`,
+    )
+    p(
+      `segment, so its size, not the log's, sets the scan cost: up to a full 10 MiB segment). Each run opens each log ${config.recovery.opens} times in a fresh process:`,
+    )
+    p('"first open" includes loading the module code; "open" is the median of the later opens (`Wal.open`')
+    p(
+      'wall time), "recovery" is `wal.recovery.durationMs`.' +
+        (config.quick ? ` Quick mode: ${bytesLabel(config.recovery.big)} instead of 1 GiB.` : ''),
+    )
+    p()
+    p('| log size | segments | tail scanned | written at | first open ms | open ms | recovery ms |')
+    p('|--:|--:|--:|--:|--:|--:|--:|')
+    for (const which of ['small', 'big'] as const) {
+      const key = `recovery|${which}`
+      const prep = m.get(`recovery|prepare|${which}`)?.[0]?.metrics ?? {}
+      const bytes = config.recovery[which]
+      p(
+        `| ${bytesLabel(prep.diskBytes ?? bytes)} | ${fmt(med(m, key, 'segments'))} | ${fmt(med(m, key, 'scannedBytes') / MiB, 1)} MiB | ${fmt(bytes / MiB / ((prep.ms ?? Number.NaN) / 1000))} MB/s | ${fmt(med(m, key, 'coldMs'), 2)} | ${fmt(med(m, key, 'warmMs'), 2)} | ${fmt(med(m, key, 'recoveryMs'), 2)} |`,
+      )
+    }
+    p()
+    p(
+      `Flatness, open(${bytesLabel(config.recovery.small)}) ÷ open(${bytesLabel(config.recovery.big)}): **${fmtRatio(ratio(m, 'recovery|big', 'recovery|small', 'warmMs', true))}** (1× = flat).`,
+    )
+    p()
+  }
+
+  const memoryRows: Array<[string, string[]]> = [
+    [
+      'waltz',
+      [
+        'waltz-os-cache',
+        'waltz-background',
+        'waltz-os-cache-batch',
+        'waltz-background-batch',
+        'waltz-always',
+      ],
+    ],
+    ['better-sqlite3', ['sqlite-normal', 'sqlite-full']],
+    ['classic-level', ['level-nosync', 'level-sync']],
+    ['node:fs', ['fs-large', 'fs-fdatasync', 'fs-fdatasync-async']],
+  ]
+  const peak = (prefix: string, systems: string[]) => {
+    let best = Number.NaN
+    for (const key of m.keys()) {
+      if (!key.startsWith(prefix)) continue
+      if (!systems.includes(key.split('|').at(-1)!)) continue
+      const v = rss(m, key)
+      if (!(v <= best)) best = v
+    }
+    return best
+  }
+  if (
+    m.has(`buffered|${config.buffered.sizes[0]}|waltz-os-cache`) ||
+    m.has(`durable|${config.durable.sizes[0]}|1|waltz-always`)
+  ) {
+    p('## 5. Memory: peak RSS (MB) of the measuring process')
+    p()
+    p(
+      `Largest per-configuration median of \`process.resourceUsage().maxRSS\`; an idle child peaks at ${fmt(rss(m, 'memory|noop'))} MB.`,
+    )
+    p()
+    p('| system | 1. buffered append | 2. durable append |')
+    p('|---|--:|--:|')
+    for (const [name, systems] of memoryRows) {
+      p(`| ${name} | ${fmt(peak('buffered|', systems))} | ${fmt(peak('durable|', systems))} |`)
+    }
+    p()
+  }
+  return out.join('\n')
+}
+
+const escapeXml = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
+
+/** A horizontal bar chart of the ratios on a log scale, bars growing from the 1× line. */
+export function renderSvg(config: BenchConfig, m: Measured): string {
+  const bars = ratioBars(config, m)
+  const width = 980
+  const labelWidth = 400
+  const x0 = labelWidth + 20
+  const x1 = width - 70
+  const rowH = 20
+  const top = 78
+  const values = bars.map((b) => b.value).filter((v) => v > 0)
+  // Log domain with room for the value labels beyond the longest bars; ticks at whole decades.
+  const lo = Math.log10(Math.min(0.5, ...values)) - 0.45
+  const hi = Math.log10(Math.max(2, ...values)) + 0.3
+  const x = (v: number) => x0 + ((Math.log10(v) - lo) / (hi - lo)) * (x1 - x0)
+  const rows: string[] = []
+  let y = top
+  let group = ''
+  for (const b of bars) {
+    if (b.group !== group) {
+      group = b.group
+      y += 8
+      rows.push(`<text x="12" y="${y + 13}" class="group">${escapeXml(group)}</text>`)
+      y += rowH
+    }
+    const v = Math.max(b.value, 10 ** (lo + 0.3))
+    const a = x(1)
+    const e = x(v)
+    const left = Math.min(a, e)
+    const w = Math.max(1, Math.abs(e - a))
+    const ahead = b.value >= 1
+    rows.push(
+      `<text x="${labelWidth + 8}" y="${y + 14}" class="label" text-anchor="end">${escapeXml(b.label)}</text>`,
+    )
+    rows.push(
+      `<rect x="${left.toFixed(1)}" y="${y + 3}" width="${w.toFixed(1)}" height="${rowH - 6}" fill="${ahead ? '#2e7d32' : '#c62828'}"/>`,
+    )
+    const tx = ahead ? e + 4 : e - 4
+    rows.push(
+      `<text x="${tx.toFixed(1)}" y="${y + 14}" class="value" text-anchor="${ahead ? 'start' : 'end'}">${escapeXml(fmtRatio(b.value))}</text>`,
+    )
+    y += rowH
+  }
+  const height = y + 44
+  const ticks: string[] = []
+  for (let k = Math.ceil(lo); k <= Math.floor(hi); k++) {
+    const tx = x(10 ** k).toFixed(1)
+    const label = k >= 0 ? `${10 ** k}×` : `${(10 ** k).toFixed(-k)}×`
+    ticks.push(`<line x1="${tx}" y1="${top}" x2="${tx}" y2="${y}" class="${k === 0 ? 'one' : 'grid'}"/>`)
+    ticks.push(`<text x="${tx}" y="${y + 16}" class="tick" text-anchor="middle">${label}</text>`)
+  }
+  const title = `waltz ÷ peer: above 1× waltz is better, below 1× behind (median of ${config.runs} run${config.runs > 1 ? 's' : ''}, log scale)`
+  const subtitle = `${machineLine()}${config.quick ? ' · quick smoke run, small sizes: not for comparison' : ''}`
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-labelledby="chart-title" font-family="-apple-system, 'Segoe UI', Helvetica, Arial, sans-serif">
+<title id="chart-title">${escapeXml(`${title}. ${subtitle}`)}</title>
+<style>
+.title { font-size: 16px; font-weight: 600; fill: #111; }
+.subtitle { font-size: 12px; fill: #555; }
+.group { font-size: 13px; font-weight: 600; fill: #111; }
+.label { font-size: 12px; fill: #222; }
+.value { font-size: 11px; fill: #111; }
+.tick { font-size: 11px; fill: #555; }
+.grid { stroke: #ddd; stroke-width: 1; }
+.one { stroke: #111; stroke-width: 1.5; }
+</style>
+<rect x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>
+<text x="12" y="26" class="title">${escapeXml(title)}</text>
+<text x="12" y="46" class="subtitle">${escapeXml(subtitle)}</text>
+<text x="12" y="${height - 10}" class="subtitle">${escapeXml('green: waltz ahead · red: waltz behind · 1× line: parity · see RESULTS.md for the figures')}</text>
+${ticks.join('\n')}
+${rows.join('\n')}
+</svg>
+`
+}
