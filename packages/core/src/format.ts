@@ -146,6 +146,32 @@ export function parseSegmentHeader(buf: Buffer): SegmentHeader | HeaderProblem {
 }
 
 /**
+ * Fills in the header of a frame whose payload is already in place at `offset + FRAME_HEADER_SIZE`,
+ * checksum last. This is how the writer frames payloads that serializers encoded in place.
+ *
+ * @param buf - the buffer holding the frame
+ * @param offset - where the frame starts
+ * @param seq - the record's sequence number
+ * @param batchRemaining - frames that follow in the same atomic batch
+ * @param length - the payload length (1..maxRecordSize)
+ * @returns the offset just past the frame
+ */
+export function writeFrameHeader(
+  buf: Buffer,
+  offset: number,
+  seq: number,
+  batchRemaining: number,
+  length: number,
+): number {
+  buf.writeUInt32LE(length, offset + 4)
+  writeU64(buf, seq, offset + 8)
+  buf.writeUInt32LE(batchRemaining, offset + 16)
+  const end = offset + FRAME_HEADER_SIZE + length
+  buf.writeUInt32LE(crc32(buf.subarray(offset + 4, end)), offset)
+  return end
+}
+
+/**
  * Writes one frame (header and payload) into `buf` at `offset`. The caller guarantees capacity.
  *
  * @param buf - destination
@@ -162,14 +188,8 @@ export function writeFrame(
   batchRemaining: number,
   payload: Uint8Array,
 ): number {
-  const length = payload.byteLength
-  buf.writeUInt32LE(length, offset + 4)
-  writeU64(buf, seq, offset + 8)
-  buf.writeUInt32LE(batchRemaining, offset + 16)
   buf.set(payload, offset + FRAME_HEADER_SIZE)
-  const end = offset + FRAME_HEADER_SIZE + length
-  buf.writeUInt32LE(crc32(buf.subarray(offset + 4, end)), offset)
-  return end
+  return writeFrameHeader(buf, offset, seq, batchRemaining, payload.byteLength)
 }
 
 /**

@@ -14,7 +14,7 @@ import {
   FRAME_HEADER_SIZE,
   segmentFileName,
   segmentHeaderSize,
-  writeFrame,
+  writeFrameHeader,
 } from './format.js'
 import type { WalLogger } from './logger.js'
 import { LatencyWindow } from './metrics.js'
@@ -143,6 +143,8 @@ export class Writer {
   private readonly flushWaiters: SeqWaiter[] = []
   private readonly syncWaiters: SeqWaiter[] = []
   private running = false
+  // Payload lengths of the group being admitted by appendBatch (reused).
+  private lengths: number[] = []
   private syncRequested = false
   private closed = false
   private timer: NodeJS.Timeout | undefined
@@ -287,37 +289,72 @@ export class Writer {
     }
   }
 
-  private encode(input: AppendRecord): Uint8Array {
-    const record = input.time === undefined ? { type: input.type, time: Date.now(), data: input.data } : input
-    let bytes: Uint8Array
+  /**
+   * Encodes `input` as a frame payload straight into `batch.buf` at `at + FRAME_HEADER_SIZE` (through
+   * the serializer's `encodeInto` when it has one, else `encode` and one copy), growing the buffer as
+   * needed. Nothing is committed: `batch.length` is unchanged, so a failure leaves the batch as it was.
+   *
+   * @returns the payload length
+   */
+  private encodeAt(batch: Batch, at: number, input: AppendRecord): number {
+    const record = (
+      input.time === undefined ? { type: input.type, time: Date.now(), data: input.data } : input
+    ) as EncodableRecord
+    const { serializer, maxRecordSize } = this.config
+    const start = at + FRAME_HEADER_SIZE
+    let length: number
     try {
-      bytes = this.config.serializer.encode(record as EncodableRecord)
+      if (serializer.encodeInto) {
+        let end = serializer.encodeInto(record, batch.buf, start)
+        while (end < 0) {
+          if (batch.buf.length - start > maxRecordSize) {
+            throw new WalError(
+              'WAL_RECORD_TOO_LARGE',
+              `a '${input.type}' record encodes to over ${maxRecordSize} bytes`,
+            )
+          }
+          grow(batch, batch.buf.length * 2)
+          end = serializer.encodeInto(record, batch.buf, start)
+        }
+        length = end - start
+      } else {
+        const bytes = serializer.encode(record)
+        if (!(bytes instanceof Uint8Array)) throw new TypeError('encode returned no Uint8Array')
+        length = bytes.byteLength
+        if (length > 0 && length <= maxRecordSize) {
+          grow(batch, start + length)
+          batch.buf.set(bytes, start)
+        }
+      }
     } catch (err) {
+      if (err instanceof WalError) throw err
       throw new WalError('WAL_SERIALIZER_ERROR', `encoding a '${input.type}' record failed`, { cause: err })
     }
-    if (!(bytes instanceof Uint8Array) || bytes.byteLength === 0) {
+    if (length === 0) {
       throw new WalError('WAL_SERIALIZER_ERROR', `serializer returned no bytes for a '${input.type}' record`)
     }
-    if (bytes.byteLength > this.config.maxRecordSize) {
+    if (length > maxRecordSize) {
       throw new WalError(
         'WAL_RECORD_TOO_LARGE',
-        `a '${input.type}' record encodes to ${bytes.byteLength} bytes, over maxRecordSize ${this.config.maxRecordSize}`,
+        `a '${input.type}' record encodes to ${length} bytes, over maxRecordSize ${maxRecordSize}`,
       )
     }
-    return bytes
+    return length
   }
 
   private admitOne(input: AppendRecord): Promise<number> {
-    let payload: Uint8Array
+    const building = this.buildingBatch()
+    const at = building.length
+    let length: number
     try {
-      payload = this.encode(input)
+      length = this.encodeAt(building, at, input)
     } catch (err) {
       return Promise.reject(err)
     }
-    const size = FRAME_HEADER_SIZE + payload.byteLength
-    const batch = this.reserve(size, 1)
+    const size = FRAME_HEADER_SIZE + length
+    const batch = this.place(building, at, size, 1)
     const seq = this.nextSeq++
-    batch.length = writeFrame(batch.buf, batch.length, seq, 0, payload)
+    batch.length = writeFrameHeader(batch.buf, batch.length, seq, 0, length)
     batch.lastSeq = seq
     this.admitted(size, 1)
     if (this.config.sync === 'background') return Promise.resolve(seq)
@@ -329,26 +366,31 @@ export class Writer {
   }
 
   private admitBatch(inputs: readonly AppendRecord[]): Promise<number> {
-    // Encode everything first: a record that fails to encode rejects the whole batch, using no seq.
-    const payloads: Uint8Array[] = new Array(inputs.length)
-    let size = 0
+    // Encode everything first, back to back after the batch's committed bytes: a record that fails to
+    // encode rejects the whole batch, using no seq and leaving nothing behind.
+    const building = this.buildingBatch()
+    const at = building.length
+    const lengths = this.lengths.length >= inputs.length ? this.lengths : new Array<number>(inputs.length)
+    let cursor = at
     try {
       for (let i = 0; i < inputs.length; i++) {
-        const p = this.encode(inputs[i]!)
-        payloads[i] = p
-        size += FRAME_HEADER_SIZE + p.byteLength
+        const length = this.encodeAt(building, cursor, inputs[i]!)
+        lengths[i] = length
+        cursor += FRAME_HEADER_SIZE + length
       }
     } catch (err) {
       return Promise.reject(err)
     }
-    const batch = this.reserve(size, inputs.length)
-    for (let i = 0; i < payloads.length; i++) {
-      batch.length = writeFrame(
+    this.lengths = lengths
+    const size = cursor - at
+    const batch = this.place(building, at, size, inputs.length)
+    for (let i = 0; i < inputs.length; i++) {
+      batch.length = writeFrameHeader(
         batch.buf,
         batch.length,
         this.nextSeq++,
-        payloads.length - 1 - i,
-        payloads[i]!,
+        inputs.length - 1 - i,
+        lengths[i]!,
       )
     }
     const lastSeq = this.nextSeq - 1
@@ -362,9 +404,26 @@ export class Writer {
     })
   }
 
-  /** Returns the batch the next `size` bytes (`frames` frames, one atomic group) go into. */
-  private reserve(size: number, frames: number): Batch {
+  /** The batch appends are encoded into, created when there is none. */
+  private buildingBatch(): Batch {
+    let batch = this.building
+    if (!batch) {
+      batch = this.newBatch(false, 0)
+      this.building = batch
+    }
+    return batch
+  }
+
+  /**
+   * Decides which batch `size` freshly encoded bytes at `building.buf[at..]` (`frames` frames, one
+   * atomic group) belong to, rotating to a new segment when the current one would overflow or has
+   * aged out; moves the bytes there when that is a new batch.
+   *
+   * @returns the batch, whose `length` is where the group starts
+   */
+  private place(building: Batch, at: number, size: number, frames: number): Batch {
     const { segmentSize, segmentMaxAgeMs } = this.config
+    let batch = building
     if (this.projectedFrames > 0) {
       const now = Number.isFinite(segmentMaxAgeMs) ? Date.now() : 0
       if (
@@ -373,28 +432,18 @@ export class Writer {
       ) {
         // Rotate: what is built so far goes to the old segment; this group starts a new one. A group
         // never spans segments, so a batch is atomic within one file.
-        if (this.building && this.building.length > 0) this.queue.push(this.building)
+        if (building.length > 0) this.queue.push(building)
         const createdAt = now || Date.now()
-        this.building = this.newBatch(true, createdAt)
+        batch = this.newBatch(true, createdAt)
+        this.building = batch
+        grow(batch, size)
+        building.buf.copy(batch.buf, 0, at, at + size)
         this.projectedSize = segmentHeaderSize(this.config.serializer.name)
         this.projectedFrames = 0
         this.projectedCreatedAt = createdAt
       }
     }
-    let batch = this.building
-    if (!batch) {
-      batch = this.newBatch(false, 0)
-      this.building = batch
-    }
     if (batch.length === 0) batch.firstSeq = this.nextSeq
-    const need = batch.length + size
-    if (need > batch.buf.length) {
-      let capacity = batch.buf.length * 2
-      while (capacity < need) capacity *= 2
-      const grown = Buffer.allocUnsafe(capacity)
-      batch.buf.copy(grown, 0, 0, batch.length)
-      batch.buf = grown
-    }
     this.projectedSize += size
     this.projectedFrames += frames
     return batch
@@ -543,6 +592,16 @@ export class Writer {
     for (const w of this.syncWaiters.splice(0)) w.reject(err)
     this.pendingBytes = 0
   }
+}
+
+/** Makes `batch.buf` hold at least `capacity` bytes, keeping all of its current contents. */
+function grow(batch: Batch, capacity: number): void {
+  if (batch.buf.length >= capacity) return
+  let size = batch.buf.length * 2
+  while (size < capacity) size *= 2
+  const grown = Buffer.allocUnsafe(size)
+  batch.buf.copy(grown)
+  batch.buf = grown
 }
 
 /**
