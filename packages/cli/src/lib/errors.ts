@@ -1,0 +1,89 @@
+import { isSerializerError, isWalError } from '@waltz/core'
+
+/** The exit codes of every `waltz` command (documented in the package README). */
+export const EXIT = {
+  /** Success; for `verify`, no problems found. */
+  ok: 0,
+  /** Problems found (`verify`, a corrupt frame met by `dump`/`tail`, undecodable records) or refused (`repair` without `--yes`). */
+  problems: 1,
+  /** A usage error: unknown command or option, bad option value, missing argument. */
+  usage: 2,
+  /** The directory is missing, not a directory, or holds no WAL segment. */
+  notWal: 3,
+  /** A live writer holds the log's lock (`repair --yes`). */
+  locked: 4,
+  /** An I/O or unexpected error. */
+  error: 5,
+} as const
+
+/** One of {@link EXIT}'s values. */
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT]
+
+/** An error the CLI reports as one line, with its own code and exit code. */
+export class CliError extends Error {
+  override readonly name = 'CliError'
+
+  /**
+   * @param exitCode - the process exit code
+   * @param code - a short stable code printed before the message, e.g. `NOT_A_WAL`
+   * @param message - the explanation
+   */
+  constructor(
+    readonly exitCode: ExitCode,
+    readonly code: string,
+    message: string,
+  ) {
+    super(`${code}: ${message}`)
+  }
+}
+
+/** A usage error (exit code 2). */
+export function usageError(message: string, command?: string): CliError {
+  const hint = command === undefined ? 'waltz --help' : `waltz ${command} --help`
+  return new CliError(EXIT.usage, 'USAGE', `${message} (see \`${hint}\`)`)
+}
+
+function errnoCode(err: unknown): string | undefined {
+  let e: unknown = err
+  for (let depth = 0; depth < 5 && e !== null && typeof e === 'object'; depth++) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return code
+    e = (e as { cause?: unknown }).cause
+  }
+  return undefined
+}
+
+/**
+ * Maps any error to an exit code and the single line printed to stderr.
+ *
+ * @param err - what a command threw
+ * @returns the exit code and the line (without the program name)
+ */
+export function describeError(err: unknown): { exitCode: ExitCode; line: string } {
+  if (err instanceof CliError) return { exitCode: err.exitCode, line: err.message }
+  if (isWalError(err)) {
+    let line = err.message
+    if (err.file !== undefined && !line.includes(err.file)) line += ` [file ${err.file}]`
+    if (err.offset !== undefined && !line.includes(`offset ${err.offset}`)) line += ` [offset ${err.offset}]`
+    if (err.seq !== undefined && !line.includes(`${err.seq}`)) line += ` [seq ${err.seq}]`
+    const errno = errnoCode(err.cause)
+    if (errno !== undefined) line += ` (${errno})`
+    switch (err.code) {
+      case 'WAL_LOCKED':
+        return { exitCode: EXIT.locked, line }
+      case 'WAL_CORRUPT':
+      case 'WAL_SERIALIZER_ERROR':
+      case 'WAL_FORMAT_UNSUPPORTED':
+        return { exitCode: EXIT.problems, line }
+      case 'WAL_IO':
+        if (errno === 'ENOENT' || errno === 'ENOTDIR') return { exitCode: EXIT.notWal, line }
+        return { exitCode: EXIT.error, line }
+      default:
+        return { exitCode: EXIT.error, line }
+    }
+  }
+  if (isSerializerError(err)) return { exitCode: EXIT.problems, line: err.message }
+  const errno = errnoCode(err)
+  const message = err instanceof Error ? err.message : String(err)
+  return { exitCode: EXIT.error, line: `${errno ?? 'UNEXPECTED'}: ${message}` }
+}
