@@ -92,15 +92,11 @@ export const bytesRecord = (seq: number) => ({ type: 'evt', data: new Uint8Array
 /** The size of a {@link bytesRecord} frame: frame header 20, time 8, type length 1, `evt`, 3 data bytes. */
 export const BYTES_FRAME = 20 + 9 + 3 + 3
 
-// zod and protobufjs are dependencies of the serializer packages, not of the CLI: load them from there.
-const fromJson = createRequire(fileURLToPath(new URL('../../serializer-json/package.json', import.meta.url)))
-const fromProto = createRequire(
-  fileURLToPath(new URL('../../serializer-proto/package.json', import.meta.url)),
-)
+const load = createRequire(import.meta.url)
 
 type ZodType = JsonSchemas[string]
 /** The part of zod (as `@waltz/serializer-json` uses it) the tests need. */
-export const { z } = fromJson('zod') as {
+export const { z } = load('zod') as {
   z: { object(shape: Record<string, ZodType>): ZodType; string(): ZodType; int(): ZodType }
 }
 
@@ -111,7 +107,7 @@ export const ORDER_EVENTS_PROTO = fileURLToPath(
 
 /** Message types of {@link ORDER_EVENTS_PROTO}, loaded with protobufjs. */
 export function orderEventTypes() {
-  const protobuf = fromProto('protobufjs') as {
+  const protobuf = load('protobufjs') as {
     loadSync(file: string): { lookupType(name: string): never }
   }
   const root = protobuf.loadSync(ORDER_EVENTS_PROTO)

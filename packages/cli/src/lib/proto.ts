@@ -18,18 +18,9 @@ interface Protobufjs {
   Type: new (...args: never[]) => Reflected
 }
 
-/**
- * Loads protobufjs. It is a dependency of `@waltz/serializer-proto`, not of the CLI, so it is resolved
- * from there (pnpm does not hoist it).
- */
+/** Loads protobufjs (CommonJS) on first use only: most commands never need it. */
 function protobufjs(): Protobufjs {
-  const require = createRequire(import.meta.url)
-  try {
-    return require('protobufjs') as Protobufjs
-  } catch {
-    const fromProto = createRequire(require.resolve('@waltz/serializer-proto/package.json'))
-    return fromProto('protobufjs') as Protobufjs
-  }
+  return createRequire(import.meta.url)('protobufjs') as Protobufjs
 }
 
 /**
