@@ -11,6 +11,7 @@ export {
 export { FORMAT_VERSION, FRAME_HEADER_SIZE, segmentFileName } from './format.js'
 export { type LockOwner, readLock } from './lock.js'
 export { consoleLogger, type LogLevel, silentLogger, type WalLogger } from './logger.js'
+export type { StoredFrame } from './reader.js'
 export type { RecoveryReport } from './recovery.js'
 export {
   type AppendInput,

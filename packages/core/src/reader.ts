@@ -42,18 +42,29 @@ export function segmentIndexFor(segments: readonly SegmentRef[], seq: number): n
   return found
 }
 
+/** A record as stored: its seq and the serializer's bytes, undecoded. */
+export interface StoredFrame {
+  readonly seq: number
+  /** The payload: a view into a read buffer that is never reused. */
+  readonly payload: Uint8Array
+}
+
 /**
  * A resumable cursor over records `from..to` (inclusive). Call {@link fill} repeatedly; each call puts
  * the next records into {@link records} and resolves false when nothing more is readable for now.
  */
 export class RecordReader {
-  /** The records read by the last {@link fill} (the array is reused between calls). */
-  readonly records: WalRecord[] = []
+  /**
+   * What the last {@link fill} read (the array is reused between calls): decoded {@link WalRecord}s,
+   * or {@link StoredFrame}s when the reader is raw.
+   */
+  readonly records: Array<WalRecord | StoredFrame> = []
   /** True once `to` has been reached. */
   done = false
 
   private readonly source: ReadSource
   private readonly to: number
+  private readonly raw: boolean
   private nextSeq: number
   private segment: SegmentRef | undefined
   private fd: Fd = -1
@@ -63,9 +74,11 @@ export class RecordReader {
    * @param source - where to read
    * @param from - first seq wanted
    * @param to - last seq wanted (Infinity for no end)
+   * @param raw - yield stored frames instead of decoding them
    */
-  constructor(source: ReadSource, from: number, to: number) {
+  constructor(source: ReadSource, from: number, to: number, raw = false) {
     this.source = source
+    this.raw = raw
     this.nextSeq = from
     this.to = to
     this.segment = undefined
@@ -101,7 +114,7 @@ export class RecordReader {
           this.finish()
           break
         }
-        out.push(this.decode(frames))
+        out.push(this.raw ? { seq, payload: frames.payload } : this.decode(frames))
         this.nextSeq = seq + 1
         if (seq === this.to) this.finish()
         else if (out.length >= max) break

@@ -6,7 +6,7 @@ import { WalError } from './errors.js'
 import { type Files, nodeFiles } from './files.js'
 import { acquireLock, type Lock } from './lock.js'
 import { silentLogger, type WalLogger } from './logger.js'
-import { type ReadSource, RecordReader } from './reader.js'
+import { type ReadSource, RecordReader, type StoredFrame } from './reader.js'
 import { type RecoveryReport, recover } from './recovery.js'
 import { expectHeader, FrameReader, listSegments, readHeader, type SegmentRef } from './segment.js'
 import {
@@ -70,6 +70,11 @@ export interface WalOptions<Rec extends EncodableRecord = EncodableRecord<string
   maxPendingBytes?: number
   /** Permission bits of the files the WAL creates (segments, lock). Default `0o600`: owner read/write. */
   fileMode?: number
+  /**
+   * The seq of the first record when the directory holds no log yet (a replica continuing another
+   * log). Ignored when segments exist. Default 1.
+   */
+  firstSeq?: number
   /** Open for reading only: no lock, no recovery writes, appends fail with `WAL_READ_ONLY`. */
   readOnly?: boolean
   /** Where to report recovery, rotation and failures. Default: silent. */
@@ -157,6 +162,8 @@ export class Wal<Rec extends EncodableRecord = EncodableRecord<string, Uint8Arra
   readonly recovery: RecoveryReport
   /** The serializer's name, as stored in segment headers. */
   readonly serializerName: string
+  /** The serializer records are encoded and decoded with. */
+  readonly serializer: Serializer<string, unknown, Rec>
 
   private readonly source: ReadSource
   private readonly segments: SegmentRef[]
@@ -164,7 +171,9 @@ export class Wal<Rec extends EncodableRecord = EncodableRecord<string, Uint8Arra
   private readonly lock: Lock | undefined
   private readonly files: Files
   private readonly logger: WalLogger
-  private readonly options: Required<Omit<WalOptions<Rec>, 'files' | 'logger' | 'serializer' | 'readOnly'>>
+  private readonly options: Required<
+    Omit<WalOptions<Rec>, 'files' | 'logger' | 'serializer' | 'readOnly' | 'firstSeq'>
+  >
   // Read-only instances: how far the newest segment has been validated.
   private readOnlyEnd: ReadableEnd
   private closed = false
@@ -186,6 +195,7 @@ export class Wal<Rec extends EncodableRecord = EncodableRecord<string, Uint8Arra
     this.readOnly = init.options.readOnly === true
     this.recovery = init.recovery
     this.serializerName = init.serializer.name
+    this.serializer = init.serializer as Serializer<string, unknown, Rec>
     this.segments = init.segments
     this.writer = init.writer
     this.lock = init.lock
@@ -245,6 +255,15 @@ export class Wal<Rec extends EncodableRecord = EncodableRecord<string, Uint8Arra
       maxPendingBytes: positive('maxPendingBytes', options.maxPendingBytes ?? WAL_DEFAULTS.maxPendingBytes),
       fileMode: options.fileMode ?? WAL_DEFAULTS.fileMode,
     }
+    if (
+      options.firstSeq !== undefined &&
+      !(Number.isSafeInteger(options.firstSeq) && options.firstSeq >= 1)
+    ) {
+      throw new WalError(
+        'WAL_INVALID_ARGUMENT',
+        `firstSeq must be a positive safe integer, got ${options.firstSeq}`,
+      )
+    }
     if (!Number.isInteger(resolved.fileMode) || resolved.fileMode < 0 || resolved.fileMode > 0o777) {
       throw new WalError(
         'WAL_INVALID_ARGUMENT',
@@ -296,10 +315,11 @@ export class Wal<Rec extends EncodableRecord = EncodableRecord<string, Uint8Arra
             headerSize: tail.header.headerSize,
           }
         } else {
-          active = await createSegment(writerConfig, recovered.nextSeq, Date.now())
+          const firstSeq = recovered.report.segments === 0 ? (options.firstSeq ?? 1) : recovered.nextSeq
+          active = await createSegment(writerConfig, firstSeq, Date.now())
           segments.push(active.ref)
         }
-        const lastSeq = tail ? tail.lastSeq : recovered.nextSeq - 1
+        const lastSeq = tail ? tail.lastSeq : active.ref.firstSeq - 1
         writer = new Writer(writerConfig, segments, active, lastSeq, active.size > active.headerSize, () =>
           wal.notify(),
         )
@@ -444,12 +464,28 @@ export class Wal<Rec extends EncodableRecord = EncodableRecord<string, Uint8Arra
    * @returns an async iterable of records
    * @throws WalError as {@link Wal.replayFrom}
    */
-  async *tail(options: TailOptions = {}): AsyncGenerator<WalRecordOf<Rec>, void, undefined> {
+  tail(options: TailOptions = {}): AsyncGenerator<WalRecordOf<Rec>, void, undefined> {
+    return this.follow(options, false) as AsyncGenerator<WalRecordOf<Rec>, void, undefined>
+  }
+
+  /**
+   * Like {@link Wal.tail}, but yields records as stored, `{ seq, payload }`, without decoding them:
+   * for replication and tools that move records verbatim.
+   *
+   * @param options - `from` (default: the next record to be appended) and `signal`
+   * @returns an async iterable of stored frames
+   * @throws WalError as {@link Wal.replayFrom}
+   */
+  tailFrames(options: TailOptions = {}): AsyncGenerator<StoredFrame, void, undefined> {
+    return this.follow(options, true) as AsyncGenerator<StoredFrame, void, undefined>
+  }
+
+  private async *follow(options: TailOptions, raw: boolean): AsyncGenerator<unknown, void, undefined> {
     const from = options.from ?? this.lastSeq + 1
     checkSeq('from', from)
     this.requireOpen()
     const { signal } = options
-    const reader = new RecordReader(this.source, Math.max(from, 1), Number.POSITIVE_INFINITY)
+    const reader = new RecordReader(this.source, Math.max(from, 1), Number.POSITIVE_INFINITY, raw)
     const aborted = new Promise<void>((resolve) => {
       if (signal?.aborted) resolve()
       signal?.addEventListener('abort', () => resolve(), { once: true })
@@ -459,7 +495,7 @@ export class Wal<Rec extends EncodableRecord = EncodableRecord<string, Uint8Arra
       while (!this.closed && !signal?.aborted) {
         const changed = this.changed.promise
         if (await reader.fill()) {
-          yield* reader.records as WalRecordOf<Rec>[]
+          yield* reader.records
           continue
         }
         if (this.readOnly) {

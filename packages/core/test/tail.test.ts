@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { Wal } from '../src/index.js'
+import { type Serializer, Wal } from '../src/index.js'
 import { payloadFor, tempDir } from './helpers.js'
 
 describe('tail', () => {
@@ -60,5 +60,41 @@ describe('tail', () => {
     expect(seen).toEqual(Array.from({ length: 60 }, (_, i) => i + 1))
     await reader.close()
     await writer.close()
+  })
+})
+
+describe('tailFrames and firstSeq (replication)', () => {
+  it('tailFrames yields stored payloads verbatim; a replica written from them starting at firstSeq matches', async () => {
+    const source = await Wal.open({ dir: tempDir(), segmentSize: 1024 })
+    for (let i = 1; i <= 30; i++) await source.append({ type: `t${i}`, time: i, data: payloadFor(i, 60) })
+    await source.truncateBefore(20)
+    const from = source.firstSeq
+    expect(from).toBeGreaterThan(1)
+    // A pass-through serializer with the source's name stores the payloads as they are.
+    const passThrough: Serializer<string, Uint8Array> = {
+      name: source.serializerName,
+      encode: (r) => r.data,
+      decode: (b) => ({ type: '', time: 0, data: b }),
+    }
+    const replicaDir = tempDir()
+    const replica = await Wal.open({ dir: replicaDir, serializer: passThrough, firstSeq: from })
+    const controller = new AbortController()
+    for await (const frame of source.tailFrames({ from, signal: controller.signal })) {
+      expect(await replica.append({ type: '', time: 0, data: frame.payload })).toBe(frame.seq)
+      if (frame.seq === source.lastSeq) controller.abort()
+    }
+    await replica.close()
+    const reopened = await Wal.open({ dir: replicaDir })
+    const copied = []
+    for await (const r of reopened.records()) copied.push(r)
+    const original = []
+    for await (const r of source.records()) original.push(r)
+    expect(copied).toEqual(original)
+    expect(reopened.firstSeq).toBe(from)
+    await reopened.close()
+    await source.close()
+    await expect(Wal.open({ dir: tempDir(), firstSeq: 0 })).rejects.toMatchObject({
+      code: 'WAL_INVALID_ARGUMENT',
+    })
   })
 })
