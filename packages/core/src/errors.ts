@@ -48,6 +48,7 @@ export interface WalErrorDetails extends ErrorOptions {
  * ```
  */
 export class WalError extends Error {
+  /** Always `'WalError'`: {@link isWalError} checks it, so the check works across package copies. */
   override readonly name = 'WalError'
   /** The stable code naming the failure. */
   readonly code: WalErrorCode
@@ -119,6 +120,7 @@ export interface SerializerErrorDetails extends ErrorOptions {
  * ```
  */
 export class SerializerError extends Error {
+  /** Always `'SerializerError'`: {@link isSerializerError} checks it, so the check works across package copies. */
   override readonly name = 'SerializerError'
   /** The stable code naming the failure. */
   readonly code: SerializerErrorCode

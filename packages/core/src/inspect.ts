@@ -33,21 +33,42 @@ export interface SegmentReport {
   /** Whether this is the newest segment (the only one that may legitimately end torn). */
   readonly newest: boolean
   /** The first problem found, if any. */
-  readonly problem: { readonly offset: number; readonly reason: string } | null
+  readonly problem: {
+    /** The byte offset where the problem starts. */
+    readonly offset: number
+    /** What is wrong. */
+    readonly reason: string
+  } | null
 }
 
 /** The result of {@link scanLog}. */
 export interface LogReport {
+  /** The WAL directory scanned. */
   readonly dir: string
+  /** One report per segment file, oldest first. */
   readonly segments: readonly SegmentReport[]
   /** The writer lock, if a lock file exists. */
-  readonly lock: { owner: LockOwner | undefined; alive: boolean } | undefined
+  readonly lock:
+    | {
+        /** The owner written in the lock file, or undefined when it cannot be parsed. */
+        owner: LockOwner | undefined
+        /** Whether that owner is still running. */
+        alive: boolean
+      }
+    | undefined
   /**
    * Problems that are corruption: an invalid frame or header in a sealed segment, a seq gap between
    * segments. A torn tail of the newest segment is not listed here (see its `problem`): a writer's
    * open cuts it.
    */
-  readonly corruption: readonly { file: string; offset: number; reason: string }[]
+  readonly corruption: readonly {
+    /** The segment file. */
+    file: string
+    /** The byte offset in `file` where the problem starts. */
+    offset: number
+    /** What is wrong. */
+    reason: string
+  }[]
 }
 
 /** Options of {@link scanLog} and {@link readRawFrames}. */
@@ -153,10 +174,15 @@ export async function scanLog(dir: string, options: InspectOptions = {}): Promis
 
 /** One frame as stored: its seq, the serializer's bytes, and where it is. */
 export interface RawFrame {
+  /** The record's sequence number. */
   readonly seq: number
+  /** The serializer's bytes, undecoded. */
   readonly payload: Uint8Array
+  /** The segment file holding the frame. */
   readonly file: string
+  /** The byte offset of the frame in `file`. */
   readonly offset: number
+  /** The serializer name from the segment header. */
   readonly serializerName: string
 }
 

@@ -15,7 +15,9 @@ export const LOCK_FILE = 'LOCK'
 
 /** Who holds a lock, as written in the lock file. */
 export interface LockOwner {
+  /** The owner's process id. */
   pid: number
+  /** The owner's host name (`os.hostname()`); a lock held on another host is always taken as alive. */
   host: string
   /** The owner's start time from /proc (clock ticks since boot), or null where /proc is unavailable. */
   start: string | null
@@ -63,7 +65,14 @@ function parseOwner(text: string): LockOwner | undefined {
  * @param dir - the WAL directory
  * @returns the owner and whether that process is still alive, or undefined when there is no lock file
  */
-export function readLock(dir: string): { owner: LockOwner | undefined; alive: boolean } | undefined {
+export function readLock(dir: string):
+  | {
+      /** The owner written in the lock file, or undefined when the file cannot be parsed. */
+      owner: LockOwner | undefined
+      /** Whether that owner is still running (a lock held on another host counts as alive). */
+      alive: boolean
+    }
+  | undefined {
   let text: string
   try {
     text = fs.readFileSync(join(dir, LOCK_FILE), 'utf8')

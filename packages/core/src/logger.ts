@@ -6,9 +6,34 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
  * {@link consoleLogger} or adapt your own (pino, winston) to these four methods.
  */
 export interface WalLogger {
+  /**
+   * Routine details, such as a segment rotation.
+   *
+   * @param message - what happened
+   * @param fields - structured details (file, seq), when there are any
+   */
   debug(message: string, fields?: Record<string, unknown>): void
+  /**
+   * Milestones: what recovery found on open, segments deleted by retention.
+   *
+   * @param message - what happened
+   * @param fields - structured details (the recovery report, counts), when there are any
+   */
   info(message: string, fields?: Record<string, unknown>): void
+  /**
+   * Recovery dropped bytes: it cut a torn tail off the newest segment, or removed a newest segment
+   * whose creation a crash cut short.
+   *
+   * @param message - what happened
+   * @param fields - structured details (file, offset, bytes), when there are any
+   */
   warn(message: string, fields?: Record<string, unknown>): void
+  /**
+   * The WAL failed (an I/O error): pending and later appends reject until it is reopened.
+   *
+   * @param message - what happened
+   * @param fields - structured details (the error), when there are any
+   */
   error(message: string, fields?: Record<string, unknown>): void
 }
 

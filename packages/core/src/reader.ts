@@ -44,6 +44,7 @@ export function segmentIndexFor(segments: readonly SegmentRef[], seq: number): n
 
 /** A record as stored: its seq and the serializer's bytes, undecoded. */
 export interface StoredFrame {
+  /** The record's sequence number. */
   readonly seq: number
   /** The payload: a view into a read buffer that is never reused. */
   readonly payload: Uint8Array

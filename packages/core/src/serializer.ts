@@ -64,9 +64,60 @@ export type SerializerRecord<S> = S extends Serializer<string, unknown, infer R>
  * `Date.now()`). Distributes over the union so `data` is checked against its `type`.
  */
 export type AppendInput<Rec extends EncodableRecord> =
-  Rec extends EncodableRecord<infer T, infer D> ? { type: T; data: D; time?: number } : never
+  Rec extends EncodableRecord<infer T, infer D>
+    ? {
+        /** The record type. */
+        type: T
+        /** The payload, checked against `type`. */
+        data: D
+        /** Milliseconds since the epoch; default `Date.now()`. */
+        time?: number
+      }
+    : never
 
 const textDecoder = new TextDecoder('utf-8', { fatal: true })
+const f64 = new Float64Array(1)
+const f64Bytes = new Uint8Array(f64.buffer)
+
+const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
+
+/** Reads a little-endian float64 without allocating a DataView per call. */
+function readFloat64LE(bytes: Uint8Array, offset: number): number {
+  for (let i = 0; i < 8; i++) f64Bytes[littleEndian ? i : 7 - i] = bytes[offset + i]!
+  return f64[0]!
+}
+
+/**
+ * Decodes record type names, remembering the last few: a log has few distinct types, and comparing a
+ * handful of bytes is cheaper than UTF-8 decoding on every record during replay.
+ */
+class TypeNameCache {
+  private readonly bytes: Uint8Array[] = []
+  private readonly names: string[] = []
+  private next = 0
+
+  decode(source: Uint8Array, start: number, end: number): string {
+    const length = end - start
+    for (let i = 0; i < this.bytes.length; i++) {
+      const cached = this.bytes[i]!
+      if (cached.length !== length) continue
+      let same = true
+      for (let k = 0; k < length; k++) {
+        if (cached[k] !== source[start + k]) {
+          same = false
+          break
+        }
+      }
+      if (same) return this.names[i]!
+    }
+    const name = textDecoder.decode(source.subarray(start, end))
+    this.bytes[this.next] = source.slice(start, end)
+    this.names[this.next] = name
+    this.next = (this.next + 1) % 8
+    return name
+  }
+}
+
 const BYTES_HEADER = 9 // f64 time + u8 type length
 
 function bytesEncodedSize(record: EncodableRecord<string, Uint8Array>): number {
@@ -100,6 +151,7 @@ function bytesEncodeInto(
  * ```
  */
 export function bytesSerializer(): Serializer<string, Uint8Array> {
+  const types = new TypeNameCache()
   return {
     name: 'waltz-bytes/1',
     encode(record) {
@@ -114,14 +166,12 @@ export function bytesSerializer(): Serializer<string, Uint8Array> {
     decode(bytes) {
       if (bytes.byteLength < BYTES_HEADER)
         throw new RangeError('bytesSerializer: record shorter than its header')
-      const time = new DataView(bytes.buffer, bytes.byteOffset, BYTES_HEADER).getFloat64(0, true)
       const typeEnd = BYTES_HEADER + bytes[8]!
       if (typeEnd > bytes.byteLength) throw new RangeError('bytesSerializer: type runs past the record')
-      const type = textDecoder.decode(bytes.subarray(BYTES_HEADER, typeEnd))
       // A plain Uint8Array view (not a Buffer), whatever the input is: data is typed Uint8Array.
       return {
-        type,
-        time,
+        type: types.decode(bytes, BYTES_HEADER, typeEnd),
+        time: readFloat64LE(bytes, 0),
         data: new Uint8Array(bytes.buffer, bytes.byteOffset + typeEnd, bytes.byteLength - typeEnd),
       }
     },

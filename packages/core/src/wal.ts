@@ -22,13 +22,21 @@ const MiB = 1024 * 1024
 
 /** Defaults of {@link WalOptions}; documented in the README. */
 export const WAL_DEFAULTS: {
+  /** {@link WalOptions.segmentSize}: 10 MiB. */
   readonly segmentSize: number
+  /** {@link WalOptions.segmentMaxAgeMs}: `Infinity` (segments never rotate by age). */
   readonly segmentMaxAgeMs: number
+  /** {@link WalOptions.sync}: `'os-cache'`. */
   readonly sync: SyncPolicy
+  /** {@link WalOptions.syncIntervalMs}: 1000 ms. */
   readonly syncIntervalMs: number
+  /** {@link WalOptions.bufferSize}: 64 KiB. */
   readonly bufferSize: number
+  /** {@link WalOptions.maxRecordSize}: 16 MiB. */
   readonly maxRecordSize: number
+  /** {@link WalOptions.maxPendingBytes}: 64 MiB. */
   readonly maxPendingBytes: number
+  /** {@link WalOptions.fileMode}: `0o600` (owner read/write). */
   readonly fileMode: number
 } = Object.freeze({
   segmentSize: 10 * MiB,
@@ -97,16 +105,23 @@ export interface WalMetrics {
   /** fdatasync calls made. */
   fsyncs: number
   /** fdatasync latency over the last 1024 calls, in milliseconds. */
-  fsyncLatencyMs: { p50: number; p99: number }
+  fsyncLatencyMs: {
+    /** The median. */
+    p50: number
+    /** The 99th percentile. */
+    p99: number
+  }
   /** Segment files in the log. */
   segments: number
   /** Rotations since open. */
   rotations: number
   /** Bytes appended but not yet written. */
   pendingBytes: number
-  /** Last seq assigned; highest written to the OS; highest covered by fdatasync. */
+  /** The last seq assigned (appended, possibly not yet written). */
   lastSeq: number
+  /** The highest seq written to the OS: it survives a process crash. */
   writtenSeq: number
+  /** The highest seq covered by an fdatasync: it survives an OS crash or power loss. */
   durableSeq: number
   /** What recovery did on open. */
   recovery: RecoveryReport
