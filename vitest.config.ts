@@ -6,7 +6,7 @@ export default defineConfig({
     conditions: ['@waltz/source'],
   },
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
+    include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts', 'docs/test/**/*.test.ts'],
     testTimeout: 30_000,
     typecheck: {
       enabled: true,

@@ -41,6 +41,7 @@ export interface SnapshotErrorDetails extends ErrorOptions {
  * ```
  */
 export class SnapshotError extends Error {
+  /** Always `'SnapshotError'`: {@link isSnapshotError} checks it, so the check works across package copies. */
   override readonly name = 'SnapshotError'
   /** The stable code naming the failure. */
   readonly code: SnapshotErrorCode

@@ -28,7 +28,12 @@ export interface SnapshotterOptions<S> {
    * Returns the application's current state and the seq it includes. When given, an (unref'd) timer
    * also takes the `everyMs` snapshot while no records arrive.
    */
-  current?: () => { state: S; seq: number }
+  current?: () => {
+    /** The application's state. */
+    state: S
+    /** The seq of the last record applied to `state`. */
+    seq: number
+  }
   /** The seq of the newest existing snapshot, e.g. `recovered.snapshotSeq` (default 0). */
   lastSnapshotSeq?: number
   /**

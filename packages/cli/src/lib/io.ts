@@ -1,9 +1,16 @@
 /** A stream the CLI writes to: `process.stdout`/`stderr`, or any writable in tests. */
-export type OutStream = NodeJS.WritableStream & { isTTY?: boolean; columns?: number }
+export type OutStream = NodeJS.WritableStream & {
+  /** Whether it is a terminal: `verify` draws its progress bar only when stdout and stderr are. */
+  isTTY?: boolean
+  /** The terminal width, when it is one (sizes the progress bar; default 80). */
+  columns?: number
+}
 
 /** Where a command reads its environment from and writes to. */
 export interface Io {
+  /** Where results go (the report, dumped records, JSON). */
   stdout: OutStream
+  /** Where errors, warnings and progress go. */
   stderr: OutStream
   /** Ends `tail -f` (the binary wires SIGINT and SIGTERM to it). */
   signal?: AbortSignal
