@@ -528,7 +528,9 @@ export class Writer {
     this.readable.end = active.size
     this.readable.seq = batch.lastSeq
     this.settle(this.flushWaiters, this.writtenSeq)
-    if (batch.buf.length <= this.config.bufferSize * 16) this.spare = batch.buf
+    // Keep the buffer for the next batch (two circulate: one filling, one being written), so a steady
+    // stream of large batches does not regrow a buffer from bufferSize every time.
+    if (batch.buf.length <= SPARE_LIMIT) this.spare = batch.buf
     this.onReadable()
     this.admitWaiting()
   }
@@ -593,6 +595,9 @@ export class Writer {
     this.pendingBytes = 0
   }
 }
+
+/** The largest write buffer kept for reuse between batches. */
+const SPARE_LIMIT = 16 * 1024 * 1024
 
 /** Makes `batch.buf` hold at least `capacity` bytes, keeping all of its current contents. */
 function grow(batch: Batch, capacity: number): void {
