@@ -143,6 +143,8 @@ export class Writer {
   private readonly flushWaiters: SeqWaiter[] = []
   private readonly syncWaiters: SeqWaiter[] = []
   private running = false
+  // Capacity of a fresh write buffer: the size of recent batches, so they need not regrow.
+  private nextCapacity: number
   // Payload lengths of the group being admitted by appendBatch (reused).
   private lengths: number[] = []
   private syncRequested = false
@@ -179,6 +181,7 @@ export class Writer {
     this.failed = undefined
     this.building = undefined
     this.spare = undefined
+    this.nextCapacity = config.bufferSize
     this.timer = undefined
     this.readable = { segmentFirstSeq: active.ref.firstSeq, end: active.size, seq: lastSeq }
     this.projectedSize = active.size
@@ -432,12 +435,18 @@ export class Writer {
       ) {
         // Rotate: what is built so far goes to the old segment; this group starts a new one. A group
         // never spans segments, so a batch is atomic within one file.
-        if (building.length > 0) this.queue.push(building)
         const createdAt = now || Date.now()
-        batch = this.newBatch(true, createdAt)
-        this.building = batch
-        grow(batch, size)
-        building.buf.copy(batch.buf, 0, at, at + size)
+        if (at === 0) {
+          // The group is all this batch holds: the batch itself starts the new segment, no copy.
+          building.newSegment = true
+          building.createdAt = createdAt
+        } else {
+          this.queue.push(building)
+          batch = this.newBatch(true, createdAt)
+          this.building = batch
+          grow(batch, size)
+          building.buf.copy(batch.buf, 0, at, at + size)
+        }
         this.projectedSize = segmentHeaderSize(this.config.serializer.name)
         this.projectedFrames = 0
         this.projectedCreatedAt = createdAt
@@ -450,7 +459,7 @@ export class Writer {
   }
 
   private newBatch(newSegment: boolean, createdAt: number): Batch {
-    const buf = this.spare ?? Buffer.allocUnsafe(this.config.bufferSize)
+    const buf = this.spare ?? Buffer.allocUnsafe(this.nextCapacity)
     this.spare = undefined
     return {
       buf,
@@ -531,6 +540,7 @@ export class Writer {
     // Keep the buffer for the next batch (two circulate: one filling, one being written), so a steady
     // stream of large batches does not regrow a buffer from bufferSize every time.
     if (batch.buf.length <= SPARE_LIMIT) this.spare = batch.buf
+    this.nextCapacity = Math.min(SPARE_LIMIT, Math.max(this.config.bufferSize, batch.buf.length))
     this.onReadable()
     this.admitWaiting()
   }
