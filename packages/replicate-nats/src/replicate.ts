@@ -1,0 +1,531 @@
+/**
+ * The primary side: follows a WAL and publishes every stored frame to a JetStream stream, pipelined,
+ * each publish conditional on its predecessor so the stream never holds a gap or a duplicate.
+ */
+import {
+  type JetStreamClient,
+  type JetStreamManager,
+  type JetStreamPublishOptions,
+  jetstream,
+  jetstreamManager,
+  type PubAck,
+} from '@nats-io/jetstream'
+import type { NatsConnection } from '@nats-io/transport-node'
+import {
+  type EncodableRecord,
+  isWalError,
+  type StoredFrame,
+  silentLogger,
+  type Wal,
+  type WalLogger,
+} from '@waltz/core'
+import { isReplicationError, ReplicationError } from './errors.js'
+import {
+  checkSubject,
+  escapeHeaderValue,
+  lastOnSubject,
+  type ReplicatedMessage,
+  recordHeaders,
+} from './stream.js'
+import { backoff, sleep } from './util.js'
+
+/** Options of {@link replicateToJetStream}. */
+export interface ReplicateOptions<Rec extends EncodableRecord = EncodableRecord> {
+  /** The source log (open for writing in this process, or `readOnly` following another process). */
+  wal: Wal<Rec>
+  /**
+   * The NATS connection. Give it unlimited reconnects (`maxReconnectAttempts: -1`) so an outage
+   * pauses replication rather than closing the connection, which stops it for good.
+   */
+  nc: NatsConnection
+  /** The JetStream stream (see {@link ensureStream}); dedicated to this WAL. */
+  stream: string
+  /** The subject records are published on: a literal subject that the stream captures. */
+  subject: string
+  /**
+   * A stable id of the source log, in message ids (`<walId>:<seq>`) and the `Waltz-Wal-Id` header:
+   * printable ASCII, no spaces, at most 200 characters. Default: the subject (one subject per WAL).
+   */
+  walId?: string
+  /** Publishes awaiting their acknowledgement at most. Default 512. */
+  maxInFlight?: number
+  /** How long to wait for a publish acknowledgement before treating JetStream as unavailable. Default 5000 ms. */
+  publishTimeoutMs?: number
+  /** First delay before retrying after a failure; doubles per failure up to `retryMaxMs`. Default 100 ms. */
+  retryMinMs?: number
+  /** Longest delay between retries. Default 5000 ms. */
+  retryMaxMs?: number
+  /** Where to report pauses, resumptions and the fatal error. Default: silent. */
+  logger?: WalLogger
+}
+
+/** What a {@link Replicator} is doing. */
+export type ReplicatorState =
+  /** Reading the stream's last record to find where to resume. */
+  | 'starting'
+  /** Publishing (or waiting for new records). */
+  | 'replicating'
+  /** JetStream is unreachable or failing: waiting to retry; the WAL keeps accepting appends. */
+  | 'paused'
+  /** Stopped by `stop()`, or the WAL was closed. */
+  | 'stopped'
+  /** Stopped by a fatal error (see `done`). */
+  | 'failed'
+
+/** Counters and gauges of a {@link Replicator}. */
+export interface ReplicationMetrics {
+  /** What the replicator is doing: starting, running, paused (backing off after a failure), stopped or failed. */
+  state: ReplicatorState
+  /** Highest WAL seq that the stream holds, with every seq before it (0 before the first is known). */
+  replicatedSeq: number
+  /** The WAL's last seq now. */
+  lastSeq: number
+  /** Records not replicated yet: `lastSeq - replicatedSeq`. */
+  lag: number
+  /** Highest lag seen when an acknowledgement arrived, since start. */
+  maxLag: number
+  /** Records JetStream stored (acknowledged as new). */
+  published: number
+  /** Records JetStream acknowledged as duplicates (already stored, within the duplicate window). */
+  duplicates: number
+  /** Publishes sent and not yet acknowledged. */
+  inFlight: number
+  /** Sessions restarted after a failure (each resumes from the stream's last record). */
+  retries: number
+  /** The last failure (transient ones included), if any. */
+  lastError: Error | undefined
+}
+
+/** A running replication, from {@link replicateToJetStream}. */
+export interface Replicator {
+  /**
+   * Settles when replication ends: resolves after `stop()` or when the WAL closes, rejects with the
+   * fatal error (`REPLICATION_DIVERGED`, `REPLICATION_GAP`, `REPLICATION_CLOSED`, or a `WalError` such as
+   * `WAL_CORRUPT`). Transient NATS failures never reject it: they pause and retry.
+   */
+  readonly done: Promise<void>
+  /** A snapshot of the counters. */
+  metrics(): ReplicationMetrics
+  /**
+   * Resolves once the stream holds every record up to `seq`.
+   *
+   * @throws ReplicationError `REPLICATION_CLOSED` if replication ends first; the signal's reason on abort
+   */
+  waitFor(seq: number, options?: { signal?: AbortSignal }): Promise<void>
+  /** Stops tailing, waits for the publishes in flight to settle, and resolves. Idempotent. */
+  stop(): Promise<void>
+}
+
+const DEFAULTS = { maxInFlight: 512, publishTimeoutMs: 5000, retryMinMs: 100, retryMaxMs: 5000 }
+
+/**
+ * Replicates a WAL to a JetStream stream: publishes every record (the stored bytes, with seq, type,
+ * time, serializer and source id as headers; message id `<walId>:<seq>`) in seq order with up to
+ * `maxInFlight` publishes in flight. On start and after every failure it resumes right after the last
+ * record the stream holds for `subject`, checking that record against the WAL. A JetStream outage
+ * pauses it (the WAL is untouched) until publishing succeeds again.
+ *
+ * @param options - see {@link ReplicateOptions}
+ * @returns the running replicator
+ * @throws ReplicationError `REPLICATION_INVALID_ARGUMENT` for a bad option
+ * @example
+ * ```ts
+ * const replicator = replicateToJetStream({ wal, nc, stream: 'ORDERS', subject: 'waltz.orders' })
+ * await replicator.waitFor(wal.lastSeq)
+ * console.log(replicator.metrics().lag)
+ * await replicator.stop()
+ * ```
+ */
+export function replicateToJetStream<Rec extends EncodableRecord>(
+  options: ReplicateOptions<Rec>,
+): Replicator {
+  return new ReplicatorImpl(options as unknown as ReplicateOptions)
+}
+
+class ReplicatorImpl implements Replicator {
+  readonly done: Promise<void>
+  private readonly wal: Wal<EncodableRecord>
+  private readonly nc: NatsConnection
+  private readonly stream: string
+  private readonly subject: string
+  private readonly walId: string
+  private readonly headerWalId: string
+  private readonly headerSerializer: string
+  private readonly config: typeof DEFAULTS
+  private readonly logger: WalLogger
+  private readonly stopController = new AbortController()
+  private js: JetStreamClient | undefined
+  private jsm: JetStreamManager | undefined
+  private state: ReplicatorState = 'starting'
+  private replicatedSeq = 0
+  private maxLag = 0
+  private published = 0
+  private duplicates = 0
+  private inFlight = 0
+  private retries = 0
+  private lastError: Error | undefined
+  private waiters: { seq: number; resolve: () => void; reject: (err: unknown) => void }[] = []
+
+  constructor(options: ReplicateOptions) {
+    if (options.wal === undefined || options.nc === undefined) {
+      throw new ReplicationError('REPLICATION_INVALID_ARGUMENT', 'wal and nc are required')
+    }
+    if (typeof options.stream !== 'string' || options.stream === '') {
+      throw new ReplicationError('REPLICATION_INVALID_ARGUMENT', 'stream must be a non-empty string')
+    }
+    checkSubject(options.subject)
+    const walId = options.walId ?? options.subject
+    if (!/^[\x21-\x7e]{1,200}$/.test(walId)) {
+      throw new ReplicationError(
+        'REPLICATION_INVALID_ARGUMENT',
+        `walId must be 1 to 200 printable ASCII characters without spaces, got '${walId}'`,
+      )
+    }
+    this.config = {
+      maxInFlight: positiveInt('maxInFlight', options.maxInFlight ?? DEFAULTS.maxInFlight),
+      publishTimeoutMs: positiveInt(
+        'publishTimeoutMs',
+        options.publishTimeoutMs ?? DEFAULTS.publishTimeoutMs,
+      ),
+      retryMinMs: positiveInt('retryMinMs', options.retryMinMs ?? DEFAULTS.retryMinMs),
+      retryMaxMs: positiveInt('retryMaxMs', options.retryMaxMs ?? DEFAULTS.retryMaxMs),
+    }
+    const serializer = escapeHeaderValue(options.wal.serializerName)
+    if (serializer === undefined) {
+      throw new ReplicationError('REPLICATION_INVALID_ARGUMENT', 'the serializer name is not valid Unicode')
+    }
+    this.wal = options.wal
+    this.nc = options.nc
+    this.stream = options.stream
+    this.subject = options.subject
+    this.walId = walId
+    this.headerWalId = escapeHeaderValue(walId)!
+    this.headerSerializer = serializer
+    this.logger = options.logger ?? silentLogger
+    this.done = this.run().then(
+      () => this.finish('stopped', undefined),
+      (err: unknown) => {
+        this.finish('failed', err)
+        throw err
+      },
+    )
+    this.done.catch(() => {}) // the caller may never look: no unhandled rejection
+  }
+
+  metrics(): ReplicationMetrics {
+    const lastSeq = this.wal.lastSeq
+    return {
+      state: this.state,
+      replicatedSeq: this.replicatedSeq,
+      lastSeq,
+      lag: Math.max(0, lastSeq - this.replicatedSeq),
+      maxLag: this.maxLag,
+      published: this.published,
+      duplicates: this.duplicates,
+      inFlight: this.inFlight,
+      retries: this.retries,
+      lastError: this.lastError,
+    }
+  }
+
+  waitFor(seq: number, options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.replicatedSeq >= seq) return Promise.resolve()
+    if (this.state === 'stopped' || this.state === 'failed') return Promise.reject(this.endedError())
+    const { signal } = options
+    if (signal?.aborted) return Promise.reject(signal.reason)
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        this.waiters = this.waiters.filter((w) => w !== waiter)
+        reject(signal?.reason)
+      }
+      const waiter = {
+        seq,
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort)
+          resolve()
+        },
+        reject: (err: unknown) => {
+          signal?.removeEventListener('abort', onAbort)
+          reject(err)
+        },
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.waiters.push(waiter)
+    })
+  }
+
+  async stop(): Promise<void> {
+    this.stopController.abort()
+    await this.done.catch(() => {})
+  }
+
+  private get stopping(): boolean {
+    return this.stopController.signal.aborted
+  }
+
+  private endedError(): ReplicationError {
+    return new ReplicationError(
+      'REPLICATION_CLOSED',
+      `replication ${this.state} at seq ${this.replicatedSeq}`,
+      {
+        seq: this.replicatedSeq,
+        cause: this.state === 'failed' ? this.lastError : undefined,
+      },
+    )
+  }
+
+  private finish(state: ReplicatorState, err: unknown): void {
+    this.state = state
+    if (err !== undefined) {
+      this.lastError = err instanceof Error ? err : new Error(String(err))
+      this.logger.error('replication failed', { error: this.lastError })
+    }
+    const waiters = this.waiters
+    this.waiters = []
+    for (const w of waiters) w.reject(this.endedError())
+  }
+
+  private advance(seq: number): void {
+    this.replicatedSeq = seq
+    const lag = this.wal.lastSeq - seq
+    if (lag > this.maxLag) this.maxLag = lag
+    if (this.waiters.length === 0) return
+    const ready = this.waiters.filter((w) => w.seq <= seq)
+    if (ready.length === 0) return
+    this.waiters = this.waiters.filter((w) => w.seq > seq)
+    for (const w of ready) w.resolve()
+  }
+
+  /** Sessions until stopped, the WAL closes, or a fatal error; transient failures back off and retry. */
+  private async run(): Promise<void> {
+    let failures = 0
+    while (!this.stopping) {
+      const before = this.replicatedSeq
+      try {
+        await this.session()
+        return
+      } catch (err) {
+        if (this.stopping || isWalError(err, 'WAL_CLOSED')) return
+        if (isWalError(err, 'WAL_TRUNCATED')) {
+          throw new ReplicationError(
+            'REPLICATION_GAP',
+            'records were truncated before they were replicated',
+            {
+              seq: this.replicatedSeq + 1,
+              cause: err,
+            },
+          )
+        }
+        if (isFatal(err)) throw err
+        if (this.nc.isClosed()) {
+          throw new ReplicationError('REPLICATION_CLOSED', 'the NATS connection was closed', { cause: err })
+        }
+        this.retries++
+        failures = this.replicatedSeq > before ? 1 : failures + 1
+        this.lastError = err instanceof Error ? err : new Error(String(err))
+        const delay = backoff(failures, this.config.retryMinMs, this.config.retryMaxMs)
+        if (this.state !== 'paused') {
+          this.logger.warn('replication paused', { replicatedSeq: this.replicatedSeq, error: this.lastError })
+        }
+        this.state = 'paused'
+        await sleep(delay, this.stopController.signal)
+      }
+    }
+  }
+
+  /**
+   * One session: find the stream's last record, check it against the WAL, then publish from the next
+   * seq until stopped or a publish fails. Resolves when the tail ends (stop, WAL closed).
+   */
+  private async session(): Promise<void> {
+    if (this.nc.isClosed()) throw new ReplicationError('REPLICATION_CLOSED', 'the NATS connection is closed')
+    this.jsm ??= await jetstreamManager(this.nc, { timeout: this.config.publishTimeoutMs })
+    this.js ??= jetstream(this.nc, { timeout: this.config.publishTimeoutMs })
+    const js = this.js
+    const last = await lastOnSubject(this.jsm, this.stream, this.subject)
+    const from = last === undefined ? this.wal.firstSeq : await this.checkResume(last)
+    this.advance(from - 1)
+    if (this.state !== 'replicating') {
+      this.logger.info('replicating', { stream: this.stream, subject: this.subject, from })
+      this.state = 'replicating'
+    }
+
+    const session = new AbortController()
+    const stop = () => session.abort()
+    this.stopController.signal.addEventListener('abort', stop, { once: true })
+    let failure: { error: unknown } | undefined
+    let ended = false
+    // Acknowledged flags of the publishes in flight, in seq order from `head` (seq = replicatedSeq + 1).
+    const acked: boolean[] = []
+    let head = 0
+    // Frames read and not yet published. They go out in bursts (one socket write for many) on the
+    // next macrotask: publishing each as the tail yields it would cost one write per record.
+    const pending: StoredFrame[] = []
+    let scheduled = false
+    let wake: (() => void) | undefined
+    const notify = () => {
+      const w = wake
+      wake = undefined
+      w?.()
+    }
+    const waitChange = () =>
+      new Promise<void>((resolve) => {
+        wake = resolve
+      })
+    const onAck = (index: number, ack: PubAck) => {
+      this.count(ack.duplicate)
+      acked[index] = true
+      let next = this.replicatedSeq
+      while (head < acked.length && acked[head]) {
+        head++
+        next++
+      }
+      if (next !== this.replicatedSeq) this.advance(next)
+      if (head === acked.length) {
+        acked.length = 0
+        head = 0
+      }
+      this.inFlight--
+      notify()
+    }
+    const onFailure = (error: unknown) => {
+      failure ??= { error }
+      session.abort()
+      this.inFlight--
+      notify()
+    }
+    const publishPending = () => {
+      scheduled = false
+      if (ended || failure !== undefined) return
+      for (const frame of pending) {
+        // Stored only if the stream's last message is this record's predecessor: a lost publish fails
+        // every later one, so the stream never skips a seq.
+        const opts = this.publishOptions(frame)
+        opts.expect = { lastMsgID: `${this.walId}:${frame.seq - 1}` }
+        const index = acked.push(false) - 1
+        this.inFlight++
+        js.publish(this.subject, frame.payload, opts).then((ack) => onAck(index, ack), onFailure)
+      }
+      pending.length = 0
+    }
+
+    try {
+      let first = true
+      for await (const frame of this.wal.tailFrames({ from, signal: session.signal })) {
+        if (first) {
+          // Alone and awaited: bound to the stream's actual last record (or to nothing on an empty
+          // subject, where no other publish is in flight), it sets the chain the pipelined ones extend.
+          first = false
+          const opts = this.publishOptions(frame)
+          if (last !== undefined) opts.expect = { lastSubjectSequence: last.streamSeq }
+          const ack = await js.publish(this.subject, frame.payload, opts)
+          this.count(ack.duplicate)
+          this.advance(frame.seq)
+          continue
+        }
+        pending.push(frame)
+        if (!scheduled) {
+          scheduled = true
+          setImmediate(publishPending)
+        }
+        while (this.inFlight + pending.length >= this.config.maxInFlight && failure === undefined) {
+          await waitChange()
+        }
+        if (failure !== undefined) break
+      }
+    } finally {
+      ended = true
+      pending.length = 0
+      this.stopController.signal.removeEventListener('abort', stop)
+      session.abort()
+      while (this.inFlight > 0) await waitChange()
+    }
+    if (failure !== undefined) throw failure.error
+  }
+
+  private publishOptions(frame: StoredFrame): Partial<JetStreamPublishOptions> {
+    return {
+      msgID: `${this.walId}:${frame.seq}`,
+      headers: this.headersFor(frame.seq, frame.payload),
+      timeout: this.config.publishTimeoutMs,
+    }
+  }
+
+  private count(duplicate: boolean): void {
+    if (duplicate) this.duplicates++
+    else this.published++
+  }
+
+  private headersFor(seq: number, payload: Uint8Array) {
+    let type: string | undefined
+    let time: number | undefined
+    try {
+      const record = this.wal.serializer.decode(payload)
+      type = record.type
+      time = record.time
+    } catch (err) {
+      this.logger.warn('cannot decode the record for its type and time headers', { seq, error: err })
+    }
+    return recordHeaders(seq, this.headerWalId, this.headerSerializer, type, time)
+  }
+
+  /**
+   * Checks the stream's last record against the WAL and returns the seq to publish next.
+   *
+   * @throws ReplicationError `REPLICATION_DIVERGED`, `REPLICATION_GAP`
+   */
+  private async checkResume(last: ReplicatedMessage): Promise<number> {
+    const wal = this.wal
+    const diverged = (why: string) =>
+      new ReplicationError(
+        'REPLICATION_DIVERGED',
+        `stream ${this.stream} (${this.subject}) is not a copy of ${wal.dir}: ${why}`,
+        { seq: last.seq, streamSeq: last.streamSeq },
+      )
+    if (last.serializer !== wal.serializerName) {
+      throw diverged(`its records use serializer '${last.serializer}', the WAL '${wal.serializerName}'`)
+    }
+    if (last.seq > wal.lastSeq) {
+      throw diverged(`it holds seq ${last.seq}, the WAL ends at ${wal.lastSeq} (a lost or replaced log?)`)
+    }
+    if (last.seq + 1 < wal.firstSeq) {
+      throw new ReplicationError(
+        'REPLICATION_GAP',
+        `the stream ends at seq ${last.seq} but the WAL starts at ${wal.firstSeq}: seqs ${last.seq + 1} to ${wal.firstSeq - 1} were truncated before they were replicated`,
+        { seq: last.seq + 1 },
+      )
+    }
+    if (last.seq >= wal.firstSeq) {
+      const local = await frameAt(wal, last.seq, this.stopController.signal)
+      if (local !== undefined && !Buffer.from(local).equals(last.payload)) {
+        throw diverged(`seq ${last.seq} holds other bytes in the stream than in the WAL`)
+      }
+    }
+    return last.seq + 1
+  }
+}
+
+/** The stored bytes of one record of the WAL (undefined when stopped before it was read). */
+async function frameAt(
+  wal: Wal<EncodableRecord>,
+  seq: number,
+  signal: AbortSignal,
+): Promise<Uint8Array | undefined> {
+  for await (const frame of wal.tailFrames({ from: seq, signal })) return frame.payload
+  return undefined
+}
+
+/** Errors that retrying cannot cure: the stream or the WAL is not what replication needs. */
+function isFatal(err: unknown): boolean {
+  return isReplicationError(err) || isWalError(err)
+}
+
+function positiveInt(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new ReplicationError(
+      'REPLICATION_INVALID_ARGUMENT',
+      `${name} must be a positive integer, got ${value}`,
+    )
+  }
+  return value
+}

@@ -1,0 +1,156 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import type { JetStreamManager } from '@nats-io/jetstream'
+import type { NatsConnection } from '@nats-io/transport-node'
+import { Wal } from '@waltz/core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { restoreFromJetStream } from '../src/index.js'
+import {
+  appendEvents,
+  type Event,
+  eventSerializer,
+  expectReplicaEquals,
+  followStream,
+  openSource,
+  tempDir,
+} from './helpers.js'
+import {
+  eventually,
+  jetStreamSuite,
+  type NatsGroup,
+  NO_NATS_SERVER,
+  startCluster,
+  streamReady,
+} from './nats.js'
+
+const DIST = fileURLToPath(new URL('../dist/index.js', import.meta.url))
+const PRIMARY = fileURLToPath(new URL('./fixtures/primary.mjs', import.meta.url))
+
+describe.skipIf(NO_NATS_SERVER)('3-node JetStream cluster, stream with 3 replicas', () => {
+  const suite = jetStreamSuite('C', () => startCluster(3), 3, { publishTimeoutMs: 2000, retryMaxMs: 500 })
+  const { newStream, replicate } = suite
+  let cluster: NatsGroup
+  let nc: NatsConnection
+  let jsm: JetStreamManager
+  const children: ChildProcess[] = []
+  beforeAll(() => {
+    ;({ group: cluster, nc, jsm } = suite)
+  })
+  afterAll(() => {
+    for (const child of children) child.kill('SIGKILL')
+  })
+
+  /** Appends `count` records in small batches, a few milliseconds apart (replication runs meanwhile). */
+  async function appendSlowly(wal: Wal<Event>, count: number) {
+    for (let done = 0; done < count; done += 50) {
+      await appendEvents(wal, 50, 10)
+      await new Promise((r) => setTimeout(r, 5))
+    }
+  }
+
+  /** Restores the stream into a fresh directory and compares it with the source, record by record. */
+  async function expectRestoredEquals(wal: Wal<Event>, stream: string, subject: string) {
+    const info = await jsm.streams.info(stream)
+    expect(info.state.messages).toBe(wal.lastSeq) // no duplicate, no gap
+    const dir = tempDir()
+    expect(await restoreFromJetStream({ nc, stream, subject, dir })).toMatchObject({
+      firstSeq: 1,
+      lastSeq: wal.lastSeq,
+    })
+    await expectReplicaEquals(wal, dir)
+  }
+
+  it('keeps replicating while the stream leader is stopped, and after it restarts', async () => {
+    const { stream, subject } = await newStream()
+    const wal = await openSource(tempDir())
+    const replicator = replicate({ wal, nc, stream, subject })
+    await appendSlowly(wal, 500)
+    const leader = await streamReady(nc, stream, 3)
+    const node = cluster.servers.find((s) => s.name === leader)!
+    const appending = appendSlowly(wal, 1500)
+    await node.stop()
+    await appending
+    await replicator.waitFor(wal.lastSeq)
+    expect(await streamReady(nc, stream, 2)).not.toBe(leader)
+    await node.start()
+    await appendSlowly(wal, 500)
+    await replicator.waitFor(wal.lastSeq)
+    await streamReady(nc, stream, 3) // the restarted node caught up
+    expect(replicator.metrics()).toMatchObject({ replicatedSeq: 2500, lag: 0 })
+    await expectRestoredEquals(wal, stream, subject)
+    await replicator.stop()
+    await wal.close()
+  }, 60_000)
+
+  it('resumes without gap or duplicate after the replicating process is killed mid-stream', async () => {
+    if (!existsSync(DIST)) throw new Error(`${DIST} is missing: run \`pnpm build\` first`)
+    const { stream, subject } = await newStream()
+    const dir = tempDir()
+    const child = spawn(process.execPath, [PRIMARY, dir, cluster.urls.join(','), stream, subject, '100000'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    children.push(child)
+    // Kill it once it has replicated a good part and has records in flight.
+    await new Promise<void>((resolve, reject) => {
+      child.once('exit', (code) => reject(new Error(`the primary exited early with ${code}`)))
+      let text = ''
+      child.stdout!.setEncoding('utf8')
+      child.stdout!.on('data', (chunk: string) => {
+        text = (text + chunk).slice(-200)
+        const m = /seq (\d+) (\d+)\n$/.exec(text)
+        if (m && Number(m[1]) >= 1500) resolve()
+      })
+    })
+    child.removeAllListeners('exit')
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    child.kill('SIGKILL')
+    await exited
+
+    const wal = await openSource(dir) // recovers what the killed process wrote
+    const before = (await jsm.streams.info(stream)).state.messages
+    expect(before).toBeGreaterThanOrEqual(1500)
+    expect(before).toBeLessThanOrEqual(wal.lastSeq)
+    await appendEvents(wal, 200)
+    const replicator = replicate({ wal, nc, stream, subject })
+    await replicator.waitFor(wal.lastSeq)
+    expect(replicator.metrics().published).toBe(wal.lastSeq - before)
+    await expectRestoredEquals(wal, stream, subject)
+    await replicator.stop()
+    await wal.close()
+  }, 60_000)
+
+  it('pauses while the whole cluster is down and catches up after it restarts', async () => {
+    const { stream, subject } = await newStream()
+    const wal = await openSource(tempDir())
+    const replicator = replicate({ wal, nc, stream, subject })
+    await appendSlowly(wal, 500)
+    await Promise.all(cluster.servers.map((s) => s.stop()))
+    await appendEvents(wal, 2000, 100)
+    await eventually(async () => expect(replicator.metrics().state).toBe('paused'))
+    expect(replicator.metrics().lag).toBeGreaterThan(0)
+    await Promise.all(cluster.servers.map((s) => s.start()))
+    await appendSlowly(wal, 500)
+    await replicator.waitFor(wal.lastSeq)
+    expect(replicator.metrics()).toMatchObject({ state: 'replicating', replicatedSeq: 3000, lag: 0 })
+    await streamReady(nc, stream, 3)
+    await expectRestoredEquals(wal, stream, subject)
+
+    // A replica following through the restart of every node ends equal too.
+    const replicaDir = tempDir()
+    const following = followStream({ nc, stream, subject, dir: replicaDir })
+    await eventually(async () => expect(following.progress()).toBe(3000))
+    await Promise.all(cluster.servers.map((s) => s.stop()))
+    await appendEvents(wal, 300)
+    await Promise.all(cluster.servers.map((s) => s.start()))
+    await replicator.waitFor(wal.lastSeq)
+    await eventually(async () => expect(following.progress()).toBe(wal.lastSeq), 45_000)
+    await following.stop()
+    await expectReplicaEquals(wal, replicaDir)
+    const typed = await Wal.open({ dir: replicaDir, serializer: eventSerializer, readOnly: true })
+    expect(typed.lastSeq).toBe(3300)
+    await typed.close()
+    await replicator.stop()
+    await wal.close()
+  }, 90_000)
+})

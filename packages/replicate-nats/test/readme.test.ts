@@ -1,0 +1,34 @@
+import { join } from 'node:path'
+import { jetstreamManager } from '@nats-io/jetstream'
+import { Wal } from '@waltz/core'
+import { describe, expect, it } from 'vitest'
+import { ensureStream, replicateToJetStream, restoreFromJetStream } from '../src/index.js'
+import { tempDir } from './helpers.js'
+import { NO_NATS_SERVER, startServer } from './nats.js'
+
+// The README's example, against a real server and temp directories (one replica instead of three).
+describe.skipIf(NO_NATS_SERVER)('README', () => {
+  it('runs the primary and replica example', async () => {
+    const root = tempDir()
+    const server = await startServer()
+    const nc = await server.connect()
+    await ensureStream(await jetstreamManager(nc), { stream: 'ORDERS', subject: 'waltz.orders', replicas: 1 })
+
+    const wal = await Wal.open({ dir: join(root, 'orders'), sync: 'always' })
+    const replicator = replicateToJetStream({ wal, nc, stream: 'ORDERS', subject: 'waltz.orders' })
+    const seq = await wal.append({ type: 'placed', data: new Uint8Array([1]) })
+    await replicator.waitFor(seq)
+    expect(replicator.metrics().lag).toBe(0)
+
+    await restoreFromJetStream({ nc, stream: 'ORDERS', subject: 'waltz.orders', dir: join(root, 'replica') })
+    const replica = await Wal.open({ dir: join(root, 'replica'), readOnly: true })
+    const seen: [number, string, number[]][] = []
+    for await (const r of replica.records()) seen.push([r.seq, r.type, [...r.data]])
+    expect(seen).toEqual([[1, 'placed', [1]]])
+
+    await replica.close()
+    await replicator.stop()
+    await wal.close()
+    await nc.close()
+  })
+})
