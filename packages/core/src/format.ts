@@ -209,11 +209,13 @@ export interface FrameCursor {
   batchRemaining: number
   /** What was wrong, when the check failed. */
   problem: string
+  /** The check failed only because the length exceeds maxRecordSize (it may be a larger valid record). */
+  oversize: boolean
 }
 
 /** Creates a reusable {@link FrameCursor}. */
 export function newFrameCursor(): FrameCursor {
-  return { length: 0, seq: 0, batchRemaining: 0, problem: '' }
+  return { length: 0, seq: 0, batchRemaining: 0, problem: '', oversize: false }
 }
 
 /**
@@ -248,6 +250,7 @@ export function checkFrame(
   cursor.length = length
   cursor.seq = seq
   cursor.batchRemaining = batchRemaining
+  cursor.oversize = length > maxRecordSize
   if (length === 0 || length > maxRecordSize) {
     cursor.problem = `frame length ${length} outside 1..${maxRecordSize}`
     return 'invalid'

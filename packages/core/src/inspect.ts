@@ -9,7 +9,7 @@ import { WalError } from './errors.js'
 import { type Files, nodeFiles } from './files.js'
 import { MAX_HEADER_SIZE } from './format.js'
 import { acquireLock, type LockOwner, readLock } from './lock.js'
-import { FrameReader, listSegments, readHeader, type SegmentRef } from './segment.js'
+import { FrameReader, isIntactOversizeFrame, listSegments, readHeader, type SegmentRef } from './segment.js'
 import { WAL_DEFAULTS } from './wal.js'
 
 /** What a scan found in one segment file. */
@@ -38,6 +38,11 @@ export interface SegmentReport {
     readonly offset: number
     /** What is wrong. */
     readonly reason: string
+    /**
+     * An intact record longer than the `maxRecordSize` given: the log was written with a larger one
+     * (not corruption); scan again with that.
+     */
+    readonly oversize: boolean
   } | null
 }
 
@@ -101,7 +106,7 @@ async function scanSegment(
         createdAt: null,
         serializerName: null,
         newest,
-        problem: { offset: 0, reason: `bad segment header (${read.problem})` },
+        problem: { offset: 0, reason: `bad segment header (${read.problem})`, oversize: false },
       }
     }
     const { header } = read
@@ -114,9 +119,24 @@ async function scanSegment(
     }
     let problem: SegmentReport['problem'] = null
     if (frames.committedEnd < read.fileSize) {
+      const oversize =
+        r === 'invalid' &&
+        (await isIntactOversizeFrame(
+          files,
+          fd,
+          frames.frameEnd,
+          frames.cursor,
+          frames.seq + 1,
+          read.fileSize,
+        ))
       problem = {
-        offset: frames.committedEnd,
-        reason: r === 'end' ? 'the file ends inside an atomic batch' : frames.cursor.problem,
+        offset: oversize ? frames.frameEnd : frames.committedEnd,
+        reason: oversize
+          ? `an intact record of ${frames.cursor.length} bytes, over maxRecordSize ${maxRecordSize}: written with a larger maxRecordSize, not corruption`
+          : r === 'end'
+            ? 'the file ends inside an atomic batch'
+            : frames.cursor.problem,
+        oversize,
       }
     }
     return {
@@ -161,7 +181,9 @@ export async function scanLog(dir: string, options: InspectOptions = {}): Promis
           reason: `seq gap: the previous segment ends at ${previous.lastSeq}, this one starts at ${report.firstSeq}`,
         })
       }
-      if (report.problem && !report.newest) corruption.push({ file: report.file, ...report.problem })
+      if (report.problem && (!report.newest || report.problem.oversize)) {
+        corruption.push({ file: report.file, offset: report.problem.offset, reason: report.problem.reason })
+      }
       segments.push(report)
       options.onSegment?.(report, i, refs.length)
     }
@@ -301,7 +323,28 @@ export async function repairLog(
   dir: string,
   options: InspectOptions & { apply?: boolean } = {},
 ): Promise<RepairPlan> {
+  // When applying, hold the writer lock from before the scan, so the plan matches the files it cuts.
+  const lock = options.apply ? acquireLock(dir, WAL_DEFAULTS.fileMode) : undefined
+  try {
+    return await planAndRepair(dir, options)
+  } finally {
+    lock?.release()
+  }
+}
+
+async function planAndRepair(
+  dir: string,
+  options: InspectOptions & { apply?: boolean },
+): Promise<RepairPlan> {
   const report = await scanLog(dir, options)
+  const oversize = report.segments.find((s) => s.problem?.oversize)
+  if (oversize) {
+    throw new WalError(
+      'WAL_RECORD_TOO_LARGE',
+      `${oversize.file}: ${oversize.problem!.reason}; repair with that maxRecordSize instead of cutting`,
+      { file: oversize.file, offset: oversize.problem!.offset },
+    )
+  }
   const cutIndex = report.segments.findIndex(
     (s, i) => s.problem !== null || (i > 0 && s.firstSeq !== report.segments[i - 1]!.lastSeq + 1),
   )
@@ -336,7 +379,6 @@ export async function repairLog(
     applied: false,
   }
   if (!options.apply) return plan
-  const lock = acquireLock(dir, WAL_DEFAULTS.fileMode)
   try {
     const files = options.files ?? nodeFiles
     const backupDir = join(dir, `repair-${new Date().toISOString().replace(/[:.]/g, '-')}`)
@@ -368,8 +410,6 @@ export async function repairLog(
   } catch (err) {
     if (err instanceof WalError) throw err
     throw new WalError('WAL_IO', `repairing ${dir} failed`, { cause: err, file: dir })
-  } finally {
-    lock.release()
   }
 }
 

@@ -7,7 +7,14 @@
  */
 import { WalError } from './errors.js'
 import type { Fd, Files } from './files.js'
-import { expectHeader, FrameReader, readHeader, type SegmentRef } from './segment.js'
+import {
+  expectHeader,
+  FrameReader,
+  isIntactOversizeFrame,
+  oversizeError,
+  readHeader,
+  type SegmentRef,
+} from './segment.js'
 import type { EncodableRecord, Serializer, WalRecord } from './serializer.js'
 
 /** What a reader needs from the WAL: files, codec, and the live segment list with readable bounds. */
@@ -124,6 +131,7 @@ export class RecordReader {
         if (frames.batchOpen) this.corrupt(frames, 'segment ends inside an atomic batch')
         await this.closeSegment()
       } else {
+        if (r === 'invalid' && frames.cursor.oversize) await this.checkOversize(frames)
         this.corrupt(frames, frames.cursor.problem)
       }
     }
@@ -164,6 +172,15 @@ export class RecordReader {
       })
     }
     return { seq: frames.seq, type: rec.type, time: rec.time, data: rec.data }
+  }
+
+  /** Throws `WAL_RECORD_TOO_LARGE` when the rejected frame is an intact record over maxRecordSize. */
+  private async checkOversize(frames: FrameReader): Promise<void> {
+    const { files, maxRecordSize } = this.source
+    const size = await files.size(this.fd)
+    if (await isIntactOversizeFrame(files, this.fd, frames.frameEnd, frames.cursor, frames.seq + 1, size)) {
+      throw oversizeError(this.segment!.path, frames.frameEnd, frames.cursor, maxRecordSize)
+    }
   }
 
   private corrupt(frames: FrameReader, problem: string): never {

@@ -10,7 +10,15 @@ import { WalError } from './errors.js'
 import type { Fd, Files } from './files.js'
 import { type SegmentHeader, segmentHeaderSize } from './format.js'
 import type { WalLogger } from './logger.js'
-import { expectHeader, FrameReader, listSegments, readHeader, type SegmentRef } from './segment.js'
+import {
+  expectHeader,
+  FrameReader,
+  isIntactOversizeFrame,
+  listSegments,
+  oversizeError,
+  readHeader,
+  type SegmentRef,
+} from './segment.js'
 
 /** What recovery found and did on open (`wal.recovery`). */
 export interface RecoveryReport {
@@ -109,6 +117,19 @@ export async function recover(options: RecoverOptions): Promise<Recovered> {
       let r = await frames.next(Number.POSITIVE_INFINITY)
       while (r === 'ok') r = await frames.next(Number.POSITIVE_INFINITY)
       const validEnd = frames.committedEnd
+      if (
+        r === 'invalid' &&
+        (await isIntactOversizeFrame(
+          files,
+          fd,
+          frames.frameEnd,
+          frames.cursor,
+          frames.seq + 1,
+          read.fileSize,
+        ))
+      ) {
+        throw oversizeError(ref.path, frames.frameEnd, frames.cursor, options.maxRecordSize)
+      }
       let reason: string | null = null
       if (validEnd < read.fileSize) {
         reason =
@@ -121,11 +142,11 @@ export async function recover(options: RecoverOptions): Promise<Recovered> {
           bytes: read.fileSize - validEnd,
           reason,
         })
-        if (!readOnly) {
-          await files.ftruncate(fd, validEnd)
-          await files.fdatasync(fd)
-        }
+        if (!readOnly) await files.ftruncate(fd, validEnd)
       }
+      // Always, not only after a cut: a crashed 'os-cache' writer may have left records in the page
+      // cache only. The new writer starts out counting everything recovered as durable, so make it so.
+      if (!readOnly) await files.fdatasync(fd)
       keepOpen = true
       const report: RecoveryReport = {
         segments: found,

@@ -5,6 +5,7 @@
  * @internal
  */
 import { join } from 'node:path'
+import { crc32 } from 'node:zlib'
 import { WalError } from './errors.js'
 import type { Fd, Files } from './files.js'
 import {
@@ -92,6 +93,55 @@ export function expectHeader(read: HeaderRead, ref: SegmentRef, serializerName: 
     )
   }
   return read.header
+}
+
+/**
+ * Whether a frame rejected only for a length above `maxRecordSize` is in fact whole and intact: it
+ * continues the seq chain, fits in the file, and its checksum matches. Such a frame was written with
+ * a larger `maxRecordSize`; treating it as corruption would cut acknowledged records. The read is
+ * bounded by the file size, never by the length field alone.
+ *
+ * @param files - the file interface
+ * @param fd - the open segment
+ * @param offset - where the frame starts
+ * @param cursor - the rejected frame's header fields
+ * @param expectedSeq - the seq the frame must carry
+ * @param fileSize - the segment's size
+ */
+export async function isIntactOversizeFrame(
+  files: Files,
+  fd: Fd,
+  offset: number,
+  cursor: FrameCursor,
+  expectedSeq: number,
+  fileSize: number,
+): Promise<boolean> {
+  if (!cursor.oversize || cursor.seq !== expectedSeq) return false
+  const size = FRAME_HEADER_SIZE + cursor.length
+  if (offset + size > fileSize) return false
+  const buf = Buffer.allocUnsafe(size)
+  let filled = 0
+  while (filled < size) {
+    const n = await files.read(fd, buf, filled, size - filled, offset + filled)
+    if (n === 0) return false
+    filled += n
+  }
+  return buf.readUInt32LE(0) === crc32(buf.subarray(4))
+}
+
+/** The error for a log holding a record larger than the `maxRecordSize` it was opened with. */
+export function oversizeError(
+  file: string,
+  offset: number,
+  cursor: FrameCursor,
+  maxRecordSize: number,
+): WalError {
+  return new WalError(
+    'WAL_RECORD_TOO_LARGE',
+    `${file} holds a record of ${cursor.length} bytes at seq ${cursor.seq}, over maxRecordSize ${maxRecordSize}: ` +
+      `open it with maxRecordSize >= ${cursor.length}`,
+    { file, offset, seq: cursor.seq },
+  )
 }
 
 /** Default bytes per read while walking a segment. */

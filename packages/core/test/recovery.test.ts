@@ -4,7 +4,7 @@ import { crc32 } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 import { encodeSegmentHeader, FRAME_HEADER_SIZE, parseSegmentHeader } from '../src/format.js'
 import { isWalError, type Serializer, Wal } from '../src/index.js'
-import { collect, payloadFor, tempDir } from './helpers.js'
+import { collect, faultyFiles, payloadFor, tempDir } from './helpers.js'
 
 const RECORD_SIZE = 40
 
@@ -237,5 +237,52 @@ describe('headers', () => {
     buf.writeUInt32LE(crc32(buf.subarray(0, size - 4)), size - 4)
     writeFileSync(file, buf)
     await expect(Wal.open({ dir })).rejects.toMatchObject({ code: 'WAL_FORMAT_UNSUPPORTED' })
+  })
+})
+
+describe('a log written with a larger maxRecordSize', () => {
+  it('is refused with WAL_RECORD_TOO_LARGE on open (tail) and on read (sealed), never cut', async () => {
+    const dir = tempDir()
+    const wal = await Wal.open({ dir, maxRecordSize: 64 * 1024, segmentSize: 100 * 1024 })
+    await wal.append({ type: 'small', data: payloadFor(1, 10) })
+    await wal.append({ type: 'big', data: payloadFor(2, 40 * 1024) })
+    await wal.append({ type: 'small', data: payloadFor(3, 10) })
+    await wal.close()
+    const before = segmentFiles(dir).map((f) => readFileSync(f))
+    // The big record is in the newest segment: recovery must not treat it as a torn tail.
+    const err = await Wal.open({ dir, maxRecordSize: 16 * 1024 }).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'WAL_RECORD_TOO_LARGE', seq: 2 })
+    expect(String(err)).toContain('maxRecordSize >=')
+    expect(segmentFiles(dir).map((f) => readFileSync(f))).toEqual(before)
+  })
+
+  it('a big record in a sealed segment reads as WAL_RECORD_TOO_LARGE, not corruption', async () => {
+    const dir = tempDir()
+    const wal = await Wal.open({ dir, maxRecordSize: 64 * 1024, segmentSize: 48 * 1024 })
+    await wal.append({ type: 'big', data: payloadFor(1, 40 * 1024) })
+    for (let i = 2; i <= 200; i++) await wal.append({ type: 'small', data: payloadFor(i, 100) })
+    await wal.close()
+    expect(segmentFiles(dir).length).toBeGreaterThan(1)
+    const small = await Wal.open({ dir, maxRecordSize: 16 * 1024 })
+    await expect(collect(small.records())).rejects.toMatchObject({ code: 'WAL_RECORD_TOO_LARGE', seq: 1 })
+    await small.close()
+    const right = await Wal.open({ dir, maxRecordSize: 64 * 1024 })
+    expect((await collect(right.records())).length).toBe(200)
+    await right.close()
+  })
+})
+
+describe('recovery makes the recovered tail durable', () => {
+  it('fdatasyncs the newest segment on every writer open (a crashed os-cache writer may have left it unsynced)', async () => {
+    const dir = tempDir()
+    await writeLog(dir, 3)
+    const fault = faultyFiles()
+    const wal = await Wal.open({ dir, files: fault.files })
+    expect(fault.calls.fdatasync).toBe(1)
+    expect(wal.metrics().durableSeq).toBe(3)
+    await wal.close()
+    const readOnly = faultyFiles()
+    await (await Wal.open({ dir, readOnly: true, files: readOnly.files })).close()
+    expect(readOnly.calls.fdatasync ?? 0).toBe(0)
   })
 })
