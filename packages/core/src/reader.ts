@@ -74,6 +74,8 @@ export class RecordReader {
   private readonly to: number
   private readonly raw: boolean
   private nextSeq: number
+  // The seq of the last frame of the segment read before (the chain the next segment must continue).
+  private chainSeq = 0
   private segment: SegmentRef | undefined
   private fd: Fd = -1
   private frames: FrameReader | undefined
@@ -129,6 +131,7 @@ export class RecordReader {
       } else if (r === 'end') {
         if (this.source.bound(this.segment!) !== Number.POSITIVE_INFINITY) break // newest: wait for more
         if (frames.batchOpen) this.corrupt(frames, 'segment ends inside an atomic batch')
+        this.chainSeq = frames.seq
         await this.closeSegment()
       } else {
         if (r === 'invalid' && frames.cursor.oversize) await this.checkOversize(frames)
@@ -220,15 +223,17 @@ export class RecordReader {
       ref = segments[segmentIndexFor(segments, this.nextSeq)]
     } else {
       ref = segments.find((s) => s.firstSeq > previous.firstSeq)
-      if (ref !== undefined && ref.firstSeq !== this.nextSeq) {
+      if (ref !== undefined && ref.firstSeq !== this.chainSeq + 1) {
         throw new WalError(
           'WAL_CORRUPT',
-          `gap between segments: ${previous.path} ends before seq ${this.nextSeq}, the next starts at ${ref.firstSeq}`,
-          { file: ref.path, seq: this.nextSeq },
+          `gap between segments: ${previous.path} ends at seq ${this.chainSeq}, the next starts at ${ref.firstSeq}`,
+          { file: ref.path, seq: this.chainSeq + 1 },
         )
       }
     }
-    if (ref === undefined) return undefined
+    // A segment that is not readable yet (being created, or not yet validated by a read-only
+    // instance) is opened later, once it is.
+    if (ref === undefined || this.source.bound(ref) === 0) return undefined
     const { files } = this.source
     let fd: Fd
     try {

@@ -194,6 +194,8 @@ export class Wal<Rec extends EncodableRecord = EncodableRecord<string, Uint8Arra
   private closed = false
   private changed: { promise: Promise<void>; resolve: () => void }
   private truncating: Promise<unknown> = Promise.resolve()
+  private refreshing: Promise<void> | undefined
+  private closing: Promise<void> | undefined
 
   private constructor(init: {
     options: WalOptions<Rec>
@@ -501,11 +503,6 @@ export class Wal<Rec extends EncodableRecord = EncodableRecord<string, Uint8Arra
     this.requireOpen()
     const { signal } = options
     const reader = new RecordReader(this.source, Math.max(from, 1), Number.POSITIVE_INFINITY, raw)
-    const aborted = new Promise<void>((resolve) => {
-      if (signal?.aborted) resolve()
-      signal?.addEventListener('abort', () => resolve(), { once: true })
-    })
-    let timer: NodeJS.Timeout | undefined
     try {
       while (!this.closed && !signal?.aborted) {
         const changed = this.changed.promise
@@ -514,18 +511,14 @@ export class Wal<Rec extends EncodableRecord = EncodableRecord<string, Uint8Arra
           continue
         }
         if (this.readOnly) {
-          const poll = new Promise<void>((resolve) => {
-            timer = setTimeout(resolve, READ_ONLY_POLL_MS)
-          })
-          await Promise.race([poll, aborted])
-          clearTimeout(timer)
+          // No writer here to wake us: poll the directory.
+          await waitFor(undefined, signal, READ_ONLY_POLL_MS)
           if (!signal?.aborted && !this.closed) await this.refreshReadOnly()
         } else {
-          await Promise.race([changed, aborted])
+          await waitFor(changed, signal)
         }
       }
     } finally {
-      clearTimeout(timer)
       await reader.close()
     }
   }
@@ -549,12 +542,23 @@ export class Wal<Rec extends EncodableRecord = EncodableRecord<string, Uint8Arra
         const ref = this.segments[0]!
         try {
           await this.files.unlink(ref.path)
-          await this.files.syncDir(this.dir)
         } catch (err) {
-          throw new WalError('WAL_IO', `deleting ${ref.path} failed`, { cause: err, file: ref.path })
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+            throw new WalError('WAL_IO', `deleting ${ref.path} failed`, { cause: err, file: ref.path })
+          }
         }
+        // The file is gone: forget it now, so a failing directory fsync below leaves the list true
+        // (a later call fsyncs again).
         this.segments.shift()
         removed++
+        try {
+          await this.files.syncDir(this.dir)
+        } catch (err) {
+          throw new WalError('WAL_IO', `fsync of ${this.dir} after deleting ${ref.path} failed`, {
+            cause: err,
+            file: this.dir,
+          })
+        }
       }
       if (removed > 0) this.logger.info('truncated segments', { removed, firstSeq: this.firstSeq })
       return removed
@@ -596,10 +600,15 @@ export class Wal<Rec extends EncodableRecord = EncodableRecord<string, Uint8Arra
    *
    * @throws WalError `WAL_IO` when the final sync failed (the lock is released all the same)
    */
-  async close(): Promise<void> {
-    if (this.closed) return
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce()
+    return this.closing
+  }
+
+  private async closeOnce(): Promise<void> {
     this.closed = true
     try {
+      await this.truncating
       await this.writer?.close()
     } finally {
       this.lock?.release()
@@ -619,18 +628,27 @@ export class Wal<Rec extends EncodableRecord = EncodableRecord<string, Uint8Arra
     return ref.firstSeq === readable.segmentFirstSeq ? readable.end : 0
   }
 
-  /** Read-only instances: pick up segments and committed frames another process wrote since. */
-  private async refreshReadOnly(): Promise<void> {
-    const segments = this.segments
-    const newest = segments[segments.length - 1]
-    for (const ref of await listSegments(this.files, this.dir)) {
-      if (newest === undefined || ref.firstSeq > newest.firstSeq) segments.push(ref)
-    }
+  /**
+   * Read-only instances: pick up what the writer did since (new segments, new committed frames,
+   * deleted segments). One refresh at a time; concurrent tails share it.
+   */
+  private refreshReadOnly(): Promise<void> {
+    this.refreshing ??= this.refreshFromDisk().finally(() => {
+      this.refreshing = undefined
+    })
+    return this.refreshing
+  }
+
+  private async refreshFromDisk(): Promise<void> {
+    // The directory is the truth: segments deleted by retention go, new ones come (readers hold this
+    // array and find segments by first seq, so it is updated in place).
+    const listed = await listSegments(this.files, this.dir)
+    this.segments.splice(0, this.segments.length, ...listed)
     let end = this.readOnlyEnd
-    let index = segments.findIndex((s) => s.firstSeq === end.segmentFirstSeq)
-    if (index < 0) index = 0
-    while (index < segments.length) {
-      const ref = segments[index]!
+    let index = this.segments.findIndex((s) => s.firstSeq === end.segmentFirstSeq)
+    if (index < 0) index = this.segments.findIndex((s) => s.firstSeq === end.seq + 1)
+    while (index >= 0 && index < this.segments.length) {
+      const ref = this.segments[index]!
       const scan = await this.scanCommitted(
         ref,
         ref.firstSeq === end.segmentFirstSeq ? end.end : undefined,
@@ -638,7 +656,7 @@ export class Wal<Rec extends EncodableRecord = EncodableRecord<string, Uint8Arra
       )
       if (scan === undefined) break
       end = { segmentFirstSeq: ref.firstSeq, end: scan.end, seq: scan.seq }
-      const next = segments[index + 1]
+      const next = this.segments[index + 1]
       if (next === undefined || next.firstSeq !== scan.seq + 1 || !scan.clean) break
       index++
     }
@@ -651,7 +669,14 @@ export class Wal<Rec extends EncodableRecord = EncodableRecord<string, Uint8Arra
     start: number | undefined,
     expectedSeq: number,
   ): Promise<{ end: number; seq: number; clean: boolean } | undefined> {
-    const fd = await this.files.open(ref.path, 'r')
+    let fd: number
+    try {
+      fd = await this.files.open(ref.path, 'r')
+    } catch (err) {
+      // Deleted by the writer's retention since the listing: nothing more to read there.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw new WalError('WAL_IO', `cannot open ${ref.path}`, { cause: err, file: ref.path })
+    }
     try {
       let offset = start
       let firstSeq = expectedSeq
@@ -680,6 +705,29 @@ export class Wal<Rec extends EncodableRecord = EncodableRecord<string, Uint8Arra
     if (this.closed) return new WalError('WAL_CLOSED', 'the WAL is closed')
     return this.writer ?? new WalError('WAL_READ_ONLY', 'the WAL was opened with readOnly: true')
   }
+}
+
+/**
+ * Resolves when `changed` settles, `signal` aborts or `ms` pass, whichever is first, and then drops
+ * its abort listener and timer, so that long-lived tails hold nothing per wait.
+ */
+function waitFor(
+  changed: Promise<void> | undefined,
+  signal: AbortSignal | undefined,
+  ms?: number,
+): Promise<void> {
+  if (signal?.aborted) return Promise.resolve()
+  return new Promise<void>((resolve) => {
+    let timer: NodeJS.Timeout | undefined
+    const done = (): void => {
+      signal?.removeEventListener('abort', done)
+      if (timer) clearTimeout(timer)
+      resolve()
+    }
+    signal?.addEventListener('abort', done, { once: true })
+    if (ms !== undefined) timer = setTimeout(done, ms)
+    changed?.then(done)
+  })
 }
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {

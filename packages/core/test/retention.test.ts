@@ -1,7 +1,7 @@
 import { readdirSync, utimesSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { Wal } from '../src/index.js'
-import { collect, payloadFor, tempDir } from './helpers.js'
+import { collect, faultyFiles, payloadFor, tempDir } from './helpers.js'
 
 describe('truncateBefore', () => {
   it('deletes whole segments below seq, oldest first, and the log still reads and continues', async () => {
@@ -56,6 +56,24 @@ describe('rotation by age', () => {
     await wal.append({ type: 'r', data: payloadFor(4, 10) })
     expect(wal.metrics().segments).toBe(3)
     expect((await collect(wal.records())).map((r) => r.seq)).toEqual([1, 2, 3, 4])
+    await wal.close()
+  })
+})
+
+describe('truncateBefore when the directory fsync fails', () => {
+  it('reports WAL_IO, keeps its segment list true, and a later call completes', async () => {
+    const dir = tempDir()
+    const fault = faultyFiles()
+    const wal = await Wal.open({ dir, segmentSize: 1024, files: fault.files })
+    for (let i = 1; i <= 60; i++) await wal.append({ type: 'r', data: payloadFor(i, 60) })
+    fault.fail('syncDir', 'EIO')
+    await expect(wal.truncateBefore(40)).rejects.toMatchObject({ code: 'WAL_IO' })
+    fault.heal('syncDir')
+    const files = readdirSync(dir).filter((n) => n.endsWith('.wal')).length
+    expect(wal.metrics().segments).toBe(files)
+    expect((await collect(wal.records()))[0]!.seq).toBe(wal.firstSeq)
+    expect(await wal.truncateBefore(40)).toBeGreaterThan(0)
+    expect((await collect(wal.records())).at(-1)!.seq).toBe(60)
     await wal.close()
   })
 })

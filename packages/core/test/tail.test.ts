@@ -98,3 +98,55 @@ describe('tailFrames and firstSeq (replication)', () => {
     })
   })
 })
+
+describe('tail edge cases', () => {
+  it('a tail starting beyond the end follows across rotations without a false gap', async () => {
+    const wal = await Wal.open({ dir: tempDir(), sync: 'always', segmentSize: 600 })
+    for (let i = 1; i <= 5; i++) await wal.append({ type: 'a', data: payloadFor(i, 100) })
+    const controller = new AbortController()
+    const seen: number[] = []
+    const done = (async () => {
+      for await (const r of wal.tail({ from: wal.lastSeq + 4, signal: controller.signal })) {
+        seen.push(r.seq)
+        if (r.seq === 30) controller.abort()
+      }
+    })()
+    for (let i = 6; i <= 30; i++) await wal.append({ type: 'a', data: payloadFor(i, 100) })
+    await done
+    expect(seen).toEqual(Array.from({ length: 22 }, (_, i) => i + 9))
+    expect(wal.metrics().rotations).toBeGreaterThan(3)
+    await wal.close()
+  })
+
+  it('several read-only tails polling together keep following across rotations and retention', async () => {
+    const dir = tempDir()
+    const writer = await Wal.open({ dir, segmentSize: 1024 })
+    await writer.append({ type: 'w', data: payloadFor(1, 100) })
+    await writer.flush()
+    const reader = await Wal.open({ dir, readOnly: true })
+    const controllers = [0, 1, 2].map(() => new AbortController())
+    const seen: number[][] = [[], [], []]
+    const tails = controllers.map(async (controller, k) => {
+      for await (const r of reader.tail({ from: 1, signal: controller.signal })) {
+        seen[k]!.push(r.seq)
+        if (r.seq === 80) controller.abort()
+      }
+    })
+    for (let i = 2; i <= 80; i++) {
+      await writer.append({ type: 'w', data: payloadFor(i, 100) })
+      if (i % 20 === 0) {
+        await writer.flush()
+        await new Promise((r) => setTimeout(r, 250))
+        await writer.truncateBefore(i - 10)
+      }
+    }
+    await writer.flush()
+    await Promise.all(tails)
+    for (const s of seen) expect(s).toEqual(Array.from({ length: 80 }, (_, i) => i + 1))
+    // The reader's view of retention follows the directory (as of its last poll).
+    expect(reader.firstSeq).toBeGreaterThan(1)
+    expect(reader.firstSeq).toBeLessThanOrEqual(writer.firstSeq)
+    await reader.close()
+    await writer.close()
+  }, 20_000)
+})
