@@ -156,6 +156,17 @@ function positive(name: string, value: number, allowInfinity = false): number {
   return value
 }
 
+/** A byte count: a safe integer of at least `minimum`. */
+function byteCount(name: string, value: number, minimum: number): number {
+  if (!Number.isSafeInteger(value) || value < minimum) {
+    throw new WalError(
+      'WAL_INVALID_ARGUMENT',
+      `${name} must be an integer of at least ${minimum}, got ${value}`,
+    )
+  }
+  return value
+}
+
 /**
  * A write-ahead log: an append-only sequence of typed records in CRC-checked segment files.
  *
@@ -259,7 +270,7 @@ export class Wal<Rec extends EncodableRecord = EncodableRecord<string, Uint8Arra
     }
     const resolved = {
       dir: options.dir,
-      segmentSize: positive('segmentSize', options.segmentSize ?? WAL_DEFAULTS.segmentSize),
+      segmentSize: byteCount('segmentSize', options.segmentSize ?? WAL_DEFAULTS.segmentSize, 64),
       segmentMaxAgeMs: positive(
         'segmentMaxAgeMs',
         options.segmentMaxAgeMs ?? WAL_DEFAULTS.segmentMaxAgeMs,
@@ -267,9 +278,13 @@ export class Wal<Rec extends EncodableRecord = EncodableRecord<string, Uint8Arra
       ),
       sync: options.sync ?? WAL_DEFAULTS.sync,
       syncIntervalMs: positive('syncIntervalMs', options.syncIntervalMs ?? WAL_DEFAULTS.syncIntervalMs),
-      bufferSize: positive('bufferSize', options.bufferSize ?? WAL_DEFAULTS.bufferSize),
-      maxRecordSize: positive('maxRecordSize', options.maxRecordSize ?? WAL_DEFAULTS.maxRecordSize),
-      maxPendingBytes: positive('maxPendingBytes', options.maxPendingBytes ?? WAL_DEFAULTS.maxPendingBytes),
+      bufferSize: byteCount('bufferSize', options.bufferSize ?? WAL_DEFAULTS.bufferSize, 64),
+      maxRecordSize: byteCount('maxRecordSize', options.maxRecordSize ?? WAL_DEFAULTS.maxRecordSize, 1),
+      maxPendingBytes: byteCount(
+        'maxPendingBytes',
+        options.maxPendingBytes ?? WAL_DEFAULTS.maxPendingBytes,
+        1,
+      ),
       fileMode: options.fileMode ?? WAL_DEFAULTS.fileMode,
     }
     if (

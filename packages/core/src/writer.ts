@@ -143,6 +143,7 @@ export class Writer {
   private readonly flushWaiters: SeqWaiter[] = []
   private readonly syncWaiters: SeqWaiter[] = []
   private running = false
+  private lastSyncAt = performance.now()
   // Capacity of a fresh write buffer: the size of recent batches, so they need not regrow.
   private nextCapacity: number
   // Payload lengths of the group being admitted by appendBatch (reused).
@@ -478,7 +479,8 @@ export class Writer {
     this.pendingBytes += bytes
     this.stats.appends += records
     this.stats.bytes += bytes
-    if (this.config.sync !== 'background' || (this.building?.length ?? 0) >= this.config.bufferSize) {
+    // In 'background' mode, write once a buffer's worth is pending (queued batches included).
+    if (this.config.sync !== 'background' || this.pendingBytes >= this.config.bufferSize) {
       this.kick()
     }
   }
@@ -505,6 +507,15 @@ export class Writer {
         if (current) {
           await this.writeBatch(current)
           current = undefined
+          // The interval fdatasync also runs while appends keep this loop busy (a chain of appends
+          // can keep the event loop from running the timer): the loss bound of the policy holds.
+          if (
+            this.config.sync !== 'always' &&
+            this.durableSeq < this.writtenSeq &&
+            performance.now() - this.lastSyncAt >= this.config.syncIntervalMs
+          ) {
+            await this.fdatasync()
+          }
         } else if (this.syncRequested && this.durableSeq < this.writtenSeq) {
           await this.fdatasync()
         } else {
@@ -549,7 +560,8 @@ export class Writer {
     const target = this.writtenSeq
     const start = performance.now()
     await this.config.files.fdatasync(this.active.fd)
-    this.stats.fsyncLatency.add(performance.now() - start)
+    this.lastSyncAt = performance.now()
+    this.stats.fsyncLatency.add(this.lastSyncAt - start)
     this.stats.fsyncs++
     this.durableSeq = target
     this.settle(this.syncWaiters, target)

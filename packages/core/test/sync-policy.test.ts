@@ -153,3 +153,30 @@ describe('failed state', () => {
     await wal.close().catch(() => {})
   })
 })
+
+describe('interval fdatasync under a busy append chain', () => {
+  it("'os-cache' still fdatasyncs every syncIntervalMs while awaited appends keep the event loop busy", async () => {
+    const wal = await Wal.open({ dir: tempDir(), sync: 'os-cache', syncIntervalMs: 10 })
+    const start = performance.now()
+    let i = 0
+    // Each append resolves in a microtask after its write: timers cannot run inside this loop.
+    while (performance.now() - start < 150) await wal.append({ type: 'a', data: payloadFor(i++, 50) })
+    expect(wal.metrics().fsyncs).toBeGreaterThan(2)
+    await wal.close()
+  })
+})
+
+describe('option validation', () => {
+  it('rejects byte sizes that are not integers or are too small', async () => {
+    for (const options of [
+      { bufferSize: 0.5 },
+      { bufferSize: 10 },
+      { segmentSize: 1.5 },
+      { maxRecordSize: 0 },
+    ]) {
+      await expect(Wal.open({ dir: tempDir(), ...options })).rejects.toMatchObject({
+        code: 'WAL_INVALID_ARGUMENT',
+      })
+    }
+  })
+})
