@@ -5,6 +5,7 @@
  *
  * @internal
  */
+import { randomBytes } from 'node:crypto'
 import * as fs from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
@@ -84,21 +85,29 @@ export function readLock(dir: string):
   return { owner, alive: owner !== undefined && isAlive(owner) }
 }
 
+/**
+ * Creates the lock file with its content in one atomic step: the owner is written to a temp file,
+ * which is then hard-linked to `LOCK` (link fails if `LOCK` exists). A racing process therefore never
+ * sees an empty lock file that it could mistake for a stale one.
+ */
 function tryCreate(path: string, content: string, mode: number): boolean {
-  let fd: number
-  try {
-    fd = fs.openSync(path, 'wx', mode)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
-    throw err
-  }
+  const temp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`
+  const fd = fs.openSync(temp, 'wx', mode)
   try {
     fs.writeSync(fd, content)
     fs.fsyncSync(fd)
   } finally {
     fs.closeSync(fd)
   }
-  return true
+  try {
+    fs.linkSync(temp, path)
+    return true
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
+    throw err
+  } finally {
+    fs.rmSync(temp, { force: true })
+  }
 }
 
 /** A held lock. */
@@ -133,7 +142,10 @@ export function acquireLock(dir: string, mode: number): Lock {
             if (released) return
             released = true
             heldHere.delete(key)
-            fs.rmSync(path, { force: true })
+            // Remove the lock only while it is still ours.
+            try {
+              if (fs.readFileSync(path, 'utf8') === content) fs.rmSync(path, { force: true })
+            } catch {}
           },
         }
       }
@@ -153,7 +165,12 @@ export function acquireLock(dir: string, mode: number): Lock {
       }
       const moved = parseOwner(fs.readFileSync(aside, 'utf8'))
       if (moved !== undefined && isAlive(moved)) {
-        fs.renameSync(aside, path)
+        // Put the live lock back, unless a third process has created one meanwhile (link, unlike
+        // rename, never replaces an existing file).
+        try {
+          fs.linkSync(aside, path)
+        } catch {}
+        fs.rmSync(aside, { force: true })
         throw new WalError('WAL_LOCKED', `${dir} is locked by pid ${moved.pid} on ${moved.host}`, {
           file: path,
         })

@@ -57,3 +57,26 @@ describe('single-writer lock', () => {
     await wal.close()
   })
 })
+
+describe('stale lock takeover race', () => {
+  it('when several processes take over a stale lock at once, exactly one wins', async () => {
+    const dir = tempDir()
+    await (await Wal.open({ dir })).close()
+    writeFileSync(join(dir, 'LOCK'), JSON.stringify({ pid: 2 ** 22 + 54321, host: hostname(), start: '1' }))
+    const children = [0, 1, 2, 3].map(() => startFixture('hold-lock.mjs', [dir]))
+    const outcomes = await Promise.all(
+      children.map(
+        (child) =>
+          new Promise<'ready' | 'refused'>((resolve) => {
+            onLines(child, (line) => {
+              if (line.startsWith('ready')) resolve('ready')
+            })
+            child.once('exit', () => resolve('refused'))
+          }),
+      ),
+    )
+    for (const child of children) child.kill('SIGKILL')
+    await Promise.all(children.map(exited))
+    expect(outcomes.filter((o) => o === 'ready')).toHaveLength(1)
+  })
+})
