@@ -29,8 +29,8 @@ export interface Files {
   size(fd: Fd): Promise<number>
   /** Names in a directory. */
   readdir(dir: string): Promise<string[]>
-  /** Creates the directory (and parents) if missing. */
-  mkdir(dir: string): Promise<void>
+  /** Creates the directory (and parents) if missing; resolves to the first directory created, if any. */
+  mkdir(dir: string): Promise<string | undefined>
   /** fsyncs a directory so entries created, renamed or removed in it are durable. */
   syncDir(dir: string): Promise<void>
   rename(from: string, to: string): Promise<void>
@@ -82,9 +82,7 @@ export const nodeFiles: Files = {
   size: (fd) =>
     new Promise((resolve, reject) => fs.fstat(fd, (err, st) => (err ? reject(err) : resolve(st.size)))),
   readdir: (dir) => fs.promises.readdir(dir),
-  mkdir: async (dir) => {
-    await fs.promises.mkdir(dir, { recursive: true })
-  },
+  mkdir: (dir) => fs.promises.mkdir(dir, { recursive: true }),
   syncDir: async (dir) => {
     const fd = await nodeFiles.open(dir, 'r')
     try {

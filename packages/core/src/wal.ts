@@ -2,6 +2,7 @@
  * The public facade: `Wal.open` wires recovery, the lock, the writer and readers, and owns the options
  * and their defaults.
  */
+import { dirname, resolve } from 'node:path'
 import { WalError } from './errors.js'
 import { type Files, nodeFiles } from './files.js'
 import { acquireLock, type Lock } from './lock.js'
@@ -312,7 +313,14 @@ export class Wal<Rec extends EncodableRecord = EncodableRecord<string, Uint8Arra
     let lock: Lock | undefined
     if (!readOnly) {
       try {
-        await files.mkdir(options.dir)
+        const created = await files.mkdir(options.dir)
+        // A new directory's entry lives in its parent: fsync every parent from the first one
+        // created down, or the whole log could vanish with a power cut.
+        if (created !== undefined) {
+          for (let d = resolve(options.dir); d !== dirname(resolve(created)); d = dirname(d)) {
+            await files.syncDir(dirname(d))
+          }
+        }
       } catch (err) {
         throw new WalError('WAL_IO', `cannot create ${options.dir}`, { cause: err, file: options.dir })
       }

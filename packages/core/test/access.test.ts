@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Wal } from '../src/index.js'
 import { exited, onLines, startFixture } from './child.js'
-import { payloadFor, tempDir } from './helpers.js'
+import { faultyFiles, payloadFor, tempDir } from './helpers.js'
 import { RecordingFiles } from './power-loss.js'
 
 describe('file permissions and paths', () => {
@@ -81,4 +81,15 @@ describe('a read-only reader in another process', () => {
     expect(seen).toEqual(expected)
     await writer.close()
   }, 30_000)
+})
+
+describe('creating the log directory', () => {
+  it('fsyncs the parent of every directory it creates', async () => {
+    const existing = faultyFiles()
+    await (await Wal.open({ dir: tempDir(), files: existing.files })).close()
+    expect(existing.calls.syncDir).toBe(1) // the first segment's creation only
+    const nested = faultyFiles()
+    await (await Wal.open({ dir: join(tempDir(), 'a', 'b', 'c'), files: nested.files })).close()
+    expect(nested.calls.syncDir).toBe(1 + 3)
+  })
 })
