@@ -9,7 +9,7 @@ import { WalError } from './errors.js'
 import { type Files, nodeFiles } from './files.js'
 import { MAX_HEADER_SIZE } from './format.js'
 import { acquireLock, type LockOwner, readLock } from './lock.js'
-import { FrameReader, isIntactOversizeFrame, listSegments, readHeader, type SegmentRef } from './segment.js'
+import { FrameReader, listSegments, readHeader, type SegmentRef } from './segment.js'
 import { WAL_DEFAULTS } from './wal.js'
 
 /** What a scan found in one segment file. */
@@ -111,24 +111,10 @@ async function scanSegment(
     }
     const { header } = read
     const frames = new FrameReader(files, fd, header.headerSize, header.firstSeq, maxRecordSize)
-    let count = 0
-    let r = await frames.next(Number.POSITIVE_INFINITY)
-    while (r === 'ok') {
-      count++
-      r = await frames.next(Number.POSITIVE_INFINITY)
-    }
+    const { stop: r, frames: count } = await frames.skipToEnd()
     let problem: SegmentReport['problem'] = null
     if (frames.committedEnd < read.fileSize) {
-      const oversize =
-        r === 'invalid' &&
-        (await isIntactOversizeFrame(
-          files,
-          fd,
-          frames.frameEnd,
-          frames.cursor,
-          frames.seq + 1,
-          read.fileSize,
-        ))
+      const oversize = r === 'invalid' && (await frames.rejectedIntactOversize(read.fileSize))
       problem = {
         offset: oversize ? frames.frameEnd : frames.committedEnd,
         reason: oversize

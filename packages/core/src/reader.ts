@@ -7,14 +7,7 @@
  */
 import { WalError } from './errors.js'
 import type { Fd, Files } from './files.js'
-import {
-  expectHeader,
-  FrameReader,
-  isIntactOversizeFrame,
-  oversizeError,
-  readHeader,
-  type SegmentRef,
-} from './segment.js'
+import { expectHeader, FrameReader, oversizeError, readHeader, type SegmentRef } from './segment.js'
 import type { EncodableRecord, Serializer, WalRecord } from './serializer.js'
 
 /** What a reader needs from the WAL: files, codec, and the live segment list with readable bounds. */
@@ -181,7 +174,7 @@ export class RecordReader {
   private async checkOversize(frames: FrameReader): Promise<void> {
     const { files, maxRecordSize } = this.source
     const size = await files.size(this.fd)
-    if (await isIntactOversizeFrame(files, this.fd, frames.frameEnd, frames.cursor, frames.seq + 1, size)) {
+    if (await frames.rejectedIntactOversize(size)) {
       throw oversizeError(this.segment!.path, frames.frameEnd, frames.cursor, maxRecordSize)
     }
   }

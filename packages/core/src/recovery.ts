@@ -13,7 +13,6 @@ import type { WalLogger } from './logger.js'
 import {
   expectHeader,
   FrameReader,
-  isIntactOversizeFrame,
   listSegments,
   oversizeError,
   readHeader,
@@ -114,20 +113,9 @@ export async function recover(options: RecoverOptions): Promise<Recovered> {
       }
       const header = expectHeader(read, ref, options.serializerName)
       const frames = new FrameReader(files, fd, header.headerSize, header.firstSeq, options.maxRecordSize)
-      let r = await frames.next(Number.POSITIVE_INFINITY)
-      while (r === 'ok') r = await frames.next(Number.POSITIVE_INFINITY)
+      const r = (await frames.skipToEnd()).stop
       const validEnd = frames.committedEnd
-      if (
-        r === 'invalid' &&
-        (await isIntactOversizeFrame(
-          files,
-          fd,
-          frames.frameEnd,
-          frames.cursor,
-          frames.seq + 1,
-          read.fileSize,
-        ))
-      ) {
+      if (r === 'invalid' && (await frames.rejectedIntactOversize(read.fileSize))) {
         throw oversizeError(ref.path, frames.frameEnd, frames.cursor, options.maxRecordSize)
       }
       let reason: string | null = null

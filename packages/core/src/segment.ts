@@ -108,7 +108,7 @@ export function expectHeader(read: HeaderRead, ref: SegmentRef, serializerName: 
  * @param expectedSeq - the seq the frame must carry
  * @param fileSize - the segment's size
  */
-export async function isIntactOversizeFrame(
+async function isIntactOversizeFrame(
   files: Files,
   fd: Fd,
   offset: number,
@@ -244,6 +244,31 @@ export class FrameReader {
       check = checkFrame(this.chunk, at, at + avail, this.expectedSeq, this.maxRecordSize, this.cursor)
     }
     return check === 'ok' ? this.accept(at) : check
+  }
+
+  /**
+   * Reads every remaining frame up to the end of the file or the first problem.
+   *
+   * @returns how reading stopped, and how many valid frames it read
+   */
+  async skipToEnd(): Promise<{ stop: FrameCheck | 'end'; frames: number }> {
+    let frames = 0
+    let stop = await this.next(Number.POSITIVE_INFINITY)
+    while (stop === 'ok') {
+      frames++
+      stop = await this.next(Number.POSITIVE_INFINITY)
+    }
+    return { stop, frames }
+  }
+
+  /**
+   * Whether the frame just rejected as `'invalid'` is in fact an intact record over `maxRecordSize`
+   * (written with a larger one): see {@link isIntactOversizeFrame}.
+   *
+   * @param fileSize - the segment's size
+   */
+  rejectedIntactOversize(fileSize: number): Promise<boolean> {
+    return isIntactOversizeFrame(this.files, this.fd, this.frameEnd, this.cursor, this.seq + 1, fileSize)
   }
 
   /** Takes the checked frame at chunk offset `at`: checks the batch chain and advances. */

@@ -711,9 +711,12 @@ export class Wal<Rec extends EncodableRecord = EncodableRecord<string, Uint8Arra
         firstSeq = header.firstSeq
       }
       const frames = new FrameReader(this.files, fd, offset, firstSeq, this.options.maxRecordSize)
-      let r = await frames.next(Number.POSITIVE_INFINITY)
-      while (r === 'ok') r = await frames.next(Number.POSITIVE_INFINITY)
-      return { end: frames.committedEnd, seq: frames.committedSeq, clean: r === 'end' && !frames.batchOpen }
+      const { stop } = await frames.skipToEnd()
+      return {
+        end: frames.committedEnd,
+        seq: frames.committedSeq,
+        clean: stop === 'end' && !frames.batchOpen,
+      }
     } finally {
       await this.files.close(fd)
     }
