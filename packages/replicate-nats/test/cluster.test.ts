@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url'
 import type { JetStreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/transport-node'
 import { Wal } from '@waltz/core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { restoreFromJetStream } from '../src/index.js'
 import {
   appendEvents,
@@ -39,6 +39,10 @@ describe.skipIf(NO_NATS_SERVER)('3-node JetStream cluster, stream with 3 replica
   })
   afterAll(() => {
     for (const child of children) child.kill('SIGKILL')
+  })
+  // Each test starts with every node up, even when the one before failed with a node stopped.
+  afterEach(async () => {
+    await Promise.all(cluster.servers.filter((s) => !s.running).map((s) => s.start()))
   })
 
   /** Appends `count` records in small batches, a few milliseconds apart (replication runs meanwhile). */

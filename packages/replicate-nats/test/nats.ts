@@ -221,8 +221,9 @@ export async function eventually<T>(fn: () => Promise<T>, timeoutMs = 30_000, in
  * Returns the leader's server name.
  */
 export async function streamReady(nc: NatsConnection, stream: string, replicas = 1): Promise<string> {
-  const jsm = await jetstreamManager(nc, { timeout: 2000 })
   return eventually(async () => {
+    // Inside the retry: while a killed node's JetStream meta leadership moves, API requests time out.
+    const jsm = await jetstreamManager(nc, { timeout: 2000 })
     const info = await jsm.streams.info(stream)
     if (replicas === 1) return info.cluster?.leader ?? 'standalone'
     const leader = info.cluster?.leader
