@@ -17,6 +17,11 @@ import {
 } from './stream.js'
 import { backoff, sleep } from './util.js'
 
+/** Idle heartbeat interval asked of the stream consumer while following. */
+const HEARTBEAT_MS = 1000
+/** A consumer silent this long (no message, no heartbeat) is replaced by a new one. */
+const STALL_MS = 4 * HEARTBEAT_MS
+
 /** Options of {@link restoreFromJetStream}. */
 export interface RestoreOptions {
   /** The NATS connection (unlimited reconnects recommended for `follow`). */
@@ -149,35 +154,56 @@ export async function restoreFromJetStream(options: RestoreOptions): Promise<Res
     })
     // Short pulls and heartbeats: a consumer lost in a cluster restart is noticed and recreated in
     // seconds (the client's defaults, 30 s pulls with 15 s heartbeats, take half a minute).
-    messages = await consumer.consume({
+    const current = await consumer.consume({
       max_messages: Math.max(100, batchSize),
       expires: 5000,
-      idle_heartbeat: 1000,
+      idle_heartbeat: HEARTBEAT_MS,
     })
-    if (signal?.aborted) await messages.close()
-    for await (const m of messages) {
-      const r = parseReplicatedMessage(m)
-      startStreamSeq = r.streamSeq + 1
-      if (wal === undefined) await open(r.serializer, r.seq)
-      if (r.seq < next) continue // at or before the replica's end: already stored
-      if (r.seq > next) {
-        throw new ReplicationError(
-          'REPLICATION_GAP',
-          `the stream skips from seq ${next - 1} to ${r.seq} (stream sequence ${r.streamSeq})`,
-          { seq: next, streamSeq: r.streamSeq },
-        )
+    messages = current
+    if (signal?.aborted) await current.close()
+    // The client re-creates an ordered consumer on most faults, but after every server of a cluster
+    // restarted it was seen to wait forever: no message, no heartbeat. Silence for a few heartbeat
+    // intervals ends this read; the loop below starts a fresh consumer at `startStreamSeq`.
+    let heardAt = Date.now()
+    void (async () => {
+      for await (const status of current.status()) {
+        if (status.type === 'heartbeat') heardAt = Date.now()
+        else logger.debug('stream consumer status', { status })
       }
-      if (r.serializer !== result.serializer) {
-        throw new ReplicationError(
-          'REPLICATION_DIVERGED',
-          `seq ${r.seq} uses serializer '${r.serializer}', the replica '${result.serializer}'`,
-          { seq: r.seq, streamSeq: r.streamSeq },
-        )
+    })().catch(() => {})
+    const watchdog = setInterval(() => {
+      if (Date.now() - heardAt < STALL_MS) return
+      logger.warn('the stream consumer fell silent; starting a new one', { next })
+      current.stop()
+    }, HEARTBEAT_MS)
+    try {
+      for await (const m of current) {
+        heardAt = Date.now()
+        const r = parseReplicatedMessage(m)
+        startStreamSeq = r.streamSeq + 1
+        if (wal === undefined) await open(r.serializer, r.seq)
+        if (r.seq < next) continue // at or before the replica's end: already stored
+        if (r.seq > next) {
+          throw new ReplicationError(
+            'REPLICATION_GAP',
+            `the stream skips from seq ${next - 1} to ${r.seq} (stream sequence ${r.streamSeq})`,
+            { seq: next, streamSeq: r.streamSeq },
+          )
+        }
+        if (r.serializer !== result.serializer) {
+          throw new ReplicationError(
+            'REPLICATION_DIVERGED',
+            `seq ${r.seq} uses serializer '${r.serializer}', the replica '${result.serializer}'`,
+            { seq: r.seq, streamSeq: r.streamSeq },
+          )
+        }
+        batch.push({ type: '', time: 0, data: r.payload })
+        next++
+        if (done()) break
+        if (batch.length >= batchSize || m.info.pending === 0) await flush()
       }
-      batch.push({ type: '', time: 0, data: r.payload })
-      next++
-      if (done()) break
-      if (batch.length >= batchSize || m.info.pending === 0) await flush()
+    } finally {
+      clearInterval(watchdog)
     }
     await flush()
   }
