@@ -22,7 +22,7 @@
  * 20  …  payload (the serializer's bytes)
  * ```
  */
-import { crc32 } from 'node:zlib'
+import { crc32 } from './checksum.js'
 
 /** Segment file magic: "WLTZ". */
 export const SEGMENT_MAGIC = 0x5a544c57
@@ -115,7 +115,7 @@ export function encodeSegmentHeader(firstSeq: number, createdAt: number, seriali
   writeU64(buf, createdAt, 16)
   buf.writeUInt8(name.length, 24)
   name.copy(buf, HEADER_FIXED)
-  buf.writeUInt32LE(crc32(buf.subarray(0, size - 4)), size - 4)
+  buf.writeUInt32LE(crc32(buf, 0, size - 4), size - 4)
   return buf
 }
 
@@ -136,7 +136,7 @@ export function parseSegmentHeader(buf: Buffer): SegmentHeader | HeaderProblem {
   const nameLength = buf.readUInt8(24)
   if (size !== HEADER_FIXED + nameLength + 4) return 'fields'
   if (buf.length < size) return 'short'
-  if (buf.readUInt32LE(size - 4) !== crc32(buf.subarray(0, size - 4))) return 'checksum'
+  if (buf.readUInt32LE(size - 4) !== crc32(buf, 0, size - 4)) return 'checksum'
   if (version !== FORMAT_VERSION) return 'version'
   const firstSeq = readU64(buf, 8)
   const createdAt = readU64(buf, 16)
@@ -167,7 +167,7 @@ export function writeFrameHeader(
   writeU64(buf, seq, offset + 8)
   buf.writeUInt32LE(batchRemaining, offset + 16)
   const end = offset + FRAME_HEADER_SIZE + length
-  buf.writeUInt32LE(crc32(buf.subarray(offset + 4, end)), offset)
+  buf.writeUInt32LE(crc32(buf, offset + 4, end), offset)
   return end
 }
 
@@ -263,7 +263,7 @@ export function checkFrame(
     cursor.problem = 'partial frame payload'
     return 'incomplete'
   }
-  if (buf.readUInt32LE(offset) !== crc32(buf.subarray(offset + 4, offset + FRAME_HEADER_SIZE + length))) {
+  if (buf.readUInt32LE(offset) !== crc32(buf, offset + 4, offset + FRAME_HEADER_SIZE + length)) {
     cursor.problem = 'frame checksum mismatch'
     return 'invalid'
   }

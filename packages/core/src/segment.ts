@@ -5,7 +5,7 @@
  * @internal
  */
 import { join } from 'node:path'
-import { crc32 } from 'node:zlib'
+import { crc32 } from './checksum.js'
 import { WalError } from './errors.js'
 import type { Fd, Files } from './files.js'
 import {
@@ -126,7 +126,7 @@ async function isIntactOversizeFrame(
     if (n === 0) return false
     filled += n
   }
-  return buf.readUInt32LE(0) === crc32(buf.subarray(4))
+  return buf.readUInt32LE(0) === crc32(buf, 4, buf.length)
 }
 
 /** The error for a log holding a record larger than the `maxRecordSize` it was opened with. */

@@ -120,23 +120,43 @@ class TypeNameCache {
 
 const BYTES_HEADER = 9 // f64 time + u8 type length
 
-function bytesEncodedSize(record: EncodableRecord<string, Uint8Array>): number {
-  if (!(record.data instanceof Uint8Array)) throw new TypeError('bytesSerializer: data must be a Uint8Array')
-  const typeLength = Buffer.byteLength(record.type, 'utf8')
-  if (typeLength > 255) throw new RangeError('bytesSerializer: type longer than 255 bytes')
-  return BYTES_HEADER + typeLength + record.data.byteLength
+/**
+ * Encodes record type names to UTF-8 once: a log has few distinct types, and copying a few cached
+ * bytes is cheaper than encoding the string on every append.
+ */
+class TypeNameBytes {
+  private readonly cache = new Map<string, Buffer>()
+
+  get(type: string): Buffer {
+    let bytes = this.cache.get(type)
+    if (bytes === undefined) {
+      bytes = Buffer.from(type, 'utf8')
+      if (bytes.length > 255) throw new RangeError('bytesSerializer: type longer than 255 bytes')
+      if (this.cache.size >= 1024) this.cache.clear() // unbounded type names must not grow memory
+      this.cache.set(type, bytes)
+    }
+    return bytes
+  }
 }
 
+/** Writes a record at `offset` if it fits before `target.length`; returns the end, or -1. */
 function bytesEncodeInto(
   record: EncodableRecord<string, Uint8Array>,
+  typeBytes: Buffer,
   target: Buffer,
   offset: number,
 ): number {
+  const data = record.data
+  if (!(data instanceof Uint8Array)) throw new TypeError('bytesSerializer: data must be a Uint8Array')
+  const typeStart = offset + BYTES_HEADER
+  const dataStart = typeStart + typeBytes.length
+  const end = dataStart + data.byteLength
+  if (end > target.length) return -1
   target.writeDoubleLE(record.time, offset)
-  const typeLength = target.write(record.type, offset + BYTES_HEADER, 'utf8')
-  target[offset + 8] = typeLength
-  target.set(record.data, offset + BYTES_HEADER + typeLength)
-  return offset + BYTES_HEADER + typeLength + record.data.byteLength
+  target[offset + 8] = typeBytes.length
+  for (let i = 0; i < typeBytes.length; i++) target[typeStart + i] = typeBytes[i]!
+  target.set(data, dataStart)
+  return end
 }
 
 /**
@@ -152,16 +172,18 @@ function bytesEncodeInto(
  */
 export function bytesSerializer(): Serializer<string, Uint8Array> {
   const types = new TypeNameCache()
+  const typeBytes = new TypeNameBytes()
   return {
     name: 'waltz-bytes/1',
     encode(record) {
-      const out = Buffer.allocUnsafe(bytesEncodedSize(record))
-      bytesEncodeInto(record, out, 0)
+      const type = typeBytes.get(record.type)
+      const length = record.data instanceof Uint8Array ? record.data.byteLength : 0
+      const out = Buffer.allocUnsafe(BYTES_HEADER + type.length + length)
+      bytesEncodeInto(record, type, out, 0)
       return out
     },
     encodeInto(record, target, offset) {
-      const end = offset + bytesEncodedSize(record)
-      return end > target.length ? -1 : bytesEncodeInto(record, target, offset)
+      return bytesEncodeInto(record, typeBytes.get(record.type), target, offset)
     },
     decode(bytes) {
       if (bytes.byteLength < BYTES_HEADER)
