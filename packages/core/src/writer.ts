@@ -408,9 +408,17 @@ export class Writer {
     })
   }
 
-  /** The batch appends are encoded into, created when there is none. */
+  /**
+   * The batch appends are encoded into, created when there is none. In `'background'` mode a batch
+   * holding a buffer's worth is sealed into the queue first: while an fdatasync runs, appends go on
+   * filling fresh buffers instead of regrowing (and copying) one ever larger buffer.
+   */
   private buildingBatch(): Batch {
     let batch = this.building
+    if (batch && this.config.sync === 'background' && batch.length >= this.config.bufferSize) {
+      this.queue.push(batch)
+      batch = undefined
+    }
     if (!batch) {
       batch = this.newBatch(false, 0)
       this.building = batch

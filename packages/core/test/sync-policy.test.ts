@@ -104,6 +104,56 @@ describe("sync: 'background'", () => {
   })
 })
 
+describe("sync: 'background' while an fdatasync runs", () => {
+  it('fills fresh buffer-sized batches instead of regrowing one, and keeps every record in order', async () => {
+    const dir = tempDir()
+    const fault = faultyFiles()
+    let release: () => void = () => {}
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    let hold = false
+    const fdatasync = fault.files.fdatasync
+    fault.files.fdatasync = async (fd) => {
+      if (hold) await gate // the interval fdatasync blocks the writer loop until released
+      return fdatasync(fd)
+    }
+    const writes: number[] = []
+    const writeSync = fault.files.writeSync
+    fault.files.writeSync = (fd, buf, offset, length, position) => {
+      writes.push(length)
+      writeSync(fd, buf, offset, length, position)
+    }
+    const wal = await Wal.open({
+      dir,
+      sync: 'background',
+      syncIntervalMs: 1,
+      bufferSize: 4096,
+      segmentSize: 64 * 1024,
+      files: fault.files,
+    })
+    const group = (first: number) =>
+      Array.from({ length: 10 }, (_, i) => ({ type: 'g', data: payloadFor(first + i, 100) }))
+    hold = true
+    await wal.appendBatch(group(1))
+    await wal.flush()
+    await new Promise((r) => setTimeout(r, 20)) // the interval fdatasync starts and blocks
+    for (let g = 1; g < 100; g++) await wal.appendBatch(group(g * 10 + 1))
+    expect(wal.metrics().writtenSeq).toBeLessThan(1000) // held behind the blocked fdatasync
+    release()
+    await wal.close()
+    const frameBytes = 10 * (20 + 9 + 1 + 100) // one group of 10 frames
+    expect(writes.length).toBeGreaterThan(10)
+    for (const length of writes) expect(length).toBeLessThanOrEqual(4096 + frameBytes)
+    const reopened = await Wal.open({ dir })
+    const records = await collect(reopened.records())
+    expect(records.map((r) => r.seq)).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1))
+    for (const r of records) expect(r.data).toEqual(payloadFor(r.seq, 100))
+    expect(reopened.metrics().segments).toBeGreaterThan(1)
+    await reopened.close()
+  })
+})
+
 describe('backpressure', () => {
   it('bounds pending bytes: a producer faster than the disk waits, and order is kept', async () => {
     const wal = await Wal.open({ dir: tempDir(), sync: 'always', maxPendingBytes: 16 * 1024 })
