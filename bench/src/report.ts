@@ -278,6 +278,8 @@ export async function renderMarkdown(
       "`flush()`; no fdatasync in any row). `'os-cache'` resolves each append after its write(2), so awaiting each",
     )
     p("append means one write per record; `'background'` resolves once buffered (64 KiB writes).")
+    p('Each system first runs the same workload with a fifth of the records into a scratch store, untimed,')
+    p('in the same process (JIT and caches warm), then the timed run.')
     p()
     for (const size of config.buffered.sizes) {
       const n = config.buffered.records[size]!
