@@ -279,7 +279,9 @@ export async function renderMarkdown(
     )
     p("append means one write per record; `'background'` resolves once buffered (64 KiB writes).")
     p('Each system first runs the same workload with a fifth of the records into a scratch store, untimed,')
-    p('in the same process (JIT and caches warm), then the timed run.')
+    p(
+      'in the same process (JIT and caches warm), then runs `sync` (no dirty pages of earlier runs), then the timed run.',
+    )
     p()
     for (const size of config.buffered.sizes) {
       const n = config.buffered.records[size]!

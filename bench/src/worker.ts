@@ -3,6 +3,7 @@
  * `main.ts`: `node bench/dist/worker.js '<TaskSpec as JSON>'`. The result goes back over IPC (or to stdout
  * when run by hand).
  */
+import { spawnSync } from 'node:child_process'
 import {
   closeSync,
   fdatasync,
@@ -51,6 +52,8 @@ async function buffered(dir: string, p: Params): Promise<Metrics> {
   mkdirSync(warmup)
   mkdirSync(timed)
   await bufferedRun(warmup, p, Math.max(1000, Math.floor(num(p, 'n') / 5)))
+  // Dirty pages left by earlier measurements (other processes) would throttle this one's writes.
+  spawnSync('sync')
   return bufferedRun(timed, p, num(p, 'n'))
 }
 
