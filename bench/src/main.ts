@@ -150,7 +150,7 @@ const BUFFERED = [
   'fs-large',
 ]
 const DURABLE = ['waltz-always', 'sqlite-full', 'level-sync']
-const DURABLE_1 = ['fs-fdatasync', 'fs-fdatasync-async']
+const DURABLE_1 = ['waltz-always-blocking', 'fs-fdatasync', 'fs-fdatasync-async']
 const REPLAY = [
   'waltz-bytes',
   'waltz-bytes-iter',

@@ -67,6 +67,7 @@ const NAMES: Record<string, string> = {
   'level-nosync': 'LevelDB, `batch` of 1000, `sync: false`',
   'fs-large': 'node:fs, pre-encoded frames, 1 MiB `writeSync`s',
   'waltz-always': "waltz `'always'` (group commit)",
+  'waltz-always-blocking': "waltz `'always'`, `blockingSync: true` (fdatasync on the main thread)",
   'sqlite-full':
     'SQLite WAL, `synchronous=FULL`, 1 transaction per event (synchronous API: appenders run one after another)',
   'level-sync': 'LevelDB, `put` with `sync: true` (async: truly concurrent)',
@@ -134,6 +135,15 @@ export function ratioBars(config: BenchConfig, m: Measured): RatioBar[] {
           'recordsPerSec',
         )
         bars.push({ group, label: `${c} appender${c > 1 ? 's' : ''}: 'always' ÷ ${SHORT[peer]}`, value })
+      }
+      if (c === 1) {
+        const value = ratio(
+          m,
+          `durable|${size}|1|waltz-always-blocking`,
+          `durable|${size}|1|fs-fdatasync`,
+          'recordsPerSec',
+        )
+        bars.push({ group, label: `1 appender: 'always' blockingSync ÷ ${SHORT['fs-fdatasync']}`, value })
       }
     }
   }
@@ -338,14 +348,20 @@ export async function renderMarkdown(
       for (const c of config.durable.concurrency) {
         const systems =
           c === 1
-            ? ['waltz-always', 'sqlite-full', 'level-sync', 'fs-fdatasync', 'fs-fdatasync-async']
+            ? [
+                'waltz-always',
+                'waltz-always-blocking',
+                'sqlite-full',
+                'level-sync',
+                'fs-fdatasync',
+                'fs-fdatasync-async',
+              ]
             : ['waltz-always', 'sqlite-full', 'level-sync']
         for (const system of systems) {
           const key = `durable|${size}|${c}|${system}`
-          const r =
-            system === 'waltz-always'
-              ? ''
-              : fmtRatio(ratio(m, `durable|${size}|${c}|waltz-always`, key, 'recordsPerSec'))
+          const r = system.startsWith('waltz-')
+            ? ''
+            : fmtRatio(ratio(m, `durable|${size}|${c}|waltz-always`, key, 'recordsPerSec'))
           const perSync = med(m, key, 'recordsPerFsync')
           p(
             `| ${c} | ${NAMES[system]} | ${fmt(med(m, key, 'recordsPerSec'))} | ${fmt(med(m, key, 'p50Ms'), 3)} | ${fmt(med(m, key, 'p99Ms'), 3)} | ${Number.isFinite(perSync) ? fmt(perSync, 1) : system.startsWith('fs-') ? '1' : ''} | ${fmt(rss(m, key))} | ${r} |`,
@@ -446,6 +462,7 @@ export async function renderMarkdown(
         'waltz-os-cache-batch',
         'waltz-background-batch',
         'waltz-always',
+        'waltz-always-blocking',
       ],
     ],
     ['better-sqlite3', ['sqlite-normal', 'sqlite-full']],

@@ -185,8 +185,9 @@ async function durable(dir: string, p: Params): Promise<Metrics> {
   let op: (seq: number) => unknown
   let close: () => Promise<void> | void
   let fsyncs: (() => number) | undefined
-  if (system === 'waltz-always') {
-    const wal = await openWal(join(dir, 'wal'), 'always')
+  if (system === 'waltz-always' || system === 'waltz-always-blocking') {
+    const blockingSync = system === 'waltz-always-blocking'
+    const wal = await Wal.open<EncodableRecord>({ dir: join(dir, 'wal'), sync: 'always', blockingSync })
     op = (seq) => wal.append({ type, time: seq, data: pool[seq & 1023]! })
     close = () => wal.close()
     fsyncs = () => wal.metrics().fsyncs

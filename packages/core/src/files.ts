@@ -24,6 +24,8 @@ export interface Files {
   /** Reads up to `length` bytes at `position`; resolves to the count read (0 at end of file). */
   read(fd: Fd, buf: Uint8Array, offset: number, length: number, position: number): Promise<number>
   fdatasync(fd: Fd): Promise<void>
+  /** The same, blocking the calling thread (the writer's `blockingSync` mode). */
+  fdatasyncSync(fd: Fd): void
   ftruncate(fd: Fd, length: number): Promise<void>
   /** Size of the open file in bytes. */
   size(fd: Fd): Promise<number>
@@ -77,6 +79,7 @@ export const nodeFiles: Files = {
       fs.read(fd, buf, offset, length, position, (err, n) => (err ? reject(err) : resolve(n))),
     ),
   fdatasync: (fd) => new Promise((resolve, reject) => fs.fdatasync(fd, done(resolve, reject))),
+  fdatasyncSync: (fd) => fs.fdatasyncSync(fd),
   ftruncate: (fd, length) =>
     new Promise((resolve, reject) => fs.ftruncate(fd, length, done(resolve, reject))),
   size: (fd) =>

@@ -45,6 +45,8 @@ export interface WriterConfig {
   maxRecordSize: number
   maxPendingBytes: number
   fileMode: number
+  /** fdatasync with the blocking call on the main thread instead of the thread pool. */
+  blockingSync: boolean
   logger: WalLogger
 }
 
@@ -567,7 +569,8 @@ export class Writer {
   private async fdatasync(): Promise<void> {
     const target = this.writtenSeq
     const start = performance.now()
-    await this.config.files.fdatasync(this.active.fd)
+    if (this.config.blockingSync) this.config.files.fdatasyncSync(this.active.fd)
+    else await this.config.files.fdatasync(this.active.fd)
     this.lastSyncAt = performance.now()
     this.stats.fsyncLatency.add(this.lastSyncAt - start)
     this.stats.fsyncs++

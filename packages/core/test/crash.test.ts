@@ -24,8 +24,10 @@ async function runAndKill(
   appenders: number,
   segmentSize: number,
   ms: number,
+  blockingSync: boolean,
 ): Promise<Map<number, Ack>> {
-  const child = startFixture('appender.mjs', [dir, 'always', String(appenders), String(segmentSize)])
+  const args = [dir, 'always', String(appenders), String(segmentSize), String(blockingSync)]
+  const child = startFixture('appender.mjs', args)
   const acked = new Map<number, Ack>()
   await new Promise<void>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`appender exited early with ${code}`)))
@@ -58,7 +60,8 @@ describe('crash safety (real SIGKILL)', () => {
       const before = allAcked.size
       const appenders = 1 + Math.floor(rnd() * 32)
       const segmentSize = 16 * 1024 + Math.floor(rnd() * 240 * 1024)
-      const acked = await runAndKill(dir, appenders, segmentSize, 30 + Math.floor(rnd() * 250))
+      const ms = 30 + Math.floor(rnd() * 250)
+      const acked = await runAndKill(dir, appenders, segmentSize, ms, round % 2 === 1)
       for (const [seq, ack] of acked) allAcked.set(seq, ack)
       acknowledged += allAcked.size - before
 

@@ -59,6 +59,12 @@ export function faultyFiles(base: Files = nodeFiles) {
     },
     read: wrap('read', base.read),
     fdatasync: wrap('fdatasync', base.fdatasync),
+    fdatasyncSync: (fd) => {
+      calls.fdatasyncSync = (calls.fdatasyncSync ?? 0) + 1
+      const failure = failures.get('fdatasyncSync') ?? failures.get('fdatasync')
+      if (failure) throw failure
+      base.fdatasyncSync(fd)
+    },
     ftruncate: wrap('ftruncate', base.ftruncate),
     size: wrap('size', base.size),
     readdir: wrap('readdir', base.readdir),

@@ -11,6 +11,7 @@ const RANDOM_VARIANTS = Number(process.env.WALTZ_POWER_LOSS_VARIANTS ?? 1)
 
 interface Workload {
   ops: RecordingFiles['ops']
+  blockingSyncs: number
   /** For each acknowledged seq, how many operations had completed when its append resolved. */
   ackedAt: Map<number, number>
 }
@@ -19,12 +20,18 @@ interface Workload {
  * Appends singles and atomic batches from concurrent appenders, recording every op. In 'always' mode a
  * record is acknowledged when its append resolves; in 'os-cache' mode, when a later `sync()` resolves.
  */
-async function recordWorkload(dir: string, seed: number, sync: 'always' | 'os-cache'): Promise<Workload> {
+async function recordWorkload(
+  dir: string,
+  seed: number,
+  sync: 'always' | 'os-cache',
+  blockingSync: boolean,
+): Promise<Workload> {
   const recording = new RecordingFiles()
   const rnd = random(seed)
   const wal = await Wal.open({
     dir,
     sync,
+    blockingSync,
     segmentSize: 6 * 1024,
     syncIntervalMs: 60_000,
     files: recording.files,
@@ -65,7 +72,7 @@ async function recordWorkload(dir: string, seed: number, sync: 'always' | 'os-ca
   await wal.truncateBefore(Math.floor(wal.lastSeq / 3))
   await Promise.all(Array.from({ length: 3 }, appender))
   await wal.close()
-  return { ops: recording.ops, ackedAt }
+  return { ops: recording.ops, ackedAt, blockingSyncs: recording.blockingSyncs }
 }
 
 /** Checks one recovered log; returns how many acknowledged records it had to hold. */
@@ -104,12 +111,19 @@ function checkRecovered(
 
 describe('simulated power loss (ALICE-style crash states)', () => {
   it.each([
-    ['always', 'append'],
-    ['os-cache', 'sync()'],
+    ['always', false, 'append'],
+    ['always', true, 'append'],
+    ['os-cache', false, 'sync()'],
   ] as const)(
-    '%s: every crash state recovers every record acknowledged by %s, and nothing unwritten',
-    async (mode, _acknowledgedBy) => {
-      const w = await recordWorkload(tempDir(), 0x5eed, mode)
+    '%s (blockingSync %s): every crash state recovers every record acknowledged by %s, and nothing unwritten',
+    async (mode, blockingSync, _acknowledgedBy) => {
+      const w = await recordWorkload(tempDir(), 0x5eed, mode, blockingSync)
+      const syncCalls = w.ops.filter((o) => o.kind === 'fdatasync').length
+      expect(syncCalls).toBeGreaterThan(10)
+      // With blockingSync every fdatasync of the append path is the blocking call (segment creation
+      // and directory syncs stay asynchronous).
+      if (blockingSync) expect(w.blockingSyncs).toBeGreaterThan(syncCalls / 2)
+      else expect(w.blockingSyncs).toBe(0)
       expect(w.ops.filter((o) => o.kind === 'syncDir').length).toBeGreaterThan(3) // rotations happened
       expect(w.ops.some((o) => o.kind === 'unlink')).toBe(true) // retention happened
       const root = tempDir()
@@ -142,7 +156,7 @@ describe('simulated power loss (ALICE-style crash states)', () => {
       expect(states).toBeGreaterThan(200)
       expect(acknowledgedChecked).toBeGreaterThan(1000)
       console.info(
-        `power loss (${mode}): ${states} crash states, ${acknowledgedChecked} acknowledged records checked, 0 lost`,
+        `power loss (${mode}, blockingSync ${blockingSync}): ${states} crash states, ${acknowledgedChecked} acknowledged records checked, 0 lost`,
       )
     },
     120_000,

@@ -27,6 +27,8 @@ type Op =
 export class RecordingFiles {
   readonly ops: Op[] = []
   readonly files: Files
+  /** How many of the recorded fdatasyncs were the blocking call. */
+  blockingSyncs = 0
   private readonly paths = new Map<Fd, string>()
 
   constructor() {
@@ -69,6 +71,11 @@ export class RecordingFiles {
       },
       fdatasync: async (fd) => {
         await nodeFiles.fdatasync(fd)
+        ops.push({ kind: 'fdatasync', path: pathOf(fd) })
+      },
+      fdatasyncSync: (fd) => {
+        nodeFiles.fdatasyncSync(fd)
+        this.blockingSyncs++
         ops.push({ kind: 'fdatasync', path: pathOf(fd) })
       },
       ftruncate: async (fd, length) => {

@@ -2,18 +2,25 @@ import { describe, expect, it, vi } from 'vitest'
 import { Wal } from '../src/index.js'
 import { collect, faultyFiles, payloadFor, tempDir } from './helpers.js'
 
-describe("sync: 'always'", () => {
+describe.each([false, true])("sync: 'always', blockingSync: %s", (blockingSync) => {
   it('resolves each append only after an fdatasync covers it', async () => {
-    const wal = await Wal.open({ dir: tempDir(), sync: 'always' })
+    const fault = faultyFiles()
+    const wal = await Wal.open({ dir: tempDir(), sync: 'always', blockingSync, files: fault.files })
+    const before = { ...fault.calls }
     for (let i = 1; i <= 20; i++) {
       const seq = await wal.append({ type: 'a', data: payloadFor(i, 50) })
       expect(wal.metrics().durableSeq).toBeGreaterThanOrEqual(seq)
     }
+    // The appends' fdatasyncs went through the call the option selects, and only through it.
+    const blocking = (fault.calls.fdatasyncSync ?? 0) - (before.fdatasyncSync ?? 0)
+    const pooled = (fault.calls.fdatasync ?? 0) - (before.fdatasync ?? 0)
+    expect(blockingSync ? blocking : pooled).toBe(20)
+    expect(blockingSync ? pooled : blocking).toBe(0)
     await wal.close()
   })
 
   it('group-commits concurrent appends: far fewer fsyncs and writes than appends', async () => {
-    const wal = await Wal.open({ dir: tempDir(), sync: 'always' })
+    const wal = await Wal.open({ dir: tempDir(), sync: 'always', blockingSync })
     const before = wal.metrics().fsyncs
     const appenders = 32
     const each = 20
@@ -39,7 +46,7 @@ describe("sync: 'always'", () => {
   })
 
   it('a burst of synchronous appends shares a single write and fdatasync', async () => {
-    const wal = await Wal.open({ dir: tempDir(), sync: 'always' })
+    const wal = await Wal.open({ dir: tempDir(), sync: 'always', blockingSync })
     const before = wal.metrics()
     const seqs = await Promise.all(
       Array.from({ length: 100 }, (_, i) => wal.append({ type: 'b', data: payloadFor(i, 64) })),
@@ -193,6 +200,27 @@ describe('failed state', () => {
     await reopened.close()
   })
 
+  it('a blocking fdatasync error (blockingSync) fails the WAL the same way', async () => {
+    const dir = tempDir()
+    const fault = faultyFiles()
+    const wal = await Wal.open({ dir, sync: 'always', blockingSync: true, files: fault.files })
+    for (let i = 1; i <= 5; i++) await wal.append({ type: 'ok', data: payloadFor(i, 30) })
+    fault.fail('fdatasyncSync', 'EIO')
+    await expect(wal.append({ type: 'lost', data: new Uint8Array(1) })).rejects.toMatchObject({
+      code: 'WAL_IO',
+      cause: { code: 'EIO' },
+    })
+    fault.heal('fdatasyncSync')
+    await expect(wal.append({ type: 'later', data: new Uint8Array(1) })).rejects.toMatchObject({
+      code: 'WAL_IO',
+    })
+    await wal.close().catch(() => {})
+    const reopened = await Wal.open({ dir })
+    const types = (await collect(reopened.records({ from: 1, to: 5 }))).map((r) => r.type)
+    expect(types).toEqual(Array(5).fill('ok'))
+    await reopened.close()
+  })
+
   it('a write error (ENOSPC) fails the WAL with WAL_IO carrying the cause', async () => {
     const fault = faultyFiles()
     const wal = await Wal.open({ dir: tempDir(), sync: 'os-cache', files: fault.files })
@@ -217,12 +245,13 @@ describe('interval fdatasync under a busy append chain', () => {
 })
 
 describe('option validation', () => {
-  it('rejects byte sizes that are not integers or are too small', async () => {
+  it('rejects byte sizes that are not integers or are too small, and a non-boolean blockingSync', async () => {
     for (const options of [
       { bufferSize: 0.5 },
       { bufferSize: 10 },
       { segmentSize: 1.5 },
       { maxRecordSize: 0 },
+      { blockingSync: 'yes' as unknown as boolean },
     ]) {
       await expect(Wal.open({ dir: tempDir(), ...options })).rejects.toMatchObject({
         code: 'WAL_INVALID_ARGUMENT',
