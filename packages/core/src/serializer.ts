@@ -130,6 +130,7 @@ class TypeNameBytes {
   get(type: string): Buffer {
     let bytes = this.cache.get(type)
     if (bytes === undefined) {
+      if (typeof type !== 'string') throw new TypeError('bytesSerializer: type must be a string')
       bytes = Buffer.from(type, 'utf8')
       if (bytes.length > 255) throw new RangeError('bytesSerializer: type longer than 255 bytes')
       if (this.cache.size >= 1024) this.cache.clear() // unbounded type names must not grow memory

@@ -78,9 +78,10 @@ export interface WalOptions<Rec extends EncodableRecord = EncodableRecord<string
    * Run the writer's fdatasync on the main thread (`fdatasyncSync`) instead of libuv's thread pool.
    * Saves the pool's round trip (tens of microseconds) on every fdatasync, so one sequential `'always'`
    * appender gets closer to the disk's own latency; but the event loop, and everything else in the
-   * process, stops for as long as each fdatasync takes (milliseconds on many disks). Group commit
-   * still works: appends arriving meanwhile share the next fdatasync. For a process that does little
-   * besides appending. Default `false`.
+   * process, stops for as long as each fdatasync takes (milliseconds on many disks). The writer lets
+   * the event loop turn once after each fdatasync, so timers and I/O that became due meanwhile run
+   * then, and the appends they make share the next fdatasync (group commit still works). For a
+   * process that does little besides appending. Default `false`.
    */
   blockingSync?: boolean
   /** Initial size of the write buffer; in `'background'` mode, bytes buffered before a write. Default 64 KiB. */

@@ -576,6 +576,10 @@ export class Writer {
     this.stats.fsyncs++
     this.durableSeq = target
     this.settle(this.syncWaiters, target)
+    // Let the event loop turn once per blocking fdatasync: a sequential appender would otherwise
+    // chain append -> write -> fdatasync through microtasks alone, and timers and I/O would wait
+    // for the whole run of appends instead of one fdatasync.
+    if (this.config.blockingSync) await new Promise(setImmediate)
   }
 
   private settle(waiters: SeqWaiter[], reached: number): void {

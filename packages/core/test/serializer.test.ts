@@ -30,6 +30,11 @@ describe('bytesSerializer', () => {
     const codec = bytesSerializer()
     expect(() => codec.encode({ type: 'x'.repeat(256), time: 0, data: new Uint8Array() })).toThrow(RangeError)
     expect(() => codec.encode({ type: 'x', time: 0, data: 'no' as unknown as Uint8Array })).toThrow(TypeError)
+    const bytesType = Uint8Array.of(0xff) as unknown as string
+    expect(() => codec.encode({ type: bytesType, time: 0, data: new Uint8Array() })).toThrow(TypeError)
+    expect(() =>
+      codec.encodeInto!({ type: bytesType, time: 0, data: new Uint8Array() }, Buffer.alloc(64), 0),
+    ).toThrow(TypeError)
     expect(() => codec.decode(new Uint8Array(3))).toThrow(RangeError)
     const truncated = codec.encode({ type: 'abcdef', time: 0, data: new Uint8Array() }).subarray(0, 11)
     expect(() => codec.decode(truncated)).toThrow(RangeError)

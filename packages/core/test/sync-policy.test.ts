@@ -45,6 +45,23 @@ describe.each([false, true])("sync: 'always', blockingSync: %s", (blockingSync) 
     await wal.close()
   })
 
+  it('lets timers run between the fdatasyncs of a sequential appender', async () => {
+    const wal = await Wal.open({ dir: tempDir(), sync: 'always', blockingSync })
+    let done = 0
+    let doneWhenTimerFired = -1
+    setTimeout(() => {
+      doneWhenTimerFired = done
+    }, 0)
+    for (let i = 0; i < 50; i++) {
+      await wal.append({ type: 't', data: payloadFor(i, 20) })
+      done++
+    }
+    // 50 fdatasyncs take milliseconds; the 1 ms timer must not wait for all of them.
+    expect(doneWhenTimerFired).toBeGreaterThanOrEqual(0)
+    expect(doneWhenTimerFired).toBeLessThan(50)
+    await wal.close()
+  })
+
   it('a burst of synchronous appends shares a single write and fdatasync', async () => {
     const wal = await Wal.open({ dir: tempDir(), sync: 'always', blockingSync })
     const before = wal.metrics()
