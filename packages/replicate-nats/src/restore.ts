@@ -2,7 +2,7 @@
  * The replica side: rebuilds a local WAL with the source's seqs and bytes from a stream, resuming an
  * existing replica, and optionally keeps following the stream.
  */
-import { type ConsumerMessages, jetstream, jetstreamManager } from '@nats-io/jetstream'
+import { type ConsumerMessages, type JsMsg, jetstream, jetstreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/transport-node'
 import { isWalError, silentLogger, Wal, type WalLogger, type WalOptions } from '@waltz/core'
 import { isReplicationError, ReplicationError } from './errors.js'
@@ -163,49 +163,63 @@ export async function restoreFromJetStream(options: RestoreOptions): Promise<Res
     if (signal?.aborted) await current.close()
     // The client re-creates an ordered consumer on most faults, but after every server of a cluster
     // restarted it was seen to wait forever: no message, no heartbeat. Silence for a few heartbeat
-    // intervals ends this read; the loop below starts a fresh consumer at `startStreamSeq`.
-    let heardAt = Date.now()
+    // intervals (not counting time spent storing what arrived) ends this read; the loop below then
+    // starts a fresh consumer at `startStreamSeq`.
+    let heardAt = performance.now()
+    let busy = false
     void (async () => {
       for await (const status of current.status()) {
-        if (status.type === 'heartbeat') heardAt = Date.now()
+        if (status.type === 'heartbeat') heardAt = performance.now()
         else logger.debug('stream consumer status', { status })
       }
     })().catch(() => {})
     const watchdog = setInterval(() => {
-      if (Date.now() - heardAt < STALL_MS) return
+      if (busy || performance.now() - heardAt < STALL_MS) return
+      clearInterval(watchdog)
       logger.warn('the stream consumer fell silent; starting a new one', { next })
       current.stop()
     }, HEARTBEAT_MS)
     try {
       for await (const m of current) {
-        heardAt = Date.now()
-        const r = parseReplicatedMessage(m)
-        startStreamSeq = r.streamSeq + 1
-        if (wal === undefined) await open(r.serializer, r.seq)
-        if (r.seq < next) continue // at or before the replica's end: already stored
-        if (r.seq > next) {
-          throw new ReplicationError(
-            'REPLICATION_GAP',
-            `the stream skips from seq ${next - 1} to ${r.seq} (stream sequence ${r.streamSeq})`,
-            { seq: next, streamSeq: r.streamSeq },
-          )
+        busy = true
+        try {
+          if (await receive(m)) break
+        } finally {
+          busy = false
+          heardAt = performance.now()
         }
-        if (r.serializer !== result.serializer) {
-          throw new ReplicationError(
-            'REPLICATION_DIVERGED',
-            `seq ${r.seq} uses serializer '${r.serializer}', the replica '${result.serializer}'`,
-            { seq: r.seq, streamSeq: r.streamSeq },
-          )
-        }
-        batch.push({ type: '', time: 0, data: r.payload })
-        next++
-        if (done()) break
-        if (batch.length >= batchSize || m.info.pending === 0) await flush()
       }
     } finally {
       clearInterval(watchdog)
     }
     await flush()
+  }
+
+  /** Stores one stream message in the replica (batched); returns whether restoring is done. */
+  const receive = async (m: JsMsg): Promise<boolean> => {
+    const r = parseReplicatedMessage(m)
+    startStreamSeq = r.streamSeq + 1
+    if (wal === undefined) await open(r.serializer, r.seq)
+    if (r.seq < next) return false // at or before the replica's end: already stored
+    if (r.seq > next) {
+      throw new ReplicationError(
+        'REPLICATION_GAP',
+        `the stream skips from seq ${next - 1} to ${r.seq} (stream sequence ${r.streamSeq})`,
+        { seq: next, streamSeq: r.streamSeq },
+      )
+    }
+    if (r.serializer !== result.serializer) {
+      throw new ReplicationError(
+        'REPLICATION_DIVERGED',
+        `seq ${r.seq} uses serializer '${r.serializer}', the replica '${result.serializer}'`,
+        { seq: r.seq, streamSeq: r.streamSeq },
+      )
+    }
+    batch.push({ type: '', time: 0, data: r.payload })
+    next++
+    if (done()) return true
+    if (batch.length >= batchSize || m.info.pending === 0) await flush()
+    return false
   }
 
   const onAbort = () => {
