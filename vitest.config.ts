@@ -1,4 +1,11 @@
-import { defineConfig } from 'vitest/config'
+import { configDefaults, defineConfig } from 'vitest/config'
+
+/**
+ * The 3-node NATS cluster test stops and restarts real servers and waits for RAFT elections, which
+ * take seconds longer when the crash and power-loss suites saturate both cores: it runs alone, after
+ * every other file.
+ */
+const CLUSTER_TEST = 'packages/replicate-nats/test/cluster.test.ts'
 
 export default defineConfig({
   resolve: {
@@ -6,12 +13,29 @@ export default defineConfig({
     conditions: ['@waltz/source'],
   },
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts', 'docs/test/**/*.test.ts'],
     testTimeout: 30_000,
-    typecheck: {
-      enabled: true,
-      include: ['packages/*/test/**/*.test-d.ts'],
-      tsconfig: './tsconfig.check.json',
-    },
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'waltz',
+          include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts', 'docs/test/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, CLUSTER_TEST],
+          typecheck: {
+            enabled: true,
+            include: ['packages/*/test/**/*.test-d.ts'],
+            tsconfig: './tsconfig.check.json',
+          },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'nats-cluster',
+          include: [CLUSTER_TEST],
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 })
