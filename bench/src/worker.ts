@@ -33,8 +33,15 @@ const str = (p: Params, k: string): string => {
   return v
 }
 
-async function openWal(dir: string, sync: 'always' | 'os-cache' | 'background', serializer?: AnySerializer) {
-  return Wal.open<EncodableRecord>(serializer ? { dir, sync, serializer } : { dir, sync })
+async function openWal(
+  dir: string,
+  sync: 'always' | 'os-cache' | 'background',
+  serializer?: AnySerializer,
+  blockingSync = false,
+) {
+  return Wal.open<EncodableRecord>(
+    serializer ? { dir, sync, serializer, blockingSync } : { dir, sync, blockingSync },
+  )
 }
 
 const loadSqlite = async () => (await import('better-sqlite3')).default
@@ -186,8 +193,7 @@ async function durable(dir: string, p: Params): Promise<Metrics> {
   let close: () => Promise<void> | void
   let fsyncs: (() => number) | undefined
   if (system === 'waltz-always' || system === 'waltz-always-blocking') {
-    const blockingSync = system === 'waltz-always-blocking'
-    const wal = await Wal.open<EncodableRecord>({ dir: join(dir, 'wal'), sync: 'always', blockingSync })
+    const wal = await openWal(join(dir, 'wal'), 'always', undefined, system === 'waltz-always-blocking')
     op = (seq) => wal.append({ type, time: seq, data: pool[seq & 1023]! })
     close = () => wal.close()
     fsyncs = () => wal.metrics().fsyncs

@@ -47,24 +47,23 @@ export function faultyFiles(base: Files = nodeFiles) {
       if (failure) return Promise.reject(failure)
       return fn(...args)
     }
+  // A blocking call also fails when its asynchronous twin is told to (`write` fails `writeSync`).
+  const wrapSync =
+    <A extends unknown[]>(name: keyof Files, twin: keyof Files, fn: (...args: A) => void) =>
+    (...args: A): void => {
+      calls[name] = (calls[name] ?? 0) + 1
+      const failure = failures.get(name) ?? failures.get(twin)
+      if (failure) throw failure
+      fn(...args)
+    }
   const files: Files = {
     open: wrap('open', base.open),
     close: wrap('close', base.close),
     write: wrap('write', base.write),
-    writeSync: (...args) => {
-      calls.writeSync = (calls.writeSync ?? 0) + 1
-      const failure = failures.get('writeSync') ?? failures.get('write')
-      if (failure) throw failure
-      base.writeSync(...args)
-    },
+    writeSync: wrapSync('writeSync', 'write', base.writeSync),
     read: wrap('read', base.read),
     fdatasync: wrap('fdatasync', base.fdatasync),
-    fdatasyncSync: (fd) => {
-      calls.fdatasyncSync = (calls.fdatasyncSync ?? 0) + 1
-      const failure = failures.get('fdatasyncSync') ?? failures.get('fdatasync')
-      if (failure) throw failure
-      base.fdatasyncSync(fd)
-    },
+    fdatasyncSync: wrapSync('fdatasyncSync', 'fdatasync', base.fdatasyncSync),
     ftruncate: wrap('ftruncate', base.ftruncate),
     size: wrap('size', base.size),
     readdir: wrap('readdir', base.readdir),
