@@ -22,7 +22,7 @@ export type WalErrorCode =
   | 'WAL_FORMAT_UNSUPPORTED'
   /** The requested sequence number has been removed by `truncateBefore`. */
   | 'WAL_TRUNCATED'
-  /** An append or write was attempted on a WAL opened with `readOnly: true`. */
+  /** No longer raised (read-only views are `WalReader`s, which have no append); kept so the code stays stable. */
   | 'WAL_READ_ONLY'
   /** An argument is out of range or malformed. */
   | 'WAL_INVALID_ARGUMENT'

@@ -1,11 +1,12 @@
 /**
- * The on-disk layout of segments and frames (docs/FORMAT.md is the prose version; keep both exact).
- * Bytes only: nothing here touches files or interprets payloads.
+ * The on-disk layout of segments and frames, format version 2 (docs/FORMAT.md is the prose version;
+ * keep both exact). Bytes only: nothing here touches files; the record envelope (time, type, key,
+ * headers) is core's, the data bytes are the serializer's and are never interpreted here.
  *
  * Segment header (little-endian):
  * ```
  *  0  4  magic "WLTZ"
- *  4  2  format version (1)
+ *  4  2  format version (2)
  *  6  2  header length in bytes, including the trailing checksum
  *  8  8  first seq (u64)
  * 16  8  created at, ms since the epoch (u64)
@@ -15,28 +16,48 @@
  * ```
  * Frame (little-endian), repeated until the end of the segment:
  * ```
- *  0  4  CRC-32 of bytes [4, 20 + length): it covers length, seq, batch and payload
- *  4  4  payload length (1..maxRecordSize)
+ *  0  4  CRC-32 of bytes [4, 16 + length): length, seq and body
+ *  4  4  body length (MIN_BODY_SIZE..maxRecordSize)
  *  8  8  seq (u64, < 2^53)
- * 16  4  frames that follow in the same atomic batch (0 = this frame commits the batch)
- * 20  …  payload (the serializer's bytes)
+ * 16  …  body:
+ *        varint  batch remaining: frames of the same atomic batch that follow (0 = this frame commits)
+ *        varint  sync distance: seq minus the highest seq already fdatasync'ed when the frame was encoded
+ *        u8      flags: bit 0 key present, bit 1 headers present, other bits zero
+ *        u48     time, ms since the epoch
+ *        u8 + n  type: length, UTF-8 bytes
+ *        [varint + n]  key, when flagged
+ *        [varint count, then count × (varint + name, varint + value)]  headers, when flagged
+ *        …       data: the serializer's bytes, to the end of the body
  * ```
+ * Varints are unsigned LEB128, at most 8 bytes (values below 2^53).
  */
 import { crc32 } from './checksum.js'
 
 /** Segment file magic: "WLTZ". */
 export const SEGMENT_MAGIC = 0x5a544c57
 /** The only format version this build writes and reads. */
-export const FORMAT_VERSION = 1
+export const FORMAT_VERSION = 2
 /** Bytes of the fixed part of a segment header, before the serializer name. */
 const HEADER_FIXED = 25
 /** The largest possible segment header. */
 export const MAX_HEADER_SIZE = HEADER_FIXED + 255 + 4
-/** Bytes of a frame header. */
-export const FRAME_HEADER_SIZE = 20
+/** Bytes of a frame header: checksum, body length, seq. */
+export const FRAME_HEADER_SIZE = 16
+/** The smallest body: two one-byte varints, flags, time, an empty type. */
+export const MIN_BODY_SIZE = 1 + 1 + 1 + 6 + 1
 /** Segment file extension. */
 export const SEGMENT_EXT = '.wal'
+/** Suffix of a segment being created: its header is written and synced under this name first. */
+export const SEGMENT_TEMP_SUFFIX = '.tmp'
+/** Largest record time: times are stored in 48 bits. */
+export const MAX_TIME = 2 ** 48 - 1
+/** Largest type name, in UTF-8 bytes. */
+export const MAX_TYPE_BYTES = 255
+/** Largest key, in UTF-8 bytes. */
+export const MAX_KEY_BYTES = 65_535
 
+const FLAG_KEY = 1
+const FLAG_HEADERS = 2
 const SEQ_HIGH = 2 ** 32
 
 /** The decoded header of a segment file. */
@@ -119,14 +140,14 @@ export function encodeSegmentHeader(firstSeq: number, createdAt: number, seriali
   return buf
 }
 
-/** Why a segment header could not be parsed. */
+/** Why a segment header could not be parsed (`'version'`: intact, but of another format version). */
 export type HeaderProblem = 'short' | 'magic' | 'version' | 'checksum' | 'fields'
 
 /**
  * Parses a segment header from the start of `buf` (which may hold more bytes than the header).
  *
  * @param buf - the first bytes of a segment file
- * @returns the header, or the problem found
+ * @returns the header, or the problem found (with the version found, for `'version'`)
  */
 export function parseSegmentHeader(buf: Buffer): SegmentHeader | HeaderProblem {
   if (buf.length < HEADER_FIXED) return 'short'
@@ -146,68 +167,229 @@ export function parseSegmentHeader(buf: Buffer): SegmentHeader | HeaderProblem {
 }
 
 /**
- * Fills in the header of a frame whose payload is already in place at `offset + FRAME_HEADER_SIZE`,
- * checksum last. This is how the writer frames payloads that serializers encoded in place.
+ * The format version written in a header whose checksum is intact (used to name the version of a log
+ * this build refuses).
+ *
+ * @param buf - the first bytes of a segment file, already found to be a `'version'` problem
+ */
+export function headerVersion(buf: Buffer): number {
+  return buf.readUInt16LE(4)
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Varints
+
+/** Bytes of `value` as an unsigned LEB128 varint. */
+export function varintSize(value: number): number {
+  let size = 1
+  while (value >= 0x80) {
+    value = Math.floor(value / 128)
+    size++
+  }
+  return size
+}
+
+/** Writes `value` (a safe non-negative integer) as a varint; returns the offset past it. */
+export function writeVarint(buf: Buffer, offset: number, value: number): number {
+  while (value >= 0x80) {
+    buf[offset++] = (value % 128) | 0x80
+    value = Math.floor(value / 128)
+  }
+  buf[offset++] = value
+  return offset
+}
+
+/** Where the last {@link readVarint} stopped (module state: no allocation per call). */
+let varintEnd = 0
+
+/**
+ * Reads a varint at `offset`, not past `end`.
+ *
+ * @returns the value, or -1 when it runs past `end` or is longer than 8 bytes
+ */
+function readVarint(buf: Buffer, offset: number, end: number): number {
+  let value = 0
+  let scale = 1
+  for (let i = 0; i < 8 && offset < end; i++) {
+    const b = buf[offset++]!
+    value += (b & 0x7f) * scale
+    if (b < 0x80) {
+      varintEnd = offset
+      return value
+    }
+    scale *= 128
+  }
+  return -1
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Frames
+
+/** The envelope of a record as the writer frames it (data is encoded separately, in place). */
+export interface EnvelopeInput {
+  time: number
+  /** The type name's UTF-8 bytes (1 to 255 bytes, or empty). */
+  typeBytes: Uint8Array
+  /** The key's UTF-8 bytes, when the record has a key. */
+  keyBytes: Uint8Array | undefined
+  /** Headers as UTF-8 name/value byte pairs, when the record has headers. */
+  headerBytes: readonly Uint8Array[] | undefined
+}
+
+/**
+ * Bytes of a frame's body before its data: everything but the two leading varints.
+ *
+ * @param envelope - the record's envelope
+ */
+export function envelopeSize(envelope: EnvelopeInput): number {
+  let size = 1 + 6 + 1 + envelope.typeBytes.length
+  const key = envelope.keyBytes
+  if (key !== undefined) size += varintSize(key.length) + key.length
+  const headers = envelope.headerBytes
+  if (headers !== undefined) {
+    size += varintSize(headers.length / 2)
+    for (let i = 0; i < headers.length; i++) size += varintSize(headers[i]!.length) + headers[i]!.length
+  }
+  return size
+}
+
+/**
+ * Writes the envelope (flags, time, type, key, headers) at `offset`. The caller guarantees capacity.
+ *
+ * @returns the offset just past it, where the data goes
+ */
+export function writeEnvelope(buf: Buffer, offset: number, envelope: EnvelopeInput): number {
+  const key = envelope.keyBytes
+  const headers = envelope.headerBytes
+  buf[offset] = (key !== undefined ? FLAG_KEY : 0) | (headers !== undefined ? FLAG_HEADERS : 0)
+  buf.writeUIntLE(envelope.time, offset + 1, 6)
+  const type = envelope.typeBytes
+  buf[offset + 7] = type.length
+  let at = offset + 8
+  for (let i = 0; i < type.length; i++) buf[at + i] = type[i]!
+  at += type.length
+  if (key !== undefined) {
+    at = writeVarint(buf, at, key.length)
+    buf.set(key, at)
+    at += key.length
+  }
+  if (headers !== undefined) {
+    at = writeVarint(buf, at, headers.length / 2)
+    for (let i = 0; i < headers.length; i++) {
+      const part = headers[i]!
+      at = writeVarint(buf, at, part.length)
+      buf.set(part, at)
+      at += part.length
+    }
+  }
+  return at
+}
+
+/**
+ * Bytes before the envelope in a frame: the frame header and the two leading varints of the body.
+ *
+ * @param batchRemaining - frames that follow in the same atomic batch
+ * @param syncDistance - seq minus the last seq already durable
+ */
+export function framePrefixSize(batchRemaining: number, syncDistance: number): number {
+  return FRAME_HEADER_SIZE + varintSize(batchRemaining) + varintSize(syncDistance)
+}
+
+/**
+ * Fills in the frame header and the body's leading varints in front of an envelope and data that are
+ * already in place, checksum last: the writer encodes envelopes and data first, then frames them once
+ * their seqs are known.
  *
  * @param buf - the buffer holding the frame
  * @param offset - where the frame starts
  * @param seq - the record's sequence number
  * @param batchRemaining - frames that follow in the same atomic batch
- * @param length - the payload length (1..maxRecordSize)
- * @returns the offset just past the frame
+ * @param syncDistance - `seq` minus the highest seq already fdatasync'ed (at least 1)
+ * @param end - the offset just past the frame's data
+ * @returns `end`
  */
 export function writeFrameHeader(
   buf: Buffer,
   offset: number,
   seq: number,
   batchRemaining: number,
-  length: number,
+  syncDistance: number,
+  end: number,
 ): number {
-  buf.writeUInt32LE(length, offset + 4)
+  buf.writeUInt32LE(end - offset - FRAME_HEADER_SIZE, offset + 4)
   writeU64(buf, seq, offset + 8)
-  buf.writeUInt32LE(batchRemaining, offset + 16)
-  const end = offset + FRAME_HEADER_SIZE + length
+  const at = writeVarint(buf, offset + FRAME_HEADER_SIZE, batchRemaining)
+  writeVarint(buf, at, syncDistance)
   buf.writeUInt32LE(crc32(buf, offset + 4, end), offset)
   return end
 }
 
 /**
- * Writes one frame (header and payload) into `buf` at `offset`. The caller guarantees capacity.
+ * Writes one whole frame (tests, fixtures and tools; the writer frames in place).
  *
- * @param buf - destination
- * @param offset - where the frame starts
- * @param seq - the record's sequence number
- * @param batchRemaining - frames that follow in the same atomic batch
- * @param payload - the serializer's bytes (non-empty)
  * @returns the offset just past the frame
  */
 export function writeFrame(
   buf: Buffer,
   offset: number,
-  seq: number,
-  batchRemaining: number,
-  payload: Uint8Array,
+  frame: {
+    seq: number
+    batchRemaining: number
+    syncDistance: number
+    envelope: EnvelopeInput
+    data: Uint8Array
+  },
 ): number {
-  buf.set(payload, offset + FRAME_HEADER_SIZE)
-  return writeFrameHeader(buf, offset, seq, batchRemaining, payload.byteLength)
+  const start = offset + framePrefixSize(frame.batchRemaining, frame.syncDistance)
+  const dataAt = writeEnvelope(buf, start, frame.envelope)
+  buf.set(frame.data, dataAt)
+  const end = dataAt + frame.data.byteLength
+  return writeFrameHeader(buf, offset, frame.seq, frame.batchRemaining, frame.syncDistance, end)
 }
 
 /**
- * The result of looking at the bytes where a frame should start. `'incomplete'` means the buffer ends
+ * What a check of the bytes where a frame should start found. `'incomplete'` means the bytes end
  * inside the frame (read more, or at end of file: a torn write); `'invalid'` means the bytes cannot be
- * a frame here (zeros, a bad checksum, an impossible length, a broken seq chain).
+ * a frame here (zeros, a bad checksum, an impossible length, a broken seq chain, a malformed body).
  */
 export type FrameCheck = 'ok' | 'incomplete' | 'invalid'
 
-/** The fields of a frame header, filled in place by {@link checkFrame} (reused: no allocation). */
+/** Stable codes of the problems a frame check finds (see docs/FORMAT.md). */
+export type FrameProblemCode =
+  | 'frame-incomplete'
+  | 'frame-length'
+  | 'frame-seq'
+  | 'frame-checksum'
+  | 'frame-body'
+  | 'batch-chain'
+
+/** The fields of a frame, filled in place by {@link checkFrame} (reused: no allocation). */
 export interface FrameCursor {
-  /** Payload length. */
+  /** Body length. */
   length: number
   /** The frame's seq. */
   seq: number
   /** Frames that follow in the same batch. */
   batchRemaining: number
-  /** What was wrong, when the check failed. */
+  /** The frame's seq minus the last seq durable when it was encoded. */
+  syncDistance: number
+  /** Offset (in the checked buffer) of the envelope's flags byte. */
+  envelopeAt: number
+  /** Offset of the type name; its end is {@link typeEnd}. */
+  typeAt: number
+  typeEnd: number
+  /** Offset of the key, -1 when absent; its end is {@link keyEnd}. */
+  keyAt: number
+  keyEnd: number
+  /** Offset of the header count varint, -1 when absent. */
+  headersAt: number
+  /** Offset of the data; it runs to the end of the body. */
+  dataAt: number
+  /** Offset just past the frame. */
+  end: number
+  /** Stable code of what was wrong, when the check failed. */
+  code: FrameProblemCode
+  /** What was wrong, in words. */
   problem: string
   /** The check failed only because the length exceeds maxRecordSize (it may be a larger valid record). */
   oversize: boolean
@@ -215,19 +397,42 @@ export interface FrameCursor {
 
 /** Creates a reusable {@link FrameCursor}. */
 export function newFrameCursor(): FrameCursor {
-  return { length: 0, seq: 0, batchRemaining: 0, problem: '', oversize: false }
+  return {
+    length: 0,
+    seq: 0,
+    batchRemaining: 0,
+    syncDistance: 0,
+    envelopeAt: 0,
+    typeAt: 0,
+    typeEnd: 0,
+    keyAt: -1,
+    keyEnd: -1,
+    headersAt: -1,
+    dataAt: 0,
+    end: 0,
+    code: 'frame-incomplete',
+    problem: '',
+    oversize: false,
+  }
+}
+
+function fail(cursor: FrameCursor, code: FrameProblemCode, problem: string): 'invalid' {
+  cursor.code = code
+  cursor.problem = problem
+  return 'invalid'
 }
 
 /**
- * Validates the frame at `buf[offset..end)` against the expected seq. Never allocates, and rejects an
- * impossible length before anything would be read or allocated for it.
+ * Validates the frame at `buf[offset..end)` against the expected seq, and the structure of its body.
+ * Never allocates, and rejects an impossible length before anything would be read or allocated for
+ * it. With `expectedSeq` 0, any seq is accepted (a forward scan looking for frames past damage).
  *
  * @param buf - bytes holding the frame (possibly partially)
  * @param offset - where the frame should start
  * @param end - end of the valid bytes in `buf`
- * @param expectedSeq - the seq this frame must carry (the chain: previous + 1)
- * @param maxRecordSize - the largest legal payload length
- * @param cursor - receives the header fields and, on failure, the problem
+ * @param expectedSeq - the seq this frame must carry (the chain: previous + 1), or 0 for any
+ * @param maxRecordSize - the largest legal body length
+ * @param cursor - receives the fields and, on failure, the problem
  * @returns ok, incomplete or invalid
  */
 export function checkFrame(
@@ -241,31 +446,163 @@ export function checkFrame(
   const available = end - offset
   if (available < FRAME_HEADER_SIZE) {
     // A partial header of zeros is indistinguishable from a torn one; both end the valid data.
+    cursor.code = 'frame-incomplete'
     cursor.problem = 'partial frame header'
     return 'incomplete'
   }
   const length = buf.readUInt32LE(offset + 4)
   const seq = readU64(buf, offset + 8)
-  const batchRemaining = buf.readUInt32LE(offset + 16)
   cursor.length = length
   cursor.seq = seq
-  cursor.batchRemaining = batchRemaining
   cursor.oversize = length > maxRecordSize
-  if (length === 0 || length > maxRecordSize) {
-    cursor.problem = `frame length ${length} outside 1..${maxRecordSize}`
-    return 'invalid'
+  if (length < MIN_BODY_SIZE || length > maxRecordSize) {
+    return fail(cursor, 'frame-length', `frame length ${length} outside ${MIN_BODY_SIZE}..${maxRecordSize}`)
   }
-  if (seq !== expectedSeq) {
-    cursor.problem = `frame seq ${seq} breaks the chain (expected ${expectedSeq})`
-    return 'invalid'
+  if (expectedSeq === 0 ? !(Number.isSafeInteger(seq) && seq >= 1) : seq !== expectedSeq) {
+    return fail(cursor, 'frame-seq', `frame seq ${seq} breaks the chain (expected ${expectedSeq})`)
   }
+  const bodyEnd = offset + FRAME_HEADER_SIZE + length
   if (available < FRAME_HEADER_SIZE + length) {
-    cursor.problem = 'partial frame payload'
+    cursor.code = 'frame-incomplete'
+    cursor.problem = 'partial frame body'
     return 'incomplete'
   }
-  if (buf.readUInt32LE(offset) !== crc32(buf, offset + 4, offset + FRAME_HEADER_SIZE + length)) {
-    cursor.problem = 'frame checksum mismatch'
-    return 'invalid'
+  if (buf.readUInt32LE(offset) !== crc32(buf, offset + 4, bodyEnd)) {
+    return fail(cursor, 'frame-checksum', 'frame checksum mismatch')
   }
+  cursor.end = bodyEnd
+  return parseBody(buf, offset + FRAME_HEADER_SIZE, bodyEnd, cursor)
+}
+
+/** Checks the structure of a body whose checksum matched, noting where each part lies. */
+function parseBody(buf: Buffer, at: number, end: number, cursor: FrameCursor): FrameCheck {
+  // One-byte varints are the common case: read them inline.
+  let b = buf[at]!
+  if (b < 0x80) {
+    cursor.batchRemaining = b
+    at++
+  } else {
+    const v = readVarint(buf, at, end)
+    if (v < 0 || v > 0xffffffff) return fail(cursor, 'frame-body', 'malformed batch field')
+    cursor.batchRemaining = v
+    at = varintEnd
+  }
+  b = buf[at]!
+  if (b < 0x80 && at < end) {
+    cursor.syncDistance = b
+    at++
+  } else {
+    const v = readVarint(buf, at, end)
+    if (v < 0) return fail(cursor, 'frame-body', 'malformed sync distance')
+    cursor.syncDistance = v
+    at = varintEnd
+  }
+  if (at + 8 > end) return fail(cursor, 'frame-body', 'body shorter than its envelope')
+  const flags = buf[at]!
+  if (flags > (FLAG_KEY | FLAG_HEADERS)) return fail(cursor, 'frame-body', `unknown flags ${flags}`)
+  cursor.envelopeAt = at
+  cursor.typeAt = at + 8
+  cursor.typeEnd = cursor.typeAt + buf[at + 7]!
+  if (cursor.typeEnd > end) return fail(cursor, 'frame-body', 'type runs past the body')
+  at = cursor.typeEnd
+  cursor.keyAt = -1
+  cursor.keyEnd = -1
+  cursor.headersAt = -1
+  if (flags & FLAG_KEY) {
+    const n = readVarint(buf, at, end)
+    if (n < 0 || n > MAX_KEY_BYTES || varintEnd + n > end) {
+      return fail(cursor, 'frame-body', 'key runs past the body')
+    }
+    cursor.keyAt = varintEnd
+    cursor.keyEnd = varintEnd + n
+    at = cursor.keyEnd
+  }
+  if (flags & FLAG_HEADERS) {
+    cursor.headersAt = at
+    const count = readVarint(buf, at, end)
+    if (count < 1) return fail(cursor, 'frame-body', 'malformed header count')
+    at = varintEnd
+    for (let i = 0; i < count * 2; i++) {
+      const n = readVarint(buf, at, end)
+      if (n < 0 || varintEnd + n > end) return fail(cursor, 'frame-body', 'headers run past the body')
+      at = varintEnd + n
+    }
+  }
+  cursor.dataAt = at
   return 'ok'
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/**
+ * Decodes the envelope of a frame that {@link checkFrame} accepted: time, type, key and headers.
+ * Remembers recent type names (a log has few; comparing a few bytes is cheaper than UTF-8 decoding
+ * on every record of a replay).
+ */
+export class EnvelopeDecoder {
+  private readonly typeBytes: Uint8Array[] = []
+  private readonly typeNames: string[] = []
+  private next = 0
+
+  /** The record time of the checked frame. */
+  time(buf: Buffer, cursor: FrameCursor): number {
+    return buf.readUIntLE(cursor.envelopeAt + 1, 6)
+  }
+
+  /**
+   * The type name of the checked frame.
+   *
+   * @throws TypeError when the bytes are not UTF-8
+   */
+  type(buf: Buffer, cursor: FrameCursor): string {
+    const start = cursor.typeAt
+    const length = cursor.typeEnd - start
+    const cached = this.typeBytes
+    for (let i = 0; i < cached.length; i++) {
+      const bytes = cached[i]!
+      if (bytes.length !== length) continue
+      let k = 0
+      while (k < length && bytes[k] === buf[start + k]) k++
+      if (k === length) return this.typeNames[i]!
+    }
+    const name = utf8.decode(buf.subarray(start, cursor.typeEnd))
+    this.typeBytes[this.next] = buf.slice(start, cursor.typeEnd)
+    this.typeNames[this.next] = name
+    this.next = (this.next + 1) % 8
+    return name
+  }
+
+  /**
+   * The key of the checked frame, or undefined.
+   *
+   * @throws TypeError when the bytes are not UTF-8
+   */
+  key(buf: Buffer, cursor: FrameCursor): string | undefined {
+    return cursor.keyAt < 0 ? undefined : utf8.decode(buf.subarray(cursor.keyAt, cursor.keyEnd))
+  }
+
+  /**
+   * The headers of the checked frame, or undefined. A name given twice keeps its last value.
+   *
+   * @throws TypeError when the bytes are not UTF-8
+   */
+  headers(buf: Buffer, cursor: FrameCursor): Record<string, string> | undefined {
+    if (cursor.headersAt < 0) return undefined
+    const end = cursor.dataAt
+    const count = readVarint(buf, cursor.headersAt, end)
+    let at = varintEnd
+    const out: Record<string, string> = {}
+    for (let i = 0; i < count; i++) {
+      const nameLength = readVarint(buf, at, end)
+      const name = utf8.decode(buf.subarray(varintEnd, varintEnd + nameLength))
+      at = varintEnd + nameLength
+      const valueLength = readVarint(buf, at, end)
+      const value = utf8.decode(buf.subarray(varintEnd, varintEnd + valueLength))
+      // A header named '__proto__' is an ordinary header, not the object's prototype.
+      if (name === '__proto__') Object.defineProperty(out, name, { value, enumerable: true, writable: true })
+      else out[name] = value
+      at = varintEnd + valueLength
+    }
+    return out
+  }
 }

@@ -8,15 +8,20 @@ export {
   type WalErrorCode,
   type WalErrorDetails,
 } from './errors.js'
-export { FORMAT_VERSION, FRAME_HEADER_SIZE, segmentFileName } from './format.js'
+export { FORMAT_VERSION, MAX_KEY_BYTES, MAX_TIME, MAX_TYPE_BYTES, segmentFileName } from './format.js'
 export { type LockOwner, readLock } from './lock.js'
 export { consoleLogger, type LogLevel, silentLogger, type WalLogger } from './logger.js'
-export type { StoredFrame } from './reader.js'
+export { WAL_DEFAULTS, type WalOptions, type WalReaderOptions } from './options.js'
 export type { RecoveryReport } from './recovery.js'
+export type { ScanProblemCode } from './scanner.js'
 export {
   type AppendInput,
+  BYTES_SERIALIZER_NAME,
   bytesSerializer,
   type EncodableRecord,
+  type RawRecord,
+  type RecordHeaders,
+  type RecordShape,
   type Serializer,
   type SerializerRecord,
   type WalRecord,
@@ -25,9 +30,8 @@ export {
 export {
   type RecordsOptions,
   type TailOptions,
-  WAL_DEFAULTS,
   Wal,
   type WalMetrics,
-  type WalOptions,
+  WalReader,
 } from './wal.js'
 export type { SyncPolicy } from './writer.js'

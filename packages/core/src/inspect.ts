@@ -1,16 +1,14 @@
 /**
- * Frame-level access for operators' tools (the `waltz` CLI): scan every segment without a serializer,
- * read raw payloads, and repair a damaged log. Exported as `@waltz/core/inspect`; applications use
- * `Wal`.
+ * Segment-level access for operators' tools (the `waltz` CLI): scan every segment without a
+ * serializer and judge it, and repair a damaged log. Exported as `@waltz/core/inspect`; applications
+ * use `Wal` and `Wal.openReader` (which also read any log without its serializer).
  */
-import { mkdir, readFile, stat } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { WalError } from './errors.js'
 import { type Files, nodeFiles } from './files.js'
-import { MAX_HEADER_SIZE } from './format.js'
 import { acquireLock, type LockOwner, readLock } from './lock.js'
-import { FrameReader, listSegments, readHeader, type SegmentRef } from './segment.js'
-import { WAL_DEFAULTS } from './wal.js'
+import { WAL_DEFAULTS } from './options.js'
+import { listSegments, type ScanProblemCode, type SegmentRef, scanSegment, type Verdict } from './scanner.js'
 
 /** What a scan found in one segment file. */
 export interface SegmentReport {
@@ -32,8 +30,15 @@ export interface SegmentReport {
   readonly serializerName: string | null
   /** Whether this is the newest segment (the only one that may legitimately end torn). */
   readonly newest: boolean
+  /**
+   * The scanner's verdict: `clean`; `torn` (an incomplete final write of the newest segment, which a
+   * writer's open cuts); or `corrupt` (anything else: nothing may be cut).
+   */
+  readonly verdict: Verdict
   /** The first problem found, if any. */
   readonly problem: {
+    /** Stable code of the problem (see docs/FORMAT.md). */
+    readonly code: ScanProblemCode
     /** The byte offset where the problem starts. */
     readonly offset: number
     /** What is wrong. */
@@ -62,7 +67,7 @@ export interface LogReport {
       }
     | undefined
   /**
-   * Problems that are corruption: an invalid frame or header in a sealed segment, a seq gap between
+   * Problems that are corruption: every segment whose verdict is `corrupt`, and seq gaps between
    * segments. A torn tail of the newest segment is not listed here (see its `problem`): a writer's
    * open cuts it.
    */
@@ -71,14 +76,16 @@ export interface LogReport {
     file: string
     /** The byte offset in `file` where the problem starts. */
     offset: number
+    /** Stable code of the problem. */
+    code: ScanProblemCode
     /** What is wrong. */
     reason: string
   }[]
 }
 
-/** Options of {@link scanLog} and {@link readRawFrames}. */
+/** Options of {@link scanLog} and {@link repairLog}. */
 export interface InspectOptions {
-  /** The largest legal payload (default as in `Wal.open`). */
+  /** The largest legal record body (default as in `Wal.open`). */
   maxRecordSize?: number
   /** Called after each segment is scanned (progress reporting). */
   onSegment?: (report: SegmentReport, index: number, total: number) => void
@@ -86,7 +93,7 @@ export interface InspectOptions {
   files?: Files
 }
 
-async function scanSegment(
+async function reportSegment(
   files: Files,
   ref: SegmentRef,
   newest: boolean,
@@ -94,48 +101,23 @@ async function scanSegment(
 ): Promise<SegmentReport> {
   const fd = await files.open(ref.path, 'r')
   try {
-    const read = await readHeader(files, fd, ref)
-    if (!read.ok) {
-      return {
-        file: ref.path,
-        firstSeq: ref.firstSeq,
-        lastSeq: ref.firstSeq - 1,
-        frames: 0,
-        size: read.fileSize,
-        validEnd: 0,
-        createdAt: null,
-        serializerName: null,
-        newest,
-        problem: { offset: 0, reason: `bad segment header (${read.problem})`, oversize: false },
-      }
-    }
-    const { header } = read
-    const frames = new FrameReader(files, fd, header.headerSize, header.firstSeq, maxRecordSize)
-    const { stop: r, frames: count } = await frames.skipToEnd()
-    let problem: SegmentReport['problem'] = null
-    if (frames.committedEnd < read.fileSize) {
-      const oversize = r === 'invalid' && (await frames.rejectedIntactOversize(read.fileSize))
-      problem = {
-        offset: oversize ? frames.frameEnd : frames.committedEnd,
-        reason: oversize
-          ? `an intact record of ${frames.cursor.length} bytes, over maxRecordSize ${maxRecordSize}: written with a larger maxRecordSize, not corruption`
-          : r === 'end'
-            ? 'the file ends inside an atomic batch'
-            : frames.cursor.problem,
-        oversize,
-      }
-    }
+    const scan = await scanSegment(files, fd, ref, { maxRecordSize, newest })
+    const p = scan.problem
     return {
       file: ref.path,
       firstSeq: ref.firstSeq,
-      lastSeq: frames.committedSeq,
-      frames: count,
-      size: read.fileSize,
-      validEnd: frames.committedEnd,
-      createdAt: header.createdAt,
-      serializerName: header.serializerName,
+      lastSeq: scan.lastSeq,
+      frames: scan.frames,
+      size: scan.fileSize,
+      validEnd: scan.validEnd,
+      createdAt: scan.header?.createdAt ?? null,
+      serializerName: scan.header?.serializerName ?? null,
       newest,
-      problem,
+      verdict: scan.verdict,
+      problem:
+        p === null
+          ? null
+          : { code: p.code, offset: p.offset, reason: p.reason, oversize: p.code === 'record-too-large' },
     }
   } finally {
     await files.close(fd)
@@ -143,7 +125,8 @@ async function scanSegment(
 }
 
 /**
- * Validates every frame of every segment (read-only, no lock; safe on a live log).
+ * Validates every frame of every segment (read-only, no lock; safe on a live log) and gives each
+ * segment the scanner's verdict.
  *
  * @param dir - the WAL directory
  * @param options - `maxRecordSize`, `onSegment` for progress
@@ -154,21 +137,23 @@ export async function scanLog(dir: string, options: InspectOptions = {}): Promis
   const files = options.files ?? nodeFiles
   const maxRecordSize = options.maxRecordSize ?? WAL_DEFAULTS.maxRecordSize
   try {
-    const refs = await listSegments(files, dir)
+    const { segments: refs } = await listSegments(files, dir)
     const segments: SegmentReport[] = []
-    const corruption: { file: string; offset: number; reason: string }[] = []
+    const corruption: LogReport['corruption'][number][] = []
     for (let i = 0; i < refs.length; i++) {
-      const report = await scanSegment(files, refs[i]!, i === refs.length - 1, maxRecordSize)
+      const report = await reportSegment(files, refs[i]!, i === refs.length - 1, maxRecordSize)
       const previous = segments[segments.length - 1]
-      if (previous && report.firstSeq !== previous.lastSeq + 1 && previous.problem === null) {
+      if (previous && report.firstSeq !== previous.lastSeq + 1 && previous.verdict === 'clean') {
         corruption.push({
           file: report.file,
           offset: 0,
+          code: 'seq-gap',
           reason: `seq gap: the previous segment ends at ${previous.lastSeq}, this one starts at ${report.firstSeq}`,
         })
       }
-      if (report.problem && (!report.newest || report.problem.oversize)) {
-        corruption.push({ file: report.file, offset: report.problem.offset, reason: report.problem.reason })
+      if (report.verdict === 'corrupt' && report.problem) {
+        const { offset, code, reason } = report.problem
+        corruption.push({ file: report.file, offset, code, reason })
       }
       segments.push(report)
       options.onSegment?.(report, i, refs.length)
@@ -177,100 +162,6 @@ export async function scanLog(dir: string, options: InspectOptions = {}): Promis
   } catch (err) {
     if (err instanceof WalError) throw err
     throw new WalError('WAL_IO', `cannot scan ${dir}`, { cause: err, file: dir })
-  }
-}
-
-/** One frame as stored: its seq, the serializer's bytes, and where it is. */
-export interface RawFrame {
-  /** The record's sequence number. */
-  readonly seq: number
-  /** The serializer's bytes, undecoded. */
-  readonly payload: Uint8Array
-  /** The segment file holding the frame. */
-  readonly file: string
-  /** The byte offset of the frame in `file`. */
-  readonly offset: number
-  /** The serializer name from the segment header. */
-  readonly serializerName: string
-}
-
-/**
- * Reads frames `from..to` (inclusive) without decoding them, in constant memory. Stops at the end of
- * the valid data of the newest segment; a problem in a sealed segment throws.
- *
- * @param dir - the WAL directory
- * @param range - `from` and `to` seqs (defaults: everything)
- * @param options - `maxRecordSize`
- * @returns an async iterable of frames
- * @throws WalError `WAL_CORRUPT` (with file and offset), `WAL_IO`
- */
-export async function* readRawFrames(
-  dir: string,
-  range: { from?: number; to?: number } = {},
-  options: InspectOptions = {},
-): AsyncGenerator<RawFrame, void, undefined> {
-  const files = options.files ?? nodeFiles
-  const maxRecordSize = options.maxRecordSize ?? WAL_DEFAULTS.maxRecordSize
-  const from = range.from ?? 1
-  const to = range.to ?? Number.POSITIVE_INFINITY
-  const refs = await listSegments(files, dir)
-  let start = 0
-  while (start + 1 < refs.length && refs[start + 1]!.firstSeq <= from) start++
-  let expected: number | undefined
-  for (let i = start; i < refs.length; i++) {
-    const ref = refs[i]!
-    const newest = i === refs.length - 1
-    if (expected !== undefined && ref.firstSeq !== expected) {
-      throw new WalError('WAL_CORRUPT', `seq gap before ${ref.path}: expected ${expected}`, {
-        file: ref.path,
-        offset: 0,
-      })
-    }
-    const fd = await files.open(ref.path, 'r')
-    try {
-      const read = await readHeader(files, fd, ref)
-      if (!read.ok) {
-        if (newest && read.fileSize <= MAX_HEADER_SIZE) return // a segment being created
-        throw new WalError('WAL_CORRUPT', `${ref.path}: bad segment header (${read.problem})`, {
-          file: ref.path,
-          offset: 0,
-        })
-      }
-      const frames = new FrameReader(files, fd, read.header.headerSize, read.header.firstSeq, maxRecordSize)
-      // Only committed batches are yielded: hold frames of an open batch until its last frame arrives.
-      const held: RawFrame[] = []
-      for (;;) {
-        const r = await frames.next(Number.POSITIVE_INFINITY)
-        if (r !== 'ok') {
-          if (r === 'end' && !frames.batchOpen) break
-          if (newest) return // a torn tail, or a write in progress
-          throw new WalError(
-            'WAL_CORRUPT',
-            `${ref.path} at offset ${frames.frameEnd}: ${frames.cursor.problem}`,
-            {
-              file: ref.path,
-              offset: frames.frameEnd,
-            },
-          )
-        }
-        held.push({
-          seq: frames.seq,
-          payload: frames.payload,
-          file: ref.path,
-          offset: frames.frameStart,
-          serializerName: read.header.serializerName,
-        })
-        if (frames.batchOpen) continue
-        for (const frame of held) {
-          if (frame.seq > to) return
-          if (frame.seq >= from) yield frame
-        }
-        held.length = 0
-      }
-      expected = frames.committedSeq + 1
-    } finally {
-      await files.close(fd)
-    }
   }
 }
 
@@ -368,12 +259,12 @@ async function planAndRepair(
   try {
     const files = options.files ?? nodeFiles
     const backupDir = join(dir, `repair-${new Date().toISOString().replace(/[:.]/g, '-')}`)
-    await mkdir(backupDir)
+    await files.mkdir(backupDir)
     // The copies are durable before anything is removed.
     for (const file of plan.droppedSegments)
-      await writeDurably(files, join(backupDir, basename(file)), await readFile(file))
+      await writeDurably(files, join(backupDir, basename(file)), await files.readFile(file))
     if (!removeCut) {
-      const tail = (await readFile(cut.file)).subarray(cutOffset)
+      const tail = (await files.readFile(cut.file)).subarray(cutOffset)
       await writeDurably(files, join(backupDir, `${basename(cut.file)}.from-${cutOffset}`), tail)
     }
     await files.syncDir(backupDir)
@@ -383,7 +274,7 @@ async function planAndRepair(
       await files.unlink(file)
       await files.syncDir(dir)
     }
-    if (!removeCut && (await stat(cut.file)).size > cutOffset) {
+    if (!removeCut && cut.size > cutOffset) {
       const fd = await files.open(cut.file, 'r+')
       try {
         await files.ftruncate(fd, cutOffset)

@@ -1,53 +1,36 @@
 /**
- * Reads records in seq order across segments: seeks to the segment holding the first wanted seq,
- * validates every frame (a problem inside readable bytes is corruption, never an end), checks the seq
- * chain across segment boundaries, and decodes with the serializer.
+ * Reads records in seq order across segments: finds the segment holding the first wanted seq, walks
+ * its frames through the scanner's {@link FrameWalker} (a problem inside readable bytes is corruption,
+ * never an end), checks the seq chain across segment boundaries, decodes the envelope, and has the
+ * serializer decode the data (or hands the stored bytes over, for raw reads).
+ *
+ * Every valid record before a failure is delivered before the failure is thrown.
  *
  * @internal
  */
 import { WalError } from './errors.js'
 import type { Fd, Files } from './files.js'
-import { expectHeader, FrameReader, oversizeError, readHeader, type SegmentRef } from './segment.js'
-import type { EncodableRecord, Serializer, WalRecord } from './serializer.js'
+import { EnvelopeDecoder } from './format.js'
+import type { LogState, SegmentBound } from './log-state.js'
+import {
+  expectHeader,
+  FrameWalker,
+  problemError,
+  readHeader,
+  type SegmentRef,
+  streamProblem,
+} from './scanner.js'
+import type { RecordShape, Serializer, WalRecord } from './serializer.js'
 
-/** What a reader needs from the WAL: files, codec, and the live segment list with readable bounds. */
+/** What a reader needs: files, the codec (none for raw reads), and the log's state. */
 export interface ReadSource {
   readonly files: Files
-  readonly serializer: Serializer<string, unknown, EncodableRecord>
+  /** Decodes data; undefined: data is handed over as stored bytes. */
+  readonly serializer: Serializer<string, unknown, RecordShape> | undefined
+  /** The serializer name segment headers must carry; undefined accepts any. */
+  readonly serializerName: string | undefined
   readonly maxRecordSize: number
-  /** The segment list, oldest first (live: it grows on rotation and shrinks on truncation). */
-  readonly segments: readonly SegmentRef[]
-  /** How far a segment may be read: Infinity for sealed ones, the readable end for the newest. */
-  bound(ref: SegmentRef): number
-}
-
-/**
- * Finds the index of the segment that holds `seq`: the last one whose first seq is not above it.
- *
- * @returns the index, or -1 when `seq` is before the first segment
- */
-export function segmentIndexFor(segments: readonly SegmentRef[], seq: number): number {
-  let lo = 0
-  let hi = segments.length - 1
-  let found = -1
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1
-    if (segments[mid]!.firstSeq <= seq) {
-      found = mid
-      lo = mid + 1
-    } else {
-      hi = mid - 1
-    }
-  }
-  return found
-}
-
-/** A record as stored: its seq and the serializer's bytes, undecoded. */
-export interface StoredFrame {
-  /** The record's sequence number. */
-  readonly seq: number
-  /** The payload: a view into a read buffer that is never reused. */
-  readonly payload: Uint8Array
+  readonly state: LogState
 }
 
 /**
@@ -55,83 +38,103 @@ export interface StoredFrame {
  * the next records into {@link records} and resolves false when nothing more is readable for now.
  */
 export class RecordReader {
-  /**
-   * What the last {@link fill} read (the array is reused between calls): decoded {@link WalRecord}s,
-   * or {@link StoredFrame}s when the reader is raw.
-   */
-  readonly records: Array<WalRecord | StoredFrame> = []
+  /** What the last {@link fill} read (the array is reused between calls). */
+  readonly records: WalRecord[] = []
   /** True once `to` has been reached. */
   done = false
 
   private readonly source: ReadSource
   private readonly to: number
-  private readonly raw: boolean
+  private readonly envelope = new EnvelopeDecoder()
   private nextSeq: number
   // The seq of the last frame of the segment read before (the chain the next segment must continue).
   private chainSeq = 0
   private segment: SegmentRef | undefined
   private fd: Fd = -1
-  private frames: FrameReader | undefined
+  private walker: FrameWalker | undefined
+  // A failure found after records were read: thrown by the next fill, once they are handed over.
+  private pending: Error | undefined
 
   /**
    * @param source - where to read
    * @param from - first seq wanted
    * @param to - last seq wanted (Infinity for no end)
-   * @param raw - yield stored frames instead of decoding them
    */
-  constructor(source: ReadSource, from: number, to: number, raw = false) {
+  constructor(source: ReadSource, from: number, to: number) {
     this.source = source
-    this.raw = raw
     this.nextSeq = from
     this.to = to
-    this.segment = undefined
-    this.frames = undefined
     this.done = from > to
   }
 
   /**
-   * Reads the next batch of records into {@link records}.
+   * Reads the next records into {@link records}.
    *
    * @param max - the most records to return at once
    * @returns true when `records` holds at least one record
-   * @throws WalError `WAL_CORRUPT`, `WAL_SERIALIZER_ERROR`, `WAL_SERIALIZER_MISMATCH`, `WAL_TRUNCATED`, `WAL_IO`
+   * @throws WalError `WAL_CORRUPT`, `WAL_SERIALIZER_ERROR`, `WAL_SERIALIZER_MISMATCH`, `WAL_TRUNCATED`,
+   *   `WAL_RECORD_TOO_LARGE`, `WAL_IO`
    */
   async fill(max = 4096): Promise<boolean> {
     const out = this.records
     out.length = 0
-    while (!this.done) {
-      let frames = this.frames
-      if (!frames) {
-        frames = await this.openNext()
-        if (!frames) break
+    if (this.pending) {
+      const err = this.pending
+      this.pending = undefined
+      this.done = true
+      throw err
+    }
+    try {
+      await this.read(out, max)
+    } catch (err) {
+      if (out.length === 0) {
+        this.done = true
+        throw err
       }
-      let r: 'ok' | 'invalid' | 'more' | 'incomplete' | 'end' = frames.nextBuffered()
-      if (r === 'more') {
-        if (out.length > 0) break // hand over what is decoded before doing I/O
-        r = await frames.next(this.source.bound(this.segment!))
-      }
-      if (r === 'ok') {
-        const seq = frames.seq
-        if (seq < this.nextSeq) continue
-        if (seq > this.to) {
-          this.finish()
-          break
-        }
-        out.push(this.raw ? { seq, payload: frames.payload } : this.decode(frames))
-        this.nextSeq = seq + 1
-        if (seq === this.to) this.finish()
-        else if (out.length >= max) break
-      } else if (r === 'end') {
-        if (this.source.bound(this.segment!) !== Number.POSITIVE_INFINITY) break // newest: wait for more
-        if (frames.batchOpen) this.corrupt(frames, 'segment ends inside an atomic batch')
-        this.chainSeq = frames.seq
-        await this.closeSegment()
-      } else {
-        if (r === 'invalid' && frames.cursor.oversize) await this.checkOversize(frames)
-        this.corrupt(frames, frames.cursor.problem)
-      }
+      this.pending = err as Error
     }
     return out.length > 0
+  }
+
+  private async read(out: WalRecord[], max: number): Promise<void> {
+    while (!this.done) {
+      let walker = this.walker
+      if (!walker) {
+        walker = await this.openNext()
+        if (!walker) return
+      }
+      let r: 'ok' | 'invalid' | 'more' | 'incomplete' | 'end' = walker.nextBuffered()
+      let bound: SegmentBound | undefined
+      if (r === 'more') {
+        if (out.length > 0) return // hand over what is decoded before doing I/O
+        bound = this.source.state.bound(this.segment!)
+        r = await walker.next(bound.kind === 'newest' ? bound.end : Number.POSITIVE_INFINITY)
+      }
+      if (r === 'ok') {
+        const seq = walker.seq
+        if (seq < this.nextSeq) continue
+        if (seq > this.to) return this.finish()
+        out.push(this.decode(walker))
+        this.nextSeq = seq + 1
+        if (seq === this.to) return this.finish()
+        if (out.length >= max) return
+      } else if (r === 'end') {
+        if (bound?.kind === 'newest') return // wait for more
+        if (walker.batchOpen) {
+          throw problemError(this.segment!.path, {
+            code: 'batch-open',
+            reason: 'the segment ends inside an atomic batch',
+            offset: walker.committedEnd,
+            seq: walker.committedSeq + 1,
+          })
+        }
+        this.chainSeq = walker.seq
+        await this.closeSegment()
+      } else {
+        const { files, maxRecordSize } = this.source
+        throw problemError(this.segment!.path, await streamProblem(files, this.fd, walker, maxRecordSize))
+      }
+    }
   }
 
   /** Releases the open segment. */
@@ -145,51 +148,52 @@ export class RecordReader {
     void this.closeSegment()
   }
 
-  private decode(frames: FrameReader): WalRecord {
-    let rec: EncodableRecord
+  private decode(walker: FrameWalker): WalRecord {
+    const buf = walker.chunk
+    const cursor = walker.cursor
+    const envelope = this.envelope
+    let type: string
+    let key: string | undefined
+    let headers: Record<string, string> | undefined
     try {
-      rec = this.source.serializer.decode(frames.payload)
+      type = envelope.type(buf, cursor)
+      key = envelope.key(buf, cursor)
+      headers = envelope.headers(buf, cursor)
     } catch (err) {
-      throw new WalError(
-        'WAL_SERIALIZER_ERROR',
-        `decoding seq ${frames.seq} in ${this.segment!.path} failed`,
-        {
-          cause: err,
-          seq: frames.seq,
-          file: this.segment!.path,
-          offset: frames.frameStart,
-        },
-      )
-    }
-    if (typeof rec !== 'object' || rec === null || typeof rec.type !== 'string') {
-      throw new WalError('WAL_SERIALIZER_ERROR', `the serializer returned no record for seq ${frames.seq}`, {
-        seq: frames.seq,
-        file: this.segment!.path,
+      const file = this.segment!.path
+      throw new WalError('WAL_CORRUPT', `${file}: seq ${walker.seq} has an envelope that is not UTF-8`, {
+        cause: err,
+        file,
+        offset: walker.frameStart,
+        seq: walker.seq,
       })
     }
-    return { seq: frames.seq, type: rec.type, time: rec.time, data: rec.data }
-  }
-
-  /** Throws `WAL_RECORD_TOO_LARGE` when the rejected frame is an intact record over maxRecordSize. */
-  private async checkOversize(frames: FrameReader): Promise<void> {
-    const { files, maxRecordSize } = this.source
-    const size = await files.size(this.fd)
-    if (await frames.rejectedIntactOversize(size)) {
-      throw oversizeError(this.segment!.path, frames.frameEnd, frames.cursor, maxRecordSize)
+    const bytes = buf.subarray(cursor.dataAt, cursor.end)
+    const serializer = this.source.serializer
+    let data: unknown
+    if (serializer === undefined) {
+      data = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    } else {
+      try {
+        data = serializer.decode(bytes, type)
+      } catch (err) {
+        const file = this.segment!.path
+        throw new WalError('WAL_SERIALIZER_ERROR', `decoding seq ${walker.seq} in ${file} failed`, {
+          cause: err,
+          seq: walker.seq,
+          file,
+          offset: walker.frameStart,
+        })
+      }
     }
-  }
-
-  private corrupt(frames: FrameReader, problem: string): never {
-    const file = this.segment!.path
-    throw new WalError('WAL_CORRUPT', `${file} at offset ${frames.frameEnd}: ${problem}`, {
-      file,
-      offset: frames.frameEnd,
-      seq: frames.seq + 1,
-    })
+    const record: WalRecord = { seq: walker.seq, time: envelope.time(buf, cursor), type, data }
+    if (key !== undefined) record.key = key
+    if (headers !== undefined) record.headers = headers
+    return record
   }
 
   private async closeSegment(): Promise<void> {
-    this.frames = undefined
+    this.walker = undefined
     if (this.fd >= 0) {
       const fd = this.fd
       this.fd = -1
@@ -197,36 +201,38 @@ export class RecordReader {
     }
   }
 
-  /** Opens the segment holding `nextSeq`, checking it continues the chain. Undefined if none yet. */
-  private async openNext(): Promise<FrameReader | undefined> {
-    const segments = this.source.segments
+  /** The segment to read next, checking it continues the chain; undefined when none is readable yet. */
+  private nextSegment(): SegmentRef | undefined {
+    const state = this.source.state
     const previous = this.segment
-    let ref: SegmentRef | undefined
     if (previous === undefined) {
-      const first = segments[0]
-      if (first !== undefined && this.nextSeq < first.firstSeq) {
+      const first = state.oldestFirstSeq
+      if (first !== undefined && this.nextSeq < first) {
         throw new WalError(
           'WAL_TRUNCATED',
-          `seq ${this.nextSeq} was removed (the log starts at ${first.firstSeq})`,
-          {
-            seq: this.nextSeq,
-          },
+          `seq ${this.nextSeq} was removed (the log starts at ${first})`,
+          { seq: this.nextSeq },
         )
       }
-      ref = segments[segmentIndexFor(segments, this.nextSeq)]
-    } else {
-      ref = segments.find((s) => s.firstSeq > previous.firstSeq)
-      if (ref !== undefined && ref.firstSeq !== this.chainSeq + 1) {
-        throw new WalError(
-          'WAL_CORRUPT',
-          `gap between segments: ${previous.path} ends at seq ${this.chainSeq}, the next starts at ${ref.firstSeq}`,
-          { file: ref.path, seq: this.chainSeq + 1 },
-        )
-      }
+      return state.segmentFor(this.nextSeq)
     }
+    const ref = state.after(previous)
+    if (ref !== undefined && ref.firstSeq !== this.chainSeq + 1) {
+      throw new WalError(
+        'WAL_CORRUPT',
+        `gap between segments: ${previous.path} ends at seq ${this.chainSeq}, the next starts at ${ref.firstSeq}`,
+        { file: ref.path, seq: this.chainSeq + 1 },
+      )
+    }
+    return ref
+  }
+
+  /** Opens the segment holding `nextSeq`. Undefined if none is readable yet. */
+  private async openNext(): Promise<FrameWalker | undefined> {
+    const ref = this.nextSegment()
     // A segment that is not readable yet (being created, or not yet validated by a read-only
     // instance) is opened later, once it is.
-    if (ref === undefined || this.source.bound(ref) === 0) return undefined
+    if (ref === undefined || this.source.state.bound(ref).kind === 'unreadable') return undefined
     const { files } = this.source
     let fd: Fd
     try {
@@ -248,8 +254,8 @@ export class RecordReader {
     } catch (err) {
       throw new WalError('WAL_IO', `cannot read the header of ${ref.path}`, { file: ref.path, cause: err })
     }
-    const header = expectHeader(read, ref, this.source.serializer.name)
-    this.frames = new FrameReader(files, fd, header.headerSize, header.firstSeq, this.source.maxRecordSize)
-    return this.frames
+    const header = expectHeader(read, ref, this.source.serializerName)
+    this.walker = new FrameWalker(files, fd, header.headerSize, header.firstSeq, this.source.maxRecordSize)
+    return this.walker
   }
 }

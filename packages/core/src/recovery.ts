@@ -1,23 +1,17 @@
 /**
- * Recovery on open: list the segments and scan only the newest. From the first frame that is not a
- * valid, complete, committed frame on, the newest segment holds a torn tail: it is cut off (unless
- * read-only) and reported. Sealed segments are not read here (open time does not grow with them);
- * their frames are validated when read, and a bad one is an error, never an end.
+ * Recovery on open: list the segments, remove unfinished segment creations (`*.wal.tmp`, which never
+ * hold records), and have the scanner judge the newest segment. A `torn` tail is cut (its bytes kept
+ * in a side file, the cut logged at `warn`); `corrupt` fails the open. Sealed segments are not read
+ * here (open time does not grow with them); their frames are validated when read.
  *
  * @internal
  */
+import { basename, join } from 'node:path'
 import { WalError } from './errors.js'
 import type { Fd, Files } from './files.js'
-import { type SegmentHeader, segmentHeaderSize } from './format.js'
+import type { SegmentHeader } from './format.js'
 import type { WalLogger } from './logger.js'
-import {
-  expectHeader,
-  FrameReader,
-  listSegments,
-  oversizeError,
-  readHeader,
-  type SegmentRef,
-} from './segment.js'
+import { listSegments, problemError, type ScanProblemCode, type SegmentRef, scanSegment } from './scanner.js'
 
 /** What recovery found and did on open (`wal.recovery`). */
 export interface RecoveryReport {
@@ -31,9 +25,13 @@ export interface RecoveryReport {
   readonly truncatedBytes: number
   /** File offset where the torn tail began, or null. */
   readonly truncatedAt: number | null
-  /** Why the tail was cut: the first problem found, or null. */
+  /** Why the tail was cut: the problem found, or null. */
   readonly reason: string | null
-  /** Newest segment files removed because their header never became durable (a crash in rotation). */
+  /** The stable code of that problem, or null. */
+  readonly problemCode: ScanProblemCode | null
+  /** The side file holding the bytes that were cut, or null (nothing cut, or a reader's open). */
+  readonly cutFile: string | null
+  /** Unfinished segment creations (`*.wal.tmp`, holding no records) that were removed. */
   readonly removedSegments: readonly string[]
   /** The last seq in the log after recovery (0 when empty). */
   readonly lastSeq: number
@@ -44,6 +42,7 @@ export interface RecoveryReport {
 /** The newest segment after recovery. */
 export interface RecoveredTail {
   ref: SegmentRef
+  /** Open for writing (a writer's recovery), else -1. */
   fd: Fd
   header: SegmentHeader
   /** End of the last committed batch: where appends continue. */
@@ -56,8 +55,10 @@ export interface RecoveredTail {
 export interface RecoverOptions {
   files: Files
   dir: string
-  serializerName: string
+  /** The serializer name headers must carry; undefined accepts any (a reader without a codec). */
+  serializerName: string | undefined
   maxRecordSize: number
+  /** A reader's open: change nothing on disk, just find where the readable log ends. */
   readOnly: boolean
   logger: WalLogger
 }
@@ -66,115 +67,156 @@ export interface RecoverOptions {
 export interface Recovered {
   segments: SegmentRef[]
   tail: RecoveredTail | undefined
-  /** When every segment was removed as torn, the seq the first new segment must start at. */
-  nextSeq: number
   report: RecoveryReport
 }
 
 /**
  * Recovers the directory's log: see the module comment.
  *
- * @throws WalError `WAL_CORRUPT` (a newest segment with a bad header and data after it),
- *   `WAL_SERIALIZER_MISMATCH`, `WAL_FORMAT_UNSUPPORTED`, `WAL_IO`
+ * @throws WalError `WAL_CORRUPT`, `WAL_SERIALIZER_MISMATCH`, `WAL_FORMAT_UNSUPPORTED`,
+ *   `WAL_RECORD_TOO_LARGE`, `WAL_IO`
  */
 export async function recover(options: RecoverOptions): Promise<Recovered> {
   const started = performance.now()
   const { files, dir, logger, readOnly } = options
-  const segments = await listSegments(files, dir)
-  const found = segments.length
-  const removed: string[] = []
-  let nextSeq = 1
-  while (segments.length > 0) {
-    const ref = segments[segments.length - 1]!
-    const fd = await files.open(ref.path, readOnly ? 'r' : 'r+')
-    let keepOpen = false
-    try {
-      const read = await readHeader(files, fd, ref)
-      if (
-        !read.ok &&
-        read.problem !== 'version' &&
-        read.fileSize <= segmentHeaderSize(options.serializerName)
-      ) {
-        // Segment creation writes and fdatasyncs the header before any frame: a newest segment with no
-        // valid header and no room for a frame is a creation cut short. It holds no records; the
-        // previous segment was fully synced before this one was created. Anything longer is corruption.
-        logger.warn('removing a newest segment whose header never became durable', {
-          file: ref.path,
-          problem: read.problem,
-        })
-        segments.pop()
-        removed.push(ref.path)
-        nextSeq = ref.firstSeq
-        if (!readOnly) {
-          await files.unlink(ref.path)
-          await files.syncDir(dir)
-        }
-        continue
-      }
-      const header = expectHeader(read, ref, options.serializerName)
-      const frames = new FrameReader(files, fd, header.headerSize, header.firstSeq, options.maxRecordSize)
-      const r = (await frames.skipToEnd()).stop
-      const validEnd = frames.committedEnd
-      if (r === 'invalid' && (await frames.rejectedIntactOversize(read.fileSize))) {
-        throw oversizeError(ref.path, frames.frameEnd, frames.cursor, options.maxRecordSize)
-      }
-      let reason: string | null = null
-      if (validEnd < read.fileSize) {
-        reason =
-          r === 'end'
-            ? 'the file ends inside an atomic batch'
-            : `${frames.cursor.problem}${frames.batchOpen ? ' (inside an atomic batch)' : ''}`
-        logger.warn('cutting a torn tail off the newest segment', {
-          file: ref.path,
-          offset: validEnd,
-          bytes: read.fileSize - validEnd,
-          reason,
-        })
-        if (!readOnly) await files.ftruncate(fd, validEnd)
-      }
-      // Always, not only after a cut: a crashed 'os-cache' writer may have left records in the page
-      // cache only. The new writer starts out counting everything recovered as durable, so make it so.
-      if (!readOnly) await files.fdatasync(fd)
-      keepOpen = true
-      const report: RecoveryReport = {
-        segments: found,
-        tailSegment: ref.path,
-        scannedBytes: read.fileSize,
-        truncatedBytes: read.fileSize - validEnd,
-        truncatedAt: reason === null ? null : validEnd,
-        reason,
-        removedSegments: removed,
-        lastSeq: frames.committedSeq,
-        durationMs: performance.now() - started,
-      }
-      logger.info('recovered', { ...report })
-      return {
-        segments,
-        tail: { ref, fd, header, validEnd, lastSeq: frames.committedSeq },
-        nextSeq: frames.committedSeq + 1,
-        report,
-      }
-    } catch (err) {
-      if (err instanceof WalError) throw err
-      throw new WalError('WAL_IO', `recovering ${ref.path} failed`, { cause: err, file: ref.path })
-    } finally {
-      if (!keepOpen) await files.close(fd).catch(() => {})
+  let listing: Awaited<ReturnType<typeof listSegments>>
+  try {
+    listing = await listSegments(files, dir)
+  } catch (err) {
+    throw new WalError('WAL_IO', `cannot list ${dir}`, { cause: err, file: dir })
+  }
+  const { segments, unfinished } = listing
+  if (!readOnly) await removeUnfinished(files, dir, unfinished, logger)
+  const removed = readOnly ? [] : unfinished
+  const ref = segments[segments.length - 1]
+  if (ref === undefined) {
+    return {
+      segments,
+      tail: undefined,
+      report: emptyReport(0, removed, performance.now() - started),
     }
   }
-  return {
-    segments,
-    tail: undefined,
-    nextSeq,
-    report: {
-      segments: found,
-      tailSegment: null,
-      scannedBytes: 0,
-      truncatedBytes: 0,
-      truncatedAt: null,
-      reason: null,
+  const fd = await files.open(ref.path, readOnly ? 'r' : 'r+')
+  let keepOpen = false
+  try {
+    const scan = await scanSegment(files, fd, ref, {
+      maxRecordSize: options.maxRecordSize,
+      newest: true,
+      serializerName: options.serializerName,
+    })
+    if (scan.verdict === 'corrupt') throw problemError(ref.path, scan.problem!)
+    const header = scan.header!
+    let cutFile: string | null = null
+    if (scan.verdict === 'torn') {
+      const problem = scan.problem!
+      logger.warn('cutting a torn tail off the newest segment', {
+        file: ref.path,
+        offset: scan.validEnd,
+        bytes: scan.fileSize - scan.validEnd,
+        reason: problem.reason,
+        code: problem.code,
+      })
+      if (!readOnly) cutFile = await cutTornTail(files, dir, fd, ref, scan.validEnd, scan.fileSize)
+    }
+    // Always, not only after a cut: a crashed 'os-cache' writer may have left records in the page
+    // cache only. The new writer starts out counting everything recovered as durable, so make it so.
+    if (!readOnly) await files.fdatasync(fd)
+    keepOpen = !readOnly
+    const report: RecoveryReport = {
+      segments: segments.length,
+      tailSegment: ref.path,
+      scannedBytes: scan.fileSize,
+      truncatedBytes: scan.fileSize - scan.validEnd,
+      truncatedAt: scan.verdict === 'torn' ? scan.validEnd : null,
+      reason: scan.problem?.reason ?? null,
+      problemCode: scan.problem?.code ?? null,
+      cutFile,
       removedSegments: removed,
-      lastSeq: nextSeq - 1,
+      lastSeq: scan.lastSeq,
       durationMs: performance.now() - started,
-    },
+    }
+    logger.info('recovered', { ...report })
+    return {
+      segments,
+      tail: { ref, fd: readOnly ? -1 : fd, header, validEnd: scan.validEnd, lastSeq: scan.lastSeq },
+      report,
+    }
+  } catch (err) {
+    if (err instanceof WalError) throw err
+    throw new WalError('WAL_IO', `recovering ${ref.path} failed`, { cause: err, file: ref.path })
+  } finally {
+    if (!keepOpen) await files.close(fd).catch(() => {})
   }
+}
+
+function emptyReport(lastSeq: number, removed: string[], durationMs: number): RecoveryReport {
+  return {
+    segments: 0,
+    tailSegment: null,
+    scannedBytes: 0,
+    truncatedBytes: 0,
+    truncatedAt: null,
+    reason: null,
+    problemCode: null,
+    cutFile: null,
+    removedSegments: removed,
+    lastSeq,
+    durationMs,
+  }
+}
+
+/** Removes segment files whose creation a crash cut short: their headers never reached their names. */
+async function removeUnfinished(
+  files: Files,
+  dir: string,
+  unfinished: readonly string[],
+  logger: WalLogger,
+): Promise<void> {
+  if (unfinished.length === 0) return
+  try {
+    for (const path of unfinished) {
+      logger.warn('removing an unfinished segment creation (it holds no records)', { file: path })
+      await files.unlink(path)
+    }
+    await files.syncDir(dir)
+  } catch (err) {
+    throw new WalError('WAL_IO', `removing unfinished segment files in ${dir} failed`, {
+      cause: err,
+      file: dir,
+    })
+  }
+}
+
+/**
+ * Copies the torn tail `[validEnd, fileSize)` into a side file in the directory (durably), then cuts
+ * it off the segment: what recovery cuts is never just discarded.
+ *
+ * @returns the side file's path
+ */
+async function cutTornTail(
+  files: Files,
+  dir: string,
+  fd: Fd,
+  ref: SegmentRef,
+  validEnd: number,
+  fileSize: number,
+): Promise<string> {
+  const bytes = Buffer.allocUnsafe(fileSize - validEnd)
+  let filled = 0
+  while (filled < bytes.length) {
+    const n = await files.read(fd, bytes, filled, bytes.length - filled, validEnd + filled)
+    if (n === 0) break
+    filled += n
+  }
+  const cutFile = join(dir, `${basename(ref.path)}.cut-${validEnd}-${Date.now()}`)
+  const out = await files.open(cutFile, 'wx')
+  try {
+    await files.write(out, bytes, 0, filled, 0)
+    await files.fdatasync(out)
+  } finally {
+    await files.close(out)
+  }
+  await files.syncDir(dir)
+  await files.ftruncate(fd, validEnd)
+  return cutFile
 }

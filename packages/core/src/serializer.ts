@@ -1,5 +1,16 @@
 /**
+ * The record and its codec contract. Core owns the record envelope (`seq`, `time`, `type`, `key`,
+ * `headers`): they are stored in the frame, readable without any codec. A {@link Serializer} turns
+ * only `data` into bytes and back.
+ */
+import { SerializerError } from './errors.js'
+
+/** A record's headers: string names to string values (correlation id, causation id, user metadata). */
+export type RecordHeaders = Readonly<Record<string, string>>
+
+/**
  * One record of the log. `seq` is assigned by the WAL: global, gap-free, monotonic, starting at 1.
+ * `key` and `headers` are present only when they were appended (absent stays absent).
  *
  * @typeParam Type - the record type names (a string literal union for typed logs)
  * @typeParam Data - the payload type
@@ -7,162 +18,122 @@
 export interface WalRecord<Type extends string = string, Data = unknown> {
   /** Sequence number assigned by the WAL. */
   seq: number
-  /** The record type, e.g. `'OrderPlaced'`. */
-  type: Type
   /** Milliseconds since the epoch; defaults to `Date.now()` at append time. */
   time: number
+  /** The record type, e.g. `'OrderPlaced'`. */
+  type: Type
+  /** The stream or entity the record belongs to (as a Kafka record key), when it has one. */
+  key?: string
+  /** Correlation id, causation id, user metadata, when the record has any. */
+  headers?: RecordHeaders
   /** The payload. */
   data: Data
 }
 
-/** A record as handed to a serializer: everything but the sequence number. */
+/**
+ * A record type and its payload type: the unit a serializer's record union is made of, e.g.
+ * `RecordShape<'Deposited', { amount: number }> | RecordShape<'Withdrawn', { amount: number }>`.
+ */
+export interface RecordShape<Type extends string = string, Data = unknown> {
+  /** The record type. */
+  type: Type
+  /** The payload. */
+  data: Data
+}
+
+/** A record as appended: everything but the sequence number (`time` included). */
 export type EncodableRecord<Type extends string = string, Data = unknown> = Omit<WalRecord<Type, Data>, 'seq'>
 
 /**
- * Turns records into bytes and back. The `name` is stored in every segment header; opening a WAL with a
- * serializer of another name fails with `WAL_SERIALIZER_MISMATCH`.
+ * Turns a record's `data` into bytes and back; the envelope (type, time, key, headers) is core's. The
+ * `name` is stored in every segment header; opening a WAL with a serializer of another name fails with
+ * `WAL_SERIALIZER_MISMATCH`.
  *
- * `decode` receives a view into the WAL's read buffer. The WAL never reuses that memory, so the decoded
- * record may keep views into it.
+ * `decode` receives a view into the WAL's read buffer. The WAL never reuses that memory, so decoded
+ * data may keep views into it. Empty data (zero bytes) is allowed.
  *
  * Throwing from `encode` rejects that one append (no sequence number is used); throwing from `decode`
- * surfaces as `WAL_SERIALIZER_ERROR` naming the record's seq.
+ * surfaces as `WAL_SERIALIZER_ERROR` naming the record's seq. Serializers throw {@link SerializerError}.
  *
  * @typeParam Type - the record type names
  * @typeParam Data - the payload type
- * @typeParam Rec - the exact record shape; for typed logs a discriminated union such as
- *   `EncodableRecord<'A', DataA> | EncodableRecord<'B', DataB>`, so that `data` narrows with `type`
+ * @typeParam Rec - the record union; for typed logs a discriminated union such as
+ *   `RecordShape<'A', DataA> | RecordShape<'B', DataB>`, so that `data` narrows with `type`
  */
 export interface Serializer<
   Type extends string = string,
   Data = unknown,
-  Rec extends EncodableRecord<Type, Data> = EncodableRecord<Type, Data>,
+  Rec extends RecordShape<Type, Data> = RecordShape<Type, Data>,
 > {
-  /** Identifies the encoding, 1 to 255 UTF-8 bytes, e.g. `'msgpackr/1'`. */
+  /** Identifies the encoding, 1 to 255 UTF-8 bytes, e.g. `'waltz-msgpackr/2'`. */
   readonly name: string
-  /** Encodes a record (without seq) into a non-empty byte array. */
-  encode(record: Rec): Uint8Array
-  /** Decodes bytes produced by `encode`. */
-  decode(bytes: Uint8Array): Rec
+  /**
+   * Encodes a record's data.
+   *
+   * @param data - the payload
+   * @param type - the record's type (a serializer may pick a schema by it)
+   */
+  encode(data: Rec['data'], type: Rec['type']): Uint8Array
+  /**
+   * Decodes bytes produced by `encode` for the same type.
+   *
+   * @param bytes - the stored data
+   * @param type - the record's type, from the envelope
+   */
+  decode(bytes: Uint8Array, type: Rec['type']): Rec['data']
   /**
    * Optional fast path: writes exactly the bytes `encode` would return into `target` from `offset`
    * and returns the offset just past them, or -1 when they do not fit (the WAL then grows `target`
    * and calls again). Saves an allocation and a copy per record on the append path.
    */
-  encodeInto?(record: Rec, target: Buffer, offset: number): number
+  encodeInto?(data: Rec['data'], type: Rec['type'], target: Buffer, offset: number): number
 }
 
-/** Adds `seq` to each member of a record union, keeping the union discriminated by `type`. */
-export type WalRecordOf<Rec extends EncodableRecord> =
-  Rec extends EncodableRecord<infer T, infer D> ? WalRecord<T, D> : never
+/** Adds the envelope (`seq`, `time`, `key`, `headers`) to each member of a record union, keeping it discriminated by `type`. */
+export type WalRecordOf<Rec extends RecordShape> =
+  Rec extends RecordShape<infer T, infer D> ? WalRecord<T, D> : never
 
 /** The records (with seq) that a serializer reads and writes. */
 export type SerializerRecord<S> = S extends Serializer<string, unknown, infer R> ? WalRecordOf<R> : never
 
 /**
- * What `append` accepts for a record union: `type` and `data`, and optionally `time` (defaults to
- * `Date.now()`). Distributes over the union so `data` is checked against its `type`.
+ * What `append` accepts for a record union: `type` and `data`, and optionally `time` (default
+ * `Date.now()`), `key` and `headers`. Distributes over the union so `data` is checked against its `type`.
  */
-export type AppendInput<Rec extends EncodableRecord> =
-  Rec extends EncodableRecord<infer T, infer D>
+export type AppendInput<Rec extends RecordShape> =
+  Rec extends RecordShape<infer T, infer D>
     ? {
-        /** The record type. */
+        /** The record type (at most 255 UTF-8 bytes). */
         type: T
         /** The payload, checked against `type`. */
         data: D
-        /** Milliseconds since the epoch; default `Date.now()`. */
+        /** Milliseconds since the epoch, a non-negative integer below 2^48; default `Date.now()`. */
         time?: number
+        /** The stream or entity the record belongs to (at most 65,535 UTF-8 bytes). */
+        key?: string
+        /** String headers (names and values are strings). */
+        headers?: RecordHeaders
       }
     : never
 
-const textDecoder = new TextDecoder('utf-8', { fatal: true })
-const f64 = new Float64Array(1)
-const f64Bytes = new Uint8Array(f64.buffer)
-
-const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
-
-/** Reads a little-endian float64 without allocating a DataView per call. */
-function readFloat64LE(bytes: Uint8Array, offset: number): number {
-  for (let i = 0; i < 8; i++) f64Bytes[littleEndian ? i : 7 - i] = bytes[offset + i]!
-  return f64[0]!
-}
-
 /**
- * Decodes record type names, remembering the last few: a log has few distinct types, and comparing a
- * handful of bytes is cheaper than UTF-8 decoding on every record during replay.
+ * A record exactly as stored, data undecoded: what {@link Serializer}-less readers return and what a
+ * replica's `appendRaw` takes.
  */
-class TypeNameCache {
-  private readonly bytes: Uint8Array[] = []
-  private readonly names: string[] = []
-  private next = 0
+export type RawRecord = WalRecord<string, Uint8Array>
 
-  decode(source: Uint8Array, start: number, end: number): string {
-    const length = end - start
-    for (let i = 0; i < this.bytes.length; i++) {
-      const cached = this.bytes[i]!
-      if (cached.length !== length) continue
-      let same = true
-      for (let k = 0; k < length; k++) {
-        if (cached[k] !== source[start + k]) {
-          same = false
-          break
-        }
-      }
-      if (same) return this.names[i]!
-    }
-    const name = textDecoder.decode(source.subarray(start, end))
-    this.bytes[this.next] = source.slice(start, end)
-    this.names[this.next] = name
-    this.next = (this.next + 1) % 8
-    return name
-  }
-}
+/** The name of {@link bytesSerializer}. */
+export const BYTES_SERIALIZER_NAME = 'waltz-bytes/1'
 
-const BYTES_HEADER = 9 // f64 time + u8 type length
-
-/**
- * Encodes record type names to UTF-8 once: a log has few distinct types, and copying a few cached
- * bytes is cheaper than encoding the string on every append.
- */
-class TypeNameBytes {
-  private readonly cache = new Map<string, Buffer>()
-
-  get(type: string): Buffer {
-    let bytes = this.cache.get(type)
-    if (bytes === undefined) {
-      if (typeof type !== 'string') throw new TypeError('bytesSerializer: type must be a string')
-      bytes = Buffer.from(type, 'utf8')
-      if (bytes.length > 255) throw new RangeError('bytesSerializer: type longer than 255 bytes')
-      if (this.cache.size >= 1024) this.cache.clear() // unbounded type names must not grow memory
-      this.cache.set(type, bytes)
-    }
-    return bytes
-  }
-}
-
-/** Writes a record at `offset` if it fits before `target.length`; returns the end, or -1. */
-function bytesEncodeInto(
-  record: EncodableRecord<string, Uint8Array>,
-  typeBytes: Buffer,
-  target: Buffer,
-  offset: number,
-): number {
-  const data = record.data
-  if (!(data instanceof Uint8Array)) throw new TypeError('bytesSerializer: data must be a Uint8Array')
-  const typeStart = offset + BYTES_HEADER
-  const dataStart = typeStart + typeBytes.length
-  const end = dataStart + data.byteLength
-  if (end > target.length) return -1
-  target.writeDoubleLE(record.time, offset)
-  target[offset + 8] = typeBytes.length
-  for (let i = 0; i < typeBytes.length; i++) target[typeStart + i] = typeBytes[i]!
-  target.set(data, dataStart)
-  return end
+function bytesFail(message: string, type: string): SerializerError {
+  return new SerializerError('SERIALIZER_ENCODE_FAILED', message, {
+    serializer: BYTES_SERIALIZER_NAME,
+    type,
+  })
 }
 
 /**
- * The dependency-free default serializer: `data` is a `Uint8Array`, `type` a string of at most 255
- * UTF-8 bytes. Layout: `time` as f64 LE, type length u8, type bytes, data bytes.
+ * The dependency-free default serializer: `data` is a `Uint8Array`, stored as it is.
  *
  * @returns a serializer named `'waltz-bytes/1'`
  * @example
@@ -172,31 +143,20 @@ function bytesEncodeInto(
  * ```
  */
 export function bytesSerializer(): Serializer<string, Uint8Array> {
-  const types = new TypeNameCache()
-  const typeBytes = new TypeNameBytes()
   return {
-    name: 'waltz-bytes/1',
-    encode(record) {
-      const type = typeBytes.get(record.type)
-      const length = record.data instanceof Uint8Array ? record.data.byteLength : 0
-      const out = Buffer.allocUnsafe(BYTES_HEADER + type.length + length)
-      bytesEncodeInto(record, type, out, 0)
-      return out
+    name: BYTES_SERIALIZER_NAME,
+    encode(data, type) {
+      if (!(data instanceof Uint8Array)) throw bytesFail('data must be a Uint8Array', type)
+      return data
     },
-    encodeInto(record, target, offset) {
-      return bytesEncodeInto(record, typeBytes.get(record.type), target, offset)
+    encodeInto(data, type, target, offset) {
+      if (!(data instanceof Uint8Array)) throw bytesFail('data must be a Uint8Array', type)
+      const end = offset + data.byteLength
+      if (end > target.length) return -1
+      target.set(data, offset)
+      return end
     },
-    decode(bytes) {
-      if (bytes.byteLength < BYTES_HEADER)
-        throw new RangeError('bytesSerializer: record shorter than its header')
-      const typeEnd = BYTES_HEADER + bytes[8]!
-      if (typeEnd > bytes.byteLength) throw new RangeError('bytesSerializer: type runs past the record')
-      // A plain Uint8Array view (not a Buffer), whatever the input is: data is typed Uint8Array.
-      return {
-        type: types.decode(bytes, BYTES_HEADER, typeEnd),
-        time: readFloat64LE(bytes, 0),
-        data: new Uint8Array(bytes.buffer, bytes.byteOffset + typeEnd, bytes.byteLength - typeEnd),
-      }
-    },
+    // A plain Uint8Array view (not a Buffer), whatever the input is: data is typed Uint8Array.
+    decode: (bytes) => new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
   }
 }

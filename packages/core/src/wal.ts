@@ -1,114 +1,39 @@
 /**
- * The public facade: `Wal.open` wires recovery, the lock, the writer and readers, and owns the options
- * and their defaults.
+ * The public facade: {@link WalReader} (read-only) and {@link Wal} (read-write). `Wal.open` and
+ * `Wal.openReader` wire options, the lock, recovery, the log state, the writer and readers; the work
+ * is done by those modules.
  */
 import { dirname, resolve } from 'node:path'
+import { createSegment } from './create-segment.js'
 import { WalError } from './errors.js'
-import { type Files, nodeFiles } from './files.js'
+import type { Files } from './files.js'
 import { acquireLock, type Lock } from './lock.js'
-import { silentLogger, type WalLogger } from './logger.js'
-import { type ReadSource, RecordReader, type StoredFrame } from './reader.js'
-import { type RecoveryReport, recover } from './recovery.js'
-import { expectHeader, FrameReader, listSegments, readHeader, type SegmentRef } from './segment.js'
+import { LogState } from './log-state.js'
+import type { WalLogger } from './logger.js'
 import {
-  type AppendInput,
-  bytesSerializer,
-  type EncodableRecord,
-  type Serializer,
-  type WalRecordOf,
+  type ResolvedReaderOptions,
+  resolveReaderOptions,
+  resolveWalOptions,
+  type WalOptions,
+  type WalReaderOptions,
+} from './options.js'
+import { type ReadSource, RecordReader } from './reader.js'
+import type { AppendRecord } from './record-encoder.js'
+import { type RecoveryReport, recover } from './recovery.js'
+import { listSegments, readableEnd } from './scanner.js'
+import type {
+  AppendInput,
+  RawRecord,
+  RecordShape,
+  Serializer,
+  WalRecordOf,
 } from './serializer.js'
-import { type AppendRecord, createSegment, type ReadableEnd, type SyncPolicy, Writer } from './writer.js'
+import { Writer } from './writer.js'
 
-const MiB = 1024 * 1024
+/** How often a reader looks for records appended by the writing process while tailing. */
+const READER_POLL_MS = 100
 
-/** Defaults of {@link WalOptions}; documented in the README. */
-export const WAL_DEFAULTS: {
-  /** {@link WalOptions.segmentSize}: 10 MiB. */
-  readonly segmentSize: number
-  /** {@link WalOptions.segmentMaxAgeMs}: `Infinity` (segments never rotate by age). */
-  readonly segmentMaxAgeMs: number
-  /** {@link WalOptions.sync}: `'os-cache'`. */
-  readonly sync: SyncPolicy
-  /** {@link WalOptions.syncIntervalMs}: 1000 ms. */
-  readonly syncIntervalMs: number
-  /** {@link WalOptions.bufferSize}: 64 KiB. */
-  readonly bufferSize: number
-  /** {@link WalOptions.maxRecordSize}: 16 MiB. */
-  readonly maxRecordSize: number
-  /** {@link WalOptions.maxPendingBytes}: 64 MiB. */
-  readonly maxPendingBytes: number
-  /** {@link WalOptions.fileMode}: `0o600` (owner read/write). */
-  readonly fileMode: number
-  /** {@link WalOptions.blockingSync}: `false`. */
-  readonly blockingSync: boolean
-} = Object.freeze({
-  segmentSize: 10 * MiB,
-  segmentMaxAgeMs: Number.POSITIVE_INFINITY,
-  sync: 'os-cache',
-  syncIntervalMs: 1000,
-  bufferSize: 64 * 1024,
-  maxRecordSize: 16 * MiB,
-  maxPendingBytes: 64 * MiB,
-  fileMode: 0o600,
-  blockingSync: false,
-})
-
-/** How often a read-only WAL looks for new records while tailing. */
-const READ_ONLY_POLL_MS = 100
-
-/**
- * Options of {@link Wal.open}. Only `dir` is required.
- *
- * @typeParam Rec - the record union, inferred from `serializer`
- */
-export interface WalOptions<Rec extends EncodableRecord = EncodableRecord<string, Uint8Array>> {
-  /** The directory holding the segments (created if missing, unless `readOnly`). */
-  dir: string
-  /** Encodes records; default {@link bytesSerializer} (data is a `Uint8Array`). */
-  serializer?: Serializer<string, unknown, Rec>
-  /** Rotate to a new segment when the current one would exceed this many bytes. Default 10 MiB. */
-  segmentSize?: number
-  /** Rotate when the current segment is older than this (ms), checked at append. Default: never. */
-  segmentMaxAgeMs?: number
-  /** When appends resolve; see {@link SyncPolicy}. Default `'os-cache'`. */
-  sync?: SyncPolicy
-  /** Interval of the background fdatasync for `'os-cache'` and `'background'`. Default 1000 ms. */
-  syncIntervalMs?: number
-  /**
-   * Run the writer's fdatasync on the main thread (`fdatasyncSync`) instead of libuv's thread pool.
-   * Saves the pool's round trip (tens of microseconds) on every fdatasync, so one sequential `'always'`
-   * appender gets closer to the disk's own latency; but the event loop, and everything else in the
-   * process, stops for as long as each fdatasync takes (milliseconds on many disks). The writer lets
-   * the event loop turn once after each fdatasync, so timers and I/O that became due meanwhile run
-   * then, and the appends they make share the next fdatasync (group commit still works). For a
-   * process that does little besides appending. Default `false`.
-   */
-  blockingSync?: boolean
-  /** Initial size of the write buffer; in `'background'` mode, bytes buffered before a write. Default 64 KiB. */
-  bufferSize?: number
-  /** Largest encoded record in bytes; a larger length on disk is corruption. Default 16 MiB. */
-  maxRecordSize?: number
-  /** Bytes appended but not yet written above which `append` waits (backpressure). Default 64 MiB. */
-  maxPendingBytes?: number
-  /** Permission bits of the files the WAL creates (segments, lock). Default `0o600`: owner read/write. */
-  fileMode?: number
-  /**
-   * The seq of the first record when the directory holds no log yet (a replica continuing another
-   * log). Ignored when segments exist. Default 1.
-   */
-  firstSeq?: number
-  /** Open for reading only: no lock, no recovery writes, appends fail with `WAL_READ_ONLY`. */
-  readOnly?: boolean
-  /** Where to report recovery, rotation and failures. Default: silent. */
-  logger?: WalLogger
-  /**
-   * The file operations to use (tests substitute recording or failing ones).
-   * @internal
-   */
-  files?: Files
-}
-
-/** Counters and gauges from {@link Wal.metrics}. */
+/** Counters and gauges from {@link WalReader.metrics}. */
 export interface WalMetrics {
   /** Records appended since open. */
   appends: number
@@ -141,7 +66,7 @@ export interface WalMetrics {
   recovery: RecoveryReport
 }
 
-/** Options of {@link Wal.records}. */
+/** Options of {@link WalReader.records}. */
 export interface RecordsOptions {
   /** First seq to yield (inclusive). Default: the first stored record. */
   from?: number
@@ -149,7 +74,7 @@ export interface RecordsOptions {
   to?: number
 }
 
-/** Options of {@link Wal.tail}. */
+/** Options of {@link WalReader.tail}. */
 export interface TailOptions {
   /** First seq to yield (inclusive). Default: the next record to be appended. */
   from?: number
@@ -157,311 +82,133 @@ export interface TailOptions {
   signal?: AbortSignal
 }
 
-function checkSeq(name: string, value: number): void {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new WalError('WAL_INVALID_ARGUMENT', `${name} must be a non-negative safe integer, got ${value}`)
-  }
-}
-
-function positive(name: string, value: number, allowInfinity = false): number {
-  if (!(value > 0) || (!allowInfinity && !Number.isFinite(value))) {
-    throw new WalError('WAL_INVALID_ARGUMENT', `${name} must be a positive number, got ${value}`)
-  }
-  return value
-}
-
-/** A byte count: a safe integer of at least `minimum`. */
-function byteCount(name: string, value: number, minimum: number): number {
-  if (!Number.isSafeInteger(value) || value < minimum) {
+function checkSeq(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
     throw new WalError(
       'WAL_INVALID_ARGUMENT',
-      `${name} must be an integer of at least ${minimum}, got ${value}`,
+      `${name} must be a non-negative safe integer, got ${String(value)}`,
     )
   }
   return value
 }
 
+/** What a reader or writer is built from. */
+interface WalInit {
+  dir: string
+  files: Files
+  logger: WalLogger
+  state: LogState
+  recovery: RecoveryReport
+  serializer: Serializer<string, unknown, RecordShape> | undefined
+  serializerName: string | undefined
+  maxRecordSize: number
+}
+
 /**
- * A write-ahead log: an append-only sequence of typed records in CRC-checked segment files.
+ * A read-only view of a log: replay, range reads and live tails, no appends (a read-only mistake
+ * fails at compile time). Opened with {@link Wal.openReader}; it takes no lock and changes nothing on
+ * disk, so it works while the writing process runs (tails poll the directory).
  *
  * @typeParam Rec - the record union (`type` and `data`), from the serializer
  * @example
  * ```ts
- * const wal = await Wal.open({ dir: './data', sync: 'always' })
- * const seq = await wal.append({ type: 'greeting', data: new TextEncoder().encode('hi') })
- * for await (const record of wal.records({ from: 1 })) console.log(record.seq, record.type)
- * await wal.close()
+ * const reader = await Wal.openReader({ dir: './events' }) // no serializer: data is the stored bytes
+ * for await (const r of reader.records()) console.log(r.seq, r.type, r.key, r.headers)
+ * await reader.close()
  * ```
  */
-export class Wal<Rec extends EncodableRecord = EncodableRecord<string, Uint8Array>> {
+export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>> {
   /** The directory of the log. */
   readonly dir: string
-  /** Whether this instance may only read. */
-  readonly readOnly: boolean
-  /** What recovery found and did when this instance opened. */
+  /** What recovery found (and, for a writer, did) when this instance opened. */
   readonly recovery: RecoveryReport
-  /** The serializer's name, as stored in segment headers. */
-  readonly serializerName: string
-  /** The serializer records are encoded and decoded with. */
-  readonly serializer: Serializer<string, unknown, Rec>
+  /**
+   * The serializer name stored in the log's segment headers (the one given to open, for a writer);
+   * undefined for an empty log opened without a serializer.
+   */
+  readonly serializerName: string | undefined
+  /** The serializer data is decoded with; undefined when `data` is the stored bytes. */
+  readonly serializer: Serializer<string, unknown, Rec> | undefined
 
-  private readonly source: ReadSource
-  private readonly segments: SegmentRef[]
-  private readonly writer: Writer | undefined
-  private readonly lock: Lock | undefined
-  private readonly files: Files
-  private readonly logger: WalLogger
-  private readonly options: Required<
-    Omit<WalOptions<Rec>, 'files' | 'logger' | 'serializer' | 'readOnly' | 'firstSeq'>
-  >
-  // Read-only instances: how far the newest segment has been validated.
-  private readOnlyEnd: ReadableEnd
-  private closed = false
-  private changed: { promise: Promise<void>; resolve: () => void }
-  private truncating: Promise<unknown> = Promise.resolve()
+  /** The log's segments and readable end. */
+  protected readonly state: LogState
+  protected readonly files: Files
+  protected readonly logger: WalLogger
+  /** Set by close: reads and appends fail with `WAL_CLOSED`. */
+  protected closed = false
+  private readonly decoded: ReadSource
+  private readonly raw: ReadSource
   private refreshing: Promise<void> | undefined
   private closing: Promise<void> | undefined
 
-  private constructor(init: {
-    options: WalOptions<Rec>
-    files: Files
-    segments: SegmentRef[]
-    writer: Writer | undefined
-    lock: Lock | undefined
-    recovery: RecoveryReport
-    readOnlyEnd: ReadableEnd
-    serializer: Serializer<string, unknown, EncodableRecord>
-    resolved: Wal<Rec>['options']
-  }) {
-    this.dir = init.options.dir
-    this.readOnly = init.options.readOnly === true
+  /** @internal */
+  protected constructor(init: WalInit) {
+    this.dir = init.dir
     this.recovery = init.recovery
-    this.serializerName = init.serializer.name
-    this.serializer = init.serializer as Serializer<string, unknown, Rec>
-    this.segments = init.segments
-    this.writer = init.writer
-    this.lock = init.lock
+    this.serializerName = init.serializerName
+    this.serializer = init.serializer as Serializer<string, unknown, Rec> | undefined
+    this.state = init.state
     this.files = init.files
-    this.logger = init.options.logger ?? silentLogger
-    this.options = init.resolved
-    this.readOnlyEnd = init.readOnlyEnd
-    this.changed = deferred()
-    this.source = {
+    this.logger = init.logger
+    const source = {
       files: init.files,
-      serializer: init.serializer,
-      maxRecordSize: init.resolved.maxRecordSize,
-      segments: init.segments,
-      bound: (ref) => this.bound(ref),
+      serializerName: init.serializer?.name,
+      maxRecordSize: init.maxRecordSize,
+      state: init.state,
     }
+    this.decoded = { ...source, serializer: init.serializer }
+    this.raw = { ...source, serializer: undefined }
   }
 
-  /**
-   * Opens (or creates) the log in `options.dir`: takes the writer lock, recovers the newest segment
-   * (cutting a torn tail, reported in {@link Wal.recovery}) and positions appends after it.
-   *
-   * @param options - see {@link WalOptions}; only `dir` is required
-   * @returns the open log
-   * @throws WalError `WAL_LOCKED` (another live writer), `WAL_SERIALIZER_MISMATCH`, `WAL_CORRUPT`,
-   *   `WAL_FORMAT_UNSUPPORTED`, `WAL_INVALID_ARGUMENT`, `WAL_IO`
-   * @example
-   * ```ts
-   * const wal = await Wal.open({ dir: './events', serializer: jsonSerializer({ schemas }), sync: 'always' })
-   * ```
-   */
-  static async open<Rec extends EncodableRecord = EncodableRecord<string, Uint8Array>>(
-    options: WalOptions<Rec>,
-  ): Promise<Wal<Rec>> {
-    const files = options.files ?? nodeFiles
-    const logger = options.logger ?? silentLogger
-    const serializer = (options.serializer ?? bytesSerializer()) as Serializer<
-      string,
-      unknown,
-      EncodableRecord
-    >
-    const nameBytes = Buffer.byteLength(serializer.name ?? '')
-    if (nameBytes < 1 || nameBytes > 255) {
-      throw new WalError('WAL_INVALID_ARGUMENT', 'serializer.name must be 1 to 255 UTF-8 bytes')
-    }
-    const resolved = {
-      dir: options.dir,
-      segmentSize: byteCount('segmentSize', options.segmentSize ?? WAL_DEFAULTS.segmentSize, 64),
-      segmentMaxAgeMs: positive(
-        'segmentMaxAgeMs',
-        options.segmentMaxAgeMs ?? WAL_DEFAULTS.segmentMaxAgeMs,
-        true,
-      ),
-      sync: options.sync ?? WAL_DEFAULTS.sync,
-      syncIntervalMs: positive('syncIntervalMs', options.syncIntervalMs ?? WAL_DEFAULTS.syncIntervalMs),
-      bufferSize: byteCount('bufferSize', options.bufferSize ?? WAL_DEFAULTS.bufferSize, 64),
-      maxRecordSize: byteCount('maxRecordSize', options.maxRecordSize ?? WAL_DEFAULTS.maxRecordSize, 1),
-      maxPendingBytes: byteCount(
-        'maxPendingBytes',
-        options.maxPendingBytes ?? WAL_DEFAULTS.maxPendingBytes,
-        1,
-      ),
-      fileMode: options.fileMode ?? WAL_DEFAULTS.fileMode,
-      blockingSync: options.blockingSync ?? WAL_DEFAULTS.blockingSync,
-    }
-    if (
-      options.firstSeq !== undefined &&
-      !(Number.isSafeInteger(options.firstSeq) && options.firstSeq >= 1)
-    ) {
-      throw new WalError(
-        'WAL_INVALID_ARGUMENT',
-        `firstSeq must be a positive safe integer, got ${options.firstSeq}`,
-      )
-    }
-    if (!Number.isInteger(resolved.fileMode) || resolved.fileMode < 0 || resolved.fileMode > 0o777) {
-      throw new WalError(
-        'WAL_INVALID_ARGUMENT',
-        `fileMode must be permission bits (0 to 0o777), got ${resolved.fileMode}`,
-      )
-    }
-    if (!['always', 'os-cache', 'background'].includes(resolved.sync)) {
-      throw new WalError('WAL_INVALID_ARGUMENT', `sync must be 'always', 'os-cache' or 'background'`)
-    }
-    if (typeof resolved.blockingSync !== 'boolean') {
-      throw new WalError('WAL_INVALID_ARGUMENT', 'blockingSync must be a boolean')
-    }
-    if (resolved.maxRecordSize > 0xffffffff) {
-      throw new WalError('WAL_INVALID_ARGUMENT', 'maxRecordSize must fit in 32 bits')
-    }
-    const readOnly = options.readOnly === true
-    let lock: Lock | undefined
-    if (!readOnly) {
-      try {
-        const created = await files.mkdir(options.dir)
-        // A new directory's entry lives in its parent: fsync every parent from the first one
-        // created down, or the whole log could vanish with a power cut.
-        if (created !== undefined) {
-          for (let d = resolve(options.dir); d !== dirname(resolve(created)); d = dirname(d)) {
-            await files.syncDir(dirname(d))
-          }
-        }
-      } catch (err) {
-        throw new WalError('WAL_IO', `cannot create ${options.dir}`, { cause: err, file: options.dir })
+  /** @internal */
+  static async openReaderWith<Rec extends RecordShape>(
+    options: ResolvedReaderOptions,
+  ): Promise<WalReader<Rec>> {
+    const { files, dir, serializer, maxRecordSize, logger } = options
+    const recovered = await recover({
+      files,
+      dir,
+      serializerName: serializer?.name,
+      maxRecordSize,
+      readOnly: true,
+      logger,
+    }).catch((err) => {
+      if ((err as WalError).cause && ((err as WalError).cause as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new WalError('WAL_INVALID_ARGUMENT', `${dir} does not exist`, { cause: err, file: dir })
       }
-      lock = acquireLock(options.dir, resolved.fileMode)
-    }
-    try {
-      const recovered = await recover({
-        files,
-        dir: options.dir,
-        serializerName: serializer.name,
-        maxRecordSize: resolved.maxRecordSize,
-        readOnly,
-        logger,
-      })
-      const { segments, tail } = recovered
-      let writer: Writer | undefined
-      let readOnlyEnd: ReadableEnd = { segmentFirstSeq: 0, end: 0, seq: recovered.nextSeq - 1 }
-      if (readOnly) {
-        if (tail) {
-          await files.close(tail.fd)
-          readOnlyEnd = { segmentFirstSeq: tail.ref.firstSeq, end: tail.validEnd, seq: tail.lastSeq }
-        }
-      } else {
-        const writerConfig = { ...resolved, files, serializer, logger }
-        let active: Awaited<ReturnType<typeof createSegment>>
-        if (tail) {
-          active = {
-            ref: tail.ref,
-            fd: tail.fd,
-            size: tail.validEnd,
-            createdAt: tail.header.createdAt,
-            headerSize: tail.header.headerSize,
-          }
-        } else {
-          const firstSeq = recovered.report.segments === 0 ? (options.firstSeq ?? 1) : recovered.nextSeq
-          active = await createSegment(writerConfig, firstSeq, Date.now())
-          segments.push(active.ref)
-        }
-        const lastSeq = tail ? tail.lastSeq : active.ref.firstSeq - 1
-        writer = new Writer(writerConfig, segments, active, lastSeq, active.size > active.headerSize, () =>
-          wal.notify(),
-        )
-      }
-      const wal: Wal<Rec> = new Wal<Rec>({
-        options,
-        files,
-        segments,
-        writer,
-        lock,
-        recovery: recovered.report,
-        readOnlyEnd,
-        serializer,
-        resolved,
-      })
-      return wal
-    } catch (err) {
-      lock?.release()
-      if (err instanceof WalError) throw err
-      throw new WalError('WAL_IO', `opening the WAL in ${options.dir} failed`, {
-        cause: err,
-        file: options.dir,
-      })
-    }
+      throw err
+    })
+    const { tail } = recovered
+    const end = tail
+      ? { segmentFirstSeq: tail.ref.firstSeq, end: tail.validEnd, seq: tail.lastSeq }
+      : { segmentFirstSeq: 0, end: 0, seq: 0 }
+    return new WalReader<Rec>({
+      dir,
+      files,
+      logger,
+      state: new LogState(recovered.segments, end),
+      recovery: recovered.report,
+      serializer,
+      serializerName: serializer?.name ?? tail?.header.serializerName,
+      maxRecordSize,
+    })
   }
 
   /** Seq of the oldest stored record; `lastSeq + 1` when the log holds none. */
   get firstSeq(): number {
-    const first = this.segments[0]
-    return first === undefined ? this.lastSeq + 1 : Math.min(first.firstSeq, this.lastSeq + 1)
+    const first = this.state.oldestFirstSeq
+    return first === undefined ? this.lastSeq + 1 : Math.min(first, this.lastSeq + 1)
   }
 
-  /** Seq of the newest record: the last one assigned (it may not be durable yet, see `sync`). */
+  /** Seq of the newest readable record. */
   get lastSeq(): number {
-    return this.writer ? this.writer.nextSeq - 1 : this.readOnlyEnd.seq
-  }
-
-  /**
-   * Appends one record. Resolves to its seq once it is as durable as the sync policy promises.
-   *
-   * @param record - `type`, `data`, and optionally `time` (default `Date.now()`)
-   * @returns the record's seq
-   * @throws WalError `WAL_SERIALIZER_ERROR`, `WAL_RECORD_TOO_LARGE` (the log is unchanged), `WAL_IO`
-   *   (the log is failed: reopen it), `WAL_CLOSED`, `WAL_READ_ONLY`
-   */
-  append(record: AppendInput<Rec>): Promise<number> {
-    const writer = this.writable()
-    return writer instanceof WalError ? Promise.reject(writer) : writer.append(record as AppendRecord)
-  }
-
-  /**
-   * Appends records as one atomic batch: after any crash, either all of them are replayed or none.
-   *
-   * @param records - at least one record
-   * @returns the seq of the batch's last record
-   * @throws WalError as {@link Wal.append}; `WAL_INVALID_ARGUMENT` for an empty batch
-   */
-  appendBatch(records: readonly AppendInput<Rec>[]): Promise<number> {
-    const writer = this.writable()
-    return writer instanceof WalError
-      ? Promise.reject(writer)
-      : writer.appendBatch(records as readonly AppendRecord[])
-  }
-
-  /**
-   * Writes everything appended so far to the OS (survives a process crash once resolved).
-   *
-   * @throws WalError `WAL_IO`, `WAL_CLOSED`
-   */
-  flush(): Promise<void> {
-    return this.writer ? this.writer.flush() : Promise.resolve()
-  }
-
-  /**
-   * Writes and fdatasyncs everything appended so far (survives power loss once resolved).
-   *
-   * @throws WalError `WAL_IO`, `WAL_CLOSED`
-   */
-  sync(): Promise<void> {
-    return this.writer ? this.writer.sync() : Promise.resolve()
+    return this.state.lastSeq
   }
 
   /**
    * Calls `handler` for every record with a seq greater than `seq`, in order, awaiting it when it
-   * returns a promise. Segments wholly before the one holding `seq + 1` are not read.
+   * returns a promise. Segments wholly before the one holding `seq + 1` are not read. Every valid
+   * record before a failure is handed over before the failure is thrown.
    *
    * @param seq - replay starts after this seq (0 for everything)
    * @param handler - called once per record
@@ -475,7 +222,7 @@ export class Wal<Rec extends EncodableRecord = EncodableRecord<string, Uint8Arra
   ): Promise<number> {
     checkSeq('seq', seq)
     this.requireOpen()
-    const reader = new RecordReader(this.source, seq + 1, this.lastSeq)
+    const reader = new RecordReader(this.decoded, seq + 1, this.lastSeq)
     let count = 0
     try {
       while (await reader.fill()) {
@@ -497,20 +244,22 @@ export class Wal<Rec extends EncodableRecord = EncodableRecord<string, Uint8Arra
    *
    * @param options - `from` (default: the first stored) and `to` (default: the last at call time)
    * @returns an async iterable of records
-   * @throws WalError as {@link Wal.replayFrom}
+   * @throws WalError as {@link WalReader.replayFrom}
    */
-  async *records(options: RecordsOptions = {}): AsyncGenerator<WalRecordOf<Rec>, void, undefined> {
-    const from = options.from ?? this.firstSeq
-    const to = options.to ?? this.lastSeq
-    checkSeq('from', from)
-    if (options.to !== undefined) checkSeq('to', to)
-    this.requireOpen()
-    const reader = new RecordReader(this.source, Math.max(from, 1), to)
-    try {
-      while (await reader.fill()) yield* reader.records as WalRecordOf<Rec>[]
-    } finally {
-      await reader.close()
-    }
+  records(options: RecordsOptions = {}): AsyncGenerator<WalRecordOf<Rec>, void, undefined> {
+    return this.range(options, this.decoded) as AsyncGenerator<WalRecordOf<Rec>, void, undefined>
+  }
+
+  /**
+   * Like {@link WalReader.records}, but yields records as stored: type, time, key and headers, and
+   * `data` as the stored bytes, not decoded (for replication and tools that move records verbatim).
+   *
+   * @param options - `from` and `to`
+   * @returns an async iterable of stored records
+   * @throws WalError as {@link WalReader.replayFrom}
+   */
+  recordsRaw(options: RecordsOptions = {}): AsyncGenerator<RawRecord, void, undefined> {
+    return this.range(options, this.raw) as AsyncGenerator<RawRecord, void, undefined>
   }
 
   /**
@@ -519,48 +268,332 @@ export class Wal<Rec extends EncodableRecord = EncodableRecord<string, Uint8Arra
    *
    * @param options - `from` (default: the next record to be appended) and `signal`
    * @returns an async iterable of records
-   * @throws WalError as {@link Wal.replayFrom}
+   * @throws WalError as {@link WalReader.replayFrom}
    */
   tail(options: TailOptions = {}): AsyncGenerator<WalRecordOf<Rec>, void, undefined> {
-    return this.follow(options, false) as AsyncGenerator<WalRecordOf<Rec>, void, undefined>
+    return this.follow(options, this.decoded) as AsyncGenerator<WalRecordOf<Rec>, void, undefined>
   }
 
   /**
-   * Like {@link Wal.tail}, but yields records as stored, `{ seq, payload }`, without decoding them:
-   * for replication and tools that move records verbatim.
+   * Like {@link WalReader.tail}, but yields records as stored (see {@link WalReader.recordsRaw}).
    *
    * @param options - `from` (default: the next record to be appended) and `signal`
-   * @returns an async iterable of stored frames
-   * @throws WalError as {@link Wal.replayFrom}
+   * @returns an async iterable of stored records
+   * @throws WalError as {@link WalReader.replayFrom}
    */
-  tailFrames(options: TailOptions = {}): AsyncGenerator<StoredFrame, void, undefined> {
-    return this.follow(options, true) as AsyncGenerator<StoredFrame, void, undefined>
+  tailRaw(options: TailOptions = {}): AsyncGenerator<RawRecord, void, undefined> {
+    return this.follow(options, this.raw) as AsyncGenerator<RawRecord, void, undefined>
   }
 
-  private async *follow(options: TailOptions, raw: boolean): AsyncGenerator<unknown, void, undefined> {
-    const from = options.from ?? this.lastSeq + 1
-    checkSeq('from', from)
+  /**
+   * Counters and gauges. A reader appends nothing: only `segments`, the seqs and `recovery` are set.
+   *
+   * @returns a snapshot of the metrics
+   */
+  metrics(): WalMetrics {
+    return {
+      appends: 0,
+      bytes: 0,
+      batchesWritten: 0,
+      fsyncs: 0,
+      fsyncLatencyMs: { p50: 0, p99: 0 },
+      segments: this.state.list.length,
+      rotations: 0,
+      pendingBytes: 0,
+      lastSeq: this.lastSeq,
+      writtenSeq: this.state.lastSeq,
+      durableSeq: this.state.lastSeq,
+      recovery: this.recovery,
+    }
+  }
+
+  /**
+   * Closes the log: tails end; later calls fail with `WAL_CLOSED`. Idempotent.
+   *
+   * @throws WalError `WAL_IO` (a writer's final sync failed; its lock is released all the same)
+   */
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce()
+    return this.closing
+  }
+
+  /** Closes what this instance holds (a writer: syncs, closes the segment, releases the lock). */
+  protected async closeOnce(): Promise<void> {
+    this.closed = true
+    this.state.notify()
+  }
+
+  /** Resolves when more records may be readable: a reader polls the directory. */
+  protected async waitForMore(signal: AbortSignal | undefined): Promise<void> {
+    await waitFor(undefined, signal, READER_POLL_MS)
+    if (!signal?.aborted && !this.closed) await this.refresh()
+  }
+
+  /** Throws `WAL_CLOSED` after close. */
+  protected requireOpen(): void {
+    if (this.closed) throw new WalError('WAL_CLOSED', 'the WAL is closed')
+  }
+
+  private async *range(options: RecordsOptions, source: ReadSource): AsyncGenerator<unknown, void, undefined> {
+    const from = checkSeq('from', options.from ?? this.firstSeq)
+    const to = options.to === undefined ? this.lastSeq : checkSeq('to', options.to)
+    this.requireOpen()
+    const reader = new RecordReader(source, Math.max(from, 1), to)
+    try {
+      while (await reader.fill()) yield* reader.records
+    } finally {
+      await reader.close()
+    }
+  }
+
+  private async *follow(options: TailOptions, source: ReadSource): AsyncGenerator<unknown, void, undefined> {
+    const from = checkSeq('from', options.from ?? this.lastSeq + 1)
     this.requireOpen()
     const { signal } = options
-    const reader = new RecordReader(this.source, Math.max(from, 1), Number.POSITIVE_INFINITY, raw)
+    const reader = new RecordReader(source, Math.max(from, 1), Number.POSITIVE_INFINITY)
     try {
       while (!this.closed && !signal?.aborted) {
-        const changed = this.changed.promise
+        const changed = this.state.nextChange
         if (await reader.fill()) {
           yield* reader.records
           continue
         }
-        if (this.readOnly) {
-          // No writer here to wake us: poll the directory.
-          await waitFor(undefined, signal, READ_ONLY_POLL_MS)
-          if (!signal?.aborted && !this.closed) await this.refreshReadOnly()
-        } else {
-          await waitFor(changed, signal)
-        }
+        if (this.isWriter()) await waitFor(changed, signal)
+        else await this.waitForMore(signal)
       }
     } finally {
       await reader.close()
     }
+  }
+
+  /** Whether appends in this process notify tails (a writer), or tails must poll (a reader). */
+  protected isWriter(): boolean {
+    return false
+  }
+
+  /**
+   * Picks up what the writing process did since (new segments, new committed frames, deleted
+   * segments). One refresh at a time; concurrent tails share it.
+   */
+  private refresh(): Promise<void> {
+    this.refreshing ??= this.refreshFromDisk().finally(() => {
+      this.refreshing = undefined
+    })
+    return this.refreshing
+  }
+
+  private async refreshFromDisk(): Promise<void> {
+    const { segments } = await listSegments(this.files, this.dir)
+    let end = this.state.end
+    let index = segments.findIndex((s) => s.firstSeq === end.segmentFirstSeq)
+    if (index < 0) index = segments.findIndex((s) => s.firstSeq === end.seq + 1)
+    const options = { maxRecordSize: this.decoded.maxRecordSize, serializerName: this.decoded.serializerName }
+    while (index >= 0 && index < segments.length) {
+      const ref = segments[index]!
+      const from = ref.firstSeq === end.segmentFirstSeq ? { offset: end.end, seq: end.seq + 1 } : undefined
+      const found = await readableEnd(this.files, ref, from, options)
+      if (found === undefined) break
+      end = { segmentFirstSeq: ref.firstSeq, end: found.end, seq: found.seq }
+      const next = segments[index + 1]
+      if (next === undefined || next.firstSeq !== found.seq + 1 || !found.clean) break
+      index++
+    }
+    this.state.replace(segments, end)
+  }
+}
+
+/**
+ * A write-ahead log: an append-only sequence of typed records in CRC-checked segment files.
+ *
+ * @typeParam Rec - the record union (`type` and `data`), from the serializer
+ * @example
+ * ```ts
+ * const wal = await Wal.open({ dir: './data', sync: 'always' })
+ * const seq = await wal.append({ type: 'greeting', key: 'user-1', data: new TextEncoder().encode('hi') })
+ * for await (const record of wal.records({ from: 1 })) console.log(record.seq, record.type, record.key)
+ * await wal.close()
+ * ```
+ */
+export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> extends WalReader<Rec> {
+  /** The serializer records are encoded and decoded with. */
+  declare readonly serializer: Serializer<string, unknown, Rec>
+  /** The serializer's name, as stored in segment headers. */
+  declare readonly serializerName: string
+
+  private readonly writer: Writer
+  private readonly lock: Lock
+  private truncating: Promise<unknown> = Promise.resolve()
+
+  private constructor(init: WalInit, writer: Writer, lock: Lock) {
+    super(init)
+    this.writer = writer
+    this.lock = lock
+  }
+
+  /**
+   * Opens (or creates) the log in `options.dir`: takes the writer lock, recovers the newest segment
+   * (cutting a torn tail into a side file, reported in {@link WalReader.recovery}) and positions
+   * appends after it.
+   *
+   * @param options - see {@link WalOptions}; only `dir` is required
+   * @returns the open log
+   * @throws WalError `WAL_LOCKED` (another live writer), `WAL_SERIALIZER_MISMATCH`, `WAL_CORRUPT`,
+   *   `WAL_FORMAT_UNSUPPORTED`, `WAL_INVALID_ARGUMENT`, `WAL_IO`
+   * @example
+   * ```ts
+   * const wal = await Wal.open({ dir: './events', serializer: jsonSerializer({ schemas }), sync: 'always' })
+   * ```
+   */
+  static async open<Rec extends RecordShape = RecordShape<string, Uint8Array>>(
+    options: WalOptions<Rec>,
+  ): Promise<Wal<Rec>> {
+    const o = resolveWalOptions(options)
+    await createDirectory(o.files, o.dir)
+    const lock = acquireLock(o.dir, o.fileMode)
+    try {
+      const recovered = await recover({
+        files: o.files,
+        dir: o.dir,
+        serializerName: o.serializer.name,
+        maxRecordSize: o.maxRecordSize,
+        readOnly: false,
+        logger: o.logger,
+      })
+      const { segments, tail } = recovered
+      const active = tail
+        ? {
+            ref: tail.ref,
+            fd: tail.fd,
+            size: tail.validEnd,
+            createdAt: tail.header.createdAt,
+            headerSize: tail.header.headerSize,
+          }
+        : await createSegment(
+            { files: o.files, dir: o.dir, serializerName: o.serializer.name, fileMode: o.fileMode },
+            o.firstSeq,
+            Date.now(),
+          )
+      if (!tail) segments.push(active.ref)
+      const lastSeq = tail ? tail.lastSeq : active.ref.firstSeq - 1
+      const state = new LogState(segments, {
+        segmentFirstSeq: active.ref.firstSeq,
+        end: active.size,
+        seq: lastSeq,
+      })
+      const writer = new Writer({
+        config: { ...o, logger: o.logger },
+        state,
+        active,
+        lastSeq,
+        hasFrames: active.size > active.headerSize,
+      })
+      const init: WalInit = {
+        dir: o.dir,
+        files: o.files,
+        logger: o.logger,
+        state,
+        recovery: recovered.report,
+        serializer: o.serializer,
+        serializerName: o.serializer.name,
+        maxRecordSize: o.maxRecordSize,
+      }
+      return new Wal<Rec>(init, writer, lock)
+    } catch (err) {
+      lock.release()
+      if (err instanceof WalError) throw err
+      throw new WalError('WAL_IO', `opening the WAL in ${o.dir} failed`, { cause: err, file: o.dir })
+    }
+  }
+
+  /**
+   * Opens a log for reading only: no lock, nothing changed on disk (a torn tail is only stopped at),
+   * no appends. Works while another process writes the log; its tails poll for new records.
+   *
+   * @param options - see {@link WalReaderOptions}; only `dir` is required. Without a serializer,
+   *   `data` is the stored bytes and a log of any serializer opens.
+   * @returns the reader
+   * @throws WalError `WAL_CORRUPT`, `WAL_SERIALIZER_MISMATCH`, `WAL_FORMAT_UNSUPPORTED`,
+   *   `WAL_INVALID_ARGUMENT` (no such directory), `WAL_IO`
+   */
+  static openReader<Rec extends RecordShape = RecordShape<string, Uint8Array>>(
+    options: WalReaderOptions<Rec>,
+  ): Promise<WalReader<Rec>> {
+    try {
+      return WalReader.openReaderWith<Rec>(resolveReaderOptions(options))
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  /** Seq of the newest record: the last one assigned (it may not be durable yet, see `sync`). */
+  override get lastSeq(): number {
+    return this.writer.nextSeq - 1
+  }
+
+  /**
+   * Appends one record. Resolves to its seq once it is as durable as the sync policy promises.
+   *
+   * @param record - `type`, `data`, and optionally `time` (default `Date.now()`), `key`, `headers`
+   * @returns the record's seq
+   * @throws WalError `WAL_INVALID_ARGUMENT` (a bad envelope), `WAL_SERIALIZER_ERROR`,
+   *   `WAL_RECORD_TOO_LARGE` (the log is unchanged), `WAL_IO` (the log is failed: reopen it),
+   *   `WAL_CLOSED`
+   */
+  append(record: AppendInput<Rec>): Promise<number> {
+    return this.writer.append([record as AppendRecord])
+  }
+
+  /**
+   * Appends records as one atomic batch: after any crash, either all of them are replayed or none.
+   *
+   * @param records - at least one record
+   * @returns the seq of the batch's last record
+   * @throws WalError as {@link Wal.append}; `WAL_INVALID_ARGUMENT` for an empty batch
+   */
+  appendBatch(records: readonly AppendInput<Rec>[]): Promise<number> {
+    if (!Array.isArray(records) || records.length === 0) {
+      return Promise.reject(
+        new WalError('WAL_INVALID_ARGUMENT', 'appendBatch needs an array of at least one record'),
+      )
+    }
+    return this.writer.append(records as readonly AppendRecord[])
+  }
+
+  /**
+   * Appends stored records as they are, as one atomic batch: a replica continuing another log.
+   * Their seqs must continue this log (`records[0].seq === lastSeq + 1`, then consecutive); their
+   * data bytes are stored without passing through the serializer.
+   *
+   * @param records - at least one record, e.g. from another log's {@link WalReader.tailRaw}
+   * @returns the seq of the last record
+   * @throws WalError `WAL_INVALID_ARGUMENT` (seqs that do not continue the log, a bad envelope), and
+   *   as {@link Wal.append}
+   */
+  appendRaw(records: readonly RawRecord[]): Promise<number> {
+    if (!Array.isArray(records) || records.length === 0) {
+      return Promise.reject(
+        new WalError('WAL_INVALID_ARGUMENT', 'appendRaw needs an array of at least one record'),
+      )
+    }
+    return this.writer.append(records as readonly AppendRecord[], true)
+  }
+
+  /**
+   * Writes everything appended so far to the OS (survives a process crash once resolved).
+   *
+   * @throws WalError `WAL_IO`, `WAL_CLOSED`
+   */
+  flush(): Promise<void> {
+    return this.writer.flush()
+  }
+
+  /**
+   * Writes and fdatasyncs everything appended so far (survives power loss once resolved).
+   *
+   * @throws WalError `WAL_IO`, `WAL_CLOSED`
+   */
+  sync(): Promise<void> {
+    return this.writer.sync()
   }
 
   /**
@@ -570,41 +603,43 @@ export class Wal<Rec extends EncodableRecord = EncodableRecord<string, Uint8Arra
    *
    * @param seq - records below this seq may be removed
    * @returns the number of segment files deleted
-   * @throws WalError `WAL_IO`, `WAL_READ_ONLY`, `WAL_CLOSED`
+   * @throws WalError `WAL_IO`, `WAL_CLOSED`
    */
   async truncateBefore(seq: number): Promise<number> {
     checkSeq('seq', seq)
-    const writer = this.writable()
-    if (writer instanceof WalError) throw writer
-    const run = this.truncating.then(async () => {
-      let removed = 0
-      while (this.segments.length > 1 && this.segments[1]!.firstSeq <= seq) {
-        const ref = this.segments[0]!
-        try {
-          await this.files.unlink(ref.path)
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-            throw new WalError('WAL_IO', `deleting ${ref.path} failed`, { cause: err, file: ref.path })
-          }
-        }
-        // The file is gone: forget it now, so a failing directory fsync below leaves the list true
-        // (a later call fsyncs again).
-        this.segments.shift()
-        removed++
-        try {
-          await this.files.syncDir(this.dir)
-        } catch (err) {
-          throw new WalError('WAL_IO', `fsync of ${this.dir} after deleting ${ref.path} failed`, {
-            cause: err,
-            file: this.dir,
-          })
-        }
-      }
-      if (removed > 0) this.logger.info('truncated segments', { removed, firstSeq: this.firstSeq })
-      return removed
-    })
+    this.requireOpen()
+    const run = this.truncating.then(() => this.removeSegmentsBefore(seq))
     this.truncating = run.catch(() => {})
     return run
+  }
+
+  private async removeSegmentsBefore(seq: number): Promise<number> {
+    let removed = 0
+    for (;;) {
+      const [oldest, next] = this.state.list
+      if (oldest === undefined || next === undefined || next.firstSeq > seq) break
+      try {
+        await this.files.unlink(oldest.path)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+          throw new WalError('WAL_IO', `deleting ${oldest.path} failed`, { cause: err, file: oldest.path })
+        }
+      }
+      // The file is gone: forget it now, so a failing directory fsync below leaves the state true
+      // (a later call fsyncs again).
+      this.state.removeOldest()
+      removed++
+      try {
+        await this.files.syncDir(this.dir)
+      } catch (err) {
+        throw new WalError('WAL_IO', `fsync of ${this.dir} after deleting ${oldest.path} failed`, {
+          cause: err,
+          file: this.dir,
+        })
+      }
+    }
+    if (removed > 0) this.logger.info('truncated segments', { removed, firstSeq: this.firstSeq })
+    return removed
   }
 
   /**
@@ -613,23 +648,23 @@ export class Wal<Rec extends EncodableRecord = EncodableRecord<string, Uint8Arra
    *
    * @returns a snapshot of the metrics
    */
-  metrics(): WalMetrics {
+  override metrics(): WalMetrics {
     const w = this.writer
     return {
-      appends: w?.stats.appends ?? 0,
-      bytes: w?.stats.bytes ?? 0,
-      batchesWritten: w?.stats.batches ?? 0,
-      fsyncs: w?.stats.fsyncs ?? 0,
+      appends: w.stats.appends,
+      bytes: w.stats.bytes,
+      batchesWritten: w.stats.batches,
+      fsyncs: w.stats.fsyncs,
       fsyncLatencyMs: {
-        p50: w?.stats.fsyncLatency.percentile(50) ?? 0,
-        p99: w?.stats.fsyncLatency.percentile(99) ?? 0,
+        p50: w.stats.fsyncLatency.percentile(50),
+        p99: w.stats.fsyncLatency.percentile(99),
       },
-      segments: this.segments.length,
-      rotations: w?.stats.rotations ?? 0,
-      pendingBytes: w?.pendingBytes ?? 0,
+      segments: this.state.list.length,
+      rotations: w.stats.rotations,
+      pendingBytes: w.pendingBytes,
       lastSeq: this.lastSeq,
-      writtenSeq: w?.writtenSeq ?? this.readOnlyEnd.seq,
-      durableSeq: w?.durableSeq ?? this.readOnlyEnd.seq,
+      writtenSeq: w.writtenSeq,
+      durableSeq: w.durableSeq,
       recovery: this.recovery,
     }
   }
@@ -640,113 +675,39 @@ export class Wal<Rec extends EncodableRecord = EncodableRecord<string, Uint8Arra
    *
    * @throws WalError `WAL_IO` when the final sync failed (the lock is released all the same)
    */
-  close(): Promise<void> {
-    this.closing ??= this.closeOnce()
-    return this.closing
+  override close(): Promise<void> {
+    return super.close()
   }
 
-  private async closeOnce(): Promise<void> {
+  protected override async closeOnce(): Promise<void> {
     this.closed = true
     try {
       await this.truncating
-      await this.writer?.close()
+      await this.writer.close()
     } finally {
-      this.lock?.release()
-      this.notify()
+      this.lock.release()
+      this.state.notify()
     }
   }
 
-  private notify(): void {
-    const current = this.changed
-    this.changed = deferred()
-    current.resolve()
+  protected override isWriter(): boolean {
+    return true
   }
+}
 
-  private bound(ref: SegmentRef): number {
-    const readable = this.writer ? this.writer.readable : this.readOnlyEnd
-    if (ref.firstSeq < readable.segmentFirstSeq) return Number.POSITIVE_INFINITY
-    return ref.firstSeq === readable.segmentFirstSeq ? readable.end : 0
-  }
-
-  /**
-   * Read-only instances: pick up what the writer did since (new segments, new committed frames,
-   * deleted segments). One refresh at a time; concurrent tails share it.
-   */
-  private refreshReadOnly(): Promise<void> {
-    this.refreshing ??= this.refreshFromDisk().finally(() => {
-      this.refreshing = undefined
-    })
-    return this.refreshing
-  }
-
-  private async refreshFromDisk(): Promise<void> {
-    // The directory is the truth: segments deleted by retention go, new ones come (readers hold this
-    // array and find segments by first seq, so it is updated in place).
-    const listed = await listSegments(this.files, this.dir)
-    this.segments.splice(0, this.segments.length, ...listed)
-    let end = this.readOnlyEnd
-    let index = this.segments.findIndex((s) => s.firstSeq === end.segmentFirstSeq)
-    if (index < 0) index = this.segments.findIndex((s) => s.firstSeq === end.seq + 1)
-    while (index >= 0 && index < this.segments.length) {
-      const ref = this.segments[index]!
-      const scan = await this.scanCommitted(
-        ref,
-        ref.firstSeq === end.segmentFirstSeq ? end.end : undefined,
-        end.seq + 1,
-      )
-      if (scan === undefined) break
-      end = { segmentFirstSeq: ref.firstSeq, end: scan.end, seq: scan.seq }
-      const next = this.segments[index + 1]
-      if (next === undefined || next.firstSeq !== scan.seq + 1 || !scan.clean) break
-      index++
-    }
-    this.readOnlyEnd = end
-  }
-
-  /** Finds the end of the last committed batch of a segment, scanning from `start` (or its header). */
-  private async scanCommitted(
-    ref: SegmentRef,
-    start: number | undefined,
-    expectedSeq: number,
-  ): Promise<{ end: number; seq: number; clean: boolean } | undefined> {
-    let fd: number
-    try {
-      fd = await this.files.open(ref.path, 'r')
-    } catch (err) {
-      // Deleted by the writer's retention since the listing: nothing more to read there.
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-      throw new WalError('WAL_IO', `cannot open ${ref.path}`, { cause: err, file: ref.path })
-    }
-    try {
-      let offset = start
-      let firstSeq = expectedSeq
-      if (offset === undefined) {
-        const read = await readHeader(this.files, fd, ref)
-        if (!read.ok) return undefined // being created by the writer: not readable yet
-        const header = expectHeader(read, ref, this.serializerName)
-        offset = header.headerSize
-        firstSeq = header.firstSeq
+/** Creates the log directory; a new directory's entry lives in its parent, so every parent is fsync'ed. */
+async function createDirectory(files: Files, dir: string): Promise<void> {
+  try {
+    const created = await files.mkdir(dir)
+    // fsync every parent from the first one created down, or the whole log could vanish with a
+    // power cut.
+    if (created !== undefined) {
+      for (let d = resolve(dir); d !== dirname(resolve(created)); d = dirname(d)) {
+        await files.syncDir(dirname(d))
       }
-      const frames = new FrameReader(this.files, fd, offset, firstSeq, this.options.maxRecordSize)
-      const { stop } = await frames.skipToEnd()
-      return {
-        end: frames.committedEnd,
-        seq: frames.committedSeq,
-        clean: stop === 'end' && !frames.batchOpen,
-      }
-    } finally {
-      await this.files.close(fd)
     }
-  }
-
-  private requireOpen(): void {
-    if (this.closed) throw new WalError('WAL_CLOSED', 'the WAL is closed')
-  }
-
-  /** The writer, or the error explaining why there is none to use. */
-  private writable(): Writer | WalError {
-    if (this.closed) return new WalError('WAL_CLOSED', 'the WAL is closed')
-    return this.writer ?? new WalError('WAL_READ_ONLY', 'the WAL was opened with readOnly: true')
+  } catch (err) {
+    throw new WalError('WAL_IO', `cannot create ${dir}`, { cause: err, file: dir })
   }
 }
 
@@ -771,12 +732,4 @@ function waitFor(
     if (ms !== undefined) timer = setTimeout(done, ms)
     changed?.then(done)
   })
-}
-
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void
-  const promise = new Promise<void>((r) => {
-    resolve = r
-  })
-  return { promise, resolve }
 }

@@ -1,25 +1,20 @@
 /**
- * The append pipeline: sequence numbers, batching, group commit, sync policies, backpressure, rotation
- * and the failed state. One writer loop per WAL: it takes everything appended since its last write,
- * writes it with one call and, per policy, covers it with one fdatasync. Appends that arrive while a
- * write or fdatasync runs form the next batch: that is group commit.
+ * The commit loop: sequence numbers, group commit, sync policies, backpressure, rotation and the
+ * failed state. One writer per WAL: it takes everything appended since its last write, writes it with
+ * one call and, per policy, covers it with one fdatasync. Appends that arrive while a write or
+ * fdatasync runs form the next batch: that is group commit. Batches are built by {@link BatchBuilder}.
  *
  * @internal
  */
-import { join } from 'node:path'
+import { type Batch, BatchBuilder } from './batch-builder.js'
+import { type ActiveSegment, createSegment } from './create-segment.js'
 import { WalError } from './errors.js'
-import type { Fd, Files } from './files.js'
-import {
-  encodeSegmentHeader,
-  FRAME_HEADER_SIZE,
-  segmentFileName,
-  segmentHeaderSize,
-  writeFrameHeader,
-} from './format.js'
+import type { Files } from './files.js'
+import type { LogState } from './log-state.js'
 import type { WalLogger } from './logger.js'
 import { LatencyWindow } from './metrics.js'
-import type { SegmentRef } from './segment.js'
-import type { EncodableRecord, Serializer } from './serializer.js'
+import type { AppendRecord } from './record-encoder.js'
+import type { RawRecord, RecordShape, Serializer } from './serializer.js'
 
 /**
  * When an append's promise resolves:
@@ -36,7 +31,7 @@ export type SyncPolicy = 'always' | 'os-cache' | 'background'
 export interface WriterConfig {
   files: Files
   dir: string
-  serializer: Serializer<string, unknown, EncodableRecord>
+  serializer: Serializer<string, unknown, RecordShape>
   sync: SyncPolicy
   segmentSize: number
   segmentMaxAgeMs: number
@@ -50,40 +45,24 @@ export interface WriterConfig {
   logger: WalLogger
 }
 
-/** The segment being appended to. */
-export interface ActiveSegment {
-  ref: SegmentRef
-  fd: Fd
-  size: number
-  createdAt: number
-  headerSize: number
-}
-
-/** Where readers may read up to: everything in older segments, and `end` bytes of `firstSeq`'s. */
-export interface ReadableEnd {
-  segmentFirstSeq: number
-  end: number
-  seq: number
-}
-
-interface Batch {
-  buf: Buffer
-  length: number
-  firstSeq: number
+/** What a writer starts from. */
+export interface WriterInit {
+  config: WriterConfig
+  /** The log's state: the writer adds segments and advances the readable end. */
+  state: LogState
+  /** The open newest segment, positioned after its last committed frame. */
+  active: ActiveSegment
+  /** The last seq in the log. */
   lastSeq: number
-  /** Rotate to a new segment whose first seq is `firstSeq` before writing this batch. */
-  newSegment: boolean
-  createdAt: number
-  resolves: Array<(seq: number) => void>
-  rejects: Array<(err: Error) => void>
-  seqs: number[]
+  /** Whether the active segment already holds frames. */
+  hasFrames: boolean
 }
 
 type Waiting =
-  | { kind: 'one'; input: AppendRecord; resolve: (seq: number) => void; reject: (err: Error) => void }
   | {
-      kind: 'batch'
-      input: readonly AppendRecord[]
+      kind: 'group'
+      inputs: readonly AppendRecord[]
+      raw: boolean
       resolve: (seq: number) => void
       reject: (err: Error) => void
     }
@@ -93,13 +72,6 @@ interface SeqWaiter {
   seq: number
   resolve: () => void
   reject: (err: Error) => void
-}
-
-/** What `append` accepts, untyped (the facade types it). */
-export interface AppendRecord {
-  type: string
-  data: unknown
-  time?: number
 }
 
 /** Counters exposed through `metrics()`. */
@@ -112,7 +84,7 @@ export interface WriterStats {
   fsyncLatency: LatencyWindow
 }
 
-/** The append pipeline of one WAL. */
+/** The commit loop of one WAL. */
 export class Writer {
   /** The next seq to assign. */
   nextSeq: number
@@ -132,64 +104,42 @@ export class Writer {
     rotations: 0,
     fsyncLatency: new LatencyWindow(),
   }
-  readonly readable: ReadableEnd
 
   private active: ActiveSegment
-  private readonly segments: SegmentRef[]
+  private readonly state: LogState
   private readonly config: WriterConfig
-  private readonly onReadable: () => void
-  private building: Batch | undefined
-  private spare: Buffer | undefined
-  private readonly queue: Batch[] = []
+  private readonly builder: BatchBuilder
   private readonly waiting: Waiting[] = []
   private readonly flushWaiters: SeqWaiter[] = []
   private readonly syncWaiters: SeqWaiter[] = []
   private running = false
   private lastSyncAt = performance.now()
-  // Capacity of a fresh write buffer: the size of recent batches, so they need not regrow.
-  private nextCapacity: number
-  // Payload lengths of the group being admitted by appendBatch (reused).
-  private lengths: number[] = []
   private syncRequested = false
   private closed = false
   private timer: NodeJS.Timeout | undefined
-  // The logical end of the log, including what is queued: drives rotation decisions at append time.
-  private projectedSize: number
-  private projectedFrames: number
-  private projectedCreatedAt: number
 
-  /**
-   * @param config - options
-   * @param segments - the WAL's segment list (the writer appends to it on rotation)
-   * @param active - the open tail segment, positioned after its last valid frame
-   * @param lastSeq - the last seq in the log
-   * @param frames - whether the active segment already holds frames
-   * @param onReadable - called when newly written records become readable
-   */
-  constructor(
-    config: WriterConfig,
-    segments: SegmentRef[],
-    active: ActiveSegment,
-    lastSeq: number,
-    frames: boolean,
-    onReadable: () => void,
-  ) {
+  /** @param init - see {@link WriterInit} */
+  constructor(init: WriterInit) {
+    const { config, active, lastSeq } = init
     this.config = config
-    this.segments = segments
+    this.state = init.state
     this.active = active
-    this.onReadable = onReadable
     this.nextSeq = lastSeq + 1
     this.writtenSeq = lastSeq
     this.durableSeq = lastSeq
     this.failed = undefined
-    this.building = undefined
-    this.spare = undefined
-    this.nextCapacity = config.bufferSize
     this.timer = undefined
-    this.readable = { segmentFirstSeq: active.ref.firstSeq, end: active.size, seq: lastSeq }
-    this.projectedSize = active.size
-    this.projectedFrames = frames ? 1 : 0
-    this.projectedCreatedAt = active.createdAt
+    this.builder = new BatchBuilder(
+      {
+        serializer: config.serializer,
+        maxRecordSize: config.maxRecordSize,
+        segmentSize: config.segmentSize,
+        segmentMaxAgeMs: config.segmentMaxAgeMs,
+        bufferSize: config.bufferSize,
+        sealAt: config.sync === 'background' ? config.bufferSize : Number.POSITIVE_INFINITY,
+      },
+      { size: active.size, hasFrames: init.hasFrames, createdAt: active.createdAt },
+    )
     if (config.sync !== 'always') {
       this.timer = setInterval(() => this.requestSync(), config.syncIntervalMs)
       // An idle WAL must not keep the process alive; close() syncs whatever is left.
@@ -197,29 +147,21 @@ export class Writer {
     }
   }
 
-  /** Appends one record; see {@link SyncPolicy} for when the promise resolves. */
-  append(input: AppendRecord): Promise<number> {
+  /**
+   * Appends records as one atomic group; resolves to the last seq once the policy allows.
+   *
+   * @param inputs - at least one record
+   * @param raw - stored records (a replica's): seqs given, data already bytes
+   */
+  append(inputs: readonly AppendRecord[], raw = false): Promise<number> {
     const blocked = this.blocked()
     if (blocked) return blocked
-    if (this.waiting.length > 0 || this.pendingBytes >= this.config.maxPendingBytes) {
-      return new Promise((resolve, reject) => this.waiting.push({ kind: 'one', input, resolve, reject }))
-    }
-    return this.admitOne(input)
-  }
-
-  /** Appends records as one atomic batch; resolves to the last seq. */
-  appendBatch(inputs: readonly AppendRecord[]): Promise<number> {
-    const blocked = this.blocked()
-    if (blocked) return blocked
-    if (inputs.length === 0) {
-      return Promise.reject(new WalError('WAL_INVALID_ARGUMENT', 'appendBatch needs at least one record'))
-    }
     if (this.waiting.length > 0 || this.pendingBytes >= this.config.maxPendingBytes) {
       return new Promise((resolve, reject) =>
-        this.waiting.push({ kind: 'batch', input: inputs, resolve, reject }),
+        this.waiting.push({ kind: 'group', inputs, raw, resolve, reject }),
       )
     }
-    return this.admitBatch(inputs)
+    return this.admit(inputs, raw)
   }
 
   /** Resolves once everything appended before the call is written to the OS. */
@@ -256,11 +198,6 @@ export class Writer {
     if (error) throw error
   }
 
-  /** The segment being appended to. */
-  get activeSegment(): ActiveSegment {
-    return this.active
-  }
-
   private blocked(): Promise<never> | undefined {
     if (this.failed) return Promise.reject(this.failed)
     if (this.closed) return Promise.reject(new WalError('WAL_CLOSED', 'the WAL is closed'))
@@ -295,194 +232,26 @@ export class Writer {
     }
   }
 
-  /**
-   * Encodes `input` as a frame payload straight into `batch.buf` at `at + FRAME_HEADER_SIZE` (through
-   * the serializer's `encodeInto` when it has one, else `encode` and one copy), growing the buffer as
-   * needed. Nothing is committed: `batch.length` is unchanged, so a failure leaves the batch as it was.
-   *
-   * @returns the payload length
-   */
-  private encodeAt(batch: Batch, at: number, input: AppendRecord): number {
-    const record = (
-      input.time === undefined ? { type: input.type, time: Date.now(), data: input.data } : input
-    ) as EncodableRecord
-    const { serializer, maxRecordSize } = this.config
-    const start = at + FRAME_HEADER_SIZE
-    let length: number
+  private admit(inputs: readonly AppendRecord[], raw: boolean): Promise<number> {
+    if (raw) {
+      const problem = rawSeqProblem(inputs as readonly RawRecord[], this.nextSeq)
+      if (problem) return Promise.reject(new WalError('WAL_INVALID_ARGUMENT', problem))
+    }
+    let batch: Batch
     try {
-      if (serializer.encodeInto) {
-        let end = serializer.encodeInto(record, batch.buf, start)
-        while (end < 0) {
-          if (batch.buf.length - start > maxRecordSize) {
-            throw new WalError(
-              'WAL_RECORD_TOO_LARGE',
-              `a '${input.type}' record encodes to over ${maxRecordSize} bytes`,
-            )
-          }
-          grow(batch, batch.buf.length * 2)
-          end = serializer.encodeInto(record, batch.buf, start)
-        }
-        length = end - start
-      } else {
-        const bytes = serializer.encode(record)
-        if (!(bytes instanceof Uint8Array)) throw new TypeError('encode returned no Uint8Array')
-        length = bytes.byteLength
-        if (length > 0 && length <= maxRecordSize) {
-          grow(batch, start + length)
-          batch.buf.set(bytes, start)
-        }
-      }
-    } catch (err) {
-      if (err instanceof WalError) throw err
-      throw new WalError('WAL_SERIALIZER_ERROR', `encoding a '${input.type}' record failed`, { cause: err })
-    }
-    if (length === 0) {
-      throw new WalError('WAL_SERIALIZER_ERROR', `serializer returned no bytes for a '${input.type}' record`)
-    }
-    if (length > maxRecordSize) {
-      throw new WalError(
-        'WAL_RECORD_TOO_LARGE',
-        `a '${input.type}' record encodes to ${length} bytes, over maxRecordSize ${maxRecordSize}`,
-      )
-    }
-    return length
-  }
-
-  private admitOne(input: AppendRecord): Promise<number> {
-    const building = this.buildingBatch()
-    const at = building.length
-    let length: number
-    try {
-      length = this.encodeAt(building, at, input)
+      batch = this.builder.admit(inputs, raw, this.nextSeq, this.durableSeq)
     } catch (err) {
       return Promise.reject(err)
     }
-    const size = FRAME_HEADER_SIZE + length
-    const batch = this.place(building, at, size, 1)
-    const seq = this.nextSeq++
-    batch.length = writeFrameHeader(batch.buf, batch.length, seq, 0, length)
-    batch.lastSeq = seq
-    this.admitted(size, 1)
-    if (this.config.sync === 'background') return Promise.resolve(seq)
-    return new Promise((resolve, reject) => {
-      batch.resolves.push(resolve)
-      batch.rejects.push(reject)
-      batch.seqs.push(seq)
-    })
-  }
-
-  private admitBatch(inputs: readonly AppendRecord[]): Promise<number> {
-    // Encode everything first, back to back after the batch's committed bytes: a record that fails to
-    // encode rejects the whole batch, using no seq and leaving nothing behind.
-    const building = this.buildingBatch()
-    const at = building.length
-    const lengths = this.lengths.length >= inputs.length ? this.lengths : new Array<number>(inputs.length)
-    let cursor = at
-    try {
-      for (let i = 0; i < inputs.length; i++) {
-        const length = this.encodeAt(building, cursor, inputs[i]!)
-        lengths[i] = length
-        cursor += FRAME_HEADER_SIZE + length
-      }
-    } catch (err) {
-      return Promise.reject(err)
-    }
-    this.lengths = lengths
-    const size = cursor - at
-    const batch = this.place(building, at, size, inputs.length)
-    for (let i = 0; i < inputs.length; i++) {
-      batch.length = writeFrameHeader(
-        batch.buf,
-        batch.length,
-        this.nextSeq++,
-        inputs.length - 1 - i,
-        lengths[i]!,
-      )
-    }
-    const lastSeq = this.nextSeq - 1
-    batch.lastSeq = lastSeq
-    this.admitted(size, inputs.length)
+    const lastSeq = this.nextSeq + inputs.length - 1
+    this.nextSeq = lastSeq + 1
+    this.admitted(this.builder.admittedBytes, inputs.length)
     if (this.config.sync === 'background') return Promise.resolve(lastSeq)
     return new Promise((resolve, reject) => {
       batch.resolves.push(resolve)
       batch.rejects.push(reject)
       batch.seqs.push(lastSeq)
     })
-  }
-
-  /**
-   * The batch appends are encoded into, created when there is none. In `'background'` mode a batch
-   * holding a buffer's worth is sealed into the queue first: while an fdatasync runs, appends go on
-   * filling fresh buffers instead of regrowing (and copying) one ever larger buffer.
-   */
-  private buildingBatch(): Batch {
-    let batch = this.building
-    if (batch && this.config.sync === 'background' && batch.length >= this.config.bufferSize) {
-      this.queue.push(batch)
-      batch = undefined
-    }
-    if (!batch) {
-      batch = this.newBatch(false, 0)
-      this.building = batch
-    }
-    return batch
-  }
-
-  /**
-   * Decides which batch `size` freshly encoded bytes at `building.buf[at..]` (`frames` frames, one
-   * atomic group) belong to, rotating to a new segment when the current one would overflow or has
-   * aged out; moves the bytes there when that is a new batch.
-   *
-   * @returns the batch, whose `length` is where the group starts
-   */
-  private place(building: Batch, at: number, size: number, frames: number): Batch {
-    const { segmentSize, segmentMaxAgeMs } = this.config
-    let batch = building
-    if (this.projectedFrames > 0) {
-      const now = Number.isFinite(segmentMaxAgeMs) ? Date.now() : 0
-      if (
-        this.projectedSize + size > segmentSize ||
-        (Number.isFinite(segmentMaxAgeMs) && now - this.projectedCreatedAt >= segmentMaxAgeMs)
-      ) {
-        // Rotate: what is built so far goes to the old segment; this group starts a new one. A group
-        // never spans segments, so a batch is atomic within one file.
-        const createdAt = now || Date.now()
-        if (at === 0) {
-          // The group is all this batch holds: the batch itself starts the new segment, no copy.
-          building.newSegment = true
-          building.createdAt = createdAt
-        } else {
-          this.queue.push(building)
-          batch = this.newBatch(true, createdAt)
-          this.building = batch
-          grow(batch, size)
-          building.buf.copy(batch.buf, 0, at, at + size)
-        }
-        this.projectedSize = segmentHeaderSize(this.config.serializer.name)
-        this.projectedFrames = 0
-        this.projectedCreatedAt = createdAt
-      }
-    }
-    if (batch.length === 0) batch.firstSeq = this.nextSeq
-    this.projectedSize += size
-    this.projectedFrames += frames
-    return batch
-  }
-
-  private newBatch(newSegment: boolean, createdAt: number): Batch {
-    const buf = this.spare ?? Buffer.allocUnsafe(this.nextCapacity)
-    this.spare = undefined
-    return {
-      buf,
-      length: 0,
-      firstSeq: this.nextSeq,
-      lastSeq: this.nextSeq - 1,
-      newSegment,
-      createdAt,
-      resolves: [],
-      rejects: [],
-      seqs: [],
-    }
   }
 
   private admitted(bytes: number, records: number): void {
@@ -502,18 +271,11 @@ export class Writer {
     queueMicrotask(() => void this.run())
   }
 
-  private takeBuilding(): Batch | undefined {
-    const b = this.building
-    if (!b || b.length === 0) return undefined
-    this.building = undefined
-    return b
-  }
-
   private async run(): Promise<void> {
     let current: Batch | undefined
     try {
       for (;;) {
-        current = this.queue.shift() ?? this.takeBuilding()
+        current = this.builder.take()
         if (current) {
           await this.writeBatch(current)
           current = undefined
@@ -554,15 +316,9 @@ export class Writer {
     this.writtenSeq = batch.lastSeq
     if (this.config.sync === 'always') await this.fdatasync()
     for (let i = 0; i < batch.resolves.length; i++) batch.resolves[i]!(batch.seqs[i]!)
-    this.readable.segmentFirstSeq = active.ref.firstSeq
-    this.readable.end = active.size
-    this.readable.seq = batch.lastSeq
     this.settle(this.flushWaiters, this.writtenSeq)
-    // Keep the buffer for the next batch (two circulate: one filling, one being written), so a steady
-    // stream of large batches does not regrow a buffer from bufferSize every time.
-    if (batch.buf.length <= SPARE_LIMIT) this.spare = batch.buf
-    this.nextCapacity = Math.min(SPARE_LIMIT, Math.max(this.config.bufferSize, batch.buf.length))
-    this.onReadable()
+    this.builder.recycle(batch)
+    this.state.advance({ segmentFirstSeq: active.ref.firstSeq, end: active.size, seq: batch.lastSeq })
     this.admitWaiting()
   }
 
@@ -592,8 +348,7 @@ export class Writer {
   private admitWaiting(): void {
     while (this.waiting.length > 0 && this.pendingBytes < this.config.maxPendingBytes) {
       const w = this.waiting.shift()!
-      if (w.kind === 'one') this.admitOne(w.input).then(w.resolve, w.reject)
-      else if (w.kind === 'batch') this.admitBatch(w.input).then(w.resolve, w.reject)
+      if (w.kind === 'group') this.admit(w.inputs, w.raw).then(w.resolve, w.reject)
       else this.addSeqWaiter(w.kind, w.resolve, w.reject)
     }
   }
@@ -608,8 +363,17 @@ export class Writer {
     const fd = old.fd
     old.fd = -1
     await this.config.files.close(fd)
-    this.active = await createSegment(this.config, firstSeq, createdAt)
-    this.segments.push(this.active.ref)
+    this.active = await createSegment(
+      {
+        files: this.config.files,
+        dir: this.config.dir,
+        serializerName: this.config.serializer.name,
+        fileMode: this.config.fileMode,
+      },
+      firstSeq,
+      createdAt,
+    )
+    this.state.addSegment(this.active.ref)
     this.stats.rotations++
     this.config.logger.debug('rotated segment', { file: this.active.ref.path, firstSeq })
   }
@@ -622,10 +386,7 @@ export class Writer {
   }
 
   private rejectAll(err: WalError): void {
-    const batches = this.queue.splice(0)
-    if (this.building) batches.push(this.building)
-    this.building = undefined
-    for (const b of batches) for (const reject of b.rejects) reject(err)
+    for (const b of this.builder.drain()) for (const reject of b.rejects) reject(err)
     for (const w of this.waiting.splice(0)) w.reject(err)
     for (const w of this.flushWaiters.splice(0)) w.reject(err)
     for (const w of this.syncWaiters.splice(0)) w.reject(err)
@@ -633,40 +394,13 @@ export class Writer {
   }
 }
 
-/** The largest write buffer kept for reuse between batches. */
-const SPARE_LIMIT = 16 * 1024 * 1024
-
-/** Makes `batch.buf` hold at least `capacity` bytes, keeping all of its current contents. */
-function grow(batch: Batch, capacity: number): void {
-  if (batch.buf.length >= capacity) return
-  let size = batch.buf.length * 2
-  while (size < capacity) size *= 2
-  const grown = Buffer.allocUnsafe(size)
-  batch.buf.copy(grown)
-  batch.buf = grown
-}
-
-/**
- * Creates a segment file with its header, durably: header fdatasync'ed, then the directory fsync'ed.
- *
- * @returns the open segment, positioned after its header
- */
-export async function createSegment(
-  config: Pick<WriterConfig, 'files' | 'dir' | 'serializer' | 'fileMode'>,
-  firstSeq: number,
-  createdAt: number,
-): Promise<ActiveSegment> {
-  const { files, dir } = config
-  const path = join(dir, segmentFileName(firstSeq))
-  const header = encodeSegmentHeader(firstSeq, createdAt, config.serializer.name)
-  const fd = await files.open(path, 'wx', config.fileMode)
-  try {
-    await files.write(fd, header, 0, header.length, 0)
-    await files.fdatasync(fd)
-    await files.syncDir(dir)
-  } catch (err) {
-    await files.close(fd).catch(() => {})
-    throw err
+/** Why stored records cannot be appended at `nextSeq`, or undefined when their seqs continue the log. */
+function rawSeqProblem(records: readonly RawRecord[], nextSeq: number): string | undefined {
+  for (let i = 0; i < records.length; i++) {
+    const seq = (records[i] as RawRecord | undefined)?.seq
+    if (seq !== nextSeq + i) {
+      return `appendRaw: record ${i} has seq ${String(seq)}, the log continues at ${nextSeq + i}`
+    }
   }
-  return { ref: { firstSeq, path }, fd, size: header.length, createdAt, headerSize: header.length }
+  return undefined
 }

@@ -1,0 +1,218 @@
+/**
+ * The options of `Wal.open` and `Wal.openReader`, their defaults, and their validation: every option
+ * is checked here, once, into a resolved form the rest of core trusts.
+ */
+import { WalError } from './errors.js'
+import { type Files, nodeFiles } from './files.js'
+import { silentLogger, type WalLogger } from './logger.js'
+import { bytesSerializer, type RecordShape, type Serializer } from './serializer.js'
+import type { SyncPolicy } from './writer.js'
+
+const MiB = 1024 * 1024
+
+/** Defaults of {@link WalOptions}; documented in the README. */
+export const WAL_DEFAULTS: {
+  /** {@link WalOptions.segmentSize}: 10 MiB. */
+  readonly segmentSize: number
+  /** {@link WalOptions.segmentMaxAgeMs}: `Infinity` (segments never rotate by age). */
+  readonly segmentMaxAgeMs: number
+  /** {@link WalOptions.sync}: `'os-cache'`. */
+  readonly sync: SyncPolicy
+  /** {@link WalOptions.syncIntervalMs}: 1000 ms. */
+  readonly syncIntervalMs: number
+  /** {@link WalOptions.bufferSize}: 64 KiB. */
+  readonly bufferSize: number
+  /** {@link WalOptions.maxRecordSize}: 16 MiB. */
+  readonly maxRecordSize: number
+  /** {@link WalOptions.maxPendingBytes}: 64 MiB. */
+  readonly maxPendingBytes: number
+  /** {@link WalOptions.fileMode}: `0o600` (owner read/write). */
+  readonly fileMode: number
+  /** {@link WalOptions.blockingSync}: `false`. */
+  readonly blockingSync: boolean
+} = Object.freeze({
+  segmentSize: 10 * MiB,
+  segmentMaxAgeMs: Number.POSITIVE_INFINITY,
+  sync: 'os-cache',
+  syncIntervalMs: 1000,
+  bufferSize: 64 * 1024,
+  maxRecordSize: 16 * MiB,
+  maxPendingBytes: 64 * MiB,
+  fileMode: 0o600,
+  blockingSync: false,
+})
+
+/**
+ * Options of {@link Wal.openReader}. Only `dir` is required.
+ *
+ * @typeParam Rec - the record union, inferred from `serializer`
+ */
+export interface WalReaderOptions<Rec extends RecordShape = RecordShape<string, Uint8Array>> {
+  /** The directory holding the segments. */
+  dir: string
+  /**
+   * Decodes record data. Default: none, `data` is the stored bytes (`Uint8Array`) and a log written
+   * by any serializer opens.
+   */
+  serializer?: Serializer<string, unknown, Rec>
+  /** Largest record body in bytes; a larger length on disk is corruption. Default 16 MiB. */
+  maxRecordSize?: number
+  /** Where to report what recovery found. Default: silent. */
+  logger?: WalLogger
+  /**
+   * The file operations to use (tests substitute recording or failing ones).
+   * @internal
+   */
+  files?: Files
+}
+
+/**
+ * Options of {@link Wal.open}. Only `dir` is required.
+ *
+ * @typeParam Rec - the record union, inferred from `serializer`
+ */
+export interface WalOptions<Rec extends RecordShape = RecordShape<string, Uint8Array>>
+  extends Omit<WalReaderOptions<Rec>, 'serializer'> {
+  /** The directory holding the segments (created if missing). */
+  dir: string
+  /** Encodes record data; default {@link bytesSerializer} (data is a `Uint8Array`). */
+  serializer?: Serializer<string, unknown, Rec>
+  /** Rotate to a new segment when the current one would exceed this many bytes. Default 10 MiB. */
+  segmentSize?: number
+  /** Rotate when the current segment is older than this (ms), checked at append. Default: never. */
+  segmentMaxAgeMs?: number
+  /** When appends resolve; see {@link SyncPolicy}. Default `'os-cache'`. */
+  sync?: SyncPolicy
+  /** Interval of the background fdatasync for `'os-cache'` and `'background'`. Default 1000 ms. */
+  syncIntervalMs?: number
+  /**
+   * Run the writer's fdatasync on the main thread (`fdatasyncSync`) instead of libuv's thread pool.
+   * Saves the pool's round trip (tens of microseconds) on every fdatasync, so one sequential `'always'`
+   * appender gets closer to the disk's own latency; but the event loop, and everything else in the
+   * process, stops for as long as each fdatasync takes (milliseconds on many disks). The writer lets
+   * the event loop turn once after each fdatasync, so timers and I/O that became due meanwhile run
+   * then, and the appends they make share the next fdatasync (group commit still works). For a
+   * process that does little besides appending. Default `false`.
+   */
+  blockingSync?: boolean
+  /** Initial size of the write buffer; in `'background'` mode, bytes buffered before a write. Default 64 KiB. */
+  bufferSize?: number
+  /** Bytes appended but not yet written above which `append` waits (backpressure). Default 64 MiB. */
+  maxPendingBytes?: number
+  /** Permission bits of the files the WAL creates (segments, lock). Default `0o600`: owner read/write. */
+  fileMode?: number
+  /**
+   * The seq of the first record when the directory holds no log yet (a replica continuing another
+   * log). Ignored when segments exist. Default 1.
+   */
+  firstSeq?: number
+  /** Where to report recovery, rotation and failures. Default: silent. */
+  logger?: WalLogger
+}
+
+/** Reader options after validation, defaults applied. */
+export interface ResolvedReaderOptions {
+  dir: string
+  serializer: Serializer<string, unknown, RecordShape> | undefined
+  maxRecordSize: number
+  logger: WalLogger
+  files: Files
+}
+
+/** Writer options after validation, defaults applied. */
+export interface ResolvedWalOptions extends ResolvedReaderOptions {
+  serializer: Serializer<string, unknown, RecordShape>
+  segmentSize: number
+  segmentMaxAgeMs: number
+  sync: SyncPolicy
+  syncIntervalMs: number
+  blockingSync: boolean
+  bufferSize: number
+  maxPendingBytes: number
+  fileMode: number
+  firstSeq: number
+}
+
+function invalid(message: string): WalError {
+  return new WalError('WAL_INVALID_ARGUMENT', message)
+}
+
+function positive(name: string, value: unknown, allowInfinity = false): number {
+  if (typeof value !== 'number' || !(value > 0) || (!allowInfinity && !Number.isFinite(value))) {
+    throw invalid(`${name} must be a positive number, got ${String(value)}`)
+  }
+  return value
+}
+
+/** A count: a safe integer from `minimum` to `maximum`. */
+function integer(name: string, value: unknown, minimum: number, maximum = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < minimum || value > maximum) {
+    throw invalid(`${name} must be an integer from ${minimum} to ${maximum}, got ${String(value)}`)
+  }
+  return value
+}
+
+function checkSerializer(serializer: unknown): Serializer<string, unknown, RecordShape> {
+  const s = serializer as Partial<Serializer> | null
+  if (typeof s !== 'object' || s === null || typeof s.encode !== 'function' || typeof s.decode !== 'function') {
+    throw invalid('serializer must have a name, encode and decode')
+  }
+  const nameBytes = typeof s.name === 'string' ? Buffer.byteLength(s.name) : 0
+  if (nameBytes < 1 || nameBytes > 255) throw invalid('serializer.name must be 1 to 255 UTF-8 bytes')
+  return s as Serializer<string, unknown, RecordShape>
+}
+
+function checkCommon(options: unknown): WalReaderOptions<RecordShape> {
+  if (typeof options !== 'object' || options === null) throw invalid('options must be an object')
+  const o = options as WalReaderOptions<RecordShape>
+  if (typeof o.dir !== 'string' || o.dir === '') throw invalid('dir must be a non-empty string')
+  return o
+}
+
+/**
+ * Validates reader options and applies defaults.
+ *
+ * @throws WalError `WAL_INVALID_ARGUMENT`
+ */
+export function resolveReaderOptions(options: unknown): ResolvedReaderOptions {
+  const o = checkCommon(options)
+  return {
+    dir: o.dir,
+    serializer: o.serializer === undefined ? undefined : checkSerializer(o.serializer),
+    maxRecordSize: integer('maxRecordSize', o.maxRecordSize ?? WAL_DEFAULTS.maxRecordSize, 1, 0xffffffff),
+    logger: o.logger ?? silentLogger,
+    files: o.files ?? nodeFiles,
+  }
+}
+
+const SYNC_POLICIES: readonly string[] = ['always', 'os-cache', 'background']
+
+/**
+ * Validates writer options and applies defaults.
+ *
+ * @throws WalError `WAL_INVALID_ARGUMENT`
+ */
+export function resolveWalOptions(options: unknown): ResolvedWalOptions {
+  const reader = resolveReaderOptions(options)
+  const o = options as WalOptions<RecordShape> & { readOnly?: unknown }
+  if (o.readOnly !== undefined) {
+    throw invalid('readOnly is gone: open a read-only view with Wal.openReader({ dir })')
+  }
+  const sync = o.sync ?? WAL_DEFAULTS.sync
+  if (!SYNC_POLICIES.includes(sync)) throw invalid(`sync must be 'always', 'os-cache' or 'background'`)
+  const blockingSync = o.blockingSync ?? WAL_DEFAULTS.blockingSync
+  if (typeof blockingSync !== 'boolean') throw invalid('blockingSync must be a boolean')
+  return {
+    ...reader,
+    serializer: o.serializer === undefined ? bytesSerializer() : checkSerializer(o.serializer),
+    segmentSize: integer('segmentSize', o.segmentSize ?? WAL_DEFAULTS.segmentSize, 64),
+    segmentMaxAgeMs: positive('segmentMaxAgeMs', o.segmentMaxAgeMs ?? WAL_DEFAULTS.segmentMaxAgeMs, true),
+    sync,
+    syncIntervalMs: positive('syncIntervalMs', o.syncIntervalMs ?? WAL_DEFAULTS.syncIntervalMs),
+    blockingSync,
+    bufferSize: integer('bufferSize', o.bufferSize ?? WAL_DEFAULTS.bufferSize, 64),
+    maxPendingBytes: integer('maxPendingBytes', o.maxPendingBytes ?? WAL_DEFAULTS.maxPendingBytes, 1),
+    fileMode: integer('fileMode', o.fileMode ?? WAL_DEFAULTS.fileMode, 0, 0o777),
+    firstSeq: integer('firstSeq', o.firstSeq ?? 1, 1),
+  }
+}

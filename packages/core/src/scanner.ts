@@ -1,0 +1,628 @@
+/**
+ * The one place that walks a segment file and judges why reading stopped. Recovery, readers,
+ * `inspect`/`verify`/`repair` and the read-only refresh all read segments through it:
+ *
+ * - {@link FrameWalker} walks frames in order (checksum, length bound, seq chain, batch chain, body
+ *   structure), resumably, for streaming reads;
+ * - {@link scanSegment} walks a whole segment and returns its {@link SegmentScan} verdict: `clean`,
+ *   `torn` (an incomplete final write, the only thing recovery may cut) or `corrupt`.
+ *
+ * The torn-vs-corrupt rule (docs/FORMAT.md, "Torn or corrupt"): only the newest segment can be torn,
+ * and only when the damage runs to its end, or when every valid frame found past the damage was
+ * written before the damaged record became durable and the damage looks like unwritten sectors.
+ *
+ * @internal
+ */
+import { join } from 'node:path'
+import { crc32 } from './checksum.js'
+import { WalError, type WalErrorCode } from './errors.js'
+import type { Fd, Files } from './files.js'
+import {
+  checkFrame,
+  FRAME_HEADER_SIZE,
+  type FrameCheck,
+  type FrameCursor,
+  type FrameProblemCode,
+  FORMAT_VERSION,
+  headerVersion,
+  MAX_HEADER_SIZE,
+  MIN_BODY_SIZE,
+  newFrameCursor,
+  parseSegmentFileName,
+  parseSegmentHeader,
+  SEGMENT_EXT,
+  SEGMENT_TEMP_SUFFIX,
+  type SegmentHeader,
+} from './format.js'
+
+/** A segment file known to the WAL. */
+export interface SegmentRef {
+  readonly firstSeq: number
+  readonly path: string
+}
+
+/** The segments of a directory, and segment files being created that a crash left behind. */
+export interface SegmentListing {
+  /** Segment files, oldest first. */
+  readonly segments: SegmentRef[]
+  /** Paths of `*.wal.tmp` files: segment headers never renamed into place (they hold no records). */
+  readonly unfinished: string[]
+}
+
+/**
+ * Lists the segment files of `dir` in seq order (other files are ignored).
+ *
+ * @param files - the file interface
+ * @param dir - the WAL directory
+ * @returns the segments, oldest first, and unfinished segment creations
+ */
+export async function listSegments(files: Files, dir: string): Promise<SegmentListing> {
+  const segments: SegmentRef[] = []
+  const unfinished: string[] = []
+  for (const name of await files.readdir(dir)) {
+    const firstSeq = parseSegmentFileName(name)
+    if (firstSeq !== undefined) segments.push({ firstSeq, path: join(dir, name) })
+    else if (name.endsWith(SEGMENT_EXT + SEGMENT_TEMP_SUFFIX)) unfinished.push(join(dir, name))
+  }
+  segments.sort((a, b) => a.firstSeq - b.firstSeq)
+  return { segments, unfinished }
+}
+
+/** Stable codes of what a scan found wrong (docs/FORMAT.md lists them). */
+export type ScanProblemCode =
+  | FrameProblemCode
+  /** The segment's header is damaged or missing. */
+  | 'header'
+  /** The header is intact but of another format version. */
+  | 'header-version'
+  /** The header was written by another serializer than the one the log is opened with. */
+  | 'header-serializer'
+  /** The segment ends inside an atomic batch. */
+  | 'batch-open'
+  /** An intact record longer than the `maxRecordSize` given (written with a larger one). */
+  | 'record-too-large'
+  /** Seqs do not continue from the previous segment. */
+  | 'seq-gap'
+
+/** A problem a scan found: where, what, and its stable code. */
+export interface ScanProblem {
+  /** Stable code. */
+  readonly code: ScanProblemCode
+  /** What is wrong, in words. */
+  readonly reason: string
+  /** The byte offset in the segment where it starts. */
+  readonly offset: number
+  /** The seq the damaged frame should carry. */
+  readonly seq: number
+}
+
+/** What reading a segment header found. */
+export type HeaderRead =
+  | { ok: true; header: SegmentHeader; fileSize: number }
+  | { ok: false; problem: ScanProblem; fileSize: number }
+
+/**
+ * Reads and validates the header of an open segment.
+ *
+ * @param files - the file interface
+ * @param fd - the open segment
+ * @param ref - which segment (its name must agree with its header)
+ * @returns the header and file size, or the problem
+ */
+export async function readHeader(files: Files, fd: Fd, ref: SegmentRef): Promise<HeaderRead> {
+  const fileSize = await files.size(fd)
+  const buf = Buffer.alloc(Math.min(MAX_HEADER_SIZE, fileSize))
+  const n = await files.read(fd, buf, 0, buf.length, 0)
+  const parsed = parseSegmentHeader(buf.subarray(0, n))
+  const bad = (code: ScanProblemCode, reason: string): HeaderRead => ({
+    ok: false,
+    problem: { code, reason, offset: 0, seq: ref.firstSeq },
+    fileSize,
+  })
+  if (parsed === 'version') {
+    return bad(
+      'header-version',
+      `format version ${headerVersion(buf)}; this build reads format version ${FORMAT_VERSION} only`,
+    )
+  }
+  if (typeof parsed === 'string') return bad('header', `bad segment header (${parsed})`)
+  if (parsed.firstSeq !== ref.firstSeq) {
+    return bad('header', `header first seq ${parsed.firstSeq} does not match the file name`)
+  }
+  return { ok: true, header: parsed, fileSize }
+}
+
+/** The error code a problem is reported with. */
+function problemErrorCode(code: ScanProblemCode): WalErrorCode {
+  if (code === 'header-version') return 'WAL_FORMAT_UNSUPPORTED'
+  if (code === 'header-serializer') return 'WAL_SERIALIZER_MISMATCH'
+  if (code === 'record-too-large') return 'WAL_RECORD_TOO_LARGE'
+  return 'WAL_CORRUPT'
+}
+
+/**
+ * The typed error for a problem in a segment.
+ *
+ * @param file - the segment's path
+ * @param problem - what the scan found
+ */
+export function problemError(file: string, problem: ScanProblem): WalError {
+  return new WalError(
+    problemErrorCode(problem.code),
+    `${file} at offset ${problem.offset}: ${problem.reason}`,
+    { file, offset: problem.offset, seq: problem.seq },
+  )
+}
+
+/**
+ * Checks that a header was written by the expected serializer (skipped when `serializerName` is
+ * undefined: a reader without a serializer reads any log).
+ *
+ * @returns the header
+ * @throws WalError `WAL_CORRUPT`, `WAL_FORMAT_UNSUPPORTED`, `WAL_SERIALIZER_MISMATCH`
+ */
+export function expectHeader(
+  read: HeaderRead,
+  ref: SegmentRef,
+  serializerName: string | undefined,
+): SegmentHeader {
+  if (!read.ok) throw problemError(ref.path, read.problem)
+  if (serializerName !== undefined && read.header.serializerName !== serializerName) {
+    throw problemError(ref.path, {
+      code: 'header-serializer',
+      reason: `written with serializer '${read.header.serializerName}', opened with '${serializerName}'`,
+      offset: 0,
+      seq: ref.firstSeq,
+    })
+  }
+  return read.header
+}
+
+/** Default bytes per read while walking a segment. */
+export const READ_CHUNK = 1024 * 1024
+
+/**
+ * Walks the frames of one segment, validating each. Reads in chunks; every chunk is a fresh buffer
+ * that is never reused, so views handed out stay valid.
+ *
+ * Use: call {@link next} until it returns something other than `'ok'`. After `'ok'`, `seq`, `chunk`
+ * with `cursor` (where the frame's parts lie in `chunk`), `frameStart` and `frameEnd` describe the
+ * frame, and `batchOpen` says whether more frames of its batch follow. `'end'` means no bytes left
+ * before the bound (at a batch boundary unless `batchOpen`). The walker can be resumed after `'end'`
+ * when the bound grows (live tailing).
+ */
+export class FrameWalker {
+  /** Seq of the last frame returned. */
+  seq: number
+  /** The chunk holding the last frame returned; `cursor` offsets point into it. */
+  chunk: Buffer
+  /** File offset of the last frame returned. */
+  frameStart: number
+  /** File offset just past the last frame returned (where the next one starts). */
+  frameEnd: number
+  /** True while inside a batch whose committing frame has not been seen. */
+  batchOpen: boolean
+  /** File offset just past the last frame that committed a batch. */
+  committedEnd: number
+  /** Seq of the last frame that committed a batch. */
+  committedSeq: number
+  /** Fields and problem of the last frame looked at. */
+  readonly cursor: FrameCursor
+
+  private chunkPos: number // file offset of chunk[0]
+  private chunkLen: number
+  private expectedRemaining: number // -1: any value (start of a batch)
+  private readonly files: Files
+  private readonly fd: Fd
+  private readonly maxRecordSize: number
+
+  /**
+   * @param files - the file interface
+   * @param fd - the open segment
+   * @param start - file offset of the first frame to read (just past the header, or a batch boundary)
+   * @param firstSeq - the seq the frame at `start` must carry
+   * @param maxRecordSize - largest legal body
+   */
+  constructor(files: Files, fd: Fd, start: number, firstSeq: number, maxRecordSize: number) {
+    this.files = files
+    this.fd = fd
+    this.maxRecordSize = maxRecordSize
+    this.seq = firstSeq - 1
+    this.chunk = EMPTY
+    this.frameStart = start
+    this.frameEnd = start
+    this.batchOpen = false
+    this.committedEnd = start
+    this.committedSeq = firstSeq - 1
+    this.cursor = newFrameCursor()
+    this.chunkPos = start
+    this.chunkLen = 0
+    this.expectedRemaining = -1
+  }
+
+  /**
+   * Parses the next frame from bytes already read, without I/O (the replay hot path).
+   *
+   * @returns `'ok'`, `'invalid'` (see `cursor`), or `'more'` when bytes must be read first
+   */
+  nextBuffered(): 'ok' | 'invalid' | 'more' {
+    const at = this.frameEnd - this.chunkPos
+    const check = checkFrame(this.chunk, at, this.chunkLen, this.seq + 1, this.maxRecordSize, this.cursor)
+    if (check === 'incomplete') return 'more'
+    return check === 'ok' ? this.accept(at) : 'invalid'
+  }
+
+  /**
+   * Reads the next frame, reading from the file when needed.
+   *
+   * @param bound - file offset the walker must not read past (the readable end; Infinity for EOF)
+   * @returns `'ok'`, `'end'` (no bytes left before the bound), `'incomplete'` (bytes end inside a frame)
+   *   or `'invalid'` (see `cursor`)
+   * @throws WalError `WAL_IO`
+   */
+  async next(bound: number): Promise<FrameCheck | 'end'> {
+    const buffered = this.nextBuffered()
+    if (buffered !== 'more') return buffered
+    const offset = this.frameEnd
+    let avail = await this.refill(offset, FRAME_HEADER_SIZE, bound)
+    if (avail === 0) return 'end'
+    let at = offset - this.chunkPos
+    const expected = this.seq + 1
+    let check = checkFrame(this.chunk, at, at + avail, expected, this.maxRecordSize, this.cursor)
+    if (check === 'incomplete' && avail >= FRAME_HEADER_SIZE) {
+      // The header is valid; the body runs past this chunk. Read exactly what it needs.
+      avail = await this.refill(offset, FRAME_HEADER_SIZE + this.cursor.length, bound)
+      at = offset - this.chunkPos
+      check = checkFrame(this.chunk, at, at + avail, expected, this.maxRecordSize, this.cursor)
+    }
+    return check === 'ok' ? this.accept(at) : check
+  }
+
+  /** Takes the checked frame at chunk offset `at`: checks the batch chain and advances. */
+  private accept(at: number): 'ok' | 'invalid' {
+    const cursor = this.cursor
+    const remaining = cursor.batchRemaining
+    if (this.expectedRemaining !== -1 && remaining !== this.expectedRemaining) {
+      cursor.code = 'batch-chain'
+      cursor.problem = `batch chain broken: ${remaining} frames announced, ${this.expectedRemaining} expected`
+      return 'invalid'
+    }
+    this.seq = cursor.seq
+    this.frameStart = this.chunkPos + at
+    this.frameEnd = this.chunkPos + cursor.end
+    this.expectedRemaining = remaining === 0 ? -1 : remaining - 1
+    this.batchOpen = remaining !== 0
+    if (remaining === 0) {
+      this.committedEnd = this.frameEnd
+      this.committedSeq = this.seq
+    }
+    return 'ok'
+  }
+
+  /** Ensures the chunk holds `need` bytes from `offset` if the file has them; returns bytes available. */
+  private async refill(offset: number, need: number, bound: number): Promise<number> {
+    const kept = this.chunkPos + this.chunkLen - offset
+    const limit = bound - offset
+    const want = Math.min(Math.max(need, READ_CHUNK), limit)
+    if (want <= kept) return kept
+    const next = Buffer.allocUnsafe(want)
+    if (kept > 0) this.chunk.copy(next, 0, offset - this.chunkPos, offset - this.chunkPos + kept)
+    const filled = kept + (await readFully(this.files, this.fd, next, kept, want - kept, offset + kept))
+    this.chunk = next
+    this.chunkPos = offset
+    this.chunkLen = filled
+    return filled
+  }
+}
+
+/** Reads up to `length` bytes at `position`, looping on short reads; returns the count read. */
+async function readFully(
+  files: Files,
+  fd: Fd,
+  buf: Buffer,
+  offset: number,
+  length: number,
+  position: number,
+): Promise<number> {
+  let filled = 0
+  while (filled < length) {
+    let n: number
+    try {
+      n = await files.read(fd, buf, offset + filled, length - filled, position + filled)
+    } catch (err) {
+      throw new WalError('WAL_IO', 'segment read failed', { cause: err, offset: position + filled })
+    }
+    if (n === 0) break
+    filled += n
+  }
+  return filled
+}
+
+const EMPTY = Buffer.alloc(0)
+
+/** A segment's verdict: see the module comment. */
+export type Verdict = 'clean' | 'torn' | 'corrupt'
+
+/** What {@link scanSegment} found. */
+export interface SegmentScan {
+  /** The verdict. */
+  readonly verdict: Verdict
+  /** Why it is not clean (null when clean). */
+  readonly problem: ScanProblem | null
+  /** The header, or null when it is bad. */
+  readonly header: SegmentHeader | null
+  /** Size of the file in bytes. */
+  readonly fileSize: number
+  /** Valid frames read (those of an unfinished batch included). */
+  readonly frames: number
+  /** End of the last committed batch: where a torn tail starts. */
+  readonly validEnd: number
+  /** Seq of the last committed frame (first seq − 1 when none). */
+  readonly lastSeq: number
+}
+
+/** Options of {@link scanSegment}. */
+export interface ScanOptions {
+  /** The largest legal body. */
+  maxRecordSize: number
+  /** Whether this is the newest segment, the only one that can be torn. */
+  newest: boolean
+  /** The serializer name the header must carry; undefined accepts any. */
+  serializerName?: string | undefined
+}
+
+/**
+ * Walks a whole segment and judges it: see the module comment and docs/FORMAT.md.
+ *
+ * @param files - the file interface
+ * @param fd - the open segment
+ * @param ref - which segment
+ * @param options - `maxRecordSize`, `newest`, `serializerName`
+ * @returns the verdict with the last committed seq and offset
+ * @throws WalError `WAL_IO`
+ */
+export async function scanSegment(
+  files: Files,
+  fd: Fd,
+  ref: SegmentRef,
+  options: ScanOptions,
+): Promise<SegmentScan> {
+  const read = await readHeader(files, fd, ref)
+  if (!read.ok) {
+    return {
+      verdict: 'corrupt',
+      problem: read.problem,
+      header: null,
+      fileSize: read.fileSize,
+      frames: 0,
+      validEnd: 0,
+      lastSeq: ref.firstSeq - 1,
+    }
+  }
+  const { header, fileSize } = read
+  if (options.serializerName !== undefined && header.serializerName !== options.serializerName) {
+    expectHeader(read, ref, options.serializerName)
+  }
+  const walker = new FrameWalker(files, fd, header.headerSize, header.firstSeq, options.maxRecordSize)
+  let frames = 0
+  let stop = await walker.next(Number.POSITIVE_INFINITY)
+  while (stop === 'ok') {
+    frames++
+    stop = await walker.next(Number.POSITIVE_INFINITY)
+  }
+  const result = { header, fileSize, frames, validEnd: walker.committedEnd, lastSeq: walker.committedSeq }
+  if (stop === 'end' && !walker.batchOpen) return { ...result, verdict: 'clean', problem: null }
+  const judged = await judgeStop(files, fd, walker, stop, fileSize, options)
+  return { ...result, ...judged }
+}
+
+/** Decides torn or corrupt for a segment whose walk stopped before a clean end. */
+async function judgeStop(
+  files: Files,
+  fd: Fd,
+  walker: FrameWalker,
+  stop: FrameCheck | 'end',
+  fileSize: number,
+  options: ScanOptions,
+): Promise<{ verdict: Verdict; problem: ScanProblem }> {
+  const damageAt = walker.frameEnd
+  const seq = walker.seq + 1
+  const cursor = walker.cursor
+  if (stop === 'invalid' && (await isIntactOversizeFrame(files, fd, damageAt, cursor, seq, fileSize))) {
+    const reason =
+      `an intact record of ${cursor.length} bytes, over maxRecordSize ${options.maxRecordSize}: ` +
+      `open it with maxRecordSize >= ${cursor.length}`
+    return { verdict: 'corrupt', problem: { code: 'record-too-large', reason, offset: damageAt, seq } }
+  }
+  const problem: ScanProblem =
+    stop === 'end'
+      ? {
+          code: 'batch-open',
+          reason: 'the file ends inside an atomic batch',
+          offset: walker.committedEnd,
+          seq: walker.committedSeq + 1,
+        }
+      : {
+          code: cursor.code,
+          reason: `${cursor.problem}${walker.batchOpen ? ' (inside an atomic batch)' : ''}`,
+          offset: damageAt,
+          seq,
+        }
+  if (!options.newest) return { verdict: 'corrupt', problem }
+  if (stop === 'end') return { verdict: 'torn', problem }
+  const past = await findFramesPastDamage(files, fd, damageAt, fileSize, walker.committedSeq, options)
+  if (past === undefined) return { verdict: 'torn', problem }
+  return {
+    verdict: 'corrupt',
+    problem: { ...problem, reason: `${problem.reason}, followed by intact data: ${past}` },
+  }
+}
+
+/**
+ * Looks past damage in the newest segment for valid frames, and says whether they prove the damage
+ * is not a torn write (returns why), or are consistent with one (undefined).
+ *
+ * They prove it when one of them was encoded after the damaged record was already durable (its sync
+ * distance says so: the damaged bytes had been fdatasync'ed, so no crash can explain them), or when
+ * the damaged bytes before the first of them hold no whole unwritten (all-zero) sector: a power cut
+ * loses whole sectors of unsynced writes, it does not flip bits in them.
+ */
+async function findFramesPastDamage(
+  files: Files,
+  fd: Fd,
+  damageAt: number,
+  fileSize: number,
+  committedSeq: number,
+  options: ScanOptions,
+): Promise<string | undefined> {
+  const length = fileSize - damageAt
+  if (length <= FRAME_HEADER_SIZE + MIN_BODY_SIZE) return undefined
+  // Bounded by the segment: the newest segment is at most segmentSize plus one record.
+  const buf = Buffer.allocUnsafe(length)
+  const n = await readFully(files, fd, buf, 0, length, damageAt)
+  const cursor = newFrameCursor()
+  // Seqs past the damage can be at most one per smallest frame.
+  const maxSeq = committedSeq + Math.ceil(n / (FRAME_HEADER_SIZE + MIN_BODY_SIZE)) + 1
+  let firstFound = -1
+  for (let at = 1; at + FRAME_HEADER_SIZE + MIN_BODY_SIZE <= n; at++) {
+    const bodyLength = buf.readUInt32LE(at + 4)
+    if (bodyLength < MIN_BODY_SIZE || at + FRAME_HEADER_SIZE + bodyLength > n) continue
+    const seq = buf.readUInt32LE(at + 8) + buf.readUInt32LE(at + 12) * 2 ** 32
+    if (seq <= committedSeq || seq > maxSeq) continue
+    if (checkFrame(buf, at, n, 0, options.maxRecordSize, cursor) !== 'ok') continue
+    const durableThrough = cursor.seq - cursor.syncDistance
+    if (durableThrough > committedSeq) {
+      return `seq ${cursor.seq} at offset ${damageAt + at} was written after seq ${committedSeq + 1} was durable`
+    }
+    if (firstFound < 0) firstFound = at
+    at = cursor.end - 1
+  }
+  if (firstFound < 0) return undefined
+  if (!holdsUnwrittenSector(buf, damageAt, firstFound)) {
+    return `the damaged bytes before seq at offset ${damageAt + firstFound} are not unwritten sectors`
+  }
+  return undefined
+}
+
+const SECTOR = 512
+
+/**
+ * Whether `buf[0..end)` (file offsets from `base`) contains a 512-byte sector's share that is all
+ * zeros: what a write lost to a power cut leaves.
+ */
+function holdsUnwrittenSector(buf: Buffer, base: number, end: number): boolean {
+  let from = 0
+  while (from < end) {
+    const sectorEnd = Math.min(end, (Math.floor((base + from) / SECTOR) + 1) * SECTOR - base)
+    let zero = true
+    for (let i = from; i < sectorEnd && zero; i++) if (buf[i] !== 0) zero = false
+    if (zero) return true
+    from = sectorEnd
+  }
+  return false
+}
+
+/**
+ * Whether a frame rejected only for a length above `maxRecordSize` is in fact whole and intact: it
+ * continues the seq chain, fits in the file, and its checksum matches. Such a frame was written with
+ * a larger `maxRecordSize`; treating it as corruption would cut acknowledged records. The read is
+ * bounded by the file size, never by the length field alone.
+ */
+async function isIntactOversizeFrame(
+  files: Files,
+  fd: Fd,
+  offset: number,
+  cursor: FrameCursor,
+  expectedSeq: number,
+  fileSize: number,
+): Promise<boolean> {
+  if (cursor.code !== 'frame-length' || !cursor.oversize || cursor.seq !== expectedSeq) return false
+  const size = FRAME_HEADER_SIZE + cursor.length
+  if (offset + size > fileSize) return false
+  const buf = Buffer.allocUnsafe(size)
+  if ((await readFully(files, fd, buf, 0, size, offset)) < size) return false
+  return buf.readUInt32LE(0) === crc32(buf, 4, buf.length)
+}
+
+/**
+ * The problem that ends a streaming read at `walker`'s position when the bytes there are not a
+ * frame: an intact oversize record, or corruption.
+ *
+ * @param files - the file interface
+ * @param fd - the open segment
+ * @param walker - stopped on `'invalid'` or `'incomplete'`
+ * @param maxRecordSize - the limit the walker used
+ */
+export async function streamProblem(
+  files: Files,
+  fd: Fd,
+  walker: FrameWalker,
+  maxRecordSize: number,
+): Promise<ScanProblem> {
+  const cursor = walker.cursor
+  const offset = walker.frameEnd
+  const seq = walker.seq + 1
+  if (cursor.oversize) {
+    const size = await files.size(fd)
+    if (await isIntactOversizeFrame(files, fd, offset, cursor, seq, size)) {
+      const reason =
+        `an intact record of ${cursor.length} bytes, over maxRecordSize ${maxRecordSize}: ` +
+        `open it with maxRecordSize >= ${cursor.length}`
+      return { code: 'record-too-large', reason, offset, seq }
+    }
+  }
+  return { code: cursor.code, reason: cursor.problem, offset, seq }
+}
+
+/** Where the committed frames of a segment end, as {@link readableEnd} finds it. */
+export interface CommittedEnd {
+  /** Offset just past the last committed frame. */
+  end: number
+  /** Seq of the last committed frame. */
+  seq: number
+  /** Whether the walk reached the end of the file at a batch boundary (so a next segment may follow). */
+  clean: boolean
+}
+
+/**
+ * Finds the end of the committed frames of a segment another process is writing, walking from a
+ * known committed position (or from its header). For readers that follow a live log.
+ *
+ * @param files - the file interface
+ * @param ref - the segment
+ * @param from - a committed position in it (offset and the seq of the frame there), or undefined
+ * @param options - `maxRecordSize` and the serializer name the header must carry
+ * @returns the committed end, or undefined when the file is gone (deleted by retention)
+ * @throws WalError `WAL_CORRUPT`, `WAL_SERIALIZER_MISMATCH`, `WAL_FORMAT_UNSUPPORTED`, `WAL_IO`
+ */
+export async function readableEnd(
+  files: Files,
+  ref: SegmentRef,
+  from: { offset: number; seq: number } | undefined,
+  options: { maxRecordSize: number; serializerName: string | undefined },
+): Promise<CommittedEnd | undefined> {
+  let fd: Fd
+  try {
+    fd = await files.open(ref.path, 'r')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw new WalError('WAL_IO', `cannot open ${ref.path}`, { cause: err, file: ref.path })
+  }
+  try {
+    let start = from
+    if (start === undefined) {
+      const header = expectHeader(await readHeader(files, fd, ref), ref, options.serializerName)
+      start = { offset: header.headerSize, seq: header.firstSeq }
+    }
+    const walker = new FrameWalker(files, fd, start.offset, start.seq, options.maxRecordSize)
+    let stop = await walker.next(Number.POSITIVE_INFINITY)
+    while (stop === 'ok') stop = await walker.next(Number.POSITIVE_INFINITY)
+    return {
+      end: walker.committedEnd,
+      seq: walker.committedSeq,
+      clean: stop === 'end' && !walker.batchOpen,
+    }
+  } finally {
+    await files.close(fd)
+  }
+}
