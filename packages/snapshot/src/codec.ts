@@ -1,4 +1,3 @@
-import type { EncodableRecord } from '@waltz/core'
 import { Packr } from 'msgpackr'
 
 /**
@@ -21,19 +20,20 @@ export interface StateCodec<S> {
 }
 
 /**
- * The record serializer shape {@link fromSerializer} needs: any `@waltz/core` `Serializer` whose record
- * union includes `{ type: T, data: S }` fits.
+ * The serializer shape {@link fromSerializer} needs: any `@waltz/core` `Serializer` whose record union
+ * includes `{ type: T, data: S }` fits. Serializers encode only a record's data; the type selects the
+ * schema or message where the serializer has one.
  *
  * @typeParam S - the state type
  * @typeParam T - the record type the state is stored under
  */
 export interface RecordSerializerLike<S, T extends string = 'snapshot'> {
-  /** The serializer's name, used as the codec's name. */
+  /** The serializer's name, part of the codec's name. */
   readonly name: string
-  /** Encodes a record. */
-  encode(record: EncodableRecord<T, S>): Uint8Array
-  /** Decodes a record. */
-  decode(bytes: Uint8Array): EncodableRecord
+  /** Encodes the data of a record of type `type`. */
+  encode(data: S, type: T): Uint8Array
+  /** Decodes the data of a record of type `type` (for the state's type: an `S`). */
+  decode(bytes: Uint8Array, type: T): unknown
 }
 
 /**
@@ -60,17 +60,19 @@ export function msgpackrCodec<S = unknown>(): StateCodec<S> {
 }
 
 /**
- * Adapts a WAL record serializer (`@waltz/serializer-binary`, `-json`, `-proto`, or your own) into a
- * {@link StateCodec}: the state is encoded as the record `{ type, time: 0, data: state }`. `time` is
- * fixed at 0 so equal states give equal bytes. The serializer must accept the record type `type`
- * (register a schema or message for it where the serializer needs one).
+ * Adapts a WAL serializer (`@waltz/serializer-binary`, `-json`, `-proto`, or your own) into a
+ * {@link StateCodec}: the state is encoded as the data of a record of type `type`. The serializer must
+ * accept that type (register a schema or message for it where the serializer needs one).
+ *
+ * The codec is named `<serializer name>:<type>`, e.g. `'waltz-json/2:snapshot'`: the bytes hold no type,
+ * so a snapshot is only ever decoded as the type it was encoded as, and a store of another serializer
+ * or type fails with `SNAPSHOT_SERIALIZER_MISMATCH` instead of misreading it.
  *
  * @typeParam S - the state type
  * @typeParam T - the record type the state is stored under
- * @param serializer - the record serializer; its `name` becomes the codec's name
+ * @param serializer - the WAL serializer
  * @param type - the record type the state is stored under (default `'snapshot'`)
- * @returns the codec; its `decode` throws a `TypeError` when the bytes hold a record of another type
- *   (a `SnapshotStore` reports any codec failure as `SNAPSHOT_SERIALIZER_ERROR`)
+ * @returns the codec
  * @example
  * ```ts
  * const store = await SnapshotStore.open({ dir, codec: fromSerializer(jsonSerializer({ schemas })) })
@@ -81,14 +83,13 @@ export function fromSerializer<S, T extends string = 'snapshot'>(
   type: T = 'snapshot' as T,
 ): StateCodec<S> {
   return {
-    name: serializer.name,
-    encode: (state) => serializer.encode({ type, time: 0, data: state }),
-    decode(bytes) {
-      const record = serializer.decode(bytes)
-      if (record.type !== type) {
-        throw new TypeError(`expected a '${type}' record, got '${record.type}'`)
-      }
-      return record.data as S
+    name: `${serializer.name}:${type}`,
+    encode(state) {
+      const bytes = serializer.encode(state, type)
+      // A serializer may return the data itself (core's bytesSerializer does); a codec must not keep a
+      // reference to the state.
+      return bytes === (state as unknown) ? bytes.slice() : bytes
     },
+    decode: (bytes) => serializer.decode(bytes, type) as S,
   }
 }

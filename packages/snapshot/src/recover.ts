@@ -1,26 +1,29 @@
-import { type EncodableRecord, isWalError, silentLogger, type WalLogger, type WalRecordOf } from '@waltz/core'
+import { isWalError, type RecordShape, silentLogger, type WalLogger, type WalRecordOf } from '@waltz/core'
 import type { Aggregate } from './aggregate.js'
 import { SnapshotError } from './errors.js'
 import type { SkippedSnapshot, SnapshotStore } from './store.js'
 
 /**
- * What `recover()` needs of a WAL: any `Wal` from `@waltz/core` fits.
+ * What `recover()` needs of a WAL: a `Wal` or a `WalReader` from `@waltz/core` fits.
  *
- * @typeParam Rec - the WAL's record union
+ * @typeParam Rec - the WAL's record union, e.g. `RecordShape<'Deposited', Deposit> | RecordShape<'Withdrawn', Withdrawal>`
  */
-export interface RecoverableWal<Rec extends EncodableRecord> {
+export interface RecoverableWal<Rec extends RecordShape> {
   /** Oldest stored seq. */
   readonly firstSeq: number
   /** Newest seq. */
   readonly lastSeq: number
-  /** Whether the WAL was opened read-only (another process may be writing it). */
-  readonly readOnly: boolean
   /** Replays records after `seq`. */
   replayFrom(seq: number, handler: (record: WalRecordOf<Rec>) => void | Promise<void>): Promise<number>
+  /**
+   * A `Wal` has it, a `WalReader` has not: only the writer sets aside snapshots ahead of the log (for a
+   * reader, the writer may simply be ahead of it).
+   */
+  readonly append?: unknown
 }
 
 /** Options of {@link recover}. */
-export interface RecoverOptions<Rec extends EncodableRecord, S> {
+export interface RecoverOptions<Rec extends RecordShape, S> {
   /** The open WAL. */
   wal: RecoverableWal<Rec>
   /** The snapshot store. */
@@ -30,7 +33,7 @@ export interface RecoverOptions<Rec extends EncodableRecord, S> {
   /**
    * What to do with a snapshot whose seq is above `wal.lastSeq` (the WAL lost records the snapshot
    * includes). `'fallback'` (default): set it aside (renamed `*.stale`, never loaded again) and use an
-   * older snapshot or replay from zero; `'throw'`: fail with `SNAPSHOT_STALE`. For a read-only WAL
+   * older snapshot or replay from zero; `'throw'`: fail with `SNAPSHOT_STALE`. For a `WalReader`
    * such snapshots are always just passed over (the writer may simply be ahead of this reader).
    */
   onStale?: 'fallback' | 'throw'
@@ -73,7 +76,7 @@ export interface Recovered<S> {
  * const { state, seq } = await recover({ wal, store, aggregate: balances })
  * ```
  */
-export async function recover<Rec extends EncodableRecord, S>(
+export async function recover<Rec extends RecordShape, S>(
   options: RecoverOptions<Rec, S>,
 ): Promise<Recovered<S>> {
   const started = performance.now()
@@ -82,7 +85,8 @@ export async function recover<Rec extends EncodableRecord, S>(
   const lastSeq = wal.lastSeq
   const skipped: SkippedSnapshot[] = []
   const loaded = await store.loadLatest({ maxSeq: lastSeq, onSkip: (s) => skipped.push(s) })
-  const stale = wal.readOnly ? [] : skipped.filter((s) => s.code === 'SNAPSHOT_STALE')
+  const writer = typeof wal.append === 'function'
+  const stale = writer ? skipped.filter((s) => s.code === 'SNAPSHOT_STALE') : []
   if (stale.length > 0 && options.onStale === 'throw') {
     throw new SnapshotError(
       'SNAPSHOT_STALE',

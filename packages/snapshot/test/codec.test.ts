@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto'
-import { bytesSerializer, type EncodableRecord, type Serializer } from '@waltz/core'
+import { bytesSerializer, type RecordShape, type Serializer } from '@waltz/core'
 import { describe, expect, it } from 'vitest'
-import { fromSerializer, msgpackrCodec } from '../src/index.js'
+import { fromSerializer, msgpackrCodec, SnapshotStore } from '../src/index.js'
 import { accounts, prng, randomTx } from './fixtures/accounts.mjs'
+import { rejectsWith, tempDir } from './helpers.js'
 
 const hash = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
 
@@ -50,31 +51,50 @@ describe('msgpackrCodec', () => {
 })
 
 describe('fromSerializer', () => {
-  it('stores the state as a { type: "snapshot", time: 0 } record of any WAL serializer', () => {
+  it("stores the state as the data of a 'snapshot' record, under '<serializer>:<type>'", () => {
     const codec = fromSerializer(bytesSerializer())
-    expect(codec.name).toBe('waltz-bytes/1')
-    const bytes = codec.encode(new Uint8Array([9, 8, 7]))
-    expect(bytesSerializer().decode(bytes)).toEqual({
-      type: 'snapshot',
-      time: 0,
-      data: new Uint8Array([9, 8, 7]),
-    })
+    expect(codec.name).toBe('waltz-bytes/1:snapshot')
+    const state = new Uint8Array([9, 8, 7])
+    const bytes = codec.encode(state)
+    expect(bytes).toEqual(new Uint8Array([9, 8, 7])) // the data only: no type, no time
+    expect(bytes).not.toBe(state) // bytesSerializer returns the data itself: the codec copies it
+    state[0] = 0
     expect(codec.decode(bytes)).toEqual(new Uint8Array([9, 8, 7]))
-    expect(hash(codec.encode(new Uint8Array([9, 8, 7])))).toBe(hash(bytes))
   })
 
-  it('accepts a typed record-union serializer and rejects records of another type', () => {
-    type Rec = EncodableRecord<'snapshot', { n: number }> | EncodableRecord<'other', string>
+  it('accepts a typed record-union serializer and encodes the data under the given type', () => {
+    type Rec = RecordShape<'snapshot', { n: number }> | RecordShape<'other', string>
+    const seen: string[] = []
     const json: Serializer<Rec['type'], unknown, Rec> = {
-      name: 'test-json/1',
-      encode: (r) => new TextEncoder().encode(JSON.stringify(r)),
-      decode: (b) => JSON.parse(new TextDecoder().decode(b)) as Rec,
+      name: 'test-json/2',
+      encode: (data, type) => {
+        seen.push(type)
+        return new TextEncoder().encode(JSON.stringify(data))
+      },
+      decode: (b, type) => {
+        seen.push(type)
+        return JSON.parse(new TextDecoder().decode(b)) as Rec['data']
+      },
     }
     const codec = fromSerializer<{ n: number }>(json)
     expect(codec.decode(codec.encode({ n: 5 }))).toEqual({ n: 5 })
-    const other = json.encode({ type: 'other', time: 0, data: 'x' })
-    expect(() => codec.decode(other)).toThrow(/expected a 'snapshot' record, got 'other'/)
     const named = fromSerializer<string, 'other'>(json, 'other')
-    expect(named.decode(other)).toBe('x')
+    expect(named.name).toBe('test-json/2:other')
+    expect(named.decode(named.encode('x'))).toBe('x')
+    expect(seen).toEqual(['snapshot', 'snapshot', 'other', 'other'])
+  })
+
+  it('refuses a snapshot of another type, or of the envelope-era codec, with SNAPSHOT_SERIALIZER_MISMATCH', async () => {
+    const dir = tempDir()
+    const writer = await SnapshotStore.open({ dir, codec: fromSerializer(bytesSerializer(), 'a') })
+    await writer.save(new Uint8Array([1]), 1)
+    const other = await SnapshotStore.open({ dir, codec: fromSerializer(bytesSerializer(), 'b') })
+    await rejectsWith(other.loadLatest(), 'SNAPSHOT_SERIALIZER_MISMATCH')
+    // Before core v2, fromSerializer stored a whole record under the serializer's bare name.
+    const legacy = { name: 'waltz-bytes/1', encode: (s: Uint8Array) => s, decode: (b: Uint8Array) => b }
+    const old = await SnapshotStore.open({ dir: tempDir(), codec: legacy })
+    await old.save(new Uint8Array([1]), 1)
+    const current = await SnapshotStore.open({ dir: old.dir, codec: fromSerializer(bytesSerializer()) })
+    await rejectsWith(current.loadLatest(), 'SNAPSHOT_SERIALIZER_MISMATCH')
   })
 })

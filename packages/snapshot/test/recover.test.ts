@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { type EncodableRecord, type Serializer, Wal, type WalRecordOf } from '@waltz/core'
+import { type RecordShape, type Serializer, Wal, type WalRecordOf } from '@waltz/core'
 import { describe, expect, it } from 'vitest'
 import { type Aggregate, fold, recover, SnapshotStore, snapshotFileName } from '../src/index.js'
 import { type Accounts, accounts } from './fixtures/accounts.mjs'
@@ -154,11 +154,11 @@ describe('recover', () => {
     await wal.close()
   })
 
-  it('on a read-only WAL passes over snapshots ahead of it without setting them aside', async () => {
+  it('on a WalReader passes over snapshots ahead of it without setting them aside', async () => {
     const { root, wal, store } = await setup()
     await appendTxs(wal, 100)
     await wal.sync()
-    const reader = await Wal.open({ dir: join(root, 'wal'), readOnly: true })
+    const reader = await Wal.openReader({ dir: join(root, 'wal') })
     await appendTxs(wal, 100, 2)
     await wal.sync()
     await store.save(await fullReplay(wal), 200) // the writer is ahead of the reader
@@ -169,16 +169,19 @@ describe('recover', () => {
     await wal.close()
   })
 
-  it('works with typed WALs: the aggregate sees the record union narrowed by type', async () => {
-    type Rec = EncodableRecord<'add', { n: number }> | EncodableRecord<'reset', null>
+  it('works with typed WALs: the aggregate sees the record union narrowed by type, and keys', async () => {
+    type Rec = RecordShape<'add', { n: number }> | RecordShape<'reset', null>
     const serializer: Serializer<Rec['type'], unknown, Rec> = {
-      name: 'test-json/1',
-      encode: (r) => new TextEncoder().encode(JSON.stringify(r)),
-      decode: (b) => JSON.parse(new TextDecoder().decode(b)) as Rec,
+      name: 'test-json/2',
+      encode: (data) => new TextEncoder().encode(JSON.stringify(data)),
+      decode: (b) => JSON.parse(new TextDecoder().decode(b)) as Rec['data'],
     }
     const sum: Aggregate<number, WalRecordOf<Rec>> = {
       initial: () => 0,
-      apply: (total, r) => (r.type === 'add' ? total + r.data.n : 0),
+      apply: (total, r) => {
+        if (r.key !== 'counter-1') return total
+        return r.type === 'add' ? total + r.data.n : 0
+      },
     }
     const root = tempDir()
     const wal = await Wal.open({ dir: join(root, 'wal'), serializer })
@@ -187,10 +190,11 @@ describe('recover', () => {
     await wal.append({ type: 'reset', data: null })
     await store.save(0, 2)
     await wal.appendBatch([
-      { type: 'add', data: { n: 2 } },
-      { type: 'add', data: { n: 3 } },
+      { type: 'add', key: 'counter-1', data: { n: 2 } },
+      { type: 'add', key: 'counter-2', data: { n: 100 } },
+      { type: 'add', key: 'counter-1', data: { n: 3 }, headers: { by: 'test' } },
     ])
-    expect(await recover({ wal, store, aggregate: sum })).toMatchObject({ state: 5, seq: 4, replayed: 2 })
+    expect(await recover({ wal, store, aggregate: sum })).toMatchObject({ state: 5, seq: 5, replayed: 3 })
     await wal.close()
   })
 })
