@@ -1,33 +1,16 @@
 /**
- * The primary side: follows a WAL and publishes every stored frame to a JetStream stream, pipelined,
+ * The primary side: follows a WAL and publishes every stored record to a JetStream stream, pipelined,
  * each publish conditional on its predecessor so the stream never holds a gap or a duplicate.
  */
-import {
-  type JetStreamClient,
-  type JetStreamManager,
-  type JetStreamPublishOptions,
-  jetstream,
-  jetstreamManager,
-  type PubAck,
-} from '@nats-io/jetstream'
+import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/transport-node'
-import {
-  type EncodableRecord,
-  isWalError,
-  type StoredFrame,
-  silentLogger,
-  type Wal,
-  type WalLogger,
-} from '@waltz/core'
+import { type EncodableRecord, isWalError, silentLogger, type Wal, type WalLogger } from '@waltz/core'
 import { isReplicationError, ReplicationError } from './errors.js'
-import {
-  checkSubject,
-  escapeHeaderValue,
-  lastOnSubject,
-  type ReplicatedMessage,
-  recordHeaders,
-} from './stream.js'
+import { Publisher, type PublisherEvents } from './publisher.js'
+import { SourceLog } from './source.js'
+import { checkSubject, lastOnSubject, type ReplicatedMessage } from './stream.js'
 import { backoff, sleep } from './util.js'
+import { SeqWaiters } from './waiters.js'
 
 /** Options of {@link replicateToJetStream}. */
 export interface ReplicateOptions<Rec extends EncodableRecord = EncodableRecord> {
@@ -118,6 +101,9 @@ export interface Replicator {
 
 const DEFAULTS = { maxInFlight: 512, publishTimeoutMs: 5000, retryMinMs: 100, retryMaxMs: 5000 }
 
+/** The numeric options, checked, with their defaults filled in. */
+type Config = typeof DEFAULTS
+
 /**
  * Replicates a WAL to a JetStream stream: publishes every record (the stored bytes, with seq, type,
  * time, serializer and source id as headers; message id `<walId>:<seq>`) in seq order with up to
@@ -142,66 +128,45 @@ export function replicateToJetStream<Rec extends EncodableRecord>(
   return new ReplicatorImpl(options as unknown as ReplicateOptions)
 }
 
+/**
+ * Runs sessions until stopped: each resumes after the stream's last record and publishes from there
+ * through a {@link Publisher}; a failed session pauses, backs off and starts another.
+ */
 class ReplicatorImpl implements Replicator {
   readonly done: Promise<void>
   private readonly wal: Wal<EncodableRecord>
   private readonly nc: NatsConnection
   private readonly stream: string
   private readonly subject: string
-  private readonly walId: string
-  private readonly headerWalId: string
-  private readonly headerSerializer: string
-  private readonly config: typeof DEFAULTS
+  private readonly config: Config
   private readonly logger: WalLogger
+  private readonly source: SourceLog
   private readonly stopController = new AbortController()
+  private readonly waiters = new SeqWaiters()
+  private readonly events: PublisherEvents = {
+    acked: (duplicate) => this.count(duplicate),
+    advanced: (seq) => this.advance(seq),
+  }
   private js: JetStreamClient | undefined
   private jsm: JetStreamManager | undefined
+  private publisher: Publisher | undefined
   private state: ReplicatorState = 'starting'
   private replicatedSeq = 0
   private maxLag = 0
   private published = 0
   private duplicates = 0
-  private inFlight = 0
   private retries = 0
   private lastError: Error | undefined
-  private waiters: { seq: number; resolve: () => void; reject: (err: unknown) => void }[] = []
 
   constructor(options: ReplicateOptions) {
-    if (options.wal === undefined || options.nc === undefined) {
-      throw new ReplicationError('REPLICATION_INVALID_ARGUMENT', 'wal and nc are required')
-    }
-    if (typeof options.stream !== 'string' || options.stream === '') {
-      throw new ReplicationError('REPLICATION_INVALID_ARGUMENT', 'stream must be a non-empty string')
-    }
-    checkSubject(options.subject)
-    const walId = options.walId ?? options.subject
-    if (!/^[\x21-\x7e]{1,200}$/.test(walId)) {
-      throw new ReplicationError(
-        'REPLICATION_INVALID_ARGUMENT',
-        `walId must be 1 to 200 printable ASCII characters without spaces, got '${walId}'`,
-      )
-    }
-    this.config = {
-      maxInFlight: positiveInt('maxInFlight', options.maxInFlight ?? DEFAULTS.maxInFlight),
-      publishTimeoutMs: positiveInt(
-        'publishTimeoutMs',
-        options.publishTimeoutMs ?? DEFAULTS.publishTimeoutMs,
-      ),
-      retryMinMs: positiveInt('retryMinMs', options.retryMinMs ?? DEFAULTS.retryMinMs),
-      retryMaxMs: positiveInt('retryMaxMs', options.retryMaxMs ?? DEFAULTS.retryMaxMs),
-    }
-    const serializer = escapeHeaderValue(options.wal.serializerName)
-    if (serializer === undefined) {
-      throw new ReplicationError('REPLICATION_INVALID_ARGUMENT', 'the serializer name is not valid Unicode')
-    }
+    const { walId, config } = checkOptions(options)
     this.wal = options.wal
     this.nc = options.nc
     this.stream = options.stream
     this.subject = options.subject
-    this.walId = walId
-    this.headerWalId = escapeHeaderValue(walId)!
-    this.headerSerializer = serializer
+    this.config = config
     this.logger = options.logger ?? silentLogger
+    this.source = new SourceLog(options.wal, walId, config.publishTimeoutMs, this.logger)
     this.done = this.run().then(
       () => this.finish('stopped', undefined),
       (err: unknown) => {
@@ -222,7 +187,7 @@ class ReplicatorImpl implements Replicator {
       maxLag: this.maxLag,
       published: this.published,
       duplicates: this.duplicates,
-      inFlight: this.inFlight,
+      inFlight: this.publisher?.inFlight ?? 0,
       retries: this.retries,
       lastError: this.lastError,
     }
@@ -233,25 +198,7 @@ class ReplicatorImpl implements Replicator {
     if (this.state === 'stopped' || this.state === 'failed') return Promise.reject(this.endedError())
     const { signal } = options
     if (signal?.aborted) return Promise.reject(signal.reason)
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
-        this.waiters = this.waiters.filter((w) => w !== waiter)
-        reject(signal?.reason)
-      }
-      const waiter = {
-        seq,
-        resolve: () => {
-          signal?.removeEventListener('abort', onAbort)
-          resolve()
-        },
-        reject: (err: unknown) => {
-          signal?.removeEventListener('abort', onAbort)
-          reject(err)
-        },
-      }
-      signal?.addEventListener('abort', onAbort, { once: true })
-      this.waiters.push(waiter)
-    })
+    return this.waiters.wait(seq, signal)
   }
 
   async stop(): Promise<void> {
@@ -280,20 +227,19 @@ class ReplicatorImpl implements Replicator {
       this.lastError = err instanceof Error ? err : new Error(String(err))
       this.logger.error('replication failed', { error: this.lastError })
     }
-    const waiters = this.waiters
-    this.waiters = []
-    for (const w of waiters) w.reject(this.endedError())
+    this.waiters.rejectAll(() => this.endedError())
   }
 
   private advance(seq: number): void {
     this.replicatedSeq = seq
     const lag = this.wal.lastSeq - seq
     if (lag > this.maxLag) this.maxLag = lag
-    if (this.waiters.length === 0) return
-    const ready = this.waiters.filter((w) => w.seq <= seq)
-    if (ready.length === 0) return
-    this.waiters = this.waiters.filter((w) => w.seq > seq)
-    for (const w of ready) w.resolve()
+    this.waiters.release(seq)
+  }
+
+  private count(duplicate: boolean): void {
+    if (duplicate) this.duplicates++
+    else this.published++
   }
 
   /** Sessions until stopped, the WAL closes, or a fatal error; transient failures back off and retry. */
@@ -306,30 +252,36 @@ class ReplicatorImpl implements Replicator {
         return
       } catch (err) {
         if (this.stopping || isWalError(err, 'WAL_CLOSED')) return
-        if (isWalError(err, 'WAL_TRUNCATED')) {
-          throw new ReplicationError(
-            'REPLICATION_GAP',
-            'records were truncated before they were replicated',
-            {
-              seq: this.replicatedSeq + 1,
-              cause: err,
-            },
-          )
-        }
-        if (isFatal(err)) throw err
-        if (this.nc.isClosed()) {
-          throw new ReplicationError('REPLICATION_CLOSED', 'the NATS connection was closed', { cause: err })
-        }
+        this.throwIfFatal(err)
         this.retries++
         failures = this.replicatedSeq > before ? 1 : failures + 1
         this.lastError = err instanceof Error ? err : new Error(String(err))
-        const delay = backoff(failures, this.config.retryMinMs, this.config.retryMaxMs)
         if (this.state !== 'paused') {
           this.logger.warn('replication paused', { replicatedSeq: this.replicatedSeq, error: this.lastError })
         }
         this.state = 'paused'
-        await sleep(delay, this.stopController.signal)
+        await sleep(
+          backoff(failures, this.config.retryMinMs, this.config.retryMaxMs),
+          this.stopController.signal,
+        )
       }
+    }
+  }
+
+  /**
+   * Rethrows a session's error when retrying cannot cure it: the stream or the WAL is not what
+   * replication needs, or the connection is closed for good.
+   */
+  private throwIfFatal(err: unknown): void {
+    if (isWalError(err, 'WAL_TRUNCATED')) {
+      throw new ReplicationError('REPLICATION_GAP', 'records were truncated before they were replicated', {
+        seq: this.replicatedSeq + 1,
+        cause: err,
+      })
+    }
+    if (isReplicationError(err) || isWalError(err)) throw err
+    if (this.nc.isClosed()) {
+      throw new ReplicationError('REPLICATION_CLOSED', 'the NATS connection was closed', { cause: err })
     }
   }
 
@@ -341,7 +293,6 @@ class ReplicatorImpl implements Replicator {
     if (this.nc.isClosed()) throw new ReplicationError('REPLICATION_CLOSED', 'the NATS connection is closed')
     this.jsm ??= await jetstreamManager(this.nc, { timeout: this.config.publishTimeoutMs })
     this.js ??= jetstream(this.nc, { timeout: this.config.publishTimeoutMs })
-    const js = this.js
     const last = await lastOnSubject(this.jsm, this.stream, this.subject)
     const from = last === undefined ? this.wal.firstSeq : await this.checkResume(last)
     this.advance(from - 1)
@@ -349,124 +300,36 @@ class ReplicatorImpl implements Replicator {
       this.logger.info('replicating', { stream: this.stream, subject: this.subject, from })
       this.state = 'replicating'
     }
-
-    const session = new AbortController()
-    const stop = () => session.abort()
+    const publisher = new Publisher(this.js, this.subject, this.source, this.events, from - 1)
+    this.publisher = publisher
+    const stop = () => publisher.abort()
     this.stopController.signal.addEventListener('abort', stop, { once: true })
-    let failure: { error: unknown } | undefined
-    let ended = false
-    // Acknowledged flags of the publishes in flight, in seq order from `head` (seq = replicatedSeq + 1).
-    const acked: boolean[] = []
-    let head = 0
-    // Frames read and not yet published. They go out in bursts (one socket write for many) on the
-    // next macrotask: publishing each as the tail yields it would cost one write per record.
-    const pending: StoredFrame[] = []
-    let scheduled = false
-    let wake: (() => void) | undefined
-    const notify = () => {
-      const w = wake
-      wake = undefined
-      w?.()
-    }
-    const waitChange = () =>
-      new Promise<void>((resolve) => {
-        wake = resolve
-      })
-    const onAck = (index: number, ack: PubAck) => {
-      this.count(ack.duplicate)
-      acked[index] = true
-      let next = this.replicatedSeq
-      while (head < acked.length && acked[head]) {
-        head++
-        next++
-      }
-      if (next !== this.replicatedSeq) this.advance(next)
-      if (head === acked.length) {
-        acked.length = 0
-        head = 0
-      }
-      this.inFlight--
-      notify()
-    }
-    const onFailure = (error: unknown) => {
-      failure ??= { error }
-      session.abort()
-      this.inFlight--
-      notify()
-    }
-    const publishPending = () => {
-      scheduled = false
-      if (ended || failure !== undefined) return
-      for (const frame of pending) {
-        // Stored only if the stream's last message is this record's predecessor: a lost publish fails
-        // every later one, so the stream never skips a seq.
-        const opts = this.publishOptions(frame)
-        opts.expect = { lastMsgID: `${this.walId}:${frame.seq - 1}` }
-        const index = acked.push(false) - 1
-        this.inFlight++
-        js.publish(this.subject, frame.payload, opts).then((ack) => onAck(index, ack), onFailure)
-      }
-      pending.length = 0
-    }
-
     try {
-      let first = true
-      for await (const frame of this.wal.tailFrames({ from, signal: session.signal })) {
-        if (first) {
-          // Alone and awaited: bound to the stream's actual last record (or to nothing on an empty
-          // subject, where no other publish is in flight), it sets the chain the pipelined ones extend.
-          first = false
-          const opts = this.publishOptions(frame)
-          if (last !== undefined) opts.expect = { lastSubjectSequence: last.streamSeq }
-          const ack = await js.publish(this.subject, frame.payload, opts)
-          this.count(ack.duplicate)
-          this.advance(frame.seq)
-          continue
-        }
-        pending.push(frame)
-        if (!scheduled) {
-          scheduled = true
-          setImmediate(publishPending)
-        }
-        while (this.inFlight + pending.length >= this.config.maxInFlight && failure === undefined) {
-          await waitChange()
-        }
-        if (failure !== undefined) break
-      }
+      await this.publishFrom(from, last, publisher)
     } finally {
-      ended = true
-      pending.length = 0
       this.stopController.signal.removeEventListener('abort', stop)
-      session.abort()
-      while (this.inFlight > 0) await waitChange()
+      await publisher.close()
     }
-    if (failure !== undefined) throw failure.error
+    publisher.throwIfFailed()
   }
 
-  private publishOptions(frame: StoredFrame): Partial<JetStreamPublishOptions> {
-    return {
-      msgID: `${this.walId}:${frame.seq}`,
-      headers: this.headersFor(frame.seq, frame.payload),
-      timeout: this.config.publishTimeoutMs,
+  /** Feeds the WAL's records from `from` on to `publisher` until its signal aborts or a publish fails. */
+  private async publishFrom(
+    from: number,
+    last: ReplicatedMessage | undefined,
+    publisher: Publisher,
+  ): Promise<void> {
+    let first = true
+    for await (const record of this.source.tail(from, publisher.signal)) {
+      if (first) {
+        first = false
+        await publisher.publishFirst(record, last?.streamSeq)
+        continue
+      }
+      publisher.push(record)
+      while (publisher.full(this.config.maxInFlight)) await publisher.settled()
+      if (publisher.failed) break
     }
-  }
-
-  private count(duplicate: boolean): void {
-    if (duplicate) this.duplicates++
-    else this.published++
-  }
-
-  private headersFor(seq: number, payload: Uint8Array) {
-    let type: string | undefined
-    let time: number | undefined
-    try {
-      const record = this.wal.serializer.decode(payload)
-      type = record.type
-      time = record.time
-    } catch (err) {
-      this.logger.warn('cannot decode the record for its type and time headers', { seq, error: err })
-    }
-    return recordHeaders(seq, this.headerWalId, this.headerSerializer, type, time)
   }
 
   /**
@@ -496,7 +359,7 @@ class ReplicatorImpl implements Replicator {
       )
     }
     if (last.seq >= wal.firstSeq) {
-      const local = await frameAt(wal, last.seq, this.stopController.signal)
+      const local = await this.source.payloadAt(last.seq, this.stopController.signal)
       if (local !== undefined && !Buffer.from(local).equals(last.payload)) {
         throw diverged(`seq ${last.seq} holds other bytes in the stream than in the WAL`)
       }
@@ -505,19 +368,33 @@ class ReplicatorImpl implements Replicator {
   }
 }
 
-/** The stored bytes of one record of the WAL (undefined when stopped before it was read). */
-async function frameAt(
-  wal: Wal<EncodableRecord>,
-  seq: number,
-  signal: AbortSignal,
-): Promise<Uint8Array | undefined> {
-  for await (const frame of wal.tailFrames({ from: seq, signal })) return frame.payload
-  return undefined
-}
-
-/** Errors that retrying cannot cure: the stream or the WAL is not what replication needs. */
-function isFatal(err: unknown): boolean {
-  return isReplicationError(err) || isWalError(err)
+/**
+ * Checks the options that need no connection and fills in the defaults.
+ *
+ * @throws ReplicationError `REPLICATION_INVALID_ARGUMENT`
+ */
+function checkOptions(options: ReplicateOptions): { walId: string; config: Config } {
+  if (options.wal === undefined || options.nc === undefined) {
+    throw new ReplicationError('REPLICATION_INVALID_ARGUMENT', 'wal and nc are required')
+  }
+  if (typeof options.stream !== 'string' || options.stream === '') {
+    throw new ReplicationError('REPLICATION_INVALID_ARGUMENT', 'stream must be a non-empty string')
+  }
+  checkSubject(options.subject)
+  const walId = options.walId ?? options.subject
+  if (!/^[\x21-\x7e]{1,200}$/.test(walId)) {
+    throw new ReplicationError(
+      'REPLICATION_INVALID_ARGUMENT',
+      `walId must be 1 to 200 printable ASCII characters without spaces, got '${walId}'`,
+    )
+  }
+  const config = {
+    maxInFlight: positiveInt('maxInFlight', options.maxInFlight ?? DEFAULTS.maxInFlight),
+    publishTimeoutMs: positiveInt('publishTimeoutMs', options.publishTimeoutMs ?? DEFAULTS.publishTimeoutMs),
+    retryMinMs: positiveInt('retryMinMs', options.retryMinMs ?? DEFAULTS.retryMinMs),
+    retryMaxMs: positiveInt('retryMaxMs', options.retryMaxMs ?? DEFAULTS.retryMaxMs),
+  }
+  return { walId, config }
 }
 
 function positiveInt(name: string, value: number): number {
