@@ -1,19 +1,32 @@
 import { basename } from 'node:path'
-import { scanLog } from '@waltz/core/inspect'
+import type { SegmentReport } from '@waltz/core/inspect'
 import type { Command } from '../lib/command.js'
 import { EXIT } from '../lib/errors.js'
 import { columns, formatBytes, formatDuration } from '../lib/format.js'
-import { walSegments } from '../lib/logdir.js'
-import { describeLock, describeTornTail, summarize } from '../lib/report.js'
+import { scanWal } from '../lib/logdir.js'
+import { describeLock, describeProblem, describeTornTail, summarize } from '../lib/report.js'
+
+/** The STATUS column: the scanner's verdict, with the problem's offset, reason and code. */
+function segmentStatus(s: SegmentReport): string {
+  switch (s.verdict) {
+    case 'clean':
+      return s.newest ? 'newest' : 'sealed'
+    case 'torn':
+      return `newest, torn tail at ${describeProblem(s)}`
+    case 'corrupt':
+      return `CORRUPT at ${describeProblem(s)}`
+  }
+}
 
 export const inspect: Command = {
   name: 'inspect',
-  summary: 'segments, seq ranges, sizes, ages, serializer, lock holder, torn-tail status',
+  summary: 'segments, seq ranges, sizes, ages, serializer, lock holder, verdict of each segment',
   help: `Usage: waltz inspect <dir> [--json]
 
-Describes the log in <dir>: each segment's seq range, record count, size, age and serializer, the
-writer lock's holder, and whether the newest segment ends in a torn tail. Reads every frame (no lock,
-nothing written; safe on a live log). Corruption is summarized; \`waltz verify\` lists it in detail.
+Describes the log in <dir>: each segment's seq range, record count, size, age, serializer and the
+scanner's verdict (clean, torn: an incomplete last write of the newest segment, or corrupt), and the
+writer lock's holder. Reads every frame (no lock, nothing written; safe on a live log). Corruption
+is summarized; \`waltz verify\` lists it in detail.
 
 Options:
   --json       print the scan as one JSON object instead
@@ -24,23 +37,22 @@ Exit codes: 0 described (even when damage was found: use verify to check); 2 usa
   options: { json: { type: 'boolean' } },
 
   async run({ dir, values, out, now }) {
-    await walSegments(dir)
-    const report = await scanLog(dir)
+    const report = await scanWal(dir)
     const sum = summarize(report)
     if (values.json === true) {
       out.line(JSON.stringify({ ...report, summary: sum }))
       return EXIT.ok
     }
-    const status =
-      report.corruption.length > 0
-        ? `CORRUPT: ${report.corruption.length} problem(s), first in ${report.corruption[0]!.file} at offset ${report.corruption[0]!.offset} (run \`waltz verify\`)`
-        : sum.tornTail
-          ? describeTornTail(sum.tornTail, report.lock)
-          : 'clean'
+    const first = report.corruption[0]
+    const status = first
+      ? `CORRUPT: ${report.corruption.length} problem(s), first in ${first.file} at offset ${first.offset}: ${first.reason} (${first.code}) (run \`waltz verify\`)`
+      : sum.tornTail
+        ? describeTornTail(sum.tornTail, report.lock)
+        : 'clean'
     const range =
       sum.records === 0
         ? 'none'
-        : report.corruption.length > 0
+        : first
           ? `${sum.records} readable (the segments cover seq ${sum.firstSeq}..${sum.lastSeq})`
           : `${sum.records} (seq ${sum.firstSeq}..${sum.lastSeq})`
     for (const [key, value] of [
@@ -54,27 +66,21 @@ Exit codes: 0 described (even when damage was found: use verify to check); 2 usa
       out.line(`${key!.padEnd(11)}${value}`)
     }
     out.line()
-    const rows = report.segments.map((s) => {
-      const state = s.problem
-        ? `${s.newest ? 'newest, torn tail' : 'CORRUPT'} at ${s.problem.offset}: ${s.problem.reason}`
-        : s.newest
-          ? 'newest'
-          : 'sealed'
-      return [
-        basename(s.file),
-        String(s.firstSeq),
-        String(s.lastSeq),
-        String(s.frames),
-        formatBytes(s.size),
-        s.createdAt === null ? '?' : formatDuration(now() - s.createdAt),
-        s.serializerName ?? '?',
-        state,
-      ]
-    })
+    const rows = report.segments.map((s) => [
+      basename(s.file),
+      String(s.firstSeq),
+      String(s.lastSeq),
+      String(s.frames),
+      formatBytes(s.size),
+      s.createdAt === null ? '?' : formatDuration(now() - s.createdAt),
+      s.serializerName ?? '?',
+      segmentStatus(s),
+    ])
     const header = ['SEGMENT', 'FIRST', 'LAST', 'RECORDS', 'SIZE', 'AGE', 'SERIALIZER', 'STATUS']
     for (const line of columns([header, ...rows], [1, 2, 3, 4, 5])) out.line(line)
-    const gaps = report.corruption.filter((c) => c.reason.startsWith('seq gap'))
-    for (const gap of gaps) out.line(`CORRUPT ${gap.file}: ${gap.reason}`)
+    for (const gap of report.corruption.filter((c) => c.code === 'seq-gap')) {
+      out.line(`CORRUPT ${gap.file}: ${gap.reason} (${gap.code})`)
+    }
     return EXIT.ok
   },
 }

@@ -3,7 +3,7 @@ import type { Command } from '../lib/command.js'
 import { EXIT } from '../lib/errors.js'
 import { formatBytes } from '../lib/format.js'
 import type { Output } from '../lib/io.js'
-import { walSegments } from '../lib/logdir.js'
+import { scanWal } from '../lib/logdir.js'
 
 function printPlan(out: Output, plan: RepairPlan, sizes: Map<string, number>): void {
   const segmentBytes = plan.droppedSegments.reduce((n, f) => n + (sizes.get(f) ?? 0), 0)
@@ -48,8 +48,7 @@ Exit codes: 0 repaired, or nothing to repair; 1 refused (no --yes: the plan was 
   options: { yes: { type: 'boolean' } },
 
   async run({ dir, values, out }) {
-    const segments = await walSegments(dir)
-    const sizes = new Map(segments.map((s) => [s.path, s.size]))
+    const sizes = new Map((await scanWal(dir)).segments.map((s) => [s.file, s.size]))
     const plan = await repairLog(dir)
     if (plan.cutFile === null) {
       out.line(`nothing to repair: ${dir} is clean (last seq ${plan.lastSeqAfter})`)

@@ -1,52 +1,55 @@
 import { readdir, readFile } from 'node:fs/promises'
 import { basename, join } from 'node:path'
-import { type LogReport, readRawFrames, scanLog } from '@waltz/core/inspect'
+import type { LogReport } from '@waltz/core/inspect'
 import { decodeSnapshot, parseSnapshotFileName } from '@waltz/snapshot'
-import { type Command, stringValue } from '../lib/command.js'
-import { Decoders } from '../lib/decode.js'
+import { type Command, stringValue, type Values } from '../lib/command.js'
+import { chooseDecoder } from '../lib/decode.js'
 import { CliError, EXIT } from '../lib/errors.js'
 import { formatBytes, formatDuration } from '../lib/format.js'
 import type { Output } from '../lib/io.js'
-import { walSegments } from '../lib/logdir.js'
+import { openLog, scanWal } from '../lib/logdir.js'
 import { ProgressBar } from '../lib/progress.js'
 import { describeTornTail, summarize } from '../lib/report.js'
 
 /** How many decode failures are listed one by one (all are counted). */
 const MAX_LISTED = 20
 
-/** Decodes every record with the serializer its header names; lists failures. */
+/** Decodes the data of every record with the serializer the log names; lists failures. */
 async function checkDecoding(
   dir: string,
-  values: Record<string, string | boolean | undefined>,
+  values: Values,
   out: Output,
   err: Output,
   progress: ProgressBar,
+  total: number,
 ): Promise<number> {
-  const decoders = new Decoders(
-    {
+  const reader = await openLog(dir)
+  try {
+    const options = {
       serializer: 'auto',
       proto: stringValue(values, 'proto'),
       structures: stringValue(values, 'structures'),
-    },
-    (message) => err.line(message),
-  )
-  let failures = 0
-  let done = 0
-  for await (const frame of readRawFrames(dir)) {
-    try {
-      decoders.for(frame.serializerName)?.decode(frame.payload)
-    } catch (e) {
-      if (++failures <= MAX_LISTED) {
+    } as const
+    const decoder = chooseDecoder(options, reader.serializerName, (message) => err.line(message))
+    if (decoder === null) return 0
+    let failures = 0
+    let done = 0
+    for await (const record of reader.recordsRaw()) {
+      if (++done % 1024 === 0) progress.update(done, total, `${done}/${total} records decoded`)
+      if (!decoder.handles(record.type)) continue
+      try {
+        decoder.decode(record.data, record.type)
+      } catch (e) {
+        if (++failures > MAX_LISTED) continue
         progress.clear()
-        out.line(
-          `UNDECODABLE  seq ${frame.seq}  ${frame.file} offset ${frame.offset}: ${(e as Error).message}`,
-        )
+        out.line(`UNDECODABLE  seq ${record.seq}  type ${record.type}: ${(e as Error).message}`)
       }
     }
-    if (++done % 1024 === 0) progress.update(done, 'records decoded')
+    if (failures > MAX_LISTED) out.line(`… and ${failures - MAX_LISTED} more undecodable record(s)`)
+    return failures
+  } finally {
+    await reader.close()
   }
-  if (failures > MAX_LISTED) out.line(`… and ${failures - MAX_LISTED} more undecodable record(s)`)
-  return failures
 }
 
 /** Checks every snapshot file of `snapshotDir` and that the newest valid one fits the log. */
@@ -103,9 +106,11 @@ export const verify: Command = {
   help: `Usage: waltz verify <dir> [--snapshots DIR] [--decode [--proto FILE] [--structures FILE]]
                     [--strict] [--no-progress]
 
-Checks every frame of every segment of the log in <dir>: header, length, seq chain, checksum and
-batch chain, and the seq chain across segments. Prints each problem with its file and offset. Read-only,
-no lock: safe on a live log. Shows a progress bar on stderr when stdout and stderr are terminals.
+Checks every frame of every segment of the log in <dir> (\`@waltz/core/inspect\`'s scanner: header,
+length, seq chain, checksum and batch chain) and the seq chain across segments. Every segment the
+scanner judges corrupt, and every seq gap, is a problem, printed with its file, offset and code.
+Read-only, no lock: safe on a live log. Shows a progress bar on stderr when stdout and stderr are
+terminals.
 
 A torn tail of the newest segment (a crash mid-write, or a write in progress) is reported as a warning:
 no acknowledged record is in it, and the next writer open cuts it. --strict counts it as a problem.
@@ -113,9 +118,9 @@ no acknowledged record is in it, and the next writer open cuts it. --strict coun
 Options:
   --snapshots DIR   also check every snapshot file (snapshot-<seq>.snap) in DIR: checksum and layout,
                     not past the log's end, and no gap between the newest valid one and the log
-  --decode          also decode every record with the serializer named in its segment header
-  --proto FILE      with --decode: message types for waltz-protobuf/1 data
-  --structures FILE with --decode: the structures file of a waltz-msgpackr-shared/1 log
+  --decode          also decode every record's data with the serializer the log names
+  --proto FILE      with --decode: message types for protobuf data (without it, not decoded)
+  --structures FILE with --decode: the structures file of a shared-structures msgpackr log
   --strict          a torn tail is a problem too
   --no-progress     never draw the progress bar
   -h, --help        this help
@@ -133,15 +138,13 @@ Exit codes: 0 no problems; 1 problems found (each printed with file and offset);
 
   async run({ dir, values, io, out, err, now }) {
     const started = now()
-    const segments = await walSegments(dir)
-    const total = segments.reduce((n, s) => n + s.size, 0)
     const enabled = values['no-progress'] !== true && io.stdout.isTTY === true && io.stderr.isTTY === true
-    const progress = new ProgressBar(io.stderr, 'verify', total, enabled)
-    let done = 0
-    const report = await scanLog(dir, {
+    const progress = new ProgressBar(io.stderr, 'verify', enabled)
+    let bytes = 0
+    const report = await scanWal(dir, {
       onSegment: (segment, index, count) => {
-        done += segment.size
-        progress.update(done, `${index + 1}/${count} segments`)
+        bytes += segment.size
+        progress.update(index + 1, count, `${formatBytes(bytes)}  ${index + 1}/${count} segments`)
       },
     })
     progress.clear()
@@ -150,7 +153,7 @@ Exit codes: 0 no problems; 1 problems found (each printed with file and offset);
     let problems = 0
     for (const c of report.corruption) {
       problems++
-      out.line(`CORRUPT  ${c.file} offset ${c.offset}: ${c.reason}`)
+      out.line(`CORRUPT  ${c.file} offset ${c.offset}: ${c.reason} (${c.code})`)
     }
     if (sum.tornTail) {
       if (values.strict === true) problems++
@@ -159,8 +162,8 @@ Exit codes: 0 no problems; 1 problems found (each printed with file and offset);
       )
     }
     if (values.decode === true && report.corruption.length === 0) {
-      const decodeBar = new ProgressBar(io.stderr, 'decode', sum.records, enabled, (n) => `${n}`)
-      problems += await checkDecoding(dir, values, out, err, decodeBar)
+      const decodeBar = new ProgressBar(io.stderr, 'decode', enabled)
+      problems += await checkDecoding(dir, values, out, err, decodeBar, sum.records)
       decodeBar.clear()
     }
     const snapshotDir = stringValue(values, 'snapshots')

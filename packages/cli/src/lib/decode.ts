@@ -1,25 +1,34 @@
-import { bytesSerializer } from '@waltz/core'
-import { binarySerializer } from '@waltz/serializer-binary'
-import { type ProtoTypes, protoSerializer } from '@waltz/serializer-proto'
+import { BYTES_SERIALIZER_NAME, bytesSerializer } from '@waltz/core'
+import {
+  BINARY_SERIALIZER_NAME,
+  BINARY_SHARED_SERIALIZER_NAME,
+  binarySerializer,
+} from '@waltz/serializer-binary'
+import { JSON_SERIALIZER_NAME } from '@waltz/serializer-json'
+import { PROTO_SERIALIZER_NAME, protoSerializer } from '@waltz/serializer-proto'
 import { CliError, EXIT } from './errors.js'
-import { loadProtoTypes, readProtoEnvelope } from './proto.js'
+import { loadProtoTypes } from './proto-types.js'
 
-/** A decoded record (without seq). `v` is the JSON envelope's schema version, when present. */
-export interface Decoded {
-  type: string
-  time: number
-  data: unknown
-  v?: number
-}
-
-/** Decodes the payloads of one serializer. */
-export interface Decoder {
-  decode(payload: Uint8Array): Decoded
+/**
+ * Decodes the data of a log's records. The envelope (seq, time, type, key, headers) needs no decoding:
+ * core reads it without any serializer.
+ */
+export interface DataDecoder {
+  /** Whether data of this record type is decoded; the others are shown as hex. */
+  handles(type: string): boolean
+  /**
+   * @param bytes - the stored data
+   * @param type - the record's type
+   * @returns the decoded data
+   * @throws when the bytes are not what the serializer writes
+   */
+  decode(bytes: Uint8Array, type: string): unknown
 }
 
 /** The `--serializer` choices. */
 export const SERIALIZER_CHOICES = ['auto', 'bytes', 'binary', 'json', 'proto', 'raw'] as const
 export type SerializerChoice = (typeof SERIALIZER_CHOICES)[number]
+type Known = Exclude<SerializerChoice, 'auto' | 'raw'>
 
 /** How to decode: the `--serializer`, `--proto` and `--structures` options. */
 export interface DecodeOptions {
@@ -28,130 +37,92 @@ export interface DecodeOptions {
   structures?: string | undefined
 }
 
-const BY_HEADER: Record<string, SerializerChoice> = {
-  'waltz-bytes/1': 'bytes',
-  'waltz-msgpackr/1': 'binary',
-  'waltz-msgpackr-shared/1': 'binary',
-  'waltz-json/1': 'json',
-  'waltz-protobuf/1': 'proto',
-}
+/** Serializer names (as the packages export them) to the decoder `auto` picks. */
+const BY_NAME: ReadonlyMap<string, Known> = new Map([
+  [BYTES_SERIALIZER_NAME, 'bytes'],
+  [BINARY_SERIALIZER_NAME, 'binary'],
+  [BINARY_SHARED_SERIALIZER_NAME, 'binary'],
+  [JSON_SERIALIZER_NAME, 'json'],
+  [PROTO_SERIALIZER_NAME, 'proto'],
+])
 
+const all = (): boolean => true
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 /**
- * The JSON envelope `{"type","v","time","data"}` of `@waltz/serializer-json`, parsed without the
- * application's zod schemas: no validation, no codecs, no upcasting. `data` is shown as stored.
+ * JSON data without the application's zod schemas: the stored JSON value as it is (not validated, no
+ * codecs, not upcast).
  */
-function jsonEnvelopeDecoder(): Decoder {
-  return {
-    decode(payload) {
-      const value: unknown = JSON.parse(utf8.decode(payload))
-      if (value === null || typeof value !== 'object' || Array.isArray(value))
-        throw new Error('not a JSON record envelope')
-      const { type, time, data, v } = value as Record<string, unknown>
-      if (typeof type !== 'string' || typeof time !== 'number') {
-        throw new Error('not a JSON record envelope (type or time missing)')
-      }
-      return typeof v === 'number' ? { type, time, data, v } : { type, time, data }
-    },
+const storedJson: DataDecoder = { handles: all, decode: (bytes) => JSON.parse(utf8.decode(bytes)) }
+
+function binaryDecoder(logName: string, structures: string | undefined): DataDecoder {
+  if (structures === undefined && logName === BINARY_SHARED_SERIALIZER_NAME) {
+    throw new CliError(
+      EXIT.usage,
+      'USAGE',
+      `${logName} records need the shared structures file: pass --structures <file>`,
+    )
   }
+  const serializer =
+    structures === undefined ? binarySerializer() : binarySerializer({ structuresPath: structures })
+  return { handles: all, decode: (bytes, type) => serializer.decode(bytes, type) }
 }
 
-/**
- * Protobuf records: with `--proto`, decoded by `@waltz/serializer-proto` itself with the file's message
- * types (a record type without a message type of that name falls back to the envelope); without,
- * the envelope is read and `data` stays bytes.
- */
-function protoDecoder(protoFile: string | undefined): Decoder {
-  const envelopeOnly: Decoder = {
-    decode(payload) {
-      return readProtoEnvelope(payload)
-    },
+/** With `--proto`, the record types named by the file's messages; without, nothing (hex). */
+function protoDecoder(protoFile: string | undefined, note: (message: string) => void): DataDecoder | null {
+  if (protoFile === undefined) {
+    note(`note: ${PROTO_SERIALIZER_NAME} data is shown as hex: pass --proto <file.proto> to decode it`)
+    return null
   }
-  if (protoFile === undefined) return envelopeOnly
   const types = loadProtoTypes(protoFile)
-  const serializer = protoSerializer({ types: types as unknown as ProtoTypes })
+  const serializer = protoSerializer({ types })
   return {
-    decode(payload) {
-      const envelope = readProtoEnvelope(payload)
-      if (!(envelope.type in types)) return envelope
-      return serializer.decode(payload) as Decoded
-    },
+    handles: (type) => Object.hasOwn(types, type),
+    decode: (bytes, type) => serializer.decode(bytes, type),
   }
 }
 
 /**
- * Picks and caches a decoder per serializer name found in segment headers, following `--serializer`
- * (`auto`: by the header's name). Notes about what the output is (e.g. JSON shown without schema
- * validation) go to `note`, once each.
+ * Picks the decoder for a log, following `--serializer` (`auto`: by the serializer name in the log's
+ * segment headers). Notes about what the output is (e.g. JSON shown without schema validation) go to
+ * `note`.
+ *
+ * @param options - the command's options
+ * @param logName - the serializer name stored in the log
+ * @param note - prints a note or warning to stderr
+ * @returns the decoder, or null to show data as hex
+ * @throws CliError exit code 2 when a needed file (`--structures`, `--proto`) is missing or bad
  */
-export class Decoders {
-  private readonly cache = new Map<string, Decoder | null>()
-  private readonly noted = new Set<string>()
-
-  constructor(
-    private readonly options: DecodeOptions,
-    private readonly note: (message: string) => void,
-  ) {}
-
-  /**
-   * @param headerName - the serializer name in the record's segment header
-   * @returns the decoder, or null to show payloads raw
-   */
-  for(headerName: string): Decoder | null {
-    let decoder = this.cache.get(headerName)
-    if (decoder === undefined) {
-      decoder = this.create(headerName)
-      this.cache.set(headerName, decoder)
+export function chooseDecoder(
+  options: DecodeOptions,
+  logName: string | undefined,
+  note: (message: string) => void,
+): DataDecoder | null {
+  const name = logName ?? 'unknown'
+  const known = BY_NAME.get(name)
+  let choice = options.serializer
+  if (choice === 'auto') {
+    if (known === undefined) {
+      note(`note: unknown serializer ${name}: data is shown as hex`)
+      return null
     }
-    return decoder
+    choice = known
+  } else if (choice !== 'raw' && choice !== known) {
+    note(`warning: the log was written by ${name}; decoding as ${choice} as requested`)
   }
-
-  private once(message: string): void {
-    if (this.noted.has(message)) return
-    this.noted.add(message)
-    this.note(message)
-  }
-
-  private create(headerName: string): Decoder | null {
-    let choice = this.options.serializer
-    if (choice === 'auto') {
-      const found = BY_HEADER[headerName]
-      if (found === undefined) {
-        this.once(`note: unknown serializer ${headerName}: payloads are shown raw`)
-        return null
-      }
-      choice = found
-    } else if (choice !== 'raw' && BY_HEADER[headerName] !== choice) {
-      this.once(`warning: the log was written by ${headerName}; decoding as ${choice} as requested`)
+  switch (choice) {
+    case 'raw':
+      return null
+    case 'bytes': {
+      const serializer = bytesSerializer()
+      return { handles: all, decode: (bytes, type) => serializer.decode(bytes, type) }
     }
-    switch (choice) {
-      case 'raw':
-        return null
-      case 'bytes':
-        return bytesSerializer()
-      case 'binary':
-        if (headerName === 'waltz-msgpackr-shared/1' || this.options.structures !== undefined) {
-          if (this.options.structures === undefined) {
-            throw new CliError(
-              EXIT.usage,
-              'USAGE',
-              `${headerName} records need the shared structures file: pass --structures <file>`,
-            )
-          }
-          return binarySerializer({ structuresPath: this.options.structures })
-        }
-        return binarySerializer()
-      case 'json':
-        this.once('note: waltz-json/1 records are shown as stored: not validated by the schemas, not upcast')
-        return jsonEnvelopeDecoder()
-      case 'proto':
-        if (this.options.proto === undefined) {
-          this.once('note: waltz-protobuf/1 data is shown as bytes: pass --proto <file.proto> to decode it')
-        }
-        return protoDecoder(this.options.proto)
-      default:
-        return null
-    }
+    case 'binary':
+      return binaryDecoder(name, options.structures)
+    case 'json':
+      note(`note: ${JSON_SERIALIZER_NAME} data is shown as stored: not validated by the schemas, not upcast`)
+      return storedJson
+    case 'proto':
+      return protoDecoder(options.proto, note)
   }
 }

@@ -1,84 +1,61 @@
-import { open, readdir, stat } from 'node:fs/promises'
-import { join } from 'node:path'
+import { readdir, stat } from 'node:fs/promises'
+import { Wal, type WalReader } from '@waltz/core'
+import { type InspectOptions, type LogReport, scanLog } from '@waltz/core/inspect'
 import { CliError, EXIT } from './errors.js'
 
-/** A segment file of a WAL directory, by name. */
-export interface SegmentFile {
-  readonly path: string
-  readonly firstSeq: number
-  readonly size: number
-}
-
-const SEGMENT_NAME = /^(\d{20})\.wal$/
-
 /**
- * Checks that `dir` is a WAL directory (exists, is a directory, holds at least one segment file) and
- * lists its segments in seq order.
+ * Checks that `dir` exists and is a directory. Whether it holds a log is core's to say: see
+ * {@link openLog} and {@link scanWal}.
  *
- * @param dir - the directory given on the command line
- * @returns the segments
  * @throws CliError exit code 3 (`NOT_FOUND`, `NOT_A_WAL`) or 5
  */
-export async function walSegments(dir: string): Promise<SegmentFile[]> {
-  let names: string[]
+async function requireDirectory(dir: string): Promise<void> {
   try {
-    const info = await stat(dir)
-    if (!info.isDirectory()) throw new CliError(EXIT.notWal, 'NOT_A_WAL', `${dir} is not a directory`)
-    names = await readdir(dir)
+    if ((await stat(dir)).isDirectory()) return
   } catch (err) {
-    if (err instanceof CliError) throw err
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'ENOENT') throw new CliError(EXIT.notWal, 'NOT_FOUND', `${dir} does not exist`)
-    if (code === 'ENOTDIR') throw new CliError(EXIT.notWal, 'NOT_A_WAL', `${dir} is not a directory`)
-    throw new CliError(EXIT.error, code ?? 'IO', `cannot read ${dir}: ${(err as Error).message}`)
+    if (code !== 'ENOTDIR') {
+      throw new CliError(EXIT.error, code ?? 'IO', `cannot read ${dir}: ${(err as Error).message}`)
+    }
   }
-  const segments: SegmentFile[] = []
-  for (const name of names) {
-    const match = SEGMENT_NAME.exec(name)
-    if (match === null) continue
-    const path = join(dir, name)
-    const info = await stat(path)
-    if (info.isFile()) segments.push({ path, firstSeq: Number(match[1]), size: info.size })
-  }
-  if (segments.length === 0) {
-    const what = names.length === 0 ? 'is empty' : `holds no segment files (${names.length} other entries)`
-    throw new CliError(EXIT.notWal, 'NOT_A_WAL', `${dir} ${what}: not a waltz log directory`)
-  }
-  return segments.sort((a, b) => a.firstSeq - b.firstSeq)
+  throw new CliError(EXIT.notWal, 'NOT_A_WAL', `${dir} is not a directory`)
+}
+
+/** The error for a directory in which core found no segment. */
+async function notAWal(dir: string): Promise<CliError> {
+  const entries = (await readdir(dir)).length
+  const what = entries === 0 ? 'is empty' : `holds no segment files (${entries} other entries)`
+  return new CliError(EXIT.notWal, 'NOT_A_WAL', `${dir} ${what}: not a waltz log directory`)
 }
 
 /**
- * The serializer name in a segment header (see docs/FORMAT.md), or undefined when the header is not
- * valid (a segment being created, or damage: `verify` reports that).
+ * Opens the log in `dir` for reading, without a serializer (so a log of any serializer opens, and
+ * `data` is the stored bytes): no lock, nothing changed on disk.
  *
- * @param path - the segment file
- * @returns the name stored in the header
+ * @param dir - the directory given on the command line
+ * @returns the reader; the caller closes it
+ * @throws CliError exit code 3 (`NOT_FOUND`, `NOT_A_WAL`); WalError from `Wal.openReader`
  */
-export async function headerSerializerName(path: string): Promise<string | undefined> {
-  const handle = await open(path, 'r')
-  try {
-    const buf = Buffer.alloc(25 + 255)
-    const { bytesRead } = await handle.read(buf, 0, buf.length, 0)
-    if (bytesRead < 26 || buf.toString('latin1', 0, 4) !== 'WLTZ') return undefined
-    const length = buf[24]!
-    if (25 + length > bytesRead) return undefined
-    return buf.toString('utf8', 25, 25 + length)
-  } finally {
-    await handle.close()
-  }
+export async function openLog(dir: string): Promise<WalReader> {
+  await requireDirectory(dir)
+  const reader = await Wal.openReader({ dir })
+  if (reader.recovery.segments > 0) return reader
+  await reader.close()
+  throw await notAWal(dir)
 }
 
 /**
- * The serializer name of a log: from the newest segment with a readable header.
+ * Scans every segment of the log in `dir` (`@waltz/core/inspect`'s `scanLog`).
  *
- * @param segments - from {@link walSegments}
- * @returns the name
- * @throws CliError `NOT_A_WAL` when no segment has a readable header
+ * @param dir - the directory given on the command line
+ * @param options - progress reporting
+ * @returns the scan, with at least one segment
+ * @throws CliError exit code 3 (`NOT_FOUND`, `NOT_A_WAL`); WalError `WAL_IO`
  */
-export async function logSerializerName(segments: readonly SegmentFile[]): Promise<string> {
-  for (let i = segments.length - 1; i >= 0; i--) {
-    const name = await headerSerializerName(segments[i]!.path)
-    if (name !== undefined) return name
-  }
-  throw new CliError(EXIT.notWal, 'NOT_A_WAL', 'no segment has a valid waltz header')
+export async function scanWal(dir: string, options: InspectOptions = {}): Promise<LogReport> {
+  await requireDirectory(dir)
+  const report = await scanLog(dir, options)
+  if (report.segments.length === 0) throw await notAWal(dir)
+  return report
 }

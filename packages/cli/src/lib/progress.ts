@@ -1,4 +1,3 @@
-import { formatBytes } from './format.js'
 import type { OutStream } from './io.js'
 
 /**
@@ -12,27 +11,25 @@ export class ProgressBar {
   constructor(
     private readonly stream: OutStream,
     private readonly label: string,
-    private readonly total: number,
     private readonly enabled: boolean,
-    private readonly unit: (n: number) => string = formatBytes,
   ) {}
 
   /**
-   * @param done - how much is done, in the unit of `total`
-   * @param detail - shown after the counts, e.g. `3/12 segments`
+   * @param done - how much is done
+   * @param total - how much there is, in the unit of `done`
+   * @param detail - shown after the percentage, e.g. `1.2 MiB  3/12 segments`
    */
-  update(done: number, detail: string): void {
+  update(done: number, total: number, detail: string): void {
     if (!this.enabled) return
     const now = Date.now()
-    if (now - this.lastDraw < 100 && done < this.total) return
+    if (now - this.lastDraw < 100 && done < total) return
     this.lastDraw = now
-    const ratio = this.total === 0 ? 1 : Math.min(1, done / this.total)
+    const ratio = total === 0 ? 1 : Math.min(1, done / total)
     const width = Math.max(10, Math.min(40, (this.stream.columns ?? 80) - 60))
     const filled = Math.round(ratio * width)
     const bar = `${'#'.repeat(filled)}${'-'.repeat(width - filled)}`
     const percent = `${Math.floor(ratio * 100)}%`.padStart(4)
-    const text = `${this.label} [${bar}] ${percent}  ${this.unit(done)}/${this.unit(this.total)}  ${detail}`
-    this.stream.write(`\r${text}\x1b[K`)
+    this.stream.write(`\r${this.label} [${bar}] ${percent}  ${detail}\x1b[K`)
     this.drawn = true
   }
 

@@ -1,6 +1,6 @@
-import { basename } from 'node:path'
+import type { RawRecord } from '@waltz/core'
 import { choiceValue, stringValue, type Values } from './command.js'
-import { type Decoded, type DecodeOptions, Decoders, SERIALIZER_CHOICES } from './decode.js'
+import { type DataDecoder, type DecodeOptions, SERIALIZER_CHOICES } from './decode.js'
 import { formatBytes, isoTime, truncate } from './format.js'
 import type { Output } from './io.js'
 import { hexDump, stringify, toHex } from './json.js'
@@ -19,14 +19,15 @@ export const RECORD_OPTIONS = {
 
 /** Their `--help` lines. */
 export const RECORD_OPTIONS_HELP = `  --format ndjson|table|hex   output format (default ndjson):
-                                ndjson  one JSON object a line: seq, type, time (ISO), timeMs, data
-                                table   aligned columns, data cut to the terminal width
-                                hex     seq, file and offset, then a hex dump of the stored payload
+                                ndjson  one JSON object a line: seq, type, time (ISO), timeMs,
+                                        key, headers, then data (or its size and hex)
+                                table   aligned columns, cut to the terminal width
+                                hex     seq, type, key, headers, then a hex dump of the stored data
   --serializer NAME           auto|bytes|binary|json|proto|raw (default auto: by the serializer
-                              name in the segment header); raw shows payload bytes undecoded
-  --proto FILE                a .proto file whose message types decode waltz-protobuf/1 data
-                              (matched to record types by message name)
-  --structures FILE           the shared structures file of a waltz-msgpackr-shared/1 log`
+                              name in the log); raw shows data as hex, undecoded
+  --proto FILE                a .proto file whose message types decode protobuf data
+                              (matched to record types by message name); without it, hex
+  --structures FILE           the shared structures file of a shared-structures msgpackr log`
 
 /** Reads the shared options. */
 export function recordOptions(
@@ -43,55 +44,44 @@ export function recordOptions(
   }
 }
 
-/** A stored record to print: its payload and, when known, where it is. */
-export interface StoredRecord {
-  seq: number
-  payload: Uint8Array
-  serializerName: string
-  file?: string
-  offset?: number
+const TABLE_HEADER = ['SEQ', 'TIME', 'TYPE', 'KEY', 'HEADERS', 'DATA'] as const
+/** Widths of the table's columns but DATA: fixed, so the table streams. */
+const WIDTHS: readonly number[] = [10, 24, 20, 16, 20]
+const FIXED_WIDTH = WIDTHS.reduce((n, w) => n + w + 2, 0)
+
+/** The envelope of a record in the JSON form; `key` and `headers` drop out when absent. */
+function envelope(record: RawRecord) {
+  const { seq, type, time, key, headers } = record
+  return { seq, type, time: isoTime(time), timeMs: time, key, headers }
 }
 
-const SEQ_WIDTH = 10
-const TIME_WIDTH = 24
-const TYPE_WIDTH = 20
-
 /**
- * Prints records in one of the formats. Payloads that do not decode are printed with the error (and
- * counted in {@link RecordPrinter.failures}); printing goes on.
+ * Prints records in one of the formats: the envelope as core read it, then the data decoded when
+ * the decoder handles the record's type, else its size and hex. Data that does not decode is
+ * printed with the error (and counted in {@link RecordPrinter.failures}); printing goes on.
  */
 export class RecordPrinter {
-  /** Records that failed to decode. */
+  /** Records whose data failed to decode. */
   failures = 0
   private headerDone = false
-  private readonly decoders: Decoders
 
   constructor(
     private readonly out: Output,
     private readonly format: RecordFormat,
-    decode: DecodeOptions,
-    err: Output,
+    private readonly decoder: DataDecoder | null,
     private readonly width: number,
-  ) {
-    this.decoders = new Decoders(decode, (message) => {
-      err.line(message)
-      void err.flush()
-    })
-  }
+  ) {}
 
-  print(record: StoredRecord): void {
+  print(record: RawRecord): void {
     if (this.format === 'hex') {
-      const where = record.file === undefined ? '' : `  ${basename(record.file)} @ ${record.offset}`
-      this.out.line(`seq ${record.seq}${where}  (${formatBytes(record.payload.byteLength)})`)
-      for (const line of hexDump(record.payload)) this.out.line(line)
+      this.hex(record)
       return
     }
-    const decoder = this.decoders.for(record.serializerName)
-    let decoded: Decoded | null = null
+    let decoded: { data: unknown } | null = null
     let error: string | null = null
-    if (decoder !== null) {
+    if (this.decoder?.handles(record.type)) {
       try {
-        decoded = decoder.decode(record.payload)
+        decoded = { data: this.decoder.decode(record.data, record.type) }
       } catch (err) {
         this.failures++
         error = err instanceof Error ? err.message : String(err)
@@ -101,50 +91,45 @@ export class RecordPrinter {
     else this.table(record, decoded, error)
   }
 
-  private ndjson(record: StoredRecord, decoded: Decoded | null, error: string | null): string {
-    const payload = () => Buffer.from(record.payload).toString('base64')
-    if (decoded === null) {
-      const where = record.file === undefined ? {} : { file: basename(record.file), offset: record.offset }
-      return error === null
-        ? stringify({ seq: record.seq, size: record.payload.byteLength, ...where, payload: payload() })
-        : stringify({ seq: record.seq, error, ...where, payload: payload() })
-    }
-    const { type, time, data, v } = decoded
-    return stringify({
-      seq: record.seq,
-      type,
-      time: isoTime(time),
-      timeMs: time,
-      ...(v === undefined ? {} : { v }),
-      data,
-    })
+  private hex(record: RawRecord): void {
+    const { seq, type, key, headers, data } = record
+    const parts = [`seq ${seq}`, `type ${type}`]
+    if (key !== undefined) parts.push(`key ${key}`)
+    if (headers !== undefined) parts.push(`headers ${stringify(headers)}`)
+    this.out.line(`${parts.join('  ')}  (${formatBytes(data.byteLength)})`)
+    for (const line of hexDump(data)) this.out.line(line)
   }
 
-  private table(record: StoredRecord, decoded: Decoded | null, error: string | null): void {
+  private ndjson(record: RawRecord, decoded: { data: unknown } | null, error: string | null): string {
+    if (decoded !== null) return stringify({ ...envelope(record), data: decoded.data })
+    const stored = { size: record.data.byteLength, hex: toHex(record.data) }
+    return stringify({ ...envelope(record), ...(error === null ? {} : { error }), ...stored })
+  }
+
+  private table(record: RawRecord, decoded: { data: unknown } | null, error: string | null): void {
     if (!this.headerDone) {
       this.headerDone = true
-      this.out.line(this.row('SEQ', 'TIME', 'TYPE', 'DATA'))
+      this.out.line(this.row(TABLE_HEADER))
     }
-    const seq = String(record.seq)
-    if (decoded === null) {
-      const data =
-        error === null ? `(raw) ${toHex(record.payload.subarray(0, 256))}` : `(decode error) ${error}`
-      this.out.line(this.row(seq, '-', '-', data))
-    } else {
-      this.out.line(
-        this.row(seq, isoTime(decoded.time) ?? String(decoded.time), decoded.type, stringify(decoded.data)),
-      )
-    }
+    const data =
+      decoded !== null
+        ? stringify(decoded.data)
+        : error !== null
+          ? `(decode error) ${error}`
+          : `(${formatBytes(record.data.byteLength)}) ${toHex(record.data.subarray(0, 256))}`
+    const { seq, time, type, key, headers } = record
+    const when = isoTime(time) ?? String(time)
+    this.out.line(this.row([String(seq), when, type, key ?? '-', headers ? stringify(headers) : '-', data]))
   }
 
-  private row(seq: string, time: string, type: string, data: string): string {
-    const dataWidth = Math.max(20, this.width - SEQ_WIDTH - TIME_WIDTH - TYPE_WIDTH - 6)
-    return [
-      seq.padStart(SEQ_WIDTH),
-      truncate(time, TIME_WIDTH).padEnd(TIME_WIDTH),
-      truncate(type, TYPE_WIDTH).padEnd(TYPE_WIDTH),
-      truncate(data, dataWidth),
-    ]
+  private row(cells: readonly string[]): string {
+    const dataWidth = Math.max(20, this.width - FIXED_WIDTH)
+    return cells
+      .map((cell, i) => {
+        const width = WIDTHS[i]
+        if (width === undefined) return truncate(cell, dataWidth)
+        return i === 0 ? cell.padStart(width) : truncate(cell, width).padEnd(width)
+      })
       .join('  ')
       .trimEnd()
   }

@@ -1,7 +1,7 @@
 import type { LogReport, SegmentReport } from '@waltz/core/inspect'
 import { formatBytes } from './format.js'
 
-/** Totals of a scan. */
+/** Totals of a scan, and the torn segment if the scanner judged one torn. */
 export function summarize(report: LogReport) {
   const segments = report.segments
   const records = segments.reduce((n, s) => n + s.frames, 0)
@@ -9,8 +9,7 @@ export function summarize(report: LogReport) {
   const firstSeq = segments[0]?.firstSeq ?? 1
   const lastSeq = segments[segments.length - 1]?.lastSeq ?? 0
   const names = [...new Set(segments.map((s) => s.serializerName).filter((n) => n !== null))]
-  const newest = segments[segments.length - 1]
-  const tornTail = newest?.problem ? newest : undefined
+  const tornTail = segments.find((s) => s.verdict === 'torn')
   return { records, bytes, firstSeq, lastSeq, names, tornTail }
 }
 
@@ -22,11 +21,16 @@ export function describeLock(lock: LogReport['lock']): string {
   return lock.alive ? `held by ${who} (alive: a writer has the log open)` : `stale: ${who} is not running`
 }
 
-/** One line on a torn tail of the newest segment. */
+/** A segment's problem as `offset N: reason (code)`; empty for a clean segment. */
+export function describeProblem(segment: SegmentReport): string {
+  const p = segment.problem
+  return p === null ? '' : `offset ${p.offset}: ${p.reason} (${p.code})`
+}
+
+/** One line on a segment the scanner judged torn (only the newest can be). */
 export function describeTornTail(segment: SegmentReport, lock: LogReport['lock']): string {
-  const problem = segment.problem!
   const dropped = segment.size - segment.validEnd
-  const what = `torn tail in ${segment.file} at offset ${problem.offset}: ${problem.reason} (${formatBytes(dropped)} after seq ${segment.lastSeq})`
+  const what = `torn tail in ${segment.file} at ${describeProblem(segment)} (${formatBytes(dropped)} after seq ${segment.lastSeq})`
   return lock?.alive
     ? `${what}; a writer is live, so this may be a write in progress`
     : `${what}; the next writer open, or \`waltz repair --yes\`, cuts it`
