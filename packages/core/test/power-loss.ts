@@ -6,7 +6,8 @@
  * The model: what an fdatasync covered is kept. Of the writes to a file after its last fdatasync, each
  * 512-byte sector may independently survive or not (so a later write can survive while an earlier one
  * does not, and a write can tear). A directory entry created or removed after the directory's last
- * fsync may or may not be there.
+ * fsync may or may not be there; a rename not followed by a directory fsync happened or not, as a
+ * whole (the file is under exactly one of its two names).
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
@@ -21,6 +22,7 @@ type Op =
   | { kind: 'truncate'; path: string; length: number }
   | { kind: 'fdatasync'; path: string }
   | { kind: 'unlink'; path: string }
+  | { kind: 'rename'; from: string; to: string }
   | { kind: 'syncDir' }
 
 /** Files on node:fs that log every mutating operation, in order. */
@@ -90,7 +92,12 @@ export class RecordingFiles {
         await nodeFiles.syncDir(dir)
         ops.push({ kind: 'syncDir' })
       },
-      rename: () => Promise.reject(new Error('rename is not modelled')),
+      rename: async (from, to) => {
+        await nodeFiles.rename(from, to)
+        ops.push({ kind: 'rename', from, to })
+        // Open descriptors follow the file to its new name.
+        for (const [fd, path] of paths) if (path === from) paths.set(fd, to)
+      },
     }
   }
 }
@@ -154,6 +161,8 @@ export function crashState(
   const models = new Map<string, FileModel>()
   const current = new Set<string>()
   let durableEntries = new Set<string>()
+  // Renames since the last directory fsync: each happened or not, decided once.
+  let pendingRenames: Array<{ from: string; to: string }> = []
   for (const op of ops.slice(0, at)) {
     switch (op.kind) {
       case 'create':
@@ -172,20 +181,35 @@ export function crashState(
       case 'unlink':
         current.delete(op.path)
         break
+      case 'rename': {
+        const m = models.get(op.from)
+        if (m) models.set(op.to, m)
+        current.delete(op.from)
+        current.add(op.to)
+        pendingRenames.push({ from: op.from, to: op.to })
+        break
+      }
       case 'syncDir':
         durableEntries = new Set(current)
+        pendingRenames = []
         break
     }
   }
   const keep = (): boolean => (survival === 'all' ? true : survival === 'none' ? false : rnd() < 0.5)
   const files = new Map<string, Buffer>()
-  for (const path of new Set([...current, ...durableEntries])) {
+  const renamed = new Map<string, boolean>() // path -> present, for both names of a pending rename
+  for (const r of pendingRenames) {
+    const done = keep()
+    renamed.set(r.to, done)
+    renamed.set(r.from, !done && (durableEntries.has(r.from) || keep()))
+  }
+  for (const path of new Set([...current, ...durableEntries, ...renamed.keys()])) {
     const model = models.get(path)
     if (!model) continue
     const durableEntry = durableEntries.has(path)
     const currentEntry = current.has(path)
     // An entry whose creation or removal was not followed by a directory fsync may go either way.
-    const present = durableEntry === currentEntry ? currentEntry : keep()
+    const present = renamed.get(path) ?? (durableEntry === currentEntry ? currentEntry : keep())
     if (!present) continue
     let content: Buffer = Buffer.from(model.durable)
     for (const op of model.pending) {

@@ -69,6 +69,8 @@ describe('torn tails', () => {
       expect(wal.recovery.truncatedBytes).toBe(cut - lastStart)
       expect(wal.recovery.truncatedAt).toBe(lastStart)
       expect(statSync(copy).size).toBe(lastStart)
+      // What was cut is kept beside the segments, byte for byte.
+      expect(readFileSync(wal.recovery.cutFile!)).toEqual(readFileSync(file!).subarray(lastStart, cut))
       expect(await wal.append({ type: 'r', time: 5, data: payloadFor(5, RECORD_SIZE) })).toBe(5)
       await wal.close()
       await (await expectIntact(dir, 5)).close()
@@ -108,16 +110,21 @@ describe('torn tails', () => {
 })
 
 describe('corruption', () => {
-  it('a bit flip in the tail segment cuts the log at that frame and reports it', async () => {
+  it('a bit flip in an acknowledged frame of the tail segment is WAL_CORRUPT, and nothing is cut', async () => {
     const dir = tempDir()
     await writeLog(dir, 10)
     const file = segmentFiles(dir)[0]!
     const at = frameOffsets(file)[6]!
-    flipByte(file, at + FRAME_HEADER_SIZE + 5)
-    const wal = await expectIntact(dir, 6)
-    expect(wal.recovery.truncatedAt).toBe(at)
-    expect(wal.recovery.reason).toMatch(/checksum/)
-    await wal.close()
+    flipByte(file, at + FRAME_HEADER_SIZE + 12)
+    const before = readFileSync(file)
+    const err = await Wal.open({ dir }).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'WAL_CORRUPT', file, offset: at, seq: 7 })
+    expect(String(err)).toMatch(/checksum.*seq 8 .* written after seq 7 was durable/)
+    expect(readFileSync(file)).toEqual(before)
+    expect(readdirSync(dir).filter((n) => n.includes('.cut-'))).toEqual([])
+    // A reader still delivers every record before the damage, then the same error.
+    const reader = await Wal.openReader({ dir }).catch((e: unknown) => e)
+    expect(reader).toMatchObject({ code: 'WAL_CORRUPT' })
   })
 
   it('a bit flip in a sealed segment is never hidden: reading it throws WAL_CORRUPT with file and offset', async () => {
@@ -146,8 +153,14 @@ describe('corruption', () => {
       buf.writeUInt32LE(0xfffffff0, at + 4)
       writeFileSync(file, buf)
     }
+    // In the tail, intact frames follow the damage: corruption, not a torn tail.
+    const tail = files[files.length - 1]!
+    const openErr = await Wal.open({ dir }).catch((e: unknown) => e)
+    expect(openErr).toMatchObject({ code: 'WAL_CORRUPT', file: tail })
+    expect(String(openErr)).toMatch(/length 4294967280 outside/)
+    // Repair the tail by hand (drop the damaged frame and what follows), then read the sealed one.
+    truncateSync(tail, frameOffsets(tail)[1]!)
     const wal = await Wal.open({ dir })
-    expect(wal.recovery.reason).toMatch(/length 4294967280 outside/)
     const err = await collect(wal.records()).catch((e: unknown) => e)
     expect(err).toMatchObject({ code: 'WAL_CORRUPT', file: files[0] })
     await wal.close()
@@ -162,9 +175,9 @@ describe('corruption', () => {
     // Overwrite frame 5 with a verbatim copy of frame 2 (same size): checksum fine, seq wrong.
     buf.copy(buf, offsets[4]!, offsets[1]!, offsets[2]!)
     writeFileSync(file, buf)
-    const wal = await expectIntact(dir, 4)
-    expect(wal.recovery.reason).toMatch(/seq 2 breaks the chain/)
-    await wal.close()
+    const err = await Wal.open({ dir }).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'WAL_CORRUPT', offset: offsets[4] })
+    expect(String(err)).toMatch(/seq 2 breaks the chain/)
   })
 
   it('a missing middle segment is reported as a gap, not skipped', async () => {
@@ -191,15 +204,28 @@ describe('crashes during rotation', () => {
     await (await expectIntact(dir, 6)).close()
   })
 
-  it('a newest segment whose header was torn is removed and reported', async () => {
+  it('an unfinished segment creation (a .wal.tmp header never renamed) is removed and reported', async () => {
     const dir = tempDir()
     await writeLog(dir, 5)
-    const name = `${String(6).padStart(20, '0')}.wal`
-    writeFileSync(join(dir, name), encodeSegmentHeader(6, Date.now(), 'waltz-bytes/1').subarray(0, 11))
+    const temp = join(dir, `${String(6).padStart(20, '0')}.wal.tmp`)
+    writeFileSync(temp, encodeSegmentHeader(6, Date.now(), 'waltz-bytes/1').subarray(0, 11))
     const wal = await expectIntact(dir, 5)
-    expect(wal.recovery.removedSegments).toEqual([join(dir, name)])
+    expect(wal.recovery.removedSegments).toEqual([temp])
+    expect(readdirSync(dir)).not.toContain(`${String(6).padStart(20, '0')}.wal.tmp`)
     expect(await wal.append({ type: 'r', time: 6, data: payloadFor(6, RECORD_SIZE) })).toBe(6)
     await wal.close()
+  })
+
+  it('a newest segment truncated inside its header is WAL_CORRUPT, never deleted', async () => {
+    const dir = tempDir()
+    await writeLog(dir, 60, 1024)
+    const files = segmentFiles(dir)
+    const newest = files[files.length - 1]!
+    truncateSync(newest, 10)
+    await expect(Wal.open({ dir })).rejects.toMatchObject({ code: 'WAL_CORRUPT', file: newest })
+    await expect(Wal.openReader({ dir })).rejects.toMatchObject({ code: 'WAL_CORRUPT', file: newest })
+    expect(segmentFiles(dir)).toEqual(files)
+    expect(statSync(newest).size).toBe(10)
   })
 
   it('a newest segment with a bad header and data after it is corruption, not a torn creation', async () => {
@@ -217,8 +243,8 @@ describe('headers', () => {
     await writeLog(dir, 2)
     const other: Serializer<string, Uint8Array> = {
       name: 'other/1',
-      encode: (r) => r.data,
-      decode: (b) => ({ type: 'x', time: 0, data: b }),
+      encode: (data) => data,
+      decode: (bytes) => bytes,
     }
     const err = await Wal.open({ dir, serializer: other }).catch((e: unknown) => e)
     expect(err).toMatchObject({ code: 'WAL_SERIALIZER_MISMATCH' })
@@ -227,7 +253,7 @@ describe('headers', () => {
     await (await Wal.open({ dir })).close()
   })
 
-  it('an unknown format version fails with WAL_FORMAT_UNSUPPORTED', async () => {
+  it('an unknown format version fails with WAL_FORMAT_UNSUPPORTED naming both versions', async () => {
     const dir = tempDir()
     await writeLog(dir, 2)
     const file = segmentFiles(dir)[0]!
@@ -236,7 +262,9 @@ describe('headers', () => {
     buf.writeUInt16LE(99, 4)
     buf.writeUInt32LE(crc32(buf.subarray(0, size - 4)), size - 4)
     writeFileSync(file, buf)
-    await expect(Wal.open({ dir })).rejects.toMatchObject({ code: 'WAL_FORMAT_UNSUPPORTED' })
+    const err = await Wal.open({ dir }).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'WAL_FORMAT_UNSUPPORTED' })
+    expect(String(err)).toMatch(/format version 99; this build reads format version 2/)
   })
 })
 
@@ -282,7 +310,8 @@ describe('recovery makes the recovered tail durable', () => {
     expect(wal.metrics().durableSeq).toBe(3)
     await wal.close()
     const readOnly = faultyFiles()
-    await (await Wal.open({ dir, readOnly: true, files: readOnly.files })).close()
+    await (await Wal.openReader({ dir, files: readOnly.files })).close()
     expect(readOnly.calls.fdatasync ?? 0).toBe(0)
+    expect(readOnly.calls.ftruncate ?? 0).toBe(0)
   })
 })
