@@ -3,31 +3,31 @@ import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { EXIT, run } from '../src/index.js'
-import { bytesRecord, tempDir, waltz, writeLog } from './helpers.js'
+import { bytesRecord, tempDir, waltz, waltzProcess, writeLog } from './helpers.js'
 
 const COMMANDS = ['inspect', 'verify', 'dump', 'tail', 'repair']
 
 describe('usage', () => {
-  it.each(COMMANDS)('%s --help prints its synopsis and exit codes, exit 0', (command) => {
-    const r = waltz(command, '--help')
+  it.each(COMMANDS)('%s --help prints its synopsis and exit codes, exit 0', async (command) => {
+    const r = await waltz(command, '--help')
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(new RegExp(`^Usage: waltz ${command} <dir>`))
     expect(r.stdout).toContain('Exit codes:')
     expect(r.stderr).toBe('')
-    expect(waltz('help', command).stdout).toBe(r.stdout)
+    expect((await waltz('help', command)).stdout).toBe(r.stdout)
   })
 
-  it('waltz --help lists every command and the exit codes; no arguments is a usage error', () => {
-    const r = waltz('--help')
+  it('waltz --help lists every command and the exit codes; no arguments is a usage error', async () => {
+    const r = await waltz('--help')
     expect(r.code).toBe(0)
     for (const command of COMMANDS) expect(r.stdout).toMatch(new RegExp(`^  ${command} `, 'm'))
     expect(r.stdout).toMatch(/^ {2}4 {2}a live writer holds the lock/m)
-    const bare = waltz()
+    const bare = await waltz()
     expect(bare.code).toBe(2)
     expect(bare.stdout).toBe(r.stdout)
   })
 
-  it('unknown commands and options, bad values and missing <dir> exit 2 with one line on stderr', () => {
+  it('unknown commands and options, bad values and missing <dir> exit 2 with one line on stderr', async () => {
     const dir = tempDir()
     const cases: [string[], RegExp][] = [
       [['frob', dir], /^waltz: USAGE: unknown command 'frob'/],
@@ -40,22 +40,22 @@ describe('usage', () => {
       [['verify', dir, dir], /^waltz verify: USAGE: one <dir> expected, got 2/],
     ]
     for (const [args, message] of cases) {
-      const r = waltz(...args)
+      const r = await waltz(...args)
       expect(r.code, args.join(' ')).toBe(2)
       expect(r.stderr).toMatch(message)
       expect(r.stderr.trimEnd().split('\n')).toHaveLength(1)
     }
   })
 
-  it('--version prints the package version', () => {
-    expect(waltz('--version')).toMatchObject({ code: 0, stdout: '0.1.0\n' })
+  it('--version prints the package version', async () => {
+    expect(await waltz('--version')).toMatchObject({ code: 0, stdout: '0.1.0\n' })
   })
 })
 
 describe('not a WAL directory', () => {
   it.each(COMMANDS)(
     '%s: a missing, an empty, a non-WAL dir and a file exit 3 with a clear message',
-    (command) => {
+    async (command) => {
       const base = tempDir()
       const empty = join(base, 'empty')
       const other = join(base, 'other')
@@ -70,7 +70,7 @@ describe('not a WAL directory', () => {
         [join(other, 'notes.txt'), /NOT_A_WAL: .*notes\.txt is not a directory/],
       ]
       for (const [dir, message] of cases) {
-        const r = waltz(command, dir)
+        const r = await waltz(command, dir)
         expect(r.code, dir).toBe(3)
         expect(r.stderr).toMatch(new RegExp(`^waltz ${command}: ${message.source}\\n$`))
         expect(r.stdout).toBe('')
@@ -107,5 +107,16 @@ describe('run() in-process', () => {
     expect(await run(['verify', dir, '--no-progress'], noBar.io)).toBe(EXIT.ok)
     expect(noBar.err()).toBe('')
     expect(await run(['inspect', join(dir, 'nope')], piped.io)).toBe(EXIT.notWal)
+  })
+})
+
+describe('the built binary', () => {
+  it('runs the same commands with the same exit codes', async () => {
+    const dir = tempDir()
+    await writeLog(dir, 3, bytesRecord)
+    expect(waltzProcess('--version')).toMatchObject({ code: 0, stdout: '0.1.0\n' })
+    expect(waltzProcess('verify', dir)).toMatchObject({ code: 0, stderr: '' })
+    expect(waltzProcess('dump', dir).stdout.split('\n')).toHaveLength(4)
+    expect(waltzProcess('inspect', join(dir, 'nope')).code).toBe(3)
   })
 })

@@ -1,12 +1,11 @@
 import { once } from 'node:events'
-import { basename } from 'node:path'
-import { Wal } from '@waltz/core'
+import { BYTES_SERIALIZER_NAME, type RecordShape, Wal } from '@waltz/core'
+import { scanLog } from '@waltz/core/inspect'
 import { binarySerializer } from '@waltz/serializer-binary'
-import { jsonSerializer } from '@waltz/serializer-json'
-import { protoSerializer } from '@waltz/serializer-proto'
+import { JSON_SERIALIZER_NAME, jsonSerializer } from '@waltz/serializer-json'
+import { PROTO_SERIALIZER_NAME, protoSerializer } from '@waltz/serializer-proto'
 import { describe, expect, it } from 'vitest'
 import {
-  BYTES_FRAME,
   bytesRecord,
   flipByte,
   headerSize,
@@ -15,53 +14,64 @@ import {
   orderEventTypes,
   segmentFiles,
   tempDir,
+  timeOf,
   waltz,
   waltzAsync,
   writeLog,
   z,
 } from './helpers.js'
 
-const iso = (seq: number) => new Date(1_700_000_000_000 + seq * 1000).toISOString()
+const iso = (seq: number) => new Date(timeOf(seq)).toISOString()
 
-/** The ndjson line of record `seq` as written by `writeLog`. */
-const record = (seq: number, type: string, data: unknown, extra: { v?: number } = {}) => ({
+/** The ndjson envelope of record `seq` as written by `writeLog`. */
+const envelope = (
+  seq: number,
+  type: string,
+  extra: { key?: string; headers?: Record<string, string> } = {},
+) => ({
   seq,
   type,
   time: iso(seq),
-  timeMs: 1_700_000_000_000 + seq * 1000,
+  timeMs: timeOf(seq),
   ...extra,
-  data,
 })
 
+/** Some records carry a key, some headers, some both, some neither. */
+const keyed = (seq: number) => ({
+  ...(seq % 2 === 1 ? { key: `order-${seq}` } : {}),
+  ...(seq % 3 === 0 ? { headers: { 'correlation-id': `c-${seq}`, user: 'ann' } } : {}),
+})
+
+const hex = (bytes: number[]) => Buffer.from(bytes).toString('hex')
+
 describe('waltz dump', () => {
-  it('ndjson of a range of a bytes log: seq, type, time (ISO and ms), data as base64', async () => {
+  it('ndjson of a range of a bytes log: seq, type, time (ISO and ms), key, headers, data', async () => {
     const dir = tempDir()
-    await writeLog(dir, 30, bytesRecord, { segmentSize: 512 })
-    const r = waltz('dump', dir, '--from', '9', '--to', '21')
+    await writeLog(dir, 30, (seq) => ({ ...bytesRecord(seq), ...keyed(seq) }), { segmentSize: 512 })
+    const r = await waltz('dump', dir, '--from', '9', '--to', '21')
     expect(r.code).toBe(0)
     expect(r.stderr).toBe('')
     const records = lines(r.stdout)
     expect(records).toHaveLength(13)
-    expect(records[0]).toEqual({
-      seq: 9,
-      type: 'evt',
-      time: iso(9),
-      timeMs: 1_700_000_009_000,
-      data: { $bytes: Buffer.from([9, 1, 2]).toString('base64') },
-    })
+    expect(records.slice(0, 2)).toEqual([
+      { ...envelope(9, 'evt', keyed(9)), data: { $bytes: Buffer.from([9, 1, 2]).toString('base64') } },
+      { ...envelope(10, 'evt'), data: { $bytes: Buffer.from([10, 1, 2]).toString('base64') } },
+    ])
+    expect(records[0]).toMatchObject({ key: 'order-9', headers: { 'correlation-id': 'c-9', user: 'ann' } })
     expect(records.map((x) => (x as { seq: number }).seq)).toEqual(
       Array.from({ length: 13 }, (_, i) => i + 9),
     )
-    expect(lines(waltz('dump', dir).stdout)).toHaveLength(30)
+    expect(lines((await waltz('dump', dir)).stdout)).toHaveLength(30)
   })
 
-  it('binary (msgpackr) records: bigint, Date, Map, Set and bytes in their documented JSON form', async () => {
+  it('binary (msgpackr) data: bigint, Date, Map, Set and bytes in their documented JSON form', async () => {
     const dir = tempDir()
     await writeLog(
       dir,
       3,
       (seq) => ({
         type: 'OrderPlaced',
+        key: `o-${seq}`,
         data: {
           id: `o-${seq}`,
           price: 10n ** 20n + BigInt(seq),
@@ -73,14 +83,11 @@ describe('waltz dump', () => {
       }),
       { serializer: binarySerializer() },
     )
-    const r = waltz('dump', dir, '--from', '2', '--to', '2')
+    const r = await waltz('dump', dir, '--from', '2', '--to', '2')
     expect(r.code).toBe(0)
     expect(lines(r.stdout)).toEqual([
       {
-        seq: 2,
-        type: 'OrderPlaced',
-        time: iso(2),
-        timeMs: 1_700_000_002_000,
+        ...envelope(2, 'OrderPlaced', { key: 'o-2' }),
         data: {
           id: 'o-2',
           price: { $bigint: '100000000000000000002' },
@@ -93,114 +100,155 @@ describe('waltz dump', () => {
     ])
   })
 
-  it('json records are shown as stored (with v), and stderr says they are not validated', async () => {
+  it('a JSON log: every record with type, key and headers, data as stored (stderr says: not validated)', async () => {
     const dir = tempDir()
     const serializer = jsonSerializer({
       schemas: { Deposit: z.object({ account: z.string(), amount: z.int() }) },
     })
-    await writeLog(
-      dir,
-      5,
-      (seq) => ({ type: 'Deposit' as const, data: { account: `a${seq}`, amount: seq * 10 } }),
-      {
-        serializer,
-      },
-    )
-    const r = waltz('dump', dir, '--to', '2')
+    const deposit = (seq: number) => ({ account: `a${seq}`, amount: seq * 10 })
+    await writeLog(dir, 5, (seq) => ({ type: 'Deposit' as const, data: deposit(seq), ...keyed(seq) }), {
+      serializer,
+    })
+    // Without the application's schemas the CLI shows the stored JSON value, whatever the package stores.
+    const stored = (seq: number): unknown =>
+      JSON.parse(new TextDecoder().decode(serializer.encode(deposit(seq), 'Deposit')))
+    const r = await waltz('dump', dir)
     expect(r.code).toBe(0)
-    expect(lines(r.stdout)).toEqual([
-      record(1, 'Deposit', { account: 'a1', amount: 10 }, { v: 1 }),
-      record(2, 'Deposit', { account: 'a2', amount: 20 }, { v: 1 }),
-    ])
-    expect(r.stderr).toContain(
-      'waltz-json/1 records are shown as stored: not validated by the schemas, not upcast',
+    expect(lines(r.stdout)).toEqual(
+      [1, 2, 3, 4, 5].map((seq) => ({ ...envelope(seq, 'Deposit', keyed(seq)), data: stored(seq) })),
     )
-    const table = waltz('dump', dir, '--format', 'table', '--from', '5')
+    expect(JSON.stringify(stored(2))).toContain('{"account":"a2","amount":20}')
+    expect(r.stderr).toBe(
+      `note: ${JSON_SERIALIZER_NAME} data is shown as stored: not validated by the schemas, not upcast\n`,
+    )
+    const table = await waltz('dump', dir, '--format', 'table', '--from', '3', '--to', '4')
+    const cut = (seq: number) => `${JSON.stringify(stored(seq)).slice(0, 27)}…`
     expect(table.stdout.split('\n')).toEqual([
-      '       SEQ  TIME                      TYPE                  DATA',
-      `         5  ${iso(5)}  Deposit               {"account":"a5","amount":50}`,
+      '     SEQ  TIME                      TYPE                KEY             HEADERS             DATA',
+      `       3  ${iso(3)}  Deposit             order-3         {"correlation-id"…  ${cut(3)}`,
+      `       4  ${iso(4)}  Deposit             -               -                   ${cut(4)}`,
       '',
     ])
   })
 
-  it('proto records: the envelope without --proto, the payload decoded with --proto', async () => {
+  it('a protobuf log without the schema: every record with type, key and headers, data as size and hex', async () => {
     const dir = tempDir()
-    const serializer = protoSerializer({ types: orderEventTypes() })
+    const types = orderEventTypes()
+    const serializer = protoSerializer({ types })
+    const cancelled = (seq: number) => ({ orderId: `o-${seq}`, reason: 'user' })
     await writeLog(
       dir,
-      2,
-      (seq) => ({ type: 'OrderCancelled', data: { orderId: `o-${seq}`, reason: 'user' } }),
+      6,
+      (seq) => ({ type: 'OrderCancelled' as const, data: cancelled(seq), ...keyed(seq) }),
       {
-        serializer: serializer as never,
+        serializer,
       },
     )
-    const bare = waltz('dump', dir, '--to', '1')
+    const bare = await waltz('dump', dir)
     expect(bare.code).toBe(0)
-    expect(lines(bare.stdout)).toEqual([record(1, 'OrderCancelled', { $bytes: expect.any(String) })])
-    expect(bare.stderr).toContain('pass --proto <file.proto> to decode it')
-    const decoded = waltz('dump', dir, '--proto', ORDER_EVENTS_PROTO)
+    expect(bare.stderr).toBe(
+      `note: ${PROTO_SERIALIZER_NAME} data is shown as hex: pass --proto <file.proto> to decode it\n`,
+    )
+    const records = lines(bare.stdout) as { size: number; hex: string }[]
+    expect(records.map(({ size: _, hex: __, ...rest }) => rest)).toEqual(
+      [1, 2, 3, 4, 5, 6].map((seq) => envelope(seq, 'OrderCancelled', keyed(seq))),
+    )
+    for (const r of records) {
+      expect(r.size).toBeGreaterThan(0)
+      expect(r.hex).toMatch(new RegExp(`^[0-9a-f]{${2 * r.size}}$`))
+    }
+
+    const decoded = await waltz('dump', dir, '--proto', ORDER_EVENTS_PROTO)
     expect(decoded.code).toBe(0)
     expect(decoded.stderr).toBe('')
-    expect(lines(decoded.stdout).map((x) => (x as { data: unknown }).data)).toEqual([
-      { orderId: 'o-1', reason: 'user' },
-      { orderId: 'o-2', reason: 'user' },
+    expect(lines(decoded.stdout)).toEqual(
+      [1, 2, 3, 4, 5, 6].map((seq) => ({
+        ...envelope(seq, 'OrderCancelled', keyed(seq)),
+        data: cancelled(seq),
+      })),
+    )
+  })
+
+  it('a log of a serializer the CLI does not know: envelopes, data as hex, and a note', async () => {
+    const dir = tempDir()
+    const acme = {
+      name: 'acme-codec/3',
+      encode: (data: string) => new TextEncoder().encode(data),
+      decode: (bytes: Uint8Array) => new TextDecoder().decode(bytes),
+    }
+    await writeLog<RecordShape<string, string>>(
+      dir,
+      2,
+      (seq) => ({ type: 'note', data: 'hi', ...keyed(seq) }),
+      {
+        serializer: acme,
+      },
+    )
+    const r = await waltz('dump', dir)
+    expect(r.code).toBe(0)
+    expect(r.stderr).toBe('note: unknown serializer acme-codec/3: data is shown as hex\n')
+    expect(lines(r.stdout)).toEqual([
+      { ...envelope(1, 'note', keyed(1)), size: 2, hex: '6869' },
+      { ...envelope(2, 'note'), size: 2, hex: '6869' },
     ])
   })
 
   it('table, hex and --serializer raw formats', async () => {
     const dir = tempDir()
-    await writeLog(dir, 5, bytesRecord)
-    const first = segmentFiles(dir)[0]!
-    const table = waltz('dump', dir, '--format', 'table', '--to', '2')
+    await writeLog(dir, 5, (seq) => ({ ...bytesRecord(seq), ...keyed(seq) }))
+    const table = await waltz('dump', dir, '--format', 'table', '--to', '2')
     expect(table.stdout.split('\n')).toEqual([
-      '       SEQ  TIME                      TYPE                  DATA',
-      `         1  ${iso(1)}  evt                   {"$bytes":"AQEC"}`,
-      `         2  ${iso(2)}  evt                   {"$bytes":"AgEC"}`,
+      '     SEQ  TIME                      TYPE                KEY             HEADERS             DATA',
+      `       1  ${iso(1)}  evt                 order-1         -                   {"$bytes":"AQEC"}`,
+      `       2  ${iso(2)}  evt                 -               -                   {"$bytes":"AgEC"}`,
       '',
     ])
-    const hex = waltz('dump', dir, '--format', 'hex', '--from', '3', '--to', '3')
-    const offset = headerSize(first) + 2 * BYTES_FRAME
-    const payload = Buffer.alloc(15)
-    payload.writeDoubleLE(1_700_000_003_000, 0)
-    payload.set([3, 0x65, 0x76, 0x74, 3, 1, 2], 8)
-    expect(hex.stdout).toBe(
-      `seq 3  ${basename(first)} @ ${offset}  (15 B)\n` +
-        `  00000000  ${[...payload.subarray(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join(' ')}  03 65 76 74 03 01 02     |${[...payload.subarray(0, 8)].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join('')}.evt...|\n`,
+    const dumped = await waltz('dump', dir, '--format', 'hex', '--from', '2', '--to', '3')
+    expect(dumped.stdout).toBe(
+      `seq 2  type evt  (3 B)\n  00000000  02 01 02${' '.repeat(42)}|...|\n` +
+        `seq 3  type evt  key order-3  headers {"correlation-id":"c-3","user":"ann"}  (3 B)\n` +
+        `  00000000  03 01 02${' '.repeat(42)}|...|\n`,
     )
-    const raw = waltz('dump', dir, '--serializer', 'raw', '--from', '3', '--to', '3')
-    expect(lines(raw.stdout)).toEqual([
-      { seq: 3, size: 15, file: basename(first), offset, payload: payload.toString('base64') },
-    ])
-    const rawTable = waltz('dump', dir, '--serializer', 'raw', '--format', 'table', '--to', '1')
-    expect(rawTable.stdout).toMatch(/^ {9}1 {2}- {25}- {21}\(raw\) [0-9a-f]+$/m)
+    const raw = await waltz('dump', dir, '--serializer', 'raw', '--from', '3', '--to', '3')
+    expect(lines(raw.stdout)).toEqual([{ ...envelope(3, 'evt', keyed(3)), size: 3, hex: hex([3, 1, 2]) }])
+    const rawTable = await waltz('dump', dir, '--serializer', 'raw', '--format', 'table', '--to', '1')
+    expect(rawTable.stdout).toMatch(/^ {7}1 {2}\S+ {2}evt +order-1 +- +\(3 B\) 010102$/m)
   })
 
-  it('a forced serializer that does not fit prints each failure and exits 1', async () => {
+  it('a forced serializer that does not fit prints each failure with the stored data and exits 1', async () => {
     const dir = tempDir()
     await writeLog(dir, 3, bytesRecord)
-    const r = waltz('dump', dir, '--serializer', 'json')
+    const r = await waltz('dump', dir, '--serializer', 'json')
     expect(r.code).toBe(1)
-    expect(r.stderr).toContain('warning: the log was written by waltz-bytes/1; decoding as json as requested')
+    expect(r.stderr).toContain(
+      `warning: the log was written by ${BYTES_SERIALIZER_NAME}; decoding as json as requested`,
+    )
     expect(r.stderr).toContain('3 record(s) could not be decoded')
     expect(lines(r.stdout)).toHaveLength(3)
-    expect(lines(r.stdout)[0]).toMatchObject({
-      seq: 1,
+    expect(lines(r.stdout)[0]).toEqual({
+      ...envelope(1, 'evt'),
       error: expect.any(String),
-      payload: expect.any(String),
+      size: 3,
+      hex: '010102',
     })
+    const binary = await waltz('dump', dir, '--serializer', 'binary', '--to', '1')
+    expect(binary.stderr).toContain(`decoding as binary as requested`)
   })
 
   it('stops with WAL_CORRUPT, file and offset at corruption in a sealed segment, after the records before it', async () => {
     const dir = tempDir()
-    await writeLog(dir, 60, bytesRecord, { segmentSize: 1024 })
-    const second = segmentFiles(dir)[1]!
-    const bad = headerSize(second) + BYTES_FRAME
-    flipByte(second, bad + 30)
-    const r = waltz('dump', dir)
+    await writeLog(dir, 60, bytesRecord, { segmentSize: 512 })
+    const second = (await segmentFiles(dir))[1]!
+    flipByte(second, headerSize(second) + 45) // inside the second frame
+    const report = await scanLog(dir)
+    const judged = report.segments[1]!
+    expect(judged.verdict).toBe('corrupt')
+    const r = await waltz('dump', dir)
     expect(r.code).toBe(1)
-    const secondFirst = Number(basename(second).slice(0, 20))
-    expect(lines(r.stdout)).toHaveLength(secondFirst) // everything up to the first frame of the second segment
-    expect(r.stderr).toBe(`waltz dump: WAL_CORRUPT: ${second} at offset ${bad}: frame checksum mismatch\n`)
+    expect(lines(r.stdout)).toHaveLength(judged.lastSeq) // every record before the damaged frame
+    expect(r.stderr).toBe(
+      `waltz dump: WAL_CORRUPT: ${second} at offset ${judged.problem!.offset}: ${judged.problem!.reason}\n`,
+    )
   })
 
   it('works on a live log (a writer holds the lock) and stops at its last committed record', async () => {
@@ -208,7 +256,7 @@ describe('waltz dump', () => {
     const wal = await Wal.open({ dir, sync: 'always' })
     try {
       for (let i = 1; i <= 5; i++) await wal.append(bytesRecord(i))
-      const r = waltz('dump', dir)
+      const r = await waltz('dump', dir)
       expect(r.code).toBe(0)
       expect(lines(r.stdout)).toHaveLength(5)
     } finally {

@@ -1,41 +1,54 @@
-import { type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { PassThrough } from 'node:stream'
 import { fileURLToPath } from 'node:url'
-import { type EncodableRecord, type Serializer, Wal } from '@waltz/core'
+import { type AppendInput, type RecordShape, type Serializer, Wal } from '@waltz/core'
+import { scanLog } from '@waltz/core/inspect'
 import type { JsonSchemas } from '@waltz/serializer-json'
+import { type ProtoMessageType, protoType } from '@waltz/serializer-proto'
 import { afterEach } from 'vitest'
+import { run } from '../src/index.js'
 
-/** The built binary the tests run as a child process. */
-export const BIN = fileURLToPath(new URL('../dist/main.js', import.meta.url))
-
-function requireBin(): string {
-  if (!existsSync(BIN)) {
-    throw new Error(`${BIN} is missing: run \`pnpm build\` (or \`pnpm exec tsc -b packages/cli\`) first`)
-  }
-  return BIN
-}
-
-/** What a run of the binary produced. */
+/** What a run of `waltz` produced. */
 export interface CliResult {
   code: number | null
   stdout: string
   stderr: string
 }
 
-/** Runs `waltz ...args` as a child process and waits for it. */
-export function waltz(...args: string[]): CliResult {
-  const r: SpawnSyncReturns<string> = spawnSync(process.execPath, [requireBin(), ...args], {
-    encoding: 'utf8',
-    timeout: 20_000,
-  })
+/** Runs `waltz ...args` in-process (from the TypeScript sources) and collects its output. */
+export async function waltz(...args: string[]): Promise<CliResult> {
+  const stdout = new PassThrough()
+  const stderr = new PassThrough()
+  let out = ''
+  let err = ''
+  stdout.on('data', (c: Buffer) => (out += c.toString()))
+  stderr.on('data', (c: Buffer) => (err += c.toString()))
+  const code = await run(args, { stdout, stderr })
+  return { code, stdout: out, stderr: err }
+}
+
+/** The built binary, for the tests that need a process of their own (signals, EPIPE, the lock). */
+const BIN = fileURLToPath(new URL('../dist/main.js', import.meta.url))
+
+function requireBin(): string {
+  if (!existsSync(BIN)) {
+    throw new Error(`${BIN} is missing: run \`pnpm build\` (or \`npx tsc -b packages/cli\`) first`)
+  }
+  return BIN
+}
+
+/** Runs the built `waltz ...args` as a child process and waits for it. */
+export function waltzProcess(...args: string[]): CliResult {
+  const r = spawnSync(process.execPath, [requireBin(), ...args], { encoding: 'utf8', timeout: 20_000 })
   if (r.error) throw r.error
   return { code: r.status, stdout: r.stdout, stderr: r.stderr }
 }
 
-/** Starts `waltz ...args` as a child process without waiting. */
+/** Starts the built `waltz ...args` as a child process without waiting. */
 export function waltzAsync(...args: string[]) {
   return spawn(process.execPath, [requireBin(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
 }
@@ -52,15 +65,12 @@ export function tempDir(): string {
   return dir
 }
 
-/** The segment files of a log, oldest first. */
-export function segmentFiles(dir: string): string[] {
-  return readdirSync(dir)
-    .filter((n) => /^\d{20}\.wal$/.test(n))
-    .sort()
-    .map((n) => join(dir, n))
+/** The segment files of a log, oldest first (as core's scanner lists them). */
+export async function segmentFiles(dir: string): Promise<string[]> {
+  return (await scanLog(dir)).segments.map((s) => s.file)
 }
 
-/** The header length of a segment (docs/FORMAT.md: u16 at offset 6). */
+/** The header length of a segment (docs/FORMAT.md: u16 at offset 6); frames start there. */
 export function headerSize(file: string): number {
   return readFileSync(file).readUInt16LE(6)
 }
@@ -72,25 +82,26 @@ export function flipByte(file: string, at: number): void {
   writeFileSync(file, buf)
 }
 
-/** Writes `count` records with a fixed time (1700000000000 + seq seconds) and closes the log. */
-export async function writeLog<Rec extends EncodableRecord>(
+/** The time `writeLog` gives record `seq`. */
+export const timeOf = (seq: number): number => 1_700_000_000_000 + seq * 1000
+
+/** Writes `count` records (time {@link timeOf}(seq)) with the core API and closes the log. */
+export async function writeLog<Rec extends RecordShape = RecordShape<string, Uint8Array>>(
   dir: string,
   count: number,
-  record: (seq: number) => Omit<Rec, 'time'>,
+  record: (seq: number) => AppendInput<Rec>,
   options: { serializer?: Serializer<string, unknown, Rec>; segmentSize?: number } = {},
 ): Promise<void> {
-  const wal = await Wal.open({ dir, segmentSize: options.segmentSize ?? 2048, ...options } as never)
-  for (let seq = 1; seq <= count; seq++) {
-    await (wal as Wal).append({ ...(record(seq) as object), time: 1_700_000_000_000 + seq * 1000 } as never)
-  }
+  const wal = await Wal.open<Rec>({ dir, segmentSize: options.segmentSize ?? 2048, ...options })
+  for (let seq = 1; seq <= count; seq++) await wal.append({ ...record(seq), time: timeOf(seq) })
   await wal.close()
 }
 
-/** A bytes-serializer record: type `evt`, data `[seq % 256, 1, 2]`. */
-export const bytesRecord = (seq: number) => ({ type: 'evt', data: new Uint8Array([seq % 256, 1, 2]) })
-
-/** The size of a {@link bytesRecord} frame: frame header 20, time 8, type length 1, `evt`, 3 data bytes. */
-export const BYTES_FRAME = 20 + 9 + 3 + 3
+/** A bytes record: type `evt`, data `[seq % 256, 1, 2]`, no key or headers. */
+export const bytesRecord = (seq: number): AppendInput<RecordShape<string, Uint8Array>> => ({
+  type: 'evt',
+  data: new Uint8Array([seq % 256, 1, 2]),
+})
 
 const load = createRequire(import.meta.url)
 
@@ -105,15 +116,16 @@ export const ORDER_EVENTS_PROTO = fileURLToPath(
   new URL('../../serializer-proto/proto/order_events.proto', import.meta.url),
 )
 
-/** Message types of {@link ORDER_EVENTS_PROTO}, loaded with protobufjs. */
+/** The `OrderCancelled` message type of {@link ORDER_EVENTS_PROTO}, loaded with protobufjs. */
 export function orderEventTypes() {
   const protobuf = load('protobufjs') as {
-    loadSync(file: string): { lookupType(name: string): never }
+    loadSync(file: string): { lookupType(name: string): ProtoMessageType<object> }
   }
   const root = protobuf.loadSync(ORDER_EVENTS_PROTO)
   return {
-    OrderPlaced: root.lookupType('waltz.example.OrderPlaced'),
-    OrderCancelled: root.lookupType('waltz.example.OrderCancelled'),
+    OrderCancelled: protoType<{ orderId: string; reason: string }>(
+      root.lookupType('waltz.example.OrderCancelled'),
+    ),
   }
 }
 

@@ -46,7 +46,7 @@ export function recordOptions(
 
 const TABLE_HEADER = ['SEQ', 'TIME', 'TYPE', 'KEY', 'HEADERS', 'DATA'] as const
 /** Widths of the table's columns but DATA: fixed, so the table streams. */
-const WIDTHS: readonly number[] = [10, 24, 20, 16, 20]
+const WIDTHS: readonly number[] = [8, 24, 18, 14, 18]
 const FIXED_WIDTH = WIDTHS.reduce((n, w) => n + w + 2, 0)
 
 /** The envelope of a record in the JSON form; `key` and `headers` drop out when absent. */
