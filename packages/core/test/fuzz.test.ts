@@ -173,7 +173,7 @@ describe('fuzzing damaged segment files', () => {
             if (f) writeFileSync(join(dir, base.names[i]!), f)
           })
           try {
-            const wal = await Wal.open({ dir, readOnly })
+            const wal = readOnly ? await Wal.openReader({ dir }) : await Wal.open({ dir })
             try {
               let expectedSeq = wal.firstSeq
               for await (const r of wal.records()) {
@@ -222,7 +222,7 @@ describe('fuzzing damaged segment files', () => {
         if (i === 0) copy[at] = copy[at]! ^ 0x01
         writeFileSync(join(dir, base.names[i]!), copy)
       })
-      const wal = await Wal.open({ dir, readOnly: true })
+      const wal = await Wal.openReader({ dir })
       const err = await (async () => {
         for await (const _ of wal.records());
       })().catch((e: unknown) => e)

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FRAME_HEADER_SIZE } from '../src/format.js'
 import { Wal } from '../src/index.js'
-import { readRawFrames, repairLog, scanLog } from '../src/inspect.js'
+import { repairLog, scanLog } from '../src/inspect.js'
 import { collect, payloadFor, tempDir } from './helpers.js'
 
 async function writeLog(dir: string, count: number): Promise<void> {
@@ -48,21 +48,27 @@ describe('scanLog', () => {
     truncateSync(files[files.length - 1]!, statSync(files[files.length - 1]!).size - 5)
     const report = await scanLog(dir)
     expect(report.corruption).toEqual([
-      { file: files[1], offset: headerSize, reason: 'frame checksum mismatch' },
+      { file: files[1], offset: headerSize, code: 'frame-checksum', reason: 'frame checksum mismatch' },
     ])
-    expect(report.segments[report.segments.length - 1]!.problem?.reason).toBe('partial frame payload')
+    const newest = report.segments[report.segments.length - 1]!
+    expect(newest.verdict).toBe('torn')
+    expect(newest.problem).toMatchObject({ code: 'frame-incomplete', reason: 'partial frame body' })
+    expect(report.segments[1]!.verdict).toBe('corrupt')
+    expect(report.segments[0]!.verdict).toBe('clean')
   })
 })
 
-describe('readRawFrames', () => {
-  it('yields every frame payload in seq order, within a range', async () => {
+describe('reading any log without its serializer (Wal.openReader)', () => {
+  it('yields every record in seq order within a range: type, time, key, headers and the stored data', async () => {
     const dir = tempDir()
     await writeLog(dir, 40)
-    const frames = await collect(readRawFrames(dir, { from: 5, to: 30 }))
-    expect(frames.map((f) => f.seq)).toEqual(Array.from({ length: 26 }, (_, i) => i + 5))
-    expect(frames[0]!.serializerName).toBe('waltz-bytes/1')
-    // The payload is the serializer's bytes: bytesSerializer puts the data last.
-    expect(Buffer.from(frames[0]!.payload.subarray(-100)).equals(Buffer.from(payloadFor(5, 100)))).toBe(true)
+    const reader = await Wal.openReader({ dir })
+    expect(reader.serializerName).toBe('waltz-bytes/1')
+    const records = await collect(reader.recordsRaw({ from: 5, to: 30 }))
+    expect(records.map((r) => r.seq)).toEqual(Array.from({ length: 26 }, (_, i) => i + 5))
+    expect(records[0]).toMatchObject({ type: 't5', time: 5 })
+    expect(Buffer.from(records[0]!.data).equals(Buffer.from(payloadFor(5, 100)))).toBe(true)
+    await reader.close()
   })
 
   it('throws WAL_CORRUPT with file and offset at corruption in a sealed segment', async () => {
@@ -71,11 +77,13 @@ describe('readRawFrames', () => {
     const first = segments(dir)[0]!
     const headerSize = readFileSync(first).readUInt16LE(6)
     flip(first, headerSize + 30)
-    await expect(collect(readRawFrames(dir))).rejects.toMatchObject({
+    const reader = await Wal.openReader({ dir })
+    await expect(collect(reader.recordsRaw())).rejects.toMatchObject({
       code: 'WAL_CORRUPT',
       file: first,
       offset: headerSize,
     })
+    await reader.close()
   })
 })
 
@@ -85,7 +93,8 @@ describe('repairLog', () => {
     await writeLog(dir, 60)
     const files = segments(dir)
     const headerSize = readFileSync(files[1]!).readUInt16LE(6)
-    const frameSize = FRAME_HEADER_SIZE + 9 + 3 + 100
+    // Every frame of the second segment: header, body (2 varints, flags, time, type length, 't16'..), data.
+    const frameSize = FRAME_HEADER_SIZE + 1 + 1 + 1 + 6 + 1 + 3 + 100
     flip(files[1]!, headerSize + 2 * frameSize + 25) // third frame of the second segment
     const before = files.map((f) => readFileSync(f))
     const plan = await repairLog(dir)

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { type Serializer, Wal } from '../src/index.js'
-import { payloadFor, tempDir } from './helpers.js'
+import { type RawRecord, type Serializer, Wal } from '../src/index.js'
+import { collect, payloadFor, tempDir } from './helpers.js'
 
 describe('tail', () => {
   it('yields stored records from `from`, then new ones as they are appended, until aborted', async () => {
@@ -46,7 +46,7 @@ describe('tail', () => {
     const dir = tempDir()
     const writer = await Wal.open({ dir, sync: 'os-cache', segmentSize: 2048 })
     await writer.append({ type: 'w', data: payloadFor(1, 50) })
-    const reader = await Wal.open({ dir, readOnly: true })
+    const reader = await Wal.openReader({ dir })
     const controller = new AbortController()
     const seen: number[] = []
     const done = (async () => {
@@ -63,33 +63,47 @@ describe('tail', () => {
   })
 })
 
-describe('tailFrames and firstSeq (replication)', () => {
-  it('tailFrames yields stored payloads verbatim; a replica written from them starting at firstSeq matches', async () => {
+describe('tailRaw, appendRaw and firstSeq (replication)', () => {
+  it('tailRaw yields records as stored; a replica appending them with appendRaw from firstSeq matches', async () => {
     const source = await Wal.open({ dir: tempDir(), segmentSize: 1024 })
-    for (let i = 1; i <= 30; i++) await source.append({ type: `t${i}`, time: i, data: payloadFor(i, 60) })
+    for (let i = 1; i <= 30; i++) {
+      await source.append({
+        type: `t${i}`,
+        time: i,
+        data: payloadFor(i, 60),
+        ...(i % 2 ? { key: `k${i % 5}` } : {}),
+        ...(i % 3 ? {} : { headers: { n: String(i) } }),
+      })
+    }
     await source.truncateBefore(20)
     const from = source.firstSeq
     expect(from).toBeGreaterThan(1)
-    // A pass-through serializer with the source's name stores the payloads as they are.
+    // A data-only pass-through serializer carrying the source's name: appendRaw bypasses it anyway.
     const passThrough: Serializer<string, Uint8Array> = {
       name: source.serializerName,
-      encode: (r) => r.data,
-      decode: (b) => ({ type: '', time: 0, data: b }),
+      encode: (data) => data,
+      decode: (bytes) => bytes,
     }
     const replicaDir = tempDir()
     const replica = await Wal.open({ dir: replicaDir, serializer: passThrough, firstSeq: from })
     const controller = new AbortController()
-    for await (const frame of source.tailFrames({ from, signal: controller.signal })) {
-      expect(await replica.append({ type: '', time: 0, data: frame.payload })).toBe(frame.seq)
-      if (frame.seq === source.lastSeq) controller.abort()
+    const batch: RawRecord[] = []
+    for await (const record of source.tailRaw({ from, signal: controller.signal })) {
+      batch.push(record)
+      if (batch.length === 3 || record.seq === source.lastSeq) {
+        expect(await replica.appendRaw(batch.splice(0))).toBe(record.seq)
+      }
+      if (record.seq === source.lastSeq) controller.abort()
     }
+    await expect(replica.appendRaw([{ seq: 1, time: 0, type: 'x', data: new Uint8Array() }])).rejects.toMatchObject({
+      code: 'WAL_INVALID_ARGUMENT',
+    })
     await replica.close()
     const reopened = await Wal.open({ dir: replicaDir })
-    const copied = []
-    for await (const r of reopened.records()) copied.push(r)
-    const original = []
-    for await (const r of source.records()) original.push(r)
+    const copied = await collect(reopened.records())
+    const original = await collect(source.records())
     expect(copied).toEqual(original)
+    expect(copied.some((r) => r.key !== undefined && r.headers !== undefined)).toBe(true)
     expect(reopened.firstSeq).toBe(from)
     await reopened.close()
     await source.close()
@@ -123,7 +137,7 @@ describe('tail edge cases', () => {
     const writer = await Wal.open({ dir, segmentSize: 1024 })
     await writer.append({ type: 'w', data: payloadFor(1, 100) })
     await writer.flush()
-    const reader = await Wal.open({ dir, readOnly: true })
+    const reader = await Wal.openReader({ dir })
     const controllers = [0, 1, 2].map(() => new AbortController())
     const seen: number[][] = [[], [], []]
     const tails = controllers.map(async (controller, k) => {

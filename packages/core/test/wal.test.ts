@@ -89,7 +89,9 @@ describe('append and replay', () => {
   it('round-trips a record of exactly maxRecordSize encoded bytes', async () => {
     const max = 256 * 1024
     const wal = await Wal.open({ dir: tempDir(), maxRecordSize: max })
-    const overhead = 9 + 3 // bytesSerializer: f64 time, u8 type length, 'max'
+    // The body: batch remaining and sync distance (one byte each here), flags, u48 time, u8 type
+    // length, 'max', then the data.
+    const overhead = 1 + 1 + 1 + 6 + 1 + 3
     const data = payloadFor(7, max - overhead)
     await wal.append({ type: 'max', data })
     await expect(wal.append({ type: 'max', data: payloadFor(7, max - overhead + 1) })).rejects.toMatchObject({
