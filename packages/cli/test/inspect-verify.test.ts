@@ -66,13 +66,16 @@ describe('waltz inspect', () => {
     const { dir, newest, segment, problem } = await tornLog(30, 4)
     const r = await waltz('inspect', dir)
     expect(r.code).toBe(0)
-    const at = `offset ${problem.offset}: ${problem.reason} (${problem.code})`
+    const at = `offset ${problem.offset} [${problem.code}]: ${problem.reason}`
     expect(r.stdout).toContain(
       `status     torn tail in ${newest} at ${at} (${segment.size - segment.validEnd} B after seq ${segment.lastSeq}); the next writer open, or \`waltz repair --yes\`, cuts it\n`,
     )
     expect(r.stdout).toContain(`${segment.lastSeq}`)
     expect(r.stdout).toMatch(
-      new RegExp(`^${basename(newest)} .* newest, torn tail at offset ${problem.offset}: `, 'm'),
+      new RegExp(
+        `^${basename(newest)} .* newest, torn tail at offset ${problem.offset} \\[${problem.code}\\]: `,
+        'm',
+      ),
     )
 
     const wal = await Wal.open({ dir }) // cuts the tail, takes the lock
@@ -90,10 +93,13 @@ describe('waltz inspect', () => {
     const r = await waltz('inspect', dir)
     expect(r.code).toBe(0)
     expect(r.stdout).toContain(
-      `status     CORRUPT: 1 problem(s), first in ${files[1]} at offset ${problem.offset}: ${problem.reason} (${problem.code})`,
+      `status     CORRUPT: 1 problem(s), first in ${files[1]} at offset ${problem.offset} [${problem.code}]: ${problem.reason}`,
     )
     expect(r.stdout).toMatch(
-      new RegExp(`^${basename(files[1]!)} .* CORRUPT at offset ${problem.offset}: `, 'm'),
+      new RegExp(
+        `^${basename(files[1]!)} .* CORRUPT at offset ${problem.offset} \\[${problem.code}\\]: `,
+        'm',
+      ),
     )
   })
 })
@@ -119,7 +125,7 @@ describe('waltz verify', () => {
     const r = await waltz('verify', dir)
     expect(r.code).toBe(1)
     expect(r.stdout).toContain(
-      `CORRUPT  ${files[1]} offset ${problem.offset}: ${problem.reason} (${problem.code})\n`,
+      `CORRUPT  ${files[1]} offset ${problem.offset} [${problem.code}]: ${problem.reason}\n`,
     )
     expect(problem.code).toMatch(/^frame-/)
     expect(r.stdout).toMatch(/^FAILED: 1 problem\(s\)/m)
@@ -130,7 +136,7 @@ describe('waltz verify', () => {
     const r = await waltz('verify', dir)
     expect(r.code).toBe(0)
     expect(r.stdout).toContain(
-      `\nwarning: torn tail in ${newest} at offset ${problem.offset}: ${problem.reason} (${problem.code})`,
+      `\nwarning: torn tail in ${newest} at offset ${problem.offset} [${problem.code}]: ${problem.reason}`,
     )
     const strict = await waltz('verify', dir, '--strict')
     expect(strict.code).toBe(1)

@@ -12,9 +12,9 @@ function segmentStatus(s: SegmentReport): string {
     case 'clean':
       return s.newest ? 'newest' : 'sealed'
     case 'torn':
-      return `newest, torn tail at ${describeProblem(s)}`
+      return `newest, torn tail at ${describeProblem(s.problem!)}`
     case 'corrupt':
-      return `CORRUPT at ${describeProblem(s)}`
+      return `CORRUPT at ${describeProblem(s.problem!)}`
   }
 }
 
@@ -45,7 +45,7 @@ Exit codes: 0 described (even when damage was found: use verify to check); 2 usa
     }
     const first = report.corruption[0]
     const status = first
-      ? `CORRUPT: ${report.corruption.length} problem(s), first in ${first.file} at offset ${first.offset}: ${first.reason} (${first.code}) (run \`waltz verify\`)`
+      ? `CORRUPT: ${report.corruption.length} problem(s), first in ${first.file} at ${describeProblem(first)} (run \`waltz verify\`)`
       : sum.tornTail
         ? describeTornTail(sum.tornTail, report.lock)
         : 'clean'
@@ -79,7 +79,7 @@ Exit codes: 0 described (even when damage was found: use verify to check); 2 usa
     const header = ['SEGMENT', 'FIRST', 'LAST', 'RECORDS', 'SIZE', 'AGE', 'SERIALIZER', 'STATUS']
     for (const line of columns([header, ...rows], [1, 2, 3, 4, 5])) out.line(line)
     for (const gap of report.corruption.filter((c) => c.code === 'seq-gap')) {
-      out.line(`CORRUPT ${gap.file}: ${gap.reason} (${gap.code})`)
+      out.line(`CORRUPT ${gap.file} [${gap.code}]: ${gap.reason}`)
     }
     return EXIT.ok
   },

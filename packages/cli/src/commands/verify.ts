@@ -9,7 +9,7 @@ import { formatBytes, formatDuration } from '../lib/format.js'
 import type { Output } from '../lib/io.js'
 import { openLog, scanWal } from '../lib/logdir.js'
 import { ProgressBar } from '../lib/progress.js'
-import { describeTornTail, summarize } from '../lib/report.js'
+import { describeProblem, describeTornTail, summarize } from '../lib/report.js'
 
 /** How many decode failures are listed one by one (all are counted). */
 const MAX_LISTED = 20
@@ -153,7 +153,7 @@ Exit codes: 0 no problems; 1 problems found (each printed with file and offset);
     let problems = 0
     for (const c of report.corruption) {
       problems++
-      out.line(`CORRUPT  ${c.file} offset ${c.offset}: ${c.reason} (${c.code})`)
+      out.line(`CORRUPT  ${c.file} ${describeProblem(c)}`)
     }
     if (sum.tornTail) {
       if (values.strict === true) problems++

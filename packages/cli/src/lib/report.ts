@@ -21,16 +21,15 @@ export function describeLock(lock: LogReport['lock']): string {
   return lock.alive ? `held by ${who} (alive: a writer has the log open)` : `stale: ${who} is not running`
 }
 
-/** A segment's problem as `offset N: reason (code)`; empty for a clean segment. */
-export function describeProblem(segment: SegmentReport): string {
-  const p = segment.problem
-  return p === null ? '' : `offset ${p.offset}: ${p.reason} (${p.code})`
+/** Where and what: `offset 99981 [frame-checksum]: frame checksum mismatch`. */
+export function describeProblem(problem: { offset: number; code: string; reason: string }): string {
+  return `offset ${problem.offset} [${problem.code}]: ${problem.reason}`
 }
 
 /** One line on a segment the scanner judged torn (only the newest can be). */
 export function describeTornTail(segment: SegmentReport, lock: LogReport['lock']): string {
   const dropped = segment.size - segment.validEnd
-  const what = `torn tail in ${segment.file} at ${describeProblem(segment)} (${formatBytes(dropped)} after seq ${segment.lastSeq})`
+  const what = `torn tail in ${segment.file} at ${describeProblem(segment.problem!)} (${formatBytes(dropped)} after seq ${segment.lastSeq})`
   return lock?.alive
     ? `${what}; a writer is live, so this may be a write in progress`
     : `${what}; the next writer open, or \`waltz repair --yes\`, cuts it`
