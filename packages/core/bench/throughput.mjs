@@ -109,7 +109,7 @@ const replayDir = join(root, 'replay')
   await wal.close()
 }
 {
-  const wal = await Wal.open({ dir: replayDir, readOnly: true })
+  const wal = await Wal.openReader({ dir: replayDir })
   let t = performance.now()
   let bytes = 0
   const count = await wal.replayFrom(0, (r) => {
