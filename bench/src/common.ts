@@ -57,6 +57,54 @@ export function payloadPool(size: number, count = 1024): Buffer[] {
   return Array.from({ length: count }, (_, i) => Buffer.from(payload(size, i + 1)))
 }
 
+/**
+ * The LevelDB peer's value for a record: time (f64 LE), type length (u8), type (UTF-8), data. This is
+ * the layout of waltz's bytes serializer before core v2 moved the envelope into the frame: LevelDB
+ * stores the same three fields, the same way, as in earlier runs.
+ */
+export class LevelValues {
+  private readonly typeBytes = new Map<string, Buffer>()
+  private lastType = ''
+  private lastTypeBytes: Uint8Array = new Uint8Array(0)
+
+  /** The value of a record. */
+  encode(type: string, time: number, data: Uint8Array): Buffer {
+    let name = this.typeBytes.get(type)
+    if (name === undefined) {
+      name = Buffer.from(type, 'utf8')
+      this.typeBytes.set(type, name)
+    }
+    const out = Buffer.allocUnsafe(9 + name.length + data.byteLength)
+    out.writeDoubleLE(time, 0)
+    out[8] = name.length
+    out.set(name, 9)
+    out.set(data, 9 + name.length)
+    return out
+  }
+
+  /** A value's record; `data` is a view into `value`. */
+  decode(value: Uint8Array): { type: string; time: number; data: Uint8Array } {
+    const view = new DataView(value.buffer, value.byteOffset, value.byteLength)
+    const typeEnd = 9 + value[8]!
+    return {
+      type: this.typeName(value.subarray(9, typeEnd)),
+      time: view.getFloat64(0, true),
+      data: value.subarray(typeEnd),
+    }
+  }
+
+  /** Decodes a type name, reusing the last one when the bytes are equal (a log has few types). */
+  private typeName(bytes: Uint8Array): string {
+    const last = this.lastTypeBytes
+    let same = last.length === bytes.length
+    for (let i = 0; same && i < bytes.length; i++) same = last[i] === bytes[i]
+    if (same) return this.lastType
+    this.lastType = Buffer.from(bytes).toString('utf8')
+    this.lastTypeBytes = bytes.slice()
+    return this.lastType
+  }
+}
+
 /** Formats a number with thousands separators and `digits` decimals. */
 export function fmt(value: number, digits = 0): string {
   if (!Number.isFinite(value)) return 'n/a'

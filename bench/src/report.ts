@@ -261,10 +261,10 @@ export async function renderMarkdown(
     'and a payload of pseudo-random bytes; every peer stores the same three fields (SQLite: `(seq INTEGER PRIMARY KEY,',
   )
   p(
-    'type TEXT, time INTEGER, data BLOB)`; LevelDB: 8-byte big-endian seq key, value = type + time + data encoded',
+    'type TEXT, time INTEGER, data BLOB)`; LevelDB: 8-byte big-endian seq key, value = time f64 + type length u8 +',
   )
   p(
-    "like waltz's bytes serializer). MB/s counts payload bytes. The page cache is warm for replay (no root to drop it).",
+    'type + data; waltz: in its frame). MB/s counts payload bytes. The page cache is warm for replay (no root to drop it).',
   )
   p()
 

@@ -7,13 +7,20 @@ import { readdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { bytesSerializer, type EncodableRecord, type Serializer } from '@waltz/core'
+import { bytesSerializer, type RecordShape, type Serializer } from '@waltz/core'
 import { binarySerializer } from '@waltz/serializer-binary'
 import { type JsonSchemas, jsonSerializer } from '@waltz/serializer-json'
 import { type ProtoMessageType, protoSerializer, protoType } from '@waltz/serializer-proto'
 import { payloadPool } from './common.js'
 
-export type AnySerializer = Serializer<string, unknown, EncodableRecord>
+export type AnySerializer = Serializer<string, unknown, RecordShape>
+
+/** A record as the workloads append it: the same `time` values as before core v2, no key, no headers. */
+export interface BenchRecord {
+  type: string
+  time: number
+  data: unknown
+}
 export const SERIALIZERS = ['bytes', 'binary', 'json', 'proto'] as const
 export type SerializerName = (typeof SERIALIZERS)[number]
 
@@ -56,7 +63,7 @@ function orderPlaced(i: number): OrderPlaced {
 /** A serializer and a function producing the i-th record for it. */
 export interface SerializerCase {
   serializer: AnySerializer
-  record(i: number): EncodableRecord
+  record(i: number): BenchRecord
 }
 
 export function serializerCase(name: SerializerName, payloadSize: number): SerializerCase {

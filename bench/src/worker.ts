@@ -15,9 +15,18 @@ import {
   writeSync,
 } from 'node:fs'
 import { join } from 'node:path'
-import { bytesSerializer, type EncodableRecord, FRAME_HEADER_SIZE, Wal } from '@waltz/core'
-import { median, payload, payloadPool, quantile, seqKey, type TaskResult, type TaskSpec } from './common.js'
-import { type AnySerializer, type SerializerName, serializerCase } from './serializers.js'
+import { type RecordShape, Wal } from '@waltz/core'
+import {
+  LevelValues,
+  median,
+  payload,
+  payloadPool,
+  quantile,
+  seqKey,
+  type TaskResult,
+  type TaskSpec,
+} from './common.js'
+import { type AnySerializer, type BenchRecord, type SerializerName, serializerCase } from './serializers.js'
 
 type Params = TaskSpec['params']
 type Metrics = Record<string, number>
@@ -39,9 +48,22 @@ async function openWal(
   serializer?: AnySerializer,
   blockingSync = false,
 ) {
-  return Wal.open<EncodableRecord>(
+  return Wal.open<RecordShape>(
     serializer ? { dir, sync, serializer, blockingSync } : { dir, sync, blockingSync },
   )
+}
+
+/**
+ * The size of the frame waltz writes for one appended record of `type` with `size` bytes of data (bytes
+ * serializer), measured by appending one to a scratch log in `dir`: the node:fs rows write frames of
+ * exactly this size, whatever core's frame layout is.
+ */
+async function waltzFrameSize(dir: string, type: string, size: number): Promise<number> {
+  const wal = await openWal(join(dir, 'frame-size'), 'background')
+  await wal.append({ type, time: 0, data: new Uint8Array(size) })
+  const frameSize = wal.metrics().bytes
+  await wal.close()
+  return frameSize
 }
 
 const loadSqlite = async () => (await import('better-sqlite3')).default
@@ -79,7 +101,7 @@ async function bufferedRun(dir: string, p: Params, n: number): Promise<Metrics> 
     const t = performance.now()
     if (system.endsWith('-batch')) {
       for (let i = 0; i < n; i += batchSize) {
-        const batch: EncodableRecord[] = []
+        const batch: BenchRecord[] = []
         for (let k = i; k < Math.min(n, i + batchSize); k++)
           batch.push({ type, time: k, data: pool[k & 1023]! })
         await wal.appendBatch(batch)
@@ -112,16 +134,12 @@ async function bufferedRun(dir: string, p: Params, n: number): Promise<Metrics> 
     const ClassicLevel = await loadLevel()
     const db = new ClassicLevel<Uint8Array, Uint8Array>(join(dir, 'level'), levelOptions)
     await db.open()
-    const enc = bytesSerializer()
+    const values = new LevelValues()
     const t = performance.now()
     for (let i = 0; i < n; i += batchSize) {
       const ops: Array<{ type: 'put'; key: Uint8Array; value: Uint8Array }> = []
       for (let k = i; k < Math.min(n, i + batchSize); k++) {
-        ops.push({
-          type: 'put',
-          key: seqKey(k + 1),
-          value: enc.encode({ type, time: k, data: pool[k & 1023]! }),
-        })
+        ops.push({ type: 'put', key: seqKey(k + 1), value: values.encode(type, k, pool[k & 1023]!) })
       }
       await db.batch(ops, { sync: false })
     }
@@ -129,7 +147,7 @@ async function bufferedRun(dir: string, p: Params, n: number): Promise<Metrics> 
     await db.close()
   } else if (system === 'fs-large') {
     // The physical limit: frames of waltz's size, encoded beforehand, written in 1 MiB writes.
-    const frameSize = FRAME_HEADER_SIZE + bytesSerializer().encode({ type, time: 0, data }).byteLength
+    const frameSize = await waltzFrameSize(dir, type, size)
     const perChunk = Math.max(1, Math.floor((1 << 20) / frameSize))
     const chunk = Buffer.alloc(perChunk * frameSize)
     for (let k = 0; k < perChunk; k++) data.copy(chunk, k * frameSize + frameSize - size)
@@ -188,7 +206,6 @@ async function durable(dir: string, p: Params): Promise<Metrics> {
   const pool = payloadPool(size)
   const data = pool[0]!
   const type = 'e'
-  const enc = bytesSerializer()
   let op: (seq: number) => unknown
   let close: () => Promise<void> | void
   let fsyncs: (() => number) | undefined
@@ -214,13 +231,13 @@ async function durable(dir: string, p: Params): Promise<Metrics> {
     const ClassicLevel = await loadLevel()
     const db = new ClassicLevel<Uint8Array, Uint8Array>(join(dir, 'level'), levelOptions)
     await db.open()
-    op = (seq) =>
-      db.put(seqKey(seq), enc.encode({ type, time: seq, data: pool[seq & 1023]! }), { sync: true })
+    const values = new LevelValues()
+    op = (seq) => db.put(seqKey(seq), values.encode(type, seq, pool[seq & 1023]!), { sync: true })
     close = () => db.close()
   } else if (system === 'fs-fdatasync' || system === 'fs-fdatasync-async') {
     // The limit: one write and one fdatasync per record, blocking (or with the fdatasync on the thread
     // pool, as an async API like waltz's must do it).
-    const frame = Buffer.alloc(FRAME_HEADER_SIZE + enc.encode({ type, time: 0, data }).byteLength)
+    const frame = Buffer.alloc(await waltzFrameSize(dir, type, size))
     data.copy(frame, frame.length - size)
     const fd = openSync(join(dir, 'frames.bin'), 'w')
     op =
@@ -268,7 +285,7 @@ async function replayPrepare(dir: string, p: Params): Promise<Metrics> {
     const wal = await openWal(join(dir, `wal-${name}`), 'background', serializer)
     const t = performance.now()
     for (let i = 0; i < n; i += batchSize) {
-      const batch: EncodableRecord[] = []
+      const batch: BenchRecord[] = []
       for (let k = i; k < Math.min(n, i + batchSize); k++) batch.push(record(k))
       await wal.appendBatch(batch)
     }
@@ -296,15 +313,11 @@ async function replayPrepare(dir: string, p: Params): Promise<Metrics> {
     const ClassicLevel = await loadLevel()
     const db = new ClassicLevel<Uint8Array, Uint8Array>(join(dir, 'level'), levelOptions)
     await db.open()
-    const enc = bytesSerializer()
+    const values = new LevelValues()
     for (let i = 0; i < n; i += batchSize) {
       const ops: Array<{ type: 'put'; key: Uint8Array; value: Uint8Array }> = []
       for (let k = i; k < Math.min(n, i + batchSize); k++) {
-        ops.push({
-          type: 'put',
-          key: seqKey(k + 1),
-          value: enc.encode({ type: 'e', time: k, data: pool[k & 1023]! }),
-        })
+        ops.push({ type: 'put', key: seqKey(k + 1), value: values.encode('e', k, pool[k & 1023]!) })
       }
       await db.batch(ops, { sync: false })
     }
@@ -322,7 +335,7 @@ async function replay(dir: string, p: Params): Promise<Metrics> {
   if (system.startsWith('waltz-')) {
     const name = system.slice('waltz-'.length).replace(/-iter$/, '') as SerializerName
     const { serializer } = serializerCase(name, 1)
-    const wal = await Wal.open<EncodableRecord>({ dir: join(dir, `wal-${name}`), serializer, readOnly: true })
+    const wal = await Wal.openReader<RecordShape>({ dir: join(dir, `wal-${name}`), serializer })
     const t = performance.now()
     if (system.endsWith('-iter')) {
       for await (const r of wal.records()) {
@@ -351,14 +364,14 @@ async function replay(dir: string, p: Params): Promise<Metrics> {
     const ClassicLevel = await loadLevel()
     const db = new ClassicLevel<Uint8Array, Uint8Array>(join(dir, 'level'), levelOptions)
     await db.open()
-    const dec = bytesSerializer()
+    const values = new LevelValues()
     const t = performance.now()
     const it = db.iterator()
     for (;;) {
       const entries = await it.nextv(1000)
       if (entries.length === 0) break
       for (const [, value] of entries) {
-        touched += dec.decode(value).data.byteLength
+        touched += values.decode(value).data.byteLength
         count++
       }
     }
@@ -408,7 +421,7 @@ async function recoveryPrepare(dir: string, p: Params): Promise<Metrics> {
   let seq = 0
   for (;;) {
     const before = wal.metrics().segments
-    const batch: EncodableRecord[] = []
+    const batch: BenchRecord[] = []
     for (let k = 0; k < perBatch; k++) batch.push({ type: 'blob', time: seq++, data })
     await wal.appendBatch(batch)
     await wal.flush()
