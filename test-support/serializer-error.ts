@@ -41,6 +41,30 @@ export function expectSerializerError(fn: () => unknown, serializer: string): Se
     thrown = err
   }
   expect(thrown, `expected a throw, got ${String(returned)}`).toBeInstanceOf(Error)
+  return expectWellFormed(thrown, serializer)
+}
+
+/**
+ * Runs `fn` and asserts that if it throws, it throws a well-formed `SerializerError` of the given
+ * serializer (never a raw library exception). For input a serializer may accept or refuse.
+ *
+ * @param fn - the call that may throw
+ * @param serializer - the `name` of the serializer
+ * @returns the error, or `undefined` when `fn` returned
+ */
+export function expectNothingButSerializerError(
+  fn: () => unknown,
+  serializer: string,
+): SerializerErrorShape | undefined {
+  try {
+    fn()
+  } catch (err) {
+    return expectWellFormed(err, serializer)
+  }
+  return undefined
+}
+
+function expectWellFormed(thrown: unknown, serializer: string): SerializerErrorShape {
   expect(isSerializerError(thrown), `expected a SerializerError, got ${String(thrown)}`).toBe(true)
   const err = thrown as SerializerErrorShape
   expect(err.code).toMatch(/^SERIALIZER_[A-Z_]+$/)
