@@ -1,12 +1,12 @@
 import type { Options } from 'msgpackr'
 
-/** The serializer name of self-describing records (the default). */
-export const BINARY_SERIALIZER_NAME = 'waltz-msgpackr/1'
-/** The serializer name of records that reference a shared structures file (`structuresPath`). */
-export const BINARY_SHARED_SERIALIZER_NAME = 'waltz-msgpackr-shared/1'
-
-/** The envelope's element count: `[type, time, data]`. */
-export const ENVELOPE_LENGTH = 3
+/**
+ * The serializer name of self-describing data (the default). Version 2: the data alone, one MessagePack
+ * value (version 1 wrapped it in a `[type, time, data]` envelope, now core's).
+ */
+export const BINARY_SERIALIZER_NAME = 'waltz-msgpackr/2'
+/** The serializer name of data that references a shared structures file (`structuresPath`). */
+export const BINARY_SHARED_SERIALIZER_NAME = 'waltz-msgpackr-shared/2'
 
 /**
  * The msgpackr options shared by every mode, chosen so that all supported values round-trip:

@@ -5,13 +5,8 @@ import {
   type SerializerErrorCode,
   type SerializerErrorDetails,
 } from '@waltz/core'
-import { Packr } from 'msgpackr'
-import {
-  BINARY_SERIALIZER_NAME,
-  BINARY_SHARED_SERIALIZER_NAME,
-  baseOptions,
-  ENVELOPE_LENGTH,
-} from './options.js'
+import { C1, Packr } from 'msgpackr'
+import { BINARY_SERIALIZER_NAME, BINARY_SHARED_SERIALIZER_NAME, baseOptions } from './options.js'
 import { readStructures, type Structure, writeStructures } from './structures-file.js'
 import type { EventMap, RecordOf } from './types.js'
 
@@ -36,13 +31,14 @@ export interface BinarySerializerOptions {
 }
 
 /**
- * Creates a MessagePack serializer (msgpackr) for plain objects, arrays, strings, numbers, bigints,
- * `Date`, `Map`, `Set`, `Uint8Array` and other typed arrays. A record is encoded as the array
- * `[type, time, data]`; objects inside `data` use msgpackr's record extension, so repeated shapes are
- * written as a key list once and then as bare values.
+ * Creates a MessagePack serializer (msgpackr) for a record's data: plain objects, arrays, strings,
+ * numbers, bigints, `Date`, `Map`, `Set`, `Uint8Array` and other typed arrays. The data is encoded as
+ * one MessagePack value; the record's type, time, key and headers are core's and not part of it. Objects
+ * use msgpackr's record extension, so repeated shapes are written as a key list once and then as bare
+ * values.
  *
- * By default every record is self-describing: a record's structures are defined inside that record, so
- * any record decodes on its own, in any process, after any crash, from any point of the log. With
+ * By default the data of every record is self-describing: its structures are defined inside it, so any
+ * record decodes on its own, in any process, after any crash, from any point of the log. With
  * `structuresPath` the structures are shared through a durable file instead (see
  * {@link BinarySerializerOptions.structuresPath}).
  *
@@ -51,7 +47,7 @@ export interface BinarySerializerOptions {
  *
  * @typeParam Events - maps each record type to its payload type; defaults to any type with any data
  * @param options - see {@link BinarySerializerOptions}
- * @returns a serializer named `'waltz-msgpackr/1'`, or `'waltz-msgpackr-shared/1'` with `structuresPath`
+ * @returns a serializer named `'waltz-msgpackr/2'`, or `'waltz-msgpackr-shared/2'` with `structuresPath`
  * @throws SerializerError `SERIALIZER_ENCODE_FAILED` if `maxSharedStructures` is out of range
  * @example
  * ```ts
@@ -60,7 +56,7 @@ export interface BinarySerializerOptions {
  *   OrderCancelled: { orderId: string }
  * }
  * const wal = await Wal.open({ dir, serializer: binarySerializer<Events>() })
- * await wal.append({ type: 'OrderPlaced', data: { orderId: 'o-1', price: 1999n, at: new Date() } })
+ * await wal.append({ type: 'OrderPlaced', key: 'o-1', data: { orderId: 'o-1', price: 1999n, at: new Date() } })
  * ```
  */
 export function binarySerializer<Events extends EventMap = Record<string, unknown>>(
@@ -95,43 +91,35 @@ export function binarySerializer<Events extends EventMap = Record<string, unknow
   return {
     name,
 
-    encode(record: Rec): Uint8Array {
-      const { type, time, data } = record
-      if (typeof type !== 'string') {
-        throw fail('SERIALIZER_ENCODE_FAILED', `record type must be a string, got ${typeof type}`)
-      }
-      if (typeof time !== 'number') {
-        throw fail('SERIALIZER_ENCODE_FAILED', `record time must be a number, got ${typeof time}`, { type })
-      }
+    encode(data: Rec['data'], type: Rec['type']): Uint8Array {
       try {
-        return packr.pack([type, time, data])
+        return packr.pack(data)
       } catch (err) {
         if (isSerializerError(err)) throw err
-        throw fail('SERIALIZER_ENCODE_FAILED', `cannot encode a ${type} record: ${describe(err)}`, {
+        throw fail('SERIALIZER_ENCODE_FAILED', `cannot encode ${String(type)} data: ${describe(err)}`, {
           type,
           cause: err,
         })
       }
     },
 
-    decode(bytes: Uint8Array): Rec {
-      if (bytes.byteLength === 0) throw fail('SERIALIZER_DECODE_FAILED', 'empty record')
+    decode(bytes: Uint8Array, type: Rec['type']): Rec['data'] {
+      // Every MessagePack value takes at least one byte: name the actual problem.
+      if (bytes.byteLength === 0) throw fail('SERIALIZER_DECODE_FAILED', `empty ${type} data`, { type })
       let value: unknown
       try {
         value = packr.unpack(bytes)
       } catch (err) {
         if (isSerializerError(err)) throw err
-        throw fail('SERIALIZER_DECODE_FAILED', `not a msgpackr record: ${describe(err)}`, { cause: err })
+        throw fail('SERIALIZER_DECODE_FAILED', `${type} data is not msgpackr data: ${describe(err)}`, {
+          type,
+          cause: err,
+        })
       }
-      if (
-        !Array.isArray(value) ||
-        value.length !== ENVELOPE_LENGTH ||
-        typeof value[0] !== 'string' ||
-        typeof value[1] !== 'number'
-      ) {
-        throw fail('SERIALIZER_DECODE_FAILED', 'not a msgpackr record: bad envelope')
-      }
-      return { type: value[0], time: value[1], data: value[2] } as Rec
+      // msgpackr reads the never-used byte 0xc1 as a marker object instead of failing.
+      if (value === C1)
+        throw fail('SERIALIZER_DECODE_FAILED', `${type} data is the never-used byte 0xc1`, { type })
+      return value as Rec['data']
     },
   }
 }

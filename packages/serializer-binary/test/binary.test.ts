@@ -8,7 +8,8 @@ import { BINARY_SERIALIZER_NAME, BINARY_SHARED_SERIALIZER_NAME, binarySerializer
 import { records as childRecords, toJson } from './fixtures/records.mjs'
 import { builtPackage, readFrames, runChild, writeFrames } from './helpers.js'
 
-const childJson = toJson(childRecords)
+const childData = childRecords.map((r) => r.data)
+const childJson = toJson(childData)
 
 const tempDirs: string[] = []
 const tempDir = (): string => {
@@ -39,7 +40,7 @@ describe('binarySerializer', () => {
       set: new Set(['a']),
       bytes: new Uint8Array([9, 8, 7]),
     }
-    const out = s.decode(s.encode({ type: 'T', time: 1, data })).data as typeof data
+    const out = s.decode(s.encode(data, 'T'), 'T') as typeof data
     expect(typeof out.n).toBe('number')
     expect(out.b).toBe(2n ** 40n)
     expect(out.huge).toBe(-(2n ** 200n))
@@ -55,7 +56,7 @@ describe('binarySerializer', () => {
   it('round-trips a 1 MiB Uint8Array byte for byte', () => {
     const s = binarySerializer()
     const blob = new Uint8Array(1024 * 1024).map((_, i) => i % 251)
-    const out = s.decode(s.encode({ type: 'Blob', time: 1, data: blob })).data as Uint8Array
+    const out = s.decode(s.encode(blob, 'Blob'), 'Blob') as Uint8Array
     expect(out.byteLength).toBe(blob.byteLength)
     expect(Buffer.compare(Buffer.from(out.buffer, out.byteOffset, out.byteLength), Buffer.from(blob))).toBe(0)
   })
@@ -68,14 +69,14 @@ describe('binarySerializer', () => {
       }
     }
     const s = binarySerializer()
-    expect(s.decode(s.encode({ type: 'T', time: 1, data: new Money(150) })).data).toEqual({ cents: 150 })
+    expect(s.decode(s.encode(new Money(150), 'T'), 'T')).toEqual({ cents: 150 })
   })
 
   it('wraps msgpackr encode failures in a typed error naming the type', () => {
     const s = binarySerializer()
     let caught: unknown
     try {
-      s.encode({ type: 'Huge', time: 1, data: { id: Symbol('not encodable') } })
+      s.encode({ id: Symbol('not encodable') }, 'Huge')
     } catch (err) {
       caught = err
     }
@@ -83,55 +84,62 @@ describe('binarySerializer', () => {
     expect((caught as SerializerError).serializer).toBe(BINARY_SERIALIZER_NAME)
     expect((caught as SerializerError).type).toBe('Huge')
     expect((caught as SerializerError).cause).toBeInstanceOf(Error)
-    expect((caught as Error).message).toMatch(/^SERIALIZER_ENCODE_FAILED: cannot encode a Huge record/)
+    expect((caught as Error).message).toMatch(/^SERIALIZER_ENCODE_FAILED: cannot encode Huge data/)
   })
 
   it('wraps a cyclic object in a typed error', () => {
     const cyclic: Record<string, unknown> = {}
     cyclic.self = cyclic
-    expect(() => binarySerializer().encode({ type: 'Cycle', time: 1, data: cyclic })).toThrow(SerializerError)
+    expect(() => binarySerializer().encode(cyclic, 'Cycle')).toThrow(SerializerError)
   })
 
   it('encodes records usable after the serializer encodes more', () => {
     const s = binarySerializer()
-    const first = s.encode({ type: 'A', time: 1, data: { a: 1 } })
-    for (let i = 0; i < 10_000; i++) s.encode({ type: 'B', time: i, data: { b: 'x'.repeat(i % 100) } })
-    expect(s.decode(first)).toEqual({ type: 'A', time: 1, data: { a: 1 } })
+    const first = s.encode({ a: 1 }, 'A')
+    for (let i = 0; i < 10_000; i++) s.encode({ b: 'x'.repeat(i % 100) }, 'B')
+    expect(s.decode(first, 'A')).toEqual({ a: 1 })
   })
 
-  it('rejects a malformed record on encode', () => {
+  it('encodes only the data: the same data under any type gives the same bytes', () => {
     const s = binarySerializer()
-    expect(() => s.encode({ type: 1 as unknown as string, time: 1, data: null })).toThrow(SerializerError)
-    expect(() => s.encode({ type: 'T', time: '1' as unknown as number, data: null })).toThrow(
-      /record time must be/,
+    const data = { orderId: 'o-1', price: 1999n }
+    expect(Buffer.from(s.encode(data, 'A')).equals(Buffer.from(s.encode(data, 'B')))).toBe(true)
+    expect(unpack(s.encode([1, 'two'], 'T'))).toEqual([1, 'two'])
+    expect(s.decode(pack([{ plain: 'msgpack' }]), 'T')).toEqual([new Map([['plain', 'msgpack']])])
+  })
+
+  it('rejects the never-used byte 0xc1, which msgpackr would read as a marker object', () => {
+    expect(() => binarySerializer().decode(new Uint8Array([0xc1]), 'T')).toThrow(
+      /^SERIALIZER_DECODE_FAILED: T data is the never-used byte 0xc1/,
     )
   })
 
-  it('rejects valid msgpack that is not a record envelope', () => {
+  it('round-trips undefined, null and scalars as data', () => {
     const s = binarySerializer()
-    for (const value of [
-      [1, 2, 3],
-      ['T', '1', null],
-      ['T', 1],
-      ['T', 1, null, 4],
-      { type: 'T', time: 1, data: 1 },
-      5,
-    ]) {
-      expect(() => s.decode(pack(value))).toThrow(
-        /SERIALIZER_DECODE_FAILED: not a msgpackr record: bad envelope/,
-      )
+    for (const data of [undefined, null, 0, -1.5, '', 'text', true, 2n ** 64n]) {
+      expect(s.decode(s.encode(data, 'T'), 'T')).toEqual(data)
     }
-    expect(() => s.decode(new Uint8Array([0x93, 0x01, 0x02, 0x03]))).toThrow(/bad envelope/)
-    expect(() => s.decode(new Uint8Array([0x05]))).toThrow(/bad envelope/)
-    expect(() => s.decode(new Uint8Array([0x92, 0xa1, 0x54, 0x01]))).toThrow(/bad envelope/)
   })
 
-  it('rejects trailing bytes after a record', () => {
+  it('names the type in decode failures', () => {
     const s = binarySerializer()
-    const bytes = s.encode({ type: 'T', time: 1, data: { a: 1 } })
+    let caught: unknown
+    try {
+      s.decode(new Uint8Array([0x92, 0x01]), 'OrderPlaced') // an array of two holding one
+    } catch (err) {
+      caught = err
+    }
+    expect(isSerializerError(caught, 'SERIALIZER_DECODE_FAILED')).toBe(true)
+    expect((caught as SerializerError).type).toBe('OrderPlaced')
+    expect((caught as SerializerError).cause).toBeInstanceOf(Error)
+  })
+
+  it('rejects trailing bytes after the data', () => {
+    const s = binarySerializer()
+    const bytes = s.encode({ a: 1 }, 'T')
     const longer = new Uint8Array(bytes.byteLength + 1)
     longer.set(bytes)
-    expect(() => s.decode(longer)).toThrow(SerializerError)
+    expect(() => s.decode(longer, 'T')).toThrow(SerializerError)
   })
 
   it('validates maxSharedStructures', () => {
@@ -142,25 +150,23 @@ describe('binarySerializer', () => {
 
 describe('binarySerializer structure sharing (structuresPath)', () => {
   it('makes repeated shapes smaller than self-describing records', () => {
-    const record = {
-      type: 'OrderPlaced',
-      time: 1,
-      data: { orderId: 'o-1', price: 1999, quantity: 3, side: 'buy' },
-    }
+    const data = { orderId: 'o-1', price: 1999, quantity: 3, side: 'buy' }
     const self = binarySerializer()
     const shared = binarySerializer({ structuresPath: join(tempDir(), 's.mp') })
-    shared.encode(record)
-    expect(shared.encode(record).byteLength).toBeLessThan(self.encode(record).byteLength)
+    shared.encode(data, 'OrderPlaced')
+    expect(shared.encode(data, 'OrderPlaced').byteLength).toBeLessThan(
+      self.encode(data, 'OrderPlaced').byteLength,
+    )
   })
 
   it('writes a new structure to disk before encode returns', () => {
     const path = join(tempDir(), 's.mp')
     const s = binarySerializer({ structuresPath: path })
     expect(existsSync(path)).toBe(false)
-    s.encode({ type: 'A', time: 1, data: { x: 1, y: 2 } })
+    s.encode({ x: 1, y: 2 }, 'A')
     expect(unpack(readFileSync(path))).toEqual([['x', 'y']])
-    s.encode({ type: 'A', time: 1, data: { x: 1, y: 2 } })
-    s.encode({ type: 'B', time: 1, data: { z: 'z' } })
+    s.encode({ x: 1, y: 2 }, 'A')
+    s.encode({ z: 'z' }, 'B')
     expect(unpack(readFileSync(path))).toEqual([['x', 'y'], ['z']])
   })
 
@@ -168,31 +174,27 @@ describe('binarySerializer structure sharing (structuresPath)', () => {
     const path = join(tempDir(), 's.mp')
     const writer = binarySerializer({ structuresPath: path })
     const reader = binarySerializer({ structuresPath: path })
-    const first = { type: 'A', time: 1, data: { x: 1 } }
-    expect(reader.decode(writer.encode(first))).toEqual(first)
-    const second = { type: 'B', time: 2, data: { y: 'new shape' } }
-    expect(reader.decode(writer.encode(second))).toEqual(second)
+    const first = { x: 1 }
+    expect(reader.decode(writer.encode(first, 'A'), 'A')).toEqual(first)
+    const second = { y: 'new shape' }
+    expect(reader.decode(writer.encode(second, 'B'), 'B')).toEqual(second)
   })
 
   it('keeps shapes beyond maxSharedStructures self-describing', () => {
     const path = join(tempDir(), 's.mp')
     const writer = binarySerializer({ structuresPath: path, maxSharedStructures: 2 })
-    const records = ['a', 'b', 'c', 'd'].map((key, i) => ({ type: 'T', time: i, data: { [key]: i } }))
-    const encoded = records.map((r) => writer.encode(r))
+    const data = ['a', 'b', 'c', 'd'].map((key, i) => ({ [key]: i }))
+    const encoded = data.map((d) => writer.encode(d, 'T'))
     expect((unpack(readFileSync(path)) as unknown[]).length).toBe(2)
     const reader = binarySerializer({ structuresPath: path, maxSharedStructures: 2 })
-    expect(encoded.map((b) => reader.decode(b))).toEqual(records)
+    expect(encoded.map((b) => reader.decode(b, 'T'))).toEqual(data)
   })
 
   it('fails with a typed error when the structures file is missing', () => {
     const dir = tempDir()
-    const bytes = binarySerializer({ structuresPath: join(dir, 's.mp') }).encode({
-      type: 'A',
-      time: 1,
-      data: { x: 1 },
-    })
+    const bytes = binarySerializer({ structuresPath: join(dir, 's.mp') }).encode({ x: 1 }, 'A')
     const reader = binarySerializer({ structuresPath: join(dir, 'other.mp') })
-    expect(() => reader.decode(bytes)).toThrow(SerializerError)
+    expect(() => reader.decode(bytes, 'A')).toThrow(SerializerError)
   })
 
   it('fails with a typed error when the structures file is corrupt', () => {
@@ -202,7 +204,7 @@ describe('binarySerializer structure sharing (structuresPath)', () => {
     const s = binarySerializer({ structuresPath: path })
     let caught: unknown
     try {
-      s.encode({ type: 'A', time: 1, data: { x: 1 } })
+      s.encode({ x: 1 }, 'A')
     } catch (err) {
       caught = err
     }
@@ -224,9 +226,9 @@ describe('binarySerializer across processes', () => {
     expect(child.status).toBe(0)
     const frames = readFrames(file)
     expect(frames).toHaveLength(childRecords.length)
-    expect(frames.map((f) => binarySerializer().decode(f))).toEqual(childRecords)
+    expect(frames.map((f, i) => binarySerializer().decode(f, childRecords[i]!.type))).toEqual(childData)
     // Replay from the middle: the last record alone, in a serializer that has seen nothing.
-    expect(binarySerializer().decode(frames[3]!)).toEqual(childRecords[3])
+    expect(binarySerializer().decode(frames[3]!, childRecords[3]!.type)).toEqual(childData[3])
   })
 
   it('decodes in a child process what this process encoded (self-describing)', () => {
@@ -234,7 +236,7 @@ describe('binarySerializer across processes', () => {
     const s = binarySerializer()
     writeFrames(
       file,
-      childRecords.map((r) => s.encode(r)),
+      childRecords.map((r) => s.encode(r.data, r.type)),
     )
     const child = runChild(moduleUrl, 'decode', file)
     expect(child.stderr).toBe('')
@@ -251,10 +253,9 @@ describe('binarySerializer across processes', () => {
     const frames = readFrames(file)
     expect(frames).toHaveLength(childRecords.length)
     // A fresh serializer in this process, reading only the durable structures file.
-    expect(frames.map((f) => binarySerializer({ structuresPath: structures }).decode(f))).toEqual(
-      childRecords,
-    )
-    expect(binarySerializer({ structuresPath: structures }).decode(frames[2]!)).toEqual(childRecords[2])
+    const fresh = () => binarySerializer({ structuresPath: structures })
+    expect(frames.map((f, i) => fresh().decode(f, childRecords[i]!.type))).toEqual(childData)
+    expect(fresh().decode(frames[2]!, childRecords[2]!.type)).toEqual(childData[2])
   })
 
   it('lets a fresh child read records this process wrote with shared structures', () => {
@@ -264,7 +265,7 @@ describe('binarySerializer across processes', () => {
     const s = binarySerializer({ structuresPath: structures })
     writeFrames(
       file,
-      childRecords.map((r) => s.encode(r)),
+      childRecords.map((r) => s.encode(r.data, r.type)),
     )
     const child = runChild(moduleUrl, 'decode', file, structures)
     expect(child.stderr).toBe('')
