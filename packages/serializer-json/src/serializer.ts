@@ -8,21 +8,25 @@ import type { z } from 'zod'
 import { jsonOnly, NotJsonError } from './json-only.js'
 import type { JsonRecordOf, JsonSchemas, Upcast, UpcastContext } from './types.js'
 
-/** The serializer name stored in segment headers. */
-export const JSON_SERIALIZER_NAME = 'waltz-json/1'
+/**
+ * The serializer name stored in segment headers. Version 2: the data and its schema version,
+ * `{"v":1,"data":…}` (version 1 also held the record's type and time, now core's).
+ */
+export const JSON_SERIALIZER_NAME = 'waltz-json/2'
 
 /** Options of {@link jsonSerializer}. */
 export interface JsonSerializerOptions<S extends JsonSchemas> {
   /** The zod schema of each record type's payload, keyed by record type name. */
   schemas: S
   /**
-   * The current schema version of each record type (a positive integer, default 1). Every record stores
-   * the version it was written with; reading a record with a lower version runs its type's `upcast` hook.
+   * The current schema version of each record type (a positive integer, default 1). Every record's data
+   * is stored with the version it was written with; reading data of a lower version runs its type's
+   * `upcast` hook.
    */
   versions?: { [K in keyof S]?: number }
   /**
    * Per record type, converts stored data of an older version into the current schema's input shape.
-   * Called only for records whose stored version is below the type's current version.
+   * Called only for data whose stored version is below the type's current version.
    */
   upcast?: { [K in keyof S & string]?: Upcast<S, K> }
 }
@@ -30,6 +34,8 @@ export interface JsonSerializerOptions<S extends JsonSchemas> {
 interface Entry {
   schema: z.ZodType
   version: number
+  /** `{"v":<version>,"data":`, the start of every encoding of this type. */
+  prefix: string
   upcast: ((data: unknown, context: UpcastContext) => unknown) | undefined
 }
 
@@ -37,9 +43,10 @@ const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 /**
- * Creates a JSON serializer whose payloads are validated by zod schemas, on encode (bad data is never
- * written) and on decode (a stored record that no longer matches its schema fails). A record is stored as
- * the UTF-8 JSON object `{"type","v","time","data"}`.
+ * Creates a JSON serializer for a record's data, validated by zod schemas on encode (bad data is never
+ * written) and on decode (stored data that no longer matches its schema fails). The data is stored as the
+ * UTF-8 JSON object `{"v":<schema version>,"data":…}`; the record's type, time, key and headers are
+ * core's and not part of it.
  *
  * `data` is the schema's output type and is stored as the schema's input type: `schema.encode` runs on
  * write and `schema.decode` on read, so zod codecs carry values JSON lacks (e.g. `z.iso.datetime()` ↔
@@ -49,7 +56,7 @@ const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
  *
  * @typeParam S - the schema map; `type` and `data` of the records are inferred from it
  * @param options - see {@link JsonSerializerOptions}
- * @returns a serializer named `'waltz-json/1'`
+ * @returns a serializer named `'waltz-json/2'`
  * @throws SerializerError `SERIALIZER_VALIDATION_FAILED` if `schemas` is empty or a version is not a
  *   positive integer
  * @example
@@ -61,7 +68,7 @@ const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
  *   },
  * })
  * const wal = await Wal.open({ dir, serializer })
- * await wal.append({ type: 'OrderPlaced', data: { orderId: 'o-1', price: 1999, quantity: 3 } })
+ * await wal.append({ type: 'OrderPlaced', key: 'o-1', data: { orderId: 'o-1', price: 1999, quantity: 3 } })
  * ```
  */
 export function jsonSerializer<const S extends JsonSchemas>(
@@ -69,19 +76,19 @@ export function jsonSerializer<const S extends JsonSchemas>(
 ): Serializer<keyof S & string, z.output<S[keyof S & string]>, JsonRecordOf<S>> {
   type Rec = JsonRecordOf<S>
   const entries = buildEntries(options)
+  const entryOf = (type: string): Entry => {
+    const entry = entries.get(type)
+    if (entry === undefined) {
+      throw fail('SERIALIZER_UNKNOWN_TYPE', `no schema for record type ${String(type)}`, { type })
+    }
+    return entry
+  }
 
   return {
     name: JSON_SERIALIZER_NAME,
 
-    encode(record: Rec): Uint8Array {
-      const { type, time, data } = record as { type: string; time: unknown; data: unknown }
-      const entry = entries.get(type)
-      if (entry === undefined) {
-        throw fail('SERIALIZER_UNKNOWN_TYPE', `no schema for record type ${String(type)}`, { type })
-      }
-      if (typeof time !== 'number' || !Number.isFinite(time)) {
-        throw fail('SERIALIZER_ENCODE_FAILED', `record time must be a finite number`, { type })
-      }
+    encode(data: Rec['data'], type: Rec['type']): Uint8Array {
+      const entry = entryOf(type)
       let result: z.ZodSafeParseResult<unknown>
       try {
         result = entry.schema.safeEncode(data)
@@ -97,28 +104,25 @@ export function jsonSerializer<const S extends JsonSchemas>(
           cause: result.error,
         })
       }
-      let json: string
+      let json: string | undefined
       try {
-        json = JSON.stringify({ type, v: entry.version, time, data: result.data }, jsonOnly)
+        json = JSON.stringify(result.data, jsonOnly)
       } catch (err) {
         const reason = err instanceof NotJsonError ? `in ${type} data, ${err.message}` : describe(err)
         throw fail('SERIALIZER_ENCODE_FAILED', reason, { type, cause: err })
       }
-      return encoder.encode(json)
+      // JSON.stringify returns undefined for undefined data: no `data` member, as in `{ data: undefined }`.
+      return encoder.encode(json === undefined ? `{"v":${entry.version}}` : `${entry.prefix}${json}}`)
     },
 
-    decode(bytes: Uint8Array): Rec {
-      const stored = parseEnvelope(bytes)
-      const { type, time } = stored
-      const entry = entries.get(type)
-      if (entry === undefined) {
-        throw fail('SERIALIZER_UNKNOWN_TYPE', `no schema for record type ${type}`, { type })
-      }
+    decode(bytes: Uint8Array, type: Rec['type']): Rec['data'] {
+      const entry = entryOf(type)
+      const stored = parseStored(bytes, type)
       let raw = stored.data
       if (stored.version > entry.version) {
         throw fail(
           'SERIALIZER_DECODE_FAILED',
-          `${type} record has schema version ${stored.version}, newer than this serializer's ${entry.version}`,
+          `${type} data has schema version ${stored.version}, newer than this serializer's ${entry.version}`,
           { type },
         )
       }
@@ -126,12 +130,12 @@ export function jsonSerializer<const S extends JsonSchemas>(
         if (entry.upcast === undefined) {
           throw fail(
             'SERIALIZER_UPCAST_FAILED',
-            `${type} record has schema version ${stored.version} and no upcast hook reaches ${entry.version}`,
+            `${type} data has schema version ${stored.version} and no upcast hook reaches ${entry.version}`,
             { type },
           )
         }
         try {
-          raw = entry.upcast(raw, { type, time, version: stored.version })
+          raw = entry.upcast(raw, { type, version: stored.version })
         } catch (err) {
           throw fail('SERIALIZER_UPCAST_FAILED', `upcasting ${type} failed: ${describe(err)}`, {
             type,
@@ -155,7 +159,7 @@ export function jsonSerializer<const S extends JsonSchemas>(
           { type, cause: result.error },
         )
       }
-      return { type, time, data: result.data } as Rec
+      return result.data as Rec['data']
     },
   }
 }
@@ -170,41 +174,38 @@ function buildEntries<S extends JsonSchemas>(options: JsonSerializerOptions<S>):
     if (!Number.isSafeInteger(version) || version < 1) {
       throw fail('SERIALIZER_VALIDATION_FAILED', `version of ${type} must be a positive integer`, { type })
     }
-    entries.set(type, { schema, version, upcast: Object.hasOwn(upcasts, type) ? upcasts[type] : undefined })
+    entries.set(type, {
+      schema,
+      version,
+      prefix: `{"v":${version},"data":`,
+      upcast: Object.hasOwn(upcasts, type) ? upcasts[type] : undefined,
+    })
   }
   if (entries.size === 0) throw fail('SERIALIZER_VALIDATION_FAILED', 'schemas must not be empty')
   return entries
 }
 
-interface StoredRecord {
-  type: string
+/** Stored data: what `encode` wrote, not yet upcast or decoded by the schema. */
+interface StoredData {
   version: number
-  time: number
   data: unknown
 }
 
-function parseEnvelope(bytes: Uint8Array): StoredRecord {
+function parseStored(bytes: Uint8Array, type: string): StoredData {
   let value: unknown
   try {
     value = JSON.parse(decoder.decode(bytes))
   } catch (err) {
-    throw fail('SERIALIZER_DECODE_FAILED', `not a JSON record: ${describe(err)}`, { cause: err })
+    throw fail('SERIALIZER_DECODE_FAILED', `${type} data is not JSON: ${describe(err)}`, { type, cause: err })
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw fail('SERIALIZER_DECODE_FAILED', 'not a JSON record: not an object')
+    throw fail('SERIALIZER_DECODE_FAILED', `${type} data is not a {"v","data"} object`, { type })
   }
-  const { type, v, time, data } = value as Record<string, unknown>
-  if (typeof type !== 'string') {
-    throw fail('SERIALIZER_DECODE_FAILED', 'not a JSON record: type is not a string')
+  const { v, data } = value as Record<string, unknown>
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) {
+    throw fail('SERIALIZER_DECODE_FAILED', `${type} data has no valid schema version`, { type })
   }
-  if (typeof time !== 'number') {
-    throw fail('SERIALIZER_DECODE_FAILED', `${type} record: time is not a number`, { type })
-  }
-  const version = v === undefined ? 1 : v
-  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
-    throw fail('SERIALIZER_DECODE_FAILED', `${type} record: bad schema version`, { type })
-  }
-  return { type, version, time, data }
+  return { version: v, data }
 }
 
 function fail(

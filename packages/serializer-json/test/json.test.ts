@@ -16,21 +16,23 @@ function caught(fn: () => unknown): SerializerErrorShape {
 }
 
 describe('jsonSerializer', () => {
-  it('is named waltz-json/1 and writes readable JSON', () => {
+  it('is named waltz-json/2 and writes the data and its schema version as readable JSON', () => {
+    expect(serializer.name).toBe('waltz-json/2')
     expect(serializer.name).toBe(JSON_SERIALIZER_NAME)
-    const bytes = serializer.encode({ type: 'OrderCancelled', time: 7, data: { orderId: 'o', reason: 'r' } })
-    expect(new TextDecoder().decode(bytes)).toBe(
-      '{"type":"OrderCancelled","v":1,"time":7,"data":{"orderId":"o","reason":"r"}}',
-    )
+    const bytes = serializer.encode({ orderId: 'o', reason: 'r' }, 'OrderCancelled')
+    expect(new TextDecoder().decode(bytes)).toBe('{"v":1,"data":{"orderId":"o","reason":"r"}}')
+  })
+
+  it('stores undefined data without a data member, and reads it back', () => {
+    const s = jsonSerializer({ schemas: { Tick: z.undefined(), Any: z.any() } })
+    expect(new TextDecoder().decode(s.encode(undefined, 'Tick'))).toBe('{"v":1}')
+    expect(s.decode(s.encode(undefined, 'Tick'), 'Tick')).toBeUndefined()
+    expect(s.decode(encoder.encode('{"v":1,"data":null}'), 'Any')).toBeNull()
   })
 
   it('rejects invalid data on encode, naming the type and the field', () => {
     const err = caught(() =>
-      serializer.encode({
-        type: 'OrderPlaced',
-        time: 1,
-        data: { orderId: 'o', side: 'buy', price: 1.5, quantity: 0 },
-      }),
+      serializer.encode({ orderId: 'o', side: 'buy', price: 1.5, quantity: 0 }, 'OrderPlaced'),
     )
     expect(err.code).toBe('SERIALIZER_VALIDATION_FAILED')
     expect(err.type).toBe('OrderPlaced')
@@ -52,77 +54,76 @@ describe('jsonSerializer', () => {
       [{ f: () => 1 }, 'function'],
     ]
     for (const [data, kind] of cases) {
-      const err = caught(() => loose.encode({ type: 'Any', time: 1, data }))
+      const err = caught(() => loose.encode(data, 'Any'))
       expect(err.code).toBe('SERIALIZER_ENCODE_FAILED')
       expect(err.type).toBe('Any')
       expect(err.message).toContain(kind)
     }
-    const nonFinite = caught(() => loose.encode({ type: 'Any', time: Number.NaN, data: 1 }))
-    expect(nonFinite.code).toBe('SERIALIZER_ENCODE_FAILED')
+    const topLevel = caught(() => loose.encode(1n, 'Any'))
+    expect(topLevel.code).toBe('SERIALIZER_ENCODE_FAILED')
+    expect(topLevel.message).toContain('the value is a bigint')
   })
 
   it('omits undefined object properties, as JSON does', () => {
     const s = jsonSerializer({ schemas: { T: z.object({ a: z.string().optional() }) } })
-    expect(s.decode(s.encode({ type: 'T', time: 1, data: { a: undefined } })).data).toEqual({})
+    expect(s.decode(s.encode({ a: undefined }, 'T'), 'T')).toEqual({})
   })
 
   it('carries a Date through a zod codec', () => {
     const at = new Date('2024-05-01T12:00:00.123Z')
-    const record = {
-      type: 'TradeExecuted' as const,
-      time: 1,
-      data: { tradeId: 't', price: 1, quantity: 1, at },
-    }
-    const bytes = serializer.encode(record)
+    const data = { tradeId: 't', price: 1, quantity: 1, at }
+    const bytes = serializer.encode(data, 'TradeExecuted')
     expect(new TextDecoder().decode(bytes)).toContain('"at":"2024-05-01T12:00:00.123Z"')
-    const decoded = serializer.decode(bytes)
-    expect(decoded.data).toEqual(record.data)
+    expect(serializer.decode(bytes, 'TradeExecuted')).toEqual(data)
   })
 
   it('wraps a unidirectional transform failing on encode', () => {
     const s = jsonSerializer({ schemas: { T: z.string().transform((v) => v.length) } })
-    expect(caught(() => s.encode({ type: 'T', time: 1, data: 3 })).code).toBe('SERIALIZER_ENCODE_FAILED')
+    expect(caught(() => s.encode(3, 'T')).code).toBe('SERIALIZER_ENCODE_FAILED')
   })
 
   it('fails on decode when a stored record no longer matches its schema, naming the type', () => {
-    const stored = encoder.encode(
-      '{"type":"OrderPlaced","v":1,"time":1,"data":{"orderId":"o","side":"hold","price":1,"quantity":1}}',
-    )
-    const err = caught(() => serializer.decode(stored))
+    const stored = encoder.encode('{"v":1,"data":{"orderId":"o","side":"hold","price":1,"quantity":1}}')
+    const err = caught(() => serializer.decode(stored, 'OrderPlaced'))
     expect(err.code).toBe('SERIALIZER_VALIDATION_FAILED')
     expect(err.type).toBe('OrderPlaced')
     expect(err.message).toMatch(/stored OrderPlaced data does not match its schema: data.side/)
   })
 
   it('names an unknown type on decode', () => {
-    const err = caught(() =>
-      serializer.decode(encoder.encode('{"type":"OrderAmended","v":1,"time":1,"data":{}}')),
-    )
+    const err = caught(() => serializer.decode(encoder.encode('{"v":1,"data":{}}'), 'OrderAmended' as never))
     expect(err.code).toBe('SERIALIZER_UNKNOWN_TYPE')
     expect(err.type).toBe('OrderAmended')
   })
 
-  it('rejects JSON that is not a record envelope, and invalid UTF-8', () => {
+  it('rejects JSON that is not {"v","data"} with a valid version, and invalid UTF-8, naming the type', () => {
     for (const text of [
       '[]',
       'null',
       '1',
-      '{"time":1}',
-      '{"type":1,"time":1}',
-      '{"type":"Note","time":"1"}',
-      '{"type":"Note","time":1,"v":0}',
+      '"text"',
+      '{}',
+      '{"data":{"text":"t"}}',
+      '{"v":0,"data":{"text":"t"}}',
+      '{"v":1.5,"data":{"text":"t"}}',
+      '{"v":"1","data":{"text":"t"}}',
     ]) {
-      expect(caught(() => serializer.decode(encoder.encode(text))).code).toBe('SERIALIZER_DECODE_FAILED')
+      const err = caught(() => serializer.decode(encoder.encode(text), 'Note'))
+      expect(err.code).toBe('SERIALIZER_DECODE_FAILED')
+      expect(err.type).toBe('Note')
     }
-    expect(caught(() => serializer.decode(new Uint8Array([0x22, 0xff, 0x22]))).code).toBe(
+    expect(caught(() => serializer.decode(new Uint8Array([0x22, 0xff, 0x22]), 'Note')).code).toBe(
       'SERIALIZER_DECODE_FAILED',
     )
   })
 
   it('does not resolve Object.prototype names as types', () => {
-    expect(
-      caught(() => serializer.encode({ type: 'toString' as never, time: 1, data: {} as never })).code,
-    ).toBe('SERIALIZER_UNKNOWN_TYPE')
+    for (const type of ['toString', 'constructor', '__proto__']) {
+      expect(caught(() => serializer.encode({} as never, type as never)).code).toBe('SERIALIZER_UNKNOWN_TYPE')
+      expect(caught(() => serializer.decode(encoder.encode('{"v":1,"data":{}}'), type as never)).code).toBe(
+        'SERIALIZER_UNKNOWN_TYPE',
+      )
+    }
   })
 
   it('validates its options', () => {
@@ -149,24 +150,13 @@ describe('jsonSerializer schema evolution', () => {
   })
 
   it('reads records written under v1 through the upcast hook, and v2 records directly', () => {
-    const old = v1.encode({ type: 'OrderPlaced', time: 1, data: { orderId: 'o-1', qty: 3, price: 20 } })
-    expect(v2.decode(old)).toEqual({
-      type: 'OrderPlaced',
-      time: 1,
-      data: { orderId: 'o-1', quantity: 3, priceCents: 2000 },
-    })
-    const current = v2.encode({
-      type: 'OrderPlaced',
-      time: 2,
-      data: { orderId: 'o-2', quantity: 1, priceCents: 5 },
-    })
-    expect(new TextDecoder().decode(current)).toContain('"v":2')
-    expect(v2.decode(current).data).toEqual({ orderId: 'o-2', quantity: 1, priceCents: 5 })
-  })
-
-  it('treats records without a version as version 1', () => {
-    const legacy = encoder.encode('{"type":"OrderPlaced","time":1,"data":{"orderId":"o","qty":1,"price":1}}')
-    expect(v2.decode(legacy).data).toEqual({ orderId: 'o', quantity: 1, priceCents: 100 })
+    const old = v1.encode({ orderId: 'o-1', qty: 3, price: 20 }, 'OrderPlaced')
+    expect(v2.decode(old, 'OrderPlaced')).toEqual({ orderId: 'o-1', quantity: 3, priceCents: 2000 })
+    const current = v2.encode({ orderId: 'o-2', quantity: 1, priceCents: 5 }, 'OrderPlaced')
+    expect(new TextDecoder().decode(current)).toBe(
+      '{"v":2,"data":{"orderId":"o-2","quantity":1,"priceCents":5}}',
+    )
+    expect(v2.decode(current, 'OrderPlaced')).toEqual({ orderId: 'o-2', quantity: 1, priceCents: 5 })
   })
 
   it('validates what the upcast hook returns', () => {
@@ -175,12 +165,12 @@ describe('jsonSerializer schema evolution', () => {
       versions: { OrderPlaced: 2 },
       upcast: { OrderPlaced: (data) => data as never },
     })
-    const old = v1.encode({ type: 'OrderPlaced', time: 1, data: { orderId: 'o-1', qty: 3, price: 20 } })
-    expect(caught(() => broken.decode(old)).code).toBe('SERIALIZER_VALIDATION_FAILED')
+    const old = v1.encode({ orderId: 'o-1', qty: 3, price: 20 }, 'OrderPlaced')
+    expect(caught(() => broken.decode(old, 'OrderPlaced')).code).toBe('SERIALIZER_VALIDATION_FAILED')
   })
 
   it('fails typed when the hook throws, is missing, or the record is newer', () => {
-    const old = v1.encode({ type: 'OrderPlaced', time: 1, data: { orderId: 'o-1', qty: 3, price: 20 } })
+    const old = v1.encode({ orderId: 'o-1', qty: 3, price: 20 }, 'OrderPlaced')
     const schemas = { OrderPlaced: z.object({ orderId: z.string() }) }
     const throwing = jsonSerializer({
       schemas,
@@ -191,25 +181,27 @@ describe('jsonSerializer schema evolution', () => {
         },
       },
     })
-    const err = caught(() => throwing.decode(old))
+    const err = caught(() => throwing.decode(old, 'OrderPlaced'))
     expect(err.code).toBe('SERIALIZER_UPCAST_FAILED')
     expect((err.cause as Error).message).toBe('boom')
-    expect(caught(() => jsonSerializer({ schemas, versions: { OrderPlaced: 2 } }).decode(old)).code).toBe(
-      'SERIALIZER_UPCAST_FAILED',
-    )
-    const newer = v2.encode({
-      type: 'OrderPlaced',
-      time: 2,
-      data: { orderId: 'o-2', quantity: 1, priceCents: 5 },
-    })
-    expect(caught(() => v1.decode(newer)).code).toBe('SERIALIZER_DECODE_FAILED')
+    const noHook = jsonSerializer({ schemas, versions: { OrderPlaced: 2 } })
+    expect(caught(() => noHook.decode(old, 'OrderPlaced')).code).toBe('SERIALIZER_UPCAST_FAILED')
+    const newer = v2.encode({ orderId: 'o-2', quantity: 1, priceCents: 5 }, 'OrderPlaced')
+    expect(caught(() => v1.decode(newer, 'OrderPlaced')).code).toBe('SERIALIZER_DECODE_FAILED')
   })
 
   it('replays a WAL written with v1 through v2 with upcasting', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'waltz-json-'))
     const writer = await Wal.open({ dir, serializer: v1 })
-    await writer.append({ type: 'OrderPlaced', data: { orderId: 'o-1', qty: 3, price: 20 }, time: 10 })
-    await writer.appendBatch([{ type: 'OrderPlaced', data: { orderId: 'o-2', qty: 1, price: 5 }, time: 11 }])
+    await writer.append({
+      type: 'OrderPlaced',
+      key: 'o-1',
+      data: { orderId: 'o-1', qty: 3, price: 20 },
+      time: 10,
+    })
+    await writer.appendBatch([
+      { type: 'OrderPlaced', headers: { v: '1' }, data: { orderId: 'o-2', qty: 1, price: 5 }, time: 11 },
+    ])
     await writer.close()
     const reader = await Wal.open({ dir, serializer: v2 })
     const seen: unknown[] = []
@@ -219,8 +211,20 @@ describe('jsonSerializer schema evolution', () => {
     await reader.close()
     expect(count).toBe(2)
     expect(seen).toEqual([
-      { seq: 1, type: 'OrderPlaced', time: 10, data: { orderId: 'o-1', quantity: 3, priceCents: 2000 } },
-      { seq: 2, type: 'OrderPlaced', time: 11, data: { orderId: 'o-2', quantity: 1, priceCents: 500 } },
+      {
+        seq: 1,
+        type: 'OrderPlaced',
+        time: 10,
+        key: 'o-1',
+        data: { orderId: 'o-1', quantity: 3, priceCents: 2000 },
+      },
+      {
+        seq: 2,
+        type: 'OrderPlaced',
+        time: 11,
+        headers: { v: '1' },
+        data: { orderId: 'o-2', quantity: 1, priceCents: 500 },
+      },
     ])
   })
 

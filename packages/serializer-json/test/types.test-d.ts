@@ -1,9 +1,9 @@
-import type { AppendInput, Serializer, WalRecordOf } from '@waltz/core'
+import type { AppendInput, RecordShape, Serializer, WalRecordOf } from '@waltz/core'
 import { Wal } from '@waltz/core'
 import { describe, expectTypeOf, it } from 'vitest'
 import { z } from 'zod'
 import * as api from '../src/index.js'
-import { type JsonRecordOf, jsonSerializer } from '../src/index.js'
+import { type JsonRecordOf, jsonSerializer, type UpcastContext } from '../src/index.js'
 
 const schemas = {
   OrderPlaced: z.object({ orderId: z.string(), price: z.int(), quantity: z.int() }),
@@ -21,10 +21,14 @@ describe('jsonSerializer types', () => {
       Serializer<'OrderPlaced' | 'OrderCancelled' | 'Traded', Rec['data'], Rec>
     >()
     expectTypeOf<Rec>().toEqualTypeOf<
-      | { type: 'OrderPlaced'; time: number; data: { orderId: string; price: number; quantity: number } }
-      | { type: 'OrderCancelled'; time: number; data: { orderId: string; reason: string } }
-      | { type: 'Traded'; time: number; data: { at: Date } }
+      | RecordShape<'OrderPlaced', { orderId: string; price: number; quantity: number }>
+      | RecordShape<'OrderCancelled', { orderId: string; reason: string }>
+      | RecordShape<'Traded', { at: Date }>
     >()
+    expectTypeOf(serializer.encode).parameters.toEqualTypeOf<[Rec['data'], Rec['type']]>()
+    expectTypeOf(serializer.decode).returns.toEqualTypeOf<Rec['data']>()
+    // @ts-expect-error no such record type
+    serializer.decode(new Uint8Array(), 'OrderAmended')
   })
 
   it('checks data against its type in AppendInput', () => {
@@ -34,6 +38,14 @@ describe('jsonSerializer types', () => {
       data: { orderId: string; price: number; quantity: number }
     }>().toExtend<Input>()
     expectTypeOf<{ type: 'Traded'; data: { at: Date }; time: number }>().toExtend<Input>()
+    expectTypeOf<{
+      type: 'Traded'
+      data: { at: Date }
+      key: string
+      headers: { 'correlation-id': string }
+    }>().toExtend<Input>()
+    // header values are strings
+    expectTypeOf<{ type: 'Traded'; data: { at: Date }; headers: { n: number } }>().not.toExtend<Input>()
     // data of another type
     expectTypeOf<{ type: 'OrderPlaced'; data: { orderId: string; reason: string } }>().not.toExtend<Input>()
     // unknown type
@@ -51,6 +63,8 @@ describe('jsonSerializer types', () => {
       }
       if (record.type === 'Traded') return record.data.at.getTime()
       expectTypeOf(record.type).toEqualTypeOf<'OrderCancelled'>()
+      expectTypeOf(record.key).toEqualTypeOf<string | undefined>()
+      expectTypeOf(record.headers).toEqualTypeOf<Readonly<Record<string, string>> | undefined>()
       return record.seq
     }
     expectTypeOf(handle).returns.toEqualTypeOf<number>()
@@ -60,6 +74,17 @@ describe('jsonSerializer types', () => {
     const wal = await Wal.open({ dir: '/tmp/never-opened', serializer })
     await wal.append({ type: 'OrderPlaced', data: { orderId: 'o', price: 1, quantity: 1 } })
     await wal.append({ type: 'Traded', data: { at: new Date() }, time: 5 })
+    await wal.append({
+      type: 'OrderCancelled',
+      key: 'o',
+      headers: { by: 'user' },
+      data: { orderId: 'o', reason: 'r' },
+    })
+    await wal.appendBatch([
+      { type: 'OrderCancelled', data: { orderId: 'o', reason: 'r' } },
+      // @ts-expect-error data of OrderPlaced under OrderCancelled
+      { type: 'OrderCancelled', data: { orderId: 'o', price: 1, quantity: 1 } },
+    ])
     // @ts-expect-error price must be a number
     await wal.append({ type: 'OrderPlaced', data: { orderId: 'o', price: '1', quantity: 1 } })
     // @ts-expect-error unknown record type
@@ -77,9 +102,14 @@ describe('jsonSerializer types', () => {
       schemas,
       versions: { OrderPlaced: 2 },
       upcast: {
-        OrderPlaced: (_data, { version, type }) => ({ orderId: `${type}${version}`, price: 1, quantity: 1 }),
+        OrderPlaced: (_data, context) => {
+          expectTypeOf(context).toEqualTypeOf<UpcastContext<'OrderPlaced'>>()
+          return { orderId: `${context.type}${context.version}`, price: 1, quantity: 1 }
+        },
       },
     })
+    // @ts-expect-error the context has no time: time is core's
+    expectTypeOf<UpcastContext>().toHaveProperty('time')
     jsonSerializer({
       schemas,
       // @ts-expect-error the hook must return OrderPlaced's input shape
