@@ -1,5 +1,4 @@
 import {
-  isSerializerError,
   type Serializer,
   SerializerError,
   type SerializerErrorCode,
@@ -7,11 +6,13 @@ import {
 } from '@waltz/core'
 import type { IConversionOptions } from 'protobufjs'
 import { findLoneSurrogate, findUnsafeLong } from './checks.js'
-import { finishEnvelope, readEnvelope, startEnvelope } from './envelope.js'
 import type { ProtoDataOf, ProtoMessageType, ProtoRecordOf, ProtoTypes } from './types.js'
 
-/** The serializer name stored in segment headers. */
-export const PROTO_SERIALIZER_NAME = 'waltz-protobuf/1'
+/**
+ * The serializer name stored in segment headers. Version 2: the data alone, encoded with its type's
+ * message type (version 1 wrapped it in a `waltz.Record` envelope with the type and time, now core's).
+ */
+export const PROTO_SERIALIZER_NAME = 'waltz-protobuf/2'
 
 /** Options of {@link protoSerializer}. */
 export interface ProtoSerializerOptions<Types extends ProtoTypes> {
@@ -30,18 +31,19 @@ export interface ProtoSerializerOptions<Types extends ProtoTypes> {
 const TO_OBJECT: IConversionOptions = { longs: Number, defaults: true, arrays: true, objects: true }
 
 /**
- * Creates a Protocol Buffers serializer (protobufjs). Each record is a `waltz.Record` envelope
- * (`proto/record.proto`: type, time as a double, data as bytes) whose data is the payload encoded with the
- * message type registered for the record's type.
+ * Creates a Protocol Buffers serializer (protobufjs) for a record's data: the data is encoded with the
+ * message type registered for the record's type, nothing else. The record's type, time, key and headers
+ * are core's; core hands the type to `decode`, which picks the message type by it.
  *
  * On encode the payload is checked with the message type's `verify` and for lone surrogates, so data
  * protobufjs would silently drop or write unreadably is rejected. On decode, payloads are returned as
  * plain objects with all fields present; int64 fields become `number`, and a value beyond
- * `Number.MAX_SAFE_INTEGER` fails rather than losing precision.
+ * `Number.MAX_SAFE_INTEGER` fails rather than losing precision. As in any protobuf message, a message
+ * with every field at its default encodes to zero bytes.
  *
  * @typeParam Types - the message type map; record types and payload types are inferred from it
  * @param options - see {@link ProtoSerializerOptions}
- * @returns a serializer named `'waltz-protobuf/1'`
+ * @returns a serializer named `'waltz-protobuf/2'`
  * @throws SerializerError `SERIALIZER_ENCODE_FAILED` if `types` is empty
  * @example
  * ```ts
@@ -53,7 +55,7 @@ const TO_OBJECT: IConversionOptions = { longs: Number, defaults: true, arrays: t
  *   },
  * })
  * const wal = await Wal.open({ dir, serializer })
- * await wal.append({ type: 'OrderCancelled', data: { orderId: 'o-1', reason: 'user' } })
+ * await wal.append({ type: 'OrderCancelled', key: 'o-1', data: { orderId: 'o-1', reason: 'user' } })
  * ```
  */
 export function protoSerializer<const Types extends ProtoTypes>(
@@ -63,19 +65,19 @@ export function protoSerializer<const Types extends ProtoTypes>(
   // A Map, so a type name such as 'constructor' or '__proto__' can never hit Object.prototype.
   const codecs = new Map<string, ProtoMessageType<unknown>>(Object.entries(options.types))
   if (codecs.size === 0) throw fail('SERIALIZER_ENCODE_FAILED', 'types must not be empty')
+  const codecOf = (type: string): ProtoMessageType<unknown> => {
+    const codec = codecs.get(type)
+    if (codec === undefined) {
+      throw fail('SERIALIZER_UNKNOWN_TYPE', `no message type for record type ${String(type)}`, { type })
+    }
+    return codec
+  }
 
   return {
     name: PROTO_SERIALIZER_NAME,
 
-    encode(record: Rec): Uint8Array {
-      const { type, time, data } = record as { type: string; time: unknown; data: unknown }
-      const codec = codecs.get(type)
-      if (codec === undefined) {
-        throw fail('SERIALIZER_UNKNOWN_TYPE', `no message type for record type ${String(type)}`, { type })
-      }
-      if (typeof time !== 'number') {
-        throw fail('SERIALIZER_ENCODE_FAILED', `record time must be a number, got ${typeof time}`, { type })
-      }
+    encode(data: Rec['data'], type: Rec['type']): Uint8Array {
+      const codec = codecOf(type)
       if (typeof data !== 'object' || data === null) {
         throw fail('SERIALIZER_VALIDATION_FAILED', `${type} data must be an object`, { type })
       }
@@ -97,41 +99,40 @@ export function protoSerializer<const Types extends ProtoTypes>(
         )
       }
       try {
-        const writer = startEnvelope(type, time)
-        codec.encode(data, writer)
-        return finishEnvelope(writer)
+        return codec.encode(data).finish()
       } catch (err) {
-        throw fail('SERIALIZER_ENCODE_FAILED', `cannot encode a ${type} record: ${describe(err)}`, {
+        throw fail('SERIALIZER_ENCODE_FAILED', `cannot encode ${type} data: ${describe(err)}`, {
           type,
           cause: err,
         })
       }
     },
 
-    decode(bytes: Uint8Array): Rec {
-      let type: string | undefined
+    decode(bytes: Uint8Array, type: Rec['type']): Rec['data'] {
+      const codec = codecOf(type)
+      let message: object
       try {
-        const envelope = readEnvelope(bytes)
-        type = envelope.type
-        const codec = codecs.get(type)
-        if (codec === undefined) {
-          throw fail('SERIALIZER_UNKNOWN_TYPE', `no message type for record type ${type}`, { type })
-        }
-        const message = codec.decode(envelope.data)
-        const unsafe = findUnsafeLong(message, 'data')
-        if (unsafe !== undefined) {
-          throw fail(
-            'SERIALIZER_DECODE_FAILED',
-            `${type} record: int64 ${unsafe} exceeds Number.MAX_SAFE_INTEGER`,
-            { type },
-          )
-        }
-        const data = codec.toObject(message as never, TO_OBJECT)
-        return { type, time: envelope.time, data } as Rec
+        message = codec.decode(bytes)
       } catch (err) {
-        if (isSerializerError(err)) throw err
-        const what = type === undefined ? 'not a protobuf record' : `cannot decode a ${type} record`
-        throw fail('SERIALIZER_DECODE_FAILED', `${what}: ${describe(err)}`, {
+        throw fail('SERIALIZER_DECODE_FAILED', `cannot decode ${type} data: ${describe(err)}`, {
+          type,
+          cause: err,
+        })
+      }
+      const unsafe = findUnsafeLong(message, 'data')
+      if (unsafe !== undefined) {
+        throw fail(
+          'SERIALIZER_DECODE_FAILED',
+          `${type} data: int64 ${unsafe} exceeds Number.MAX_SAFE_INTEGER`,
+          {
+            type,
+          },
+        )
+      }
+      try {
+        return codec.toObject(message as never, TO_OBJECT) as Rec['data']
+      } catch (err) {
+        throw fail('SERIALIZER_DECODE_FAILED', `cannot convert ${type} data: ${describe(err)}`, {
           type,
           cause: err,
         })

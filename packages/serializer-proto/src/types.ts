@@ -1,4 +1,4 @@
-import type { EncodableRecord } from '@waltz/core'
+import type { RecordShape } from '@waltz/core'
 import type { IConversionOptions, Reader, Writer } from 'protobufjs'
 
 /**
@@ -28,12 +28,14 @@ export type ProtoTypes = Record<string, ProtoMessageType<any>>
 export type ProtoDataOf<M> = M extends ProtoMessageType<infer T> ? T : never
 
 /**
- * The record union of a {@link ProtoTypes} map, discriminated by `type`.
+ * The record union of a {@link ProtoTypes} map: one `RecordShape<K, ProtoDataOf<Types[K]>>` per record
+ * type, discriminated by `type`, so that `wal.append` checks `data` against its `type` and a record's
+ * `data` narrows after checking `record.type`.
  *
  * @typeParam Types - the message type map
  */
 export type ProtoRecordOf<Types extends ProtoTypes> = {
-  [K in keyof Types & string]: EncodableRecord<K, ProtoDataOf<Types[K]>>
+  [K in keyof Types & string]: RecordShape<K, ProtoDataOf<Types[K]>>
 }[keyof Types & string]
 
 /**

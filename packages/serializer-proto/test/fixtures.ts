@@ -54,10 +54,9 @@ export const placed: OrderPlaced = {
 
 /** One record of every example type, with edge values (int64 at the safe-integer limits, enum 2). */
 export const samples: ProtoRecordOf<typeof reflectedTypes>[] = [
-  { type: 'OrderPlaced', time: 1_700_000_000_000, data: placed },
+  { type: 'OrderPlaced', data: placed },
   {
     type: 'OrderPlaced',
-    time: 1,
     data: {
       ...placed,
       price: Number.MAX_SAFE_INTEGER,
@@ -66,15 +65,13 @@ export const samples: ProtoRecordOf<typeof reflectedTypes>[] = [
       tags: [],
     },
   },
-  { type: 'OrderCancelled', time: 1_700_000_000_001, data: { orderId: 'o-1', reason: 'user request' } },
+  { type: 'OrderCancelled', data: { orderId: 'o-1', reason: 'user request' } },
   {
     type: 'TradeExecuted',
-    time: 1_700_000_000_002,
     data: { tradeId: 't-1', buyOrderId: 'o-1', sellOrderId: 'o-2', price: 1_999_000, quantity: 3 },
   },
   {
     type: 'OrderRejected',
-    time: 1_700_000_000_003,
     data: { orderId: 'o-3', reason: 'insufficient funds', code: 4001 },
   },
 ]

@@ -1,12 +1,10 @@
 import { SerializerError } from '@waltz/core'
-import protobuf from 'protobufjs'
 import { describe, expect, it } from 'vitest'
 import { expectSerializerError, type SerializerErrorShape } from '../../../test-support/serializer-error.js'
 import { PROTO_SERIALIZER_NAME, protoSerializer } from '../src/index.js'
-import { placed, protoDir, reflectedTypes, root } from './fixtures.js'
+import { placed, reflectedTypes, root } from './fixtures.js'
 import { waltz } from './generated/order_events.generated.js'
 
-const envelopeType = protobuf.loadSync(`${protoDir}record.proto`).lookupType('waltz.Record')
 const OrderPlacedType = root.lookupType('waltz.example.OrderPlaced')
 
 function caught(fn: () => unknown): SerializerErrorShape {
@@ -16,67 +14,45 @@ function caught(fn: () => unknown): SerializerErrorShape {
 describe('protoSerializer', () => {
   const serializer = protoSerializer({ types: reflectedTypes })
 
-  it('is named waltz-protobuf/1', () => {
+  it('is named waltz-protobuf/2', () => {
+    expect(serializer.name).toBe('waltz-protobuf/2')
     expect(serializer.name).toBe(PROTO_SERIALIZER_NAME)
   })
 
-  it('writes the waltz.Record envelope of proto/record.proto', () => {
-    const bytes = serializer.encode({ type: 'OrderPlaced', time: 1_700_000_000_000.5, data: placed })
-    const envelope = envelopeType.toObject(envelopeType.decode(bytes)) as {
-      type: string
-      time: number
-      data: Uint8Array
-    }
-    expect(envelope.type).toBe('OrderPlaced')
-    expect(envelope.time).toBe(1_700_000_000_000.5)
-    expect(OrderPlacedType.toObject(OrderPlacedType.decode(envelope.data), { longs: Number })).toEqual(placed)
+  it('writes the data as its message type, nothing else', () => {
+    const bytes = serializer.encode(placed, 'OrderPlaced')
+    expect(Buffer.from(bytes).equals(Buffer.from(OrderPlacedType.encode(placed).finish()))).toBe(true)
+    expect(OrderPlacedType.toObject(OrderPlacedType.decode(bytes), { longs: Number })).toEqual(placed)
   })
 
-  it('reads an envelope written by protobufjs from record.proto, skipping unknown fields', () => {
-    const data = OrderPlacedType.encode(placed).finish()
-    const writer = envelopeType.encode({ type: 'OrderPlaced', time: 42, data })
-    writer.uint32((9 << 3) | 0).uint32(7) // an unknown field added by a future version
-    expect(serializer.decode(writer.finish())).toEqual({ type: 'OrderPlaced', time: 42, data: placed })
+  it('reads a message written by protobufjs, skipping unknown fields', () => {
+    const writer = OrderPlacedType.encode(placed)
+    writer.uint32((99 << 3) | 0).uint32(7) // a field added by a future version of the schema
+    expect(serializer.decode(writer.finish(), 'OrderPlaced')).toEqual(placed)
   })
 
-  it('fills proto3 defaults so decoded data has every field', () => {
-    const record = serializer.decode(
-      serializer.encode({ type: 'OrderPlaced', time: 1, data: { orderId: 'o' } as never }),
-    )
-    expect(record.data).toEqual({
-      orderId: 'o',
-      accountId: '',
-      symbol: '',
-      side: 0,
-      price: 0,
-      quantity: 0,
-      tags: [],
-    })
+  it('fills proto3 defaults so decoded data has every field, and reads empty bytes as all defaults', () => {
+    const defaults = { orderId: '', accountId: '', symbol: '', side: 0, price: 0, quantity: 0, tags: [] }
+    const bytes = serializer.encode({ orderId: 'o' } as never, 'OrderPlaced')
+    expect(serializer.decode(bytes, 'OrderPlaced')).toEqual({ ...defaults, orderId: 'o' })
+    expect(serializer.encode({ orderId: '', reason: '' }, 'OrderCancelled').byteLength).toBe(0)
+    expect(serializer.decode(new Uint8Array(0), 'OrderPlaced')).toEqual(defaults)
   })
 
-  it('names an unknown type on decode', () => {
-    const bytes = envelopeType.encode({ type: 'OrderAmended', time: 1, data: new Uint8Array() }).finish()
-    const err = caught(() => serializer.decode(bytes))
-    expect(err.code).toBe('SERIALIZER_UNKNOWN_TYPE')
-    expect(err.type).toBe('OrderAmended')
-    expect(err.message).toContain('OrderAmended')
-  })
-
-  it('rejects an envelope missing a field instead of reading defaults', () => {
-    for (const partial of [
-      { type: 'OrderPlaced', time: 1 },
-      { type: 'OrderPlaced', data: new Uint8Array([10, 1, 120]) },
+  it('names an unknown type on encode and on decode', () => {
+    for (const call of [
+      () => serializer.encode(placed, 'OrderAmended' as never),
+      () => serializer.decode(new Uint8Array(), 'OrderAmended' as never),
     ]) {
-      const err = caught(() => serializer.decode(envelopeType.encode(partial).finish()))
-      expect(err.code).toBe('SERIALIZER_DECODE_FAILED')
+      const err = caught(call)
+      expect(err.code).toBe('SERIALIZER_UNKNOWN_TYPE')
+      expect(err.type).toBe('OrderAmended')
+      expect(err.message).toContain('OrderAmended')
     }
   })
 
-  it('rejects a payload that is not its message type, naming the type', () => {
-    const bytes = envelopeType
-      .encode({ type: 'OrderPlaced', time: 1, data: new Uint8Array([0xff, 0xff, 0xff]) })
-      .finish()
-    const err = caught(() => serializer.decode(bytes))
+  it('rejects bytes that are not its message type, naming the type', () => {
+    const err = caught(() => serializer.decode(new Uint8Array([0xff, 0xff, 0xff]), 'OrderPlaced'))
     expect(err.code).toBe('SERIALIZER_DECODE_FAILED')
     expect(err.type).toBe('OrderPlaced')
     expect(err.cause).toBeInstanceOf(Error)
@@ -87,17 +63,14 @@ describe('protoSerializer', () => {
       orderId: 'o',
       price: { low: 1, high: 0x200000, unsigned: false } /* 2^53 + 1 */,
     }).finish()
-    const err = caught(() =>
-      serializer.decode(envelopeType.encode({ type: 'OrderPlaced', time: 1, data }).finish()),
-    )
+    const err = caught(() => serializer.decode(data, 'OrderPlaced'))
     expect(err.code).toBe('SERIALIZER_DECODE_FAILED')
     expect(err.message).toContain('data.price = 9007199254740993')
     const ok = OrderPlacedType.encode({
       orderId: 'o',
       price: { low: 1, high: -0x200000, unsigned: false } /* -(2^53 - 1) */,
     }).finish()
-    const record = serializer.decode(envelopeType.encode({ type: 'OrderPlaced', time: 1, data: ok }).finish())
-    expect((record.data as { price: number }).price).toBe(-Number.MAX_SAFE_INTEGER)
+    expect((serializer.decode(ok, 'OrderPlaced') as { price: number }).price).toBe(-Number.MAX_SAFE_INTEGER)
   })
 
   it('rejects data protobufjs would drop or mangle, naming the type', () => {
@@ -107,29 +80,29 @@ describe('protoSerializer', () => {
       { ...placed, orderId: 5 },
       { ...placed, price: 1.5 },
     ]) {
-      const err = caught(() => serializer.encode({ type: 'OrderPlaced', time: 1, data: data as never }))
+      const err = caught(() => serializer.encode(data as never, 'OrderPlaced'))
       expect(err.code).toBe('SERIALIZER_VALIDATION_FAILED')
       expect(err.type).toBe('OrderPlaced')
     }
-    const err = caught(() => serializer.encode({ type: 'OrderPlaced', time: 1, data: null as never }))
-    expect(err.code).toBe('SERIALIZER_VALIDATION_FAILED')
+    for (const data of [null, undefined, 'text', 1]) {
+      expect(caught(() => serializer.encode(data as never, 'OrderPlaced')).code).toBe(
+        'SERIALIZER_VALIDATION_FAILED',
+      )
+    }
   })
 
   it('names the path of a lone surrogate', () => {
-    const err = caught(() =>
-      serializer.encode({ type: 'OrderPlaced', time: 1, data: { ...placed, tags: ['ok', 'x\uD800'] } }),
-    )
+    const err = caught(() => serializer.encode({ ...placed, tags: ['ok', 'x\uD800'] }, 'OrderPlaced'))
     expect(err.message).toContain('data.tags[1]')
   })
 
-  it('rejects a non-number time', () => {
-    const err = caught(() => serializer.encode({ type: 'OrderPlaced', time: '1' as never, data: placed }))
-    expect(err.code).toBe('SERIALIZER_ENCODE_FAILED')
-  })
-
   it('does not resolve Object.prototype names as types', () => {
-    const err = caught(() => serializer.encode({ type: 'constructor' as never, time: 1, data: {} as never }))
-    expect(err.code).toBe('SERIALIZER_UNKNOWN_TYPE')
+    for (const type of ['constructor', 'toString', '__proto__']) {
+      expect(caught(() => serializer.encode({} as never, type as never)).code).toBe('SERIALIZER_UNKNOWN_TYPE')
+      expect(caught(() => serializer.decode(new Uint8Array(), type as never)).code).toBe(
+        'SERIALIZER_UNKNOWN_TYPE',
+      )
+    }
   })
 
   it('refuses an empty types map', () => {
@@ -138,8 +111,7 @@ describe('protoSerializer', () => {
 
   it('reads with generated static code what reflection wrote, and back', () => {
     const fromStatic = protoSerializer({ types: { OrderPlaced: waltz.example.OrderPlaced } })
-    const record = { type: 'OrderPlaced' as const, time: 5, data: placed }
-    expect(fromStatic.decode(serializer.encode(record))).toEqual(record)
-    expect(serializer.decode(fromStatic.encode(record))).toEqual(record)
+    expect(fromStatic.decode(serializer.encode(placed, 'OrderPlaced'), 'OrderPlaced')).toEqual(placed)
+    expect(serializer.decode(fromStatic.encode(placed, 'OrderPlaced'), 'OrderPlaced')).toEqual(placed)
   })
 })
