@@ -26,7 +26,8 @@ function validInteger(value: number, max: number): boolean {
 }
 
 function rejected(orderId: string, code: RejectCode, reason: string): OrderEvent[] {
-  return [{ type: 'OrderRejected', data: { orderId, reason, code } }]
+  const data = { orderId, reason, code }
+  return [orderId === '' ? { type: 'OrderRejected', data } : { type: 'OrderRejected', key: orderId, data }]
 }
 
 /**
@@ -50,7 +51,7 @@ export function decide(book: Book, command: Command): OrderEvent[] {
         'unknown order (never placed, filled or cancelled)',
       )
     }
-    return [{ type: 'OrderCancelled', data: { orderId: order.id, reason: CANCEL_USER } }]
+    return [{ type: 'OrderCancelled', key: order.id, data: { orderId: order.id, reason: CANCEL_USER } }]
   }
   if (command.side !== BUY && command.side !== SELL)
     throw new TypeError(`invalid side ${String(command.side)}`)
@@ -67,6 +68,7 @@ export function decide(book: Book, command: Command): OrderEvent[] {
   const events: OrderEvent[] = [
     {
       type: 'OrderPlaced',
+      key: orderId,
       data: {
         orderId,
         accountId: command.accountId,
@@ -88,6 +90,7 @@ export function decide(book: Book, command: Command): OrderEvent[] {
       const quantity = Math.min(remaining, maker.remaining)
       events.push({
         type: 'TradeExecuted',
+        key: orderId,
         data: {
           tradeId: String(tradeId++),
           buyOrderId: command.side === BUY ? orderId : makerId,
@@ -101,7 +104,7 @@ export function decide(book: Book, command: Command): OrderEvent[] {
     }
   }
   if (!limit && remaining > 0) {
-    events.push({ type: 'OrderCancelled', data: { orderId, reason: CANCEL_UNFILLED_MARKET } })
+    events.push({ type: 'OrderCancelled', key: orderId, data: { orderId, reason: CANCEL_UNFILLED_MARKET } })
   }
   return events
 }

@@ -177,6 +177,42 @@ async function mainRun(opened: OpenedEngine): Promise<{ hash: string; book: Book
   return { hash, book }
 }
 
+/** Records read back by {@link busiestRecentOrder}. */
+const RECENT_RECORDS = 1000
+
+/**
+ * The order with the most events among the last records, and those events: a read-only `WalReader`
+ * (no lock, nothing changed on disk) groups them by record key, the id of the order each command was
+ * about.
+ */
+async function busiestRecentOrder(): Promise<string> {
+  const reader = await Wal.openReader({ dir: dirs.wal, serializer: serializers[options.serializer]() })
+  const byKey = new Map<string, string[]>()
+  try {
+    const from = Math.max(reader.firstSeq, reader.lastSeq - RECENT_RECORDS + 1)
+    for await (const record of reader.records({ from })) {
+      if (record.key === undefined) continue // a rejected new order: it never got an id
+      const types = byKey.get(record.key) ?? []
+      types.push(record.type)
+      byKey.set(record.key, types)
+    }
+  } finally {
+    await reader.close()
+  }
+  let busiest: [string, string[]] | undefined
+  for (const entry of byKey) if (busiest === undefined || entry[1].length > busiest[1].length) busiest = entry
+  if (busiest === undefined) return 'no keyed records'
+  const [key, types] = busiest
+  const runs: string[] = []
+  for (let i = 0; i < types.length; ) {
+    let n = 1
+    while (types[i + n] === types[i]) n++
+    runs.push(n > 1 ? `${types[i]} ×${n}` : types[i]!)
+    i += n
+  }
+  return `order ${key}: ${runs.join(', ')} (its records among the last ${int(RECENT_RECORDS)}, by record key, read with Wal.openReader)`
+}
+
 /** Cold restarts: from the newest snapshot plus the WAL after it, and from zero. */
 async function restarts(inMemory: string): Promise<void> {
   const serializer = serializers[options.serializer]
@@ -202,6 +238,7 @@ async function restarts(inMemory: string): Promise<void> {
   console.log(
     `restart    from snapshot ${duration(snapshotMs)} (${fromSnapshot.snapshotSeq > 0 ? `snapshot at seq ${int(fromSnapshot.snapshotSeq)}` : 'no snapshot yet'} + ${int(fromSnapshot.replayed)} events) vs from zero ${duration(zeroMs)} (${int(replayed)} events)${speedup}`,
   )
+  console.log(`by key     ${await busiestRecentOrder()}`)
   const reference = hashBook(simulateFlow(new OrderFlow({ seed: options.seed }), options.orders))
   check(
     snapshotHash === inMemory && zeroHash === inMemory,

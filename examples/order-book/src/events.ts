@@ -65,8 +65,12 @@ export type Events = {
 }
 export type EventType = keyof Events
 
-/** One event as decided and appended: `{ type, data }`, discriminated by `type`. */
-export type OrderEvent = { [K in EventType]: { type: K; data: Events[K] } }[EventType]
+/**
+ * One event as decided and appended: `{ type, key, data }`, discriminated by `type`. The record `key` is
+ * the id of the order the command was about: the order placed (its fills included) or cancelled, the
+ * target of a rejected cancel. A rejected new order gets no id, so its event has no key.
+ */
+export type OrderEvent = { [K in EventType]: { type: K; key?: string; data: Events[K] } }[EventType]
 
 /** What clients send. Prices and quantities are validated by `decide`, not trusted. */
 export type Command =

@@ -7,15 +7,15 @@ import { binarySerializer, type RecordOf } from '@waltz/serializer-binary'
 import { type ProtoMessageType, protoSerializer, protoType } from '@waltz/serializer-proto'
 import type { Events, OrderCancelled, OrderPlaced, OrderRejected, TradeExecuted } from './events.js'
 
-/** The records the order book writes: `{ type, time, data }` for each of its four events. */
+/** The order book's record union: `{ type, data }` for each of its four events (the serializer encodes `data`). */
 export type OrderRecord = RecordOf<Events>
 export type OrderSerializer = Serializer<OrderRecord['type'], OrderRecord['data'], OrderRecord>
 
 /** Every serializer the engine can run on; each one writes the same events. */
 export const serializers = {
-  /** MessagePack (`@waltz/serializer-binary`, 'waltz-msgpackr/1'). */
+  /** MessagePack (`@waltz/serializer-binary`). */
   binary: (): OrderSerializer => binarySerializer<Events>(),
-  /** Protocol Buffers (`@waltz/serializer-proto`, 'waltz-protobuf/1') with its shipped `order_events.proto`. */
+  /** Protocol Buffers (`@waltz/serializer-proto`) with its shipped `order_events.proto`. */
   proto: (): OrderSerializer => {
     const root = loadOrderEventsProto()
     return protoSerializer({

@@ -25,11 +25,7 @@ afterEach(() => {
 })
 
 async function replayFromZero(dir: string, serializer: SerializerName): Promise<string> {
-  const wal = await Wal.open({
-    dir: dataDirs(dir).wal,
-    serializer: serializers[serializer](),
-    readOnly: true,
-  })
+  const wal = await Wal.openReader({ dir: dataDirs(dir).wal, serializer: serializers[serializer]() })
   const book = emptyBook()
   await wal.replayFrom(0, (record) => {
     applyEvent(book, record)
