@@ -5,7 +5,7 @@
  *
  * @internal
  */
-import { segmentHeaderSize } from './format.js'
+import { MAX_SYNC_DISTANCE, segmentHeaderSize } from './format.js'
 import { type AppendRecord, type FrameTarget, grow, RecordEncoder } from './record-encoder.js'
 import type { RawRecord, RecordShape, Serializer } from './serializer.js'
 
@@ -94,7 +94,8 @@ export class BatchBuilder {
     for (let i = 0; i < inputs.length; i++) {
       place.seq = nextSeq + i
       place.batchRemaining = inputs.length - 1 - i
-      place.syncDistance = place.seq - durableSeq
+      const distance = place.seq - durableSeq
+      place.syncDistance = distance > MAX_SYNC_DISTANCE ? 0 : distance
       cursor = raw
         ? this.encoder.encodeRaw(building, cursor, inputs[i] as RawRecord, place)
         : this.encoder.encode(building, cursor, inputs[i]!, place)

@@ -21,7 +21,8 @@
  *  8  8  seq (u64, < 2^53)
  * 16  …  body:
  *        varint  batch remaining: frames of the same atomic batch that follow (0 = this frame commits)
- *        varint  sync distance: seq minus the highest seq already fdatasync'ed when the frame was encoded
+ *        varint  sync distance: seq minus the highest seq already fdatasync'ed when the frame was
+ *                encoded, or 0 when that is more than MAX_SYNC_DISTANCE (unknown)
  *        u8      flags: bit 0 key present, bit 1 headers present, other bits zero
  *        u48     time, ms since the epoch
  *        u8 + n  type: length, UTF-8 bytes
@@ -53,6 +54,11 @@ export const SEGMENT_TEMP_SUFFIX = '.tmp'
 export const MAX_TIME = 2 ** 48 - 1
 /** Largest type name, in UTF-8 bytes. */
 export const MAX_TYPE_BYTES = 255
+/**
+ * Largest sync distance stored (two varint bytes); a larger one is stored as 0, "unknown", which
+ * proves nothing: a smaller distance would claim durability that was not there.
+ */
+export const MAX_SYNC_DISTANCE = 16_383
 /** Largest key, in UTF-8 bytes. */
 export const MAX_KEY_BYTES = 65_535
 
@@ -520,7 +526,7 @@ function parseBody(buf: Buffer, at: number, end: number, cursor: FrameCursor): F
   if (flags & FLAG_HEADERS) {
     cursor.headersAt = at
     const count = readVarint(buf, at, end)
-    if (count < 1) return fail(cursor, 'frame-body', 'malformed header count')
+    if (count < 0) return fail(cursor, 'frame-body', 'malformed header count')
     at = varintEnd
     for (let i = 0; i < count * 2; i++) {
       const n = readVarint(buf, at, end)

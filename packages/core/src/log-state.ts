@@ -34,15 +34,22 @@ export class LogState {
   private segments: SegmentRef[]
   private readable: ReadableEnd
   private changed: { promise: Promise<void>; resolve: () => void }
+  /**
+   * Damage a reader found where the readable log ends (a reader's open of a corrupt newest segment):
+   * reading that reaches the end throws it instead of waiting for more.
+   */
+  readonly damage: Error | undefined
 
   /**
    * @param segments - the segments found, oldest first
    * @param readable - where the readable log ends
+   * @param damage - the error at the readable end, when the newest segment is corrupt (readers only)
    */
-  constructor(segments: readonly SegmentRef[], readable: ReadableEnd) {
+  constructor(segments: readonly SegmentRef[], readable: ReadableEnd, damage?: Error) {
     this.segments = [...segments]
     this.readable = readable
     this.changed = deferred()
+    this.damage = damage
   }
 
   /** The segments, oldest first (a snapshot: later changes do not alter it). */

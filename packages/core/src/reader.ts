@@ -116,10 +116,20 @@ export class RecordReader {
         if (seq > this.to) return this.finish()
         out.push(this.decode(walker))
         this.nextSeq = seq + 1
-        if (seq === this.to) return this.finish()
+        if (seq === this.to) {
+          // Reading reached the end of a log that is damaged right after it: say so.
+          const { damage, lastSeq } = this.source.state
+          if (damage && seq >= lastSeq) throw damage
+          return this.finish()
+        }
         if (out.length >= max) return
       } else if (r === 'end') {
-        if (bound?.kind === 'newest') return // wait for more
+        if (bound?.kind === 'newest') {
+          // The end of what is readable: wait for more, unless the log is damaged right there.
+          const damage = this.source.state.damage
+          if (damage) throw damage
+          return
+        }
         if (walker.batchOpen) {
           throw problemError(this.segment!.path, {
             code: 'batch-open',

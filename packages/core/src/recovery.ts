@@ -1,7 +1,8 @@
 /**
  * Recovery on open: list the segments, remove unfinished segment creations (`*.wal.tmp`, which never
  * hold records), and have the scanner judge the newest segment. A `torn` tail is cut (its bytes kept
- * in a side file, the cut logged at `warn`); `corrupt` fails the open. Sealed segments are not read
+ * in a side file, the cut logged at `warn`); `corrupt` fails a writer's open, and a reader's open
+ * reads up to the damage (it is reported when reading reaches it). Sealed segments are not read
  * here (open time does not grow with them); their frames are validated when read.
  *
  * @internal
@@ -44,7 +45,10 @@ export interface RecoveredTail {
   ref: SegmentRef
   /** Open for writing (a writer's recovery), else -1. */
   fd: Fd
-  header: SegmentHeader
+  /** The header; null only for a reader's open of a segment whose header is damaged. */
+  header: SegmentHeader | null
+  /** A reader's open of a corrupt newest segment: the error reading reports at `validEnd`. */
+  damage: WalError | undefined
   /** End of the last committed batch: where appends continue. */
   validEnd: number
   /** Last committed seq (the header's first seq - 1 when the segment holds no frames). */
@@ -104,8 +108,11 @@ export async function recover(options: RecoverOptions): Promise<Recovered> {
       newest: true,
       serializerName: options.serializerName,
     })
-    if (scan.verdict === 'corrupt') throw problemError(ref.path, scan.problem!)
-    const header = scan.header!
+    const problem = scan.problem
+    const incompatible = problem?.code === 'header-version' || problem?.code === 'header-serializer'
+    if (scan.verdict === 'corrupt' && (!readOnly || incompatible)) throw problemError(ref.path, problem!)
+    const damage = scan.verdict === 'corrupt' ? problemError(ref.path, problem!) : undefined
+    const header = scan.header
     let cutFile: string | null = null
     if (scan.verdict === 'torn') {
       const problem = scan.problem!
@@ -127,7 +134,7 @@ export async function recover(options: RecoverOptions): Promise<Recovered> {
       tailSegment: ref.path,
       scannedBytes: scan.fileSize,
       truncatedBytes: scan.fileSize - scan.validEnd,
-      truncatedAt: scan.verdict === 'torn' ? scan.validEnd : null,
+      truncatedAt: scan.verdict === 'torn' && !readOnly ? scan.validEnd : null,
       reason: scan.problem?.reason ?? null,
       problemCode: scan.problem?.code ?? null,
       cutFile,
@@ -138,7 +145,7 @@ export async function recover(options: RecoverOptions): Promise<Recovered> {
     logger.info('recovered', { ...report })
     return {
       segments,
-      tail: { ref, fd: readOnly ? -1 : fd, header, validEnd: scan.validEnd, lastSeq: scan.lastSeq },
+      tail: { ref, fd: readOnly ? -1 : fd, header, damage, validEnd: scan.validEnd, lastSeq: scan.lastSeq },
       report,
     }
   } catch (err) {

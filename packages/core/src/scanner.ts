@@ -490,7 +490,8 @@ async function findFramesPastDamage(
     const seq = buf.readUInt32LE(at + 8) + buf.readUInt32LE(at + 12) * 2 ** 32
     if (seq <= committedSeq || seq > maxSeq) continue
     if (checkFrame(buf, at, n, 0, options.maxRecordSize, cursor) !== 'ok') continue
-    const durableThrough = cursor.seq - cursor.syncDistance
+    // A distance of 0 is unknown: it proves nothing.
+    const durableThrough = cursor.syncDistance === 0 ? 0 : cursor.seq - cursor.syncDistance
     if (durableThrough > committedSeq) {
       return `seq ${cursor.seq} at offset ${damageAt + at} was written after seq ${committedSeq + 1} was durable`
     }

@@ -186,10 +186,10 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
       dir,
       files,
       logger,
-      state: new LogState(recovered.segments, end),
+      state: new LogState(recovered.segments, end, tail?.damage),
       recovery: recovered.report,
       serializer,
-      serializerName: serializer?.name ?? tail?.header.serializerName,
+      serializerName: serializer?.name ?? tail?.header?.serializerName,
       maxRecordSize,
     })
   }
@@ -465,8 +465,8 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
             ref: tail.ref,
             fd: tail.fd,
             size: tail.validEnd,
-            createdAt: tail.header.createdAt,
-            headerSize: tail.header.headerSize,
+            createdAt: tail.header!.createdAt,
+            headerSize: tail.header!.headerSize,
           }
         : await createSegment(
             { files: o.files, dir: o.dir, serializerName: o.serializer.name, fileMode: o.fileMode },
@@ -511,8 +511,9 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
    *
    * @param options - see {@link WalReaderOptions}; only `dir` is required. Without a serializer,
    *   `data` is the stored bytes and a log of any serializer opens.
-   * @returns the reader
-   * @throws WalError `WAL_CORRUPT`, `WAL_SERIALIZER_MISMATCH`, `WAL_FORMAT_UNSUPPORTED`,
+   * @returns the reader. A log whose newest segment is corrupt opens: reading delivers every record
+   *   before the damage, then throws its `WAL_CORRUPT` (and `recovery.problemCode` names it).
+   * @throws WalError `WAL_SERIALIZER_MISMATCH`, `WAL_FORMAT_UNSUPPORTED`,
    *   `WAL_INVALID_ARGUMENT` (no such directory), `WAL_IO`
    */
   static openReader<Rec extends RecordShape = RecordShape<string, Uint8Array>>(

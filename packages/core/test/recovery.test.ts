@@ -122,9 +122,16 @@ describe('corruption', () => {
     expect(String(err)).toMatch(/checksum.*seq 8 .* written after seq 7 was durable/)
     expect(readFileSync(file)).toEqual(before)
     expect(readdirSync(dir).filter((n) => n.includes('.cut-'))).toEqual([])
-    // A reader still delivers every record before the damage, then the same error.
-    const reader = await Wal.openReader({ dir }).catch((e: unknown) => e)
-    expect(reader).toMatchObject({ code: 'WAL_CORRUPT' })
+    // A reader opens, delivers every record before the damage, then throws the same error.
+    const reader = await Wal.openReader({ dir })
+    expect(reader.recovery.problemCode).toBe('frame-checksum')
+    const seen: number[] = []
+    const readErr = await (async () => {
+      for await (const r of reader.records()) seen.push(r.seq)
+    })().catch((e: unknown) => e)
+    expect(seen).toEqual([1, 2, 3, 4, 5, 6])
+    expect(readErr).toMatchObject({ code: 'WAL_CORRUPT', file, offset: at })
+    await reader.close()
   })
 
   it('a bit flip in a sealed segment is never hidden: reading it throws WAL_CORRUPT with file and offset', async () => {
@@ -223,7 +230,13 @@ describe('crashes during rotation', () => {
     const newest = files[files.length - 1]!
     truncateSync(newest, 10)
     await expect(Wal.open({ dir })).rejects.toMatchObject({ code: 'WAL_CORRUPT', file: newest })
-    await expect(Wal.openReader({ dir })).rejects.toMatchObject({ code: 'WAL_CORRUPT', file: newest })
+    // A reader reads the sealed segments, then reports the damaged one.
+    const reader = await Wal.openReader({ dir })
+    let count = 0
+    const err = await reader.replayFrom(0, () => void count++).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'WAL_CORRUPT', file: newest })
+    expect(count).toBe(Number(newest.slice(-24, -4)) - 1)
+    await reader.close()
     expect(segmentFiles(dir)).toEqual(files)
     expect(statSync(newest).size).toBe(10)
   })

@@ -40,13 +40,14 @@ describe('the record envelope (core)', () => {
       data: new Uint8Array([i]),
       ...(i % 3 === 0 ? { key: `stream-${i}-ü` } : {}),
       ...(i % 4 === 0 ? { headers: { 'correlation-id': `c${i}`, ['__proto__']: 'p', empty: '' } } : {}),
+      ...(i === 5 ? { headers: {}, key: '' } : {}),
     }))
     for (const r of appended) await wal.append(r)
     const read = await collect(wal.records())
     expect(read.map(({ seq: _, ...r }) => r)).toEqual(appended)
     for (const [i, r] of read.entries()) {
-      expect('key' in r).toBe(i % 3 === 0)
-      expect('headers' in r).toBe(i % 4 === 0)
+      expect('key' in r).toBe(i % 3 === 0 || i === 5)
+      expect('headers' in r).toBe(i % 4 === 0 || i === 5)
     }
     expect(Object.keys(read[0]!.headers!)).toEqual(['correlation-id', '__proto__', 'empty'])
     await wal.close()
