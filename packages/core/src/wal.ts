@@ -141,7 +141,7 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
   private refreshing: Promise<void> | undefined
   private closing: Promise<void> | undefined
 
-  /** @internal */
+  /** Readers are opened with {@link Wal.openReader}; `Wal` extends this class. */
   protected constructor(init: WalInit) {
     this.dir = init.dir
     this.recovery = init.recovery
