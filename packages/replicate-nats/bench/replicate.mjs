@@ -1,4 +1,4 @@
-// Replication throughput and lag: appends N records (default 100,000 of 100 bytes, in batches of 100)
+// Replication throughput and lag: appends N records (default 100,000 with 100 bytes of data, in batches of 100)
 // to a WAL while a replicator publishes them to JetStream, samples the lag (lastSeq - replicatedSeq)
 // every 5 ms, and reports records/s of the replication end to end (first append to last ack) and the
 // max and mean lag. `rate` paces the appends (records/s; 0, the default, appends as fast as the WAL
@@ -102,7 +102,7 @@ for (let attempt = 0; ; attempt++) {
 
 const wal = await Wal.open({ dir: join(root, 'wal') })
 const replicator = replicateToJetStream({ wal, nc, stream: 'BENCH', subject: 'waltz.bench', maxInFlight })
-const data = new Uint8Array(100 - 9 - 'bench'.length).fill(7) // 100-byte stored records (bytesSerializer)
+const data = new Uint8Array(100).fill(7) // 100 bytes of data, the message body (bytesSerializer)
 let lagSum = 0
 let lagSamples = 0
 const sampler = setInterval(() => {
@@ -137,7 +137,7 @@ const restoreMs = performance.now() - restoreStart
 
 const rate = (n, ms) => Math.round((n / ms) * 1000).toLocaleString('en-US')
 console.log(
-  `mode: ${mode} (${size} node${size > 1 ? 's' : ''}, stream replicas ${size}), ${total} records of 100 bytes`,
+  `mode: ${mode} (${size} node${size > 1 ? 's' : ''}, stream replicas ${size}), ${total} records, 100 bytes of data`,
 )
 console.log(
   `appends ${pace > 0 ? `paced at ${pace} records/s` : 'unpaced'}, maxInFlight ${maxInFlight}, noAsyncTraces ${!asyncTraces}; node ${process.version}`,

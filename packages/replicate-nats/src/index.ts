@@ -19,6 +19,7 @@ export {
   ensureStream,
   escapeHeaderValue,
   HEADER,
+  MESSAGE_FORMAT,
   type MessageLike,
   parseReplicatedMessage,
   type ReplicatedMessage,

@@ -1,33 +1,39 @@
 /**
  * The replica WAL as a restore writes it. This is the only place the restoring side touches WAL
- * records or the serializer, so a change in how records are appended verbatim changes this file alone.
+ * records, so a change in how records are appended verbatim changes this file alone.
  */
-import { isWalError, Wal, type WalOptions } from '@waltz/core'
+import { isWalError, type RawRecord, type RecordShape, Wal, type WalOptions } from '@waltz/core'
 import { ReplicationError } from './errors.js'
 import { replicaSerializer } from './serializer.js'
-import type { ReplicatedMessage } from './stream.js'
-
-/** A record as {@link replicaSerializer} stores it: only `data`, the source's bytes, is kept. */
-interface ReplicaRecord {
-  type: string
-  time: number
-  data: Uint8Array
-}
+import { carriesRecord, type ReplicatedMessage } from './stream.js'
 
 /** Options of the replica WAL that a restore passes through. */
-type ReplicaWalOptions = Omit<WalOptions, 'dir' | 'serializer' | 'firstSeq' | 'readOnly'>
+type ReplicaWalOptions = Omit<WalOptions, 'dir' | 'serializer' | 'firstSeq'>
+
+/** The record a message carries, as the source WAL stores it. */
+function storedRecord(message: ReplicatedMessage): RawRecord {
+  const record: RawRecord = {
+    seq: message.seq,
+    time: message.time,
+    type: message.type,
+    data: message.payload,
+  }
+  if (message.key !== undefined) record.key = message.key
+  if (message.headers !== undefined) record.headers = message.headers
+  return record
+}
 
 /**
- * An open replica: appends received messages in batches, each record under the seq the stream gave it,
- * and counts what it appended.
+ * An open replica: appends received messages in batches with `appendRaw`, each record as the source
+ * stores it (seq, type, time, key, headers, data bytes), and counts what it appended.
  */
 export class Replica {
-  private batch: ReplicaRecord[] = []
+  private batch: RawRecord[] = []
   private expected: number
   private appendedCount = 0
 
   private constructor(
-    private readonly wal: Wal<ReplicaRecord>,
+    private readonly wal: Wal<RecordShape<string, Uint8Array>>,
     /** The source serializer's name, under which the replica is stored. */
     readonly serializer: string,
   ) {
@@ -89,37 +95,32 @@ export class Replica {
 
   /** Batches `message`'s record as seq {@link next}; the caller has checked that it carries that seq. */
   add(message: ReplicatedMessage): void {
-    this.batch.push({ type: '', time: 0, data: message.payload })
+    this.batch.push(storedRecord(message))
     this.expected++
   }
 
   /**
-   * Appends the batched records as one batch.
+   * Appends the batched records as one atomic batch, under their own seqs.
    *
    * @returns the seq of the last record appended, or undefined when nothing was batched
-   * @throws ReplicationError `REPLICATION_DIVERGED` when the replica gave them other seqs; `WalError`
+   * @throws WalError as `Wal.appendRaw`
    */
   async flush(): Promise<number | undefined> {
     if (this.batch.length === 0) return undefined
     const records = this.batch
     this.batch = []
-    const appended = await this.wal.appendBatch(records)
-    if (appended !== this.expected - 1) {
-      throw new ReplicationError(
-        'REPLICATION_DIVERGED',
-        `the replica assigned seq ${appended} to the record of seq ${this.expected - 1}`,
-        { seq: this.expected - 1 },
-      )
-    }
+    const appended = await this.wal.appendRaw(records)
     this.appendedCount += records.length
     return appended
   }
 
-  /** The stored bytes of the last record, to compare with the stream's record of that seq. */
-  async lastPayload(): Promise<Uint8Array | undefined> {
-    let payload: Uint8Array | undefined
-    for await (const r of this.wal.records({ from: this.wal.lastSeq })) payload = r.data
-    return payload
+  /** Whether the replica's last record is the one `message` carries (same seq, envelope and data bytes). */
+  async endsWith(message: ReplicatedMessage): Promise<boolean> {
+    const last = this.wal.lastSeq
+    for await (const record of this.wal.recordsRaw({ from: last, to: last })) {
+      return carriesRecord(message, record)
+    }
+    return false
   }
 
   /** Closes the replica WAL. */

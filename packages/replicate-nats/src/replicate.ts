@@ -4,7 +4,7 @@
  */
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/transport-node'
-import { type EncodableRecord, isWalError, silentLogger, type Wal, type WalLogger } from '@waltz/core'
+import { isWalError, type RecordShape, silentLogger, type WalLogger, type WalReader } from '@waltz/core'
 import { isReplicationError, ReplicationError } from './errors.js'
 import { Publisher, type PublisherEvents } from './publisher.js'
 import { SourceLog } from './source.js'
@@ -13,9 +13,12 @@ import { backoff, sleep } from './util.js'
 import { SeqWaiters } from './waiters.js'
 
 /** Options of {@link replicateToJetStream}. */
-export interface ReplicateOptions<Rec extends EncodableRecord = EncodableRecord> {
-  /** The source log (open for writing in this process, or `readOnly` following another process). */
-  wal: Wal<Rec>
+export interface ReplicateOptions<Rec extends RecordShape = RecordShape> {
+  /**
+   * The source log: a `Wal` open for writing in this process, or a `WalReader` (`Wal.openReader`)
+   * following another process's log.
+   */
+  wal: WalReader<Rec>
   /**
    * The NATS connection. Give it unlimited reconnects (`maxReconnectAttempts: -1`) so an outage
    * pauses replication rather than closing the connection, which stops it for good.
@@ -105,11 +108,12 @@ const DEFAULTS = { maxInFlight: 512, publishTimeoutMs: 5000, retryMinMs: 100, re
 type Config = typeof DEFAULTS
 
 /**
- * Replicates a WAL to a JetStream stream: publishes every record (the stored bytes, with seq, type,
- * time, serializer and source id as headers; message id `<walId>:<seq>`) in seq order with up to
- * `maxInFlight` publishes in flight. On start and after every failure it resumes right after the last
- * record the stream holds for `subject`, checking that record against the WAL. A JetStream outage
- * pauses it (the WAL is untouched) until publishing succeeds again.
+ * Replicates a WAL to a JetStream stream: publishes every record (the stored data bytes, undecoded,
+ * with seq, type, time, key, headers, serializer and source id as message headers; message id
+ * `<walId>:<seq>`) in seq order with up to `maxInFlight` publishes in flight. On start and after every
+ * failure it resumes right after the last record the stream holds for `subject`, checking that record
+ * (envelope and data bytes) against the WAL. A JetStream outage pauses it (the WAL is untouched) until
+ * publishing succeeds again.
  *
  * @param options - see {@link ReplicateOptions}
  * @returns the running replicator
@@ -122,9 +126,7 @@ type Config = typeof DEFAULTS
  * await replicator.stop()
  * ```
  */
-export function replicateToJetStream<Rec extends EncodableRecord>(
-  options: ReplicateOptions<Rec>,
-): Replicator {
+export function replicateToJetStream<Rec extends RecordShape>(options: ReplicateOptions<Rec>): Replicator {
   return new ReplicatorImpl(options as unknown as ReplicateOptions)
 }
 
@@ -134,7 +136,7 @@ export function replicateToJetStream<Rec extends EncodableRecord>(
  */
 class ReplicatorImpl implements Replicator {
   readonly done: Promise<void>
-  private readonly wal: Wal<EncodableRecord>
+  private readonly wal: WalReader<RecordShape>
   private readonly nc: NatsConnection
   private readonly stream: string
   private readonly subject: string
@@ -166,7 +168,7 @@ class ReplicatorImpl implements Replicator {
     this.subject = options.subject
     this.config = config
     this.logger = options.logger ?? silentLogger
-    this.source = new SourceLog(options.wal, walId, config.publishTimeoutMs, this.logger)
+    this.source = new SourceLog(options.wal, walId, config.publishTimeoutMs)
     this.done = this.run().then(
       () => this.finish('stopped', undefined),
       (err: unknown) => {
@@ -295,6 +297,8 @@ class ReplicatorImpl implements Replicator {
     this.js ??= jetstream(this.nc, { timeout: this.config.publishTimeoutMs })
     const last = await lastOnSubject(this.jsm, this.stream, this.subject)
     const from = last === undefined ? this.wal.firstSeq : await this.checkResume(last)
+    // Stopped while starting: the abort listener below would never fire.
+    if (this.stopping) return
     this.advance(from - 1)
     if (this.state !== 'replicating') {
       this.logger.info('replicating', { stream: this.stream, subject: this.subject, from })
@@ -345,8 +349,8 @@ class ReplicatorImpl implements Replicator {
         `stream ${this.stream} (${this.subject}) is not a copy of ${wal.dir}: ${why}`,
         { seq: last.seq, streamSeq: last.streamSeq },
       )
-    if (last.serializer !== wal.serializerName) {
-      throw diverged(`its records use serializer '${last.serializer}', the WAL '${wal.serializerName}'`)
+    if (last.serializer !== this.source.serializer) {
+      throw diverged(`its records use serializer '${last.serializer}', the WAL '${this.source.serializer}'`)
     }
     if (last.seq > wal.lastSeq) {
       throw diverged(`it holds seq ${last.seq}, the WAL ends at ${wal.lastSeq} (a lost or replaced log?)`)
@@ -358,11 +362,8 @@ class ReplicatorImpl implements Replicator {
         { seq: last.seq + 1 },
       )
     }
-    if (last.seq >= wal.firstSeq) {
-      const local = await this.source.payloadAt(last.seq, this.stopController.signal)
-      if (local !== undefined && !Buffer.from(local).equals(last.payload)) {
-        throw diverged(`seq ${last.seq} holds other bytes in the stream than in the WAL`)
-      }
+    if (last.seq >= wal.firstSeq && (await this.source.storesOther(last))) {
+      throw diverged(`seq ${last.seq} is another record in the stream than in the WAL`)
     }
     return last.seq + 1
   }

@@ -226,8 +226,8 @@ export class RestoreSession {
   }
 
   /**
-   * Checks that the replica's last record is the stream's record of that seq, byte for byte, and
-   * returns the stream sequence after it.
+   * Checks that the replica's last record is the stream's record of that seq (type, time, key,
+   * headers and data bytes), and returns the stream sequence after it.
    *
    * @throws ReplicationError `REPLICATION_DIVERGED`
    */
@@ -240,13 +240,7 @@ export class RestoreSession {
     const seq = replica.lastSeq
     const at = seq === last.seq ? last.streamSeq : await streamSeqFor(jsm, stream, subject, seq, first, last)
     const theirs = seq === last.seq ? last : await nextOnSubject(jsm, stream, subject, at)
-    const ours = await replica.lastPayload()
-    if (
-      theirs === undefined ||
-      theirs.seq !== seq ||
-      ours === undefined ||
-      !Buffer.from(ours).equals(theirs.payload)
-    ) {
+    if (theirs === undefined || !(await replica.endsWith(theirs))) {
       throw new ReplicationError(
         'REPLICATION_DIVERGED',
         `seq ${seq} of the replica in ${dir} differs from the stream's`,

@@ -1,5 +1,5 @@
 /**
- * The replica side: rebuilds a local WAL with the source's seqs and bytes from a stream, resuming an
+ * The replica side: rebuilds a local WAL with the source's records from a stream, resuming an
  * existing replica, and optionally keeps following the stream.
  */
 import { jetstreamManager } from '@nats-io/jetstream'
@@ -28,10 +28,10 @@ export interface RestoreOptions {
   signal?: AbortSignal
   /** Called after each appended batch with the replica's last seq. */
   onProgress?: (lastSeq: number) => void
-  /** Records per `appendBatch` at most. Default 1000. */
+  /** Records per appended batch (`appendRaw`) at most. Default 1000. */
   batchSize?: number
   /** Options of the replica WAL (`sync`, `segmentSize`, …); `dir`, `serializer` and `firstSeq` are set here. */
-  walOptions?: Omit<WalOptions, 'dir' | 'serializer' | 'firstSeq' | 'readOnly'>
+  walOptions?: Omit<WalOptions, 'dir' | 'serializer' | 'firstSeq'>
   /** Where to report progress. Default: silent. */
   logger?: WalLogger
 }
@@ -49,12 +49,12 @@ export interface RestoreResult {
 }
 
 /**
- * Builds (or brings up to date) a local WAL holding the stream's records with identical seqs and
- * bytes: a read replica, or a recovery on a new machine. A new replica starts at the stream's first
- * record (`firstSeq`); an existing one resumes after its last record, which must equal the stream's
- * record of that seq. Every seq is checked: a gap is an error, never skipped. The replica is stored
- * under the source serializer's name, so applications open it with their real serializer (read-only
- * while `follow` runs).
+ * Builds (or brings up to date) a local WAL holding the stream's records exactly as the source stores
+ * them (seq, type, time, key, headers and data bytes): a read replica, or a recovery on a new machine.
+ * A new replica starts at the stream's first record (`firstSeq`); an existing one resumes after its
+ * last record, which must equal the stream's record of that seq. Every seq is checked: a gap is an
+ * error, never skipped. The replica is stored under the source serializer's name, so applications
+ * open it with their real serializer (with `Wal.openReader` while `follow` runs).
  *
  * @param options - see {@link RestoreOptions}
  * @returns the replica's range and the count restored
@@ -64,7 +64,7 @@ export interface RestoreResult {
  * @example
  * ```ts
  * const { lastSeq } = await restoreFromJetStream({ nc, stream: 'ORDERS', subject: 'waltz.orders', dir: './replica' })
- * const replica = await Wal.open({ dir: './replica', serializer: mySerializer, readOnly: true })
+ * const replica = await Wal.openReader({ dir: './replica', serializer: mySerializer })
  * ```
  */
 export async function restoreFromJetStream(options: RestoreOptions): Promise<RestoreResult> {

@@ -1,19 +1,19 @@
 /**
  * The source WAL's records as the replicator reads and publishes them. This is the only place the
- * publishing side touches WAL records or the serializer, so a change in how records are read from the
- * WAL changes this file alone.
+ * publishing side touches WAL records, so a change in how records are read from the WAL changes this
+ * file alone. Records are read as stored: nothing is decoded.
  */
 import type { JetStreamPublishOptions } from '@nats-io/jetstream'
-import type { EncodableRecord, StoredFrame, Wal, WalLogger } from '@waltz/core'
+import type { RawRecord, RecordShape, WalReader } from '@waltz/core'
 import { ReplicationError } from './errors.js'
-import { escapeHeaderValue, recordHeaders } from './stream.js'
+import { carriesRecord, escapeHeaderValue, type ReplicatedMessage, recordHeaders } from './stream.js'
 
-/** One record of the source WAL as the replicator moves it: its seq and its stored bytes. */
-export type SourceRecord = StoredFrame
+/** One record of the source WAL as the replicator moves it: as stored, data undecoded. */
+export type SourceRecord = RawRecord
 
 /** A record ready for `js.publish`: the body and the publish options (message id, headers, timeout). */
 interface OutgoingMessage {
-  /** The body: the record's stored bytes. */
+  /** The body: the record's stored data bytes. */
   payload: Uint8Array
   /** Message id, `Waltz-*` headers and the acknowledgement timeout; the caller adds `expect`. */
   options: Partial<JetStreamPublishOptions>
@@ -21,26 +21,35 @@ interface OutgoingMessage {
 
 /** Reads a source WAL's stored records and turns each into the stream message that carries it. */
 export class SourceLog {
+  /** The source serializer's name. */
+  readonly serializer: string
   private readonly headerWalId: string
   private readonly headerSerializer: string
 
   /**
-   * @param wal - the source log
+   * @param wal - the source log (a writer, or a reader following another process)
    * @param walId - the source log's id (already checked to be printable ASCII)
    * @param publishTimeoutMs - the acknowledgement timeout of every publish
-   * @param logger - where to warn about records whose type and time cannot be decoded
-   * @throws ReplicationError `REPLICATION_INVALID_ARGUMENT` when the serializer name cannot be a header
+   * @throws ReplicationError `REPLICATION_INVALID_ARGUMENT` when the log has no serializer name (an
+   *   empty log opened by a reader without a serializer) or one that cannot be a header
    */
   constructor(
-    private readonly wal: Wal<EncodableRecord>,
+    private readonly wal: WalReader<RecordShape>,
     private readonly walId: string,
     private readonly publishTimeoutMs: number,
-    private readonly logger: WalLogger,
   ) {
-    const serializer = escapeHeaderValue(wal.serializerName)
+    const name = wal.serializerName
+    if (name === undefined) {
+      throw new ReplicationError(
+        'REPLICATION_INVALID_ARGUMENT',
+        `${wal.dir} holds no record and the reader has no serializer: open it with its serializer`,
+      )
+    }
+    const serializer = escapeHeaderValue(name)
     if (serializer === undefined) {
       throw new ReplicationError('REPLICATION_INVALID_ARGUMENT', 'the serializer name is not valid Unicode')
     }
+    this.serializer = name
     this.headerWalId = escapeHeaderValue(walId)!
     this.headerSerializer = serializer
   }
@@ -48,16 +57,23 @@ export class SourceLog {
   /**
    * The stored records from `from` on, waiting for new ones until `signal` aborts.
    *
-   * @throws WalError `WAL_TRUNCATED`, `WAL_CLOSED`, `WAL_CORRUPT` as `Wal.tailFrames`
+   * @throws WalError `WAL_TRUNCATED`, `WAL_CLOSED`, `WAL_CORRUPT` as `WalReader.tailRaw`
    */
   tail(from: number, signal: AbortSignal): AsyncIterable<SourceRecord> {
-    return this.wal.tailFrames({ from, signal })
+    return this.wal.tailRaw({ from, signal })
   }
 
-  /** The stored bytes of record `seq` (undefined when `signal` aborts before it is read). */
-  async payloadAt(seq: number, signal: AbortSignal): Promise<Uint8Array | undefined> {
-    for await (const frame of this.wal.tailFrames({ from: seq, signal })) return frame.payload
-    return undefined
+  /**
+   * Whether the WAL stores another record at `message.seq` than the one `message` carries (another
+   * type, time, key, headers or data bytes). False when the WAL does not hold that seq.
+   *
+   * @throws WalError `WAL_TRUNCATED` (the record was removed meanwhile), `WAL_CORRUPT`
+   */
+  async storesOther(message: ReplicatedMessage): Promise<boolean> {
+    for await (const record of this.wal.recordsRaw({ from: message.seq, to: message.seq })) {
+      return !carriesRecord(message, record)
+    }
+    return false
   }
 
   /** The message id of record `seq`: `<walId>:<seq>`. JetStream drops a repeated id within its window. */
@@ -65,33 +81,15 @@ export class SourceLog {
     return `${this.walId}:${seq}`
   }
 
-  /** The stream message carrying `record`: its stored bytes verbatim, with the `Waltz-*` headers. */
+  /** The stream message carrying `record`: its stored data bytes verbatim, the envelope in headers. */
   message(record: SourceRecord): OutgoingMessage {
     return {
-      payload: record.payload,
+      payload: record.data,
       options: {
         msgID: this.messageId(record.seq),
-        headers: this.headersFor(record),
+        headers: recordHeaders(record, this.headerWalId, this.headerSerializer),
         timeout: this.publishTimeoutMs,
       },
     }
-  }
-
-  // Type and time are only a convenience for readers of the stream: a record the serializer cannot
-  // decode is still replicated, without them, rather than stopping replication.
-  private headersFor(record: SourceRecord) {
-    let type: string | undefined
-    let time: number | undefined
-    try {
-      const decoded = this.wal.serializer.decode(record.payload)
-      type = decoded.type
-      time = decoded.time
-    } catch (err) {
-      this.logger.warn('cannot decode the record for its type and time headers', {
-        seq: record.seq,
-        error: err,
-      })
-    }
-    return recordHeaders(record.seq, this.headerWalId, this.headerSerializer, type, time)
   }
 }

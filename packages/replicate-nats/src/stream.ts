@@ -13,40 +13,63 @@ import {
   type StreamInfo,
 } from '@nats-io/jetstream'
 import { headers, type MsgHdrs, nanos } from '@nats-io/transport-node'
+import { MAX_TIME, type RawRecord, type RecordHeaders } from '@waltz/core'
 import { ReplicationError } from './errors.js'
 
-/** Header names of a replicated record. The body is the record exactly as the WAL stores it. */
+/**
+ * Header names of a replicated record. The body is the record's data exactly as the WAL stores it
+ * (the serializer's bytes); the envelope travels in these headers.
+ */
 export const HEADER = Object.freeze({
+  /** The message layout's version, {@link MESSAGE_FORMAT}. */
+  format: 'Waltz-Format',
   /** The record's WAL seq, decimal. */
   seq: 'Waltz-Seq',
   /** The record's type, {@link escapeHeaderValue escaped}. */
   type: 'Waltz-Type',
-  /** The record's time, milliseconds since the epoch, decimal (a JS number's `String()`). */
+  /** The record's time, integer milliseconds since the epoch, decimal. */
   time: 'Waltz-Time',
+  /** The record's key, {@link escapeHeaderValue escaped}; only when the record has one. */
+  key: 'Waltz-Key',
+  /** How many headers the record has, decimal; only when it has headers (`0` for `{}`). */
+  headerCount: 'Waltz-Headers',
+  /** Prefix of one message header per record header: `Waltz-Header-<escaped name>: <escaped value>`. */
+  headerPrefix: 'Waltz-Header-',
   /** The name of the serializer that encoded the body, {@link escapeHeaderValue escaped}. */
   serializer: 'Waltz-Serializer',
   /** The id of the source log, {@link escapeHeaderValue escaped}. */
   walId: 'Waltz-Wal-Id',
 } as const)
 
+/**
+ * The version of the message layout, in `Waltz-Format`. Version 2 (core v2) carries the envelope in
+ * headers and only the data in the body; the earlier layout had no `Waltz-Format` and a body holding
+ * the whole encoded record, and is refused.
+ */
+export const MESSAGE_FORMAT = '2'
+
 /** Default `duplicate_window` of {@link ensureStream}: 2 minutes (the JetStream default). */
 export const DEFAULT_DUPLICATE_WINDOW_MS = 120_000
 
-/** A record read back from the stream. */
+/** A record read back from the stream. `key` and `headers` are present only when the record has them. */
 export interface ReplicatedMessage {
   /** The record's WAL seq (`Waltz-Seq`). */
   seq: number
   /** The JetStream stream sequence of the message. */
   streamSeq: number
-  /** The record's type (`Waltz-Type`), or undefined when the publisher could not decode it. */
-  type: string | undefined
-  /** The record's time (`Waltz-Time`), or undefined when the publisher could not decode it. */
-  time: number | undefined
+  /** The record's type (`Waltz-Type`). */
+  type: string
+  /** The record's time (`Waltz-Time`). */
+  time: number
+  /** The record's key (`Waltz-Key`). */
+  key?: string
+  /** The record's headers (`Waltz-Headers` and `Waltz-Header-*`). */
+  headers?: RecordHeaders
   /** The serializer name (`Waltz-Serializer`). */
   serializer: string
   /** The source log's id (`Waltz-Wal-Id`). */
   walId: string
-  /** The body: the serializer's bytes, as the source WAL stores them. */
+  /** The body: the record's data, the serializer's bytes as the source WAL stores them. */
   payload: Uint8Array
 }
 
@@ -77,19 +100,36 @@ export function escapeHeaderValue(value: string): string | undefined {
   }
 }
 
-/** Builds the headers of one record; `serializer` and `walId` are escaped already. */
-export function recordHeaders(
-  seq: number,
-  walId: string,
-  serializer: string,
-  type: string | undefined,
-  time: number | undefined,
-): MsgHdrs {
+// Strings read from a WAL were decoded from UTF-8, so they hold no lone surrogate and always escape.
+function escapeStored(value: string): string {
+  return escapeHeaderValue(value)!
+}
+
+/** A record header's name in a message header name: escaped, and `:` (not allowed in names) too. */
+function recordHeaderName(name: string): string {
+  return HEADER.headerPrefix + escapeStored(name).replaceAll(':', '%3A')
+}
+
+/**
+ * Builds the headers of the message carrying `record` (see {@link HEADER}).
+ *
+ * @param record - the record as stored (its data is the body, not a header)
+ * @param walId - the source log's id, escaped already
+ * @param serializer - the serializer name, escaped already
+ */
+export function recordHeaders(record: Omit<RawRecord, 'data'>, walId: string, serializer: string): MsgHdrs {
   const h = headers()
-  h.set(HEADER.seq, String(seq))
-  const escapedType = type === undefined ? undefined : escapeHeaderValue(type)
-  if (escapedType !== undefined) h.set(HEADER.type, escapedType)
-  if (time !== undefined) h.set(HEADER.time, String(time))
+  h.set(HEADER.format, MESSAGE_FORMAT)
+  h.set(HEADER.seq, String(record.seq))
+  h.set(HEADER.type, escapeStored(record.type))
+  h.set(HEADER.time, String(record.time))
+  if (record.key !== undefined) h.set(HEADER.key, escapeStored(record.key))
+  const fields = record.headers
+  if (fields !== undefined) {
+    const names = Object.keys(fields)
+    h.set(HEADER.headerCount, String(names.length))
+    for (const name of names) h.set(recordHeaderName(name), escapeStored(fields[name]!))
+  }
   h.set(HEADER.serializer, serializer)
   h.set(HEADER.walId, walId)
   return h
@@ -101,34 +141,106 @@ function bad(streamSeq: number, problem: string): ReplicationError {
   })
 }
 
+/** Reads a decimal header holding an integer from `min` to `max`. */
+function integerHeader(
+  h: MsgHdrs,
+  streamSeq: number,
+  name: string,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
+  const text = h.get(name)
+  const value = Number(text)
+  if (!/^[0-9]+$/.test(text) || value < min || value > max) {
+    throw bad(streamSeq, `bad ${name} '${text}'`)
+  }
+  return value
+}
+
 /**
- * Reads a message that a replicator published: its WAL seq, type, time, serializer, source id and
- * payload. For consumers that read the stream directly.
+ * Reads a message that a replicator published: its WAL seq, type, time, key, headers, serializer,
+ * source id and payload. For consumers that read the stream directly.
  *
  * @param msg - a `JsMsg` (from a consumer) or `StoredMsg` (from `getMessage`)
  * @returns the record and its metadata
- * @throws ReplicationError `REPLICATION_BAD_MESSAGE` when the `Waltz-*` headers are missing or malformed
+ * @throws ReplicationError `REPLICATION_BAD_MESSAGE` when the `Waltz-*` headers are missing or malformed,
+ *   or the message has another layout than {@link MESSAGE_FORMAT}
  */
 export function parseReplicatedMessage(msg: MessageLike): ReplicatedMessage {
   const h = msg.headers ?? msg.header
   if (h === undefined) throw bad(msg.seq, 'no headers (not published by a waltz replicator)')
-  const seqText = h.get(HEADER.seq)
-  const seq = Number(seqText)
-  if (seqText === '' || !Number.isSafeInteger(seq) || seq < 1)
-    throw bad(msg.seq, `bad ${HEADER.seq} '${seqText}'`)
+  const format = h.get(HEADER.format)
+  if (format !== MESSAGE_FORMAT) {
+    throw bad(
+      msg.seq,
+      `${HEADER.format} '${format}', not ${MESSAGE_FORMAT} (published by an older replicator?)`,
+    )
+  }
+  const seq = integerHeader(h, msg.seq, HEADER.seq, 1)
+  const time = integerHeader(h, msg.seq, HEADER.time, 0, MAX_TIME)
+  if (!h.has(HEADER.type)) throw bad(msg.seq, `no ${HEADER.type} header`)
   const serializerText = h.get(HEADER.serializer)
   if (serializerText === '') throw bad(msg.seq, `no ${HEADER.serializer} header`)
-  const typeText = h.has(HEADER.type) ? h.get(HEADER.type) : undefined
-  const timeText = h.get(HEADER.time)
-  return {
+  const message: ReplicatedMessage = {
     seq,
     streamSeq: msg.seq,
-    type: typeText === undefined ? undefined : unescapeHeader(msg.seq, HEADER.type, typeText),
-    time: timeText === '' ? undefined : Number(timeText),
+    type: unescapeHeader(msg.seq, HEADER.type, h.get(HEADER.type)),
+    time,
     serializer: unescapeHeader(msg.seq, HEADER.serializer, serializerText),
     walId: unescapeHeader(msg.seq, HEADER.walId, h.get(HEADER.walId)),
     payload: msg.data,
   }
+  if (h.has(HEADER.key)) message.key = unescapeHeader(msg.seq, HEADER.key, h.get(HEADER.key))
+  const fields = parseRecordHeaders(h, msg.seq)
+  if (fields !== undefined) message.headers = fields
+  return message
+}
+
+/** The record headers of a message: undefined without `Waltz-Headers`, else exactly that many. */
+function parseRecordHeaders(h: MsgHdrs, streamSeq: number): RecordHeaders | undefined {
+  const entries: [string, string][] = []
+  for (const [name, values] of h) {
+    if (!name.startsWith(HEADER.headerPrefix)) continue
+    if (values.length !== 1) throw bad(streamSeq, `${values.length} values of ${name}`)
+    const recordName = unescapeHeader(streamSeq, name, name.slice(HEADER.headerPrefix.length))
+    entries.push([recordName, unescapeHeader(streamSeq, name, values[0]!)])
+  }
+  if (!h.has(HEADER.headerCount)) {
+    if (entries.length > 0) {
+      throw bad(streamSeq, `${HEADER.headerPrefix}* headers without ${HEADER.headerCount}`)
+    }
+    return undefined
+  }
+  const count = integerHeader(h, streamSeq, HEADER.headerCount, 0)
+  if (count !== entries.length) {
+    throw bad(streamSeq, `${HEADER.headerCount} says ${count}, the message has ${entries.length}`)
+  }
+  // fromEntries defines own properties: a header named '__proto__' stays an ordinary header.
+  return Object.fromEntries(entries)
+}
+
+/**
+ * Whether `message` carries exactly `record`: the same seq, type, time, key, headers and data bytes
+ * (absent key or headers must be absent on both sides).
+ */
+export function carriesRecord(message: ReplicatedMessage, record: RawRecord): boolean {
+  return (
+    message.seq === record.seq &&
+    message.type === record.type &&
+    message.time === record.time &&
+    message.key === record.key &&
+    sameHeaders(message.headers, record.headers) &&
+    Buffer.from(message.payload.buffer, message.payload.byteOffset, message.payload.byteLength).equals(
+      record.data,
+    )
+  )
+}
+
+function sameHeaders(a: RecordHeaders | undefined, b: RecordHeaders | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b
+  const names = Object.keys(a)
+  if (names.length !== Object.keys(b).length) return false
+  return names.every((name) => Object.hasOwn(b, name) && a[name] === b[name])
 }
 
 function unescapeHeader(streamSeq: number, header: string, value: string): string {

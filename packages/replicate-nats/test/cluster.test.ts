@@ -151,7 +151,7 @@ describe.skipIf(NO_NATS_SERVER)('3-node JetStream cluster, stream with 3 replica
     await eventually(async () => expect(following.progress()).toBe(wal.lastSeq), 45_000)
     await following.stop()
     await expectReplicaEquals(wal, replicaDir)
-    const typed = await Wal.open({ dir: replicaDir, serializer: eventSerializer, readOnly: true })
+    const typed = await Wal.openReader({ dir: replicaDir, serializer: eventSerializer })
     expect(typed.lastSeq).toBe(3300)
     await typed.close()
     await replicator.stop()

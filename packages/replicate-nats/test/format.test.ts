@@ -1,4 +1,4 @@
-import type { NatsConnection } from '@nats-io/transport-node'
+import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node'
 import { Wal } from '@waltz/core'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
@@ -12,7 +12,7 @@ import {
   replicateToJetStream,
   restoreFromJetStream,
 } from '../src/index.js'
-import { recordHeaders, subjectMatches } from '../src/stream.js'
+import { carriesRecord, recordHeaders, subjectMatches } from '../src/stream.js'
 import { tempDir } from './helpers.js'
 
 // No server here: the message layout, the errors and the option checks.
@@ -38,29 +38,126 @@ describe('header values', () => {
   })
 })
 
-describe('parseReplicatedMessage', () => {
-  const payload = new Uint8Array([1, 2, 3])
+/**
+ * The headers as a consumer receives them: encoded as on the wire and decoded by the client (whose
+ * `MsgHdrsImpl` the client packages do not export, hence the constructor).
+ */
+function throughWire(h: MsgHdrs): MsgHdrs {
+  const wire = h as MsgHdrs & { encode(): Uint8Array; constructor: { decode(bytes: Uint8Array): MsgHdrs } }
+  return wire.constructor.decode(wire.encode())
+}
 
-  it('reads what a replicator writes', () => {
-    const h = recordHeaders(42, 'primary%2F1', 'json%20v1', 'a b', 1.5)
-    expect(h.get(HEADER.seq)).toBe('42')
-    expect(parseReplicatedMessage({ seq: 7, data: payload, headers: h })).toEqual({
+describe('message layout', () => {
+  const payload = new Uint8Array([1, 2, 3])
+  const record = {
+    seq: 42,
+    time: 1_700_000_000_123,
+    type: 'a b',
+    key: 'order 7/ü',
+    headers: { 'correlation-id': 'c-1', 'Caus: ätion %id': ' v\r\n', A: 'upper', a: 'lower', '': '' },
+  }
+
+  it('carries the envelope in headers, one per record header, all printable ASCII', () => {
+    // The message a replicator publishes for `record` (body: the data bytes as stored), exactly.
+    const h = recordHeaders(record, 'primary%2F1', 'json%20v1')
+    expect(h.toString().split('\r\n')).toEqual([
+      'NATS/1.0',
+      'Waltz-Format: 2',
+      'Waltz-Seq: 42',
+      'Waltz-Type: a%20b',
+      'Waltz-Time: 1700000000123',
+      'Waltz-Key: order%207/%C3%BC',
+      'Waltz-Headers: 5',
+      'Waltz-Header-correlation-id: c-1',
+      'Waltz-Header-Caus%3A%20%C3%A4tion%20%25id: %20v%0D%0A',
+      'Waltz-Header-A: upper',
+      'Waltz-Header-a: lower',
+      'Waltz-Header-: ',
+      'Waltz-Serializer: json%20v1',
+      'Waltz-Wal-Id: primary%2F1',
+      '',
+      '',
+    ])
+    // Without key and headers, neither `Waltz-Key` nor `Waltz-Headers` is there; `{}` is `Waltz-Headers: 0`.
+    const bare = recordHeaders({ seq: 1, time: 0, type: '' }, 'w', 's')
+    expect(bare.keys()).toEqual([
+      HEADER.format,
+      HEADER.seq,
+      HEADER.type,
+      HEADER.time,
+      HEADER.serializer,
+      HEADER.walId,
+    ])
+    const empty = recordHeaders({ seq: 1, time: 0, type: 't', key: '', headers: {} }, 'w', 's')
+    expect(empty.get(HEADER.headerCount)).toBe('0')
+    expect(empty.has(HEADER.key)).toBe(true)
+  })
+
+  it('reads back what a replicator writes, key and headers absent where absent', () => {
+    const h = recordHeaders(record, 'primary%2F1', 'json%20v1')
+    // Through the wire encoding, as a consumer receives it.
+    const received = throughWire(h)
+    const parsed = parseReplicatedMessage({ seq: 7, data: payload, headers: received })
+    expect(parsed).toStrictEqual({
       seq: 42,
       streamSeq: 7,
       type: 'a b',
-      time: 1.5,
+      time: 1_700_000_000_123,
+      key: 'order 7/ü',
+      headers: record.headers,
       serializer: 'json v1',
       walId: 'primary/1',
       payload,
     })
-    const noType = recordHeaders(1, 'w', 's', undefined, undefined)
-    expect(parseReplicatedMessage({ seq: 1, data: payload, header: noType })).toMatchObject({
-      type: undefined,
-      time: undefined,
+    expect(carriesRecord(parsed, { ...record, data: payload })).toBe(true)
+    expect(carriesRecord(parsed, { ...record, headers: { ...record.headers, a: 'x' }, data: payload })).toBe(
+      false,
+    )
+    expect(carriesRecord(parsed, { ...record, key: undefined as never, data: payload })).toBe(false)
+    expect(carriesRecord(parsed, { ...record, data: new Uint8Array([1, 2]) })).toBe(false)
+
+    const bare = parseReplicatedMessage({
+      seq: 1,
+      data: payload,
+      header: recordHeaders({ seq: 1, time: 0, type: '' }, 'w', 's'),
     })
+    expect(bare).toStrictEqual({
+      seq: 1,
+      streamSeq: 1,
+      type: '',
+      time: 0,
+      serializer: 's',
+      walId: 'w',
+      payload,
+    })
+    expect('key' in bare || 'headers' in bare).toBe(false)
+    const proto = recordHeaders(
+      { seq: 1, time: 0, type: 't', headers: JSON.parse('{"__proto__":"p"}') },
+      'w',
+      's',
+    )
+    const withProto = parseReplicatedMessage({ seq: 1, data: payload, headers: proto })
+    expect(Object.getPrototypeOf(withProto.headers)).toBe(Object.prototype)
+    expect(Object.entries(withProto.headers!)).toEqual([['__proto__', 'p']])
   })
 
-  it('rejects messages without the headers, with a typed error', () => {
+  it('round-trips any key, header name and header value', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: 'grapheme' }),
+        fc.dictionary(fc.string({ unit: 'grapheme' }), fc.string({ unit: 'grapheme' })),
+        (key, headers) => {
+          const h = throughWire(recordHeaders({ seq: 3, time: 5, type: 't', key, headers }, 'w', 's'))
+          const parsed = parseReplicatedMessage({ seq: 1, data: payload, headers: h })
+          expect(parsed.key).toBe(key)
+          expect(parsed.headers).toStrictEqual({ ...headers }) // fast-check dictionaries have no prototype
+        },
+      ),
+      { seed: 42, numRuns: 300 },
+    )
+  })
+
+  it('rejects messages without the headers, or of another layout, with a typed error', () => {
     const check = (msg: Parameters<typeof parseReplicatedMessage>[0], pattern: RegExp) => {
       try {
         parseReplicatedMessage(msg)
@@ -71,16 +168,45 @@ describe('parseReplicatedMessage', () => {
         expect((err as Error).message).toMatch(pattern)
       }
     }
+    const broken = (change: (h: MsgHdrs) => void) => {
+      const h = recordHeaders({ seq: 1, time: 1, type: 't', headers: { x: '1' } }, 'w', 's')
+      change(h)
+      return h
+    }
     check({ seq: 3, data: payload }, /^REPLICATION_BAD_MESSAGE: stream message 3: no headers/)
-    const badSeq = recordHeaders(1, 'w', 's', 't', 1)
-    badSeq.set(HEADER.seq, '1.5')
-    check({ seq: 4, data: payload, headers: badSeq }, /bad Waltz-Seq '1.5'/)
-    const noSerializer = recordHeaders(1, 'w', 's', 't', 1)
-    noSerializer.delete(HEADER.serializer)
-    check({ seq: 5, data: payload, headers: noSerializer }, /no Waltz-Serializer/)
-    const badType = recordHeaders(1, 'w', 's', 't', 1)
-    badType.set(HEADER.type, '%E0%A4%A')
-    check({ seq: 6, data: payload, headers: badType }, /bad Waltz-Type/)
+    // The layout before core v2: no Waltz-Format, the whole encoded record in the body.
+    check(
+      { seq: 4, data: payload, headers: broken((h) => h.delete(HEADER.format)) },
+      /Waltz-Format '', not 2 \(published by an older replicator\?\)/,
+    )
+    check({ seq: 4, data: payload, headers: broken((h) => h.set(HEADER.seq, '1.5')) }, /bad Waltz-Seq '1.5'/)
+    check(
+      { seq: 4, data: payload, headers: broken((h) => h.set(HEADER.time, '1.5')) },
+      /bad Waltz-Time '1.5'/,
+    )
+    check(
+      { seq: 4, data: payload, headers: broken((h) => h.set(HEADER.time, String(2 ** 48))) },
+      /bad Waltz-Time/,
+    )
+    check(
+      { seq: 5, data: payload, headers: broken((h) => h.delete(HEADER.serializer)) },
+      /no Waltz-Serializer/,
+    )
+    check({ seq: 5, data: payload, headers: broken((h) => h.delete(HEADER.type)) }, /no Waltz-Type/)
+    check({ seq: 6, data: payload, headers: broken((h) => h.set(HEADER.type, '%E0%A4%A')) }, /bad Waltz-Type/)
+    check({ seq: 6, data: payload, headers: broken((h) => h.set(HEADER.key, '%E0%A4%A')) }, /bad Waltz-Key/)
+    check(
+      { seq: 7, data: payload, headers: broken((h) => h.set(HEADER.headerCount, '2')) },
+      /Waltz-Headers says 2, the message has 1/,
+    )
+    check(
+      { seq: 7, data: payload, headers: broken((h) => h.delete(HEADER.headerCount)) },
+      /Waltz-Header-\* headers without Waltz-Headers/,
+    )
+    check(
+      { seq: 7, data: payload, headers: broken((h) => h.append(`${HEADER.headerPrefix}x`, '2')) },
+      /2 values of Waltz-Header-x/,
+    )
   })
 })
 
@@ -146,12 +272,18 @@ describe('errors and options', () => {
     await wal.close()
   })
 
-  it('replicaSerializer stores and returns the bytes verbatim under the source name', async () => {
+  it('replicaSerializer stores data as it is under the source name, with no envelope of its own', async () => {
     const dir = tempDir()
     const bytes = new Uint8Array([9, 8, 7])
     const replica = await Wal.open({ dir, serializer: replicaSerializer('custom/2'), firstSeq: 41 })
-    expect(await replica.append({ type: '', time: 0, data: bytes })).toBe(41)
-    expect([...(await replica.records().next()).value!.data]).toEqual([9, 8, 7])
+    expect(await replica.append({ type: 't', time: 5, key: 'k', data: bytes })).toBe(41)
+    expect(await replica.appendRaw([{ seq: 42, type: 'u', time: 6, data: new Uint8Array(0) }])).toBe(42)
+    const records = []
+    for await (const r of replica.records()) records.push({ ...r, data: [...r.data] })
+    expect(records).toStrictEqual([
+      { seq: 41, time: 5, type: 't', key: 'k', data: [9, 8, 7] },
+      { seq: 42, time: 6, type: 'u', data: [] },
+    ])
     expect(replica.serializerName).toBe('custom/2')
     await replica.close()
   })

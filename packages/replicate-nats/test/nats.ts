@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
-import type { EncodableRecord } from '@waltz/core'
+import type { RecordShape } from '@waltz/core'
 import { afterAll, beforeAll } from 'vitest'
 import { ensureStream, type ReplicateOptions, type Replicator, replicateToJetStream } from '../src/index.js'
 
@@ -242,7 +242,7 @@ export interface JetStreamSuite {
   /** A fresh stream (`<prefix><n>`, subject `waltz.<prefix><n>`) with a leader and its replicas current. */
   newStream(): Promise<{ stream: string; subject: string }>
   /** Starts a replicator with the suite's defaults; stopped in `afterAll` if the test did not. */
-  replicate<Rec extends EncodableRecord>(options: ReplicateOptions<Rec>): Replicator
+  replicate<Rec extends RecordShape>(options: ReplicateOptions<Rec>): Replicator
 }
 
 /**

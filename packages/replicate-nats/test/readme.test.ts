@@ -16,15 +16,20 @@ describe.skipIf(NO_NATS_SERVER)('README', () => {
 
     const wal = await Wal.open({ dir: join(root, 'orders'), sync: 'always' })
     const replicator = replicateToJetStream({ wal, nc, stream: 'ORDERS', subject: 'waltz.orders' })
-    const seq = await wal.append({ type: 'placed', data: new Uint8Array([1]) })
+    const seq = await wal.append({
+      type: 'placed',
+      key: 'order-7',
+      headers: { 'correlation-id': 'c-1' },
+      data: new Uint8Array([1]),
+    })
     await replicator.waitFor(seq)
     expect(replicator.metrics().lag).toBe(0)
 
     await restoreFromJetStream({ nc, stream: 'ORDERS', subject: 'waltz.orders', dir: join(root, 'replica') })
-    const replica = await Wal.open({ dir: join(root, 'replica'), readOnly: true })
-    const seen: [number, string, number[]][] = []
-    for await (const r of replica.records()) seen.push([r.seq, r.type, [...r.data]])
-    expect(seen).toEqual([[1, 'placed', [1]]])
+    const replica = await Wal.openReader({ dir: join(root, 'replica') })
+    const seen: unknown[] = []
+    for await (const r of replica.records()) seen.push([r.seq, r.type, r.key, r.headers, [...r.data]])
+    expect(seen).toEqual([[1, 'placed', 'order-7', { 'correlation-id': 'c-1' }, [1]]])
 
     await replica.close()
     await replicator.stop()

@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream'
-import { headers, type NatsConnection } from '@nats-io/transport-node'
+import type { NatsConnection } from '@nats-io/transport-node'
 import { Wal } from '@waltz/core'
 import { beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -8,10 +8,13 @@ import {
   HEADER,
   isReplicationError,
   parseReplicatedMessage,
+  replicateToJetStream,
   restoreFromJetStream,
 } from '../src/index.js'
+import { recordHeaders } from '../src/stream.js'
 import {
   appendEvents,
+  type Event,
   eventAt,
   eventSerializer,
   expectReplicaEquals,
@@ -50,25 +53,39 @@ describe.skipIf(NO_NATS_SERVER)('single JetStream server', () => {
     expect(info.state.messages).toBe(2000)
     const stored = await jsm.streams.getMessage(stream, { seq: 2 })
     expect(stored!.header.get('Nats-Msg-Id')).toBe('primary-1:2')
+    expect(stored!.header.get(HEADER.format)).toBe('2')
     expect(stored!.header.get(HEADER.seq)).toBe('2')
     expect(stored!.header.get(HEADER.walId)).toBe('primary-1')
     expect(stored!.header.get(HEADER.serializer)).toBe('test-json/1')
     expect(stored!.header.get(HEADER.type)).toBe('note%20with%20spaces/%C3%BCn%C3%AFcode')
-    expect(stored!.header.get(HEADER.time)).toBe('1700000000002.5')
+    expect(stored!.header.get(HEADER.time)).toBe('1700000000002')
+    expect(stored!.header.get(HEADER.key)).toBe('account%202/%C3%BC')
+    expect(stored!.header.get(HEADER.headerCount)).toBe('5')
+    expect(stored!.header.get(`${HEADER.headerPrefix}Caus%3A%20%C3%A4tion%20%25id`)).toBe(
+      '%20v%202%0D%0A%2520',
+    )
+    // The body is the record's data as stored, not decoded and re-encoded.
+    expect(Buffer.from(stored!.data).toString()).toBe('{"n":2,"text":"xx"}')
+    // Keys and headers whose names and values need escaping come back exactly, through the server.
     const parsed = parseReplicatedMessage(stored!)
-    const record = eventSerializer.decode(parsed.payload)
-    expect(parsed).toMatchObject({
+    expect(parsed).toStrictEqual({
       seq: 2,
       streamSeq: 2,
-      type: record.type,
-      time: record.time,
-      walId: 'primary-1',
-    })
-    expect(record).toMatchObject({
       type: 'note with spaces/ünïcode',
-      time: 1_700_000_000_002.5,
-      data: { n: 2 },
+      time: 1_700_000_000_002,
+      key: 'account 2/ü',
+      headers: { ...eventAt(2).headers },
+      serializer: 'test-json/1',
+      walId: 'primary-1',
+      payload: stored!.data,
     })
+    expect(Object.keys(parsed.headers!)).toEqual(['Caus: ätion %id', 'A', 'a', '', '__proto__'])
+    expect(eventSerializer.decode(parsed.payload, parsed.type as Event['type'])).toEqual({ n: 2, text: 'xx' })
+    expect(parseReplicatedMessage((await jsm.streams.getMessage(stream, { seq: 6 }))!)).toMatchObject({
+      key: '',
+    })
+    const bare = parseReplicatedMessage((await jsm.streams.getMessage(stream, { seq: 20 }))!)
+    expect('key' in bare || 'headers' in bare).toBe(false)
 
     const dir = join(tempDir(), 'replica')
     const restored = await restoreFromJetStream({ nc, stream, subject, dir })
@@ -132,7 +149,7 @@ describe.skipIf(NO_NATS_SERVER)('single JetStream server', () => {
 
     // Follow: records appended to the source reach the replica, which a reader tails read-only.
     const following = followStream({ nc, stream, subject, dir, batchSize: 64 })
-    const reader = await Wal.open({ dir, serializer: eventSerializer, readOnly: true })
+    const reader = await Wal.openReader({ dir, serializer: eventSerializer })
     const seen: number[] = []
     const tailing = (async () => {
       for await (const r of reader.tail({ from: 651, signal: following.signal })) {
@@ -202,6 +219,12 @@ describe.skipIf(NO_NATS_SERVER)('single JetStream server', () => {
     )
     const other = replicate({ wal: fresh, nc, stream, subject })
     await expect(other.done).rejects.toSatisfy((err) => isReplicationError(err, 'REPLICATION_DIVERGED'))
+    // A log whose record at the stream's last seq has the same data bytes but another key.
+    const rekeyed = await openSource(tempDir())
+    await appendEvents(rekeyed, 49)
+    await rekeyed.append({ ...eventAt(50), key: 'another key' })
+    const keyed = replicate({ wal: rekeyed, nc, stream, subject })
+    await expect(keyed.done).rejects.toThrow(/seq 50 is another record in the stream than in the WAL/)
     // A log of another serializer.
     const bytes = await Wal.open({ dir: tempDir() })
     await bytes.append({ type: 'x', data: new Uint8Array([1]) })
@@ -219,17 +242,24 @@ describe.skipIf(NO_NATS_SERVER)('single JetStream server', () => {
     await expect(
       restoreFromJetStream({ nc, stream: otherStream, subject: otherSubject, dir: replicaDir }),
     ).rejects.toSatisfy((err) => isReplicationError(err, 'REPLICATION_DIVERGED'))
-    await Promise.all([wal.close(), fresh.close(), bytes.close()])
+    // A replica whose last record differs from the stream's only in its key.
+    const { subject: keyedSubject, stream: keyedStream } = await newStream()
+    const keyedPrimary = replicate({ wal: rekeyed, nc, stream: keyedStream, subject: keyedSubject })
+    await keyedPrimary.waitFor(50)
+    await keyedPrimary.stop()
+    await expect(
+      restoreFromJetStream({ nc, stream: keyedStream, subject: keyedSubject, dir: replicaDir }),
+    ).rejects.toThrow(/seq 50 of the replica in .* differs from the stream's/)
+    await Promise.all([wal.close(), fresh.close(), rekeyed.close(), bytes.close()])
   })
 
   it('reports a gap or a foreign message in the stream instead of skipping it', async () => {
     const { stream, subject } = await newStream()
     const js = jetstream(nc)
     const publish = (seq: number) => {
-      const h = headers()
-      h.set(HEADER.seq, String(seq))
-      h.set(HEADER.serializer, 'test-json/1')
-      return js.publish(subject, eventSerializer.encode(eventAt(seq)), { headers: h })
+      const { type, time, data } = eventAt(seq)
+      const h = recordHeaders({ seq, type, time: time! }, 'by-hand', 'test-json/1')
+      return js.publish(subject, eventSerializer.encode(data, type), { headers: h })
     }
     await publish(1)
     await publish(2)
@@ -239,7 +269,7 @@ describe.skipIf(NO_NATS_SERVER)('single JetStream server', () => {
     expect(isReplicationError(gap, 'REPLICATION_GAP')).toBe(true)
     expect(gap).toMatchObject({ seq: 3, streamSeq: 3 })
     // What came before the gap was kept: a later restore resumes there, and fails at the same place.
-    const replica = await Wal.open({ dir, serializer: eventSerializer, readOnly: true })
+    const replica = await Wal.openReader({ dir, serializer: eventSerializer })
     expect(replica.lastSeq).toBe(2)
     await replica.close()
 
@@ -258,6 +288,45 @@ describe.skipIf(NO_NATS_SERVER)('single JetStream server', () => {
       restored: 0,
       serializer: undefined,
     })
+  })
+
+  it('replicates a log that a WalReader follows while another writer appends', async () => {
+    const { stream, subject } = await newStream()
+    const dir = tempDir()
+    const wal = await openSource(dir)
+    await appendEvents(wal, 300)
+    const reader = await Wal.openReader({ dir, serializer: eventSerializer })
+    const replicator = replicate({ wal: reader, nc, stream, subject })
+    await appendEvents(wal, 200, 20) // seen by the reader's polling tail
+    await replicator.waitFor(500)
+    expect(replicator.metrics()).toMatchObject({ replicatedSeq: 500, published: 500 })
+    const replica = tempDir()
+    await restoreFromJetStream({ nc, stream, subject, dir: replica })
+    await expectReplicaEquals(wal, replica)
+    await replicator.stop()
+    await reader.close()
+    await wal.close()
+    // An empty log opened without a serializer has no serializer name to publish.
+    const empty = await Wal.openReader({ dir: tempDir() })
+    expect(() => replicateToJetStream({ wal: empty, nc, stream, subject })).toThrow(
+      /holds no record and the reader has no serializer/,
+    )
+    await empty.close()
+  })
+
+  it('stops at once when stop() is called while it is starting', async () => {
+    const { stream, subject } = await newStream()
+    const wal = await openSource(tempDir())
+    await appendEvents(wal, 10)
+    const replicator = replicate({ wal, nc, stream, subject })
+    expect(replicator.metrics().state).toBe('starting')
+    const stopped = await Promise.race([
+      replicator.stop().then(() => 'stopped'),
+      new Promise((resolve) => setTimeout(() => resolve('still running after 3 s'), 3000)),
+    ])
+    expect(stopped).toBe('stopped')
+    expect(replicator.metrics().state).toBe('stopped')
+    await wal.close()
   })
 
   it('pauses during a JetStream outage while the WAL keeps appending, then catches up', async () => {
