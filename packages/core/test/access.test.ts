@@ -2,9 +2,11 @@ import { createHash } from 'node:crypto'
 import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { exited, onLines, waitForLine } from '../../../test-support/child-process.js'
+import { payloadFor } from '../../../test-support/payload.mjs'
+import { tempDir } from '../../../test-support/temp-dir.js'
 import { Wal } from '../src/index.js'
-import { exited, onLines, startFixture } from './child.js'
-import { faultyFiles, payloadFor, tempDir } from './helpers.js'
+import { faultyFiles, startFixture } from './helpers.js'
 import { RecordingFiles } from './power-loss.js'
 
 describe('file permissions and paths', () => {
@@ -51,15 +53,10 @@ describe('a read-only reader in another process', () => {
     await writer.append({ type: 'first', data: payloadFor(1, 100) })
     const child = startFixture('tail-reader.mjs', [dir, String(total)])
     const seen: string[] = []
-    let ready!: () => void
-    const isReady = new Promise<void>((r) => {
-      ready = r
-    })
     onLines(child, (line) => {
-      if (line === 'ready') ready()
-      else seen.push(line)
+      if (line !== 'ready') seen.push(line)
     })
-    await isReady
+    await waitForLine(child, (line) => line === 'ready')
     for (let i = 2; i <= total; i++) {
       await writer.append({ type: `t${i}`, data: payloadFor(i, 100) })
       if (i % 50 === 0) {

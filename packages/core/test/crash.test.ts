@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest'
+import { exited, onLines } from '../../../test-support/child-process.js'
+import { payloadFor } from '../../../test-support/payload.mjs'
+import { seededRandom } from '../../../test-support/random.mjs'
+import { tempDir } from '../../../test-support/temp-dir.js'
 import { Wal } from '../src/index.js'
-import { exited, onLines, startFixture } from './child.js'
-// @ts-expect-error: plain JS fixture shared with the child processes
-import { recordData } from './fixtures/record-data.mjs'
-import { tempDir } from './helpers.js'
-import { random } from './power-loss.js'
+import { startFixture } from './helpers.js'
 
 /** SIGKILL rounds: about 20 in the normal suite; `pnpm test:crash` runs 200 or more. */
 const KILLS = Number(process.env.WALTZ_CRASH_KILLS ?? 20)
@@ -45,7 +45,7 @@ async function runAndKill(
 
 describe('crash safety (real SIGKILL)', () => {
   it(`every record acknowledged in 'always' mode survives ${KILLS} SIGKILLs mid-write; batches stay atomic`, async () => {
-    const rnd = random(SEED)
+    const rnd = seededRandom(SEED)
     let dir = tempDir()
     let allAcked = new Map<number, Ack>()
     let checked = 0
@@ -75,7 +75,7 @@ describe('crash safety (real SIGKILL)', () => {
       for (const [seq, ack] of allAcked) {
         checked++
         const record = bySeq.get(seq)
-        if (!record || !Buffer.from(record.data).equals(Buffer.from(recordData(ack.id, ack.size)))) lost++
+        if (!record || !Buffer.from(record.data).equals(Buffer.from(payloadFor(ack.id, ack.size)))) lost++
       }
       // No batch is half-present: a batch's records are consecutive and all there.
       for (const [seq, r] of bySeq) {

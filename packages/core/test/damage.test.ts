@@ -6,10 +6,11 @@
 import { cpSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { payloadFor } from '../../../test-support/payload.mjs'
+import { tempDir } from '../../../test-support/temp-dir.js'
 import { FRAME_HEADER_SIZE, parseSegmentHeader } from '../src/format.js'
 import { isWalError, type Serializer, Wal } from '../src/index.js'
 import { scanLog } from '../src/inspect.js'
-import { payloadFor, tempDir } from './helpers.js'
 
 function segmentFiles(dir: string): string[] {
   return readdirSync(dir)
@@ -90,7 +91,12 @@ describe('a torn final write', () => {
     const wal = await Wal.open({ dir, sync: 'always' })
     for (let i = 1; i <= 10; i++) await wal.append({ type: 'r', data: payloadFor(i, 100) })
     await wal.close()
-    const background = await Wal.open({ dir, sync: 'background', syncIntervalMs: 60_000, bufferSize: 1 << 20 })
+    const background = await Wal.open({
+      dir,
+      sync: 'background',
+      syncIntervalMs: 60_000,
+      bufferSize: 1 << 20,
+    })
     for (let i = 11; i <= 50; i++) void background.append({ type: 'r', data: payloadFor(i, 100) })
     await background.flush()
     const crashed = tempDir()
@@ -127,7 +133,8 @@ describe('readers deliver every valid record before a failure', () => {
   it('a decode failure at seq 3000 of 5000: replayFrom hands over the 2,999 records before it', async () => {
     const dir = tempDir()
     const wal = await Wal.open({ dir, sync: 'background' })
-    for (let i = 1; i <= 5000; i++) await wal.append({ type: i === 3000 ? 'poison' : 'ok', data: payloadFor(i, 20) })
+    for (let i = 1; i <= 5000; i++)
+      await wal.append({ type: i === 3000 ? 'poison' : 'ok', data: payloadFor(i, 20) })
     await wal.close()
     const picky: Serializer<string, Uint8Array> = {
       name: 'waltz-bytes/1',

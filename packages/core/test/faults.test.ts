@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest'
+import { collect } from '../../../test-support/collect.js'
+import { payloadFor } from '../../../test-support/payload.mjs'
+import { tempDir } from '../../../test-support/temp-dir.js'
 import type { Files } from '../src/files.js'
 import { isWalError, Wal } from '../src/index.js'
-import { collect, faultyFiles, payloadFor, tempDir } from './helpers.js'
+import { faultyFiles } from './helpers.js'
 
 const OPS: Array<keyof Files> = ['writeSync', 'fdatasync', 'open', 'syncDir']
 const CODES = ['EIO', 'ENOSPC']

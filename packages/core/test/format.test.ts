@@ -1,6 +1,8 @@
 import { cpSync, readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
+import { collect } from '../../../test-support/collect.js'
+import { tempDir } from '../../../test-support/temp-dir.js'
 import {
   checkFrame,
   type EnvelopeInput,
@@ -13,7 +15,6 @@ import {
   writeFrame,
 } from '../src/format.js'
 import { isWalError, Wal } from '../src/index.js'
-import { collect, tempDir } from './helpers.js'
 
 const v1Dir = fileURLToPath(new URL('./fixtures/v1/', import.meta.url))
 const v2Dir = fileURLToPath(new URL('./fixtures/v2/', import.meta.url))
@@ -41,7 +42,8 @@ const records = [
 ] as const
 
 function envelopeOf(r: (typeof records)[number]): EnvelopeInput {
-  const headers = 'headers' in r ? Object.entries(r.headers).flatMap(([k, v]) => [utf8(k), utf8(v)]) : undefined
+  const headers =
+    'headers' in r ? Object.entries(r.headers).flatMap(([k, v]) => [utf8(k), utf8(v)]) : undefined
   return {
     time: r.time,
     typeBytes: utf8(r.type),

@@ -2,9 +2,10 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { payloadFor } from '../../../test-support/payload.mjs'
+import { tempDir } from '../../../test-support/temp-dir.js'
 import { FRAME_HEADER_SIZE } from '../src/format.js'
 import { isWalError, Wal, type WalErrorCode } from '../src/index.js'
-import { payloadFor, tempDir } from './helpers.js'
 
 const SEED = Number(process.env.WALTZ_FUZZ_SEED ?? 20261125)
 const RUNS = Number(process.env.WALTZ_FUZZ_RUNS ?? 250)

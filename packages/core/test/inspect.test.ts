@@ -1,10 +1,12 @@
 import { existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { collect } from '../../../test-support/collect.js'
+import { payloadFor } from '../../../test-support/payload.mjs'
+import { tempDir } from '../../../test-support/temp-dir.js'
 import { FRAME_HEADER_SIZE } from '../src/format.js'
 import { Wal } from '../src/index.js'
 import { repairLog, scanLog } from '../src/inspect.js'
-import { collect, payloadFor, tempDir } from './helpers.js'
 
 async function writeLog(dir: string, count: number): Promise<void> {
   const wal = await Wal.open({ dir, segmentSize: 2048 })

@@ -2,9 +2,10 @@ import { writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { exited, waitForLine } from '../../../test-support/child-process.js'
+import { tempDir } from '../../../test-support/temp-dir.js'
 import { readLock, Wal } from '../src/index.js'
-import { exited, onLines, startFixture } from './child.js'
-import { tempDir } from './helpers.js'
+import { startFixture } from './helpers.js'
 
 describe('single-writer lock', () => {
   it('a second writer in the same process gets WAL_LOCKED; after close it can open', async () => {
@@ -18,11 +19,7 @@ describe('single-writer lock', () => {
   it('a writer in another process holds the lock; once it is SIGKILLed the stale lock is taken over', async () => {
     const dir = tempDir()
     const child = startFixture('hold-lock.mjs', [dir])
-    const pid = await new Promise<number>((resolve) =>
-      onLines(child, (line) => {
-        if (line.startsWith('ready ')) resolve(Number(line.slice(6)))
-      }),
-    )
+    const pid = Number((await waitForLine(child, (line) => line.startsWith('ready '))).slice(6))
     const err = await Wal.open({ dir }).catch((e: unknown) => e)
     expect(err).toMatchObject({ code: 'WAL_LOCKED' })
     expect(String(err)).toContain(`pid ${pid}`)
@@ -67,14 +64,11 @@ describe('stale lock takeover race', () => {
     writeFileSync(join(dir, 'LOCK'), JSON.stringify({ pid: 2 ** 22 + 54321, host: hostname(), start: '1' }))
     const children = [0, 1, 2, 3].map(() => startFixture('hold-lock.mjs', [dir]))
     const outcomes = await Promise.all(
-      children.map(
-        (child) =>
-          new Promise<'ready' | 'refused'>((resolve) => {
-            onLines(child, (line) => {
-              if (line.startsWith('ready')) resolve('ready')
-            })
-            child.once('exit', () => resolve('refused'))
-          }),
+      children.map((child) =>
+        waitForLine(child, (line) => line.startsWith('ready')).then(
+          () => 'ready',
+          () => 'refused',
+        ),
       ),
     )
     for (const child of children) child.kill('SIGKILL')

@@ -1,10 +1,11 @@
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { collect } from '../../../test-support/collect.js'
+import { payloadFor } from '../../../test-support/payload.mjs'
+import { seededRandom } from '../../../test-support/random.mjs'
+import { tempDir } from '../../../test-support/temp-dir.js'
 import { Wal, type WalRecord } from '../src/index.js'
-// @ts-expect-error: plain JS fixture shared with the child processes
-import { recordData } from './fixtures/record-data.mjs'
-import { tempDir } from './helpers.js'
-import { crashState, materialize, RecordingFiles, random, type Survival } from './power-loss.js'
+import { crashState, materialize, RecordingFiles, type Survival } from './power-loss.js'
 
 /** Random variants per crash point on top of "all unsynced data lost" and "all kept". */
 const RANDOM_VARIANTS = Number(process.env.WALTZ_POWER_LOSS_VARIANTS ?? 1)
@@ -27,7 +28,7 @@ async function recordWorkload(
   blockingSync: boolean,
 ): Promise<Workload> {
   const recording = new RecordingFiles()
-  const rnd = random(seed)
+  const rnd = seededRandom(seed)
   const wal = await Wal.open({
     dir,
     sync,
@@ -54,14 +55,14 @@ async function recordWorkload(
         const records = Array.from({ length: count }, (_, k) => {
           const id = nextId++
           const size = Math.floor(rnd() * 1500)
-          return { type: `${id}:${size}:${batch}:${k}:${count}`, data: recordData(id, size) as Uint8Array }
+          return { type: `${id}:${size}:${batch}:${k}:${count}`, data: payloadFor(id, size) }
         })
         const last = await wal.appendBatch(records)
         for (let s = last - count + 1; s <= last; s++) ack(s)
       } else {
         const id = nextId++
         const size = Math.floor(rnd() * 1500)
-        const seq = await wal.append({ type: `${id}:${size}:-:0:1`, data: recordData(id, size) })
+        const seq = await wal.append({ type: `${id}:${size}:-:0:1`, data: payloadFor(id, size) })
         ack(seq)
       }
       if (sync === 'os-cache' && rnd() < 0.15) await syncs()
@@ -88,7 +89,7 @@ function checkRecovered(
   // Never bytes that were not written: each record is exactly what some append wrote.
   for (const r of records) {
     const [id, size] = r.type.split(':').map(Number)
-    expect(Buffer.from(r.data).equals(Buffer.from(recordData(id, size)))).toBe(true)
+    expect(Buffer.from(r.data).equals(Buffer.from(payloadFor(id!, size!)))).toBe(true)
   }
   // Every acknowledged record that retention did not remove is there.
   let required = 0
@@ -127,7 +128,7 @@ describe('simulated power loss (ALICE-style crash states)', () => {
       expect(w.ops.filter((o) => o.kind === 'syncDir').length).toBeGreaterThan(3) // rotations happened
       expect(w.ops.some((o) => o.kind === 'unlink')).toBe(true) // retention happened
       const root = tempDir()
-      const rnd = random(42)
+      const rnd = seededRandom(42)
       let states = 0
       let acknowledgedChecked = 0
       for (let at = 0; at <= w.ops.length; at++) {
@@ -141,11 +142,8 @@ describe('simulated power loss (ALICE-style crash states)', () => {
           const dir = join(root, `state-${states++}`)
           materialize(state, dir)
           const wal = await Wal.open({ dir })
-          const records: WalRecord<string, Uint8Array>[] = []
           const firstSeq = wal.firstSeq
-          if (wal.lastSeq >= firstSeq) {
-            for await (const r of wal.records()) records.push(r)
-          }
+          const records = wal.lastSeq >= firstSeq ? await collect(wal.records()) : []
           acknowledgedChecked += checkRecovered(records, firstSeq, w, at)
           // Appending continues where the recovered log ends.
           const next = await wal.append({ type: 'after', data: new Uint8Array([1]) })

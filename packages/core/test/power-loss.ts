@@ -122,17 +122,6 @@ function applyAll(model: FileModel): Buffer {
   return Buffer.from(content)
 }
 
-/** A seeded pseudo-random source (xorshift32), so every generated state can be reproduced. */
-export function random(seed: number): () => number {
-  let x = seed >>> 0 || 1
-  return () => {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    return (x >>> 0) / 2 ** 32
-  }
-}
-
 /** How the unsynced writes of a crash state were chosen. */
 export type Survival = 'none' | 'all' | 'random-sectors'
 

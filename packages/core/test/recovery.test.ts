@@ -2,9 +2,12 @@ import { cpSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSyn
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
+import { collect } from '../../../test-support/collect.js'
+import { payloadFor } from '../../../test-support/payload.mjs'
+import { tempDir } from '../../../test-support/temp-dir.js'
 import { encodeSegmentHeader, FRAME_HEADER_SIZE, parseSegmentHeader } from '../src/format.js'
 import { isWalError, type Serializer, Wal } from '../src/index.js'
-import { collect, faultyFiles, payloadFor, tempDir } from './helpers.js'
+import { faultyFiles } from './helpers.js'
 
 const RECORD_SIZE = 40
 

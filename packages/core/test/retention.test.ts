@@ -1,7 +1,10 @@
 import { readdirSync, utimesSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
+import { collect } from '../../../test-support/collect.js'
+import { payloadFor } from '../../../test-support/payload.mjs'
+import { tempDir } from '../../../test-support/temp-dir.js'
 import { Wal } from '../src/index.js'
-import { collect, faultyFiles, payloadFor, tempDir } from './helpers.js'
+import { faultyFiles } from './helpers.js'
 
 describe('truncateBefore', () => {
   it('deletes whole segments below seq, oldest first, and the log still reads and continues', async () => {

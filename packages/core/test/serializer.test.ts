@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
+import { collect } from '../../../test-support/collect.js'
+import { tempDir } from '../../../test-support/temp-dir.js'
 import { bytesSerializer, isSerializerError, Wal } from '../src/index.js'
-import { collect, tempDir } from './helpers.js'
 
 describe('bytesSerializer', () => {
   it('encodeInto writes the same bytes as encode, and asks for room when the target is too small', () => {
@@ -17,7 +18,10 @@ describe('bytesSerializer', () => {
   it('rejects data that is not a Uint8Array with a SerializerError', () => {
     const codec = bytesSerializer()
     const bad = 'no' as unknown as Uint8Array
-    for (const call of [() => codec.encode(bad, 'x'), () => codec.encodeInto!(bad, 'x', Buffer.alloc(8), 0)]) {
+    for (const call of [
+      () => codec.encode(bad, 'x'),
+      () => codec.encodeInto!(bad, 'x', Buffer.alloc(8), 0),
+    ]) {
       let err: unknown
       try {
         call()

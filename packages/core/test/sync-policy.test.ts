@@ -1,6 +1,9 @@
 import { describe, expect, it, vi } from 'vitest'
+import { collect } from '../../../test-support/collect.js'
+import { payloadFor } from '../../../test-support/payload.mjs'
+import { tempDir } from '../../../test-support/temp-dir.js'
 import { Wal } from '../src/index.js'
-import { collect, faultyFiles, payloadFor, tempDir } from './helpers.js'
+import { faultyFiles } from './helpers.js'
 
 describe.each([false, true])("sync: 'always', blockingSync: %s", (blockingSync) => {
   it('resolves each append only after an fdatasync covers it', async () => {

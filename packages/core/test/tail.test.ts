@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest'
+import { collect } from '../../../test-support/collect.js'
+import { payloadFor } from '../../../test-support/payload.mjs'
+import { tempDir } from '../../../test-support/temp-dir.js'
 import { type RawRecord, type Serializer, Wal } from '../src/index.js'
-import { collect, payloadFor, tempDir } from './helpers.js'
 
 describe('tail', () => {
   it('yields stored records from `from`, then new ones as they are appended, until aborted', async () => {
@@ -95,7 +97,9 @@ describe('tailRaw, appendRaw and firstSeq (replication)', () => {
       }
       if (record.seq === source.lastSeq) controller.abort()
     }
-    await expect(replica.appendRaw([{ seq: 1, time: 0, type: 'x', data: new Uint8Array() }])).rejects.toMatchObject({
+    await expect(
+      replica.appendRaw([{ seq: 1, time: 0, type: 'x', data: new Uint8Array() }]),
+    ).rejects.toMatchObject({
       code: 'WAL_INVALID_ARGUMENT',
     })
     await replica.close()

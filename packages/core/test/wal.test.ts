@@ -1,7 +1,9 @@
 import { readdirSync, statSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
+import { collect } from '../../../test-support/collect.js'
+import { payloadFor } from '../../../test-support/payload.mjs'
+import { tempDir } from '../../../test-support/temp-dir.js'
 import { Wal } from '../src/index.js'
-import { collect, payloadFor, tempDir } from './helpers.js'
 
 describe('append and replay', () => {
   it('assigns seqs from 1 and replays every record with its bytes', async () => {
