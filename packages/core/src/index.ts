@@ -1,12 +1,14 @@
 export {
   isSerializerError,
   isWalError,
+  isWaltzError,
   SerializerError,
   type SerializerErrorCode,
   type SerializerErrorDetails,
   WalError,
   type WalErrorCode,
   type WalErrorDetails,
+  WaltzError,
 } from './errors.js'
 export { FORMAT_VERSION, MAX_KEY_BYTES, MAX_TIME, MAX_TYPE_BYTES, segmentFileName } from './format.js'
 export { type LockOwner, readLock } from './lock.js'

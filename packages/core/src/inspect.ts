@@ -161,7 +161,7 @@ export async function scanLog(dir: string, options: InspectOptions = {}): Promis
     return { dir, segments, lock: readLock(dir), corruption }
   } catch (err) {
     if (err instanceof WalError) throw err
-    throw new WalError('WAL_IO', `cannot scan ${dir}`, { cause: err, file: dir })
+    throw WalError.IO(`cannot scan ${dir}`, { cause: err, file: dir })
   }
 }
 
@@ -216,8 +216,7 @@ async function planAndRepair(
   const report = await scanLog(dir, options)
   const oversize = report.segments.find((s) => s.problem?.oversize)
   if (oversize) {
-    throw new WalError(
-      'WAL_RECORD_TOO_LARGE',
+    throw WalError.RECORD_TOO_LARGE(
       `${oversize.file}: ${oversize.problem!.reason}; repair with that maxRecordSize instead of cutting`,
       { file: oversize.file, offset: oversize.problem!.offset },
     )
@@ -286,7 +285,7 @@ async function planAndRepair(
     return { ...plan, backupDir, applied: true }
   } catch (err) {
     if (err instanceof WalError) throw err
-    throw new WalError('WAL_IO', `repairing ${dir} failed`, { cause: err, file: dir })
+    throw WalError.IO(`repairing ${dir} failed`, { cause: err, file: dir })
   }
 }
 

@@ -127,8 +127,7 @@ export interface Lock {
 export function acquireLock(dir: string, mode: number): Lock {
   const path = join(dir, LOCK_FILE)
   const key = fs.realpathSync(dir)
-  if (heldHere.has(key))
-    throw new WalError('WAL_LOCKED', `${dir} is already open for writing in this process`)
+  if (heldHere.has(key)) throw WalError.LOCKED(`${dir} is already open for writing in this process`)
   const me: LockOwner = { pid: process.pid, host: hostname(), start: processStart(process.pid) }
   const content = JSON.stringify(me)
   try {
@@ -152,7 +151,7 @@ export function acquireLock(dir: string, mode: number): Lock {
       const current = readLock(dir)
       if (current?.alive) {
         const o = current.owner!
-        throw new WalError('WAL_LOCKED', `${dir} is locked by pid ${o.pid} on ${o.host}`, { file: path })
+        throw WalError.LOCKED(`${dir} is locked by pid ${o.pid} on ${o.host}`, { file: path })
       }
       // Stale: move it aside under a unique name, then create ours. If another process took it over
       // between our read and the rename, the moved file is a live lock: put it back and report locked.
@@ -171,7 +170,7 @@ export function acquireLock(dir: string, mode: number): Lock {
           fs.linkSync(aside, path)
         } catch {}
         fs.rmSync(aside, { force: true })
-        throw new WalError('WAL_LOCKED', `${dir} is locked by pid ${moved.pid} on ${moved.host}`, {
+        throw WalError.LOCKED(`${dir} is locked by pid ${moved.pid} on ${moved.host}`, {
           file: path,
         })
       }
@@ -179,7 +178,7 @@ export function acquireLock(dir: string, mode: number): Lock {
     }
   } catch (err) {
     if (err instanceof WalError) throw err
-    throw new WalError('WAL_IO', `cannot take the lock in ${dir}`, { cause: err, file: path })
+    throw WalError.IO(`cannot take the lock in ${dir}`, { cause: err, file: path })
   }
-  throw new WalError('WAL_LOCKED', `${dir}: could not take over a stale lock (contended)`, { file: path })
+  throw WalError.LOCKED(`${dir}: could not take over a stale lock (contended)`, { file: path })
 }

@@ -133,13 +133,9 @@ export interface ResolvedWalOptions extends ResolvedReaderOptions {
   firstSeq: number
 }
 
-function invalid(message: string): WalError {
-  return new WalError('WAL_INVALID_ARGUMENT', message)
-}
-
 function positive(name: string, value: unknown, allowInfinity = false): number {
   if (typeof value !== 'number' || !(value > 0) || (!allowInfinity && !Number.isFinite(value))) {
-    throw invalid(`${name} must be a positive number, got ${String(value)}`)
+    throw WalError.INVALID_ARGUMENT(`${name} must be a positive number, got ${String(value)}`)
   }
   return value
 }
@@ -147,25 +143,38 @@ function positive(name: string, value: unknown, allowInfinity = false): number {
 /** A count: a safe integer from `minimum` to `maximum`. */
 function integer(name: string, value: unknown, minimum: number, maximum = Number.MAX_SAFE_INTEGER): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < minimum || value > maximum) {
-    throw invalid(`${name} must be an integer from ${minimum} to ${maximum}, got ${String(value)}`)
+    throw WalError.INVALID_ARGUMENT(
+      `${name} must be an integer from ${minimum} to ${maximum}, got ${String(value)}`,
+    )
   }
   return value
 }
 
 function checkSerializer(serializer: unknown): Serializer<string, unknown, RecordShape> {
   const s = serializer as Partial<Serializer> | null
-  if (typeof s !== 'object' || s === null || typeof s.encode !== 'function' || typeof s.decode !== 'function') {
-    throw invalid('serializer must have a name, encode and decode')
+  if (
+    typeof s !== 'object' ||
+    s === null ||
+    typeof s.encode !== 'function' ||
+    typeof s.decode !== 'function'
+  ) {
+    throw WalError.INVALID_ARGUMENT('serializer must have a name, encode and decode')
   }
   const nameBytes = typeof s.name === 'string' ? Buffer.byteLength(s.name) : 0
-  if (nameBytes < 1 || nameBytes > 255) throw invalid('serializer.name must be 1 to 255 UTF-8 bytes')
+  if (nameBytes < 1 || nameBytes > 255) {
+    throw WalError.INVALID_ARGUMENT('serializer.name must be 1 to 255 UTF-8 bytes')
+  }
   return s as Serializer<string, unknown, RecordShape>
 }
 
 function checkCommon(options: unknown): WalReaderOptions<RecordShape> {
-  if (typeof options !== 'object' || options === null) throw invalid('options must be an object')
+  if (typeof options !== 'object' || options === null) {
+    throw WalError.INVALID_ARGUMENT('options must be an object')
+  }
   const o = options as WalReaderOptions<RecordShape>
-  if (typeof o.dir !== 'string' || o.dir === '') throw invalid('dir must be a non-empty string')
+  if (typeof o.dir !== 'string' || o.dir === '') {
+    throw WalError.INVALID_ARGUMENT('dir must be a non-empty string')
+  }
   return o
 }
 
@@ -196,12 +205,14 @@ export function resolveWalOptions(options: unknown): ResolvedWalOptions {
   const reader = resolveReaderOptions(options)
   const o = options as WalOptions<RecordShape> & { readOnly?: unknown }
   if (o.readOnly !== undefined) {
-    throw invalid('readOnly is gone: open a read-only view with Wal.openReader({ dir })')
+    throw WalError.INVALID_ARGUMENT('readOnly is gone: open a read-only view with Wal.openReader({ dir })')
   }
   const sync = o.sync ?? WAL_DEFAULTS.sync
-  if (!SYNC_POLICIES.includes(sync)) throw invalid(`sync must be 'always', 'os-cache' or 'background'`)
+  if (!SYNC_POLICIES.includes(sync)) {
+    throw WalError.INVALID_ARGUMENT(`sync must be 'always', 'os-cache' or 'background'`)
+  }
   const blockingSync = o.blockingSync ?? WAL_DEFAULTS.blockingSync
-  if (typeof blockingSync !== 'boolean') throw invalid('blockingSync must be a boolean')
+  if (typeof blockingSync !== 'boolean') throw WalError.INVALID_ARGUMENT('blockingSync must be a boolean')
   return {
     ...reader,
     serializer: o.serializer === undefined ? bytesSerializer() : checkSerializer(o.serializer),

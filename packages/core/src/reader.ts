@@ -171,7 +171,7 @@ export class RecordReader {
       headers = envelope.headers(buf, cursor)
     } catch (err) {
       const file = this.segment!.path
-      throw new WalError('WAL_CORRUPT', `${file}: seq ${walker.seq} has an envelope that is not UTF-8`, {
+      throw WalError.CORRUPT(`${file}: seq ${walker.seq} has an envelope that is not UTF-8`, {
         cause: err,
         file,
         offset: walker.frameStart,
@@ -188,7 +188,7 @@ export class RecordReader {
         data = serializer.decode(bytes, type)
       } catch (err) {
         const file = this.segment!.path
-        throw new WalError('WAL_SERIALIZER_ERROR', `decoding seq ${walker.seq} in ${file} failed`, {
+        throw WalError.SERIALIZER_ERROR(`decoding seq ${walker.seq} in ${file} failed`, {
           cause: err,
           seq: walker.seq,
           file,
@@ -218,18 +218,15 @@ export class RecordReader {
     if (previous === undefined) {
       const first = state.oldestFirstSeq
       if (first !== undefined && this.nextSeq < first) {
-        throw new WalError(
-          'WAL_TRUNCATED',
-          `seq ${this.nextSeq} was removed (the log starts at ${first})`,
-          { seq: this.nextSeq },
-        )
+        throw WalError.TRUNCATED(`seq ${this.nextSeq} was removed (the log starts at ${first})`, {
+          seq: this.nextSeq,
+        })
       }
       return state.segmentFor(this.nextSeq)
     }
     const ref = state.after(previous)
     if (ref !== undefined && ref.firstSeq !== this.chainSeq + 1) {
-      throw new WalError(
-        'WAL_CORRUPT',
+      throw WalError.CORRUPT(
         `gap between segments: ${previous.path} ends at seq ${this.chainSeq}, the next starts at ${ref.firstSeq}`,
         { file: ref.path, seq: this.chainSeq + 1 },
       )
@@ -249,12 +246,12 @@ export class RecordReader {
       fd = await files.open(ref.path, 'r')
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new WalError('WAL_TRUNCATED', `${ref.path} was removed while reading`, {
+        throw WalError.TRUNCATED(`${ref.path} was removed while reading`, {
           file: ref.path,
           cause: err,
         })
       }
-      throw new WalError('WAL_IO', `cannot open ${ref.path}`, { file: ref.path, cause: err })
+      throw WalError.IO(`cannot open ${ref.path}`, { file: ref.path, cause: err })
     }
     this.fd = fd
     this.segment = ref
@@ -262,7 +259,7 @@ export class RecordReader {
     try {
       read = await readHeader(files, fd, ref)
     } catch (err) {
-      throw new WalError('WAL_IO', `cannot read the header of ${ref.path}`, { file: ref.path, cause: err })
+      throw WalError.IO(`cannot read the header of ${ref.path}`, { file: ref.path, cause: err })
     }
     const header = expectHeader(read, ref, this.source.serializerName)
     this.walker = new FrameWalker(files, fd, header.headerSize, header.firstSeq, this.source.maxRecordSize)

@@ -7,8 +7,8 @@
  */
 import { WalError } from './errors.js'
 import {
-  envelopeSize,
   type EnvelopeInput,
+  envelopeSize,
   FRAME_HEADER_SIZE,
   framePrefixSize,
   MAX_KEY_BYTES,
@@ -43,10 +43,6 @@ export function grow(target: FrameTarget, capacity: number): void {
   target.buf = grown
 }
 
-function invalid(message: string): WalError {
-  return new WalError('WAL_INVALID_ARGUMENT', message)
-}
-
 /** Encodes type names to UTF-8 once: a log has few distinct types. */
 class TypeNameBytes {
   private readonly cache = new Map<string, Buffer>()
@@ -54,10 +50,14 @@ class TypeNameBytes {
   get(type: unknown): Buffer {
     let bytes = this.cache.get(type as string)
     if (bytes === undefined) {
-      if (typeof type !== 'string') throw invalid(`record type must be a string, got ${typeof type}`)
+      if (typeof type !== 'string') {
+        throw WalError.INVALID_ARGUMENT(`record type must be a string, got ${typeof type}`)
+      }
       bytes = Buffer.from(type, 'utf8')
       if (bytes.length > MAX_TYPE_BYTES) {
-        throw invalid(`record type '${type.slice(0, 40)}…' is longer than ${MAX_TYPE_BYTES} UTF-8 bytes`)
+        throw WalError.INVALID_ARGUMENT(
+          `record type '${type.slice(0, 40)}…' is longer than ${MAX_TYPE_BYTES} UTF-8 bytes`,
+        )
       }
       if (this.cache.size >= 1024) this.cache.clear() // unbounded type names must not grow memory
       this.cache.set(type, bytes)
@@ -69,7 +69,7 @@ class TypeNameBytes {
 /** Checks a record time: a non-negative integer of milliseconds that fits the 48-bit field. */
 export function checkTime(time: unknown): number {
   if (typeof time !== 'number' || !Number.isInteger(time) || time < 0 || time > MAX_TIME) {
-    throw invalid(
+    throw WalError.INVALID_ARGUMENT(
       `record time must be an integer of milliseconds from 0 to ${MAX_TIME}, got ${String(time)}`,
     )
   }
@@ -78,21 +78,25 @@ export function checkTime(time: unknown): number {
 
 function keyBytes(key: unknown): Buffer | undefined {
   if (key === undefined) return undefined
-  if (typeof key !== 'string') throw invalid(`record key must be a string, got ${typeof key}`)
+  if (typeof key !== 'string') {
+    throw WalError.INVALID_ARGUMENT(`record key must be a string, got ${typeof key}`)
+  }
   const bytes = Buffer.from(key, 'utf8')
-  if (bytes.length > MAX_KEY_BYTES) throw invalid(`record key is longer than ${MAX_KEY_BYTES} UTF-8 bytes`)
+  if (bytes.length > MAX_KEY_BYTES) {
+    throw WalError.INVALID_ARGUMENT(`record key is longer than ${MAX_KEY_BYTES} UTF-8 bytes`)
+  }
   return bytes
 }
 
 function headerBytes(headers: unknown): Buffer[] | undefined {
   if (headers === undefined) return undefined
   if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) {
-    throw invalid('record headers must be an object of string values')
+    throw WalError.INVALID_ARGUMENT('record headers must be an object of string values')
   }
   const out: Buffer[] = []
   for (const name of Object.keys(headers)) {
     const value = (headers as Record<string, unknown>)[name]
-    if (typeof value !== 'string') throw invalid(`record header '${name}' must be a string`)
+    if (typeof value !== 'string') throw WalError.INVALID_ARGUMENT(`record header '${name}' must be a string`)
     out.push(Buffer.from(name, 'utf8'), Buffer.from(value, 'utf8'))
   }
   return out
@@ -136,7 +140,9 @@ export class RecordEncoder {
    *   `WAL_RECORD_TOO_LARGE`
    */
   encode(target: FrameTarget, at: number, input: AppendRecord, place: FramePlacement): number {
-    if (typeof input !== 'object' || input === null) throw invalid('a record must be an object')
+    if (typeof input !== 'object' || input === null) {
+      throw WalError.INVALID_ARGUMENT('a record must be an object')
+    }
     const envelope = this.envelope
     envelope.typeBytes = this.types.get(input.type)
     envelope.time = input.time === undefined ? Date.now() : checkTime(input.time)
@@ -159,8 +165,12 @@ export class RecordEncoder {
     record: AppendRecord & { data: Uint8Array },
     place: FramePlacement,
   ): number {
-    if (typeof record !== 'object' || record === null) throw invalid('a record must be an object')
-    if (!(record.data instanceof Uint8Array)) throw invalid('a raw record needs data as a Uint8Array')
+    if (typeof record !== 'object' || record === null) {
+      throw WalError.INVALID_ARGUMENT('a record must be an object')
+    }
+    if (!(record.data instanceof Uint8Array)) {
+      throw WalError.INVALID_ARGUMENT('a raw record needs data as a Uint8Array')
+    }
     const envelope = this.envelope
     envelope.typeBytes = this.types.get(record.type)
     envelope.time = checkTime(record.time)
@@ -203,15 +213,14 @@ export class RecordEncoder {
       return start + bytes.byteLength
     } catch (err) {
       if (err instanceof WalError) throw err
-      throw new WalError('WAL_SERIALIZER_ERROR', `encoding a '${input.type}' record failed`, { cause: err })
+      throw WalError.SERIALIZER_ERROR(`encoding a '${input.type}' record failed`, { cause: err })
     }
   }
 
   private finish(target: FrameTarget, at: number, end: number, place: FramePlacement, type: string): number {
     const body = end - at - FRAME_HEADER_SIZE
     if (body > this.maxRecordSize) {
-      throw new WalError(
-        'WAL_RECORD_TOO_LARGE',
+      throw WalError.RECORD_TOO_LARGE(
         `a '${type}' record encodes to ${Number.isFinite(body) ? `${body} bytes` : 'more bytes'}, over maxRecordSize ${this.maxRecordSize}`,
       )
     }

@@ -87,7 +87,7 @@ export async function recover(options: RecoverOptions): Promise<Recovered> {
   try {
     listing = await listSegments(files, dir)
   } catch (err) {
-    throw new WalError('WAL_IO', `cannot list ${dir}`, { cause: err, file: dir })
+    throw WalError.IO(`cannot list ${dir}`, { cause: err, file: dir })
   }
   const { segments, unfinished } = listing
   if (!readOnly) await removeUnfinished(files, dir, unfinished, logger)
@@ -150,7 +150,7 @@ export async function recover(options: RecoverOptions): Promise<Recovered> {
     }
   } catch (err) {
     if (err instanceof WalError) throw err
-    throw new WalError('WAL_IO', `recovering ${ref.path} failed`, { cause: err, file: ref.path })
+    throw WalError.IO(`recovering ${ref.path} failed`, { cause: err, file: ref.path })
   } finally {
     if (!keepOpen) await files.close(fd).catch(() => {})
   }
@@ -187,7 +187,7 @@ async function removeUnfinished(
     }
     await files.syncDir(dir)
   } catch (err) {
-    throw new WalError('WAL_IO', `removing unfinished segment files in ${dir} failed`, {
+    throw WalError.IO(`removing unfinished segment files in ${dir} failed`, {
       cause: err,
       file: dir,
     })

@@ -15,15 +15,15 @@
  */
 import { join } from 'node:path'
 import { crc32 } from './checksum.js'
-import { WalError, type WalErrorCode } from './errors.js'
+import { WalError, type WalErrorDetails } from './errors.js'
 import type { Fd, Files } from './files.js'
 import {
   checkFrame,
+  FORMAT_VERSION,
   FRAME_HEADER_SIZE,
   type FrameCheck,
   type FrameCursor,
   type FrameProblemCode,
-  FORMAT_VERSION,
   headerVersion,
   MAX_HEADER_SIZE,
   MIN_BODY_SIZE,
@@ -132,12 +132,12 @@ export async function readHeader(files: Files, fd: Fd, ref: SegmentRef): Promise
   return { ok: true, header: parsed, fileSize }
 }
 
-/** The error code a problem is reported with. */
-function problemErrorCode(code: ScanProblemCode): WalErrorCode {
-  if (code === 'header-version') return 'WAL_FORMAT_UNSUPPORTED'
-  if (code === 'header-serializer') return 'WAL_SERIALIZER_MISMATCH'
-  if (code === 'record-too-large') return 'WAL_RECORD_TOO_LARGE'
-  return 'WAL_CORRUPT'
+/** The factory of the error a problem is reported with. */
+function problemErrorFactory(code: ScanProblemCode): (message: string, details: WalErrorDetails) => WalError {
+  if (code === 'header-version') return WalError.FORMAT_UNSUPPORTED
+  if (code === 'header-serializer') return WalError.SERIALIZER_MISMATCH
+  if (code === 'record-too-large') return WalError.RECORD_TOO_LARGE
+  return WalError.CORRUPT
 }
 
 /**
@@ -147,11 +147,11 @@ function problemErrorCode(code: ScanProblemCode): WalErrorCode {
  * @param problem - what the scan found
  */
 export function problemError(file: string, problem: ScanProblem): WalError {
-  return new WalError(
-    problemErrorCode(problem.code),
-    `${file} at offset ${problem.offset}: ${problem.reason}`,
-    { file, offset: problem.offset, seq: problem.seq },
-  )
+  return problemErrorFactory(problem.code)(`${file} at offset ${problem.offset}: ${problem.reason}`, {
+    file,
+    offset: problem.offset,
+    seq: problem.seq,
+  })
 }
 
 /**
@@ -330,7 +330,7 @@ async function readFully(
     try {
       n = await files.read(fd, buf, offset + filled, length - filled, position + filled)
     } catch (err) {
-      throw new WalError('WAL_IO', 'segment read failed', { cause: err, offset: position + filled })
+      throw WalError.IO('segment read failed', { cause: err, offset: position + filled })
     }
     if (n === 0) break
     filled += n
@@ -607,7 +607,7 @@ export async function readableEnd(
     fd = await files.open(ref.path, 'r')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw new WalError('WAL_IO', `cannot open ${ref.path}`, { cause: err, file: ref.path })
+    throw WalError.IO(`cannot open ${ref.path}`, { cause: err, file: ref.path })
   }
   try {
     let start = from

@@ -125,13 +125,6 @@ export type RawRecord = WalRecord<string, Uint8Array>
 /** The name of {@link bytesSerializer}. */
 export const BYTES_SERIALIZER_NAME = 'waltz-bytes/1'
 
-function bytesFail(message: string, type: string): SerializerError {
-  return new SerializerError('SERIALIZER_ENCODE_FAILED', message, {
-    serializer: BYTES_SERIALIZER_NAME,
-    type,
-  })
-}
-
 /**
  * The dependency-free default serializer: `data` is a `Uint8Array`, stored as it is.
  *
@@ -146,11 +139,21 @@ export function bytesSerializer(): Serializer<string, Uint8Array> {
   return {
     name: BYTES_SERIALIZER_NAME,
     encode(data, type) {
-      if (!(data instanceof Uint8Array)) throw bytesFail('data must be a Uint8Array', type)
+      if (!(data instanceof Uint8Array)) {
+        throw SerializerError.ENCODE_FAILED('data must be a Uint8Array', {
+          serializer: BYTES_SERIALIZER_NAME,
+          type,
+        })
+      }
       return data
     },
     encodeInto(data, type, target, offset) {
-      if (!(data instanceof Uint8Array)) throw bytesFail('data must be a Uint8Array', type)
+      if (!(data instanceof Uint8Array)) {
+        throw SerializerError.ENCODE_FAILED('data must be a Uint8Array', {
+          serializer: BYTES_SERIALIZER_NAME,
+          type,
+        })
+      }
       const end = offset + data.byteLength
       if (end > target.length) return -1
       target.set(data, offset)

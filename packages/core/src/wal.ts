@@ -21,13 +21,7 @@ import { type ReadSource, RecordReader } from './reader.js'
 import type { AppendRecord } from './record-encoder.js'
 import { type RecoveryReport, recover } from './recovery.js'
 import { listSegments, readableEnd } from './scanner.js'
-import type {
-  AppendInput,
-  RawRecord,
-  RecordShape,
-  Serializer,
-  WalRecordOf,
-} from './serializer.js'
+import type { AppendInput, RawRecord, RecordShape, Serializer, WalRecordOf } from './serializer.js'
 import { Writer } from './writer.js'
 
 /** How often a reader looks for records appended by the writing process while tailing. */
@@ -84,10 +78,7 @@ export interface TailOptions {
 
 function checkSeq(name: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new WalError(
-      'WAL_INVALID_ARGUMENT',
-      `${name} must be a non-negative safe integer, got ${String(value)}`,
-    )
+    throw WalError.INVALID_ARGUMENT(`${name} must be a non-negative safe integer, got ${String(value)}`)
   }
   return value
 }
@@ -174,7 +165,7 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
       logger,
     }).catch((err) => {
       if ((err as WalError).cause && ((err as WalError).cause as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new WalError('WAL_INVALID_ARGUMENT', `${dir} does not exist`, { cause: err, file: dir })
+        throw WalError.INVALID_ARGUMENT(`${dir} does not exist`, { cause: err, file: dir })
       }
       throw err
     })
@@ -331,10 +322,13 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
 
   /** Throws `WAL_CLOSED` after close. */
   protected requireOpen(): void {
-    if (this.closed) throw new WalError('WAL_CLOSED', 'the WAL is closed')
+    if (this.closed) throw WalError.CLOSED('the WAL is closed')
   }
 
-  private async *range(options: RecordsOptions, source: ReadSource): AsyncGenerator<unknown, void, undefined> {
+  private async *range(
+    options: RecordsOptions,
+    source: ReadSource,
+  ): AsyncGenerator<unknown, void, undefined> {
     const from = checkSeq('from', options.from ?? this.firstSeq)
     const to = options.to === undefined ? this.lastSeq : checkSeq('to', options.to)
     this.requireOpen()
@@ -501,7 +495,7 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
     } catch (err) {
       lock.release()
       if (err instanceof WalError) throw err
-      throw new WalError('WAL_IO', `opening the WAL in ${o.dir} failed`, { cause: err, file: o.dir })
+      throw WalError.IO(`opening the WAL in ${o.dir} failed`, { cause: err, file: o.dir })
     }
   }
 
@@ -553,9 +547,7 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
    */
   appendBatch(records: readonly AppendInput<Rec>[]): Promise<number> {
     if (!Array.isArray(records) || records.length === 0) {
-      return Promise.reject(
-        new WalError('WAL_INVALID_ARGUMENT', 'appendBatch needs an array of at least one record'),
-      )
+      return Promise.reject(WalError.INVALID_ARGUMENT('appendBatch needs an array of at least one record'))
     }
     return this.writer.append(records as readonly AppendRecord[])
   }
@@ -572,9 +564,7 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
    */
   appendRaw(records: readonly RawRecord[]): Promise<number> {
     if (!Array.isArray(records) || records.length === 0) {
-      return Promise.reject(
-        new WalError('WAL_INVALID_ARGUMENT', 'appendRaw needs an array of at least one record'),
-      )
+      return Promise.reject(WalError.INVALID_ARGUMENT('appendRaw needs an array of at least one record'))
     }
     return this.writer.append(records as readonly AppendRecord[], true)
   }
@@ -623,7 +613,7 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
         await this.files.unlink(oldest.path)
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-          throw new WalError('WAL_IO', `deleting ${oldest.path} failed`, { cause: err, file: oldest.path })
+          throw WalError.IO(`deleting ${oldest.path} failed`, { cause: err, file: oldest.path })
         }
       }
       // The file is gone: forget it now, so a failing directory fsync below leaves the state true
@@ -633,7 +623,7 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
       try {
         await this.files.syncDir(this.dir)
       } catch (err) {
-        throw new WalError('WAL_IO', `fsync of ${this.dir} after deleting ${oldest.path} failed`, {
+        throw WalError.IO(`fsync of ${this.dir} after deleting ${oldest.path} failed`, {
           cause: err,
           file: this.dir,
         })
@@ -708,7 +698,7 @@ async function createDirectory(files: Files, dir: string): Promise<void> {
       }
     }
   } catch (err) {
-    throw new WalError('WAL_IO', `cannot create ${dir}`, { cause: err, file: dir })
+    throw WalError.IO(`cannot create ${dir}`, { cause: err, file: dir })
   }
 }
 

@@ -185,14 +185,14 @@ export class Writer {
     }
     this.closed = true
     if (this.timer) clearInterval(this.timer)
-    this.rejectAll(new WalError('WAL_CLOSED', 'the WAL was closed'))
+    this.rejectAll(WalError.CLOSED('the WAL was closed'))
     if (this.active.fd >= 0) {
       const fd = this.active.fd
       this.active.fd = -1
       try {
         await this.config.files.close(fd)
       } catch (err) {
-        error ??= new WalError('WAL_IO', 'closing the active segment failed', { cause: err })
+        error ??= WalError.IO('closing the active segment failed', { cause: err })
       }
     }
     if (error) throw error
@@ -200,7 +200,7 @@ export class Writer {
 
   private blocked(): Promise<never> | undefined {
     if (this.failed) return Promise.reject(this.failed)
-    if (this.closed) return Promise.reject(new WalError('WAL_CLOSED', 'the WAL is closed'))
+    if (this.closed) return Promise.reject(WalError.CLOSED('the WAL is closed'))
     return undefined
   }
 
@@ -235,7 +235,7 @@ export class Writer {
   private admit(inputs: readonly AppendRecord[], raw: boolean): Promise<number> {
     if (raw) {
       const problem = rawSeqProblem(inputs as readonly RawRecord[], this.nextSeq)
-      if (problem) return Promise.reject(new WalError('WAL_INVALID_ARGUMENT', problem))
+      if (problem) return Promise.reject(WalError.INVALID_ARGUMENT(problem))
     }
     let batch: Batch
     try {
@@ -297,9 +297,7 @@ export class Writer {
       this.syncRequested = false
     } catch (err) {
       const failure =
-        err instanceof WalError
-          ? err
-          : new WalError('WAL_IO', 'write failed; the WAL is now failed', { cause: err })
+        err instanceof WalError ? err : WalError.IO('write failed; the WAL is now failed', { cause: err })
       if (current) for (const reject of current.rejects) reject(failure)
       this.fail(failure)
     }
