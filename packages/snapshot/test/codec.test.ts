@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto'
 import { bytesSerializer, type RecordShape, type Serializer } from '@waltz/core'
 import { describe, expect, it } from 'vitest'
+import { seededRandom } from '../../../test-support/random.mjs'
+import { tempDir } from '../../../test-support/temp-dir.js'
 import { fromSerializer, msgpackrCodec, SnapshotStore } from '../src/index.js'
-import { accounts, prng, randomTx } from './fixtures/accounts.mjs'
-import { rejectsWith, tempDir } from './helpers.js'
+import { accounts, randomTx } from './fixtures/accounts.mjs'
+import { rejectsWith } from './helpers.js'
 
 const hash = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
 
@@ -28,7 +30,7 @@ describe('msgpackrCodec', () => {
 
   it('is deterministic: equal states give byte-identical encodings, also from a fresh codec', () => {
     const build = () => {
-      const random = prng(7)
+      const random = seededRandom(7)
       let state = accounts.initial()
       for (let seq = 1; seq <= 2000; seq++)
         state = accounts.apply(state, { seq, time: 0, ...randomTx(random) })

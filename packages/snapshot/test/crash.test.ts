@@ -1,15 +1,14 @@
-import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync, readdirSync } from 'node:fs'
+import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { Wal } from '@waltz/core'
 import { describe, expect, it } from 'vitest'
+import { exited, onLines, requireBuilt, startNode } from '../../../test-support/child-process.js'
+import { tempDir } from '../../../test-support/temp-dir.js'
 import { recover, SnapshotStore } from '../src/index.js'
 import { type Accounts, accounts } from './fixtures/accounts.mjs'
-import { fullReplay, stateHash, tempDir } from './helpers.js'
+import { fullReplay, stateHash } from './helpers.js'
 
-const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url))
-const child = fileURLToPath(new URL('./fixtures/crash-child.mjs', import.meta.url))
+const CHILD = new URL('./fixtures/crash-child.mjs', import.meta.url)
 
 type KillAt = 'acks' | 'snapshot-start' | 'snapshot-saved'
 
@@ -21,10 +20,11 @@ interface Round {
 
 /** Starts the child and SIGKILLs it at a random point of the kind `killAt`. */
 async function runAndKill(walDir: string, snapshotDir: string, killAt: KillAt, seed: number): Promise<Round> {
-  if (!existsSync(dist)) throw new Error('crash tests run against the build: run `pnpm build` first')
-  const proc: ChildProcess = spawn(process.execPath, [child, walDir, snapshotDir, '150', String(seed)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
+  requireBuilt(
+    new URL('../dist/index.js', import.meta.url),
+    new URL('../../core/dist/index.js', import.meta.url),
+  )
+  const proc = startNode(CHILD, [walDir, snapshotDir, '150', String(seed)])
   const round: Round = { acked: new Map(), lastEvent: undefined }
   const target =
     killAt === 'acks' ? 100 + Math.floor(Math.random() * 1500) : 1 + Math.floor(Math.random() * 3)
@@ -36,26 +36,20 @@ async function runAndKill(walDir: string, snapshotDir: string, killAt: KillAt, s
       proc.kill('SIGKILL')
       resolve()
     }
-    let rest = ''
-    proc.stdout!.setEncoding('utf8')
-    proc.stdout!.on('data', (chunk: string) => {
-      const lines = (rest + chunk).split('\n')
-      rest = lines.pop()!
-      for (const line of lines) {
-        const [kind, seq, data] = line.split(' ')
-        if (kind === 'ack') round.acked.set(Number(seq), data!)
-        if (kind === 'snapshot-start' || kind === 'snapshot-saved') round.lastEvent = kind
-        if (kind === killAt || (killAt === 'acks' && kind === 'ack')) {
-          if (++seen === target) {
-            if (delayMs === 0) kill()
-            else setTimeout(kill, delayMs)
-          }
+    onLines(proc, (line) => {
+      const [kind, seq, data] = line.split(' ')
+      if (kind === 'ack') round.acked.set(Number(seq), data!)
+      if (kind === 'snapshot-start' || kind === 'snapshot-saved') round.lastEvent = kind
+      if (kind === killAt || (killAt === 'acks' && kind === 'ack')) {
+        if (++seen === target) {
+          if (delayMs === 0) kill()
+          else setTimeout(kill, delayMs)
         }
       }
     })
   })
   proc.removeAllListeners('exit')
-  if (proc.exitCode === null && proc.signalCode === null) await new Promise((r) => proc.once('exit', r))
+  await exited(proc)
   return round
 }
 

@@ -1,8 +1,8 @@
 import { readdirSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { tempDir } from '../../../test-support/temp-dir.js'
 import { isSnapshotError, SnapshotStore } from '../src/index.js'
-import { tempDir } from './helpers.js'
 
 type Op = 'open' | 'write' | 'sync' | 'rename'
 

@@ -1,24 +1,10 @@
 import { createHash } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { Wal } from '@waltz/core'
-import { afterEach, expect } from 'vitest'
+import { expect } from 'vitest'
+import { collect } from '../../../test-support/collect.js'
+import { seededRandom } from '../../../test-support/random.mjs'
 import { fold, isSnapshotError, msgpackrCodec } from '../src/index.js'
-import { type Accounts, accounts, prng, randomTx } from './fixtures/accounts.mjs'
-
-const dirs: string[] = []
-
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
-})
-
-/** A fresh temporary directory, removed after the current test. */
-export function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'waltz-snapshot-'))
-  dirs.push(dir)
-  return dir
-}
+import { type Accounts, accounts, randomTx } from './fixtures/accounts.mjs'
 
 const codec = msgpackrCodec<unknown>()
 
@@ -27,16 +13,9 @@ export function stateHash(state: unknown): string {
   return createHash('sha256').update(codec.encode(state)).digest('hex')
 }
 
-/** Collects an async iterable into an array. */
-export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = []
-  for await (const item of iterable) out.push(item)
-  return out
-}
-
 /** Appends `count` pseudo-random transactions (seeded) in batches of up to 100; returns the last seq. */
 export async function appendTxs(wal: Wal, count: number, seed = 1): Promise<number> {
-  const random = prng(seed)
+  const random = seededRandom(seed)
   let last = wal.lastSeq
   for (let done = 0; done < count; ) {
     const n = Math.min(100, count - done)

@@ -1,8 +1,8 @@
 import { join } from 'node:path'
 import { Wal, type WalRecord } from '@waltz/core'
 import { expect, it } from 'vitest'
+import { tempDir } from '../../../test-support/temp-dir.js'
 import { type Aggregate, recover, SnapshotStore, Snapshotter } from '../src/index.js'
-import { tempDir } from './helpers.js'
 
 // The README's example, run twice against a temp directory (the second run recovers the first's state).
 it('runs the README example', async () => {

@@ -2,9 +2,11 @@ import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { type RecordShape, type Serializer, Wal, type WalRecordOf } from '@waltz/core'
 import { describe, expect, it } from 'vitest'
+import { collect } from '../../../test-support/collect.js'
+import { tempDir } from '../../../test-support/temp-dir.js'
 import { type Aggregate, fold, recover, SnapshotStore, snapshotFileName } from '../src/index.js'
 import { type Accounts, accounts } from './fixtures/accounts.mjs'
-import { appendTxs, collect, fullReplay, openWal, rejectsWith, stateHash, tempDir } from './helpers.js'
+import { appendTxs, fullReplay, openWal, rejectsWith, stateHash } from './helpers.js'
 
 async function setup() {
   const root = tempDir()

@@ -1,9 +1,11 @@
 import { join } from 'node:path'
 import type { WalLogger } from '@waltz/core'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { seededRandom } from '../../../test-support/random.mjs'
+import { tempDir } from '../../../test-support/temp-dir.js'
 import { isSnapshotError, recover, SnapshotStore, Snapshotter, type SnapshotterWal } from '../src/index.js'
-import { type Accounts, accounts, prng, randomTx } from './fixtures/accounts.mjs'
-import { openWal, stateHash, tempDir } from './helpers.js'
+import { type Accounts, accounts, randomTx } from './fixtures/accounts.mjs'
+import { openWal, stateHash } from './helpers.js'
 
 /** A stand-in WAL that records the calls the snapshotter makes, in order. */
 function fakeWal(events: string[]): SnapshotterWal {
@@ -225,7 +227,7 @@ describe('Snapshotter', () => {
 
   it('end to end on a real WAL with truncation: restarts recover the full-replay state', async () => {
     const root = tempDir()
-    const random = prng(11)
+    const random = seededRandom(11)
     let reference = accounts.initial() // the full-replay state, kept aside since the WAL gets truncated
     for (let run = 0; run < 3; run++) {
       const wal = await openWal(join(root, 'wal'))

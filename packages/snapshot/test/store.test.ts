@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import type { WalLogger } from '@waltz/core'
 import { describe, expect, it } from 'vitest'
+import { tempDir } from '../../../test-support/temp-dir.js'
 import {
   encodeSnapshot,
   isSnapshotError,
@@ -19,7 +20,7 @@ import {
   type StateCodec,
   snapshotFileName,
 } from '../src/index.js'
-import { rejectsWith, tempDir } from './helpers.js'
+import { rejectsWith } from './helpers.js'
 
 type State = Map<string, number>
 
