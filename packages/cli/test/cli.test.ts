@@ -2,8 +2,9 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { describe, expect, it } from 'vitest'
+import { tempDir } from '../../../test-support/temp-dir.js'
 import { EXIT, run } from '../src/index.js'
-import { bytesRecord, tempDir, waltz, waltzProcess, writeLog } from './helpers.js'
+import { bytesRecord, waltz, waltzProcess, writeLog } from './helpers.js'
 
 const COMMANDS = ['inspect', 'verify', 'dump', 'tail', 'repair']
 

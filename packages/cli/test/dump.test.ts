@@ -5,6 +5,7 @@ import { binarySerializer } from '@waltz/serializer-binary'
 import { JSON_SERIALIZER_NAME, jsonSerializer } from '@waltz/serializer-json'
 import { PROTO_SERIALIZER_NAME, protoSerializer } from '@waltz/serializer-proto'
 import { describe, expect, it } from 'vitest'
+import { tempDir } from '../../../test-support/temp-dir.js'
 import {
   bytesRecord,
   flipByte,
@@ -13,7 +14,6 @@ import {
   ORDER_EVENTS_PROTO,
   orderEventTypes,
   segmentFiles,
-  tempDir,
   timeOf,
   waltz,
   waltzAsync,

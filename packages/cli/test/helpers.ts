@@ -1,15 +1,13 @@
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { type AppendInput, type RecordShape, type Serializer, Wal } from '@waltz/core'
 import { scanLog } from '@waltz/core/inspect'
 import type { JsonSchemas } from '@waltz/serializer-json'
 import { type ProtoMessageType, protoType } from '@waltz/serializer-proto'
-import { afterEach } from 'vitest'
+import { requireBuilt } from '../../../test-support/child-process.js'
 import { run } from '../src/index.js'
 
 /** What a run of `waltz` produced. */
@@ -32,14 +30,7 @@ export async function waltz(...args: string[]): Promise<CliResult> {
 }
 
 /** The built binary, for the tests that need a process of their own (signals, EPIPE, the lock). */
-const BIN = fileURLToPath(new URL('../dist/main.js', import.meta.url))
-
-function requireBin(): string {
-  if (!existsSync(BIN)) {
-    throw new Error(`${BIN} is missing: run \`pnpm build\` (or \`npx tsc -b packages/cli\`) first`)
-  }
-  return BIN
-}
+const requireBin = (): string => requireBuilt(new URL('../dist/main.js', import.meta.url))
 
 /** Runs the built `waltz ...args` as a child process and waits for it. */
 export function waltzProcess(...args: string[]): CliResult {
@@ -51,18 +42,6 @@ export function waltzProcess(...args: string[]): CliResult {
 /** Starts the built `waltz ...args` as a child process without waiting. */
 export function waltzAsync(...args: string[]) {
   return spawn(process.execPath, [requireBin(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-}
-
-const dirs: string[] = []
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
-})
-
-/** A fresh temporary directory, removed after the test. */
-export function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'waltz-cli-'))
-  dirs.push(dir)
-  return dir
 }
 
 /** The segment files of a log, oldest first (as core's scanner lists them). */

@@ -4,13 +4,15 @@ import { basename, join } from 'node:path'
 import { Wal } from '@waltz/core'
 import { scanLog } from '@waltz/core/inspect'
 import { describe, expect, it } from 'vitest'
+import { onLines, waitForLine } from '../../../test-support/child-process.js'
+import { collect } from '../../../test-support/collect.js'
+import { tempDir } from '../../../test-support/temp-dir.js'
 import {
   bytesRecord,
   flipByte,
   headerSize,
   lines,
   segmentFiles,
-  tempDir,
   waltz,
   waltzAsync,
   waltzProcess,
@@ -34,18 +36,16 @@ describe('waltz tail', () => {
     const dir = tempDir()
     await writeLog(dir, 5, bytesRecord)
     const child = waltzAsync('tail', dir, '-f', '-n', '1')
-    let out = ''
+    const out: string[] = []
+    onLines(child, (line) => out.push(line))
     let stderr = ''
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()))
     const waitFor = async (count: number) => {
-      while (out.split('\n').length - 1 < count) {
-        const [chunk] = (await once(child.stdout, 'data')) as [Buffer]
-        out += chunk.toString()
-      }
+      if (out.length < count) await waitForLine(child, () => out.length >= count)
     }
     try {
       await waitFor(1)
-      expect(seqs(out)).toEqual([5])
+      expect(seqs(out.join('\n'))).toEqual([5])
       // The writer takes the lock while tail runs: tail holds none.
       const wal = await Wal.open({ dir, segmentSize: 256 })
       for (let i = 6; i <= 14; i++) {
@@ -54,8 +54,8 @@ describe('waltz tail', () => {
       await wal.close()
       expect((await segmentFiles(dir)).length).toBeGreaterThan(1)
       await waitFor(10)
-      expect(seqs(out)).toEqual([5, 6, 7, 8, 9, 10, 11, 12, 13, 14])
-      expect(lines(out)[1]).toMatchObject({
+      expect(seqs(out.join('\n'))).toEqual([5, 6, 7, 8, 9, 10, 11, 12, 13, 14])
+      expect(JSON.parse(out[1]!)).toMatchObject({
         seq: 6,
         type: 'late',
         key: 'k6',
@@ -117,9 +117,9 @@ describe('waltz repair', () => {
     const wal = await Wal.open({ dir })
     try {
       expect(wal.lastSeq).toBe(lastSeq)
-      const read: number[] = []
-      for await (const record of wal.records()) read.push(record.seq)
-      expect(read).toEqual(Array.from({ length: lastSeq }, (_, i) => i + 1))
+      expect((await collect(wal.records())).map((r) => r.seq)).toEqual(
+        Array.from({ length: lastSeq }, (_, i) => i + 1),
+      )
     } finally {
       await wal.close()
     }
