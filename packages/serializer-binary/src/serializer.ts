@@ -1,17 +1,8 @@
-import {
-  isSerializerError,
-  type Serializer,
-  SerializerError,
-  type SerializerErrorCode,
-  type SerializerErrorDetails,
-} from '@waltz/core'
+import { isSerializerError, type Serializer, SerializerError } from '@waltz/core'
 import { C1, Packr } from 'msgpackr'
 import { BINARY_SERIALIZER_NAME, BINARY_SHARED_SERIALIZER_NAME, baseOptions } from './options.js'
 import { readStructures, type Structure, writeStructures } from './structures-file.js'
 import type { EventMap, RecordOf } from './types.js'
-
-/** What a failure names besides the serializer. */
-type Details = Omit<SerializerErrorDetails, 'serializer'>
 
 /** Options of {@link binarySerializer}. */
 export interface BinarySerializerOptions {
@@ -63,13 +54,11 @@ export function binarySerializer<Events extends EventMap = Record<string, unknow
   options: BinarySerializerOptions = {},
 ): Serializer<keyof Events & string, Events[keyof Events & string], RecordOf<Events>> {
   const { structuresPath, maxSharedStructures = 32 } = options
-  const name = structuresPath === undefined ? BINARY_SERIALIZER_NAME : BINARY_SHARED_SERIALIZER_NAME
-  const fail = (code: SerializerErrorCode, message: string, details: Details = {}) =>
-    new SerializerError(code, message, { ...details, serializer: name })
+  const serializer = structuresPath === undefined ? BINARY_SERIALIZER_NAME : BINARY_SHARED_SERIALIZER_NAME
   if (!Number.isInteger(maxSharedStructures) || maxSharedStructures < 1 || maxSharedStructures > 8160) {
-    throw fail(
-      'SERIALIZER_ENCODE_FAILED',
+    throw SerializerError.ENCODE_FAILED(
       `maxSharedStructures must be an integer from 1 to 8160, got ${maxSharedStructures}`,
+      { serializer },
     )
   }
   const packr =
@@ -89,14 +78,15 @@ export function binarySerializer<Events extends EventMap = Record<string, unknow
   type Rec = RecordOf<Events>
 
   return {
-    name,
+    name: serializer,
 
     encode(data: Rec['data'], type: Rec['type']): Uint8Array {
       try {
         return packr.pack(data)
       } catch (err) {
         if (isSerializerError(err)) throw err
-        throw fail('SERIALIZER_ENCODE_FAILED', `cannot encode ${String(type)} data: ${describe(err)}`, {
+        throw SerializerError.ENCODE_FAILED(`cannot encode ${String(type)} data: ${describe(err)}`, {
+          serializer,
           type,
           cause: err,
         })
@@ -105,20 +95,24 @@ export function binarySerializer<Events extends EventMap = Record<string, unknow
 
     decode(bytes: Uint8Array, type: Rec['type']): Rec['data'] {
       // Every MessagePack value takes at least one byte: name the actual problem.
-      if (bytes.byteLength === 0) throw fail('SERIALIZER_DECODE_FAILED', `empty ${type} data`, { type })
+      if (bytes.byteLength === 0) {
+        throw SerializerError.DECODE_FAILED(`empty ${type} data`, { serializer, type })
+      }
       let value: unknown
       try {
         value = packr.unpack(bytes)
       } catch (err) {
         if (isSerializerError(err)) throw err
-        throw fail('SERIALIZER_DECODE_FAILED', `${type} data is not msgpackr data: ${describe(err)}`, {
+        throw SerializerError.DECODE_FAILED(`${type} data is not msgpackr data: ${describe(err)}`, {
+          serializer,
           type,
           cause: err,
         })
       }
       // msgpackr reads the never-used byte 0xc1 as a marker object instead of failing.
-      if (value === C1)
-        throw fail('SERIALIZER_DECODE_FAILED', `${type} data is the never-used byte 0xc1`, { type })
+      if (value === C1) {
+        throw SerializerError.DECODE_FAILED(`${type} data is the never-used byte 0xc1`, { serializer, type })
+      }
       return value as Rec['data']
     },
   }

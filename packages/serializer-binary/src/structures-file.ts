@@ -4,6 +4,9 @@ import { SerializerError } from '@waltz/core'
 import { pack, unpack } from 'msgpackr'
 import { BINARY_SHARED_SERIALIZER_NAME } from './options.js'
 
+/** The structures file is only used in `structuresPath` mode, hence the shared serializer's name. */
+const serializer = BINARY_SHARED_SERIALIZER_NAME
+
 /** A msgpackr shared structure: the ordered property names of one record shape. */
 export type Structure = string[]
 
@@ -20,19 +23,19 @@ export function readStructures(path: string): Structure[] {
     bytes = readFileSync(path)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
-    throw fail(`cannot read ${path}`, err)
+    throw SerializerError.STRUCTURES_FAILED(`cannot read ${path}`, { serializer, cause: err })
   }
   let value: unknown
   try {
     value = unpack(bytes)
   } catch (err) {
-    throw fail(`${path} is not a structures file`, err)
+    throw SerializerError.STRUCTURES_FAILED(`${path} is not a structures file`, { serializer, cause: err })
   }
   if (
     !Array.isArray(value) ||
     !value.every((s) => Array.isArray(s) && s.every((k) => typeof k === 'string'))
   ) {
-    throw fail(`${path} is not a structures file`)
+    throw SerializerError.STRUCTURES_FAILED(`${path} is not a structures file`, { serializer })
   }
   return value as Structure[]
 }
@@ -62,16 +65,8 @@ export function writeStructures(path: string, structures: readonly Structure[]):
     renameSync(tmp, path)
     syncDirectory(dirname(path))
   } catch (err) {
-    throw fail(`cannot write ${path}`, err)
+    throw SerializerError.STRUCTURES_FAILED(`cannot write ${path}`, { serializer, cause: err })
   }
-}
-
-/** The structures file is only used in `structuresPath` mode, hence the shared serializer's name. */
-function fail(message: string, cause?: unknown): SerializerError {
-  return new SerializerError('SERIALIZER_STRUCTURES_FAILED', message, {
-    serializer: BINARY_SHARED_SERIALIZER_NAME,
-    cause,
-  })
 }
 
 function syncDirectory(dir: string): void {
