@@ -1,9 +1,4 @@
-import {
-  type Serializer,
-  SerializerError,
-  type SerializerErrorCode,
-  type SerializerErrorDetails,
-} from '@waltz/core'
+import { type Serializer, SerializerError } from '@waltz/core'
 import type { z } from 'zod'
 import { jsonOnly, NotJsonError } from './json-only.js'
 import type { JsonRecordOf, JsonSchemas, Upcast, UpcastContext } from './types.js'
@@ -13,6 +8,9 @@ import type { JsonRecordOf, JsonSchemas, Upcast, UpcastContext } from './types.j
  * `{"v":1,"data":…}` (version 1 also held the record's type and time, now core's).
  */
 export const JSON_SERIALIZER_NAME = 'waltz-json/2'
+
+/** This serializer's name, as its errors' `serializer` field. */
+const serializer = JSON_SERIALIZER_NAME
 
 /** Options of {@link jsonSerializer}. */
 export interface JsonSerializerOptions<S extends JsonSchemas> {
@@ -79,7 +77,10 @@ export function jsonSerializer<const S extends JsonSchemas>(
   const entryOf = (type: string): Entry => {
     const entry = entries.get(type)
     if (entry === undefined) {
-      throw fail('SERIALIZER_UNKNOWN_TYPE', `no schema for record type ${String(type)}`, { type })
+      throw SerializerError.UNKNOWN_TYPE(`no schema for record type ${String(type)}`, {
+        serializer,
+        type,
+      })
     }
     return entry
   }
@@ -93,13 +94,15 @@ export function jsonSerializer<const S extends JsonSchemas>(
       try {
         result = entry.schema.safeEncode(data)
       } catch (err) {
-        throw fail('SERIALIZER_ENCODE_FAILED', `cannot encode ${type} data: ${describe(err)}`, {
+        throw SerializerError.ENCODE_FAILED(`cannot encode ${type} data: ${describe(err)}`, {
+          serializer,
           type,
           cause: err,
         })
       }
       if (!result.success) {
-        throw fail('SERIALIZER_VALIDATION_FAILED', `invalid ${type} data: ${issues(result.error)}`, {
+        throw SerializerError.VALIDATION_FAILED(`invalid ${type} data: ${issues(result.error)}`, {
+          serializer,
           type,
           cause: result.error,
         })
@@ -109,7 +112,7 @@ export function jsonSerializer<const S extends JsonSchemas>(
         json = JSON.stringify(result.data, jsonOnly)
       } catch (err) {
         const reason = err instanceof NotJsonError ? `in ${type} data, ${err.message}` : describe(err)
-        throw fail('SERIALIZER_ENCODE_FAILED', reason, { type, cause: err })
+        throw SerializerError.ENCODE_FAILED(reason, { serializer, type, cause: err })
       }
       // JSON.stringify returns undefined for undefined data: no `data` member, as in `{ data: undefined }`.
       return encoder.encode(json === undefined ? `{"v":${entry.version}}` : `${entry.prefix}${json}}`)
@@ -120,24 +123,23 @@ export function jsonSerializer<const S extends JsonSchemas>(
       const stored = parseStored(bytes, type)
       let raw = stored.data
       if (stored.version > entry.version) {
-        throw fail(
-          'SERIALIZER_DECODE_FAILED',
+        throw SerializerError.DECODE_FAILED(
           `${type} data has schema version ${stored.version}, newer than this serializer's ${entry.version}`,
-          { type },
+          { serializer, type },
         )
       }
       if (stored.version < entry.version) {
         if (entry.upcast === undefined) {
-          throw fail(
-            'SERIALIZER_UPCAST_FAILED',
+          throw SerializerError.UPCAST_FAILED(
             `${type} data has schema version ${stored.version} and no upcast hook reaches ${entry.version}`,
-            { type },
+            { serializer, type },
           )
         }
         try {
           raw = entry.upcast(raw, { type, version: stored.version })
         } catch (err) {
-          throw fail('SERIALIZER_UPCAST_FAILED', `upcasting ${type} failed: ${describe(err)}`, {
+          throw SerializerError.UPCAST_FAILED(`upcasting ${type} failed: ${describe(err)}`, {
+            serializer,
             type,
             cause: err,
           })
@@ -147,16 +149,16 @@ export function jsonSerializer<const S extends JsonSchemas>(
       try {
         result = entry.schema.safeDecode(raw)
       } catch (err) {
-        throw fail('SERIALIZER_VALIDATION_FAILED', `cannot validate ${type} data: ${describe(err)}`, {
+        throw SerializerError.VALIDATION_FAILED(`cannot validate ${type} data: ${describe(err)}`, {
+          serializer,
           type,
           cause: err,
         })
       }
       if (!result.success) {
-        throw fail(
-          'SERIALIZER_VALIDATION_FAILED',
+        throw SerializerError.VALIDATION_FAILED(
           `stored ${type} data does not match its schema: ${issues(result.error)}`,
-          { type, cause: result.error },
+          { serializer, type, cause: result.error },
         )
       }
       return result.data as Rec['data']
@@ -172,7 +174,10 @@ function buildEntries<S extends JsonSchemas>(options: JsonSerializerOptions<S>):
   for (const [type, schema] of Object.entries(options.schemas)) {
     const version = Object.hasOwn(versions, type) ? (versions[type] ?? 1) : 1
     if (!Number.isSafeInteger(version) || version < 1) {
-      throw fail('SERIALIZER_VALIDATION_FAILED', `version of ${type} must be a positive integer`, { type })
+      throw SerializerError.VALIDATION_FAILED(`version of ${type} must be a positive integer`, {
+        serializer,
+        type,
+      })
     }
     entries.set(type, {
       schema,
@@ -181,7 +186,9 @@ function buildEntries<S extends JsonSchemas>(options: JsonSerializerOptions<S>):
       upcast: Object.hasOwn(upcasts, type) ? upcasts[type] : undefined,
     })
   }
-  if (entries.size === 0) throw fail('SERIALIZER_VALIDATION_FAILED', 'schemas must not be empty')
+  if (entries.size === 0) {
+    throw SerializerError.VALIDATION_FAILED('schemas must not be empty', { serializer })
+  }
   return entries
 }
 
@@ -196,24 +203,26 @@ function parseStored(bytes: Uint8Array, type: string): StoredData {
   try {
     value = JSON.parse(decoder.decode(bytes))
   } catch (err) {
-    throw fail('SERIALIZER_DECODE_FAILED', `${type} data is not JSON: ${describe(err)}`, { type, cause: err })
+    throw SerializerError.DECODE_FAILED(`${type} data is not JSON: ${describe(err)}`, {
+      serializer,
+      type,
+      cause: err,
+    })
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw fail('SERIALIZER_DECODE_FAILED', `${type} data is not a {"v","data"} object`, { type })
+    throw SerializerError.DECODE_FAILED(`${type} data is not a {"v","data"} object`, {
+      serializer,
+      type,
+    })
   }
   const { v, data } = value as Record<string, unknown>
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) {
-    throw fail('SERIALIZER_DECODE_FAILED', `${type} data has no valid schema version`, { type })
+    throw SerializerError.DECODE_FAILED(`${type} data has no valid schema version`, {
+      serializer,
+      type,
+    })
   }
   return { version: v, data }
-}
-
-function fail(
-  code: SerializerErrorCode,
-  message: string,
-  details: Omit<SerializerErrorDetails, 'serializer'> = {},
-): SerializerError {
-  return new SerializerError(code, message, { ...details, serializer: JSON_SERIALIZER_NAME })
 }
 
 function issues(error: z.ZodError): string {
