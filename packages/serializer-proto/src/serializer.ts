@@ -1,9 +1,4 @@
-import {
-  type Serializer,
-  SerializerError,
-  type SerializerErrorCode,
-  type SerializerErrorDetails,
-} from '@waltz/core'
+import { type Serializer, SerializerError } from '@waltz/core'
 import type { IConversionOptions } from 'protobufjs'
 import { findLoneSurrogate, findUnsafeLong } from './checks.js'
 import type { ProtoDataOf, ProtoMessageType, ProtoRecordOf, ProtoTypes } from './types.js'
@@ -13,6 +8,9 @@ import type { ProtoDataOf, ProtoMessageType, ProtoRecordOf, ProtoTypes } from '.
  * message type (version 1 wrapped it in a `waltz.Record` envelope with the type and time, now core's).
  */
 export const PROTO_SERIALIZER_NAME = 'waltz-protobuf/2'
+
+/** This serializer's name, as its errors' `serializer` field. */
+const serializer = PROTO_SERIALIZER_NAME
 
 /** Options of {@link protoSerializer}. */
 export interface ProtoSerializerOptions<Types extends ProtoTypes> {
@@ -64,11 +62,16 @@ export function protoSerializer<const Types extends ProtoTypes>(
   type Rec = ProtoRecordOf<Types>
   // A Map, so a type name such as 'constructor' or '__proto__' can never hit Object.prototype.
   const codecs = new Map<string, ProtoMessageType<unknown>>(Object.entries(options.types))
-  if (codecs.size === 0) throw fail('SERIALIZER_ENCODE_FAILED', 'types must not be empty')
+  if (codecs.size === 0) {
+    throw SerializerError.ENCODE_FAILED('types must not be empty', { serializer })
+  }
   const codecOf = (type: string): ProtoMessageType<unknown> => {
     const codec = codecs.get(type)
     if (codec === undefined) {
-      throw fail('SERIALIZER_UNKNOWN_TYPE', `no message type for record type ${String(type)}`, { type })
+      throw SerializerError.UNKNOWN_TYPE(`no message type for record type ${String(type)}`, {
+        serializer,
+        type,
+      })
     }
     return codec
   }
@@ -79,7 +82,10 @@ export function protoSerializer<const Types extends ProtoTypes>(
     encode(data: Rec['data'], type: Rec['type']): Uint8Array {
       const codec = codecOf(type)
       if (typeof data !== 'object' || data === null) {
-        throw fail('SERIALIZER_VALIDATION_FAILED', `${type} data must be an object`, { type })
+        throw SerializerError.VALIDATION_FAILED(`${type} data must be an object`, {
+          serializer,
+          type,
+        })
       }
       let problem: string | null | undefined
       try {
@@ -88,20 +94,23 @@ export function protoSerializer<const Types extends ProtoTypes>(
         problem = describe(err)
       }
       if (problem !== null) {
-        throw fail('SERIALIZER_VALIDATION_FAILED', `invalid ${type} data: ${problem}`, { type })
+        throw SerializerError.VALIDATION_FAILED(`invalid ${type} data: ${problem}`, {
+          serializer,
+          type,
+        })
       }
       const surrogate = findLoneSurrogate(data, 'data')
       if (surrogate !== undefined) {
-        throw fail(
-          'SERIALIZER_VALIDATION_FAILED',
+        throw SerializerError.VALIDATION_FAILED(
           `invalid ${type} data: ${surrogate} holds a lone surrogate, which is not valid UTF-8`,
-          { type },
+          { serializer, type },
         )
       }
       try {
         return codec.encode(data).finish()
       } catch (err) {
-        throw fail('SERIALIZER_ENCODE_FAILED', `cannot encode ${type} data: ${describe(err)}`, {
+        throw SerializerError.ENCODE_FAILED(`cannot encode ${type} data: ${describe(err)}`, {
+          serializer,
           type,
           cause: err,
         })
@@ -114,39 +123,30 @@ export function protoSerializer<const Types extends ProtoTypes>(
       try {
         message = codec.decode(bytes)
       } catch (err) {
-        throw fail('SERIALIZER_DECODE_FAILED', `cannot decode ${type} data: ${describe(err)}`, {
+        throw SerializerError.DECODE_FAILED(`cannot decode ${type} data: ${describe(err)}`, {
+          serializer,
           type,
           cause: err,
         })
       }
       const unsafe = findUnsafeLong(message, 'data')
       if (unsafe !== undefined) {
-        throw fail(
-          'SERIALIZER_DECODE_FAILED',
-          `${type} data: int64 ${unsafe} exceeds Number.MAX_SAFE_INTEGER`,
-          {
-            type,
-          },
-        )
+        throw SerializerError.DECODE_FAILED(`${type} data: int64 ${unsafe} exceeds Number.MAX_SAFE_INTEGER`, {
+          serializer,
+          type,
+        })
       }
       try {
         return codec.toObject(message as never, TO_OBJECT) as Rec['data']
       } catch (err) {
-        throw fail('SERIALIZER_DECODE_FAILED', `cannot convert ${type} data: ${describe(err)}`, {
+        throw SerializerError.DECODE_FAILED(`cannot convert ${type} data: ${describe(err)}`, {
+          serializer,
           type,
           cause: err,
         })
       }
     },
   }
-}
-
-function fail(
-  code: SerializerErrorCode,
-  message: string,
-  details: Omit<SerializerErrorDetails, 'serializer'> = {},
-): SerializerError {
-  return new SerializerError(code, message, { ...details, serializer: PROTO_SERIALIZER_NAME })
 }
 
 function describe(err: unknown): string {
