@@ -1,3 +1,5 @@
+import { isWaltzError, WaltzError } from '@waltz/core'
+
 /**
  * Stable error codes of `@waltz/snapshot`. Codes are public API: new ones may be added, existing ones
  * are never renamed. Check `err.code` (or {@link isSnapshotError}) rather than `instanceof`.
@@ -31,7 +33,9 @@ export interface SnapshotErrorDetails extends ErrorOptions {
 }
 
 /**
- * The one error class of `@waltz/snapshot`. `message` starts with the code; `code` is stable.
+ * The error of `@waltz/snapshot`, a family of core's `WaltzError`. `message` starts with the code;
+ * `code` is stable. Raise one with the factory of its code, e.g.
+ * `SnapshotError.IO(message, { file, cause })`.
  *
  * @example
  * ```ts
@@ -40,11 +44,9 @@ export interface SnapshotErrorDetails extends ErrorOptions {
  * }
  * ```
  */
-export class SnapshotError extends Error {
+export class SnapshotError extends WaltzError<SnapshotErrorCode> {
   /** Always `'SnapshotError'`: {@link isSnapshotError} checks it, so the check works across package copies. */
   override readonly name = 'SnapshotError'
-  /** The stable code naming the failure. */
-  readonly code: SnapshotErrorCode
   /** The snapshot file concerned, if any. */
   readonly file: string | undefined
   /** The sequence number concerned, if known. */
@@ -56,10 +58,54 @@ export class SnapshotError extends Error {
    * @param details - file, seq and `cause`
    */
   constructor(code: SnapshotErrorCode, message: string, details: SnapshotErrorDetails = {}) {
-    super(`${code}: ${message}`, details.cause === undefined ? undefined : { cause: details.cause })
-    this.code = code
+    super(code, message, details)
     this.file = details.file
     this.seq = details.seq
+  }
+
+  /** `SNAPSHOT_CORRUPT`: a snapshot file failed validation. */
+  static CORRUPT(message: string, details?: SnapshotErrorDetails): SnapshotError {
+    return new SnapshotError('SNAPSHOT_CORRUPT', message, details)
+  }
+
+  /** `SNAPSHOT_IO`: a file-system call failed (the fs error is `cause`). */
+  static IO(message: string, details?: SnapshotErrorDetails): SnapshotError {
+    return new SnapshotError('SNAPSHOT_IO', message, details)
+  }
+
+  /** `SNAPSHOT_SERIALIZER_MISMATCH`: the snapshot was written with a state codec of another name. */
+  static SERIALIZER_MISMATCH(message: string, details?: SnapshotErrorDetails): SnapshotError {
+    return new SnapshotError('SNAPSHOT_SERIALIZER_MISMATCH', message, details)
+  }
+
+  /** `SNAPSHOT_SERIALIZER_ERROR`: the state codec threw or returned nothing (its error is `cause`). */
+  static SERIALIZER_ERROR(message: string, details?: SnapshotErrorDetails): SnapshotError {
+    return new SnapshotError('SNAPSHOT_SERIALIZER_ERROR', message, details)
+  }
+
+  /** `SNAPSHOT_FORMAT_UNSUPPORTED`: a snapshot of a format version this build cannot read. */
+  static FORMAT_UNSUPPORTED(message: string, details?: SnapshotErrorDetails): SnapshotError {
+    return new SnapshotError('SNAPSHOT_FORMAT_UNSUPPORTED', message, details)
+  }
+
+  /** `SNAPSHOT_STALE`: the snapshot includes records the WAL no longer has. */
+  static STALE(message: string, details?: SnapshotErrorDetails): SnapshotError {
+    return new SnapshotError('SNAPSHOT_STALE', message, details)
+  }
+
+  /** `SNAPSHOT_GAP`: the WAL no longer holds the records after the newest usable snapshot. */
+  static GAP(message: string, details?: SnapshotErrorDetails): SnapshotError {
+    return new SnapshotError('SNAPSHOT_GAP', message, details)
+  }
+
+  /** `SNAPSHOT_CLOSED`: the snapshotter was closed. */
+  static CLOSED(message: string, details?: SnapshotErrorDetails): SnapshotError {
+    return new SnapshotError('SNAPSHOT_CLOSED', message, details)
+  }
+
+  /** `SNAPSHOT_INVALID_ARGUMENT`: an argument or option is out of range or malformed. */
+  static INVALID_ARGUMENT(message: string, details?: SnapshotErrorDetails): SnapshotError {
+    return new SnapshotError('SNAPSHOT_INVALID_ARGUMENT', message, details)
   }
 }
 
@@ -72,7 +118,5 @@ export class SnapshotError extends Error {
  * @returns true when `err` has `name === 'SnapshotError'` (and the code, when given)
  */
 export function isSnapshotError(err: unknown, code?: SnapshotErrorCode): err is SnapshotError {
-  if (typeof err !== 'object' || err === null) return false
-  const e = err as { name?: unknown; code?: unknown }
-  return e.name === 'SnapshotError' && typeof e.code === 'string' && (code === undefined || e.code === code)
+  return isWaltzError<SnapshotError>(err, 'SnapshotError', code)
 }

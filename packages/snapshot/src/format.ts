@@ -57,14 +57,11 @@ export function parseSnapshotFileName(name: string): number | undefined {
 export function encodeSnapshot(contents: SnapshotContents): Uint8Array {
   const { seq, time, codec, state } = contents
   if (!Number.isSafeInteger(seq) || seq < 0) {
-    throw new SnapshotError(
-      'SNAPSHOT_INVALID_ARGUMENT',
-      `seq must be a non-negative safe integer, got ${seq}`,
-    )
+    throw SnapshotError.INVALID_ARGUMENT(`seq must be a non-negative safe integer, got ${seq}`)
   }
   const name = Buffer.from(codec, 'utf8')
   if (name.length < 1 || name.length > 255) {
-    throw new SnapshotError('SNAPSHOT_INVALID_ARGUMENT', 'the codec name must be 1 to 255 UTF-8 bytes')
+    throw SnapshotError.INVALID_ARGUMENT('the codec name must be 1 to 255 UTF-8 bytes')
   }
   const stateOffset = NAME_OFFSET + name.length + 8
   const out = Buffer.allocUnsafe(stateOffset + state.byteLength + CRC_SIZE)
@@ -94,15 +91,14 @@ export function encodeSnapshot(contents: SnapshotContents): Uint8Array {
  */
 export function decodeSnapshot(bytes: Uint8Array, file: string): SnapshotContents {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  const corrupt = (why: string) => new SnapshotError('SNAPSHOT_CORRUPT', `${file}: ${why}`, { file })
+  const corrupt = (why: string) => SnapshotError.CORRUPT(`${file}: ${why}`, { file })
   if (buf.length < MIN_SIZE) throw corrupt(`${buf.length} bytes is shorter than any snapshot`)
   if (!buf.subarray(0, MAGIC.length).equals(MAGIC)) throw corrupt('not a snapshot file (bad magic)')
   const end = buf.length - CRC_SIZE
   if (crc32(buf.subarray(0, end)) !== buf.readUInt32LE(end)) throw corrupt('checksum mismatch')
   const version = buf.readUInt16LE(8)
   if (version !== SNAPSHOT_FORMAT_VERSION) {
-    throw new SnapshotError(
-      'SNAPSHOT_FORMAT_UNSUPPORTED',
+    throw SnapshotError.FORMAT_UNSUPPORTED(
       `${file}: format version ${version}, this build reads ${SNAPSHOT_FORMAT_VERSION}`,
       { file },
     )

@@ -6,7 +6,7 @@ import { SnapshotError } from './errors.js'
 export const TEMP_SUFFIX = '.tmp'
 
 function ioError(what: string, file: string, cause: unknown): SnapshotError {
-  return new SnapshotError('SNAPSHOT_IO', `${what} ${file} failed`, { file, cause })
+  return SnapshotError.IO(`${what} ${file} failed`, { file, cause })
 }
 
 /**

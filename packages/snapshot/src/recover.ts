@@ -88,8 +88,7 @@ export async function recover<Rec extends RecordShape, S>(
   const writer = typeof wal.append === 'function'
   const stale = writer ? skipped.filter((s) => s.code === 'SNAPSHOT_STALE') : []
   if (stale.length > 0 && options.onStale === 'throw') {
-    throw new SnapshotError(
-      'SNAPSHOT_STALE',
+    throw SnapshotError.STALE(
       `snapshot ${stale[0]!.file} includes records up to ${stale[0]!.seq}, the WAL ends at ${lastSeq}`,
       stale[0]!,
     )
@@ -123,8 +122,7 @@ function gap(from: number, firstSeq: number, skipped: SkippedSnapshot[], cause?:
   const start = from === 0 ? 'no usable snapshot' : `the newest usable snapshot is at seq ${from}`
   const passed =
     skipped.length > 0 ? ` (skipped: ${skipped.map((s) => `${s.file}: ${s.reason}`).join('; ')})` : ''
-  return new SnapshotError(
-    'SNAPSHOT_GAP',
+  return SnapshotError.GAP(
     `${start}, but the WAL starts at seq ${firstSeq}: records in between were truncated${passed}`,
     { seq: from, cause },
   )

@@ -134,7 +134,7 @@ export class Snapshotter<S> {
    * @throws SnapshotError `SNAPSHOT_CLOSED`
    */
   recordApplied(seq: number, state: S): boolean {
-    if (this.closed) throw new SnapshotError('SNAPSHOT_CLOSED', 'the snapshotter is closed')
+    if (this.closed) throw SnapshotError.CLOSED('the snapshotter is closed')
     if (this.inFlight !== undefined || seq <= this.lastSeq) return false
     const due = seq - this.lastSeq >= this.everyRecords || Date.now() - this.lastAt >= this.everyMs
     if (due) this.background(state, seq)
@@ -151,7 +151,7 @@ export class Snapshotter<S> {
    *   `wal.sync()` or `wal.truncateBefore()`
    */
   async snapshot(state: S, seq: number): Promise<SavedSnapshot> {
-    if (this.closed) throw new SnapshotError('SNAPSHOT_CLOSED', 'the snapshotter is closed')
+    if (this.closed) throw SnapshotError.CLOSED('the snapshotter is closed')
     const prepared = this.store.prepare(state, seq) // the copy, taken before waiting
     while (this.inFlight !== undefined) await this.inFlight.catch(() => {})
     return this.run(prepared)
@@ -220,7 +220,7 @@ export class Snapshotter<S> {
 
 function positive(name: string, value: number): number {
   if (!(value > 0)) {
-    throw new SnapshotError('SNAPSHOT_INVALID_ARGUMENT', `${name} must be a positive number, got ${value}`)
+    throw SnapshotError.INVALID_ARGUMENT(`${name} must be a positive number, got ${value}`)
   }
   return value
 }

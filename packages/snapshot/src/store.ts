@@ -110,17 +110,17 @@ export class SnapshotStore<S = unknown> {
   static async open<S = unknown>(options: SnapshotStoreOptions<S>): Promise<SnapshotStore<S>> {
     const keep = options.keep ?? DEFAULT_KEEP
     if (!Number.isSafeInteger(keep) || keep < 1) {
-      throw new SnapshotError('SNAPSHOT_INVALID_ARGUMENT', `keep must be an integer >= 1, got ${keep}`)
+      throw SnapshotError.INVALID_ARGUMENT(`keep must be an integer >= 1, got ${keep}`)
     }
     const codec = options.codec ?? msgpackrCodec<S>()
     const nameBytes = Buffer.byteLength(codec.name ?? '')
     if (nameBytes < 1 || nameBytes > 255) {
-      throw new SnapshotError('SNAPSHOT_INVALID_ARGUMENT', 'codec.name must be 1 to 255 UTF-8 bytes')
+      throw SnapshotError.INVALID_ARGUMENT('codec.name must be 1 to 255 UTF-8 bytes')
     }
     try {
       await mkdir(options.dir, { recursive: true })
     } catch (err) {
-      throw new SnapshotError('SNAPSHOT_IO', `creating ${options.dir} failed`, { cause: err })
+      throw SnapshotError.IO(`creating ${options.dir} failed`, { cause: err })
     }
     const store = new SnapshotStore(options.dir, codec, keep, options.logger ?? silentLogger)
     const temps = (await listDir(options.dir)).filter(
@@ -150,13 +150,13 @@ export class SnapshotStore<S = unknown> {
     try {
       encoded = this.codec.encode(state)
     } catch (err) {
-      throw new SnapshotError('SNAPSHOT_SERIALIZER_ERROR', `codec '${this.codec.name}' failed to encode`, {
+      throw SnapshotError.SERIALIZER_ERROR(`codec '${this.codec.name}' failed to encode`, {
         cause: err,
         seq,
       })
     }
     if (!(encoded instanceof Uint8Array)) {
-      throw new SnapshotError('SNAPSHOT_SERIALIZER_ERROR', `codec '${this.codec.name}' returned no bytes`, {
+      throw SnapshotError.SERIALIZER_ERROR(`codec '${this.codec.name}' returned no bytes`, {
         seq,
       })
     }
@@ -252,7 +252,7 @@ export class SnapshotStore<S = unknown> {
       try {
         contents = decodeSnapshot(bytes, info.file)
         if (contents.seq !== info.seq) {
-          throw new SnapshotError('SNAPSHOT_CORRUPT', `${info.file}: holds seq ${contents.seq}`, info)
+          throw SnapshotError.CORRUPT(`${info.file}: holds seq ${contents.seq}`, info)
         }
       } catch (err) {
         if (!isSnapshotError(err, 'SNAPSHOT_CORRUPT')) throw err
@@ -260,8 +260,7 @@ export class SnapshotStore<S = unknown> {
         continue
       }
       if (contents.codec !== this.codec.name) {
-        throw new SnapshotError(
-          'SNAPSHOT_SERIALIZER_MISMATCH',
+        throw SnapshotError.SERIALIZER_MISMATCH(
           `${info.file} was written by codec '${contents.codec}', this store uses '${this.codec.name}'`,
           info,
         )
@@ -270,11 +269,10 @@ export class SnapshotStore<S = unknown> {
       try {
         state = this.codec.decode(contents.state)
       } catch (err) {
-        throw new SnapshotError(
-          'SNAPSHOT_SERIALIZER_ERROR',
-          `codec '${this.codec.name}' failed to decode ${info.file}`,
-          { ...info, cause: err },
-        )
+        throw SnapshotError.SERIALIZER_ERROR(`codec '${this.codec.name}' failed to decode ${info.file}`, {
+          ...info,
+          cause: err,
+        })
       }
       return { state, seq: info.seq, file: info.file, time: contents.time, skipped }
     }
@@ -323,6 +321,6 @@ async function readSnapshotFile(file: string): Promise<Buffer | undefined> {
     return await readFile(file)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw new SnapshotError('SNAPSHOT_IO', `reading ${file} failed`, { file, cause: err })
+    throw SnapshotError.IO(`reading ${file} failed`, { file, cause: err })
   }
 }
