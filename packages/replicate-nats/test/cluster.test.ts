@@ -1,10 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
+import type { ChildProcess } from 'node:child_process'
 import type { JetStreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/transport-node'
 import { Wal } from '@waltz/core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { exited, requireBuilt, startNode, waitForLine } from '../../../test-support/child-process.js'
+import { tempDir } from '../../../test-support/temp-dir.js'
 import { restoreFromJetStream } from '../src/index.js'
 import {
   appendEvents,
@@ -13,7 +13,6 @@ import {
   expectReplicaEquals,
   followStream,
   openSource,
-  tempDir,
 } from './helpers.js'
 import {
   eventually,
@@ -24,8 +23,7 @@ import {
   streamReady,
 } from './nats.js'
 
-const DIST = fileURLToPath(new URL('../dist/index.js', import.meta.url))
-const PRIMARY = fileURLToPath(new URL('./fixtures/primary.mjs', import.meta.url))
+const PRIMARY = new URL('./fixtures/primary.mjs', import.meta.url)
 
 describe.skipIf(NO_NATS_SERVER)('3-node JetStream cluster, stream with 3 replicas', () => {
   const suite = jetStreamSuite('C', () => startCluster(3), 3, { publishTimeoutMs: 2000, retryMaxMs: 500 })
@@ -88,28 +86,15 @@ describe.skipIf(NO_NATS_SERVER)('3-node JetStream cluster, stream with 3 replica
   }, 60_000)
 
   it('resumes without gap or duplicate after the replicating process is killed mid-stream', async () => {
-    if (!existsSync(DIST)) throw new Error(`${DIST} is missing: run \`pnpm build\` first`)
+    requireBuilt(new URL('../dist/index.js', import.meta.url))
     const { stream, subject } = await newStream()
     const dir = tempDir()
-    const child = spawn(process.execPath, [PRIMARY, dir, cluster.urls.join(','), stream, subject, '100000'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
+    const child = startNode(PRIMARY, [dir, cluster.urls.join(','), stream, subject, '100000'])
     children.push(child)
-    // Kill it once it has replicated a good part and has records in flight.
-    await new Promise<void>((resolve, reject) => {
-      child.once('exit', (code) => reject(new Error(`the primary exited early with ${code}`)))
-      let text = ''
-      child.stdout!.setEncoding('utf8')
-      child.stdout!.on('data', (chunk: string) => {
-        text = (text + chunk).slice(-200)
-        const m = /seq (\d+) (\d+)\n$/.exec(text)
-        if (m && Number(m[1]) >= 1500) resolve()
-      })
-    })
-    child.removeAllListeners('exit')
-    const exited = new Promise((resolve) => child.once('exit', resolve))
+    // Kill it once it has replicated a good part and has records in flight (`seq <replicated> <last>`).
+    await waitForLine(child, (line) => Number(/^seq (\d+) /.exec(line)?.[1]) >= 1500)
     child.kill('SIGKILL')
-    await exited
+    await exited(child)
 
     const wal = await openSource(dir) // recovers what the killed process wrote
     const before = (await jsm.streams.info(stream)).state.messages

@@ -2,6 +2,8 @@ import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node'
 import { Wal } from '@waltz/core'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { collect } from '../../../test-support/collect.js'
+import { tempDir } from '../../../test-support/temp-dir.js'
 import {
   escapeHeaderValue,
   HEADER,
@@ -13,7 +15,6 @@ import {
   restoreFromJetStream,
 } from '../src/index.js'
 import { carriesRecord, recordHeaders, subjectMatches } from '../src/stream.js'
-import { tempDir } from './helpers.js'
 
 // No server here: the message layout, the errors and the option checks.
 
@@ -278,8 +279,7 @@ describe('errors and options', () => {
     const replica = await Wal.open({ dir, serializer: replicaSerializer('custom/2'), firstSeq: 41 })
     expect(await replica.append({ type: 't', time: 5, key: 'k', data: bytes })).toBe(41)
     expect(await replica.appendRaw([{ seq: 42, type: 'u', time: 6, data: new Uint8Array(0) }])).toBe(42)
-    const records = []
-    for await (const r of replica.records()) records.push({ ...r, data: [...r.data] })
+    const records = (await collect(replica.records())).map((r) => ({ ...r, data: [...r.data] }))
     expect(records).toStrictEqual([
       { seq: 41, time: 5, type: 't', key: 'k', data: [9, 8, 7] },
       { seq: 42, time: 6, type: 'u', data: [] },

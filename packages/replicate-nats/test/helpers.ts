@@ -1,24 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { type RawRecord, Wal, type WalReader } from '@waltz/core'
-import { afterEach, expect } from 'vitest'
+import { expect } from 'vitest'
+import { collect } from '../../../test-support/collect.js'
 import { type RestoreOptions, type RestoreResult, restoreFromJetStream } from '../src/index.js'
 import { type Event, eventSerializer } from './fixtures/events.mjs'
 
 export { appendEvents, type Event, eventAt, eventSerializer } from './fixtures/events.mjs'
-
-const dirs: string[] = []
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
-})
-
-/** A fresh temporary directory, removed after the current test. */
-export function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'waltz-replicate-'))
-  dirs.push(dir)
-  return dir
-}
 
 /** Opens a source WAL with the test serializer. */
 export function openSource(dir: string, segmentSize?: number): Promise<Wal<Event>> {
@@ -26,17 +12,8 @@ export function openSource(dir: string, segmentSize?: number): Promise<Wal<Event
 }
 
 /** Every record of a log as stored (envelope and data bytes), with the data as a Buffer for diffs. */
-async function storedRecords(log: WalReader<Event> | WalReader): Promise<RawRecord[]> {
-  const out: RawRecord[] = []
-  for await (const r of log.recordsRaw()) out.push({ ...r, data: Buffer.from(r.data) })
-  return out
-}
-
-/** Every record of a log, decoded. */
-async function decodedRecords(log: WalReader<Event>): Promise<unknown[]> {
-  const out: unknown[] = []
-  for await (const r of log.records()) out.push(r)
-  return out
+async function storedRecords(log: WalReader<Event>): Promise<RawRecord[]> {
+  return (await collect(log.recordsRaw())).map((r) => ({ ...r, data: Buffer.from(r.data) }))
 }
 
 /**
@@ -50,7 +27,7 @@ export async function expectReplicaEquals(source: Wal<Event>, dir: string): Prom
     expect(replica.serializerName).toBe(source.serializerName)
     expect(replica.firstSeq).toBe(source.firstSeq)
     expect(replica.lastSeq).toBe(source.lastSeq)
-    const [theirs, ours] = [await decodedRecords(source), await decodedRecords(replica)]
+    const [theirs, ours] = [await collect(source.records()), await collect(replica.records())]
     expect(ours.length).toBe(source.lastSeq - source.firstSeq + 1)
     expect(ours).toStrictEqual(theirs)
     expect(await storedRecords(replica)).toStrictEqual(await storedRecords(source))

@@ -1,17 +1,18 @@
 /**
  * Real nats-server processes for the tests: JetStream on, temp store dirs, loopback ports only. Every
- * process started here is killed in `afterAll` of the file that started it and, as a last resort, when
- * the test process exits.
+ * process started here is killed in `afterAll` of the file that started it (its store dirs go after it)
+ * and, as a last resort, when the test process exits.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import type { RecordShape } from '@waltz/core'
 import { afterAll, beforeAll } from 'vitest'
+import { exited } from '../../../test-support/child-process.js'
+import { fileTempDir } from '../../../test-support/temp-dir.js'
 import { ensureStream, type ReplicateOptions, type Replicator, replicateToJetStream } from '../src/index.js'
 
 function findBinary(): string | undefined {
@@ -116,10 +117,9 @@ export class NatsServer {
     if (!child) return
     this.child = undefined
     if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
       child.kill(signal)
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
-      await exited
+      await exited(child)
       clearTimeout(timer)
     }
   }
@@ -135,12 +135,9 @@ export class NatsServer {
   }
 }
 
-/** A group of servers: one, or a cluster; `stop` kills them all and removes their store dirs. */
+/** A group of servers: one, or a cluster; `stop` kills them all. */
 export class NatsGroup {
-  constructor(
-    readonly servers: NatsServer[],
-    private readonly root: string,
-  ) {}
+  constructor(readonly servers: NatsServer[]) {}
 
   /** Client URLs of every server. */
   get urls(): string[] {
@@ -158,10 +155,9 @@ export class NatsGroup {
     })
   }
 
-  /** Kills every server and removes the store directories. */
+  /** Kills every server. */
   async stop(): Promise<void> {
     await Promise.all(this.servers.map((s) => s.stop()))
-    rmSync(this.root, { recursive: true, force: true })
   }
 }
 
@@ -172,9 +168,8 @@ afterAll(async () => {
 
 /** Starts a single JetStream server on a free loopback port (stopped in `afterAll`). */
 export async function startServer(): Promise<NatsGroup> {
-  const root = mkdtempSync(join(tmpdir(), 'waltz-nats-'))
-  const server = new NatsServer('n1', await freePort(), join(root, 'n1'))
-  const group = new NatsGroup([server], root)
+  const server = new NatsServer('n1', await freePort(), join(fileTempDir(), 'n1'))
+  const group = new NatsGroup([server])
   groups.push(group)
   await server.start()
   return group
@@ -182,7 +177,7 @@ export async function startServer(): Promise<NatsGroup> {
 
 /** Starts a cluster of `size` JetStream servers routed on loopback (stopped in `afterAll`). */
 export async function startCluster(size = 3): Promise<NatsGroup> {
-  const root = mkdtempSync(join(tmpdir(), 'waltz-nats-cluster-'))
+  const root = fileTempDir()
   const ports: number[] = []
   const clusterPorts: number[] = []
   for (let i = 0; i < size; i++) {
@@ -197,7 +192,7 @@ export async function startCluster(size = 3): Promise<NatsGroup> {
         routes: clusterPorts.filter((_, j) => j !== i),
       }),
   )
-  const group = new NatsGroup(servers, root)
+  const group = new NatsGroup(servers)
   groups.push(group)
   await Promise.all(servers.map((s) => s.start()))
   return group

@@ -2,8 +2,8 @@ import { join } from 'node:path'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { Wal } from '@waltz/core'
 import { describe, expect, it } from 'vitest'
+import { tempDir } from '../../../test-support/temp-dir.js'
 import { ensureStream, replicateToJetStream, restoreFromJetStream } from '../src/index.js'
-import { tempDir } from './helpers.js'
 import { NO_NATS_SERVER, startServer } from './nats.js'
 
 // The README's example, against a real server and temp directories (one replica instead of three).

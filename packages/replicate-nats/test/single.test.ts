@@ -3,6 +3,7 @@ import { type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jet
 import type { NatsConnection } from '@nats-io/transport-node'
 import { Wal } from '@waltz/core'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { tempDir } from '../../../test-support/temp-dir.js'
 import {
   ensureStream,
   HEADER,
@@ -20,7 +21,6 @@ import {
   expectReplicaEquals,
   followStream,
   openSource,
-  tempDir,
 } from './helpers.js'
 import { eventually, jetStreamSuite, NO_NATS_SERVER, startServer } from './nats.js'
 
