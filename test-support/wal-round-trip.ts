@@ -1,8 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import type { RecordShape } from './serializer-conformance.js'
+import { tempDir } from './temp-dir.js'
 
 // `@waltz/core` does not resolve from this folder (see serializer-conformance.ts), so the calling test
 // opens the WAL and this suite only sees the part of `Wal` it uses. A core `Wal<Rec>` is assignable.
@@ -96,14 +95,9 @@ export function walRoundTrip<Rec extends RecordShape>(name: string, options: Wal
   }
 
   describe(`${name}: through a WAL`, () => {
-    let root: string
     let dir: string
-    beforeEach(async () => {
-      root = await mkdtemp(join(tmpdir(), 'waltz-serializer-wal-'))
-      dir = join(root, 'wal')
-    })
-    afterEach(async () => {
-      await rm(root, { recursive: true, force: true })
+    beforeEach(() => {
+      dir = join(tempDir(), 'wal')
     })
 
     /** Opens the WAL, runs `use`, and closes it even when `use` fails. */

@@ -1,25 +1,15 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { isSerializerError, SerializerError } from '@waltz/core'
 import { pack, unpack } from 'msgpackr'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { tempDir } from '../../../test-support/temp-dir.js'
 import { BINARY_SERIALIZER_NAME, BINARY_SHARED_SERIALIZER_NAME, binarySerializer } from '../src/index.js'
 import { records as childRecords, toJson } from './fixtures/records.mjs'
 import { builtPackage, readFrames, runChild, writeFrames } from './helpers.js'
 
 const childData = childRecords.map((r) => r.data)
 const childJson = toJson(childData)
-
-const tempDirs: string[] = []
-const tempDir = (): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'waltz-binary-'))
-  tempDirs.push(dir)
-  return dir
-}
-afterAll(() => {
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true })
-})
 
 describe('binarySerializer', () => {
   it('names the encoding by mode', () => {

@@ -1,10 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { RecordShape } from '@waltz/core'
 import fc from 'fast-check'
-import { afterAll } from 'vitest'
 import { serializerConformance } from '../../../test-support/serializer-conformance.js'
+import { fileTempDir } from '../../../test-support/temp-dir.js'
 import { binarySerializer } from '../src/index.js'
 
 type Rec = RecordShape<string, unknown>
@@ -78,11 +76,6 @@ function containsNegativeZero(value: unknown): boolean {
   return false
 }
 
-let sharedDir: string | undefined
-function sharedPath(): string {
-  sharedDir ??= mkdtempSync(join(tmpdir(), 'waltz-binary-conf-'))
-  return join(sharedDir, 'structures.mp')
-}
-afterAll(() => {
-  if (sharedDir !== undefined) rmSync(sharedDir, { recursive: true, force: true })
-})
+// Every serializer this file creates shares one structures file, kept across tests (so not tempDir).
+let structures: string | undefined
+const sharedPath = (): string => (structures ??= join(fileTempDir(), 'structures.mp'))

@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { requireBuilt } from '../../../test-support/child-process.js'
 
-const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url))
 const childScript = fileURLToPath(new URL('./fixtures/child.mjs', import.meta.url))
 
 /**
@@ -14,10 +14,7 @@ const childScript = fileURLToPath(new URL('./fixtures/child.mjs', import.meta.ur
  * @throws Error if the package has not been built
  */
 export function builtPackage(): string {
-  if (!existsSync(dist)) {
-    throw new Error('the cross-process tests run against the build: run `pnpm build` first')
-  }
-  return pathToFileURL(dist).href
+  return pathToFileURL(requireBuilt(new URL('../dist/index.js', import.meta.url))).href
 }
 
 /**

@@ -1,10 +1,8 @@
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { isSerializerError, isWalError, type SerializerError, Wal } from '@waltz/core'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { expectSerializerError, type SerializerErrorShape } from '../../../test-support/serializer-error.js'
+import { tempDir } from '../../../test-support/temp-dir.js'
 import { JSON_SERIALIZER_NAME, jsonSerializer } from '../src/index.js'
 import { orderSchemas } from './fixtures.js'
 
@@ -191,7 +189,7 @@ describe('jsonSerializer schema evolution', () => {
   })
 
   it('replays a WAL written with v1 through v2 with upcasting', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'waltz-json-'))
+    const dir = tempDir()
     const writer = await Wal.open({ dir, serializer: v1 })
     await writer.append({
       type: 'OrderPlaced',
@@ -229,7 +227,7 @@ describe('jsonSerializer schema evolution', () => {
   })
 
   it('surfaces a record that no longer matches as WAL_SERIALIZER_ERROR with seq and our error as cause', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'waltz-json-'))
+    const dir = tempDir()
     const writer = await Wal.open({ dir, serializer: v1 })
     await writer.append({ type: 'OrderPlaced', data: { orderId: 'o-1', qty: 3, price: 20 }, time: 10 })
     await writer.close()
