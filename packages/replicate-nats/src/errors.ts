@@ -1,3 +1,5 @@
+import { isWaltzError, WaltzError } from '@waltz/core'
+
 /**
  * Stable error codes of `@waltz/replicate-nats`. Codes are public API: new ones may be added, existing
  * ones are never renamed. Check `err.code` (or {@link isReplicationError}) rather than `instanceof`.
@@ -26,8 +28,9 @@ export interface ReplicationErrorDetails extends ErrorOptions {
 }
 
 /**
- * The error of this package. `message` starts with the code; `code` is stable; `cause` holds the
- * underlying NATS or WAL error when there is one.
+ * The error of this package, a family of core's `WaltzError`. `message` starts with the code; `code`
+ * is stable; `cause` holds the underlying NATS or WAL error when there is one. Raise one with the
+ * factory of its code, e.g. `ReplicationError.GAP(message, { seq })`.
  *
  * @example
  * ```ts
@@ -36,11 +39,9 @@ export interface ReplicationErrorDetails extends ErrorOptions {
  * })
  * ```
  */
-export class ReplicationError extends Error {
+export class ReplicationError extends WaltzError<ReplicationErrorCode> {
   /** Always `'ReplicationError'`: check it (or `code`) rather than `instanceof` across duplicate installs. */
   override readonly name = 'ReplicationError'
-  /** The stable code naming the failure. */
-  readonly code: ReplicationErrorCode
   /** The WAL seq concerned, if known. */
   readonly seq: number | undefined
   /** The JetStream stream sequence concerned, if known. */
@@ -52,10 +53,34 @@ export class ReplicationError extends Error {
    * @param details - seq, stream seq and `cause`
    */
   constructor(code: ReplicationErrorCode, message: string, details: ReplicationErrorDetails = {}) {
-    super(`${code}: ${message}`, details.cause === undefined ? undefined : { cause: details.cause })
-    this.code = code
+    super(code, message, details)
     this.seq = details.seq
     this.streamSeq = details.streamSeq
+  }
+
+  /** `REPLICATION_GAP`: a seq is missing from the stream, or was removed from the other side. */
+  static GAP(message: string, details?: ReplicationErrorDetails): ReplicationError {
+    return new ReplicationError('REPLICATION_GAP', message, details)
+  }
+
+  /** `REPLICATION_DIVERGED`: the stream and the WAL disagree. */
+  static DIVERGED(message: string, details?: ReplicationErrorDetails): ReplicationError {
+    return new ReplicationError('REPLICATION_DIVERGED', message, details)
+  }
+
+  /** `REPLICATION_BAD_MESSAGE`: a stream message lacks the `Waltz-*` headers or carries malformed ones. */
+  static BAD_MESSAGE(message: string, details?: ReplicationErrorDetails): ReplicationError {
+    return new ReplicationError('REPLICATION_BAD_MESSAGE', message, details)
+  }
+
+  /** `REPLICATION_CLOSED`: the NATS connection or the WAL closed under a running replicator or restore. */
+  static CLOSED(message: string, details?: ReplicationErrorDetails): ReplicationError {
+    return new ReplicationError('REPLICATION_CLOSED', message, details)
+  }
+
+  /** `REPLICATION_INVALID_ARGUMENT`: an option is missing or malformed. */
+  static INVALID_ARGUMENT(message: string, details?: ReplicationErrorDetails): ReplicationError {
+    return new ReplicationError('REPLICATION_INVALID_ARGUMENT', message, details)
   }
 }
 
@@ -68,9 +93,5 @@ export class ReplicationError extends Error {
  * @returns true when `err` has `name === 'ReplicationError'` (and the code, when given)
  */
 export function isReplicationError(err: unknown, code?: ReplicationErrorCode): err is ReplicationError {
-  if (typeof err !== 'object' || err === null) return false
-  const e = err as { name?: unknown; code?: unknown }
-  return (
-    e.name === 'ReplicationError' && typeof e.code === 'string' && (code === undefined || e.code === code)
-  )
+  return isWaltzError<ReplicationError>(err, 'ReplicationError', code)
 }

@@ -58,8 +58,7 @@ export class Replica {
       return new Replica(wal, serializer)
     } catch (err) {
       if (isWalError(err, 'WAL_SERIALIZER_MISMATCH')) {
-        throw new ReplicationError(
-          'REPLICATION_DIVERGED',
+        throw ReplicationError.DIVERGED(
           `${dir} holds a log of another serializer than the stream's '${serializer}'`,
           { cause: err },
         )

@@ -213,14 +213,10 @@ class ReplicatorImpl implements Replicator {
   }
 
   private endedError(): ReplicationError {
-    return new ReplicationError(
-      'REPLICATION_CLOSED',
-      `replication ${this.state} at seq ${this.replicatedSeq}`,
-      {
-        seq: this.replicatedSeq,
-        cause: this.state === 'failed' ? this.lastError : undefined,
-      },
-    )
+    return ReplicationError.CLOSED(`replication ${this.state} at seq ${this.replicatedSeq}`, {
+      seq: this.replicatedSeq,
+      cause: this.state === 'failed' ? this.lastError : undefined,
+    })
   }
 
   private finish(state: ReplicatorState, err: unknown): void {
@@ -276,14 +272,14 @@ class ReplicatorImpl implements Replicator {
    */
   private throwIfFatal(err: unknown): void {
     if (isWalError(err, 'WAL_TRUNCATED')) {
-      throw new ReplicationError('REPLICATION_GAP', 'records were truncated before they were replicated', {
+      throw ReplicationError.GAP('records were truncated before they were replicated', {
         seq: this.replicatedSeq + 1,
         cause: err,
       })
     }
     if (isReplicationError(err) || isWalError(err)) throw err
     if (this.nc.isClosed()) {
-      throw new ReplicationError('REPLICATION_CLOSED', 'the NATS connection was closed', { cause: err })
+      throw ReplicationError.CLOSED('the NATS connection was closed', { cause: err })
     }
   }
 
@@ -292,7 +288,7 @@ class ReplicatorImpl implements Replicator {
    * seq until stopped or a publish fails. Resolves when the tail ends (stop, WAL closed).
    */
   private async session(): Promise<void> {
-    if (this.nc.isClosed()) throw new ReplicationError('REPLICATION_CLOSED', 'the NATS connection is closed')
+    if (this.nc.isClosed()) throw ReplicationError.CLOSED('the NATS connection is closed')
     this.jsm ??= await jetstreamManager(this.nc, { timeout: this.config.publishTimeoutMs })
     this.js ??= jetstream(this.nc, { timeout: this.config.publishTimeoutMs })
     const last = await lastOnSubject(this.jsm, this.stream, this.subject)
@@ -344,8 +340,7 @@ class ReplicatorImpl implements Replicator {
   private async checkResume(last: ReplicatedMessage): Promise<number> {
     const wal = this.wal
     const diverged = (why: string) =>
-      new ReplicationError(
-        'REPLICATION_DIVERGED',
+      ReplicationError.DIVERGED(
         `stream ${this.stream} (${this.subject}) is not a copy of ${wal.dir}: ${why}`,
         { seq: last.seq, streamSeq: last.streamSeq },
       )
@@ -356,8 +351,7 @@ class ReplicatorImpl implements Replicator {
       throw diverged(`it holds seq ${last.seq}, the WAL ends at ${wal.lastSeq} (a lost or replaced log?)`)
     }
     if (last.seq + 1 < wal.firstSeq) {
-      throw new ReplicationError(
-        'REPLICATION_GAP',
+      throw ReplicationError.GAP(
         `the stream ends at seq ${last.seq} but the WAL starts at ${wal.firstSeq}: seqs ${last.seq + 1} to ${wal.firstSeq - 1} were truncated before they were replicated`,
         { seq: last.seq + 1 },
       )
@@ -376,16 +370,15 @@ class ReplicatorImpl implements Replicator {
  */
 function checkOptions(options: ReplicateOptions): { walId: string; config: Config } {
   if (options.wal === undefined || options.nc === undefined) {
-    throw new ReplicationError('REPLICATION_INVALID_ARGUMENT', 'wal and nc are required')
+    throw ReplicationError.INVALID_ARGUMENT('wal and nc are required')
   }
   if (typeof options.stream !== 'string' || options.stream === '') {
-    throw new ReplicationError('REPLICATION_INVALID_ARGUMENT', 'stream must be a non-empty string')
+    throw ReplicationError.INVALID_ARGUMENT('stream must be a non-empty string')
   }
   checkSubject(options.subject)
   const walId = options.walId ?? options.subject
   if (!/^[\x21-\x7e]{1,200}$/.test(walId)) {
-    throw new ReplicationError(
-      'REPLICATION_INVALID_ARGUMENT',
+    throw ReplicationError.INVALID_ARGUMENT(
       `walId must be 1 to 200 printable ASCII characters without spaces, got '${walId}'`,
     )
   }
@@ -400,10 +393,7 @@ function checkOptions(options: ReplicateOptions): { walId: string; config: Confi
 
 function positiveInt(name: string, value: number): number {
   if (!Number.isSafeInteger(value) || value < 1) {
-    throw new ReplicationError(
-      'REPLICATION_INVALID_ARGUMENT',
-      `${name} must be a positive integer, got ${value}`,
-    )
+    throw ReplicationError.INVALID_ARGUMENT(`${name} must be a positive integer, got ${value}`)
   }
   return value
 }

@@ -107,13 +107,9 @@ export class RestoreSession {
       }
       if (this.done) break
       if (nc.isClosed()) {
-        throw new ReplicationError(
-          'REPLICATION_CLOSED',
-          `the NATS connection closed at seq ${this.next - 1}`,
-          {
-            seq: this.next - 1,
-          },
-        )
+        throw ReplicationError.CLOSED(`the NATS connection closed at seq ${this.next - 1}`, {
+          seq: this.next - 1,
+        })
       }
       failures = this.next > before ? 1 : failures + 1
       await sleep(backoff(failures, 100, 2000), signal)
@@ -169,15 +165,13 @@ export class RestoreSession {
     const replica = this.replica ?? (await this.openReplica(r.serializer, r.seq))
     if (r.seq < replica.next) return false // at or before the replica's end: already stored
     if (r.seq > replica.next) {
-      throw new ReplicationError(
-        'REPLICATION_GAP',
+      throw ReplicationError.GAP(
         `the stream skips from seq ${replica.next - 1} to ${r.seq} (stream sequence ${r.streamSeq})`,
         { seq: replica.next, streamSeq: r.streamSeq },
       )
     }
     if (r.serializer !== replica.serializer) {
-      throw new ReplicationError(
-        'REPLICATION_DIVERGED',
+      throw ReplicationError.DIVERGED(
         `seq ${r.seq} uses serializer '${r.serializer}', the replica '${replica.serializer}'`,
         { seq: r.seq, streamSeq: r.streamSeq },
       )
@@ -205,15 +199,13 @@ export class RestoreSession {
   ): Promise<number> {
     const { jsm, stream, subject, dir } = this.options
     if (replica.lastSeq > last.seq) {
-      throw new ReplicationError(
-        'REPLICATION_DIVERGED',
+      throw ReplicationError.DIVERGED(
         `the replica in ${dir} ends at seq ${replica.lastSeq}, after the stream's last (${last.seq})`,
         { seq: replica.lastSeq },
       )
     }
     if (replica.next < first.seq) {
-      throw new ReplicationError(
-        'REPLICATION_GAP',
+      throw ReplicationError.GAP(
         `the replica needs seq ${replica.next} but the stream starts at ${first.seq} (removed by its retention?)`,
         { seq: replica.next, streamSeq: first.streamSeq },
       )
@@ -241,11 +233,10 @@ export class RestoreSession {
     const at = seq === last.seq ? last.streamSeq : await streamSeqFor(jsm, stream, subject, seq, first, last)
     const theirs = seq === last.seq ? last : await nextOnSubject(jsm, stream, subject, at)
     if (theirs === undefined || !(await replica.endsWith(theirs))) {
-      throw new ReplicationError(
-        'REPLICATION_DIVERGED',
-        `seq ${seq} of the replica in ${dir} differs from the stream's`,
-        { seq, streamSeq: at },
-      )
+      throw ReplicationError.DIVERGED(`seq ${seq} of the replica in ${dir} differs from the stream's`, {
+        seq,
+        streamSeq: at,
+      })
     }
     return at + 1
   }

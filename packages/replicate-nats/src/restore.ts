@@ -73,10 +73,7 @@ export async function restoreFromJetStream(options: RestoreOptions): Promise<Res
   const follow = options.follow === true
   const batchSize = options.batchSize ?? 1000
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
-    throw new ReplicationError(
-      'REPLICATION_INVALID_ARGUMENT',
-      `batchSize must be a positive integer, got ${batchSize}`,
-    )
+    throw ReplicationError.INVALID_ARGUMENT(`batchSize must be a positive integer, got ${batchSize}`)
   }
   const nothing: RestoreResult = { firstSeq: 0, lastSeq: 0, restored: 0, serializer: undefined }
   if (signal?.aborted) return nothing

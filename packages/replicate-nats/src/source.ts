@@ -40,14 +40,13 @@ export class SourceLog {
   ) {
     const name = wal.serializerName
     if (name === undefined) {
-      throw new ReplicationError(
-        'REPLICATION_INVALID_ARGUMENT',
+      throw ReplicationError.INVALID_ARGUMENT(
         `${wal.dir} holds no record and the reader has no serializer: open it with its serializer`,
       )
     }
     const serializer = escapeHeaderValue(name)
     if (serializer === undefined) {
-      throw new ReplicationError('REPLICATION_INVALID_ARGUMENT', 'the serializer name is not valid Unicode')
+      throw ReplicationError.INVALID_ARGUMENT('the serializer name is not valid Unicode')
     }
     this.serializer = name
     this.headerWalId = escapeHeaderValue(walId)!

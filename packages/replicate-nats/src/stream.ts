@@ -136,7 +136,7 @@ export function recordHeaders(record: Omit<RawRecord, 'data'>, walId: string, se
 }
 
 function bad(streamSeq: number, problem: string): ReplicationError {
-  return new ReplicationError('REPLICATION_BAD_MESSAGE', `stream message ${streamSeq}: ${problem}`, {
+  return ReplicationError.BAD_MESSAGE(`stream message ${streamSeq}: ${problem}`, {
     streamSeq,
   })
 }
@@ -247,7 +247,7 @@ function unescapeHeader(streamSeq: number, header: string, value: string): strin
   try {
     return decodeURIComponent(value)
   } catch (err) {
-    throw new ReplicationError('REPLICATION_BAD_MESSAGE', `stream message ${streamSeq}: bad ${header}`, {
+    throw ReplicationError.BAD_MESSAGE(`stream message ${streamSeq}: bad ${header}`, {
       streamSeq,
       cause: err,
     })
@@ -287,8 +287,7 @@ export async function ensureStream(jsm: JetStreamManager, options: EnsureStreamO
   if (existing !== undefined) {
     const subjects = existing.config.subjects ?? []
     if (!subjects.some((pattern) => subjectMatches(pattern, options.subject))) {
-      throw new ReplicationError(
-        'REPLICATION_INVALID_ARGUMENT',
+      throw ReplicationError.INVALID_ARGUMENT(
         `stream ${options.stream} exists but does not capture ${options.subject} (subjects: ${subjects.join(', ')})`,
       )
     }
@@ -337,8 +336,7 @@ export function checkSubject(subject: unknown): asserts subject is string {
     subject === '' ||
     subject.split('.').some((t) => t === '' || t === '*' || t === '>' || /\s/.test(t))
   ) {
-    throw new ReplicationError(
-      'REPLICATION_INVALID_ARGUMENT',
+    throw ReplicationError.INVALID_ARGUMENT(
       `subject must be a literal NATS subject (no wildcards, no spaces), got ${String(subject)}`,
     )
   }
