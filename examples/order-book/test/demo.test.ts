@@ -1,14 +1,10 @@
 // Runs the built demo as a user would (CI builds before testing).
 import { spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-
-const demo = fileURLToPath(new URL('../dist/demo.js', import.meta.url))
+import { requireBuilt } from '../../../test-support/child-process.js'
 
 function runDemo(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  if (!existsSync(demo))
-    throw new Error(`${demo} is missing: run \`pnpm build\` first (the demo test runs the build)`)
+  const demo = requireBuilt(new URL('../dist/demo.js', import.meta.url))
   const result = spawnSync(process.execPath, [demo, ...args], { encoding: 'utf8', timeout: 60_000 })
   return { status: result.status, stdout: result.stdout, stderr: result.stderr }
 }

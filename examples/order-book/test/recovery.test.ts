@@ -1,11 +1,10 @@
 // The engine on a real WAL and snapshot store in a temp dir: what it acknowledges is what recovery
 // rebuilds, with any serializer, from a snapshot or from zero.
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { readdirSync } from 'node:fs'
 import { Wal } from '@waltz/core'
 import fc from 'fast-check'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { tempDir } from '../../../test-support/temp-dir.js'
 import { applyEvent, emptyBook, hashBook } from '../src/book.js'
 import { dataDirs, Engine, EngineStoppedError, type EngineWal, openEngine } from '../src/engine.js'
 import type { Command, OrderEvent } from '../src/events.js'
@@ -13,16 +12,6 @@ import { OrderFlow } from '../src/flow.js'
 import { runFlow, simulateFlow } from '../src/run.js'
 import { type SerializerName, serializers } from '../src/serializers.js'
 import { commands, FC } from './arbitraries.js'
-
-const dirs: string[] = []
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'waltz-order-book-test-'))
-  dirs.push(dir)
-  return dir
-}
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
-})
 
 async function replayFromZero(dir: string, serializer: SerializerName): Promise<string> {
   const wal = await Wal.openReader({ dir: dataDirs(dir).wal, serializer: serializers[serializer]() })
