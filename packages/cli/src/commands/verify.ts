@@ -60,7 +60,7 @@ async function checkSnapshots(snapshotDir: string, report: LogReport, out: Outpu
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code
     if (code === 'ENOENT' || code === 'ENOTDIR') {
-      throw new CliError(EXIT.notWal, 'NOT_FOUND', `snapshot directory ${snapshotDir} does not exist`)
+      throw CliError.NOT_FOUND(`snapshot directory ${snapshotDir} does not exist`)
     }
     throw e
   }

@@ -6,7 +6,7 @@ import {
 } from '@waltz/serializer-binary'
 import { JSON_SERIALIZER_NAME } from '@waltz/serializer-json'
 import { PROTO_SERIALIZER_NAME, protoSerializer } from '@waltz/serializer-proto'
-import { CliError, EXIT } from './errors.js'
+import { CliError } from './errors.js'
 import { loadProtoTypes } from './proto-types.js'
 
 /**
@@ -57,11 +57,7 @@ const storedJson: DataDecoder = { handles: all, decode: (bytes) => JSON.parse(ut
 
 function binaryDecoder(logName: string, structures: string | undefined): DataDecoder {
   if (structures === undefined && logName === BINARY_SHARED_SERIALIZER_NAME) {
-    throw new CliError(
-      EXIT.usage,
-      'USAGE',
-      `${logName} records need the shared structures file: pass --structures <file>`,
-    )
+    throw CliError.USAGE(`${logName} records need the shared structures file: pass --structures <file>`)
   }
   const serializer =
     structures === undefined ? binarySerializer() : binarySerializer({ structuresPath: structures })

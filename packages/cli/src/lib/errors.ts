@@ -1,4 +1,4 @@
-import { isSerializerError, isWalError } from '@waltz/core'
+import { isSerializerError, isWalError, WaltzError } from '@waltz/core'
 
 /** The exit codes of every `waltz` command (documented in the package README). */
 export const EXIT = {
@@ -19,28 +19,66 @@ export const EXIT = {
 /** One of {@link EXIT}'s values. */
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT]
 
-/** An error the CLI reports as one line, with its own code and exit code. */
-export class CliError extends Error {
+/**
+ * The codes the CLI prints before its own errors' messages; an I/O failure carries Node's code
+ * (`EACCES`, `ERR_INVALID_ARG_VALUE`, ...), or `IO` when it has none.
+ */
+export type CliErrorCode = 'USAGE' | 'NOT_FOUND' | 'NOT_A_WAL' | 'IO' | `E${string}`
+
+/** An error the CLI reports as one line, with its own code and exit code; built by its factories. */
+export class CliError extends WaltzError<CliErrorCode> {
+  /** Always `'CliError'`. */
   override readonly name = 'CliError'
+  /** The process exit code. */
+  readonly exitCode: ExitCode
 
   /**
    * @param exitCode - the process exit code
    * @param code - a short stable code printed before the message, e.g. `NOT_A_WAL`
    * @param message - the explanation
    */
-  constructor(
-    readonly exitCode: ExitCode,
-    readonly code: string,
-    message: string,
-  ) {
-    super(`${code}: ${message}`)
+  constructor(exitCode: ExitCode, code: CliErrorCode, message: string) {
+    super(code, message)
+    this.exitCode = exitCode
+  }
+
+  /** `USAGE` (exit code 2): an unknown command or option, a bad option value, a missing argument. */
+  static USAGE(message: string): CliError {
+    return new CliError(EXIT.usage, 'USAGE', message)
+  }
+
+  /** `NOT_FOUND` (exit code 3): a directory named on the command line does not exist. */
+  static NOT_FOUND(message: string): CliError {
+    return new CliError(EXIT.notWal, 'NOT_FOUND', message)
+  }
+
+  /** `NOT_A_WAL` (exit code 3): the directory is not a directory, or holds no WAL segment. */
+  static NOT_A_WAL(message: string): CliError {
+    return new CliError(EXIT.notWal, 'NOT_A_WAL', message)
+  }
+
+  /**
+   * An I/O failure (exit code 5), coded with Node's code for it, or `IO` when it has none.
+   *
+   * @param message - the explanation
+   * @param nodeCode - the failed call's `err.code`
+   * @returns the error, to throw
+   */
+  static IO(message: string, nodeCode: `E${string}` | undefined): CliError {
+    return new CliError(EXIT.error, nodeCode ?? 'IO', message)
   }
 }
 
-/** A usage error (exit code 2). */
+/**
+ * A usage error (exit code 2) that points at the command's help.
+ *
+ * @param message - what is wrong
+ * @param command - the command whose `--help` to suggest; the general help when absent
+ * @returns the error, to throw
+ */
 export function usageError(message: string, command?: string): CliError {
   const hint = command === undefined ? 'waltz --help' : `waltz ${command} --help`
-  return new CliError(EXIT.usage, 'USAGE', `${message} (see \`${hint}\`)`)
+  return CliError.USAGE(`${message} (see \`${hint}\`)`)
 }
 
 function errnoCode(err: unknown): string | undefined {

@@ -1,7 +1,7 @@
 import { readdir, stat } from 'node:fs/promises'
 import { Wal, type WalReader } from '@waltz/core'
 import { type InspectOptions, type LogReport, scanLog } from '@waltz/core/inspect'
-import { CliError, EXIT } from './errors.js'
+import { CliError } from './errors.js'
 
 /**
  * Checks that `dir` exists and is a directory. Whether it holds a log is core's to say: see
@@ -13,20 +13,21 @@ async function requireDirectory(dir: string): Promise<void> {
   try {
     if ((await stat(dir)).isDirectory()) return
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') throw new CliError(EXIT.notWal, 'NOT_FOUND', `${dir} does not exist`)
+    // Node's error codes all start with E (errno names, ERR_*).
+    const code = (err as NodeJS.ErrnoException).code as `E${string}` | undefined
+    if (code === 'ENOENT') throw CliError.NOT_FOUND(`${dir} does not exist`)
     if (code !== 'ENOTDIR') {
-      throw new CliError(EXIT.error, code ?? 'IO', `cannot read ${dir}: ${(err as Error).message}`)
+      throw CliError.IO(`cannot read ${dir}: ${(err as Error).message}`, code)
     }
   }
-  throw new CliError(EXIT.notWal, 'NOT_A_WAL', `${dir} is not a directory`)
+  throw CliError.NOT_A_WAL(`${dir} is not a directory`)
 }
 
 /** The error for a directory in which core found no segment. */
 async function notAWal(dir: string): Promise<CliError> {
   const entries = (await readdir(dir)).length
   const what = entries === 0 ? 'is empty' : `holds no segment files (${entries} other entries)`
-  return new CliError(EXIT.notWal, 'NOT_A_WAL', `${dir} ${what}: not a waltz log directory`)
+  return CliError.NOT_A_WAL(`${dir} ${what}: not a waltz log directory`)
 }
 
 /**

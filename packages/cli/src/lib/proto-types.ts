@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module'
 import type { ProtoTypes } from '@waltz/serializer-proto'
-import { CliError, EXIT } from './errors.js'
+import { CliError } from './errors.js'
 
 /** The part of a protobufjs reflection object the CLI uses. */
 interface Reflected {
@@ -35,7 +35,7 @@ export function loadProtoTypes(file: string): ProtoTypes {
   try {
     root = protobuf.loadSync(file)
   } catch (err) {
-    throw new CliError(EXIT.usage, 'USAGE', `cannot load --proto ${file}: ${(err as Error).message}`)
+    throw CliError.USAGE(`cannot load --proto ${file}: ${(err as Error).message}`)
   }
   const types: Record<string, Reflected> = {}
   const simple = new Map<string, number>()
@@ -52,7 +52,7 @@ export function loadProtoTypes(file: string): ProtoTypes {
   }
   visit(root)
   if (Object.keys(types).length === 0) {
-    throw new CliError(EXIT.usage, 'USAGE', `--proto ${file} defines no message types`)
+    throw CliError.USAGE(`--proto ${file} defines no message types`)
   }
   return types as unknown as ProtoTypes
 }
