@@ -17,12 +17,11 @@
  * One test per block, named `<markdown file>:<line of the opening fence>`.
  */
 import { copyFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import ts from 'typescript'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { tempDir } from '../../test-support/temp-dir.js'
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 const OUT = '.doc-examples'
@@ -168,9 +167,9 @@ beforeAll(() => {
 
 afterAll(cleanUp)
 
-/** Runs `fn` with the working directory set to a fresh temporary directory, removed afterwards. */
+/** Runs `fn` with the working directory set to a fresh temporary directory (removed after the test). */
 async function inTempDir(fn: () => Promise<unknown>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'waltz-doc-'))
+  const dir = tempDir()
   // The directory stands for the application's project directory, where its packages are installed
   // (examples may read files shipped in `node_modules/@waltz/...`).
   symlinkSync(join(repo, 'node_modules'), join(dir, 'node_modules'), 'dir')
@@ -180,7 +179,6 @@ async function inTempDir(fn: () => Promise<unknown>): Promise<void> {
     await fn()
   } finally {
     process.chdir(cwd)
-    await rm(dir, { recursive: true, force: true })
   }
 }
 
