@@ -5,10 +5,10 @@ import { binarySerializer } from '@waltz/serializer-binary'
 import { JSON_SERIALIZER_NAME, jsonSerializer } from '@waltz/serializer-json'
 import { PROTO_SERIALIZER_NAME, protoSerializer } from '@waltz/serializer-proto'
 import { describe, expect, it } from 'vitest'
+import { flipByte } from '../../../test-support/damage.js'
 import { tempDir } from '../../../test-support/temp-dir.js'
 import {
   bytesRecord,
-  flipByte,
   headerSize,
   lines,
   ORDER_EVENTS_PROTO,

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { PassThrough } from 'node:stream'
 import { fileURLToPath } from 'node:url'
@@ -52,13 +52,6 @@ export async function segmentFiles(dir: string): Promise<string[]> {
 /** The header length of a segment (docs/FORMAT.md: u16 at offset 6); frames start there. */
 export function headerSize(file: string): number {
   return readFileSync(file).readUInt16LE(6)
-}
-
-/** Flips a bit of one byte of a file. */
-export function flipByte(file: string, at: number): void {
-  const buf = readFileSync(file)
-  buf[at] = buf[at]! ^ 0x40
-  writeFileSync(file, buf)
 }
 
 /** The time `writeLog` gives record `seq`. */

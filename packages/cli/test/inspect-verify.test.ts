@@ -5,8 +5,9 @@ import { scanLog } from '@waltz/core/inspect'
 import { BINARY_SERIALIZER_NAME, binarySerializer } from '@waltz/serializer-binary'
 import { encodeSnapshot, snapshotFileName } from '@waltz/snapshot'
 import { describe, expect, it } from 'vitest'
+import { flipByte } from '../../../test-support/damage.js'
 import { tempDir } from '../../../test-support/temp-dir.js'
-import { bytesRecord, flipByte, headerSize, segmentFiles, waltz, writeLog } from './helpers.js'
+import { bytesRecord, headerSize, segmentFiles, waltz, writeLog } from './helpers.js'
 
 /** A log of `count` bytes records whose newest segment lost its last `bytes` bytes: a torn tail. */
 async function tornLog(count: number, bytes: number) {

@@ -6,10 +6,10 @@ import { scanLog } from '@waltz/core/inspect'
 import { describe, expect, it } from 'vitest'
 import { onLines, waitForLine } from '../../../test-support/child-process.js'
 import { collect } from '../../../test-support/collect.js'
+import { flipByte } from '../../../test-support/damage.js'
 import { tempDir } from '../../../test-support/temp-dir.js'
 import {
   bytesRecord,
-  flipByte,
   headerSize,
   lines,
   segmentFiles,

@@ -11,13 +11,7 @@ import { tempDir } from '../../../test-support/temp-dir.js'
 import { FRAME_HEADER_SIZE, parseSegmentHeader } from '../src/format.js'
 import { isWalError, type Serializer, Wal } from '../src/index.js'
 import { scanLog } from '../src/inspect.js'
-
-function segmentFiles(dir: string): string[] {
-  return readdirSync(dir)
-    .filter((n) => n.endsWith('.wal'))
-    .sort()
-    .map((n) => join(dir, n))
-}
+import { segmentFiles } from './helpers.js'
 
 function firstFrameOffset(file: string): number {
   const header = parseSegmentHeader(readFileSync(file))

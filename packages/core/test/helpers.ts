@@ -1,4 +1,6 @@
 import type { ChildProcess } from 'node:child_process'
+import { readdirSync } from 'node:fs'
+import { join } from 'node:path'
 import { requireBuilt, startNode } from '../../../test-support/child-process.js'
 import { type Files, nodeFiles } from '../src/files.js'
 
@@ -6,6 +8,14 @@ import { type Files, nodeFiles } from '../src/files.js'
 export function startFixture(script: string, args: string[]): ChildProcess {
   requireBuilt(new URL('../dist/index.js', import.meta.url))
   return startNode(new URL(`./fixtures/${script}`, import.meta.url), args)
+}
+
+/** The segment files of a log directory, oldest first, as paths. */
+export function segmentFiles(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((n) => n.endsWith('.wal'))
+    .sort()
+    .map((n) => join(dir, n))
 }
 
 /** A {@link Files} wrapper that counts calls and can be told to fail one operation. */

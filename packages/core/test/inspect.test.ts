@@ -1,29 +1,19 @@
-import { existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, statSync, truncateSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { collect } from '../../../test-support/collect.js'
+import { flipByte } from '../../../test-support/damage.js'
 import { payloadFor } from '../../../test-support/payload.mjs'
 import { tempDir } from '../../../test-support/temp-dir.js'
 import { FRAME_HEADER_SIZE } from '../src/format.js'
 import { Wal } from '../src/index.js'
 import { repairLog, scanLog } from '../src/inspect.js'
+import { segmentFiles } from './helpers.js'
 
 async function writeLog(dir: string, count: number): Promise<void> {
   const wal = await Wal.open({ dir, segmentSize: 2048 })
   for (let i = 1; i <= count; i++) await wal.append({ type: `t${i}`, time: i, data: payloadFor(i, 100) })
   await wal.close()
-}
-
-const segments = (dir: string) =>
-  readdirSync(dir)
-    .filter((n) => n.endsWith('.wal'))
-    .sort()
-    .map((n) => join(dir, n))
-
-function flip(file: string, at: number): void {
-  const buf = readFileSync(file)
-  buf[at] = buf[at]! ^ 0x40
-  writeFileSync(file, buf)
 }
 
 describe('scanLog', () => {
@@ -44,9 +34,9 @@ describe('scanLog', () => {
   it('lists a bad frame in a sealed segment as corruption with file and offset; a torn tail is not', async () => {
     const dir = tempDir()
     await writeLog(dir, 60)
-    const files = segments(dir)
+    const files = segmentFiles(dir)
     const headerSize = readFileSync(files[1]!).readUInt16LE(6)
-    flip(files[1]!, headerSize + FRAME_HEADER_SIZE + 3)
+    flipByte(files[1]!, headerSize + FRAME_HEADER_SIZE + 3)
     truncateSync(files[files.length - 1]!, statSync(files[files.length - 1]!).size - 5)
     const report = await scanLog(dir)
     expect(report.corruption).toEqual([
@@ -76,9 +66,9 @@ describe('reading any log without its serializer (Wal.openReader)', () => {
   it('throws WAL_CORRUPT with file and offset at corruption in a sealed segment', async () => {
     const dir = tempDir()
     await writeLog(dir, 40)
-    const first = segments(dir)[0]!
+    const first = segmentFiles(dir)[0]!
     const headerSize = readFileSync(first).readUInt16LE(6)
-    flip(first, headerSize + 30)
+    flipByte(first, headerSize + 30)
     const reader = await Wal.openReader({ dir })
     await expect(collect(reader.recordsRaw())).rejects.toMatchObject({
       code: 'WAL_CORRUPT',
@@ -93,22 +83,22 @@ describe('repairLog', () => {
   it('plans without changing anything, then cuts at the corruption, keeping copies of the dropped bytes', async () => {
     const dir = tempDir()
     await writeLog(dir, 60)
-    const files = segments(dir)
+    const files = segmentFiles(dir)
     const headerSize = readFileSync(files[1]!).readUInt16LE(6)
     // Every frame of the second segment: header, body (2 varints, flags, time, type length, 't16'..), data.
     const frameSize = FRAME_HEADER_SIZE + 1 + 1 + 1 + 6 + 1 + 3 + 100
-    flip(files[1]!, headerSize + 2 * frameSize + 25) // third frame of the second segment
+    flipByte(files[1]!, headerSize + 2 * frameSize + 25) // third frame of the second segment
     const before = files.map((f) => readFileSync(f))
     const plan = await repairLog(dir)
     expect(plan.applied).toBe(false)
     expect(plan.cutFile).toBe(files[1])
     expect(plan.cutOffset).toBe(headerSize + 2 * frameSize)
     expect(plan.droppedSegments).toEqual(files.slice(2))
-    expect(segments(dir).map((f) => readFileSync(f))).toEqual(before)
+    expect(segmentFiles(dir).map((f) => readFileSync(f))).toEqual(before)
 
     const applied = await repairLog(dir, { apply: true })
     expect(applied.applied).toBe(true)
-    expect(segments(dir)).toEqual(files.slice(0, 2))
+    expect(segmentFiles(dir)).toEqual(files.slice(0, 2))
     for (const f of files.slice(2))
       expect(existsSync(join(applied.backupDir!, f.split('/').pop()!))).toBe(true)
     const tailCopy = readFileSync(
@@ -129,7 +119,7 @@ describe('repairLog', () => {
     await writeLog(dir, 10)
     expect(await repairLog(dir)).toMatchObject({ cutFile: null, lastSeqAfter: 10 })
     const wal = await Wal.open({ dir })
-    truncateSync(segments(dir)[0]!, statSync(segments(dir)[0]!).size - 3)
+    truncateSync(segmentFiles(dir)[0]!, statSync(segmentFiles(dir)[0]!).size - 3)
     await expect(repairLog(dir, { apply: true })).rejects.toMatchObject({ code: 'WAL_LOCKED' })
     await wal.close().catch(() => {})
   })

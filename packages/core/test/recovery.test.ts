@@ -3,11 +3,12 @@ import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 import { collect } from '../../../test-support/collect.js'
+import { flipByte } from '../../../test-support/damage.js'
 import { payloadFor } from '../../../test-support/payload.mjs'
 import { tempDir } from '../../../test-support/temp-dir.js'
 import { encodeSegmentHeader, FRAME_HEADER_SIZE, parseSegmentHeader } from '../src/format.js'
 import { isWalError, type Serializer, Wal } from '../src/index.js'
-import { faultyFiles } from './helpers.js'
+import { faultyFiles, segmentFiles } from './helpers.js'
 
 const RECORD_SIZE = 40
 
@@ -16,13 +17,6 @@ async function writeLog(dir: string, count: number, segmentSize?: number): Promi
   const wal = await Wal.open({ dir, sync: 'always', ...(segmentSize ? { segmentSize } : {}) })
   for (let i = 1; i <= count; i++) await wal.append({ type: 'r', time: i, data: payloadFor(i, RECORD_SIZE) })
   await wal.close()
-}
-
-function segmentFiles(dir: string): string[] {
-  return readdirSync(dir)
-    .filter((n) => n.endsWith('.wal'))
-    .sort()
-    .map((n) => join(dir, n))
 }
 
 /** Byte offsets of each frame in a segment file. */
@@ -47,12 +41,6 @@ async function expectIntact(dir: string, lastSeq: number): Promise<Wal> {
   for (const r of records)
     expect(Buffer.from(r.data).equals(Buffer.from(payloadFor(r.seq, RECORD_SIZE)))).toBe(true)
   return wal
-}
-
-function flipByte(file: string, offset: number): void {
-  const buf = readFileSync(file)
-  buf[offset] = buf[offset]! ^ 0x10
-  writeFileSync(file, buf)
 }
 
 describe('torn tails', () => {
@@ -118,7 +106,7 @@ describe('corruption', () => {
     await writeLog(dir, 10)
     const file = segmentFiles(dir)[0]!
     const at = frameOffsets(file)[6]!
-    flipByte(file, at + FRAME_HEADER_SIZE + 12)
+    flipByte(file, at + FRAME_HEADER_SIZE + 12, 0x10)
     const before = readFileSync(file)
     const err = await Wal.open({ dir }).catch((e: unknown) => e)
     expect(err).toMatchObject({ code: 'WAL_CORRUPT', file, offset: at, seq: 7 })
@@ -144,7 +132,7 @@ describe('corruption', () => {
     expect(files.length).toBeGreaterThan(2)
     const sealed = files[1]!
     const at = frameOffsets(sealed)[2]!
-    flipByte(sealed, at + FRAME_HEADER_SIZE + 1)
+    flipByte(sealed, at + FRAME_HEADER_SIZE + 1, 0x10)
     const wal = await Wal.open({ dir }) // open scans only the tail: it succeeds
     expect(wal.recovery.truncatedBytes).toBe(0)
     const err = await collect(wal.records()).catch((e: unknown) => e)
@@ -248,7 +236,7 @@ describe('crashes during rotation', () => {
     const dir = tempDir()
     await writeLog(dir, 20)
     const file = segmentFiles(dir)[0]!
-    flipByte(file, 10)
+    flipByte(file, 10, 0x10)
     await expect(Wal.open({ dir })).rejects.toMatchObject({ code: 'WAL_CORRUPT', file })
   })
 })
