@@ -223,7 +223,9 @@ describe('record keys', () => {
       fc.property(commands(), (cmds) => {
         run(cmds, ({ command, events }) => {
           const first = events[0]!
-          const orderId = command.kind === 'cancel' ? command.orderId : first.data.orderId
+          // A new order's events start with its OrderPlaced or OrderRejected; a trade has no orderId.
+          const ownId = 'orderId' in first.data ? first.data.orderId : undefined
+          const orderId = command.kind === 'cancel' ? command.orderId : ownId
           for (const event of events) {
             if (orderId === '') expect(event).not.toHaveProperty('key')
             else expect(event.key).toBe(orderId)
