@@ -23,7 +23,8 @@
  *        varint  batch remaining: frames of the same atomic batch that follow (0 = this frame commits)
  *        varint  sync distance: seq minus the highest seq already fdatasync'ed when the frame was
  *                encoded, or 0 when that is more than MAX_SYNC_DISTANCE (unknown)
- *        u8      flags: bit 0 key present, bit 1 headers present, other bits zero
+ *        u8      flags: bit 0 key present, bit 1 headers present, bit 2 first frame of a write
+ *                call, other bits zero
  *        u48     time, ms since the epoch
  *        u8 + n  type: length, UTF-8 bytes
  *        [varint + n]  key, when flagged
@@ -64,6 +65,8 @@ export const MAX_KEY_BYTES = 65_535
 
 const FLAG_KEY = 1
 const FLAG_HEADERS = 2
+/** Set on the first frame of each write call: where one write's bytes begin (see the scanner). */
+const FLAG_WRITE_START = 4
 const SEQ_HIGH = 2 ** 32
 
 /** The decoded header of a segment file. */
@@ -331,6 +334,25 @@ export function writeFrameHeader(
 }
 
 /**
+ * Marks the complete frame at `offset` as the first of a write call (flag bit 2) and recomputes its
+ * checksum. The writer calls it once per write, on the write's first frame.
+ *
+ * @param buf - the buffer holding the frame
+ * @param offset - where the frame starts
+ */
+export function markWriteStart(buf: Buffer, offset: number): void {
+  const body = offset + FRAME_HEADER_SIZE
+  const end = body + buf.readUInt32LE(offset + 4)
+  let at = body
+  while (buf[at]! >= 0x80) at++ // batch remaining
+  at++
+  while (buf[at]! >= 0x80) at++ // sync distance
+  at++
+  buf[at] = buf[at]! | FLAG_WRITE_START
+  buf.writeUInt32LE(crc32(buf, offset + 4, end), offset)
+}
+
+/**
  * Writes one whole frame (tests, fixtures and tools; the writer frames in place).
  *
  * @returns the offset just past the frame
@@ -391,6 +413,8 @@ export interface FrameCursor {
   headersAt: number
   /** Offset of the data; it runs to the end of the body. */
   dataAt: number
+  /** Whether the frame is the first of a write call. */
+  writeStart: boolean
   /** Offset just past the frame. */
   end: number
   /** Stable code of what was wrong, when the check failed. */
@@ -415,6 +439,7 @@ export function newFrameCursor(): FrameCursor {
     keyEnd: -1,
     headersAt: -1,
     dataAt: 0,
+    writeStart: false,
     end: 0,
     code: 'frame-incomplete',
     problem: '',
@@ -505,7 +530,10 @@ function parseBody(buf: Buffer, at: number, end: number, cursor: FrameCursor): F
   }
   if (at + 8 > end) return fail(cursor, 'frame-body', 'body shorter than its envelope')
   const flags = buf[at]!
-  if (flags > (FLAG_KEY | FLAG_HEADERS)) return fail(cursor, 'frame-body', `unknown flags ${flags}`)
+  if (flags > (FLAG_KEY | FLAG_HEADERS | FLAG_WRITE_START)) {
+    return fail(cursor, 'frame-body', `unknown flags ${flags}`)
+  }
+  cursor.writeStart = (flags & FLAG_WRITE_START) !== 0
   cursor.envelopeAt = at
   cursor.typeAt = at + 8
   cursor.typeEnd = cursor.typeAt + buf[at + 7]!
@@ -538,7 +566,8 @@ function parseBody(buf: Buffer, at: number, end: number, cursor: FrameCursor): F
   return 'ok'
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true })
+// ignoreBOM: a leading U+FEFF is part of the string, not a marker to drop.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 /**
  * Decodes the envelope of a frame that {@link checkFrame} accepted: time, type, key and headers.
@@ -572,7 +601,8 @@ export class EnvelopeDecoder {
       if (k === length) return this.typeNames[i]!
     }
     const name = utf8.decode(buf.subarray(start, cursor.typeEnd))
-    this.typeBytes[this.next] = buf.slice(start, cursor.typeEnd)
+    // A copy: a view would keep the whole read chunk alive.
+    this.typeBytes[this.next] = Uint8Array.prototype.slice.call(buf, start, cursor.typeEnd)
     this.typeNames[this.next] = name
     this.next = (this.next + 1) % 8
     return name

@@ -10,12 +10,13 @@ export {
   type WalErrorDetails,
   WaltzError,
 } from './errors.js'
+export type { FrameProblemCode } from './format.js'
 export { FORMAT_VERSION, MAX_KEY_BYTES, MAX_TIME, MAX_TYPE_BYTES, segmentFileName } from './format.js'
 export { type LockOwner, readLock } from './lock.js'
 export { consoleLogger, type LogLevel, silentLogger, type WalLogger } from './logger.js'
 export { WAL_DEFAULTS, type WalOptions, type WalReaderOptions } from './options.js'
 export type { RecoveryReport } from './recovery.js'
-export type { ScanProblemCode } from './scanner.js'
+export type { ScanProblemCode, Verdict } from './scanner.js'
 export {
   type AppendInput,
   BYTES_SERIALIZER_NAME,

@@ -8,6 +8,9 @@ import { WalError } from './errors.js'
 import { type Files, nodeFiles } from './files.js'
 import { acquireLock, type LockOwner, readLock } from './lock.js'
 import { WAL_DEFAULTS } from './options.js'
+
+export type { ScanProblemCode, Verdict } from './scanner.js'
+
 import { listSegments, type ScanProblemCode, type SegmentRef, scanSegment, type Verdict } from './scanner.js'
 
 /** What a scan found in one segment file. */
@@ -220,6 +223,14 @@ async function planAndRepair(
       `${oversize.file}: ${oversize.problem!.reason}; repair with that maxRecordSize instead of cutting`,
       { file: oversize.file, offset: oversize.problem!.offset },
     )
+  }
+  // A segment of another format version is not damage: a build that reads it must repair it.
+  const foreign = report.segments.find((s) => s.problem?.code === 'header-version')
+  if (foreign) {
+    throw WalError.FORMAT_UNSUPPORTED(`${foreign.file}: ${foreign.problem!.reason}; not repairing`, {
+      file: foreign.file,
+      offset: 0,
+    })
   }
   const cutIndex = report.segments.findIndex(
     (s, i) => s.problem !== null || (i > 0 && s.firstSeq !== report.segments[i - 1]!.lastSeq + 1),

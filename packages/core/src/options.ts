@@ -133,8 +133,23 @@ export interface ResolvedWalOptions extends ResolvedReaderOptions {
   firstSeq: number
 }
 
-function positive(name: string, value: unknown, allowInfinity = false): number {
-  if (typeof value !== 'number' || !(value > 0) || (!allowInfinity && !Number.isFinite(value))) {
+/** Largest timer Node runs as asked (larger ones fire after 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1
+/** Largest write buffer (a Buffer of more is refused by Node on some platforms). */
+const MAX_BUFFER_SIZE = 2 ** 30
+
+function positive(
+  name: string,
+  value: unknown,
+  allowInfinity = false,
+  maximum = Number.POSITIVE_INFINITY,
+): number {
+  if (
+    typeof value !== 'number' ||
+    !(value > 0) ||
+    value > maximum ||
+    (!allowInfinity && !Number.isFinite(value))
+  ) {
     throw WalError.INVALID_ARGUMENT(`${name} must be a positive number, got ${String(value)}`)
   }
   return value
@@ -178,13 +193,38 @@ function checkCommon(options: unknown): WalReaderOptions<RecordShape> {
   return o
 }
 
+const READER_KEYS: readonly string[] = ['dir', 'serializer', 'maxRecordSize', 'logger', 'files']
+const WAL_KEYS: readonly string[] = [
+  ...READER_KEYS,
+  'segmentSize',
+  'segmentMaxAgeMs',
+  'sync',
+  'syncIntervalMs',
+  'blockingSync',
+  'bufferSize',
+  'maxPendingBytes',
+  'fileMode',
+  'firstSeq',
+]
+
+/** Refuses keys that are no option: a typo (`syncPolicy: 'always'`) must not open with a default. */
+function checkKeys(options: object, known: readonly string[], what: string): void {
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      const hint = key === 'readOnly' ? ': open a read-only view with Wal.openReader({ dir })' : ''
+      throw WalError.INVALID_ARGUMENT(`${what} has no option '${key}'${hint}`)
+    }
+  }
+}
+
 /**
  * Validates reader options and applies defaults.
  *
  * @throws WalError `WAL_INVALID_ARGUMENT`
  */
-export function resolveReaderOptions(options: unknown): ResolvedReaderOptions {
+export function resolveReaderOptions(options: unknown, known = READER_KEYS): ResolvedReaderOptions {
   const o = checkCommon(options)
+  checkKeys(o, known, known === READER_KEYS ? 'Wal.openReader' : 'Wal.open')
   return {
     dir: o.dir,
     serializer: o.serializer === undefined ? undefined : checkSerializer(o.serializer),
@@ -202,11 +242,8 @@ const SYNC_POLICIES: readonly string[] = ['always', 'os-cache', 'background']
  * @throws WalError `WAL_INVALID_ARGUMENT`
  */
 export function resolveWalOptions(options: unknown): ResolvedWalOptions {
-  const reader = resolveReaderOptions(options)
-  const o = options as WalOptions<RecordShape> & { readOnly?: unknown }
-  if (o.readOnly !== undefined) {
-    throw WalError.INVALID_ARGUMENT('readOnly is gone: open a read-only view with Wal.openReader({ dir })')
-  }
+  const reader = resolveReaderOptions(options, WAL_KEYS)
+  const o = options as WalOptions<RecordShape>
   const sync = o.sync ?? WAL_DEFAULTS.sync
   if (!SYNC_POLICIES.includes(sync)) {
     throw WalError.INVALID_ARGUMENT(`sync must be 'always', 'os-cache' or 'background'`)
@@ -219,9 +256,15 @@ export function resolveWalOptions(options: unknown): ResolvedWalOptions {
     segmentSize: integer('segmentSize', o.segmentSize ?? WAL_DEFAULTS.segmentSize, 64),
     segmentMaxAgeMs: positive('segmentMaxAgeMs', o.segmentMaxAgeMs ?? WAL_DEFAULTS.segmentMaxAgeMs, true),
     sync,
-    syncIntervalMs: positive('syncIntervalMs', o.syncIntervalMs ?? WAL_DEFAULTS.syncIntervalMs),
+    // Node's timers clamp anything above 2^31 - 1 ms to 1 ms.
+    syncIntervalMs: positive(
+      'syncIntervalMs',
+      o.syncIntervalMs ?? WAL_DEFAULTS.syncIntervalMs,
+      false,
+      MAX_TIMER_MS,
+    ),
     blockingSync,
-    bufferSize: integer('bufferSize', o.bufferSize ?? WAL_DEFAULTS.bufferSize, 64),
+    bufferSize: integer('bufferSize', o.bufferSize ?? WAL_DEFAULTS.bufferSize, 64, MAX_BUFFER_SIZE),
     maxPendingBytes: integer('maxPendingBytes', o.maxPendingBytes ?? WAL_DEFAULTS.maxPendingBytes, 1),
     fileMode: integer('fileMode', o.fileMode ?? WAL_DEFAULTS.fileMode, 0, 0o777),
     firstSeq: integer('firstSeq', o.firstSeq ?? 1, 1),

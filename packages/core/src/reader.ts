@@ -65,6 +65,9 @@ export class RecordReader {
     this.nextSeq = from
     this.to = to
     this.done = from > to
+    // Nothing left to read before the end of a damaged log: the damage is the answer.
+    const { damage, lastSeq } = source.state
+    if (this.done && damage && to >= lastSeq) this.pending = damage
   }
 
   /**
@@ -226,6 +229,13 @@ export class RecordReader {
     }
     const ref = state.after(previous)
     if (ref !== undefined && ref.firstSeq !== this.chainSeq + 1) {
+      // Retention removed the segments in between while this reader was in one of them.
+      if (!state.list.some((s) => s.firstSeq === previous.firstSeq)) {
+        throw WalError.TRUNCATED(
+          `seqs ${this.chainSeq + 1}..${ref.firstSeq - 1} were removed while reading`,
+          { seq: this.chainSeq + 1 },
+        )
+      }
       throw WalError.CORRUPT(
         `gap between segments: ${previous.path} ends at seq ${this.chainSeq}, the next starts at ${ref.firstSeq}`,
         { file: ref.path, seq: this.chainSeq + 1 },

@@ -43,6 +43,17 @@ export function grow(target: FrameTarget, capacity: number): void {
   target.buf = grown
 }
 
+/**
+ * The UTF-8 bytes of a string that must round-trip exactly: a lone surrogate has no UTF-8 form (it
+ * would come back as U+FFFD), so it is refused.
+ */
+function utf8Of(value: string, what: string): Buffer {
+  if (!(value as unknown as { isWellFormed(): boolean }).isWellFormed()) {
+    throw WalError.INVALID_ARGUMENT(`${what} holds a lone surrogate (not representable in UTF-8)`)
+  }
+  return Buffer.from(value, 'utf8')
+}
+
 /** Encodes type names to UTF-8 once: a log has few distinct types. */
 class TypeNameBytes {
   private readonly cache = new Map<string, Buffer>()
@@ -53,7 +64,7 @@ class TypeNameBytes {
       if (typeof type !== 'string') {
         throw WalError.INVALID_ARGUMENT(`record type must be a string, got ${typeof type}`)
       }
-      bytes = Buffer.from(type, 'utf8')
+      bytes = utf8Of(type, 'record type')
       if (bytes.length > MAX_TYPE_BYTES) {
         throw WalError.INVALID_ARGUMENT(
           `record type '${type.slice(0, 40)}…' is longer than ${MAX_TYPE_BYTES} UTF-8 bytes`,
@@ -81,7 +92,7 @@ function keyBytes(key: unknown): Buffer | undefined {
   if (typeof key !== 'string') {
     throw WalError.INVALID_ARGUMENT(`record key must be a string, got ${typeof key}`)
   }
-  const bytes = Buffer.from(key, 'utf8')
+  const bytes = utf8Of(key, 'record key')
   if (bytes.length > MAX_KEY_BYTES) {
     throw WalError.INVALID_ARGUMENT(`record key is longer than ${MAX_KEY_BYTES} UTF-8 bytes`)
   }
@@ -97,7 +108,7 @@ function headerBytes(headers: unknown): Buffer[] | undefined {
   for (const name of Object.keys(headers)) {
     const value = (headers as Record<string, unknown>)[name]
     if (typeof value !== 'string') throw WalError.INVALID_ARGUMENT(`record header '${name}' must be a string`)
-    out.push(Buffer.from(name, 'utf8'), Buffer.from(value, 'utf8'))
+    out.push(utf8Of(name, 'a record header name'), utf8Of(value, `record header '${name}'`))
   }
   return out
 }

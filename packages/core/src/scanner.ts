@@ -211,6 +211,7 @@ export class FrameWalker {
 
   private chunkPos: number // file offset of chunk[0]
   private chunkLen: number
+  private fileSize = -1
   private expectedRemaining: number // -1: any value (start of a batch)
   private readonly files: Files
   private readonly fd: Fd
@@ -264,18 +265,34 @@ export class FrameWalker {
     const buffered = this.nextBuffered()
     if (buffered !== 'more') return buffered
     const offset = this.frameEnd
-    let avail = await this.refill(offset, FRAME_HEADER_SIZE, bound)
+    // Never past the readable end or the end of the file: a corrupt length must not size a read or
+    // an allocation. (A finite bound lies inside the file: the writer wrote up to it.)
+    const end = Number.isFinite(bound) ? bound : await this.size()
+    let avail = await this.refill(offset, FRAME_HEADER_SIZE, end)
     if (avail === 0) return 'end'
     let at = offset - this.chunkPos
     const expected = this.seq + 1
     let check = checkFrame(this.chunk, at, at + avail, expected, this.maxRecordSize, this.cursor)
-    if (check === 'incomplete' && avail >= FRAME_HEADER_SIZE) {
-      // The header is valid; the body runs past this chunk. Read exactly what it needs.
-      avail = await this.refill(offset, FRAME_HEADER_SIZE + this.cursor.length, bound)
+    const need = FRAME_HEADER_SIZE + this.cursor.length
+    if (check === 'incomplete' && avail >= FRAME_HEADER_SIZE && need <= end - offset) {
+      // The header is valid; the body runs past this chunk and the file holds it. Read what it needs.
+      avail = await this.refill(offset, need, end)
       at = offset - this.chunkPos
       check = checkFrame(this.chunk, at, at + avail, expected, this.maxRecordSize, this.cursor)
     }
     return check === 'ok' ? this.accept(at) : check
+  }
+
+  /** The file's size, read once: only asked for without a bound (a sealed or scanned segment). */
+  private async size(): Promise<number> {
+    if (this.fileSize < 0) {
+      try {
+        this.fileSize = await this.files.size(this.fd)
+      } catch (err) {
+        throw WalError.IO('segment size failed', { cause: err })
+      }
+    }
+    return this.fileSize
   }
 
   /** Takes the checked frame at chunk offset `at`: checks the batch chain and advances. */
@@ -450,7 +467,7 @@ async function judgeStop(
         }
   if (!options.newest) return { verdict: 'corrupt', problem }
   if (stop === 'end') return { verdict: 'torn', problem }
-  const past = await findFramesPastDamage(files, fd, damageAt, fileSize, walker.committedSeq, options)
+  const past = await findFramesPastDamage(files, fd, damageAt, fileSize, walker.seq, walker.committedSeq)
   if (past === undefined) return { verdict: 'torn', problem }
   return {
     verdict: 'corrupt',
@@ -464,16 +481,19 @@ async function judgeStop(
  *
  * They prove it when one of them was encoded after the damaged record was already durable (its sync
  * distance says so: the damaged bytes had been fdatasync'ed, so no crash can explain them), or when
- * the damaged bytes before the first of them hold no whole unwritten (all-zero) sector: a power cut
- * loses whole sectors of unsynced writes, it does not flip bits in them.
+ * the damaged bytes before the first of them hold no sector piece a power cut could have lost (see
+ * {@link holdsLostPiece}).
+ *
+ * @param lastValidSeq - seq of the last valid frame before the damage (frames past it are above it)
+ * @param committedSeq - seq of the last committed frame (the damaged batch starts after it)
  */
 async function findFramesPastDamage(
   files: Files,
   fd: Fd,
   damageAt: number,
   fileSize: number,
+  lastValidSeq: number,
   committedSeq: number,
-  options: ScanOptions,
 ): Promise<string | undefined> {
   const length = fileSize - damageAt
   if (length <= FRAME_HEADER_SIZE + MIN_BODY_SIZE) return undefined
@@ -482,25 +502,26 @@ async function findFramesPastDamage(
   const n = await readFully(files, fd, buf, 0, length, damageAt)
   const cursor = newFrameCursor()
   // Seqs past the damage can be at most one per smallest frame.
-  const maxSeq = committedSeq + Math.ceil(n / (FRAME_HEADER_SIZE + MIN_BODY_SIZE)) + 1
-  let firstFound = -1
+  const maxSeq = lastValidSeq + Math.ceil(n / (FRAME_HEADER_SIZE + MIN_BODY_SIZE)) + 1
+  let first: { at: number; writeStart: boolean } | undefined
   for (let at = 1; at + FRAME_HEADER_SIZE + MIN_BODY_SIZE <= n; at++) {
     const bodyLength = buf.readUInt32LE(at + 4)
     if (bodyLength < MIN_BODY_SIZE || at + FRAME_HEADER_SIZE + bodyLength > n) continue
     const seq = buf.readUInt32LE(at + 8) + buf.readUInt32LE(at + 12) * 2 ** 32
-    if (seq <= committedSeq || seq > maxSeq) continue
-    if (checkFrame(buf, at, n, 0, options.maxRecordSize, cursor) !== 'ok') continue
+    if (seq <= lastValidSeq || seq > maxSeq) continue
+    // Any length that fits counts: an intact record written with a larger maxRecordSize is intact.
+    if (checkFrame(buf, at, n, 0, n, cursor) !== 'ok') continue
     // A distance of 0 is unknown: it proves nothing.
     const durableThrough = cursor.syncDistance === 0 ? 0 : cursor.seq - cursor.syncDistance
     if (durableThrough > committedSeq) {
       return `seq ${cursor.seq} at offset ${damageAt + at} was written after seq ${committedSeq + 1} was durable`
     }
-    if (firstFound < 0) firstFound = at
+    first ??= { at, writeStart: cursor.writeStart }
     at = cursor.end - 1
   }
-  if (firstFound < 0) return undefined
-  if (!holdsUnwrittenSector(buf, damageAt, firstFound)) {
-    return `the damaged bytes before seq at offset ${damageAt + firstFound} are not unwritten sectors`
+  if (first === undefined) return undefined
+  if (!holdsLostPiece(buf, damageAt, first.at, first.writeStart)) {
+    return `the damaged bytes before the frame at offset ${damageAt + first.at} are not a lost write`
   }
   return undefined
 }
@@ -508,17 +529,23 @@ async function findFramesPastDamage(
 const SECTOR = 512
 
 /**
- * Whether `buf[0..end)` (file offsets from `base`) contains a 512-byte sector's share that is all
- * zeros: what a write lost to a power cut leaves.
+ * Whether the damaged bytes `buf[0..end)` (file offsets from `base`; `end` is where the first valid
+ * frame past the damage starts) hold a piece of a 512-byte sector that a power cut could have lost:
+ * all zeros, from the sector's start (or the start of the damage) to the sector's end, or to that
+ * valid frame when it starts a write of its own. A cut loses what one write put in a sector as a
+ * whole, so zeros that stop short of such a boundary (inside a write whose next bytes survived) are
+ * data, not a lost write.
+ *
+ * @param endStartsWrite - whether the valid frame at `end` is the first frame of a write call
  */
-function holdsUnwrittenSector(buf: Buffer, base: number, end: number): boolean {
-  let from = 0
-  while (from < end) {
-    const sectorEnd = Math.min(end, (Math.floor((base + from) / SECTOR) + 1) * SECTOR - base)
+function holdsLostPiece(buf: Buffer, base: number, end: number, endStartsWrite: boolean): boolean {
+  for (let sector = Math.floor(base / SECTOR) * SECTOR - base; sector < end; sector += SECTOR) {
+    const from = Math.max(0, sector)
+    const to = Math.min(end, sector + SECTOR)
+    if (to !== sector + SECTOR && !(to === end && endStartsWrite)) continue
     let zero = true
-    for (let i = from; i < sectorEnd && zero; i++) if (buf[i] !== 0) zero = false
+    for (let i = from; i < to && zero; i++) if (buf[i] !== 0) zero = false
     if (zero) return true
-    from = sectorEnd
   }
   return false
 }

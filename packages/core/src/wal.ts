@@ -10,13 +10,7 @@ import type { Files } from './files.js'
 import { acquireLock, type Lock } from './lock.js'
 import { LogState } from './log-state.js'
 import type { WalLogger } from './logger.js'
-import {
-  type ResolvedReaderOptions,
-  resolveReaderOptions,
-  resolveWalOptions,
-  type WalOptions,
-  type WalReaderOptions,
-} from './options.js'
+import { resolveReaderOptions, resolveWalOptions, type WalOptions, type WalReaderOptions } from './options.js'
 import { type ReadSource, RecordReader } from './reader.js'
 import type { AppendRecord } from './record-encoder.js'
 import { type RecoveryReport, recover } from './recovery.js'
@@ -122,9 +116,8 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
   readonly serializer: Serializer<string, unknown, Rec> | undefined
 
   /** The log's segments and readable end. */
-  protected readonly state: LogState
-  protected readonly files: Files
-  protected readonly logger: WalLogger
+  private readonly state: LogState
+  private readonly files: Files
   /** Set by close: reads and appends fail with `WAL_CLOSED`. */
   protected closed = false
   private readonly decoded: ReadSource
@@ -132,7 +125,11 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
   private refreshing: Promise<void> | undefined
   private closing: Promise<void> | undefined
 
-  /** Readers are opened with {@link Wal.openReader}; `Wal` extends this class. */
+  /**
+   * Readers are opened with {@link Wal.openReader}; `Wal` extends this class.
+   *
+   * @hidden
+   */
   protected constructor(init: WalInit) {
     this.dir = init.dir
     this.recovery = init.recovery
@@ -140,7 +137,6 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
     this.serializer = init.serializer as Serializer<string, unknown, Rec> | undefined
     this.state = init.state
     this.files = init.files
-    this.logger = init.logger
     const source = {
       files: init.files,
       serializerName: init.serializer?.name,
@@ -151,11 +147,22 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
     this.raw = { ...source, serializer: undefined }
   }
 
-  /** @internal */
-  static async openReaderWith<Rec extends RecordShape>(
-    options: ResolvedReaderOptions,
+  /**
+   * Opens a log for reading only: no lock, nothing changed on disk (a torn tail is only stopped at),
+   * no appends. Works while another process writes the log; its tails poll for new records. Also
+   * reachable as `Wal.openReader`.
+   *
+   * @param options - see {@link WalReaderOptions}; only `dir` is required. Without a serializer,
+   *   `data` is the stored bytes and a log of any serializer opens.
+   * @returns the reader. A log whose newest segment is corrupt opens: reading delivers every record
+   *   before the damage, then throws its `WAL_CORRUPT` (and `recovery.problemCode` names it).
+   * @throws WalError `WAL_SERIALIZER_MISMATCH`, `WAL_FORMAT_UNSUPPORTED`,
+   *   `WAL_INVALID_ARGUMENT` (a bad option, no such directory), `WAL_IO`
+   */
+  static async openReader<Rec extends RecordShape = RecordShape<string, Uint8Array>>(
+    options: WalReaderOptions<Rec>,
   ): Promise<WalReader<Rec>> {
-    const { files, dir, serializer, maxRecordSize, logger } = options
+    const { files, dir, serializer, maxRecordSize, logger } = resolveReaderOptions(options)
     const recovered = await recover({
       files,
       dir,
@@ -380,7 +387,9 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
     const { segments } = await listSegments(this.files, this.dir)
     let end = this.state.end
     let index = segments.findIndex((s) => s.firstSeq === end.segmentFirstSeq)
-    if (index < 0) index = segments.findIndex((s) => s.firstSeq === end.seq + 1)
+    // The segment read last is gone (retention) or there was none yet: go on from the first one past
+    // what was read. A gap that leaves is reported by the readers (WAL_TRUNCATED), never skipped.
+    if (index < 0) index = segments.findIndex((s) => s.firstSeq > end.seq)
     const options = { maxRecordSize: this.decoded.maxRecordSize, serializerName: this.decoded.serializerName }
     while (index >= 0 && index < segments.length) {
       const ref = segments[index]!
@@ -416,10 +425,13 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
 
   private readonly writer: Writer
   private readonly lock: Lock
+  /** The log state, files and logger this writer shares with the reader it extends. */
+  private readonly shared: WalInit
   private truncating: Promise<unknown> = Promise.resolve()
 
   private constructor(init: WalInit, writer: Writer, lock: Lock) {
     super(init)
+    this.shared = init
     this.writer = writer
     this.lock = lock
   }
@@ -496,27 +508,6 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
       lock.release()
       if (err instanceof WalError) throw err
       throw WalError.IO(`opening the WAL in ${o.dir} failed`, { cause: err, file: o.dir })
-    }
-  }
-
-  /**
-   * Opens a log for reading only: no lock, nothing changed on disk (a torn tail is only stopped at),
-   * no appends. Works while another process writes the log; its tails poll for new records.
-   *
-   * @param options - see {@link WalReaderOptions}; only `dir` is required. Without a serializer,
-   *   `data` is the stored bytes and a log of any serializer opens.
-   * @returns the reader. A log whose newest segment is corrupt opens: reading delivers every record
-   *   before the damage, then throws its `WAL_CORRUPT` (and `recovery.problemCode` names it).
-   * @throws WalError `WAL_SERIALIZER_MISMATCH`, `WAL_FORMAT_UNSUPPORTED`,
-   *   `WAL_INVALID_ARGUMENT` (no such directory), `WAL_IO`
-   */
-  static openReader<Rec extends RecordShape = RecordShape<string, Uint8Array>>(
-    options: WalReaderOptions<Rec>,
-  ): Promise<WalReader<Rec>> {
-    try {
-      return WalReader.openReaderWith<Rec>(resolveReaderOptions(options))
-    } catch (err) {
-      return Promise.reject(err)
     }
   }
 
@@ -607,10 +598,10 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
   private async removeSegmentsBefore(seq: number): Promise<number> {
     let removed = 0
     for (;;) {
-      const [oldest, next] = this.state.list
+      const [oldest, next] = this.shared.state.list
       if (oldest === undefined || next === undefined || next.firstSeq > seq) break
       try {
-        await this.files.unlink(oldest.path)
+        await this.shared.files.unlink(oldest.path)
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
           throw WalError.IO(`deleting ${oldest.path} failed`, { cause: err, file: oldest.path })
@@ -618,10 +609,10 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
       }
       // The file is gone: forget it now, so a failing directory fsync below leaves the state true
       // (a later call fsyncs again).
-      this.state.removeOldest()
+      this.shared.state.removeOldest()
       removed++
       try {
-        await this.files.syncDir(this.dir)
+        await this.shared.files.syncDir(this.dir)
       } catch (err) {
         throw WalError.IO(`fsync of ${this.dir} after deleting ${oldest.path} failed`, {
           cause: err,
@@ -629,7 +620,7 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
         })
       }
     }
-    if (removed > 0) this.logger.info('truncated segments', { removed, firstSeq: this.firstSeq })
+    if (removed > 0) this.shared.logger.info('truncated segments', { removed, firstSeq: this.firstSeq })
     return removed
   }
 
@@ -650,7 +641,7 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
         p50: w.stats.fsyncLatency.percentile(50),
         p99: w.stats.fsyncLatency.percentile(99),
       },
-      segments: this.state.list.length,
+      segments: this.shared.state.list.length,
       rotations: w.stats.rotations,
       pendingBytes: w.pendingBytes,
       lastSeq: this.lastSeq,
@@ -677,7 +668,7 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
       await this.writer.close()
     } finally {
       this.lock.release()
-      this.state.notify()
+      this.shared.state.notify()
     }
   }
 

@@ -10,6 +10,7 @@ import { type Batch, BatchBuilder } from './batch-builder.js'
 import { type ActiveSegment, createSegment } from './create-segment.js'
 import { WalError } from './errors.js'
 import type { Files } from './files.js'
+import { markWriteStart } from './format.js'
 import type { LogState } from './log-state.js'
 import type { WalLogger } from './logger.js'
 import { LatencyWindow } from './metrics.js'
@@ -259,7 +260,10 @@ export class Writer {
     this.stats.appends += records
     this.stats.bytes += bytes
     // In 'background' mode, write once a buffer's worth is pending (queued batches included).
-    if (this.config.sync !== 'background' || this.pendingBytes >= this.config.bufferSize) {
+    // (Or once backpressure would hold appends: with maxPendingBytes below bufferSize, waiting for a
+    // full buffer would stall them until the sync timer.)
+    const { bufferSize, maxPendingBytes } = this.config
+    if (this.config.sync !== 'background' || this.pendingBytes >= Math.min(bufferSize, maxPendingBytes)) {
       this.kick()
     }
   }
@@ -307,6 +311,8 @@ export class Writer {
   private async writeBatch(batch: Batch): Promise<void> {
     if (batch.newSegment) await this.rotate(batch.firstSeq, batch.createdAt)
     const active = this.active
+    // Where this write's bytes begin: the scanner tells a lost sector from damage by it.
+    markWriteStart(batch.buf, 0)
     this.config.files.writeSync(active.fd, batch.buf, 0, batch.length, active.size)
     active.size += batch.length
     this.pendingBytes -= batch.length
