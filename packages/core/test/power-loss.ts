@@ -10,7 +10,7 @@
  * whole (the file is under exactly one of its two names).
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { basename, join } from 'node:path'
+import { basename, dirname, join, relative } from 'node:path'
 import type { Fd, Files } from '../src/files.js'
 import { nodeFiles } from '../src/files.js'
 
@@ -140,16 +140,21 @@ export interface CrashState {
  * @param survival - unsynced data: all lost, all kept, or each sector and each unsynced directory
  *   entry kept at random
  * @param rnd - the random source for `'random-sectors'`
+ * @param initial - files that existed, durable, before the recorded run (path to content)
  */
 export function crashState(
   ops: readonly Op[],
   at: number,
   survival: Survival,
   rnd: () => number,
+  initial: ReadonlyMap<string, Buffer> = new Map(),
 ): CrashState {
-  const models = new Map<string, FileModel>()
-  const current = new Set<string>()
-  let durableEntries = new Set<string>()
+  // Files that existed, durably, before the recorded run.
+  const models = new Map<string, FileModel>(
+    [...initial].map(([path, content]) => [path, { durable: Buffer.from(content), pending: [] }]),
+  )
+  const current = new Set<string>(initial.keys())
+  let durableEntries = new Set<string>(initial.keys())
   // Renames since the last directory fsync: each happened or not, decided once.
   let pendingRenames: Array<{ from: string; to: string }> = []
   for (const op of ops.slice(0, at)) {
@@ -220,7 +225,12 @@ export function crashState(
 }
 
 /** Writes a crash state's files into `dir` (by base name). */
-export function materialize(state: CrashState, dir: string): void {
+export function materialize(state: CrashState, dir: string, root?: string): void {
   mkdirSync(dir, { recursive: true })
-  for (const [path, content] of state.files) writeFileSync(join(dir, basename(path)), content)
+  for (const [path, content] of state.files) {
+    // By base name, or (with `root`) by the path below `root`, sub-directories included.
+    const target = root === undefined ? join(dir, basename(path)) : join(dir, relative(root, path))
+    mkdirSync(dirname(target), { recursive: true })
+    writeFileSync(target, content)
+  }
 }
