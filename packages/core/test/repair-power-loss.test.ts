@@ -48,7 +48,8 @@ describe('repairLog under power loss', () => {
     const bytes = readFileSync(damaged)
     const header = parseSegmentHeader(bytes)
     if (typeof header === 'string') throw new Error(header)
-    bytes[header.headerSize + 3 * (FRAME_HEADER_SIZE + 1 + 1 + 1 + 6 + 1 + 1 + 60) + 30] ^= 0x20
+    const at = header.headerSize + 3 * (FRAME_HEADER_SIZE + 1 + 1 + 1 + 6 + 1 + 1 + 60) + 30
+    bytes[at] = bytes[at]! ^ 0x20
     writeFileSync(damaged, bytes)
     const keptSeq = Number(damaged.slice(-24, -4)) + 2 // three valid frames before the damage
     const initial = new Map(readdirSync(dir).map((name) => [join(dir, name), readFileSync(join(dir, name))]))
