@@ -112,21 +112,19 @@ describe('readers of a damaged log', () => {
     const reader = await Wal.openReader({ dir })
     const seen: number[] = []
     const controller = new AbortController()
+    // Settled from the start: the tail may fail while retention runs, before anyone awaits it.
     const tail = (async () => {
       for await (const r of reader.tail({ from: 1, signal: controller.signal })) seen.push(r.seq)
-    })()
+    })().then(
+      () => 'ended',
+      (e: unknown) => e,
+    )
     while (seen.length < 5) await new Promise((r) => setTimeout(r, 20))
     for (let i = 0; i < 40; i++) await writer.append({ type: 'a', data: new Uint8Array(40) })
     await writer.flush()
     // Retention removes everything the reader has not read yet (between two of its polls).
     await writer.truncateBefore(writer.lastSeq)
-    const outcome = await Promise.race([
-      tail.then(
-        () => 'ended',
-        (e: unknown) => e,
-      ),
-      new Promise((r) => setTimeout(() => r('stalled'), 3000)),
-    ])
+    const outcome = await Promise.race([tail, new Promise((r) => setTimeout(() => r('stalled'), 3000))])
     controller.abort()
     // Either the reader read everything before retention ran (then it keeps following), or it
     // reports the seqs it missed; before the fix it stalled silently with nothing delivered.
