@@ -193,12 +193,27 @@ function buildEntries<S extends JsonSchemas>(options: JsonSerializerOptions<S>):
 }
 
 /** Stored data: what `encode` wrote, not yet upcast or decoded by the schema. */
-interface StoredData {
+export interface StoredJsonData {
+  /** The schema version the data was written with. */
   version: number
+  /** The JSON value as stored (the schema's input form: not validated, no codecs, not upcast). */
   data: unknown
 }
 
-function parseStored(bytes: Uint8Array, type: string): StoredData {
+/**
+ * Reads a record's stored JSON data without the application's schemas: for tools (the `waltz` CLI)
+ * that show a log they have no schemas for. Nothing is validated, decoded by a codec or upcast.
+ *
+ * @param bytes - the record's stored data
+ * @param type - the record's type (named in errors)
+ * @returns the schema version and the JSON value
+ * @throws SerializerError `SERIALIZER_DECODE_FAILED` when the bytes are not what `jsonSerializer` writes
+ */
+export function readStoredJson(bytes: Uint8Array, type: string): StoredJsonData {
+  return parseStored(bytes, type)
+}
+
+function parseStored(bytes: Uint8Array, type: string): StoredJsonData {
   let value: unknown
   try {
     value = JSON.parse(decoder.decode(bytes))
@@ -216,6 +231,7 @@ function parseStored(bytes: Uint8Array, type: string): StoredData {
     })
   }
   const { v, data } = value as Record<string, unknown>
+  // (`data` is absent when the data was `undefined`: `{"v":N}`.)
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) {
     throw SerializerError.DECODE_FAILED(`${type} data has no valid schema version`, {
       serializer,

@@ -4,7 +4,7 @@ import {
   BINARY_SHARED_SERIALIZER_NAME,
   binarySerializer,
 } from '@waltz/serializer-binary'
-import { JSON_SERIALIZER_NAME } from '@waltz/serializer-json'
+import { JSON_SERIALIZER_NAME, readStoredJson } from '@waltz/serializer-json'
 import { PROTO_SERIALIZER_NAME, protoSerializer } from '@waltz/serializer-proto'
 import { CliError } from './errors.js'
 import { loadProtoTypes } from './proto-types.js'
@@ -47,13 +47,12 @@ const BY_NAME: ReadonlyMap<string, Known> = new Map([
 ])
 
 const all = (): boolean => true
-const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 /**
- * JSON data without the application's zod schemas: the stored JSON value as it is (not validated, no
- * codecs, not upcast).
+ * JSON data without the application's zod schemas: the stored JSON value (not validated, no codecs,
+ * not upcast), read by the JSON serializer package itself.
  */
-const storedJson: DataDecoder = { handles: all, decode: (bytes) => JSON.parse(utf8.decode(bytes)) }
+const storedJson: DataDecoder = { handles: all, decode: (bytes, type) => readStoredJson(bytes, type).data }
 
 function binaryDecoder(logName: string, structures: string | undefined): DataDecoder {
   if (structures === undefined && logName === BINARY_SHARED_SERIALIZER_NAME) {
