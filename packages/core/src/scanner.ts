@@ -495,56 +495,116 @@ async function findFramesPastDamage(
   lastValidSeq: number,
   committedSeq: number,
 ): Promise<string | undefined> {
-  const length = fileSize - damageAt
-  if (length <= FRAME_HEADER_SIZE + MIN_BODY_SIZE) return undefined
-  // Bounded by the segment: the newest segment is at most segmentSize plus one record.
-  const buf = Buffer.allocUnsafe(length)
-  const n = await readFully(files, fd, buf, 0, length, damageAt)
+  const window = new ScanWindow(files, fd, fileSize)
   const cursor = newFrameCursor()
   // Seqs past the damage can be at most one per smallest frame.
-  const maxSeq = lastValidSeq + Math.ceil(n / (FRAME_HEADER_SIZE + MIN_BODY_SIZE)) + 1
+  const maxSeq = lastValidSeq + Math.ceil((fileSize - damageAt) / (FRAME_HEADER_SIZE + MIN_BODY_SIZE)) + 1
   let first: { at: number; writeStart: boolean } | undefined
-  for (let at = 1; at + FRAME_HEADER_SIZE + MIN_BODY_SIZE <= n; at++) {
-    const bodyLength = buf.readUInt32LE(at + 4)
-    if (bodyLength < MIN_BODY_SIZE || at + FRAME_HEADER_SIZE + bodyLength > n) continue
-    const seq = buf.readUInt32LE(at + 8) + buf.readUInt32LE(at + 12) * 2 ** 32
+  for (let at = damageAt + 1; at + FRAME_HEADER_SIZE + MIN_BODY_SIZE <= fileSize; at++) {
+    let o = window.offsetOf(at, FRAME_HEADER_SIZE)
+    if (o < 0) o = await window.load(at)
+    const head = window.buf
+    const bodyLength = head.readUInt32LE(o + 4)
+    if (bodyLength < MIN_BODY_SIZE || at + FRAME_HEADER_SIZE + bodyLength > fileSize) continue
+    const seq = head.readUInt32LE(o + 8) + head.readUInt32LE(o + 12) * 2 ** 32
     if (seq <= lastValidSeq || seq > maxSeq) continue
     // Any length that fits counts: an intact record written with a larger maxRecordSize is intact.
-    if (checkFrame(buf, at, n, 0, n, cursor) !== 'ok') continue
+    const size = FRAME_HEADER_SIZE + bodyLength
+    const frame = await window.at(at, size)
+    if (checkFrame(frame.buf, frame.offset, frame.offset + size, 0, bodyLength, cursor) !== 'ok') continue
     // A distance of 0 is unknown: it proves nothing.
     const durableThrough = cursor.syncDistance === 0 ? 0 : cursor.seq - cursor.syncDistance
     if (durableThrough > committedSeq) {
-      return `seq ${cursor.seq} at offset ${damageAt + at} was written after seq ${committedSeq + 1} was durable`
+      return `seq ${cursor.seq} at offset ${at} was written after seq ${committedSeq + 1} was durable`
     }
     first ??= { at, writeStart: cursor.writeStart }
-    at = cursor.end - 1
+    at += size - 1
   }
   if (first === undefined) return undefined
-  if (!holdsLostPiece(buf, damageAt, first.at, first.writeStart)) {
-    return `the damaged bytes before the frame at offset ${damageAt + first.at} are not a lost write`
+  if (!(await holdsLostPiece(window, damageAt, first.at, first.writeStart))) {
+    return `the damaged bytes before the frame at offset ${first.at} are not a lost write`
   }
   return undefined
 }
 
+/**
+ * Reads a segment in bounded windows for the scan past damage, so that scanning a large newest
+ * segment never holds it whole in memory; a frame longer than a window is read on its own (its
+ * length is bounded by the file).
+ */
+class ScanWindow {
+  /** The bytes read last, from file offset {@link start}. */
+  buf = Buffer.alloc(0)
+  private start = 0
+  private readonly files: Files
+  private readonly fd: Fd
+  private readonly fileSize: number
+
+  constructor(files: Files, fd: Fd, fileSize: number) {
+    this.files = files
+    this.fd = fd
+    this.fileSize = fileSize
+  }
+
+  /** Where `[position, position + length)` lies in {@link buf}, or -1 when it is not read yet. */
+  offsetOf(position: number, length: number): number {
+    return position >= this.start && position + length <= this.start + this.buf.length
+      ? position - this.start
+      : -1
+  }
+
+  /** Reads the window that starts at `position`; returns `position`'s offset in it (0). */
+  async load(position: number): Promise<number> {
+    const size = Math.min(SCAN_WINDOW, this.fileSize - position)
+    const buf = Buffer.allocUnsafe(size)
+    const n = await readFully(this.files, this.fd, buf, 0, size, position)
+    this.buf = buf.subarray(0, n)
+    this.start = position
+    return 0
+  }
+
+  /** The bytes `[position, position + length)` (within the file): a buffer and where they start in it. */
+  async at(position: number, length: number): Promise<{ buf: Buffer; offset: number }> {
+    const offset = this.offsetOf(position, length)
+    if (offset >= 0) return { buf: this.buf, offset }
+    if (length > SCAN_WINDOW) {
+      const own = Buffer.allocUnsafe(length)
+      await readFully(this.files, this.fd, own, 0, length, position)
+      return { buf: own, offset: 0 }
+    }
+    await this.load(position)
+    return { buf: this.buf, offset: 0 }
+  }
+}
+
+/** Bytes per read of the scan past damage. */
+const SCAN_WINDOW = 4 * 1024 * 1024
+
 const SECTOR = 512
 
 /**
- * Whether the damaged bytes `buf[0..end)` (file offsets from `base`; `end` is where the first valid
- * frame past the damage starts) hold a piece of a 512-byte sector that a power cut could have lost:
- * all zeros, from the sector's start (or the start of the damage) to the sector's end, or to that
- * valid frame when it starts a write of its own. A cut loses what one write put in a sector as a
- * whole, so zeros that stop short of such a boundary (inside a write whose next bytes survived) are
- * data, not a lost write.
+ * Whether the damaged bytes `[damageAt, end)` (`end` is where the first valid frame past the damage
+ * starts) hold a piece of a 512-byte sector that a power cut could have lost: all zeros, from the
+ * sector's start (or the start of the damage) to the sector's end, or to that valid frame when it
+ * starts a write of its own. A cut loses what one write put in a sector as a whole, so zeros that stop
+ * short of such a boundary (inside a write whose next bytes survived) are data, not a lost write.
  *
  * @param endStartsWrite - whether the valid frame at `end` is the first frame of a write call
  */
-function holdsLostPiece(buf: Buffer, base: number, end: number, endStartsWrite: boolean): boolean {
-  for (let sector = Math.floor(base / SECTOR) * SECTOR - base; sector < end; sector += SECTOR) {
-    const from = Math.max(0, sector)
+async function holdsLostPiece(
+  window: ScanWindow,
+  damageAt: number,
+  end: number,
+  endStartsWrite: boolean,
+): Promise<boolean> {
+  for (let sector = Math.floor(damageAt / SECTOR) * SECTOR; sector < end; sector += SECTOR) {
+    const from = Math.max(damageAt, sector)
     const to = Math.min(end, sector + SECTOR)
     if (to !== sector + SECTOR && !(to === end && endStartsWrite)) continue
+    const bytes = await window.at(from, to - from)
     let zero = true
-    for (let i = from; i < to && zero; i++) if (buf[i] !== 0) zero = false
+    for (let i = bytes.offset; i < bytes.offset + (to - from) && zero; i++)
+      if (bytes.buf[i] !== 0) zero = false
     if (zero) return true
   }
   return false

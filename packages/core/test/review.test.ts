@@ -45,6 +45,21 @@ describe('torn or corrupt', () => {
     expect((await scanLog(dir)).segments[0]!.verdict).toBe('corrupt')
   })
 
+  it('the scan past damage reads a large newest segment in windows and still finds the proof', async () => {
+    const dir = tempDir()
+    const wal = await Wal.open({ dir, sync: 'always', segmentSize: 64 * 1024 * 1024 })
+    await wal.append({ type: 'a', data: new Uint8Array(8) })
+    // One acknowledged write of ~9 MiB (more than two scan windows), then a record written after it.
+    await wal.appendBatch(Array.from({ length: 70_000 }, () => ({ type: 'a', data: new Uint8Array(100) })))
+    await wal.append({ type: 'a', data: new Uint8Array(8) })
+    await wal.close()
+    const [file] = segmentFiles(dir)
+    flip(file!, frames(file!).get(2)! + FRAME_HEADER_SIZE + 30)
+    const err = await Wal.open({ dir }).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'WAL_CORRUPT' })
+    expect(String(err)).toMatch(/seq 70002 .* written after seq 2 was durable/)
+  })
+
   it('an intact record over the maxRecordSize opened with, past the damage, still proves it', async () => {
     const dir = tempDir()
     const wal = await Wal.open({ dir, sync: 'always', maxRecordSize: 1 << 20 })
