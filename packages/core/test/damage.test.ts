@@ -3,15 +3,14 @@
  * acknowledged data of the newest segment is WAL_CORRUPT (nothing cut); only a torn final write is cut,
  * and what is cut is kept in a side file.
  */
-import { cpSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { payloadFor } from '../../../test-support/payload.mjs'
 import { tempDir } from '../../../test-support/temp-dir.js'
 import { FRAME_HEADER_SIZE, parseSegmentHeader } from '../src/format.js'
 import { isWalError, type Serializer, Wal } from '../src/index.js'
 import { scanLog } from '../src/inspect.js'
-import { segmentFiles } from './helpers.js'
+import { segmentFiles, unsyncedWrite } from './helpers.js'
 
 function firstFrameOffset(file: string): number {
   const header = parseSegmentHeader(readFileSync(file))
@@ -75,31 +74,6 @@ describe('damage in acknowledged data of the newest segment', () => {
 
 describe('a torn final write', () => {
   const lostAt = 2048
-
-  /**
-   * One unsynced write of 40 frames ('background' mode: nothing fdatasync'ed in between), after 10
-   * durable records, copied as a crash at that moment leaves the directory (no close, no final sync).
-   */
-  async function unsyncedWrite(): Promise<{ dir: string; file: string; bytes: Buffer }> {
-    const dir = tempDir()
-    const wal = await Wal.open({ dir, sync: 'always' })
-    for (let i = 1; i <= 10; i++) await wal.append({ type: 'r', data: payloadFor(i, 100) })
-    await wal.close()
-    const background = await Wal.open({
-      dir,
-      sync: 'background',
-      syncIntervalMs: 60_000,
-      bufferSize: 1 << 20,
-    })
-    for (let i = 11; i <= 50; i++) void background.append({ type: 'r', data: payloadFor(i, 100) })
-    await background.flush()
-    const crashed = tempDir()
-    cpSync(dir, crashed, { recursive: true })
-    rmSync(join(crashed, 'LOCK'))
-    await background.close()
-    const file = segmentFiles(crashed)[0]!
-    return { dir: crashed, file, bytes: readFileSync(file) }
-  }
 
   it('a lost sector inside the last unsynced write, with intact frames after it, is torn: cut and kept', async () => {
     const { dir, file, bytes } = await unsyncedWrite()

@@ -1,8 +1,11 @@
 import type { ChildProcess } from 'node:child_process'
-import { readdirSync } from 'node:fs'
+import { cpSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { requireBuilt, startNode } from '../../../test-support/child-process.js'
+import { payloadFor } from '../../../test-support/payload.mjs'
+import { tempDir } from '../../../test-support/temp-dir.js'
 import { type Files, nodeFiles } from '../src/files.js'
+import { Wal } from '../src/index.js'
 
 /** Starts `test/fixtures/<script>` with node, after checking the build it imports exists. */
 export function startFixture(script: string, args: string[]): ChildProcess {
@@ -16,6 +19,29 @@ export function segmentFiles(dir: string): string[] {
     .filter((n) => n.endsWith('.wal'))
     .sort()
     .map((n) => join(dir, n))
+}
+
+/**
+ * A log as a crash leaves it in the middle of an unsynced write: 10 durable records (`'always'`), then
+ * 40 more (`payloadFor(seq, 100)`) written in one write that no fdatasync covered ('background' mode),
+ * copied before any close or final sync (the copy has no LOCK).
+ *
+ * @returns the copy's directory, its one segment file, and that file's bytes
+ */
+export async function unsyncedWrite(): Promise<{ dir: string; file: string; bytes: Buffer }> {
+  const dir = tempDir()
+  const wal = await Wal.open({ dir, sync: 'always' })
+  for (let seq = 1; seq <= 10; seq++) await wal.append({ type: 'r', data: payloadFor(seq, 100) })
+  await wal.close()
+  const background = await Wal.open({ dir, sync: 'background', syncIntervalMs: 60_000, bufferSize: 1 << 20 })
+  for (let seq = 11; seq <= 50; seq++) void background.append({ type: 'r', data: payloadFor(seq, 100) })
+  await background.flush()
+  const crashed = tempDir()
+  cpSync(dir, crashed, { recursive: true })
+  rmSync(join(crashed, 'LOCK'))
+  await background.close()
+  const file = segmentFiles(crashed)[0]!
+  return { dir: crashed, file, bytes: readFileSync(file) }
 }
 
 /** A {@link Files} wrapper that counts calls and can be told to fail one operation. */

@@ -3,38 +3,22 @@
  * truncates and fdatasyncs. A power cut at any point of that open leaves a log that opens again with
  * every durable record, and a cut that reached the disk always has its side file beside it.
  */
-import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { payloadFor } from '../../../test-support/payload.mjs'
 import { seededRandom } from '../../../test-support/random.mjs'
 import { tempDir } from '../../../test-support/temp-dir.js'
 import { Wal } from '../src/index.js'
-import { segmentFiles } from './helpers.js'
+import { unsyncedWrite } from './helpers.js'
 import { crashState, materialize, RecordingFiles, type Survival } from './power-loss.js'
 
 describe('recovery under power loss', () => {
   it('a power cut during the open that cuts a torn tail loses no durable record and no cut byte', async () => {
     // 10 durable records, then 40 written in one unsynced write, then a crash that lost one sector
     // of that write while later sectors survived: a torn tail with intact frames after the damage.
-    const dir = tempDir()
-    const wal = await Wal.open({ dir, sync: 'always' })
-    for (let seq = 1; seq <= 10; seq++) await wal.append({ type: 'r', data: payloadFor(seq, 100) })
-    await wal.close()
-    const background = await Wal.open({
-      dir,
-      sync: 'background',
-      syncIntervalMs: 60_000,
-      bufferSize: 1 << 20,
-    })
-    for (let seq = 11; seq <= 50; seq++) void background.append({ type: 'r', data: payloadFor(seq, 100) })
-    await background.flush()
-    const torn = tempDir()
-    cpSync(dir, torn, { recursive: true })
-    rmSync(join(torn, 'LOCK'))
-    await background.close()
-    const [file] = segmentFiles(torn)
-    const original = readFileSync(file!)
+    const { dir: torn, file, bytes } = await unsyncedWrite()
+    const original = Buffer.from(bytes)
     original.fill(0, 2048, 2560)
     writeFileSync(file!, original)
     const initial = new Map(
