@@ -1,0 +1,930 @@
+import { join } from 'node:path'
+import {
+  type RawRecord,
+  type RecordShape,
+  type Serializer,
+  silentLogger,
+  Wal,
+  WalError,
+  type WalLogger,
+  type WalMetrics,
+  type WalOptions,
+  type WalRecord,
+} from '@waltz/core'
+import { Consumer, type ConsumerOptions } from './consumer.js'
+import { EventStoreError } from './errors.js'
+import {
+  checkEvent,
+  checkExpected,
+  checkStream,
+  DELETED_TYPE,
+  type EventInput,
+  type ExpectedRevision,
+  ID_HEADER,
+  metadataOf,
+  REVISION_HEADER,
+  type StoredEvent,
+  TOMBSTONE_TYPE,
+} from './events.js'
+import type { StreamSummary } from './index-table.js'
+import { logSerializer } from './log-serializer.js'
+import { StreamIndex, type StreamIndexStats } from './stream-index.js'
+import { uuidv7 } from './uuid.js'
+
+/** Options of {@link EventStore.open}: the WAL's options, plus the store's own. */
+export interface EventStoreOptions<Rec extends RecordShape = RecordShape>
+  extends Omit<WalOptions<Rec>, 'serializer' | 'dir' | 'logger'> {
+  /** The store's directory: WAL segments, `index/` and `consumers/` (created if missing). */
+  dir: string
+  /** Encodes event data (e.g. `jsonSerializer`, `msgpackrSerializer`). */
+  serializer: Serializer<string, unknown, Rec>
+  /** Where to report recovery, index rebuilds and consumer failures. Default: silent. */
+  logger?: WalLogger
+  /** Events the stream index holds in memory before writing them to a table file. Default 65,536. */
+  indexFlushEvents?: number
+  /** Stream summaries read from index tables that are cached in memory. Default 100,000. */
+  indexCacheStreams?: number
+  /**
+   * With `expectedRevision: 'any'` or `'stream_exists'`, an append whose events all carry ids equal to
+   * consecutive events among the stream's last `idempotencyWindow` is a retry: it returns the original
+   * result and writes nothing. Default 32; 0 turns the check off.
+   */
+  idempotencyWindow?: number
+}
+
+/** Defaults of the store's own options. */
+export const EVENTSTORE_DEFAULTS: {
+  /** {@link EventStoreOptions.indexFlushEvents}. */
+  readonly indexFlushEvents: number
+  /** {@link EventStoreOptions.indexCacheStreams}. */
+  readonly indexCacheStreams: number
+  /** {@link EventStoreOptions.idempotencyWindow}. */
+  readonly idempotencyWindow: number
+} = Object.freeze({ indexFlushEvents: 65_536, indexCacheStreams: 100_000, idempotencyWindow: 32 })
+
+/** Options of {@link EventStore.appendToStream}. */
+export interface AppendOptions {
+  /** What the stream's state must be for the append to happen. Default `'any'`. */
+  expectedRevision?: ExpectedRevision
+}
+
+/** The result of {@link EventStore.appendToStream}. */
+export interface AppendResult {
+  /** The stream's revision after the append: pass it as the next `expectedRevision`. */
+  nextExpectedRevision: number
+  /** The global position (WAL seq) of the last event appended. */
+  position: number
+  /** Whether the append created the stream (it had no visible events before). */
+  created: boolean
+}
+
+/** The result of {@link EventStore.deleteStream} and {@link EventStore.tombstoneStream}. */
+export interface DeleteResult {
+  /** The global position (WAL seq) of the deletion marker. */
+  position: number
+}
+
+/** Options of {@link EventStore.readStream}. */
+export interface ReadStreamOptions {
+  /** First revision to yield (inclusive). Default: the first (forwards) or the last (backwards). */
+  from?: number
+  /** Default `'forwards'`. */
+  direction?: 'forwards' | 'backwards'
+  /** The most events to yield. Default: all. */
+  maxCount?: number
+}
+
+/** Which events of the whole log to yield. */
+export interface EventFilter {
+  /** Only streams whose name starts with this. */
+  streamPrefix?: string
+  /** Only events of these types. */
+  types?: readonly string[]
+}
+
+/** Options of {@link EventStore.readAll}. */
+export interface ReadAllOptions {
+  /** First position to yield (inclusive). Default: the first (forwards) or the last (backwards). */
+  from?: number
+  /** Default `'forwards'`. */
+  direction?: 'forwards' | 'backwards'
+  /** The most events to yield. Default: all. */
+  maxCount?: number
+  /** Which events to yield. Default: all. */
+  filter?: EventFilter
+}
+
+/** Options of {@link EventStore.subscribeToStream}. */
+export interface SubscribeToStreamOptions {
+  /** First revision to yield. Default 1: the whole stream, then new events. */
+  from?: number
+  /** Ends the subscription (the iteration ends without error). */
+  signal?: AbortSignal
+}
+
+/** Options of {@link EventStore.subscribeToAll}. */
+export interface SubscribeToAllOptions {
+  /** First position to yield. Default: the first stored. */
+  from?: number
+  /** Which events to yield. */
+  filter?: EventFilter
+  /** Ends the subscription (the iteration ends without error). */
+  signal?: AbortSignal
+}
+
+/** Options of {@link EventStore.aggregateStream}. */
+export interface AggregateOptions<State, Rec extends RecordShape> {
+  /** The state before the first event. */
+  initialState: () => State
+  /** Folds one event into the state. */
+  evolve: (state: State, event: StoredEvent<Rec>) => State
+}
+
+/** The result of {@link EventStore.aggregateStream}. */
+export interface AggregateResult<State> {
+  /** The folded state. */
+  state: State
+  /** The stream's revision (pass it as `expectedRevision` to append after deciding). */
+  revision: number
+  /** Whether the stream has visible events. */
+  exists: boolean
+}
+
+/** Metrics of {@link EventStore.metrics}. */
+export interface EventStoreMetrics {
+  /** The WAL's metrics. */
+  wal: WalMetrics
+  /** The stream index. */
+  index: StreamIndexStats
+  /** Streams with appends in flight. */
+  streamsInFlight: number
+  /** Lag of each running consumer: positions acknowledged but not yet handled and checkpointed. */
+  consumers: Record<string, number>
+}
+
+/** Reservation of a stream with appends in flight: its state as if they had all succeeded. */
+interface InFlight extends StreamSummary {
+  appends: number
+  /** Settles when the stream's latest append settles. */
+  settled: Promise<unknown>
+}
+
+/** An event prepared for appending (validated and encoded) before any revision is reserved. */
+interface Prepared {
+  type: string
+  id: string
+  userId: boolean
+  bytes: Uint8Array
+  metadata: Record<string, string> | undefined
+}
+
+/** Envelope bytes besides data, type, key and headers, with room to spare (see FORMAT.md). */
+const ENVELOPE_SLACK = 64
+
+/**
+ * An event store on one waltz WAL: streams (the record `key`) with optimistic concurrency, reads of
+ * a stream through a persistent stream index, reads and subscriptions over the whole log, durable
+ * consumers, and soft and hard deletes. One process opens a directory at a time (the WAL's lock).
+ *
+ * @typeParam Rec - the event union (`type` and `data`), from the serializer
+ * @example
+ * ```ts
+ * const store = await EventStore.open({ dir: './data', serializer: jsonSerializer({ schemas }), sync: 'always' })
+ * const { nextExpectedRevision } = await store.appendToStream('cart-1', [{ type: 'opened', data: {} }], {
+ *   expectedRevision: 'no_stream',
+ * })
+ * for await (const e of store.readStream('cart-1')) console.log(e.revision, e.type, e.data)
+ * await store.close()
+ * ```
+ */
+export class EventStore<Rec extends RecordShape = RecordShape> {
+  /** The store's directory. */
+  readonly dir: string
+  /** The WAL holding the events (use it for metrics and `sync`; appending to it directly breaks the store). */
+  readonly wal: Wal<Rec>
+  private readonly serializer: Serializer<string, unknown, Rec>
+  private readonly index: StreamIndex
+  private readonly logger: WalLogger
+  private readonly window: number
+  private readonly maxRecordSize: number
+  private readonly background: boolean
+  private readonly inFlight = new Map<string, InFlight>()
+  private readonly consumers = new Map<string, Consumer<Rec>>()
+  private acked = deferred()
+  private failure: Error | undefined
+  private closed = false
+  private closing: Promise<void> | undefined
+
+  private constructor(
+    wal: Wal<Rec>,
+    index: StreamIndex,
+    o: EventStoreOptions<Rec> & { logger: WalLogger; idempotencyWindow: number },
+  ) {
+    this.dir = o.dir
+    this.wal = wal
+    this.index = index
+    this.serializer = o.serializer
+    this.logger = o.logger
+    this.window = o.idempotencyWindow
+    this.maxRecordSize = o.maxRecordSize ?? 16 * 1024 * 1024
+    this.background = o.sync === 'background'
+  }
+
+  /**
+   * Opens (or creates) the store in `options.dir`: opens the WAL (recovering it), then the stream
+   * index, which catches up with the log after its own checkpoint and rebuilds whatever it cannot
+   * trust.
+   *
+   * @param options - see {@link EventStoreOptions}; `dir` and `serializer` are required
+   * @returns the open store
+   * @throws EventStoreError `EVENTSTORE_INVALID_ARGUMENT`, `EVENTSTORE_CORRUPT` (the log is not a
+   *   consistent event store), `EVENTSTORE_IO`; WalError from opening the WAL (`WAL_LOCKED`, ...)
+   */
+  static async open<Rec extends RecordShape>(options: EventStoreOptions<Rec>): Promise<EventStore<Rec>> {
+    if (typeof options !== 'object' || options === null || typeof options.dir !== 'string') {
+      throw EventStoreError.INVALID_ARGUMENT('EventStore.open needs { dir, serializer }')
+    }
+    const { indexFlushEvents, indexCacheStreams, idempotencyWindow, serializer, ...walOptions } = options
+    if (typeof serializer?.encode !== 'function' || typeof serializer.decode !== 'function') {
+      throw EventStoreError.INVALID_ARGUMENT('EventStore.open needs a serializer')
+    }
+    const flushEvery = positiveInt('indexFlushEvents', indexFlushEvents, EVENTSTORE_DEFAULTS.indexFlushEvents)
+    const cacheSize = nonNegativeInt(
+      'indexCacheStreams',
+      indexCacheStreams,
+      EVENTSTORE_DEFAULTS.indexCacheStreams,
+    )
+    const window = nonNegativeInt(
+      'idempotencyWindow',
+      idempotencyWindow,
+      EVENTSTORE_DEFAULTS.idempotencyWindow,
+    )
+    const logger = options.logger ?? silentLogger
+    const wal = (await Wal.open({
+      ...walOptions,
+      logger,
+      serializer: logSerializer(serializer as Serializer<string, unknown, RecordShape>),
+    })) as unknown as Wal<Rec>
+    try {
+      const index = await StreamIndex.open({
+        dir: join(options.dir, 'index'),
+        wal,
+        logger,
+        flushEvery,
+        cacheSize,
+      })
+      return new EventStore(wal, index, { ...options, logger, idempotencyWindow: window })
+    } catch (err) {
+      await wal.close().catch(() => {})
+      throw err
+    }
+  }
+
+  /**
+   * Appends events to a stream as one atomic WAL batch, if the stream is in the expected state. The
+   * check and the reservation of the revisions are one synchronous step, so of two concurrent appends
+   * expecting the same revision exactly one succeeds.
+   *
+   * @param stream - the stream name (a non-empty string)
+   * @param events - at least one event
+   * @param options - `expectedRevision` (default `'any'`)
+   * @returns the stream's next expected revision, the position of the last event, and whether the
+   *   stream was created
+   * @throws EventStoreError `WRONG_EXPECTED_REVISION` (nothing written), `STREAM_TOMBSTONED`,
+   *   `EVENTSTORE_INVALID_ARGUMENT`, `EVENTSTORE_CLOSED`; WalError `WAL_SERIALIZER_ERROR` (data the
+   *   serializer refused; nothing written), `WAL_IO` (the store is failed: reopen it)
+   */
+  async appendToStream(
+    stream: string,
+    events: readonly EventInput<Rec>[],
+    options: AppendOptions = {},
+  ): Promise<AppendResult> {
+    this.requireOpen()
+    checkStream(stream)
+    const expected = checkExpected(options.expectedRevision ?? 'any', stream)
+    if (!Array.isArray(events) || events.length === 0) {
+      throw EventStoreError.INVALID_ARGUMENT('appendToStream needs an array of at least one event', {
+        stream,
+      })
+    }
+    const prepared = events.map((e) => this.prepare(stream, e))
+    const allIds = prepared.every((p) => p.userId)
+    let head = this.head(stream)
+    if (head.tombstoned) throw EventStoreError.STREAM_TOMBSTONED(stream)
+    const conflict = !matches(head, expected)
+    const windowed = (expected === 'any' || expected === 'stream_exists') && this.window > 0
+    if (allIds && (conflict || windowed) && head.revision > 0) {
+      const original = await this.findRetry(stream, expected, prepared)
+      if (original) return original
+      this.requireOpen()
+      head = this.head(stream)
+      if (head.tombstoned) throw EventStoreError.STREAM_TOMBSTONED(stream)
+    }
+    if (!matches(head, expected))
+      throw EventStoreError.WRONG_EXPECTED_REVISION(stream, expected, head.revision)
+    return this.commit(stream, head, prepared)
+  }
+
+  /**
+   * Soft-deletes a stream: reads return nothing and it does not exist, but its revision is kept; a
+   * later append recreates it with revisions continuing.
+   *
+   * @param stream - the stream
+   * @param options - `expectedRevision` (default `'any'`)
+   * @returns the position of the deletion marker
+   * @throws EventStoreError `WRONG_EXPECTED_REVISION`, `STREAM_TOMBSTONED`, and as {@link appendToStream}
+   */
+  deleteStream(stream: string, options: AppendOptions = {}): Promise<DeleteResult> {
+    return this.mark(stream, options, DELETED_TYPE)
+  }
+
+  /**
+   * Tombstones a stream: reads return nothing and every later append or delete fails with
+   * `STREAM_TOMBSTONED`, forever.
+   *
+   * @param stream - the stream
+   * @param options - `expectedRevision` (default `'any'`)
+   * @returns the position of the tombstone
+   * @throws EventStoreError `WRONG_EXPECTED_REVISION`, `STREAM_TOMBSTONED`, and as {@link appendToStream}
+   */
+  tombstoneStream(stream: string, options: AppendOptions = {}): Promise<DeleteResult> {
+    return this.mark(stream, options, TOMBSTONE_TYPE)
+  }
+
+  /**
+   * Whether the stream has visible events (appended, and not deleted since).
+   *
+   * @param stream - the stream
+   * @returns true when a read of it would yield events
+   */
+  streamExists(stream: string): Promise<boolean> {
+    try {
+      this.requireOpen()
+      checkStream(stream)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return Promise.resolve(exists(this.index.summary(stream)))
+  }
+
+  /**
+   * Reads a stream's acknowledged events through the stream index.
+   *
+   * @param stream - the stream
+   * @param options - `from` (a revision, inclusive), `direction`, `maxCount`
+   * @returns an async iterable of events
+   * @throws EventStoreError `EVENTSTORE_INVALID_ARGUMENT`, `EVENTSTORE_CLOSED`; WalError from reading
+   */
+  async *readStream(
+    stream: string,
+    options: ReadStreamOptions = {},
+  ): AsyncGenerator<StoredEvent<Rec>, void, undefined> {
+    this.requireOpen()
+    checkStream(stream)
+    const backwards = checkDirection(options.direction) === 'backwards'
+    const from = optionalInt('from', options.from, 0)
+    const maxCount = optionalInt('maxCount', options.maxCount, 0) ?? Number.POSITIVE_INFINITY
+    const s = this.index.summary(stream)
+    if (s.tombstoned || maxCount === 0) return
+    const first = s.deletedRevision + 1
+    let lo: number
+    let hi: number
+    if (backwards) {
+      hi = Math.min(from ?? s.revision, s.revision)
+      lo = Math.max(first, hi - maxCount + 1)
+    } else {
+      lo = Math.max(from ?? first, first)
+      hi = Math.min(s.revision, lo + maxCount - 1)
+    }
+    if (lo > hi) return
+    const seqs = this.index.seqs(stream, lo, hi)
+    if (backwards) seqs.reverse()
+    yield* this.eventsAt(seqs)
+  }
+
+  /**
+   * Reads acknowledged events of the whole log in position order (markers are skipped).
+   *
+   * @param options - `from` (a position, inclusive), `direction`, `maxCount`, `filter`
+   * @returns an async iterable of events
+   * @throws EventStoreError `EVENTSTORE_INVALID_ARGUMENT`, `EVENTSTORE_CLOSED`; WalError from reading
+   */
+  async *readAll(options: ReadAllOptions = {}): AsyncGenerator<StoredEvent<Rec>, void, undefined> {
+    this.requireOpen()
+    const backwards = checkDirection(options.direction) === 'backwards'
+    const from = optionalInt('from', options.from, 0)
+    let left = optionalInt('maxCount', options.maxCount, 0) ?? Number.POSITIVE_INFINITY
+    const accept = filterOf(options.filter)
+    const end = this.index.checkpoint
+    const start = this.wal.firstSeq
+    if (left === 0) return
+    await this.readable()
+    if (!backwards) {
+      for await (const r of this.wal.recordsRaw({ from: Math.max(from ?? start, start), to: end })) {
+        if (!accept(r)) continue
+        yield this.decode(r)
+        if (--left === 0) return
+      }
+      return
+    }
+    let pos = Math.min(from ?? end, end)
+    while (pos >= start) {
+      const lo = Math.max(start, pos - 1023)
+      const chunk: RawRecord[] = []
+      for await (const r of this.wal.recordsRaw({ from: lo, to: pos })) chunk.push(r)
+      for (let i = chunk.length - 1; i >= 0; i--) {
+        const r = chunk[i]!
+        if (!accept(r)) continue
+        yield this.decode(r)
+        if (--left === 0) return
+      }
+      pos = lo - 1
+    }
+  }
+
+  /**
+   * Folds a stream's events into a state.
+   *
+   * @param stream - the stream
+   * @param options - `initialState` and `evolve`
+   * @returns the state, the stream's revision and whether it exists
+   * @throws as {@link readStream}
+   */
+  async aggregateStream<State>(
+    stream: string,
+    options: AggregateOptions<State, Rec>,
+  ): Promise<AggregateResult<State>> {
+    this.requireOpen()
+    checkStream(stream)
+    const s = this.index.summary(stream)
+    let state = options.initialState()
+    let revision = s.revision
+    for await (const e of this.readStream(stream, { from: s.deletedRevision + 1 })) {
+      state = options.evolve(state, e)
+      revision = e.revision
+    }
+    return { state, revision: Math.max(revision, s.revision), exists: exists(s) }
+  }
+
+  /**
+   * Yields a stream's events from `from`, then each new one once it is acknowledged, until `signal`
+   * aborts, the stream is tombstoned or the store closes (the iteration then ends without error).
+   *
+   * @param stream - the stream
+   * @param options - `from` (a revision, default 1) and `signal`
+   * @returns an async iterable of events
+   */
+  async *subscribeToStream(
+    stream: string,
+    options: SubscribeToStreamOptions = {},
+  ): AsyncGenerator<StoredEvent<Rec>, void, undefined> {
+    this.requireOpen()
+    checkStream(stream)
+    let next = optionalInt('from', options.from, 1) ?? 1
+    const signal = options.signal
+    while (!this.closed && !signal?.aborted) {
+      const changed = this.acked.promise
+      const s = this.index.summary(stream)
+      next = Math.max(next, s.deletedRevision + 1)
+      if (next <= s.revision) {
+        const seqs = this.index.seqs(stream, next, s.revision)
+        for await (const e of this.eventsAt(seqs)) {
+          yield e
+          if (signal?.aborted) return
+        }
+        next = s.revision + 1
+        continue
+      }
+      if (s.tombstoned) return
+      if (!(await this.waitAcked(changed, signal))) return
+    }
+  }
+
+  /**
+   * Yields the events of the whole log from `from`, then each new one once it is acknowledged, until
+   * `signal` aborts or the store closes (the iteration then ends without error).
+   *
+   * @param options - `from` (a position, default the first stored), `filter` and `signal`
+   * @returns an async iterable of events
+   */
+  async *subscribeToAll(
+    options: SubscribeToAllOptions = {},
+  ): AsyncGenerator<StoredEvent<Rec>, void, undefined> {
+    this.requireOpen()
+    let next = optionalInt('from', options.from, 0) ?? this.wal.firstSeq
+    const accept = filterOf(options.filter)
+    const signal = options.signal
+    while (!this.closed && !signal?.aborted) {
+      const changed = this.acked.promise
+      const end = this.index.checkpoint
+      if (next <= end) {
+        await this.readable()
+        for await (const r of this.wal.recordsRaw({ from: next, to: end })) {
+          next = r.seq + 1
+          if (!accept(r)) continue
+          yield this.decode(r)
+          if (signal?.aborted || this.closed) return
+        }
+        next = Math.max(next, end + 1)
+        continue
+      }
+      if (!(await this.waitAcked(changed, signal))) return
+    }
+  }
+
+  /**
+   * A durable consumer: handles the events matching `filter` in batches, and stores its position
+   * (the checkpoint) after each batch, by default in `<dir>/consumers/<name>.ckpt`. After a restart
+   * or crash it resumes after its checkpoint: at-least-once. Call `start()` to run it.
+   *
+   * @param options - `name`, `handler`, and optionally `filter`, `from`, `checkpoints`, `batchSize`
+   * @returns the consumer (not started)
+   */
+  consumer(options: ConsumerOptions<Rec>): Consumer<Rec> {
+    this.requireOpen()
+    return new Consumer(this, options, {
+      dir: join(this.dir, 'consumers'),
+      logger: this.logger,
+      register: (c) => {
+        if (this.consumers.has(c.name))
+          throw EventStoreError.CONSUMER_RUNNING(`consumer ${c.name} is already running`)
+        this.consumers.set(c.name, c)
+      },
+      unregister: (c) => {
+        if (this.consumers.get(c.name) === c) this.consumers.delete(c.name)
+      },
+    })
+  }
+
+  /**
+   * Resolves once the store has acknowledged a position above `after`: true, or false when `signal`
+   * aborted or the store closed first.
+   *
+   * @param after - a position
+   * @param signal - stops waiting
+   * @returns whether a position above `after` is acknowledged
+   * @internal
+   */
+  async waitForPosition(after: number, signal?: AbortSignal): Promise<boolean> {
+    while (this.index.checkpoint <= after) {
+      if (!(await this.waitAcked(this.acked.promise, signal))) return false
+    }
+    return true
+  }
+
+  /** The last acknowledged position (every event up to it is readable). */
+  get position(): number {
+    return this.index.checkpoint
+  }
+
+  /**
+   * Counters and gauges of the WAL, the index and the consumers.
+   *
+   * @returns a snapshot of the metrics
+   */
+  metrics(): EventStoreMetrics {
+    const consumers: Record<string, number> = {}
+    for (const [name, c] of this.consumers) consumers[name] = c.lag
+    return {
+      wal: this.wal.metrics(),
+      index: this.index.stats(),
+      streamsInFlight: this.inFlight.size,
+      consumers,
+    }
+  }
+
+  /**
+   * Stops consumers, waits for appends in flight, writes the in-memory index to a table and closes
+   * the WAL (fdatasync'ing it).
+   *
+   * @throws EventStoreError `EVENTSTORE_IO`; WalError `WAL_IO`
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown()
+    return this.closing
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closed = true
+    this.acked.resolve()
+    await Promise.allSettled([...this.consumers.values()].map((c) => c.stop()))
+    await Promise.allSettled([...this.inFlight.values()].map((f) => f.settled))
+    let error: unknown
+    try {
+      if (!this.failure) await this.index.close()
+    } catch (err) {
+      error = err
+    }
+    try {
+      await this.wal.close()
+    } catch (err) {
+      error ??= err
+    }
+    if (error) throw error
+  }
+
+  private requireOpen(): void {
+    if (this.failure) throw this.failure
+    if (this.closed) throw EventStoreError.CLOSED()
+  }
+
+  /** A stream's state including appends in flight. */
+  private head(stream: string): StreamSummary {
+    return this.inFlight.get(stream) ?? this.index.summary(stream)
+  }
+
+  private prepare(stream: string, event: EventInput<Rec>): Prepared {
+    const { type, id } = checkEvent(event, stream)
+    let bytes: Uint8Array
+    try {
+      bytes = this.serializer.encode(event.data, type)
+    } catch (err) {
+      throw WalError.SERIALIZER_ERROR(`encoding a ${type} event of ${JSON.stringify(stream)} failed`, {
+        cause: err,
+      })
+    }
+    if (!(bytes instanceof Uint8Array)) {
+      throw WalError.SERIALIZER_ERROR(`the serializer returned no bytes for a ${type} event`)
+    }
+    const metadata = event.metadata as Record<string, string> | undefined
+    let size = bytes.byteLength + Buffer.byteLength(type) + Buffer.byteLength(stream) + ENVELOPE_SLACK
+    if (metadata) for (const k in metadata) size += Buffer.byteLength(k) + Buffer.byteLength(metadata[k]!) + 6
+    if (size > this.maxRecordSize) {
+      throw EventStoreError.INVALID_ARGUMENT(
+        `a ${type} event of ${size} bytes exceeds maxRecordSize (${this.maxRecordSize})`,
+        { stream },
+      )
+    }
+    return { type, id: id ?? uuidv7(), userId: id !== undefined, bytes, metadata }
+  }
+
+  /**
+   * Reserves the revisions and hands the batch to the WAL, in one synchronous step. Acknowledged
+   * records are applied to the index in seq order as the WAL resolves them.
+   */
+  private commit(stream: string, head: StreamSummary, prepared: readonly Prepared[]): Promise<AppendResult> {
+    const created = !exists(head)
+    const first = head.revision + 1
+    const time = Date.now()
+    const records = prepared.map((p, i) => {
+      const headers: Record<string, string> = p.metadata ? { ...p.metadata } : {}
+      headers[ID_HEADER] = p.id
+      headers[REVISION_HEADER] = String(first + i)
+      return { type: p.type, data: p.bytes, key: stream, headers, time }
+    })
+    const revision = first + prepared.length - 1
+    return this.submit(stream, { ...head, revision }, records).then((position) => ({
+      nextExpectedRevision: revision,
+      position,
+      created,
+    }))
+  }
+
+  private async mark(stream: string, options: AppendOptions, type: string): Promise<DeleteResult> {
+    this.requireOpen()
+    checkStream(stream)
+    const expected = checkExpected(options.expectedRevision ?? 'any', stream)
+    const head = this.head(stream)
+    if (head.tombstoned) throw EventStoreError.STREAM_TOMBSTONED(stream)
+    if (!matches(head, expected))
+      throw EventStoreError.WRONG_EXPECTED_REVISION(stream, expected, head.revision)
+    const record = {
+      type,
+      data: new Uint8Array(0),
+      key: stream,
+      headers: { [ID_HEADER]: uuidv7(), [REVISION_HEADER]: String(head.revision) },
+      time: Date.now(),
+    }
+    const after = { ...head, deletedRevision: head.revision, tombstoned: type === TOMBSTONE_TYPE }
+    return { position: await this.submit(stream, after, [record]) }
+  }
+
+  /** Records `after` as the stream's in-flight state and appends; applies the records once acknowledged. */
+  private submit(
+    stream: string,
+    after: StreamSummary,
+    records: { type: string; data: Uint8Array; key: string; headers: Record<string, string>; time: number }[],
+  ): Promise<number> {
+    let flight = this.inFlight.get(stream)
+    if (!flight) {
+      flight = { ...after, appends: 0, settled: Promise.resolve() }
+      this.inFlight.set(stream, flight)
+    } else Object.assign(flight, after)
+    flight.appends++
+    const f = flight
+    const appended = (this.wal.appendBatch as unknown as (r: typeof records) => Promise<number>)
+      .call(this.wal, records)
+      .then(
+        (lastSeq) => {
+          const firstSeq = lastSeq - records.length + 1
+          try {
+            for (let i = 0; i < records.length; i++) {
+              const r = records[i]!
+              this.index.apply({
+                seq: firstSeq + i,
+                time: r.time,
+                type: r.type,
+                key: r.key,
+                headers: r.headers,
+              })
+            }
+          } catch (err) {
+            this.release(stream, f)
+            this.fail(err as Error)
+            throw err
+          }
+          this.release(stream, f)
+          this.acked.resolve()
+          this.acked = deferred()
+          return lastSeq
+        },
+        (err: unknown) => {
+          this.release(stream, f)
+          // The WAL refused or lost a batch others may build on: stop, so no stream gets a gap.
+          this.fail(err as Error)
+          throw err
+        },
+      )
+    f.settled = appended.catch(() => {})
+    return appended
+  }
+
+  private release(stream: string, f: InFlight): void {
+    if (--f.appends === 0 && this.inFlight.get(stream) === f) this.inFlight.delete(stream)
+  }
+
+  private fail(err: Error): void {
+    if (this.failure || this.closed) return
+    this.failure = err
+    this.logger.error('the event store failed; reopen it', { error: err.message })
+    this.acked.resolve()
+  }
+
+  /**
+   * Whether the events are already stored: an earlier call with the same ids that succeeded (a retry
+   * after a lost reply or a crash). Returns that call's result.
+   */
+  private async findRetry(
+    stream: string,
+    expected: ExpectedRevision,
+    prepared: readonly Prepared[],
+  ): Promise<AppendResult | undefined> {
+    // Let appends in flight land, so their events are readable.
+    const flight = this.inFlight.get(stream)
+    if (flight) await flight.settled
+    const s = this.index.summary(stream)
+    const n = prepared.length
+    let lo: number
+    let hi: number
+    if (typeof expected === 'number') {
+      lo = expected + 1
+      hi = expected + n
+    } else {
+      const window = Math.max(this.window, n)
+      lo = Math.max(s.deletedRevision + 1, s.revision - window + 1)
+      hi = s.revision
+    }
+    if (hi > s.revision || hi - lo + 1 < n) return undefined
+    const seqs = this.index.seqs(stream, lo, hi)
+    const stored: StoredEvent<Rec>[] = []
+    for await (const e of this.eventsAt(seqs)) stored.push(e)
+    for (let i = 0; i + n <= stored.length; i++) {
+      let same = true
+      for (let j = 0; j < n && same; j++) same = stored[i + j]!.id === prepared[j]!.id
+      if (!same) continue
+      const firstRevision = stored[i]!.revision
+      if (expected === 'no_stream' && firstRevision - 1 !== 0 && firstRevision - 1 > s.deletedRevision)
+        continue
+      const last = stored[i + n - 1]!
+      return {
+        nextExpectedRevision: last.revision,
+        position: last.position,
+        created: firstRevision === 1 || firstRevision - 1 === s.deletedRevision,
+      }
+    }
+    return undefined
+  }
+
+  /** Reads events by position, in the order given. */
+  private async *eventsAt(seqs: readonly number[]): AsyncGenerator<StoredEvent<Rec>, void, undefined> {
+    if (seqs.length === 0) return
+    await this.readable()
+    for (let i = 0; i < seqs.length; i += 256) {
+      const records = await readRecords(this.wal, seqs.slice(i, i + 256))
+      for (const r of records) yield toStoredEvent(r) as StoredEvent<Rec>
+    }
+  }
+
+  /** In `'background'` mode an acknowledged record may not be written yet: write it first. */
+  private async readable(): Promise<void> {
+    if (this.background) await this.wal.flush()
+  }
+
+  private decode(r: RawRecord): StoredEvent<Rec> {
+    let data: unknown
+    try {
+      data = this.serializer.decode(r.data, r.type)
+    } catch (err) {
+      throw WalError.SERIALIZER_ERROR(`decoding the event at position ${r.seq} failed`, {
+        cause: err,
+        seq: r.seq,
+      })
+    }
+    return toStoredEvent({ ...r, data }) as StoredEvent<Rec>
+  }
+
+  /** Waits until more records are acknowledged; false when the store closed or `signal` aborted. */
+  private async waitAcked(changed: Promise<void>, signal: AbortSignal | undefined): Promise<boolean> {
+    if (signal?.aborted || this.closed) return false
+    let onAbort: (() => void) | undefined
+    const aborted = new Promise<void>((resolve) => {
+      onAbort = () => resolve()
+      signal?.addEventListener('abort', onAbort, { once: true })
+    })
+    try {
+      await Promise.race([changed, aborted])
+    } finally {
+      if (onAbort) signal?.removeEventListener('abort', onAbort)
+    }
+    if (this.failure) throw this.failure
+    return !(signal?.aborted || this.closed)
+  }
+}
+
+/** Reads records by seq (temporary: one range read per seq until core has random access). */
+async function readRecords<Rec extends RecordShape>(
+  wal: Wal<Rec>,
+  seqs: readonly number[],
+): Promise<WalRecord[]> {
+  const out: WalRecord[] = []
+  for (const seq of seqs) {
+    for await (const r of wal.records({ from: seq, to: seq })) out.push(r as WalRecord)
+  }
+  return out
+}
+
+function toStoredEvent(r: WalRecord): StoredEvent {
+  const headers = r.headers ?? {}
+  return {
+    stream: r.key!,
+    revision: Number(headers[REVISION_HEADER]),
+    position: r.seq,
+    id: headers[ID_HEADER]!,
+    type: r.type,
+    time: r.time,
+    data: r.data,
+    metadata: metadataOf(headers),
+  }
+}
+
+function exists(s: StreamSummary): boolean {
+  return !s.tombstoned && s.revision > s.deletedRevision
+}
+
+function matches(s: StreamSummary, expected: ExpectedRevision): boolean {
+  if (expected === 'any') return true
+  if (expected === 'no_stream') return !exists(s)
+  if (expected === 'stream_exists') return exists(s)
+  return s.revision === expected
+}
+
+function filterOf(filter: EventFilter | undefined): (r: RawRecord) => boolean {
+  const prefix = filter?.streamPrefix
+  const types = filter?.types ? new Set(filter.types) : undefined
+  if (prefix !== undefined && typeof prefix !== 'string') {
+    throw EventStoreError.INVALID_ARGUMENT('filter.streamPrefix must be a string')
+  }
+  return (r) =>
+    !r.type.startsWith('$') &&
+    (prefix === undefined || r.key?.startsWith(prefix) === true) &&
+    (types === undefined || types.has(r.type))
+}
+
+function checkDirection(d: unknown): 'forwards' | 'backwards' {
+  if (d === undefined || d === 'forwards' || d === 'backwards') return d ?? 'forwards'
+  throw EventStoreError.INVALID_ARGUMENT(`direction must be 'forwards' or 'backwards', got ${String(d)}`)
+}
+
+function optionalInt(name: string, value: unknown, min: number): number | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    throw EventStoreError.INVALID_ARGUMENT(`${name} must be an integer >= ${min}, got ${String(value)}`)
+  }
+  return value
+}
+
+function positiveInt(name: string, value: unknown, fallback: number): number {
+  return optionalInt(name, value, 1) ?? fallback
+}
+
+function nonNegativeInt(name: string, value: unknown, fallback: number): number {
+  return optionalInt(name, value, 0) ?? fallback
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void
+  const promise = new Promise<void>((r) => {
+    resolve = r
+  })
+  return { promise, resolve }
+}

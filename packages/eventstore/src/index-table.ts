@@ -1,0 +1,557 @@
+/**
+ * One immutable, checksummed file of the stream index ("table"): for every stream with records in a
+ * range of seqs, its summary and the seqs of its events there. Layout (little-endian; `docs/FORMAT.md`):
+ *
+ * ```
+ * header   80 B   magic "WZSX", version, covered seq range, counts, section offsets, anchor, header CRC
+ * entries  8 B    one per event: its seq (u48, 2 zero bytes), grouped by stream, in stream order
+ * streams         one record per stream, sorted by name: name, first entry, count, first revision,
+ *                 revision, deleted revision, last seq, flags
+ * directory       every DIR_EVERY-th stream record: its offset and name (held in memory when open)
+ * trailer  8 B    CRC-32 of the body (entries to directory), magic "WZSE"
+ * ```
+ *
+ * The whole file is checked against its CRC when opened; after that, lookups read it with small
+ * synchronous preads (it is in the page cache, and a pread of a few hundred bytes costs microseconds,
+ * far less than a round trip through libuv's thread pool).
+ */
+import { closeSync, openSync, readSync } from 'node:fs'
+import { type FileHandle, open } from 'node:fs/promises'
+import { crc32 } from 'node:zlib'
+import { EventStoreError } from './errors.js'
+
+/** File-name suffix of a table. */
+export const TABLE_SUFFIX = '.wzi'
+/** Format version of a table. */
+export const TABLE_VERSION = 1
+const MAGIC = 0x5853_5a57 // "WZSX" little-endian
+const END_MAGIC = 0x4553_5a57 // "WZSE"
+/** Size of the header. */
+export const HEADER_SIZE = 80
+const TRAILER_SIZE = 8
+const ENTRY_SIZE = 8
+/** One directory entry per this many streams. */
+const DIR_EVERY = 32
+/** Fixed bytes of a stream record besides its name. */
+const STREAM_FIXED = 2 + 6 + 4 + 6 + 6 + 6 + 6 + 1
+const FLAG_TOMBSTONED = 1
+
+/**
+ * A stream's state after the records up to some seq: what `appendToStream` checks and reads filter by.
+ */
+export interface StreamSummary {
+  /** Events ever appended to the stream (its revision). */
+  revision: number
+  /** Events at or below this revision are hidden (soft delete); 0 when never deleted. */
+  deletedRevision: number
+  /** Whether the stream was tombstoned. */
+  tombstoned: boolean
+  /** Seq of the stream's newest record (event or marker). */
+  lastSeq: number
+}
+
+/** A stream's part of one table. */
+export interface TableStream extends StreamSummary {
+  /** The stream name. */
+  name: string
+  /** Revision of the first event this table holds for the stream (count 0: revision + 1). */
+  firstRevision: number
+  /** Events this table holds for the stream. */
+  count: number
+  /** Index of its first entry in the table. */
+  firstEntry: number
+}
+
+/** Header fields of a table. */
+export interface TableMeta {
+  /** First seq the table covers. */
+  coveredFrom: number
+  /** Last seq the table covers (every record in between is reflected). */
+  coveredTo: number
+  /** Time of the record at `coveredTo`: checked against the WAL on open. */
+  anchorTime: number
+  /** CRC-32 of the key of the record at `coveredTo`: checked against the WAL on open. */
+  anchorKeyCrc: number
+}
+
+/** Zero-pads seqs so that names sort by covered range. */
+export function tableFileName(coveredFrom: number, coveredTo: number): string {
+  return `${String(coveredFrom).padStart(16, '0')}-${String(coveredTo).padStart(16, '0')}${TABLE_SUFFIX}`
+}
+
+/** Parses a table file name; undefined when it is not one. */
+export function parseTableFileName(name: string): { coveredFrom: number; coveredTo: number } | undefined {
+  const m = /^(\d{16})-(\d{16})\.wzi$/.exec(name)
+  if (!m) return undefined
+  return { coveredFrom: Number(m[1]), coveredTo: Number(m[2]) }
+}
+
+/** CRC-32 of a key's UTF-8 bytes, as stored in the anchor. */
+export function keyCrc(key: string | undefined): number {
+  return key === undefined ? 0 : crc32(Buffer.from(key, 'utf8'))
+}
+
+/** Compares stream names: the one order tables are sorted by (UTF-16 code units). */
+export function compareNames(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+function corrupt(file: string, why: string): EventStoreError {
+  return EventStoreError.CORRUPT(`index table ${file}: ${why}`, { file })
+}
+
+/**
+ * Writes a table: streams are added in name order, each with the seqs of its events in this table.
+ * The file is written under a temp name by the caller, who syncs and renames it.
+ */
+export class TableWriter {
+  private readonly handle: FileHandle
+  private readonly file: string
+  private buf = Buffer.allocUnsafe(1 << 20)
+  private used = 0
+  private written = HEADER_SIZE
+  private crc = 0
+  private entries = 0
+  private readonly streams: Buffer[] = []
+  private streamsBytes = 0
+  private streamCount = 0
+  private readonly dir: { offset: number; name: Buffer }[] = []
+  private lastName: string | undefined
+
+  private constructor(handle: FileHandle, file: string) {
+    this.handle = handle
+    this.file = file
+  }
+
+  /**
+   * Creates the file (it must not exist).
+   *
+   * @param file - the path to write
+   */
+  static async create(file: string): Promise<TableWriter> {
+    let handle: FileHandle
+    try {
+      handle = await open(file, 'wx', 0o600)
+    } catch (err) {
+      throw EventStoreError.IO(`creating index table ${file} failed`, { file, cause: err })
+    }
+    return new TableWriter(handle, file)
+  }
+
+  /**
+   * Adds a stream (names must come in {@link compareNames} order).
+   *
+   * @param s - its summary, first revision and count (`firstEntry` is ignored)
+   * @param seqs - the seqs of its `count` events, oldest first
+   */
+  async add(s: Omit<TableStream, 'firstEntry'>, seqs: ArrayLike<number>): Promise<void> {
+    if (this.lastName !== undefined && compareNames(this.lastName, s.name) >= 0) {
+      throw new Error(`index streams out of order: ${this.lastName} then ${s.name}`)
+    }
+    this.lastName = s.name
+    const firstEntry = this.entries
+    for (let i = 0; i < seqs.length; i++) {
+      if (this.used + ENTRY_SIZE > this.buf.length) await this.drain()
+      this.buf.writeUIntLE(seqs[i]!, this.used, 6)
+      this.buf.writeUInt16LE(0, this.used + 6)
+      this.used += ENTRY_SIZE
+    }
+    this.entries += seqs.length
+    const name = Buffer.from(s.name, 'utf8')
+    const rec = Buffer.allocUnsafe(STREAM_FIXED + name.length)
+    let o = rec.writeUInt16LE(name.length, 0)
+    o += name.copy(rec, o)
+    o = rec.writeUIntLE(firstEntry, o, 6)
+    o = rec.writeUInt32LE(seqs.length, o)
+    o = rec.writeUIntLE(s.firstRevision, o, 6)
+    o = rec.writeUIntLE(s.revision, o, 6)
+    o = rec.writeUIntLE(s.deletedRevision, o, 6)
+    o = rec.writeUIntLE(s.lastSeq, o, 6)
+    rec.writeUInt8(s.tombstoned ? FLAG_TOMBSTONED : 0, o)
+    if (this.streamCount % DIR_EVERY === 0) this.dir.push({ offset: this.streamsBytes, name })
+    this.streams.push(rec)
+    this.streamsBytes += rec.length
+    this.streamCount++
+  }
+
+  /**
+   * Writes the streams, directory, header and trailer, fdatasyncs and closes the file.
+   *
+   * @param meta - the covered range and anchor
+   */
+  async finish(meta: TableMeta): Promise<void> {
+    try {
+      const streamsOffset = HEADER_SIZE + this.entries * ENTRY_SIZE
+      for (const rec of this.streams) await this.put(rec)
+      const dirOffset = streamsOffset + this.streamsBytes
+      for (const d of this.dir) {
+        const e = Buffer.allocUnsafe(8 + d.name.length)
+        e.writeUIntLE(streamsOffset + d.offset, 0, 6)
+        e.writeUInt16LE(d.name.length, 6)
+        d.name.copy(e, 8)
+        await this.put(e)
+      }
+      await this.drain()
+      const header = Buffer.alloc(HEADER_SIZE)
+      header.writeUInt32LE(MAGIC, 0)
+      header.writeUInt16LE(TABLE_VERSION, 4)
+      header.writeUIntLE(meta.coveredFrom, 8, 6)
+      header.writeUIntLE(meta.coveredTo, 16, 6)
+      header.writeUIntLE(this.entries, 24, 6)
+      header.writeUInt32LE(this.streamCount, 32)
+      header.writeUInt32LE(this.dir.length, 36)
+      header.writeUIntLE(streamsOffset, 40, 6)
+      header.writeUIntLE(dirOffset, 48, 6)
+      header.writeUIntLE(meta.anchorTime, 56, 6)
+      header.writeUInt32LE(meta.anchorKeyCrc, 64)
+      header.writeUInt32LE(crc32(header.subarray(0, 76)), 76)
+      await this.handle.write(header, 0, HEADER_SIZE, 0)
+      // The trailer's CRC covers the body (entries to directory); the header has its own.
+      const trailer = Buffer.allocUnsafe(TRAILER_SIZE)
+      trailer.writeUInt32LE(this.crc, 0)
+      trailer.writeUInt32LE(END_MAGIC, 4)
+      await this.handle.write(trailer, 0, TRAILER_SIZE, this.written)
+      await this.handle.datasync()
+    } catch (err) {
+      if (err instanceof EventStoreError) throw err
+      throw EventStoreError.IO(`writing index table ${this.file} failed`, { file: this.file, cause: err })
+    } finally {
+      await this.handle.close().catch(() => {})
+    }
+  }
+
+  /** Closes the file without finishing it (the caller removes it). */
+  async abort(): Promise<void> {
+    await this.handle.close().catch(() => {})
+  }
+
+  private async put(bytes: Buffer): Promise<void> {
+    if (this.used + bytes.length > this.buf.length) await this.drain()
+    if (bytes.length > this.buf.length) {
+      await this.writeOut(bytes)
+      return
+    }
+    bytes.copy(this.buf, this.used)
+    this.used += bytes.length
+  }
+
+  private async drain(): Promise<void> {
+    if (this.used === 0) return
+    const chunk = this.buf.subarray(0, this.used)
+    await this.writeOut(chunk)
+    this.buf = Buffer.allocUnsafe(this.buf.length)
+    this.used = 0
+  }
+
+  private async writeOut(chunk: Buffer): Promise<void> {
+    await this.handle.write(chunk, 0, chunk.length, this.written)
+    this.written += chunk.length
+    this.crc = crc32(chunk, this.crc)
+  }
+}
+
+/**
+ * An open, verified table. Lookups are synchronous preads; the directory is held in memory.
+ */
+export class TableReader {
+  /** The table's path. */
+  readonly file: string
+  /** The covered range and anchor. */
+  readonly meta: TableMeta
+  /** Streams in the table. */
+  readonly streamCount: number
+  /** Events in the table. */
+  readonly entryCount: number
+  /** Size of the file in bytes. */
+  readonly size: number
+  private fd: number
+  private readonly streamsOffset: number
+  private readonly dirOffset: number
+  private readonly dirNames: string[]
+  private readonly dirOffsets: number[]
+
+  private constructor(init: {
+    file: string
+    fd: number
+    meta: TableMeta
+    streamCount: number
+    entryCount: number
+    size: number
+    streamsOffset: number
+    dirOffset: number
+    dirNames: string[]
+    dirOffsets: number[]
+  }) {
+    this.file = init.file
+    this.fd = init.fd
+    this.meta = init.meta
+    this.streamCount = init.streamCount
+    this.entryCount = init.entryCount
+    this.size = init.size
+    this.streamsOffset = init.streamsOffset
+    this.dirOffset = init.dirOffset
+    this.dirNames = init.dirNames
+    this.dirOffsets = init.dirOffsets
+  }
+
+  /**
+   * Opens a table and checks all of it: magic, version, header CRC, body CRC, section bounds, and that
+   * its name matches its covered range.
+   *
+   * @param file - the table's path
+   * @returns the open table
+   * @throws EventStoreError `EVENTSTORE_CORRUPT` (any check failed), `EVENTSTORE_IO`
+   */
+  static open(file: string): TableReader {
+    let fd: number
+    try {
+      fd = openSync(file, 'r')
+    } catch (err) {
+      throw EventStoreError.IO(`opening index table ${file} failed`, { file, cause: err })
+    }
+    try {
+      return TableReader.verify(file, fd)
+    } catch (err) {
+      closeSync(fd)
+      if (err instanceof EventStoreError) throw err
+      throw EventStoreError.IO(`reading index table ${file} failed`, { file, cause: err })
+    }
+  }
+
+  private static verify(file: string, fd: number): TableReader {
+    const header = Buffer.alloc(HEADER_SIZE)
+    if (readSync(fd, header, 0, HEADER_SIZE, 0) !== HEADER_SIZE) throw corrupt(file, 'short header')
+    if (header.readUInt32LE(0) !== MAGIC) throw corrupt(file, 'bad magic')
+    if (header.readUInt32LE(76) !== crc32(header.subarray(0, 76))) throw corrupt(file, 'header checksum')
+    if (header.readUInt16LE(4) !== TABLE_VERSION) throw corrupt(file, `version ${header.readUInt16LE(4)}`)
+    const meta: TableMeta = {
+      coveredFrom: header.readUIntLE(8, 6),
+      coveredTo: header.readUIntLE(16, 6),
+      anchorTime: header.readUIntLE(56, 6),
+      anchorKeyCrc: header.readUInt32LE(64),
+    }
+    const entryCount = header.readUIntLE(24, 6)
+    const streamCount = header.readUInt32LE(32)
+    const dirCount = header.readUInt32LE(36)
+    const streamsOffset = header.readUIntLE(40, 6)
+    const dirOffset = header.readUIntLE(48, 6)
+    // Sizes are checked against the file before anything is allocated from them.
+    let size = HEADER_SIZE
+    const chunk = Buffer.allocUnsafe(1 << 20)
+    let crc = 0
+    let trailer = Buffer.alloc(0)
+    for (;;) {
+      const n = readSync(fd, chunk, 0, chunk.length, size)
+      if (n === 0) break
+      // Keep the last TRAILER_SIZE bytes aside: they are not part of the body's CRC.
+      const data = Buffer.concat([trailer, chunk.subarray(0, n)])
+      const bodyPart = data.subarray(0, Math.max(0, data.length - TRAILER_SIZE))
+      crc = crc32(bodyPart, crc)
+      trailer = Buffer.from(data.subarray(bodyPart.length))
+      size += n
+    }
+    if (trailer.length !== TRAILER_SIZE || trailer.readUInt32LE(4) !== END_MAGIC) {
+      throw corrupt(file, 'missing trailer (the file was cut short)')
+    }
+    if (trailer.readUInt32LE(0) !== crc) throw corrupt(file, 'body checksum mismatch')
+    const bodyEnd = size - TRAILER_SIZE
+    if (
+      streamsOffset !== HEADER_SIZE + entryCount * ENTRY_SIZE ||
+      dirOffset < streamsOffset ||
+      dirOffset > bodyEnd ||
+      meta.coveredFrom > meta.coveredTo + 1 ||
+      dirCount !== Math.ceil(streamCount / DIR_EVERY)
+    ) {
+      throw corrupt(file, 'section bounds do not add up')
+    }
+    const base = file.slice(file.lastIndexOf('/') + 1)
+    const named = parseTableFileName(base)
+    if (named && (named.coveredFrom !== meta.coveredFrom || named.coveredTo !== meta.coveredTo)) {
+      throw corrupt(file, 'its name does not match its covered range')
+    }
+    const dirBytes = Buffer.allocUnsafe(bodyEnd - dirOffset)
+    readSync(fd, dirBytes, 0, dirBytes.length, dirOffset)
+    const dirNames: string[] = []
+    const dirOffsets: number[] = []
+    let o = 0
+    for (let i = 0; i < dirCount; i++) {
+      if (o + 8 > dirBytes.length) throw corrupt(file, 'directory cut short')
+      const at = dirBytes.readUIntLE(o, 6)
+      const len = dirBytes.readUInt16LE(o + 6)
+      if (o + 8 + len > dirBytes.length || at < streamsOffset || at >= dirOffset) {
+        throw corrupt(file, 'directory entry out of bounds')
+      }
+      dirOffsets.push(at)
+      dirNames.push(dirBytes.toString('utf8', o + 8, o + 8 + len))
+      o += 8 + len
+    }
+    return new TableReader({
+      file,
+      fd,
+      meta,
+      streamCount,
+      entryCount,
+      size,
+      streamsOffset,
+      dirOffset,
+      dirNames,
+      dirOffsets,
+    })
+  }
+
+  /**
+   * Finds a stream's part of this table.
+   *
+   * @param name - the stream
+   * @returns its part, or undefined when the table holds nothing of it
+   */
+  find(name: string): TableStream | undefined {
+    const names = this.dirNames
+    let lo = 0
+    let hi = names.length - 1
+    let at = -1
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1
+      if (compareNames(names[mid]!, name) <= 0) {
+        at = mid
+        lo = mid + 1
+      } else hi = mid - 1
+    }
+    if (at < 0) return undefined
+    const start = this.dirOffsets[at]!
+    const end = at + 1 < this.dirOffsets.length ? this.dirOffsets[at + 1]! : this.dirOffset
+    const block = this.read(start, end - start)
+    let o = 0
+    while (o < block.length) {
+      const s = parseStream(block, o, this.file)
+      o = s.next
+      const c = compareNames(s.stream.name, name)
+      if (c === 0) return s.stream
+      if (c > 0) return undefined
+    }
+    return undefined
+  }
+
+  /**
+   * The seqs of a stream's events with revisions `from..to` (clamped to what this table holds).
+   *
+   * @param s - the stream's part, from {@link find}
+   * @param from - first revision wanted
+   * @param to - last revision wanted
+   * @returns seqs, oldest first
+   */
+  seqs(s: TableStream, from: number, to: number): number[] {
+    const lo = Math.max(from, s.firstRevision)
+    const hi = Math.min(to, s.firstRevision + s.count - 1)
+    if (lo > hi) return []
+    const bytes = this.read(
+      HEADER_SIZE + (s.firstEntry + lo - s.firstRevision) * ENTRY_SIZE,
+      (hi - lo + 1) * ENTRY_SIZE,
+    )
+    const out = new Array<number>(hi - lo + 1)
+    for (let i = 0; i < out.length; i++) out[i] = bytes.readUIntLE(i * ENTRY_SIZE, 6)
+    return out
+  }
+
+  /**
+   * Every stream of the table in name order, with its seqs: for merging tables (reads sequentially).
+   */
+  *streams(): Generator<{ stream: TableStream; seqs: number[] }> {
+    const reader = new SequentialReader(this, this.streamsOffset, this.dirOffset)
+    while (!reader.done) {
+      const head = reader.peek(2)
+      const len = head.readUInt16LE(0)
+      const bytes = reader.take(STREAM_FIXED + len)
+      const { stream } = parseStream(bytes, 0, this.file)
+      yield { stream, seqs: this.seqs(stream, stream.firstRevision, stream.firstRevision + stream.count - 1) }
+    }
+  }
+
+  /** Reads `length` bytes at `offset`. */
+  read(offset: number, length: number): Buffer {
+    const buf = Buffer.allocUnsafe(length)
+    let done = 0
+    while (done < length) {
+      const n = readSync(this.fd, buf, done, length - done, offset + done)
+      if (n === 0) throw corrupt(this.file, `short read at ${offset + done}`)
+      done += n
+    }
+    return buf
+  }
+
+  /** Closes the file. */
+  close(): void {
+    if (this.fd >= 0) {
+      closeSync(this.fd)
+      this.fd = -1
+    }
+  }
+}
+
+function parseStream(block: Buffer, at: number, file: string): { stream: TableStream; next: number } {
+  if (at + 2 > block.length) throw corrupt(file, 'stream record cut short')
+  const len = block.readUInt16LE(at)
+  let o = at + 2
+  if (o + len + STREAM_FIXED - 2 > block.length) throw corrupt(file, 'stream record cut short')
+  const name = block.toString('utf8', o, o + len)
+  o += len
+  const firstEntry = block.readUIntLE(o, 6)
+  const count = block.readUInt32LE(o + 6)
+  const firstRevision = block.readUIntLE(o + 10, 6)
+  const revision = block.readUIntLE(o + 16, 6)
+  const deletedRevision = block.readUIntLE(o + 22, 6)
+  const lastSeq = block.readUIntLE(o + 28, 6)
+  const flags = block.readUInt8(o + 34)
+  return {
+    stream: {
+      name,
+      firstEntry,
+      count,
+      firstRevision,
+      revision,
+      deletedRevision,
+      lastSeq,
+      tombstoned: (flags & FLAG_TOMBSTONED) !== 0,
+    },
+    next: o + 35,
+  }
+}
+
+/** Reads a byte range of a table front to back in 1 MiB chunks. */
+class SequentialReader {
+  private buf: Buffer = Buffer.alloc(0)
+  private pos: number
+  private readonly end: number
+  private readonly table: TableReader
+
+  constructor(table: TableReader, start: number, end: number) {
+    this.table = table
+    this.pos = start
+    this.end = end
+  }
+
+  get done(): boolean {
+    return this.buf.length === 0 && this.pos >= this.end
+  }
+
+  peek(n: number): Buffer {
+    this.fill(n)
+    return this.buf.subarray(0, n)
+  }
+
+  take(n: number): Buffer {
+    this.fill(n)
+    const out = this.buf.subarray(0, n)
+    this.buf = this.buf.subarray(n)
+    return out
+  }
+
+  private fill(n: number): void {
+    if (this.buf.length >= n) return
+    const want = Math.min(Math.max(n - this.buf.length, 1 << 20), this.end - this.pos)
+    if (want < n - this.buf.length) throw corrupt(this.table.file, 'streams section cut short')
+    const more = this.table.read(this.pos, want)
+    this.pos += want
+    this.buf = this.buf.length === 0 ? more : Buffer.concat([this.buf, more])
+  }
+}

@@ -1,0 +1,28 @@
+export { type CheckpointStore, fileCheckpoints } from './checkpoint-file.js'
+export { type HandleCommandOptions, type HandleCommandResult, handleCommand } from './command.js'
+export { Consumer, type ConsumerContext, type ConsumerOptions } from './consumer.js'
+export {
+  EventStoreError,
+  type EventStoreErrorCode,
+  type EventStoreErrorDetails,
+  isEventStoreError,
+} from './errors.js'
+export {
+  type AggregateOptions,
+  type AggregateResult,
+  type AppendOptions,
+  type AppendResult,
+  type DeleteResult,
+  EVENTSTORE_DEFAULTS,
+  type EventFilter,
+  EventStore,
+  type EventStoreMetrics,
+  type EventStoreOptions,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type SubscribeToAllOptions,
+  type SubscribeToStreamOptions,
+} from './event-store.js'
+export type { EventInput, EventMetadata, ExpectedRevision, StoredEvent } from './events.js'
+export type { StreamIndexStats } from './stream-index.js'
+export { uuidv7 } from './uuid.js'

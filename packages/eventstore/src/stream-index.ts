@@ -1,0 +1,535 @@
+/**
+ * The stream index: for every stream, its summary (revision, soft delete, tombstone) and the seqs of
+ * its events, so a stream is read without scanning the log. It reflects every record up to its
+ * `checkpoint` seq, and only records that were acknowledged by the WAL.
+ *
+ * Recent records sit in an in-memory table (bounded by `flushEvery` events); full ones are written
+ * as immutable checksummed table files (`index-table.ts`) in `<store>/index/`, covering consecutive
+ * seq ranges, and adjacent tables are merged so that there are about log2(events / flushEvery) of
+ * them. A table only ever covers records the WAL has fdatasync'ed, so a crash can never leave the
+ * index ahead of the log. On open, the tables are verified whole (CRC) and anchored to the log (the
+ * time and key of the last covered record); whatever is missing, damaged, or does not match is
+ * dropped and re-indexed from the WAL. The index is derived data: deleting the directory costs one
+ * rebuild, never an answer.
+ */
+import { mkdir, readdir, rename, unlink } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { RawRecord, WalLogger, WalReader } from '@waltz/core'
+import { EventStoreError } from './errors.js'
+import { type RecordMeaning, recordMeaning } from './events.js'
+import { syncDir } from './files.js'
+import {
+  compareNames,
+  keyCrc,
+  parseTableFileName,
+  type StreamSummary,
+  TABLE_SUFFIX,
+  type TableMeta,
+  TableReader,
+  TableWriter,
+  tableFileName,
+} from './index-table.js'
+
+/** A stream's records in a memtable. */
+interface MemStream extends StreamSummary {
+  /** Revision of `seqs[0]` (revision + 1 when `seqs` is empty). */
+  firstRevision: number
+  /** Seqs of the stream's events in this memtable, oldest first. */
+  seqs: number[]
+}
+
+/** The records after the newest table, in memory. */
+class Memtable {
+  readonly streams = new Map<string, MemStream>()
+  entries = 0
+  coveredTo: number
+  anchorTime = 0
+  anchorKeyCrc = 0
+
+  constructor(readonly coveredFrom: number) {
+    this.coveredTo = coveredFrom - 1
+  }
+}
+
+/** Options of {@link StreamIndex.open}. */
+export interface StreamIndexOptions {
+  /** The directory of the table files. */
+  dir: string
+  /** The log the index reflects. */
+  wal: Pick<WalReader, 'firstSeq' | 'lastSeq' | 'recordsRaw'> & { sync(): Promise<void> }
+  /** Where to report dropped tables and rebuilds. */
+  logger: WalLogger
+  /** Events held in memory before they are written to a table. */
+  flushEvery: number
+  /** Stream summaries read from tables that are cached in memory. */
+  cacheSize: number
+}
+
+/** Figures of the index for metrics. */
+export interface StreamIndexStats {
+  /** Table files in use. */
+  tables: number
+  /** Events held in memory, not yet in a table. */
+  memtableEvents: number
+  /** The last seq the index reflects. */
+  checkpoint: number
+  /** Records re-indexed from the WAL when the index opened. */
+  caughtUp: number
+  /** Milliseconds spent catching up on open. */
+  catchUpMs: number
+}
+
+const NO_STREAM: StreamSummary = Object.freeze({
+  revision: 0,
+  deletedRevision: 0,
+  tombstoned: false,
+  lastSeq: 0,
+})
+
+/** See the module comment. */
+export class StreamIndex {
+  private readonly dir: string
+  private readonly wal: StreamIndexOptions['wal']
+  private readonly logger: WalLogger
+  private readonly flushEvery: number
+  private readonly cacheSize: number
+  private tables: TableReader[]
+  private active: Memtable
+  /** Memtables being written to tables, oldest first. */
+  private readonly frozen: Memtable[] = []
+  /** Summaries found in tables (null: in no table), least recently used first. */
+  private readonly cache = new Map<string, StreamSummary | null>()
+  private writing: Promise<void> | undefined
+  private failure: Error | undefined
+  private closed = false
+  private caughtUp = 0
+  private catchUpMs = 0
+
+  private constructor(o: StreamIndexOptions, tables: TableReader[], checkpoint: number) {
+    this.dir = o.dir
+    this.wal = o.wal
+    this.logger = o.logger
+    this.flushEvery = o.flushEvery
+    this.cacheSize = o.cacheSize
+    this.tables = tables
+    this.active = new Memtable(checkpoint + 1)
+  }
+
+  /**
+   * Opens the index in `options.dir` and brings it up to the log's last record.
+   *
+   * @param options - see {@link StreamIndexOptions}
+   * @returns the index, caught up with the WAL
+   * @throws EventStoreError `EVENTSTORE_CORRUPT` (the log itself is not a consistent event store),
+   *   `EVENTSTORE_IO`; WalError from reading the log
+   */
+  static async open(options: StreamIndexOptions): Promise<StreamIndex> {
+    const { dir, wal, logger } = options
+    try {
+      await mkdir(dir, { recursive: true })
+    } catch (err) {
+      throw EventStoreError.IO(`creating ${dir} failed`, { file: dir, cause: err })
+    }
+    const tables = await loadTables(dir, wal, logger)
+    const checkpoint = tables.length > 0 ? tables.at(-1)!.meta.coveredTo : wal.firstSeq - 1
+    const index = new StreamIndex(options, tables, checkpoint)
+    await index.catchUp()
+    return index
+  }
+
+  /** The last seq the index reflects. */
+  get checkpoint(): number {
+    return this.active.coveredTo
+  }
+
+  /**
+   * A stream's acknowledged state.
+   *
+   * @param stream - the stream
+   * @returns its summary (revision 0 when it has no records)
+   */
+  summary(stream: string): StreamSummary {
+    const mem = this.active.streams.get(stream)
+    if (mem) return mem
+    for (let i = this.frozen.length - 1; i >= 0; i--) {
+      const f = this.frozen[i]!.streams.get(stream)
+      if (f) return f
+    }
+    return this.tableSummary(stream) ?? NO_STREAM
+  }
+
+  /**
+   * Reflects the record at `checkpoint + 1` (records must come in seq order, each exactly once).
+   *
+   * @param record - the record's seq, time and envelope
+   * @returns what the record means to the store
+   * @throws EventStoreError `EVENTSTORE_CORRUPT` when the record contradicts the stream's state
+   */
+  apply(record: Pick<RawRecord, 'seq' | 'time' | 'type' | 'key' | 'headers'>): RecordMeaning {
+    const meaning = recordMeaning(record)
+    const seq = record.seq
+    const m = this.active
+    if (seq !== m.coveredTo + 1) {
+      throw EventStoreError.CORRUPT(`index out of step: seq ${seq} after ${m.coveredTo}`)
+    }
+    const { stream, revision, kind } = meaning
+    let mem = m.streams.get(stream)
+    const prev = mem ?? this.summary(stream)
+    if (prev.tombstoned) {
+      throw EventStoreError.CORRUPT(`seq ${seq}: a record after the tombstone of ${JSON.stringify(stream)}`, {
+        stream,
+      })
+    }
+    const want = kind === 'event' ? prev.revision + 1 : prev.revision
+    if (revision !== want) {
+      throw EventStoreError.CORRUPT(
+        `seq ${seq}: ${kind} of ${JSON.stringify(stream)} at revision ${revision}, the stream is at ${prev.revision}`,
+        { stream },
+      )
+    }
+    if (!mem) {
+      mem = { ...prev, firstRevision: prev.revision + 1, seqs: [] }
+      m.streams.set(stream, mem)
+      this.cache.delete(stream)
+    }
+    if (kind === 'event') {
+      mem.seqs.push(seq)
+      mem.revision = revision
+      m.entries++
+    } else {
+      mem.deletedRevision = revision
+      if (kind === 'tombstone') mem.tombstoned = true
+    }
+    mem.lastSeq = seq
+    m.coveredTo = seq
+    m.anchorTime = record.time
+    m.anchorKeyCrc = keyCrc(stream)
+    if (m.entries >= this.flushEvery && this.frozen.length === 0) this.startFlush()
+    return meaning
+  }
+
+  /**
+   * The seqs of a stream's events with revisions `from..to`, oldest first.
+   *
+   * @param stream - the stream
+   * @param from - first revision (>= 1)
+   * @param to - last revision
+   * @returns the seqs
+   */
+  seqs(stream: string, from: number, to: number): number[] {
+    if (from > to) return []
+    const out: number[] = []
+    for (const t of this.tables) {
+      const s = t.find(stream)
+      if (s && s.count > 0 && s.firstRevision <= to && s.firstRevision + s.count - 1 >= from) {
+        for (const seq of t.seqs(s, from, to)) out.push(seq)
+      }
+    }
+    for (const m of [...this.frozen, this.active]) {
+      const s = m.streams.get(stream)
+      if (!s || s.seqs.length === 0) continue
+      const lo = Math.max(from, s.firstRevision)
+      const hi = Math.min(to, s.firstRevision + s.seqs.length - 1)
+      for (let r = lo; r <= hi; r++) out.push(s.seqs[r - s.firstRevision]!)
+    }
+    return out
+  }
+
+  /** Figures for metrics. */
+  stats(): StreamIndexStats {
+    return {
+      tables: this.tables.length,
+      memtableEvents: this.active.entries + this.frozen.reduce((n, m) => n + m.entries, 0),
+      checkpoint: this.checkpoint,
+      caughtUp: this.caughtUp,
+      catchUpMs: this.catchUpMs,
+    }
+  }
+
+  /** Writes the in-memory records to a table and waits for every pending table write and merge. */
+  async flush(): Promise<void> {
+    if (this.active.coveredTo >= this.active.coveredFrom) this.startFlush()
+    while (this.writing) await this.writing
+    if (this.failure) throw this.failure
+  }
+
+  /** Flushes, then closes the table files. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    try {
+      await this.flush()
+    } finally {
+      this.closed = true
+      for (const t of this.tables) t.close()
+      this.tables = []
+    }
+  }
+
+  /** Reads the log after the checkpoint into the index (on open). */
+  private async catchUp(): Promise<void> {
+    const from = this.checkpoint + 1
+    const to = this.wal.lastSeq
+    if (from > to) return
+    const started = performance.now()
+    for await (const r of this.wal.recordsRaw({ from, to })) {
+      this.apply(r)
+      this.caughtUp++
+      // Bound memory during a long catch-up (a rebuild): write tables as they fill.
+      if (this.writing && this.active.entries >= this.flushEvery) await this.writing
+    }
+    while (this.writing) await this.writing
+    if (this.failure) throw this.failure
+    this.catchUpMs = performance.now() - started
+    this.logger.info('stream index caught up with the log', {
+      records: this.caughtUp,
+      ms: Math.round(this.catchUpMs),
+    })
+  }
+
+  private tableSummary(stream: string): StreamSummary | undefined {
+    const cached = this.cache.get(stream)
+    if (cached !== undefined) {
+      // Most recently used last.
+      this.cache.delete(stream)
+      this.cache.set(stream, cached)
+      return cached ?? undefined
+    }
+    let found: StreamSummary | null = null
+    for (let i = this.tables.length - 1; i >= 0; i--) {
+      const s = this.tables[i]!.find(stream)
+      if (s) {
+        found = {
+          revision: s.revision,
+          deletedRevision: s.deletedRevision,
+          tombstoned: s.tombstoned,
+          lastSeq: s.lastSeq,
+        }
+        break
+      }
+    }
+    if (this.cacheSize > 0) {
+      if (this.cache.size >= this.cacheSize) this.cache.delete(this.cache.keys().next().value!)
+      this.cache.set(stream, found)
+    }
+    return found ?? undefined
+  }
+
+  private startFlush(): void {
+    if (this.active.coveredTo < this.active.coveredFrom) return
+    this.frozen.push(this.active)
+    this.active = new Memtable(this.active.coveredTo + 1)
+    this.kickWriter()
+  }
+
+  private kickWriter(): void {
+    if (this.writing || this.failure) return
+    this.writing = this.writeTables().finally(() => {
+      this.writing = undefined
+      if (this.frozen.length > 0) this.kickWriter()
+    })
+  }
+
+  /** Writes frozen memtables to tables, oldest first, then merges. One run at a time. */
+  private async writeTables(): Promise<void> {
+    try {
+      while (this.frozen.length > 0) {
+        const m = this.frozen[0]!
+        // A table may only cover records that survive power loss.
+        await this.wal.sync()
+        const table = await this.writeMemtable(m)
+        this.tables.push(table)
+        this.frozen.shift()
+        await this.mergeTables()
+      }
+    } catch (err) {
+      this.failure = err as Error
+      this.logger.error('writing the stream index failed; it stays in memory until the store reopens', {
+        error: (err as Error).message,
+      })
+    }
+  }
+
+  private async writeMemtable(m: Memtable): Promise<TableReader> {
+    const names = [...m.streams.keys()].sort(compareNames)
+    return this.writeTable(
+      {
+        coveredFrom: m.coveredFrom,
+        coveredTo: m.coveredTo,
+        anchorTime: m.anchorTime,
+        anchorKeyCrc: m.anchorKeyCrc,
+      },
+      (async function* () {
+        for (const name of names) {
+          const s = m.streams.get(name)!
+          yield { stream: { name, ...s, count: s.seqs.length }, seqs: s.seqs }
+        }
+      })(),
+    )
+  }
+
+  private async writeTable(
+    meta: TableMeta,
+    streams: AsyncIterable<{
+      stream: StreamSummary & { name: string; firstRevision: number; count: number }
+      seqs: ArrayLike<number>
+    }>,
+  ): Promise<TableReader> {
+    const name = tableFileName(meta.coveredFrom, meta.coveredTo)
+    const path = join(this.dir, name)
+    const temp = `${path}.tmp`
+    await unlink(temp).catch(() => {})
+    const writer = await TableWriter.create(temp)
+    try {
+      for await (const { stream, seqs } of streams) await writer.add(stream, seqs)
+      await writer.finish(meta)
+      await rename(temp, path)
+    } catch (err) {
+      await writer.abort()
+      await unlink(temp).catch(() => {})
+      throw err instanceof EventStoreError
+        ? err
+        : EventStoreError.IO(`writing index table ${path} failed`, { file: path, cause: err })
+    }
+    await syncDir(this.dir)
+    return TableReader.open(path)
+  }
+
+  /**
+   * Merges the two newest tables while the newer is at least half the size of the older (so sizes
+   * grow geometrically and there are O(log n) tables), or while there are more than 8.
+   */
+  private async mergeTables(): Promise<void> {
+    for (;;) {
+      const n = this.tables.length
+      if (n < 2 || this.closed) return
+      const a = this.tables[n - 2]!
+      const b = this.tables[n - 1]!
+      const weight = (t: TableReader) => t.entryCount + t.streamCount
+      if (weight(b) * 2 < weight(a) && n <= 8) return
+      const merged = await this.writeTable({ ...b.meta, coveredFrom: a.meta.coveredFrom }, mergeStreams(a, b))
+      this.tables = [...this.tables.slice(0, n - 2), merged]
+      a.close()
+      b.close()
+      await unlink(a.file).catch(() => {})
+      await unlink(b.file).catch(() => {})
+      await syncDir(this.dir)
+    }
+  }
+}
+
+/** The streams of two adjacent tables (a older than b), merged in name order. */
+async function* mergeStreams(a: TableReader, b: TableReader) {
+  const ia = a.streams()
+  const ib = b.streams()
+  let na = ia.next()
+  let nb = ib.next()
+  let yielded = 0
+  while (!na.done || !nb.done) {
+    const c = na.done ? 1 : nb.done ? -1 : compareNames(na.value.stream.name, nb.value.stream.name)
+    if (c < 0) {
+      yield na.value!
+      na = ia.next()
+    } else if (c > 0) {
+      yield nb.value!
+      nb = ib.next()
+    } else {
+      const x = na.value!
+      const y = nb.value!
+      if (
+        x.stream.count > 0 &&
+        y.stream.count > 0 &&
+        y.stream.firstRevision !== x.stream.firstRevision + x.stream.count
+      ) {
+        throw EventStoreError.CORRUPT(`index tables ${a.file} and ${b.file} disagree on ${x.stream.name}`)
+      }
+      yield {
+        stream: {
+          ...y.stream,
+          firstRevision: x.stream.count > 0 ? x.stream.firstRevision : y.stream.firstRevision,
+          count: x.stream.count + y.stream.count,
+        },
+        seqs: x.seqs.concat(y.seqs),
+      }
+      na = ia.next()
+      nb = ib.next()
+    }
+    // Let appends and reads run during a long merge.
+    if (++yielded % 4096 === 0) await new Promise((r) => setImmediate(r))
+  }
+}
+
+/**
+ * Opens the usable tables of `dir`: a chain of consecutive covered ranges from the start of the log,
+ * each verified, the last anchored to the log. Everything else is removed (it is derived data, and
+ * the WAL re-indexes it).
+ */
+async function loadTables(
+  dir: string,
+  wal: StreamIndexOptions['wal'],
+  logger: WalLogger,
+): Promise<TableReader[]> {
+  let names: string[]
+  try {
+    names = await readdir(dir)
+  } catch (err) {
+    throw EventStoreError.IO(`listing ${dir} failed`, { file: dir, cause: err })
+  }
+  const drop = async (file: string, why: string) => {
+    logger.warn('dropped an index table; the log re-indexes what it covered', { file, why })
+    await unlink(file).catch(() => {})
+  }
+  const candidates = names
+    .map((name) => ({ name, range: parseTableFileName(name) }))
+    .filter((c) => c.range !== undefined || c.name.endsWith(`${TABLE_SUFFIX}.tmp`))
+  const ranges: { name: string; coveredFrom: number; coveredTo: number }[] = []
+  for (const c of candidates) {
+    if (c.range) ranges.push({ name: c.name, ...c.range })
+    else await unlink(join(dir, c.name)).catch(() => {})
+  }
+  ranges.sort((x, y) => x.coveredFrom - y.coveredFrom || y.coveredTo - x.coveredTo)
+  const tables: TableReader[] = []
+  let next = ranges.length > 0 && ranges[0]!.coveredFrom <= wal.firstSeq ? ranges[0]!.coveredFrom : -1
+  for (const r of ranges) {
+    const file = join(dir, r.name)
+    if (next >= 0 && r.coveredTo < next) {
+      // Already covered by a merged table a crash did not get to remove the parts of.
+      await unlink(file).catch(() => {})
+      continue
+    }
+    if (r.coveredFrom !== next || r.coveredTo > wal.lastSeq) {
+      await drop(
+        file,
+        r.coveredTo > wal.lastSeq ? 'it covers records the log does not have' : 'not contiguous',
+      )
+      next = -1
+      continue
+    }
+    try {
+      tables.push(TableReader.open(file))
+      next = r.coveredTo + 1
+    } catch (err) {
+      if (!(err instanceof EventStoreError) || err.code !== 'EVENTSTORE_CORRUPT') throw err
+      await drop(file, err.message)
+      next = -1
+    }
+  }
+  const last = tables.at(-1)
+  if (last && !(await anchored(last.meta, wal))) {
+    for (const t of tables) {
+      t.close()
+      await drop(t.file, 'its last record does not match the log')
+    }
+    return []
+  }
+  if (tables.length > 0 || ranges.length > 0) await syncDir(dir)
+  return tables
+}
+
+/** Whether the record at the table's last covered seq is the one it was built from. */
+async function anchored(meta: TableMeta, wal: StreamIndexOptions['wal']): Promise<boolean> {
+  if (meta.coveredTo < meta.coveredFrom) return true
+  for await (const r of wal.recordsRaw({ from: meta.coveredTo, to: meta.coveredTo })) {
+    return r.time === meta.anchorTime && keyCrc(r.key) === meta.anchorKeyCrc
+  }
+  return false
+}
