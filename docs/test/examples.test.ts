@@ -44,6 +44,7 @@ const sources: readonly { markdown: string; home: string; support?: Record<strin
     },
   },
   { markdown: 'packages/snapshot/README.md', home: 'packages/snapshot' },
+  { markdown: 'packages/eventstore/README.md', home: 'packages/eventstore' },
   { markdown: 'packages/cli/README.md', home: 'packages/cli' },
   { markdown: 'examples/order-book/README.md', home: 'examples/order-book' },
 ]

@@ -31,7 +31,8 @@ export interface HandleCommandResult<State, Rec extends RecordShape> extends App
  * @param stream - the stream the command is about
  * @param decide - the decision: from the current state, the events to append (possibly none)
  * @param options - `initialState`, `evolve`, `retries` (default 3)
- * @returns the append's result (for no events: the stream's revision and position), the events, the state
+ * @returns the append's result (when `decide` returns no events: the stream's revision, position 0,
+ *   created false), the events and the state they were decided on
  * @throws EventStoreError `COMMAND_RETRIES_EXHAUSTED` (the last conflict is its `cause`); what
  *   `decide` throws; as {@link EventStore.appendToStream}
  * @example
@@ -56,7 +57,7 @@ export async function handleCommand<State, Rec extends RecordShape>(
   }
   let conflict: unknown
   for (let attempt = 0; attempt <= retries; attempt++) {
-    const { state, revision, exists } = await store.aggregateStream(stream, options)
+    const { state, revision } = await store.aggregateStream(stream, options)
     const decided = await decide(state)
     const newEvents = (Array.isArray(decided) ? [...decided] : [decided]) as EventInput<Rec>[]
     if (newEvents.length === 0) {
@@ -64,7 +65,7 @@ export async function handleCommand<State, Rec extends RecordShape>(
     }
     try {
       const result = await store.appendToStream(stream, newEvents, {
-        expectedRevision: exists || revision > 0 ? revision : 'no_stream',
+        expectedRevision: revision,
       })
       return { ...result, newEvents, state }
     } catch (err) {

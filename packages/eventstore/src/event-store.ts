@@ -456,6 +456,8 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
   ): Promise<AggregateResult<State>> {
     this.requireOpen()
     checkStream(stream)
+    // Appends in flight on the stream land first: a state that missed them would only conflict.
+    await this.inFlight.get(stream)?.settled
     const s = this.index.summary(stream)
     let state = options.initialState()
     let revision = s.revision

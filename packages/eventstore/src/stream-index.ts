@@ -149,13 +149,24 @@ export class StreamIndex {
    * @returns its summary (revision 0 when it has no records)
    */
   summary(stream: string): StreamSummary {
+    const s = this.memSummary(stream) ?? this.tableSummary(stream) ?? NO_STREAM
+    // A copy: the memtable's own object changes with every record applied.
+    return {
+      revision: s.revision,
+      deletedRevision: s.deletedRevision,
+      tombstoned: s.tombstoned,
+      lastSeq: s.lastSeq,
+    }
+  }
+
+  private memSummary(stream: string): MemStream | undefined {
     const mem = this.active.streams.get(stream)
     if (mem) return mem
     for (let i = this.frozen.length - 1; i >= 0; i--) {
       const f = this.frozen[i]!.streams.get(stream)
       if (f) return f
     }
-    return this.tableSummary(stream) ?? NO_STREAM
+    return undefined
   }
 
   /**

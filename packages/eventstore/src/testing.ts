@@ -88,17 +88,11 @@ export function decider<Command, Event extends DeciderEvent, State>(
               produced = run()
             } catch (err) {
               if (check === undefined) return
-              const isClass =
-                typeof check === 'function' &&
-                check.prototype !== undefined &&
-                'constructor' in check.prototype &&
-                /^class\s/.test(Function.prototype.toString.call(check))
-              if (isClass)
-                ok(
-                  err instanceof (check as new (...args: never[]) => unknown),
-                  `expected an instance of ${(check as { name: string }).name}, got ${String(err)}`,
-                )
-              else ok((check as (e: unknown) => boolean)(err), `the error did not match: ${String(err)}`)
+              if (isErrorClass(check)) {
+                ok(err instanceof check, `expected an instance of ${check.name}, got ${String(err)}`)
+              } else {
+                ok((check as (e: unknown) => boolean)(err), `the error did not match: ${String(err)}`)
+              }
               return
             }
             fail(`expected the command to be rejected, but it produced ${JSON.stringify(produced)}`)
@@ -107,4 +101,14 @@ export function decider<Command, Event extends DeciderEvent, State>(
       },
     }),
   }
+}
+
+/** Whether `check` is a class (an Error subclass or a `class`), not a predicate. */
+function isErrorClass(check: unknown): check is new (...args: never[]) => Error {
+  if (typeof check !== 'function' || check.prototype === undefined) return false
+  return (
+    check === Error ||
+    check.prototype instanceof Error ||
+    /^class[\s{]/.test(Function.prototype.toString.call(check))
+  )
 }
