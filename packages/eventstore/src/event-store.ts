@@ -165,6 +165,8 @@ export interface EventStoreMetrics {
 /** Reservation of a stream with appends in flight: its state as if they had all succeeded. */
 interface InFlight extends StreamSummary {
   appends: number
+  /** Caller-given ids of the events in flight (to recognise a retry racing its original). */
+  ids: Set<string>
   /** Settles when the stream's latest append settles. */
   settled: Promise<unknown>
 }
@@ -320,8 +322,18 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
       head = this.head(stream)
       if (head.tombstoned) throw EventStoreError.STREAM_TOMBSTONED(stream)
     }
-    if (!matches(head, expected))
+    if (!matches(head, expected)) {
       throw EventStoreError.WRONG_EXPECTED_REVISION(stream, expected, head.revision)
+    }
+    if (allIds) {
+      // The same events are being appended right now (a retry racing its original): wait for it,
+      // then decide again, so the ids are stored once.
+      const flight = this.inFlight.get(stream)
+      if (flight?.ids.size && prepared.some((p) => flight.ids.has(p.id))) {
+        await flight.settled
+        return this.appendToStream(stream, events, options)
+      }
+    }
     return this.commit(stream, head, prepared)
   }
 
@@ -675,7 +687,8 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
       return { type: p.type, data: p.bytes, key: stream, headers, time }
     })
     const revision = first + prepared.length - 1
-    return this.submit(stream, { ...head, revision }, records).then((position) => ({
+    const ids = prepared.filter((p) => p.userId).map((p) => p.id)
+    return this.submit(stream, { ...head, revision }, records, ids).then((position) => ({
       nextExpectedRevision: revision,
       position,
       created,
@@ -706,13 +719,15 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
     stream: string,
     after: StreamSummary,
     records: { type: string; data: Uint8Array; key: string; headers: Record<string, string>; time: number }[],
+    ids: readonly string[] = [],
   ): Promise<number> {
     let flight = this.inFlight.get(stream)
     if (!flight) {
-      flight = { ...after, appends: 0, settled: Promise.resolve() }
+      flight = { ...after, appends: 0, ids: new Set(), settled: Promise.resolve() }
       this.inFlight.set(stream, flight)
     } else Object.assign(flight, after)
     flight.appends++
+    for (const id of ids) flight.ids.add(id)
     const f = flight
     const appended = (this.wal.appendBatch as unknown as (r: typeof records) => Promise<number>)
       .call(this.wal, records)

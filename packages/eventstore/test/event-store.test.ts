@@ -164,6 +164,18 @@ describe('appendToStream', () => {
     expect(late.nextExpectedRevision).toBe(6)
   })
 
+  test("a retry racing its original (same ids, 'any') is stored once", async () => {
+    const s = await store(tempDir(), { sync: 'always' })
+    await s.appendToStream('x', events(1))
+    const batch = [
+      { type: 'e', data: 1, id: 'r-1' },
+      { type: 'e', data: 2, id: 'r-2' },
+    ]
+    const results = await Promise.all([s.appendToStream('x', batch), s.appendToStream('x', batch)])
+    expect(results[1]).toEqual(results[0])
+    expect((await collect(s.readStream('x'))).map((e) => e.id).slice(1)).toEqual(['r-1', 'r-2'])
+  })
+
   test('a retry after a restart is still recognised', async () => {
     const dir = tempDir()
     const s = await store(dir)
