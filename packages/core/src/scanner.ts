@@ -216,6 +216,7 @@ export class FrameWalker {
   private readonly files: Files
   private readonly fd: Fd
   private readonly maxRecordSize: number
+  private chunkSize: number
 
   /**
    * @param files - the file interface
@@ -223,11 +224,21 @@ export class FrameWalker {
    * @param start - file offset of the first frame to read (just past the header, or a batch boundary)
    * @param firstSeq - the seq the frame at `start` must carry
    * @param maxRecordSize - largest legal body
+   * @param chunkSize - bytes of the first read, doubling with each read up to {@link READ_CHUNK} (a
+   *   frame longer is read whole): small when a few frames are wanted
    */
-  constructor(files: Files, fd: Fd, start: number, firstSeq: number, maxRecordSize: number) {
+  constructor(
+    files: Files,
+    fd: Fd,
+    start: number,
+    firstSeq: number,
+    maxRecordSize: number,
+    chunkSize = READ_CHUNK,
+  ) {
     this.files = files
     this.fd = fd
     this.maxRecordSize = maxRecordSize
+    this.chunkSize = chunkSize
     this.seq = firstSeq - 1
     this.chunk = EMPTY
     this.frameStart = start
@@ -320,8 +331,9 @@ export class FrameWalker {
   private async refill(offset: number, need: number, bound: number): Promise<number> {
     const kept = this.chunkPos + this.chunkLen - offset
     const limit = bound - offset
-    const want = Math.min(Math.max(need, READ_CHUNK), limit)
+    const want = Math.min(Math.max(need, this.chunkSize), limit)
     if (want <= kept) return kept
+    if (this.chunkSize < READ_CHUNK) this.chunkSize = Math.min(this.chunkSize * 2, READ_CHUNK)
     const next = Buffer.allocUnsafe(want)
     if (kept > 0) this.chunk.copy(next, 0, offset - this.chunkPos, offset - this.chunkPos + kept)
     const filled = kept + (await readFully(this.files, this.fd, next, kept, want - kept, offset + kept))
