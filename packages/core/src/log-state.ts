@@ -34,6 +34,7 @@ export class LogState {
   private segments: SegmentRef[]
   private readable: ReadableEnd
   private changed: { promise: Promise<void>; resolve: () => void }
+  private readonly removedListeners: Array<(ref: SegmentRef) => void> = []
   /**
    * Damage a reader found where the readable log ends (a reader's open of a corrupt newest segment):
    * reading that reaches the end throws it instead of waiting for more.
@@ -129,15 +130,36 @@ export class LogState {
 
   /** Retention deleted the oldest segment. */
   removeOldest(): void {
+    const removed = this.segments[0]
     this.segments = this.segments.slice(1)
+    if (removed !== undefined) this.removed(removed)
     this.notify()
   }
 
   /** A read-only refresh found this on disk. */
   replace(segments: readonly SegmentRef[], readable: ReadableEnd): void {
+    const before = this.segments
     this.segments = [...segments]
     this.readable = readable
+    if (this.removedListeners.length > 0) {
+      const kept = new Set(segments.map((s) => s.firstSeq))
+      for (const ref of before) if (!kept.has(ref.firstSeq)) this.removed(ref)
+    }
     this.notify()
+  }
+
+  /**
+   * Calls `listener` with every segment that leaves the list from now on (retention, or a refresh
+   * that no longer finds it), so what is kept per segment elsewhere is dropped with it.
+   *
+   * @param listener - called synchronously, once per removed segment
+   */
+  onRemove(listener: (ref: SegmentRef) => void): void {
+    this.removedListeners.push(listener)
+  }
+
+  private removed(ref: SegmentRef): void {
+    for (const listener of this.removedListeners) listener(ref)
   }
 
   /** Wakes everyone waiting for a change (also used at close). */
