@@ -1,8 +1,10 @@
 /**
- * Reads records in seq order across segments: finds the segment holding the first wanted seq, walks
- * its frames through the scanner's {@link FrameWalker} (a problem inside readable bytes is corruption,
- * never an end), checks the seq chain across segment boundaries, decodes the envelope, and has the
- * serializer decode the data (or hands the stored bytes over, for raw reads).
+ * Reads records in seq order across segments: finds the segment holding the first wanted seq, starts
+ * at the seek index's nearest batch boundary before it (at the segment's start when the seq is its
+ * first), walks its frames through the scanner's {@link FrameWalker} (a problem inside readable bytes
+ * is corruption, never an end), checks the seq chain across segment boundaries, decodes the envelope,
+ * and has the serializer decode the data (or hands the stored bytes over, for raw reads). The decoding
+ * and the opening of a segment are shared with the point reader.
  *
  * Every valid record before a failure is delivered before the failure is thrown.
  *
@@ -20,7 +22,11 @@ import {
   type SegmentRef,
   streamProblem,
 } from './scanner.js'
+import type { SeekIndex } from './seek-index.js'
 import type { RecordShape, Serializer, WalRecord } from './serializer.js'
+
+/** Bytes of the first read after a seek: the seek entry lies a few KiB before the first record wanted. */
+const SEEK_READ = 16 * 1024
 
 /** What a reader needs: files, the codec (none for raw reads), and the log's state. */
 export interface ReadSource {
@@ -31,6 +37,8 @@ export interface ReadSource {
   readonly serializerName: string | undefined
   readonly maxRecordSize: number
   readonly state: LogState
+  /** Where reads that start inside a segment begin. */
+  readonly seeks: SeekIndex
 }
 
 /**
@@ -45,7 +53,7 @@ export class RecordReader {
 
   private readonly source: ReadSource
   private readonly to: number
-  private readonly envelope = new EnvelopeDecoder()
+  private readonly decoder: RecordDecoder
   private nextSeq: number
   // The seq of the last frame of the segment read before (the chain the next segment must continue).
   private chainSeq = 0
@@ -62,6 +70,7 @@ export class RecordReader {
    */
   constructor(source: ReadSource, from: number, to: number) {
     this.source = source
+    this.decoder = new RecordDecoder(source.serializer)
     this.nextSeq = from
     this.to = to
     this.done = from > to
@@ -117,7 +126,7 @@ export class RecordReader {
         const seq = walker.seq
         if (seq < this.nextSeq) continue
         if (seq > this.to) return this.finish()
-        out.push(this.decode(walker))
+        out.push(this.decoder.decode(walker, this.segment!.path))
         this.nextSeq = seq + 1
         if (seq === this.to) {
           // Reading reached the end of a log that is damaged right after it: say so.
@@ -159,50 +168,6 @@ export class RecordReader {
   private finish(): void {
     this.done = true
     void this.closeSegment()
-  }
-
-  private decode(walker: FrameWalker): WalRecord {
-    const buf = walker.chunk
-    const cursor = walker.cursor
-    const envelope = this.envelope
-    let type: string
-    let key: string | undefined
-    let headers: Record<string, string> | undefined
-    try {
-      type = envelope.type(buf, cursor)
-      key = envelope.key(buf, cursor)
-      headers = envelope.headers(buf, cursor)
-    } catch (err) {
-      const file = this.segment!.path
-      throw WalError.CORRUPT(`${file}: seq ${walker.seq} has an envelope that is not UTF-8`, {
-        cause: err,
-        file,
-        offset: walker.frameStart,
-        seq: walker.seq,
-      })
-    }
-    const bytes = buf.subarray(cursor.dataAt, cursor.end)
-    const serializer = this.source.serializer
-    let data: unknown
-    if (serializer === undefined) {
-      data = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-    } else {
-      try {
-        data = serializer.decode(bytes, type)
-      } catch (err) {
-        const file = this.segment!.path
-        throw WalError.SERIALIZER_ERROR(`decoding seq ${walker.seq} in ${file} failed`, {
-          cause: err,
-          seq: walker.seq,
-          file,
-          offset: walker.frameStart,
-        })
-      }
-    }
-    const record: WalRecord = { seq: walker.seq, time: envelope.time(buf, cursor), type, data }
-    if (key !== undefined) record.key = key
-    if (headers !== undefined) record.headers = headers
-    return record
   }
 
   private async closeSegment(): Promise<void> {
@@ -251,18 +216,7 @@ export class RecordReader {
     // instance) is opened later, once it is.
     if (ref === undefined || this.source.state.bound(ref).kind === 'unreadable') return undefined
     const { files } = this.source
-    let fd: Fd
-    try {
-      fd = await files.open(ref.path, 'r')
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw WalError.TRUNCATED(`${ref.path} was removed while reading`, {
-          file: ref.path,
-          cause: err,
-        })
-      }
-      throw WalError.IO(`cannot open ${ref.path}`, { file: ref.path, cause: err })
-    }
+    const fd = await openSegment(files, ref)
     this.fd = fd
     this.segment = ref
     let read: Awaited<ReturnType<typeof readHeader>>
@@ -272,7 +226,91 @@ export class RecordReader {
       throw WalError.IO(`cannot read the header of ${ref.path}`, { file: ref.path, cause: err })
     }
     const header = expectHeader(read, ref, this.source.serializerName)
-    this.walker = new FrameWalker(files, fd, header.headerSize, header.firstSeq, this.source.maxRecordSize)
+    const { maxRecordSize, seeks } = this.source
+    if (this.nextSeq > header.firstSeq) {
+      // Reading starts inside this segment (only the first one read can): start at the nearest
+      // indexed batch boundary before it, with small reads first (a range read may want few records).
+      const start = await seeks.seek(ref, fd, this.nextSeq)
+      this.walker = new FrameWalker(files, fd, start.offset, start.seq, maxRecordSize, SEEK_READ)
+    } else {
+      this.walker = new FrameWalker(files, fd, header.headerSize, header.firstSeq, maxRecordSize)
+    }
     return this.walker
+  }
+}
+
+/**
+ * Opens a segment for reading.
+ *
+ * @throws WalError `WAL_TRUNCATED` (retention removed it), `WAL_IO`
+ */
+export async function openSegment(files: Files, ref: SegmentRef): Promise<Fd> {
+  try {
+    return await files.open(ref.path, 'r')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw WalError.TRUNCATED(`${ref.path} was removed while reading`, { file: ref.path, cause: err })
+    }
+    throw WalError.IO(`cannot open ${ref.path}`, { file: ref.path, cause: err })
+  }
+}
+
+/** Turns checked frames into records: the envelope, and the data through the serializer (if any). */
+export class RecordDecoder {
+  private readonly envelope = new EnvelopeDecoder()
+  private readonly serializer: Serializer<string, unknown, RecordShape> | undefined
+
+  /** @param serializer - decodes data; undefined: data is handed over as the stored bytes */
+  constructor(serializer: Serializer<string, unknown, RecordShape> | undefined) {
+    this.serializer = serializer
+  }
+
+  /**
+   * The record of the frame `walker` stopped on with `'ok'`.
+   *
+   * @param walker - positioned on a frame
+   * @param file - the segment's path (for errors)
+   * @throws WalError `WAL_CORRUPT` (an envelope that is not UTF-8), `WAL_SERIALIZER_ERROR`
+   */
+  decode(walker: FrameWalker, file: string): WalRecord {
+    const buf = walker.chunk
+    const cursor = walker.cursor
+    const envelope = this.envelope
+    let type: string
+    let key: string | undefined
+    let headers: Record<string, string> | undefined
+    try {
+      type = envelope.type(buf, cursor)
+      key = envelope.key(buf, cursor)
+      headers = envelope.headers(buf, cursor)
+    } catch (err) {
+      throw WalError.CORRUPT(`${file}: seq ${walker.seq} has an envelope that is not UTF-8`, {
+        cause: err,
+        file,
+        offset: walker.frameStart,
+        seq: walker.seq,
+      })
+    }
+    const bytes = buf.subarray(cursor.dataAt, cursor.end)
+    const serializer = this.serializer
+    let data: unknown
+    if (serializer === undefined) {
+      data = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    } else {
+      try {
+        data = serializer.decode(bytes, type)
+      } catch (err) {
+        throw WalError.SERIALIZER_ERROR(`decoding seq ${walker.seq} in ${file} failed`, {
+          cause: err,
+          seq: walker.seq,
+          file,
+          offset: walker.frameStart,
+        })
+      }
+    }
+    const record: WalRecord = { seq: walker.seq, time: envelope.time(buf, cursor), type, data }
+    if (key !== undefined) record.key = key
+    if (headers !== undefined) record.headers = headers
+    return record
   }
 }

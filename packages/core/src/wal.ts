@@ -15,6 +15,7 @@ import { type ReadSource, RecordReader } from './reader.js'
 import type { AppendRecord } from './record-encoder.js'
 import { type RecoveryReport, recover } from './recovery.js'
 import { listSegments, readableEnd } from './scanner.js'
+import { SeekIndex } from './seek-index.js'
 import type { AppendInput, RawRecord, RecordShape, Serializer, WalRecordOf } from './serializer.js'
 import { Writer } from './writer.js'
 
@@ -137,11 +138,14 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
     this.serializer = init.serializer as Serializer<string, unknown, Rec> | undefined
     this.state = init.state
     this.files = init.files
+    const serializerName = init.serializer?.name
+    const { files, maxRecordSize, state } = init
     const source = {
-      files: init.files,
-      serializerName: init.serializer?.name,
-      maxRecordSize: init.maxRecordSize,
-      state: init.state,
+      files,
+      serializerName,
+      maxRecordSize,
+      state,
+      seeks: new SeekIndex({ files, maxRecordSize, serializerName, state }),
     }
     this.decoded = { ...source, serializer: init.serializer }
     this.raw = { ...source, serializer: undefined }
