@@ -1,4 +1,5 @@
 /** Shared types and helpers of the benchmark parent (`main.ts`) and its child processes (`worker.ts`). */
+import type BetterSqlite3 from 'better-sqlite3'
 
 /** One task run by a child process: `task` names the function, `params` its inputs. */
 export interface TaskSpec {
@@ -12,6 +13,73 @@ export interface TaskSpec {
 export interface TaskResult {
   metrics: Record<string, number>
   maxRssMB: number
+}
+
+/** A task's parameters, and the named figures it returns. */
+export type Params = TaskSpec['params']
+export type Metrics = Record<string, number>
+
+/** A numeric task parameter. */
+export const num = (p: Params, k: string): number => {
+  const v = p[k]
+  if (typeof v !== 'number') throw new Error(`param ${k} must be a number`)
+  return v
+}
+/** A string task parameter. */
+export const str = (p: Params, k: string): string => {
+  const v = p[k]
+  if (typeof v !== 'string') throw new Error(`param ${k} must be a string`)
+  return v
+}
+
+/** better-sqlite3, loaded only by the tasks that use it. */
+export async function loadSqlite(): Promise<typeof BetterSqlite3> {
+  return (await import('better-sqlite3')).default
+}
+
+/** Latencies kept per measurement (a Float64Array of 32 MB). */
+export const MAX_LATENCIES = 4_000_000
+
+/**
+ * Runs `concurrency` loops, each awaiting `op` until `durationMs` have passed, and records the latency of
+ * every call in `latencies` (when given). `op` gets a sequence number (from `firstSeq`, one per call) and
+ * the number of its loop (0 to concurrency - 1).
+ */
+export async function drive(
+  op: (seq: number, appender: number) => unknown,
+  concurrency: number,
+  durationMs: number,
+  latencies: Float64Array | undefined,
+  firstSeq: number,
+): Promise<{ ops: number; ms: number; nextSeq: number }> {
+  let seq = firstSeq
+  let ops = 0
+  const cap = latencies ? latencies.length : Number.POSITIVE_INFINITY
+  const start = performance.now()
+  const deadline = start + durationMs
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, appender) => {
+      while (ops < cap && performance.now() < deadline) {
+        const t = performance.now()
+        await op(seq++, appender)
+        const done = performance.now()
+        if (latencies) latencies[ops] = done - t
+        ops++
+      }
+    }),
+  )
+  return { ops, ms: performance.now() - start, nextSeq: seq }
+}
+
+/** A seeded xorshift32 generator of uint32s: the same seed gives every system the same sequence. */
+export function random(seed: number): () => number {
+  let x = seed | 0 || 0x9e3779b9
+  return () => {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    return x >>> 0
+  }
 }
 
 /** The median of `values` (NaN when empty). */

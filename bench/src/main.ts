@@ -1,11 +1,12 @@
 /**
  * waltz against better-sqlite3, classic-level (LevelDB) and plain node:fs, same run, same machine, same
- * workload. Every measurement runs in a fresh child process (`worker.ts`), which also gives each its own
- * peak RSS. Run from the repository root: `pnpm bench` (about 4 minutes) or `pnpm bench --quick` (CI smoke
- * test, under 30 seconds; writes `bench/RESULTS.quick.md` and `bench/results.quick.svg`).
+ * workload; and `@waltz/eventstore` against core and SQLite. Every measurement runs in a fresh child process
+ * (`worker.ts`), which also gives each its own peak RSS. Run from the repository root: `pnpm bench` (about 6
+ * minutes) or `pnpm bench --quick` (CI smoke test, under a minute; writes `bench/RESULTS.quick.md` and
+ * `bench/results.quick.svg`).
  *
  * Options: `--quick`, `--runs N` (default 3, quick 1), `--dir PATH` (parent of the temp dir; default the OS
- * temp dir), `--only buffered,durable,replay,recovery`.
+ * temp dir), `--only buffered,durable,replay,recovery,eventstore`.
  */
 import { fork } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs'
@@ -17,6 +18,8 @@ import type { TaskResult, TaskSpec } from './common.js'
 import { type BenchConfig, type Measured, renderMarkdown, renderSvg } from './report.js'
 
 const { values } = parseArgs({
+  // `pnpm run bench -- --quick` passes the `--` on.
+  args: process.argv.slice(2).filter((arg) => arg !== '--'),
   options: {
     quick: { type: 'boolean', default: false },
     runs: { type: 'string' },
@@ -35,6 +38,15 @@ const config: BenchConfig = quick
       durable: { sizes: [100, 1024], concurrency: [1, 16, 256], durationMs: 100 },
       replay: { records: 50_000, size: 100 },
       recovery: { small: 10 * MiB, big: 100 * MiB, recordSize: 64 * 1024, opens: 3 },
+      eventstore: {
+        size: 100,
+        append: { concurrency: 256, durationMs: 150 },
+        streams: 5_000,
+        perStream: 20,
+        read: { warmup: 200, reads: 2_000, minReads: 300, maxMs: 1_000 },
+        opens: 3,
+        rebuildOpens: 2,
+      },
     }
   : {
       quick,
@@ -43,6 +55,15 @@ const config: BenchConfig = quick
       durable: { sizes: [100, 1024], concurrency: [1, 16, 256], durationMs: 600 },
       replay: { records: 1_000_000, size: 100 },
       recovery: { small: 10 * MiB, big: 1024 * MiB, recordSize: 64 * 1024, opens: 6 },
+      eventstore: {
+        size: 100,
+        append: { concurrency: 256, durationMs: 1_000 },
+        streams: 50_000,
+        perStream: 20,
+        read: { warmup: 1_000, reads: 20_000, minReads: 1_000, maxMs: 4_000 },
+        opens: 6,
+        rebuildOpens: 2,
+      },
     }
 /** Writes RESULTS(.quick).md, results(.quick).svg and the raw figures as results(.quick).json. */
 async function writeReports(
@@ -84,7 +105,9 @@ if (values.render !== undefined) {
   process.exit(0)
 }
 
-const only = new Set((values.only ?? 'buffered,durable,replay,recovery').split(','))
+const WORKLOADS = ['buffered', 'durable', 'replay', 'recovery', 'eventstore']
+const only = new Set((values.only ?? WORKLOADS.join(',')).split(','))
+for (const w of only) if (!WORKLOADS.includes(w)) throw new Error(`--only: unknown workload ${w}`)
 
 const here = dirname(fileURLToPath(import.meta.url))
 const benchDir = dirname(here)
@@ -161,14 +184,22 @@ const REPLAY = [
   'level',
   'fs-read',
 ]
+const ES_APPEND = ['store', 'wal']
+const ES_READ = ['store', 'sqlite']
+const ES_OPEN = ['store', 'wal']
 
 try {
   const free = statfsSync(root)
   const freeBytes = free.bavail * free.bsize
-  const needed = config.recovery.big + config.recovery.small + config.replay.records * 1000 + 512 * MiB
-  if (only.has('recovery') && freeBytes < needed) {
+  const es = config.eventstore
+  const needed =
+    512 * MiB +
+    (only.has('recovery') ? config.recovery.big + config.recovery.small : 0) +
+    (only.has('replay') ? config.replay.records * 1000 : 0) +
+    (only.has('eventstore') ? es.streams * es.perStream * 1000 : 0)
+  if (freeBytes < needed) {
     throw new Error(
-      `${root}: ${Math.round(freeBytes / MiB)} MiB free, the benchmark needs about ${needed / MiB}`,
+      `${root}: ${Math.round(freeBytes / MiB)} MiB free, the benchmark needs about ${Math.round(needed / MiB)}`,
     )
   }
   log(`${quick ? 'quick' : 'full'} mode, ${config.runs} run(s), temp dir ${root}`)
@@ -199,6 +230,14 @@ try {
         ),
       )
     }
+  }
+
+  let esDir: string | undefined
+  if (only.has('eventstore')) {
+    esDir = join(root, 'eventstore')
+    log(`eventstore: writing ${es.streams * es.perStream} events over ${es.streams} streams to each store`)
+    const params = { streams: es.streams, perStream: es.perStream, size: es.size }
+    record('eventstore|prepare', 0, await runTask('es-prepare', params, esDir))
   }
 
   for (let run = 0; run < config.runs; run++) {
@@ -245,9 +284,25 @@ try {
       }
       log('  recovery done')
     }
+    if (esDir) {
+      for (const system of rotate(ES_APPEND, run)) {
+        const params = { system, size: es.size, ...es.append }
+        record(`eventstore|append|${system}`, run, await runTask('es-append', params))
+      }
+      for (const system of rotate(ES_READ, run)) {
+        const params = { system, streams: es.streams, perStream: es.perStream, ...es.read }
+        record(`eventstore|read|${system}`, run, await runTask('es-read', params, esDir))
+      }
+      for (const system of rotate(ES_OPEN, run)) {
+        record(`eventstore|open|${system}`, run, await runTask('es-open', { system, opens: es.opens }, esDir))
+      }
+      const rebuild = { system: 'rebuild', opens: es.rebuildOpens }
+      record('eventstore|open|rebuild', run, await runTask('es-open', rebuild, esDir))
+      log('  eventstore done')
+    }
   }
   const totalSeconds = (performance.now() - started) / 1000
-  await writeReports(config, measured, root, totalSeconds, only.size === 4)
+  await writeReports(config, measured, root, totalSeconds, only.size === WORKLOADS.length)
 } finally {
   cleanup()
 }

@@ -14,6 +14,19 @@ export interface BenchConfig {
   durable: { sizes: number[]; concurrency: number[]; durationMs: number }
   replay: { records: number; size: number }
   recovery: { small: number; big: number; recordSize: number; opens: number }
+  /** Workload 6, `@waltz/eventstore` (absent from results written before it existed). */
+  eventstore: {
+    /** Payload bytes of every event. */
+    size: number
+    append: { concurrency: number; durationMs: number }
+    /** The read dataset: `streams` × `perStream` events. */
+    streams: number
+    perStream: number
+    read: { warmup: number; reads: number; minReads: number; maxMs: number }
+    /** Opens per process with the persisted index and of the bare WAL, and with a rebuild. */
+    opens: number
+    rebuildOpens: number
+  }
 }
 
 /** Results by key (`workload|config|system`), one entry per run. */
@@ -153,6 +166,11 @@ export function ratioBars(config: BenchConfig, m: Measured): RatioBar[] {
       const value = ratio(m, 'replay|waltz-bytes', `replay|${peer}`, 'ms', true)
       bars.push({ group, label: `replayFrom, bytes ÷ ${SHORT[peer]}`, value })
     }
+  }
+  if (m.has('eventstore|read|store')) {
+    const group = `Event store, readStream of a ${config.eventstore.perStream}-event stream (p99 latency)`
+    const value = ratio(m, 'eventstore|read|store', 'eventstore|read|sqlite', 'p99Ms', true)
+    bars.push({ group, label: 'readStream ÷ SQLite SELECT … WHERE stream = ?', value })
   }
   {
     const group = 'Open / recovery (time, flat = 1×)'
@@ -453,6 +471,8 @@ export async function renderMarkdown(
     p()
   }
 
+  if (config.eventstore && m.has('eventstore|append|store')) renderEventStore(config, m, p)
+
   const memoryRows: Array<[string, string[]]> = [
     [
       'waltz',
@@ -497,6 +517,149 @@ export async function renderMarkdown(
     p()
   }
   return out.join('\n')
+}
+
+/** Section 6: `@waltz/eventstore` against core's bare WAL and SQLite, with the targets of the issue. */
+function renderEventStore(config: BenchConfig, m: Measured, p: (s?: string) => void): void {
+  const es = config.eventstore
+  const events = es.streams * es.perStream
+  const key = (what: string, system: string) => `eventstore|${what}|${system}`
+  const appendRatio = ratio(m, key('append', 'store'), key('append', 'wal'), 'recordsPerSec')
+  const readRatio = ratio(m, key('read', 'store'), key('read', 'sqlite'), 'p99Ms', true)
+  const readP99 = med(m, key('read', 'store'), 'p99Ms')
+  const openRatio = ratio(m, key('open', 'store'), key('open', 'wal'), 'openMs')
+  const verdict = (ok: boolean) => (ok ? 'met' : '**not met**')
+  const prep = m.get('eventstore|prepare')?.[0]?.metrics ?? {}
+
+  p('## 6. Event store (`@waltz/eventstore`)')
+  p()
+  p(
+    `Events of ${es.size} B (bytes serializer, type \`'e'\`); the store adds the event id and revision as headers.`,
+  )
+  p('The ratios against the bare WAL are costs of the store (computed within each run, then the median).')
+  p()
+  p('| measure | figure | target | |')
+  p('|---|--:|--:|---|')
+  p(
+    `| \`appendToStream\` ÷ \`Wal.append\`, ${es.append.concurrency} appenders, \`'always'\`, records/s | ${fmtRatio(appendRatio)} | ≥ 0.70× | ${verdict(appendRatio >= 0.7)} |`,
+  )
+  p(
+    `| \`readStream\` of a ${es.perStream}-event stream, p99 | ${fmt(readP99, 3)} ms | ≤ 1 ms | ${verdict(readP99 <= 1)} |`,
+  )
+  p(
+    `| SQLite p99 ÷ \`readStream\` p99 (same streams) | ${fmtRatio(readRatio)} | ≥ 3× | ${verdict(readRatio >= 3)} |`,
+  )
+  p(
+    `| \`EventStore.open\` (persisted index) ÷ bare \`Wal.open\`, ${bytesLabel(prep['store.bytes'] ?? Number.NaN)} store | ${fmtRatio(openRatio)} | ≤ 3× | ${verdict(openRatio <= 3)} |`,
+  )
+  p()
+
+  p('### 6.1 Append with an expected revision')
+  p()
+  p(
+    `${es.append.concurrency} appenders loop for ${es.append.durationMs} ms (after a short warm-up), each on its own stream:`,
+  )
+  p(
+    '`appendToStream(stream, [event], { expectedRevision })` with the revision it got back from its previous append,',
+  )
+  p(
+    "against `Wal.append` of the same payload with the stream name as `key` (no headers); both `sync: 'always'`.",
+  )
+  p()
+  p(
+    '| system | records/s | p50 ms | p99 ms | records per fdatasync | bytes on disk per record | peak RSS MB | store ÷ this |',
+  )
+  p('|---|--:|--:|--:|--:|--:|--:|--:|')
+  for (const [system, name] of [
+    ['store', '`EventStore.appendToStream`, numeric `expectedRevision`'],
+    ['wal', '`Wal.append` with a `key`'],
+  ] as const) {
+    const k = key('append', system)
+    const r = system === 'wal' ? fmtRatio(appendRatio) : ''
+    p(
+      `| ${name} | ${fmt(med(m, k, 'recordsPerSec'))} | ${fmt(med(m, k, 'p50Ms'), 3)} | ${fmt(med(m, k, 'p99Ms'), 3)} | ${fmt(med(m, k, 'recordsPerFsync'), 1)} | ${fmt(med(m, k, 'bytesPerRecord'), 1)} | ${fmt(rss(m, k))} | ${r} |`,
+    )
+  }
+  p()
+
+  p(`### 6.2 \`readStream\` of random streams (${fmt(events)} events)`)
+  p()
+  p(
+    `${fmt(es.streams)} streams of ${es.perStream} events, written round by round (each stream's revision 1, in a shuffled`,
+  )
+  p(
+    "order, then revision 2, ...), so a stream's events are spread over the whole log. The store was written with",
+  )
+  p(
+    `\`appendToStream\` and \`'background'\` (${fmt(prep['store.eventsPerSec'] ?? Number.NaN)} events/s, 1024 appends in flight; ${bytesLabel(prep['store.bytes'] ?? Number.NaN)}, of which the`,
+  )
+  p(
+    `index ${bytesLabel(prep['store.indexBytes'] ?? Number.NaN)}); SQLite holds the same events, in log order, in \`events (stream TEXT, revision INTEGER,`,
+  )
+  p(
+    `position INTEGER, type TEXT, data BLOB, PRIMARY KEY (stream, revision))\`, WAL mode (${fmt(prep['sqlite.eventsPerSec'] ?? Number.NaN)} events/s in`,
+  )
+  p(
+    `transactions of 10,000; ${bytesLabel(prep['sqlite.bytes'] ?? Number.NaN)}). Both read the same random streams one at a time, after ${fmt(es.read.warmup)} warm-up reads`,
+  )
+  p(
+    `(at most ${fmt(es.read.maxMs / 4000, 1)} s), for up to ${fmt(es.read.reads)} reads or ${fmt(es.read.maxMs / 1000, 1)} s (at least ${fmt(es.read.minReads)}, unless that takes over ${fmt((3 * es.read.maxMs) / 1000, 1)} s); a read is timed from the call to its`,
+  )
+  p(
+    'last event, and every event is checked (stream, revision, position). The page cache is warm; the store opens with',
+  )
+  p('its persisted index (no catch-up).')
+  p()
+  p('| reader | reads | p50 ms | p99 ms | streams/s | events/s | peak RSS MB | waltz ÷ this (p99) |')
+  p('|---|--:|--:|--:|--:|--:|--:|--:|')
+  for (const [system, name] of [
+    ['store', `\`for await (const e of store.readStream(stream))\``],
+    [
+      'sqlite',
+      '`SELECT revision, position, type, data … WHERE stream = ? ORDER BY revision`, `.raw().all()`',
+    ],
+  ] as const) {
+    const k = key('read', system)
+    const r = system === 'sqlite' ? fmtRatio(readRatio) : ''
+    p(
+      `| ${name} | ${fmt(med(m, k, 'reads'))} | ${fmt(med(m, k, 'p50Ms'), 3)} | ${fmt(med(m, k, 'p99Ms'), 3)} | ${fmt(med(m, k, 'readsPerSec'))} | ${fmt(med(m, k, 'eventsPerSec'))} | ${fmt(rss(m, k))} | ${r} |`,
+    )
+  }
+  p()
+
+  p('### 6.3 Open')
+  p()
+  p(
+    `The ${fmt(events)}-event store after a clean close, opened ${es.opens} times in a fresh process: with its persisted index, and`,
+  )
+  p(
+    'its WAL alone (`Wal.open` of the same directory, same serializer). A rebuild deletes `<dir>/index` before each of',
+  )
+  p(
+    `${es.rebuildOpens} opens (of a copy of the store). "first" is the process's first open (module code loaded, JIT cold), "open" the`,
+  )
+  p(
+    'median of the later ones; RSS is `process.memoryUsage().rss` right after the first open, and its growth over the',
+  )
+  p('RSS just before it.')
+  p()
+  p(
+    '| open | first ms | open ms | index catch-up ms | RSS after open MB | RSS growth MB | peak RSS MB | ÷ bare `Wal.open` |',
+  )
+  p('|---|--:|--:|--:|--:|--:|--:|--:|')
+  for (const [system, name] of [
+    ['wal', 'bare `Wal.open`'],
+    ['store', '`EventStore.open`, persisted index'],
+    ['rebuild', '`EventStore.open`, index deleted (full rebuild)'],
+  ] as const) {
+    const k = key('open', system)
+    const r = system === 'wal' ? '' : fmtRatio(ratio(m, k, key('open', 'wal'), 'openMs'))
+    const catchUp = system === 'wal' ? '' : fmt(med(m, k, 'catchUpMs'), 1)
+    p(
+      `| ${name} | ${fmt(med(m, k, 'firstMs'), 1)} | ${fmt(med(m, k, 'openMs'), 1)} | ${catchUp} | ${fmt(med(m, k, 'rssAfterOpenMB'))} | ${fmt(med(m, k, 'rssGrowthMB'))} | ${fmt(rss(m, k))} | ${r} |`,
+    )
+  }
+  p()
 }
 
 const escapeXml = (s: string) =>

@@ -17,30 +17,24 @@ import {
 import { join } from 'node:path'
 import { type RecordShape, Wal } from '@waltz/core'
 import {
+  drive,
   LevelValues,
+  loadSqlite,
+  MAX_LATENCIES,
+  type Metrics,
   median,
+  num,
+  type Params,
   payload,
   payloadPool,
   quantile,
   seqKey,
+  str,
   type TaskResult,
   type TaskSpec,
 } from './common.js'
+import { eventStoreTasks } from './eventstore.js'
 import { type AnySerializer, type BenchRecord, type SerializerName, serializerCase } from './serializers.js'
-
-type Params = TaskSpec['params']
-type Metrics = Record<string, number>
-
-const num = (p: Params, k: string): number => {
-  const v = p[k]
-  if (typeof v !== 'number') throw new Error(`param ${k} must be a number`)
-  return v
-}
-const str = (p: Params, k: string): string => {
-  const v = p[k]
-  if (typeof v !== 'string') throw new Error(`param ${k} must be a string`)
-  return v
-}
 
 async function openWal(
   dir: string,
@@ -66,7 +60,6 @@ async function waltzFrameSize(dir: string, type: string, size: number): Promise<
   return frameSize
 }
 
-const loadSqlite = async () => (await import('better-sqlite3')).default
 const loadLevel = async () => (await import('classic-level')).ClassicLevel
 const levelOptions = { keyEncoding: 'view', valueEncoding: 'view' } as const
 
@@ -169,34 +162,6 @@ async function bufferedRun(dir: string, p: Params, n: number): Promise<Metrics> 
 
 // ---------------------------------------------------------------------------------------------------
 // Workload 2: durable appends, N concurrent appenders for a fixed time, latency of every append.
-
-const MAX_LATENCIES = 4_000_000
-
-async function drive(
-  op: (seq: number) => unknown,
-  concurrency: number,
-  durationMs: number,
-  latencies: Float64Array | undefined,
-  firstSeq: number,
-): Promise<{ ops: number; ms: number; nextSeq: number }> {
-  let seq = firstSeq
-  let ops = 0
-  const cap = latencies ? latencies.length : Number.POSITIVE_INFINITY
-  const start = performance.now()
-  const deadline = start + durationMs
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (ops < cap && performance.now() < deadline) {
-        const t = performance.now()
-        await op(seq++)
-        const done = performance.now()
-        if (latencies) latencies[ops] = done - t
-        ops++
-      }
-    }),
-  )
-  return { ops, ms: performance.now() - start, nextSeq: seq }
-}
 
 async function durable(dir: string, p: Params): Promise<Metrics> {
   const system = str(p, 'system')
@@ -467,6 +432,7 @@ const tasks: Record<string, (dir: string, p: Params) => Promise<Metrics>> = {
   replay,
   'recovery-prepare': recoveryPrepare,
   'recovery-open': recoveryOpen,
+  ...eventStoreTasks,
 }
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as TaskSpec
