@@ -11,12 +11,13 @@ import { acquireLock, type Lock } from './lock.js'
 import { LogState } from './log-state.js'
 import type { WalLogger } from './logger.js'
 import { resolveReaderOptions, resolveWalOptions, type WalOptions, type WalReaderOptions } from './options.js'
+import { readRecordsAt } from './point-reader.js'
 import { type ReadSource, RecordReader } from './reader.js'
 import type { AppendRecord } from './record-encoder.js'
 import { type RecoveryReport, recover } from './recovery.js'
 import { listSegments, readableEnd } from './scanner.js'
 import { SeekIndex } from './seek-index.js'
-import type { AppendInput, RawRecord, RecordShape, Serializer, WalRecordOf } from './serializer.js'
+import type { AppendInput, RawRecord, RecordShape, Serializer, WalRecord, WalRecordOf } from './serializer.js'
 import { Writer } from './writer.js'
 
 /** How often a reader looks for records appended by the writing process while tailing. */
@@ -91,7 +92,7 @@ interface WalInit {
 }
 
 /**
- * A read-only view of a log: replay, range reads and live tails, no appends (a read-only mistake
+ * A read-only view of a log: replay, range reads, reads by seq and live tails, no appends (a read-only mistake
  * fails at compile time). Opened with {@link Wal.openReader}; it takes no lock and changes nothing on
  * disk, so it works while the writing process runs (tails poll the directory).
  *
@@ -265,6 +266,47 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
   }
 
   /**
+   * The records with exactly these seqs, in the order given (a seq given twice yields the same record
+   * object twice). Each is read from near its place in its segment through a sparse seek index (built
+   * as reads need it, by one checked walk of each segment), with each segment opened once per call:
+   * a few scattered records cost a few small reads, not a scan. Records are checked and decoded as
+   * {@link WalReader.records} checks and decodes them. A seq above the last readable one is looked
+   * for first: a reader picks up what the writing process appended since (as its tails do), a `Wal`
+   * writes appends still pending (as `flush` does).
+   *
+   * @param seqs - seqs of stored records, in any order
+   * @returns the records, `result[i].seq === seqs[i]`
+   * @throws WalError `WAL_INVALID_ARGUMENT` (not an array, a seq that is not a positive safe integer,
+   *   or one above {@link WalReader.lastSeq}), `WAL_TRUNCATED` (a seq below the first stored, or
+   *   removed while reading), `WAL_CORRUPT` (with `file` and `offset`), `WAL_SERIALIZER_ERROR`,
+   *   `WAL_IO`, `WAL_CLOSED`
+   * @example
+   * ```ts
+   * const [opened, paid] = await wal.recordsAt([stream.openedSeq, stream.paidSeq])
+   * console.log(opened.type, paid.data)
+   * ```
+   */
+  recordsAt(seqs: readonly number[]): Promise<WalRecordOf<Rec>[]> {
+    return this.readAt(seqs, this.decoded) as Promise<WalRecordOf<Rec>[]>
+  }
+
+  /**
+   * Like {@link WalReader.recordsAt}, but returns records as stored (see {@link WalReader.recordsRaw}).
+   *
+   * @param seqs - seqs of stored records, in any order
+   * @returns the stored records, `result[i].seq === seqs[i]`
+   * @throws WalError as {@link WalReader.recordsAt}
+   * @example
+   * ```ts
+   * const [raw] = await reader.recordsAtRaw([42])
+   * await replica.appendRaw([raw])
+   * ```
+   */
+  recordsAtRaw(seqs: readonly number[]): Promise<RawRecord[]> {
+    return this.readAt(seqs, this.raw) as Promise<RawRecord[]>
+  }
+
+  /**
    * Yields records from `from` on: those stored, then new ones as they become readable, until
    * `signal` aborts or the log closes (the iteration then ends without error).
    *
@@ -331,6 +373,11 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
     if (!signal?.aborted && !this.closed) await this.refresh()
   }
 
+  /** Makes records up to `seq` readable if they can be: a reader looks for them on disk. */
+  protected async makeReadable(_seq: number): Promise<void> {
+    await this.refresh()
+  }
+
   /** Throws `WAL_CLOSED` after close. */
   protected requireOpen(): void {
     if (this.closed) throw WalError.CLOSED('the WAL is closed')
@@ -349,6 +396,33 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
     } finally {
       await reader.close()
     }
+  }
+
+  private async readAt(seqs: readonly number[], source: ReadSource): Promise<WalRecord[]> {
+    this.requireOpen()
+    if (!Array.isArray(seqs)) throw WalError.INVALID_ARGUMENT('seqs must be an array of seqs')
+    let min = Number.POSITIVE_INFINITY
+    let max = 0
+    for (let i = 0; i < seqs.length; i++) {
+      const seq: unknown = seqs[i]
+      if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) {
+        throw WalError.INVALID_ARGUMENT(`seqs[${i}] must be a positive safe integer, got ${String(seq)}`)
+      }
+      if (seq < min) min = seq
+      if (seq > max) max = seq
+    }
+    if (seqs.length === 0) return []
+    if (max > this.state.lastSeq) await this.makeReadable(max)
+    this.requireOpen()
+    if (max > this.state.lastSeq) {
+      const message = `seq ${max} is not readable: the last readable seq is ${this.state.lastSeq}`
+      throw WalError.INVALID_ARGUMENT(message, { seq: max })
+    }
+    const first = this.state.oldestFirstSeq ?? max + 1
+    if (min < first) {
+      throw WalError.TRUNCATED(`seq ${min} was removed (the log starts at ${first})`, { seq: min })
+    }
+    return readRecordsAt(source, seqs)
   }
 
   private async *follow(options: TailOptions, source: ReadSource): AsyncGenerator<unknown, void, undefined> {
@@ -678,6 +752,11 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
 
   protected override isWriter(): boolean {
     return true
+  }
+
+  /** Writes appends still pending when `seq` is one of them. */
+  protected override async makeReadable(seq: number): Promise<void> {
+    if (seq <= this.lastSeq) await this.flush()
   }
 }
 

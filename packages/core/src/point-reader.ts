@@ -1,0 +1,134 @@
+/**
+ * Reads records by seq, in any order: groups the seqs by segment, and in each segment walks from the
+ * seek index's nearest batch boundary in small windows, so a record costs a few KiB of reading and
+ * checking, not the segment up to it. Frames are checked exactly as a sequential read checks them.
+ *
+ * @internal
+ */
+import { WalError } from './errors.js'
+import type { Fd } from './files.js'
+import { openSegment, type ReadSource, RecordDecoder } from './reader.js'
+import { FrameWalker, problemError, type SegmentRef, streamProblem } from './scanner.js'
+import type { SeekPoint } from './seek-index.js'
+import type { WalRecord } from './serializer.js'
+
+/**
+ * Bytes per read of a point read: the seek entry lies about `SEEK_SPACING` (4 KiB) before the frame at
+ * most (more only inside a long batch), so one window usually holds it; a longer frame is read whole.
+ */
+const WINDOW = 8 * 1024
+
+/**
+ * The records with seqs `seqs`, in the order given (a seq given twice yields the same record object
+ * twice). The caller has checked that every seq is readable: stored and not above the readable end.
+ *
+ * @param source - where to read, and how to decode
+ * @param seqs - seqs of readable records
+ * @returns one record per seq
+ * @throws WalError `WAL_CORRUPT`, `WAL_TRUNCATED` (a segment removed while reading),
+ *   `WAL_SERIALIZER_ERROR`, `WAL_SERIALIZER_MISMATCH`, `WAL_RECORD_TOO_LARGE`, `WAL_IO`
+ */
+export async function readRecordsAt(source: ReadSource, seqs: readonly number[]): Promise<WalRecord[]> {
+  const order = Array.from(seqs.keys()).sort((a, b) => seqs[a]! - seqs[b]!)
+  const out = new Array<WalRecord>(seqs.length)
+  const reads: Promise<void>[] = []
+  let i = 0
+  while (i < order.length) {
+    const ref = source.state.segmentFor(seqs[order[i]!]!)
+    if (ref === undefined)
+      throw WalError.TRUNCATED(`seq ${seqs[order[i]!]} was removed`, { seq: seqs[order[i]!]! })
+    const next = source.state.after(ref)
+    let j = i + 1
+    while (j < order.length && (next === undefined || seqs[order[j]!]! < next.firstSeq)) j++
+    reads.push(new SegmentPointReader(source, ref).read(seqs, order.slice(i, j), out))
+    i = j
+  }
+  // Segments are read concurrently; the failure reported is the one in the oldest segment.
+  const settled = await Promise.allSettled(reads)
+  for (const s of settled) if (s.status === 'rejected') throw s.reason
+  return out
+}
+
+/** Seqs read with one walker: each one's seek point lies at or before the previous one's next frame. */
+interface Run {
+  readonly from: SeekPoint
+  /** Positions in the caller's seqs, by ascending seq. */
+  readonly positions: number[]
+}
+
+/** Point reads in one segment, with the segment open once. */
+class SegmentPointReader {
+  private readonly source: ReadSource
+  private readonly ref: SegmentRef
+  private readonly decoder: RecordDecoder
+  private fd: Fd = -1
+
+  constructor(source: ReadSource, ref: SegmentRef) {
+    this.source = source
+    this.ref = ref
+    this.decoder = new RecordDecoder(source.serializer)
+  }
+
+  /**
+   * Reads `seqs[p]` into `out[p]` for every position `p` in `positions`: finds each seq's seek point
+   * (no I/O once the segment is indexed that far), then walks the runs concurrently.
+   *
+   * @param positions - positions in `seqs`, by ascending seq, all in this segment
+   */
+  async read(seqs: readonly number[], positions: readonly number[], out: WalRecord[]): Promise<void> {
+    const { files, seeks } = this.source
+    this.fd = await openSegment(files, this.ref)
+    try {
+      const runs: Run[] = []
+      let run: Run | undefined
+      let previous = 0
+      for (let k = 0; k < positions.length; k++) {
+        const seq = seqs[positions[k]!]!
+        if (run === undefined || seq !== previous) {
+          const point = await seeks.seek(this.ref, this.fd, seq)
+          // Walking on from the previous seq is no longer than walking from the seek point.
+          if (run === undefined || point.seq > previous + 1) {
+            run = { from: point, positions: [] }
+            runs.push(run)
+          }
+          previous = seq
+        }
+        run.positions.push(positions[k]!)
+      }
+      const settled = await Promise.allSettled(runs.map((r) => this.walk(r, seqs, out)))
+      for (const s of settled) if (s.status === 'rejected') throw s.reason
+    } finally {
+      // Not awaited: nothing waits for the descriptor to be released, and an error closing a file
+      // only read changes nothing.
+      void files.close(this.fd).catch(() => {})
+    }
+  }
+
+  /** Walks from the run's seek point through its seqs, decoding each. */
+  private async walk(run: Run, seqs: readonly number[], out: WalRecord[]): Promise<void> {
+    const { files, maxRecordSize } = this.source
+    const path = this.ref.path
+    const { offset, seq: first, end } = run.from
+    const walker = new FrameWalker(files, this.fd, offset, first, maxRecordSize, WINDOW)
+    let last: WalRecord | undefined
+    for (const p of run.positions) {
+      const seq = seqs[p]!
+      while (last?.seq !== seq) {
+        const r = await walker.next(end)
+        if (r === 'ok') {
+          if (walker.seq === seq) last = this.decoder.decode(walker, path)
+        } else if (r === 'end') {
+          // The log state says the seq is here and readable: the segment breaks off before it.
+          throw WalError.CORRUPT(`${path} ends at seq ${walker.seq}, before seq ${seq}`, {
+            file: path,
+            offset: walker.frameEnd,
+            seq: walker.seq + 1,
+          })
+        } else {
+          throw problemError(path, await streamProblem(files, this.fd, walker, maxRecordSize))
+        }
+      }
+      out[p] = last
+    }
+  }
+}

@@ -1,0 +1,300 @@
+/**
+ * Reads by seq: `recordsAt`/`recordsAtRaw`, and `records({ from })` starting at a seek point, checked
+ * against a full `records()` scan of the same log, over many small segments, atomic batches, the
+ * growing newest segment, reopen, retention, a read-only reader following a writer, and damage.
+ */
+import { readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { collect } from '../../../test-support/collect.js'
+import { flipByte } from '../../../test-support/damage.js'
+import { payloadFor } from '../../../test-support/payload.mjs'
+import { seededRandom } from '../../../test-support/random.mjs'
+import { tempDir } from '../../../test-support/temp-dir.js'
+import { FRAME_HEADER_SIZE, parseSegmentHeader } from '../src/format.js'
+import { type RecordShape, type Serializer, Wal, type WalReader } from '../src/index.js'
+import { faultyFiles, segmentFiles } from './helpers.js'
+
+type Doc = RecordShape<string, { n: number; text: string }>
+
+/** A JSON serializer, so reads are seen to decode data, not hand over the stored bytes. */
+const docs: Serializer<string, Doc['data'], Doc> = {
+  name: 'test-json/1',
+  encode: (data) => new TextEncoder().encode(JSON.stringify(data)),
+  decode: (bytes) => JSON.parse(new TextDecoder().decode(bytes)) as Doc['data'],
+}
+
+/**
+ * Appends records `from..to` in a seeded mix of single appends and atomic batches of 2 to 60 records
+ * (some longer than a seek entry's spacing), with keys, headers and data from a few bytes to ~1.5 KiB.
+ */
+async function fill(wal: Wal<Doc>, from: number, to: number, seed: number): Promise<void> {
+  const rnd = seededRandom(seed)
+  const record = (n: number) => ({
+    type: n % 3 === 0 ? 'big' : 'small',
+    data: { n, text: 'x'.repeat(Math.floor(rnd() * (n % 3 === 0 ? 1500 : 120))) },
+    ...(n % 2 === 0 ? { key: `stream-${n % 17}` } : {}),
+    ...(n % 5 === 0 ? { headers: { causation: String(n - 1) } } : {}),
+  })
+  let n = from
+  while (n <= to) {
+    const size = rnd() < 0.7 ? 1 : Math.min(to - n + 1, 2 + Math.floor(rnd() * 59))
+    const group = Array.from({ length: size }, (_, k) => record(n + k))
+    if (size === 1) await wal.append(group[0]!)
+    else await wal.appendBatch(group)
+    n += size
+  }
+}
+
+/** `count` seqs drawn from `lo..hi`, unsorted, with a duplicate now and then. */
+function randomSeqs(rnd: () => number, count: number, lo: number, hi: number): number[] {
+  const seqs: number[] = []
+  for (let i = 0; i < count; i++) {
+    seqs.push(i > 0 && rnd() < 0.1 ? seqs[i - 1]! : lo + Math.floor(rnd() * (hi - lo + 1)))
+  }
+  return seqs
+}
+
+/** Checks `recordsAt`, `recordsAtRaw` and `records({ from, to })` against a full scan, `rounds` times. */
+async function expectSameAsScan(reader: WalReader<Doc>, seed: number, rounds = 30): Promise<void> {
+  const all = await collect(reader.records())
+  const raw = await collect(reader.recordsRaw())
+  const first = reader.firstSeq
+  const bySeq = (seq: number) => all[seq - first]!
+  expect(all.map((r) => r.seq)).toEqual(
+    Array.from({ length: reader.lastSeq - first + 1 }, (_, i) => first + i),
+  )
+  const rnd = seededRandom(seed)
+  for (let round = 0; round < rounds; round++) {
+    const seqs = randomSeqs(rnd, 1 + Math.floor(rnd() * 40), first, reader.lastSeq)
+    expect(await reader.recordsAt(seqs), `seed ${seed}, seqs ${seqs.join(',')}`).toEqual(seqs.map(bySeq))
+    const rawSeqs = randomSeqs(rnd, 5, first, reader.lastSeq)
+    expect(await reader.recordsAtRaw(rawSeqs)).toEqual(rawSeqs.map((s) => raw[s - first]))
+    const from = first + Math.floor(rnd() * (reader.lastSeq - first + 1))
+    const to = Math.min(reader.lastSeq, from + Math.floor(rnd() * 200))
+    expect(await collect(reader.records({ from, to })), `seed ${seed}, ${from}..${to}`).toEqual(
+      all.slice(from - first, to - first + 1),
+    )
+  }
+}
+
+/** The file offset of the frame carrying `seq` in a segment file (walks the frame lengths). */
+function frameOffset(file: string, seq: number): number {
+  const bytes = readFileSync(file)
+  const header = parseSegmentHeader(bytes)
+  if (typeof header === 'string') throw new Error(header)
+  let at = header.headerSize
+  for (let s = header.firstSeq; s < seq; s++) at += FRAME_HEADER_SIZE + bytes.readUInt32LE(at + 4)
+  expect(bytes.readUInt32LE(at + 8)).toBe(seq)
+  return at
+}
+
+/** The first seq of a segment file, from its name. */
+const firstSeqOf = (file: string): number => Number(file.slice(-24, -4))
+
+describe('recordsAt', () => {
+  it('returns what a full scan returns, over many small segments and atomic batches, decoded', async () => {
+    const wal = await Wal.open({ dir: tempDir(), serializer: docs, segmentSize: 32 * 1024 })
+    await fill(wal, 1, 3000, 1)
+    expect(wal.metrics().segments).toBeGreaterThan(20)
+    const [one] = await wal.recordsAt([2999])
+    expect(one).toMatchObject({ seq: 2999, type: 'small', data: { n: 2999 } })
+    await expectSameAsScan(wal, 11)
+    expect(await wal.recordsAt([])).toEqual([])
+    await wal.close()
+  })
+
+  it('reads the growing newest segment, also records appended after it was indexed', async () => {
+    const wal = await Wal.open({ dir: tempDir(), serializer: docs, segmentSize: 64 * 1024 * 1024 })
+    await fill(wal, 1, 400, 2)
+    expect((await wal.recordsAt([400, 1, 200])).map((r) => r.data.n)).toEqual([400, 1, 200])
+    for (let round = 0; round < 5; round++) {
+      const from = wal.lastSeq + 1
+      await fill(wal, from, from + 149, 20 + round)
+      // The newest records, right after their appends resolved, and old ones in the same call.
+      const seqs = [wal.lastSeq, from, 3, wal.lastSeq - 1, from + 70]
+      expect((await wal.recordsAt(seqs)).map((r) => r.data.n)).toEqual(seqs)
+    }
+    expect(wal.metrics().segments).toBe(1)
+    await expectSameAsScan(wal, 12, 10)
+    await wal.close()
+  })
+
+  it('reads the same after reopen, as a writer and as a reader', async () => {
+    const dir = tempDir()
+    const wal = await Wal.open({ dir, serializer: docs, segmentSize: 32 * 1024 })
+    await fill(wal, 1, 1500, 3)
+    const before = await wal.recordsAt([1500, 700, 1])
+    await wal.close()
+    const reopened = await Wal.open({ dir, serializer: docs, segmentSize: 32 * 1024 })
+    expect(await reopened.recordsAt([1500, 700, 1])).toEqual(before)
+    await fill(reopened, 1501, 1800, 4)
+    await expectSameAsScan(reopened, 13, 10)
+    await reopened.close()
+    const reader = await Wal.openReader({ dir, serializer: docs })
+    await expectSameAsScan(reader, 14, 10)
+    await reader.close()
+  })
+
+  it('after truncateBefore: kept seqs read, removed ones are WAL_TRUNCATED', async () => {
+    const wal = await Wal.open({ dir: tempDir(), serializer: docs, segmentSize: 32 * 1024 })
+    await fill(wal, 1, 2000, 5)
+    // Index every segment first, so retention has entries to drop.
+    await wal.recordsAt(Array.from({ length: 200 }, (_, i) => (i + 1) * 10))
+    expect(await wal.truncateBefore(1000)).toBeGreaterThan(0)
+    const first = wal.firstSeq
+    expect(first).toBeGreaterThan(1)
+    expect(first).toBeLessThanOrEqual(1000)
+    await expect(wal.recordsAt([first - 1])).rejects.toMatchObject({ code: 'WAL_TRUNCATED', seq: first - 1 })
+    await expect(wal.recordsAt([2000, 1])).rejects.toMatchObject({ code: 'WAL_TRUNCATED' })
+    expect((await wal.recordsAt([2000, first, 1000])).map((r) => r.seq)).toEqual([2000, first, 1000])
+    await fill(wal, 2001, 2300, 6)
+    await expectSameAsScan(wal, 15, 10)
+    await wal.close()
+  })
+
+  it('a read-only reader reads records a writer appends while it is open', async () => {
+    const dir = tempDir()
+    const writer = await Wal.open({ dir, serializer: docs, segmentSize: 32 * 1024 })
+    await fill(writer, 1, 500, 7)
+    const reader = await Wal.openReader({ dir, serializer: docs })
+    expect(reader.lastSeq).toBe(500)
+    expect((await reader.recordsAt([500, 250])).map((r) => r.seq)).toEqual([500, 250])
+    const rnd = seededRandom(16)
+    for (let round = 0; round < 5; round++) {
+      const from = writer.lastSeq + 1
+      const appending = fill(writer, from, from + 199, 30 + round)
+      // Reads of records already there, while the writer appends.
+      const seqs = randomSeqs(rnd, 20, 1, from - 1)
+      const [got] = await Promise.all([reader.recordsAt(seqs), appending])
+      expect(got.map((r) => r.data.n)).toEqual(seqs)
+      // Seqs above what the reader knew: it looks for them first.
+      const fresh = [from + 199, from, from + 100]
+      expect((await reader.recordsAt(fresh)).map((r) => r.data.n)).toEqual(fresh)
+      expect(reader.lastSeq).toBe(from + 199)
+    }
+    await expect(reader.recordsAt([writer.lastSeq + 1])).rejects.toMatchObject({
+      code: 'WAL_INVALID_ARGUMENT',
+    })
+    await expectSameAsScan(reader, 17, 10)
+    await writer.close()
+    await reader.close()
+  })
+
+  it('concurrent calls on a log nothing was indexed in yet all return the right records', async () => {
+    const dir = tempDir()
+    const wal = await Wal.open({ dir, serializer: docs, segmentSize: 256 * 1024 })
+    await fill(wal, 1, 3000, 8)
+    await wal.close()
+    const reader = await Wal.openReader({ dir, serializer: docs })
+    const rnd = seededRandom(18)
+    const sets = Array.from({ length: 12 }, () => randomSeqs(rnd, 15, 1, 3000))
+    const results = await Promise.all(sets.map((seqs) => reader.recordsAt(seqs)))
+    for (let i = 0; i < sets.length; i++) expect(results[i]!.map((r) => r.data.n)).toEqual(sets[i])
+    await reader.close()
+  })
+
+  it('reads an indexed sealed segment with one open and one small read per scattered seq', async () => {
+    const dir = tempDir()
+    const wal = await Wal.open({ dir, segmentSize: 128 * 1024 })
+    for (let i = 1; i <= 2000; i++) await wal.append({ type: 'r', data: payloadFor(i, 200) })
+    await wal.close()
+    const fault = faultyFiles()
+    const reader = await Wal.openReader({ dir, files: fault.files })
+    const last = firstSeqOf(segmentFiles(dir)[1]!) - 1
+    await reader.recordsAt([last]) // indexes the whole first segment
+    const before = { ...fault.calls }
+    const seqs = [10, Math.floor(last / 2), last - 5, 200]
+    const got = await reader.recordsAt(seqs)
+    expect(got.map((r) => r.seq)).toEqual(seqs)
+    expect(got.map((r) => r.data)).toEqual(seqs.map((s) => payloadFor(s, 200)))
+    const delta = (op: string) => (fault.calls[op] ?? 0) - (before[op] ?? 0)
+    expect(delta('open')).toBe(1)
+    expect(delta('read')).toBe(seqs.length)
+    expect(delta('size')).toBe(0)
+    // A failing read is WAL_IO, through the same file interface.
+    fault.fail('read', 'EIO')
+    await expect(reader.recordsAt([20])).rejects.toMatchObject({ code: 'WAL_IO' })
+    await reader.close()
+  })
+
+  it("a writer's own appends read as soon as they are acknowledged, in 'background' mode too", async () => {
+    const wal = await Wal.open({
+      dir: tempDir(),
+      serializer: docs,
+      sync: 'background',
+      syncIntervalMs: 60_000,
+    })
+    await fill(wal, 1, 300, 12)
+    const seqs = [300, 1, 150]
+    expect((await wal.recordsAt(seqs)).map((r) => r.data.n)).toEqual(seqs)
+    await wal.close()
+  })
+
+  it('refuses seqs that are not readable, removed or malformed, and calls after close', async () => {
+    const wal = await Wal.open({ dir: tempDir(), serializer: docs, firstSeq: 100 })
+    await fill(wal, 100, 150, 10)
+    expect(wal.lastSeq).toBe(150)
+    for (const bad of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53, '120', null]) {
+      await expect(wal.recordsAt([120, bad as number])).rejects.toMatchObject({
+        code: 'WAL_INVALID_ARGUMENT',
+      })
+    }
+    await expect(wal.recordsAt([151])).rejects.toMatchObject({ code: 'WAL_INVALID_ARGUMENT', seq: 151 })
+    await expect(wal.recordsAtRaw([120, 10_000])).rejects.toMatchObject({ code: 'WAL_INVALID_ARGUMENT' })
+    await expect(wal.recordsAt(120 as unknown as number[])).rejects.toMatchObject({
+      code: 'WAL_INVALID_ARGUMENT',
+    })
+    // Below the first stored seq (this log starts at 100).
+    await expect(wal.recordsAt([99, 120])).rejects.toMatchObject({ code: 'WAL_TRUNCATED', seq: 99 })
+    expect((await wal.recordsAt([100, 150])).map((r) => r.data.n)).toEqual([100, 150])
+    await wal.close()
+    await expect(wal.recordsAt([120])).rejects.toMatchObject({ code: 'WAL_CLOSED' })
+    await expect(wal.recordsAtRaw([120])).rejects.toMatchObject({ code: 'WAL_CLOSED' })
+  })
+})
+
+describe('recordsAt on a damaged sealed segment', () => {
+  /** A closed log of many segments, a sealed one of them, and a seq in the middle of it. */
+  async function damagedLog(): Promise<{ dir: string; file: string; seq: number; offset: number }> {
+    const dir = tempDir()
+    const wal = await Wal.open({ dir, serializer: docs, segmentSize: 64 * 1024 })
+    await fill(wal, 1, 2000, 11)
+    await wal.close()
+    const files = segmentFiles(dir)
+    expect(files.length).toBeGreaterThan(3)
+    const file = files[1]!
+    const seq = Math.floor((firstSeqOf(file) + firstSeqOf(files[2]!)) / 2)
+    return { dir, file, seq, offset: frameOffset(file, seq) }
+  }
+
+  it('a flipped byte found while indexing is WAL_CORRUPT with file and offset', async () => {
+    const { dir, file, seq, offset } = await damagedLog()
+    flipByte(file, offset + FRAME_HEADER_SIZE + 12)
+    const reader = await Wal.openReader({ dir, serializer: docs })
+    await expect(reader.recordsAt([seq + 3])).rejects.toMatchObject({ code: 'WAL_CORRUPT', file, offset })
+    await expect(reader.recordsAt([seq])).rejects.toMatchObject({ code: 'WAL_CORRUPT', file, offset })
+    // Records before the damage, and in other segments, still read.
+    const ok = [seq - 1, firstSeqOf(file), 1, reader.lastSeq]
+    expect((await reader.recordsAt(ok)).map((r) => r.seq)).toEqual(ok)
+    await expect(collect(reader.records({ from: seq - 2 }))).rejects.toMatchObject({
+      code: 'WAL_CORRUPT',
+      offset,
+    })
+    await reader.close()
+  })
+
+  it('a flipped byte under an index built before is WAL_CORRUPT with file and offset', async () => {
+    const { dir, file, seq, offset } = await damagedLog()
+    const reader = await Wal.openReader({ dir, serializer: docs })
+    expect((await reader.recordsAt([reader.lastSeq, seq])).map((r) => r.seq)).toEqual([reader.lastSeq, seq])
+    flipByte(file, offset + 4) // the length field
+    await expect(reader.recordsAt([seq])).rejects.toMatchObject({ code: 'WAL_CORRUPT', file, offset })
+    const seen: number[] = []
+    const failed = await (async () => {
+      for await (const r of reader.records({ from: seq - 1 })) seen.push(r.seq)
+    })().catch((err: unknown) => err)
+    expect(seen).toEqual([seq - 1])
+    expect(failed).toMatchObject({ code: 'WAL_CORRUPT', file, offset })
+    await reader.close()
+  })
+})
