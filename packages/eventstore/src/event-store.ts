@@ -827,7 +827,7 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
     if (seqs.length === 0) return
     await this.readable()
     for (let i = 0; i < seqs.length; i += 256) {
-      const records = await readRecords(this.wal, seqs.slice(i, i + 256))
+      const records = (await this.wal.recordsAt(seqs.slice(i, i + 256))) as WalRecord[]
       for (const r of records) yield toStoredEvent(r) as StoredEvent<Rec>
     }
   }
@@ -866,18 +866,6 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
     if (this.failure) throw this.failure
     return !(signal?.aborted || this.closed)
   }
-}
-
-/** Reads records by seq (temporary: one range read per seq until core has random access). */
-async function readRecords<Rec extends RecordShape>(
-  wal: Wal<Rec>,
-  seqs: readonly number[],
-): Promise<WalRecord[]> {
-  const out: WalRecord[] = []
-  for (const seq of seqs) {
-    for await (const r of wal.records({ from: seq, to: seq })) out.push(r as WalRecord)
-  }
-  return out
 }
 
 function toStoredEvent(r: WalRecord): StoredEvent {

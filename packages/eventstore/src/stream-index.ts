@@ -56,7 +56,7 @@ export interface StreamIndexOptions {
   /** The directory of the table files. */
   dir: string
   /** The log the index reflects. */
-  wal: Pick<WalReader, 'firstSeq' | 'lastSeq' | 'recordsRaw'> & { sync(): Promise<void> }
+  wal: Pick<WalReader, 'firstSeq' | 'lastSeq' | 'recordsRaw' | 'recordsAtRaw'> & { sync(): Promise<void> }
   /** Where to report dropped tables and rebuilds. */
   logger: WalLogger
   /** Events held in memory before they are written to a table. */
@@ -539,8 +539,6 @@ async function loadTables(
 /** Whether the record at the table's last covered seq is the one it was built from. */
 async function anchored(meta: TableMeta, wal: StreamIndexOptions['wal']): Promise<boolean> {
   if (meta.coveredTo < meta.coveredFrom) return true
-  for await (const r of wal.recordsRaw({ from: meta.coveredTo, to: meta.coveredTo })) {
-    return r.time === meta.anchorTime && keyCrc(r.key) === meta.anchorKeyCrc
-  }
-  return false
+  const [r] = await wal.recordsAtRaw([meta.coveredTo])
+  return r !== undefined && r.time === meta.anchorTime && keyCrc(r.key) === meta.anchorKeyCrc
 }
