@@ -23,7 +23,7 @@ export interface BenchConfig {
     streams: number
     perStream: number
     read: { warmup: number; reads: number; minReads: number; maxMs: number }
-    /** Opens per process with the persisted index and of the bare WAL, and with a rebuild. */
+    /** Opens per process with the persisted index and of the bare WAL, and with a rebuild (first run only). */
     opens: number
     rebuildOpens: number
   }
@@ -633,15 +633,18 @@ function renderEventStore(config: BenchConfig, m: Measured, p: (s?: string) => v
     `The ${fmt(events)}-event store after a clean close, opened ${es.opens} times in a fresh process: with its persisted index, and`,
   )
   p(
-    'its WAL alone (`Wal.open` of the same directory, same serializer). A rebuild deletes `<dir>/index` before each of',
+    'its WAL alone (`Wal.open` of the same directory, same serializer), in every run. The rebuild deletes `<dir>/index`',
   )
   p(
-    `${es.rebuildOpens} opens (of a copy of the store). "first" is the process's first open (module code loaded, JIT cold), "open" the`,
+    `before each of ${es.rebuildOpens} open${es.rebuildOpens > 1 ? 's' : ''} of a copy of the store, in the first run only (it takes as long as the rest of this workload).`,
   )
   p(
-    'median of the later ones; RSS is `process.memoryUsage().rss` right after the first open, and its growth over the',
+    '"first" is the process\'s first open (module code loaded, JIT cold), "open" the median of the later ones (the first',
   )
-  p('RSS just before it.')
+  p(
+    'when there is only one); RSS is `process.memoryUsage().rss` right after the first open, and its growth over the RSS',
+  )
+  p('just before it.')
   p()
   p(
     '| open | first ms | open ms | index catch-up ms | RSS after open MB | RSS growth MB | peak RSS MB | ÷ bare `Wal.open` |',
