@@ -14,6 +14,7 @@ import {
 import { Consumer, type ConsumerOptions } from './consumer.js'
 import { EventStoreError } from './errors.js'
 import {
+  CREATED_HEADER,
   checkEvent,
   checkExpected,
   checkStream,
@@ -684,6 +685,7 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
       const headers: Record<string, string> = p.metadata ? { ...p.metadata } : {}
       headers[ID_HEADER] = p.id
       headers[REVISION_HEADER] = String(first + i)
+      if (created && i === 0) headers[CREATED_HEADER] = '1'
       return { type: p.type, data: p.bytes, key: stream, headers, time }
     })
     const revision = first + prepared.length - 1
@@ -798,26 +800,22 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
       hi = expected + n
     } else {
       const window = Math.max(this.window, n)
-      lo = Math.max(s.deletedRevision + 1, s.revision - window + 1)
+      // Deleted events count: the append they came from did happen.
+      lo = Math.max(1, s.revision - window + 1)
       hi = s.revision
     }
     if (hi > s.revision || hi - lo + 1 < n) return undefined
     const seqs = this.index.seqs(stream, lo, hi)
-    const stored: StoredEvent<Rec>[] = []
-    for await (const e of this.eventsAt(seqs)) stored.push(e)
+    const stored = await this.wal.recordsAtRaw(seqs)
     for (let i = 0; i + n <= stored.length; i++) {
       let same = true
-      for (let j = 0; j < n && same; j++) same = stored[i + j]!.id === prepared[j]!.id
+      for (let j = 0; j < n && same; j++) same = stored[i + j]!.headers?.[ID_HEADER] === prepared[j]!.id
       if (!same) continue
-      const firstRevision = stored[i]!.revision
-      if (expected === 'no_stream' && firstRevision - 1 !== 0 && firstRevision - 1 > s.deletedRevision)
-        continue
-      const last = stored[i + n - 1]!
-      return {
-        nextExpectedRevision: last.revision,
-        position: last.position,
-        created: firstRevision === 1 || firstRevision - 1 === s.deletedRevision,
-      }
+      const firstRevision = lo + i
+      const created = stored[i]!.headers?.[CREATED_HEADER] === '1'
+      // 'no_stream' was met by the original only if it created the stream.
+      if (expected === 'no_stream' && !created) continue
+      return { nextExpectedRevision: firstRevision + n - 1, position: stored[i + n - 1]!.seq, created }
     }
     return undefined
   }

@@ -68,6 +68,8 @@ export type StoredEvent<Rec extends RecordShape = RecordShape> =
 export const ID_HEADER = '$id'
 /** Header holding the stream revision of an event, or of the stream at a marker. */
 export const REVISION_HEADER = '$rev'
+/** Header on the first event of an append that created (or re-created) its stream: `'1'`. */
+export const CREATED_HEADER = '$created'
 /** Marker type: the stream was soft-deleted at the revision in `$rev`. */
 export const DELETED_TYPE = '$deleted'
 /** Marker type: the stream was tombstoned at the revision in `$rev`. */

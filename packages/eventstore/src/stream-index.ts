@@ -8,7 +8,7 @@
  * seq ranges, and adjacent tables are merged so that there are about log2(events / flushEvery) of
  * them. A table only ever covers records the WAL has fdatasync'ed, so a crash can never leave the
  * index ahead of the log. On open, the tables are verified whole (CRC) and anchored to the log (the
- * time and key of the last covered record); whatever is missing, damaged, or does not match is
+ * time and key of each one's last covered record); whatever is missing, damaged, or does not match is
  * dropped and re-indexed from the WAL. The index is derived data: deleting the directory costs one
  * rebuild, never an answer.
  */
@@ -471,7 +471,7 @@ async function* mergeStreams(a: TableReader, b: TableReader) {
 
 /**
  * Opens the usable tables of `dir`: a chain of consecutive covered ranges from the start of the log,
- * each verified, the last anchored to the log. Everything else is removed (it is derived data, and
+ * each verified and anchored to the log. Everything else is removed (it is derived data, and
  * the WAL re-indexes it).
  */
 async function loadTables(
@@ -524,21 +524,31 @@ async function loadTables(
       next = -1
     }
   }
-  const last = tables.at(-1)
-  if (last && !(await anchored(last.meta, wal))) {
-    for (const t of tables) {
+  // Every table must have been built from this log: the record at its last covered seq is the one
+  // it recorded (a table copied from another store, or an index restored beside another log, fails).
+  const bad = await firstUnanchored(tables, wal)
+  if (bad >= 0) {
+    for (const t of tables.splice(bad)) {
       t.close()
-      await drop(t.file, 'its last record does not match the log')
+      await drop(t.file, 'its last covered record does not match the log')
     }
-    return []
   }
   if (tables.length > 0 || ranges.length > 0) await syncDir(dir)
   return tables
 }
 
-/** Whether the record at the table's last covered seq is the one it was built from. */
-async function anchored(meta: TableMeta, wal: StreamIndexOptions['wal']): Promise<boolean> {
-  if (meta.coveredTo < meta.coveredFrom) return true
-  const [r] = await wal.recordsAtRaw([meta.coveredTo])
-  return r !== undefined && r.time === meta.anchorTime && keyCrc(r.key) === meta.anchorKeyCrc
+/** The index of the first table whose anchor does not match the log; -1 when all match. */
+async function firstUnanchored(
+  tables: readonly TableReader[],
+  wal: StreamIndexOptions['wal'],
+): Promise<number> {
+  // Tables whose records retention removed cannot be checked (and are not read through).
+  const checked = tables.filter((t) => t.meta.coveredTo >= wal.firstSeq)
+  if (checked.length === 0) return -1
+  const records = await wal.recordsAtRaw(checked.map((t) => t.meta.coveredTo))
+  const bad = checked.findIndex((t, i) => {
+    const r = records[i]
+    return r === undefined || r.time !== t.meta.anchorTime || keyCrc(r.key) !== t.meta.anchorKeyCrc
+  })
+  return bad < 0 ? -1 : tables.indexOf(checked[bad]!)
 }
