@@ -125,6 +125,17 @@ class RunningService implements CartService {
   }
 
   async start(port: number, host: string): Promise<void> {
+    const checkpoint = await this.readModel.checkpoints.read(READ_MODEL_CONSUMER)
+    if (checkpoint !== undefined && checkpoint > this.store.position) {
+      // The read model has events the log does not (a log that lost its unsynced tail, or a database
+      // from another data directory). The consumer would wait for the log to pass the checkpoint and
+      // skip every event until then, so start the read model over.
+      this.app.log.warn(
+        { checkpoint, position: this.store.position },
+        'read model ahead of the log: rebuilding',
+      )
+      await this.clearReadModel()
+    }
     await this.startConsumer()
     try {
       await this.app.listen({ port, host })
@@ -152,10 +163,7 @@ class RunningService implements CartService {
     const next = this.rebuilding.then(async () => {
       await this.projection.stop()
       this.running = false
-      await this.readModel.transaction(async () => {
-        this.readModel.clear()
-        await this.projection.reset(0)
-      })
+      await this.clearReadModel()
       await this.startConsumer()
     })
     this.rebuilding = next.catch(() => {})
@@ -168,6 +176,14 @@ class RunningService implements CartService {
     await this.projection.stop()
     await this.store.close()
     this.readModel.close()
+  }
+
+  /** Deletes every row and resets the checkpoint to 0, in one transaction (the consumer is stopped). */
+  private clearReadModel(): Promise<void> {
+    return this.readModel.transaction(async () => {
+      this.readModel.clear()
+      await this.projection.reset(0)
+    })
   }
 
   private async startConsumer(): Promise<void> {

@@ -13,11 +13,7 @@ import {
 } from '../src/cart.js'
 import type { CartEvent } from '../src/events.js'
 
-const cart = decider<CartCommand, CartEvent, ReturnType<typeof initialState>>({
-  decide,
-  evolve,
-  initialState,
-})
+const cart = decider({ decide, evolve, initialState })
 
 const opened: CartEvent = { type: 'CartOpened', data: { customerId: 'ada' } }
 const apples: CartEvent = { type: 'ItemAdded', data: { sku: 'apple', quantity: 2, unitPrice: 150 } }
