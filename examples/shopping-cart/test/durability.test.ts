@@ -79,10 +79,10 @@ describe('the service across restarts', () => {
 describe('the read model', () => {
   it('rebuilds from the events into exactly the live one', async () => {
     const { api, service } = await startService()
-    await fill(api, 30, 'cart')
+    await fill(api, 16, 'cart')
     await api.readModelCaughtUp()
     const live = (await api.get('/carts?limit=1000')).body.carts
-    expect(live).toHaveLength(30)
+    expect(live).toHaveLength(16)
 
     const rebuild = await api.post('/read-model/rebuild')
     expect(rebuild.status).toBe(202)
