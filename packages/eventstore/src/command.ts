@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { RecordShape } from '@waltz/core'
 import { EventStoreError, isEventStoreError } from './errors.js'
 import type { AppendResult, EventStore } from './event-store.js'
@@ -11,6 +12,21 @@ export interface HandleCommandOptions<State, Rec extends RecordShape> {
   evolve: (state: State, event: StoredEvent<Rec>) => State
   /** How many times to re-read and decide again after a `WRONG_EXPECTED_REVISION`. Default 3. */
   retries?: number
+  /**
+   * The revision the caller decided on (e.g. from an HTTP `If-Match`): the stream must be at it. A
+   * conflict then rejects with `WRONG_EXPECTED_REVISION` at once, without retrying.
+   */
+  expectedRevision?: number
+}
+
+/** What `decide` is told besides the state. */
+export interface DecideContext {
+  /** The stream's revision the state was folded up to. */
+  revision: number
+  /** Whether the stream has visible events. */
+  exists: boolean
+  /** 0 for the first decision, then 1, 2, ... for each retry after a conflict. */
+  attempt: number
 }
 
 /** The result of {@link handleCommand}. */
@@ -21,20 +37,28 @@ export interface HandleCommandResult<State, Rec extends RecordShape> extends App
   state: State
 }
 
+/** What {@link handleCommand} needs of a store (an `EventStore`, or a wrapper of one). */
+export type CommandStore<Rec extends RecordShape> = Pick<
+  EventStore<Rec>,
+  'aggregateStream' | 'appendToStream'
+>
+
 /**
  * Handles one command on one stream: reads the stream into a state, calls `decide`, and appends
  * what it returns with the revision it read as the expected one. When another writer got there
- * first (`WRONG_EXPECTED_REVISION`) it reads and decides again, up to `retries` times. `decide`
- * may throw to reject the command; nothing is appended then.
+ * first (`WRONG_EXPECTED_REVISION`) it waits a short random time, reads and decides again, up to
+ * `retries` times. `decide` may throw to reject the command; nothing is appended then.
  *
  * @param store - the event store
  * @param stream - the stream the command is about
- * @param decide - the decision: from the current state, the events to append (possibly none)
- * @param options - `initialState`, `evolve`, `retries` (default 3)
+ * @param decide - the decision: from the current state (and its revision), the events to append
+ *   (possibly none)
+ * @param options - `initialState`, `evolve`, `retries` (default 3), `expectedRevision`
  * @returns the append's result (when `decide` returns no events: the stream's revision, position 0,
  *   created false), the events and the state they were decided on
- * @throws EventStoreError `COMMAND_RETRIES_EXHAUSTED` (the last conflict is its `cause`); what
- *   `decide` throws; as {@link EventStore.appendToStream}
+ * @throws EventStoreError `COMMAND_RETRIES_EXHAUSTED` (the last conflict is its `cause`),
+ *   `WRONG_EXPECTED_REVISION` (with `expectedRevision`); what `decide` throws; as
+ *   {@link EventStore.appendToStream}
  * @example
  * ```ts
  * const { nextExpectedRevision } = await handleCommand(store, `cart-${id}`, (cart) => addItem(cart, item), {
@@ -44,10 +68,11 @@ export interface HandleCommandResult<State, Rec extends RecordShape> extends App
  * ```
  */
 export async function handleCommand<State, Rec extends RecordShape>(
-  store: EventStore<Rec>,
+  store: CommandStore<Rec>,
   stream: string,
   decide: (
     state: State,
+    context: DecideContext,
   ) => EventInput<Rec> | readonly EventInput<Rec>[] | Promise<EventInput<Rec> | readonly EventInput<Rec>[]>,
   options: HandleCommandOptions<State, Rec>,
 ): Promise<HandleCommandResult<State, Rec>> {
@@ -55,21 +80,30 @@ export async function handleCommand<State, Rec extends RecordShape>(
   if (!Number.isSafeInteger(retries) || retries < 0) {
     throw EventStoreError.INVALID_ARGUMENT(`retries must be an integer >= 0, got ${String(retries)}`)
   }
+  const pinned = options.expectedRevision
+  if (pinned !== undefined && (!Number.isSafeInteger(pinned) || pinned < 0)) {
+    throw EventStoreError.INVALID_ARGUMENT(`expectedRevision must be a revision >= 0, got ${String(pinned)}`)
+  }
   let conflict: unknown
   for (let attempt = 0; attempt <= retries; attempt++) {
-    const { state, revision } = await store.aggregateStream(stream, options)
-    const decided = await decide(state)
+    if (attempt > 0) {
+      // Spread the retries of writers that conflicted together, so they do not collide again.
+      await sleep(Math.random() * Math.min(50, 2 ** attempt))
+    }
+    const { state, revision, exists } = await store.aggregateStream(stream, options)
+    if (pinned !== undefined && revision !== pinned) {
+      throw EventStoreError.WRONG_EXPECTED_REVISION(stream, pinned, revision)
+    }
+    const decided = await decide(state, { revision, exists, attempt })
     const newEvents = (Array.isArray(decided) ? [...decided] : [decided]) as EventInput<Rec>[]
     if (newEvents.length === 0) {
       return { nextExpectedRevision: revision, position: 0, created: false, newEvents, state }
     }
     try {
-      const result = await store.appendToStream(stream, newEvents, {
-        expectedRevision: revision,
-      })
+      const result = await store.appendToStream(stream, newEvents, { expectedRevision: revision })
       return { ...result, newEvents, state }
     } catch (err) {
-      if (!isEventStoreError(err, 'WRONG_EXPECTED_REVISION')) throw err
+      if (!isEventStoreError(err, 'WRONG_EXPECTED_REVISION') || pinned !== undefined) throw err
       conflict = err
     }
   }

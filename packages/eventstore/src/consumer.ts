@@ -27,7 +27,7 @@ export interface ConsumerOptions<Rec extends RecordShape = RecordShape> {
   from?: 'start' | 'end'
   /** Where the checkpoint is kept. Default: a file in `<store>/consumers/`. */
   checkpoints?: CheckpointStore
-  /** The most events per batch. Default 256. */
+  /** The most events per batch. Default 1024. */
   batchSize?: number
   /** Positions without a matching event after which the checkpoint is stored anyway. Default 4096. */
   idleCheckpointEvery?: number
@@ -82,7 +82,7 @@ export class Consumer<Rec extends RecordShape = RecordShape> {
     this.options = options
     this.host = host
     this.checkpoints = options.checkpoints ?? fileCheckpoints(host.dir)
-    this.batchSize = positive('batchSize', options.batchSize, 256)
+    this.batchSize = positive('batchSize', options.batchSize, 1024)
     this.idleEvery = positive('idleCheckpointEvery', options.idleCheckpointEvery, 4096)
   }
 
@@ -100,7 +100,8 @@ export class Consumer<Rec extends RecordShape = RecordShape> {
    * Reads the checkpoint and starts handling events in the background.
    *
    * @returns once the consumer runs
-   * @throws EventStoreError `CONSUMER_RUNNING`, `CHECKPOINT_CORRUPT`, `EVENTSTORE_IO`
+   * @throws EventStoreError `CONSUMER_RUNNING`, `CHECKPOINT_CORRUPT`, `CHECKPOINT_AHEAD` (the checkpoint
+   *   is past the end of the log: reset the consumer), `EVENTSTORE_IO`
    */
   async start(): Promise<void> {
     if (this.controller) throw EventStoreError.CONSUMER_RUNNING(`consumer ${this.name} is already started`)
@@ -116,6 +117,13 @@ export class Consumer<Rec extends RecordShape = RecordShape> {
       if (!Number.isSafeInteger(checkpoint) || checkpoint < 0) {
         throw EventStoreError.CHECKPOINT_CORRUPT(`consumer ${this.name}: checkpoint ${String(checkpoint)}`)
       }
+      if (checkpoint > this.store.position) {
+        // The projection saw events this log does not have (it lost an unsynced tail, or the
+        // checkpoint belongs to another store): resuming would skip the events appended next.
+        throw EventStoreError.CHECKPOINT_AHEAD(
+          `consumer ${this.name}: checkpoint ${checkpoint} is past the end of the log (${this.store.position}); reset the consumer and rebuild its projection`,
+        )
+      }
       this.checkpoint = checkpoint
     } catch (err) {
       this.controller = undefined
@@ -123,16 +131,26 @@ export class Consumer<Rec extends RecordShape = RecordShape> {
       throw err
     }
     this.error = undefined
-    this.stopped = this.run(controller.signal)
-      .catch((err: unknown) => {
+    this.stopped = this.run(controller.signal).then(
+      () => this.ended(),
+      (err: unknown) => {
+        this.ended()
         this.error = err
+        // After the consumer is unregistered: onError may start it again.
         if (this.options.onError) this.options.onError(err)
         else this.host.logger.error(`consumer ${this.name} stopped`, { error: (err as Error)?.message })
-      })
-      .finally(() => {
-        this.controller = undefined
-        this.host.unregister(this as unknown as Consumer<never>)
-      })
+      },
+    )
+  }
+
+  /** Whether the consumer is running (started, and not yet stopped or failed). */
+  get running(): boolean {
+    return this.controller !== undefined
+  }
+
+  private ended(): void {
+    this.controller = undefined
+    this.host.unregister(this as unknown as Consumer<never>)
   }
 
   /** Stops after the batch in hand (its checkpoint is stored) and resolves once stopped. */

@@ -17,6 +17,8 @@ export type EventStoreErrorCode =
   | 'EVENTSTORE_CORRUPT'
   /** A checkpoint file failed validation (checksum, magic, length). */
   | 'CHECKPOINT_CORRUPT'
+  /** A consumer's checkpoint is past the end of the log; reset the consumer to rebuild its projection. */
+  | 'CHECKPOINT_AHEAD'
   /** A file-system call of the store's own files failed; the original error is the `cause`. */
   | 'EVENTSTORE_IO'
   /** The store was closed. */
@@ -109,6 +111,11 @@ export class EventStoreError extends WaltzError<EventStoreErrorCode> {
   /** `CHECKPOINT_CORRUPT`: a checkpoint file failed validation. */
   static CHECKPOINT_CORRUPT(message: string, details?: EventStoreErrorDetails): EventStoreError {
     return new EventStoreError('CHECKPOINT_CORRUPT', message, details)
+  }
+
+  /** `CHECKPOINT_AHEAD`: a consumer's checkpoint is past the end of the log. */
+  static CHECKPOINT_AHEAD(message: string): EventStoreError {
+    return new EventStoreError('CHECKPOINT_AHEAD', message)
   }
 
   /** `EVENTSTORE_IO`: a file-system call failed (the fs error is `cause`). */

@@ -124,3 +124,28 @@ test('decider given/when/then passes and fails as it should', () => {
       .thenThrows(TypeError),
   ).toThrow(/TypeError/)
 })
+
+test('an expectedRevision pins the decision: a conflict rejects at once; decide sees the revision', async () => {
+  const s = await openStore(tempDir())
+  open.push(s)
+  await s.appendToStream('c', [{ type: 'added', data: 1 }])
+  const contexts: unknown[] = []
+  const ok = await handleCommand(
+    s,
+    'c',
+    (st, ctx) => {
+      contexts.push(ctx)
+      return decide({ type: 'add', n: 2 }, st)
+    },
+    { initialState, evolve: evolveStored, expectedRevision: 1 },
+  )
+  expect(ok.nextExpectedRevision).toBe(2)
+  expect(contexts).toEqual([{ revision: 1, exists: true, attempt: 0 }])
+  await expect(
+    handleCommand(s, 'c', (st) => decide({ type: 'add', n: 2 }, st), {
+      initialState,
+      evolve: evolveStored,
+      expectedRevision: 1,
+    }),
+  ).rejects.toMatchObject({ code: 'WRONG_EXPECTED_REVISION', expected: 1, actual: 2 })
+})

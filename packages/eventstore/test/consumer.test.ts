@@ -192,3 +192,40 @@ test('checkpoint files are checksummed', () => {
     expect.objectContaining({ code: 'CHECKPOINT_CORRUPT' }),
   )
 })
+
+test('a checkpoint past the end of the log is refused with CHECKPOINT_AHEAD, not silently resumed', async () => {
+  const s = await store()
+  await s.appendToStream('a', events(5))
+  const saved = new Map([['p', 100]])
+  const c = s.consumer({
+    name: 'p',
+    checkpoints: { read: (n) => saved.get(n), store: (n, p) => void saved.set(n, p) },
+    handler: () => {},
+  })
+  await expect(c.start()).rejects.toMatchObject({ code: 'CHECKPOINT_AHEAD' })
+  expect(c.running).toBe(false)
+  await c.reset()
+  await c.start()
+  await until(() => saved.get('p') === 5)
+})
+
+test('onError may start the consumer again', async () => {
+  const s = await store()
+  await s.appendToStream('a', events(3))
+  let failures = 0
+  const seen: number[] = []
+  const c = s.consumer({
+    name: 'retry',
+    onError: () => {
+      void c.start()
+    },
+    handler: (b) => {
+      if (failures++ < 2) throw new Error('transient')
+      seen.push(...b.map((e) => e.position))
+    },
+  })
+  await c.start()
+  expect(c.running).toBe(true)
+  await until(() => seen.length === 3)
+  expect(seen).toEqual([1, 2, 3])
+})
