@@ -65,6 +65,9 @@ const config: BenchConfig = quick
         rebuildOpens: 1,
       },
     }
+const here = dirname(fileURLToPath(import.meta.url))
+const benchDir = dirname(here)
+
 /** Writes RESULTS(.quick).md, results(.quick).svg and the raw figures as results(.quick).json. */
 async function writeReports(
   cfg: BenchConfig,
@@ -109,8 +112,6 @@ const WORKLOADS = ['buffered', 'durable', 'replay', 'recovery', 'eventstore']
 const only = new Set((values.only ?? WORKLOADS.join(',')).split(','))
 for (const w of only) if (!WORKLOADS.includes(w)) throw new Error(`--only: unknown workload ${w}`)
 
-const here = dirname(fileURLToPath(import.meta.url))
-const benchDir = dirname(here)
 const workerPath = join(here, 'worker.js')
 const root = mkdtempSync(join(values.dir ?? tmpdir(), 'waltz-peers-'))
 let cleaned = false

@@ -167,11 +167,6 @@ export function ratioBars(config: BenchConfig, m: Measured): RatioBar[] {
       bars.push({ group, label: `replayFrom, bytes ÷ ${SHORT[peer]}`, value })
     }
   }
-  if (m.has('eventstore|read|store')) {
-    const group = `Event store, readStream of a ${config.eventstore.perStream}-event stream (p99 latency)`
-    const value = ratio(m, 'eventstore|read|store', 'eventstore|read|sqlite', 'p99Ms', true)
-    bars.push({ group, label: 'readStream ÷ SQLite SELECT … WHERE stream = ?', value })
-  }
   {
     const group = 'Open / recovery (time, flat = 1×)'
     const value = ratio(m, 'recovery|big', 'recovery|small', 'warmMs', true)
@@ -180,6 +175,11 @@ export function ratioBars(config: BenchConfig, m: Measured): RatioBar[] {
       label: `open ${bytesLabel(config.recovery.small)} ÷ open ${bytesLabel(config.recovery.big)}`,
       value,
     })
+  }
+  if (m.has('eventstore|read|store')) {
+    const group = `Event store, readStream of a ${config.eventstore.perStream}-event stream (p99 latency)`
+    const value = ratio(m, 'eventstore|read|store', 'eventstore|read|sqlite', 'p99Ms', true)
+    bars.push({ group, label: 'readStream ÷ SQLite SELECT … WHERE stream = ?', value })
   }
   return bars.filter((b) => Number.isFinite(b.value))
 }
@@ -471,8 +471,6 @@ export async function renderMarkdown(
     p()
   }
 
-  if (config.eventstore && m.has('eventstore|append|store')) renderEventStore(config, m, p)
-
   const memoryRows: Array<[string, string[]]> = [
     [
       'waltz',
@@ -516,6 +514,7 @@ export async function renderMarkdown(
     }
     p()
   }
+  if (config.eventstore && m.has('eventstore|append|store')) renderEventStore(config, m, p)
   return out.join('\n')
 }
 
