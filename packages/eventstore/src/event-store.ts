@@ -24,6 +24,7 @@ import {
   ID_HEADER,
   metadataOf,
   REVISION_HEADER,
+  type RecordKind,
   type StoredEvent,
   TOMBSTONE_TYPE,
 } from './events.js'
@@ -167,9 +168,9 @@ export interface EventStoreMetrics {
 interface InFlight extends StreamSummary {
   appends: number
   /** Caller-given ids of the events in flight (to recognise a retry racing its original). */
-  ids: Set<string>
-  /** Settles when the stream's latest append settles. */
-  settled: Promise<unknown>
+  ids: Set<string> | undefined
+  /** The stream's latest append (it settles after every earlier one). */
+  last: Promise<unknown>
 }
 
 /** An event prepared for appending (validated and encoded) before any revision is reserved. */
@@ -183,6 +184,17 @@ interface Prepared {
 
 /** Envelope bytes besides data, type, key and headers, with room to spare (see FORMAT.md). */
 const ENVELOPE_SLACK = 64
+
+/** A record as the store hands it to its WAL (data already encoded). */
+interface LogRecord {
+  type: string
+  data: Uint8Array
+  key: string
+  headers: Record<string, string>
+  time: number
+}
+
+const DONE: Promise<unknown> = Promise.resolve()
 
 /**
  * An event store on one waltz WAL: streams (the record `key`) with optimistic concurrency, reads of
@@ -213,7 +225,8 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
   private readonly background: boolean
   private readonly inFlight = new Map<string, InFlight>()
   private readonly consumers = new Map<string, Consumer<Rec>>()
-  private acked = deferred()
+  /** Resolved (and dropped) at the next acknowledgement; created only when someone waits. */
+  private ackSignal: { promise: Promise<void>; resolve: () => void } | undefined
   private failure: Error | undefined
   private closed = false
   private closing: Promise<void> | undefined
@@ -297,26 +310,44 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
    *   `EVENTSTORE_INVALID_ARGUMENT`, `EVENTSTORE_CLOSED`; WalError `WAL_SERIALIZER_ERROR` (data the
    *   serializer refused; nothing written), `WAL_IO` (the store is failed: reopen it)
    */
-  async appendToStream(
+  appendToStream(
     stream: string,
     events: readonly EventInput<Rec>[],
     options: AppendOptions = {},
   ): Promise<AppendResult> {
-    this.requireOpen()
-    checkStream(stream)
-    const expected = checkExpected(options.expectedRevision ?? 'any', stream)
-    if (!Array.isArray(events) || events.length === 0) {
-      throw EventStoreError.INVALID_ARGUMENT('appendToStream needs an array of at least one event', {
-        stream,
-      })
+    // No await on the common path: the check and the hand-over to the WAL happen in this call.
+    try {
+      this.requireOpen()
+      checkStream(stream)
+      const expected = checkExpected(options.expectedRevision ?? 'any', stream)
+      if (!Array.isArray(events) || events.length === 0) {
+        throw EventStoreError.INVALID_ARGUMENT('appendToStream needs an array of at least one event', {
+          stream,
+        })
+      }
+      const prepared = events.map((e) => this.prepare(stream, e))
+      const allIds = prepared.every((p) => p.userId)
+      const head = this.head(stream)
+      if (head.tombstoned) throw EventStoreError.STREAM_TOMBSTONED(stream)
+      if (allIds) return this.appendWithIds(stream, expected, prepared, head)
+      if (!matches(head, expected)) {
+        throw EventStoreError.WRONG_EXPECTED_REVISION(stream, expected, head.revision)
+      }
+      return this.commit(stream, head, prepared)
+    } catch (err) {
+      return Promise.reject(err)
     }
-    const prepared = events.map((e) => this.prepare(stream, e))
-    const allIds = prepared.every((p) => p.userId)
-    let head = this.head(stream)
-    if (head.tombstoned) throw EventStoreError.STREAM_TOMBSTONED(stream)
-    const conflict = !matches(head, expected)
+  }
+
+  /** An append whose events all carry caller ids: it may be a retry of one already stored. */
+  private async appendWithIds(
+    stream: string,
+    expected: ExpectedRevision,
+    prepared: readonly Prepared[],
+    head: StreamSummary,
+  ): Promise<AppendResult> {
     const windowed = (expected === 'any' || expected === 'stream_exists') && this.window > 0
-    if (allIds && (conflict || windowed) && head.revision > 0) {
+    if ((windowed || !matches(head, expected)) && head.revision > 0) {
       const original = await this.findRetry(stream, expected, prepared)
       if (original) return original
       this.requireOpen()
@@ -326,14 +357,15 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
     if (!matches(head, expected)) {
       throw EventStoreError.WRONG_EXPECTED_REVISION(stream, expected, head.revision)
     }
-    if (allIds) {
-      // The same events are being appended right now (a retry racing its original): wait for it,
-      // then decide again, so the ids are stored once.
-      const flight = this.inFlight.get(stream)
-      if (flight?.ids.size && prepared.some((p) => flight.ids.has(p.id))) {
-        await flight.settled
-        return this.appendToStream(stream, events, options)
-      }
+    // The same events are being appended right now (a retry racing its original): wait for it,
+    // then decide again, so the ids are stored once.
+    const flight = this.inFlight.get(stream)
+    if (flight?.ids && prepared.some((p) => flight.ids!.has(p.id))) {
+      await flight.last.catch(() => {})
+      this.requireOpen()
+      const now = this.head(stream)
+      if (now.tombstoned) throw EventStoreError.STREAM_TOMBSTONED(stream)
+      return this.appendWithIds(stream, expected, prepared, now)
     }
     return this.commit(stream, head, prepared)
   }
@@ -470,7 +502,7 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
     this.requireOpen()
     checkStream(stream)
     // Appends in flight on the stream land first: a state that missed them would only conflict.
-    await this.inFlight.get(stream)?.settled
+    await this.inFlight.get(stream)?.last.catch(() => {})
     const s = this.index.summary(stream)
     let state = options.initialState()
     let revision = s.revision
@@ -498,7 +530,7 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
     let next = optionalInt('from', options.from, 1) ?? 1
     const signal = options.signal
     while (!this.closed && !signal?.aborted) {
-      const changed = this.acked.promise
+      const changed = this.nextAck()
       const s = this.index.summary(stream)
       next = Math.max(next, s.deletedRevision + 1)
       if (next <= s.revision) {
@@ -530,7 +562,7 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
     const accept = filterOf(options.filter)
     const signal = options.signal
     while (!this.closed && !signal?.aborted) {
-      const changed = this.acked.promise
+      const changed = this.nextAck()
       const end = this.index.checkpoint
       if (next <= end) {
         await this.readable()
@@ -582,7 +614,7 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
    */
   async waitForPosition(after: number, signal?: AbortSignal): Promise<boolean> {
     while (this.index.checkpoint <= after) {
-      if (!(await this.waitAcked(this.acked.promise, signal))) return false
+      if (!(await this.waitAcked(this.nextAck(), signal))) return false
     }
     return true
   }
@@ -621,9 +653,9 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
 
   private async shutdown(): Promise<void> {
     this.closed = true
-    this.acked.resolve()
+    this.signalAcked()
     await Promise.allSettled([...this.consumers.values()].map((c) => c.stop()))
-    await Promise.allSettled([...this.inFlight.values()].map((f) => f.settled))
+    await Promise.allSettled([...this.inFlight.values()].map((f) => f.last))
     let error: unknown
     try {
       if (!this.failure) await this.index.close()
@@ -681,20 +713,37 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
     const created = !exists(head)
     const first = head.revision + 1
     const time = Date.now()
-    const records = prepared.map((p, i) => {
+    const n = prepared.length
+    const records: LogRecord[] = new Array(n)
+    let ids: string[] | undefined
+    for (let i = 0; i < n; i++) {
+      const p = prepared[i]!
       const headers: Record<string, string> = p.metadata ? { ...p.metadata } : {}
       headers[ID_HEADER] = p.id
       headers[REVISION_HEADER] = String(first + i)
       if (created && i === 0) headers[CREATED_HEADER] = '1'
-      return { type: p.type, data: p.bytes, key: stream, headers, time }
-    })
-    const revision = first + prepared.length - 1
-    const ids = prepared.filter((p) => p.userId).map((p) => p.id)
-    return this.submit(stream, { ...head, revision }, records, ids).then((position) => ({
-      nextExpectedRevision: revision,
-      position,
-      created,
-    }))
+      records[i] = { type: p.type, data: p.bytes, key: stream, headers, time }
+      if (p.userId) {
+        ids ??= []
+        ids.push(p.id)
+      }
+    }
+    const revision = first + n - 1
+    return this.submit(
+      stream,
+      'event',
+      first,
+      revision,
+      head.deletedRevision,
+      head.tombstoned,
+      records,
+      ids,
+      (position) => ({
+        nextExpectedRevision: revision,
+        position,
+        created,
+      }),
+    )
   }
 
   private async mark(stream: string, options: AppendOptions, type: string): Promise<DeleteResult> {
@@ -703,69 +752,107 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
     const expected = checkExpected(options.expectedRevision ?? 'any', stream)
     const head = this.head(stream)
     if (head.tombstoned) throw EventStoreError.STREAM_TOMBSTONED(stream)
-    if (!matches(head, expected))
+    if (!matches(head, expected)) {
       throw EventStoreError.WRONG_EXPECTED_REVISION(stream, expected, head.revision)
-    const record = {
+    }
+    const record: LogRecord = {
       type,
       data: new Uint8Array(0),
       key: stream,
       headers: { [ID_HEADER]: uuidv7(), [REVISION_HEADER]: String(head.revision) },
       time: Date.now(),
     }
-    const after = { ...head, deletedRevision: head.revision, tombstoned: type === TOMBSTONE_TYPE }
-    return { position: await this.submit(stream, after, [record]) }
+    const tombstone = type === TOMBSTONE_TYPE
+    return this.submit(
+      stream,
+      tombstone ? 'tombstone' : 'deleted',
+      head.revision,
+      head.revision,
+      head.revision,
+      tombstone,
+      [record],
+      undefined,
+      (position) => ({
+        position,
+      }),
+    )
   }
 
-  /** Records `after` as the stream's in-flight state and appends; applies the records once acknowledged. */
-  private submit(
+  /**
+   * Records the stream's state after the append as its in-flight state and hands the records to the
+   * WAL; once acknowledged, applies them to the index (in seq order) and returns `done(lastSeq)`.
+   */
+  private submit<T>(
     stream: string,
-    after: StreamSummary,
-    records: { type: string; data: Uint8Array; key: string; headers: Record<string, string>; time: number }[],
-    ids: readonly string[] = [],
-  ): Promise<number> {
-    let flight = this.inFlight.get(stream)
-    if (!flight) {
-      flight = { ...after, appends: 0, ids: new Set(), settled: Promise.resolve() }
-      this.inFlight.set(stream, flight)
-    } else Object.assign(flight, after)
-    flight.appends++
-    for (const id of ids) flight.ids.add(id)
-    const f = flight
-    const appended = (this.wal.appendBatch as unknown as (r: typeof records) => Promise<number>)
-      .call(this.wal, records)
-      .then(
-        (lastSeq) => {
+    kind: RecordKind,
+    firstRevision: number,
+    revision: number,
+    deletedRevision: number,
+    tombstoned: boolean,
+    records: LogRecord[],
+    ids: readonly string[] | undefined,
+    done: (lastSeq: number) => T,
+  ): Promise<T> {
+    let f = this.inFlight.get(stream)
+    if (f === undefined) {
+      f = { revision, deletedRevision, tombstoned, lastSeq: 0, appends: 0, ids: undefined, last: DONE }
+      this.inFlight.set(stream, f)
+    } else {
+      f.revision = revision
+      f.deletedRevision = deletedRevision
+      f.tombstoned = tombstoned
+    }
+    f.appends++
+    if (ids) {
+      f.ids ??= new Set()
+      for (const id of ids) f.ids.add(id)
+    }
+    const flight = f
+    const appended = this.appendLog(records).then(
+      (lastSeq) => {
+        this.release(stream, flight)
+        try {
           const firstSeq = lastSeq - records.length + 1
-          try {
-            for (let i = 0; i < records.length; i++) {
-              const r = records[i]!
-              this.index.apply({
-                seq: firstSeq + i,
-                time: r.time,
-                type: r.type,
-                key: r.key,
-                headers: r.headers,
-              })
-            }
-          } catch (err) {
-            this.release(stream, f)
-            this.fail(err as Error)
-            throw err
+          for (let i = 0; i < records.length; i++) {
+            const r = records[i]!
+            const rev = kind === 'event' ? firstRevision + i : firstRevision
+            this.index.applyMeaning(firstSeq + i, r.time, kind, stream, rev)
           }
-          this.release(stream, f)
-          this.acked.resolve()
-          this.acked = deferred()
-          return lastSeq
-        },
-        (err: unknown) => {
-          this.release(stream, f)
-          // The WAL refused or lost a batch others may build on: stop, so no stream gets a gap.
+        } catch (err) {
           this.fail(err as Error)
           throw err
-        },
-      )
-    f.settled = appended.catch(() => {})
+        }
+        this.signalAcked()
+        return done(lastSeq)
+      },
+      (err: unknown) => {
+        this.release(stream, flight)
+        // The WAL refused or lost a batch others may build on: stop, so no stream gets a gap.
+        this.fail(err as Error)
+        throw err
+      },
+    )
+    flight.last = appended
     return appended
+  }
+
+  /** Appends prepared records as one batch (their data is already encoded). */
+  private appendLog(records: LogRecord[]): Promise<number> {
+    return (this.wal.appendBatch as unknown as (r: LogRecord[]) => Promise<number>).call(this.wal, records)
+  }
+
+  /** A promise resolved at the next acknowledgement (or failure, or close). */
+  private nextAck(): Promise<void> {
+    this.ackSignal ??= deferred()
+    return this.ackSignal.promise
+  }
+
+  private signalAcked(): void {
+    const signal = this.ackSignal
+    if (signal) {
+      this.ackSignal = undefined
+      signal.resolve()
+    }
   }
 
   private release(stream: string, f: InFlight): void {
@@ -776,7 +863,7 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
     if (this.failure || this.closed) return
     this.failure = err
     this.logger.error('the event store failed; reopen it', { error: err.message })
-    this.acked.resolve()
+    this.signalAcked()
   }
 
   /**
@@ -790,7 +877,7 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
   ): Promise<AppendResult | undefined> {
     // Let appends in flight land, so their events are readable.
     const flight = this.inFlight.get(stream)
-    if (flight) await flight.settled
+    if (flight) await flight.last.catch(() => {})
     const s = this.index.summary(stream)
     const n = prepared.length
     let lo: number

@@ -15,7 +15,7 @@
  * synchronous preads (it is in the page cache, and a pread of a few hundred bytes costs microseconds,
  * far less than a round trip through libuv's thread pool).
  */
-import { closeSync, openSync, readSync } from 'node:fs'
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
 import { type FileHandle, open } from 'node:fs/promises'
 import { crc32 } from 'node:zlib'
 import { EventStoreError } from './errors.js'
@@ -35,6 +35,7 @@ const DIR_EVERY = 32
 /** Fixed bytes of a stream record besides its name. */
 const STREAM_FIXED = 2 + 6 + 4 + 6 + 6 + 6 + 6 + 1
 const FLAG_TOMBSTONED = 1
+const EMPTY = Buffer.alloc(0)
 
 /**
  * A stream's state after the records up to some seq: what `appendToStream` checks and reads filter by.
@@ -336,22 +337,18 @@ export class TableReader {
     const streamsOffset = header.readUIntLE(40, 6)
     const dirOffset = header.readUIntLE(48, 6)
     // Sizes are checked against the file before anything is allocated from them.
-    let size = HEADER_SIZE
-    const chunk = Buffer.allocUnsafe(1 << 20)
+    const size = fstatSync(fd).size
+    if (size < HEADER_SIZE + TRAILER_SIZE) throw corrupt(file, 'missing trailer (the file was cut short)')
+    const trailer = Buffer.alloc(TRAILER_SIZE)
+    readSync(fd, trailer, 0, TRAILER_SIZE, size - TRAILER_SIZE)
+    if (trailer.readUInt32LE(4) !== END_MAGIC) throw corrupt(file, 'missing trailer (the file was cut short)')
+    const chunk = Buffer.allocUnsafe(Math.min(1 << 20, size))
     let crc = 0
-    let trailer = Buffer.alloc(0)
-    for (;;) {
-      const n = readSync(fd, chunk, 0, chunk.length, size)
-      if (n === 0) break
-      // Keep the last TRAILER_SIZE bytes aside: they are not part of the body's CRC.
-      const data = Buffer.concat([trailer, chunk.subarray(0, n)])
-      const bodyPart = data.subarray(0, Math.max(0, data.length - TRAILER_SIZE))
-      crc = crc32(bodyPart, crc)
-      trailer = Buffer.from(data.subarray(bodyPart.length))
-      size += n
-    }
-    if (trailer.length !== TRAILER_SIZE || trailer.readUInt32LE(4) !== END_MAGIC) {
-      throw corrupt(file, 'missing trailer (the file was cut short)')
+    for (let at = HEADER_SIZE; at < size - TRAILER_SIZE; ) {
+      const n = readSync(fd, chunk, 0, Math.min(chunk.length, size - TRAILER_SIZE - at), at)
+      if (n === 0) throw corrupt(file, 'short read')
+      crc = crc32(chunk.subarray(0, n), crc)
+      at += n
     }
     if (trailer.readUInt32LE(0) !== crc) throw corrupt(file, 'body checksum mismatch')
     const bodyEnd = size - TRAILER_SIZE
@@ -457,13 +454,16 @@ export class TableReader {
    * Every stream of the table in name order, with its seqs: for merging tables (reads sequentially).
    */
   *streams(): Generator<{ stream: TableStream; seqs: number[] }> {
-    const reader = new SequentialReader(this, this.streamsOffset, this.dirOffset)
-    while (!reader.done) {
-      const head = reader.peek(2)
-      const len = head.readUInt16LE(0)
-      const bytes = reader.take(STREAM_FIXED + len)
-      const { stream } = parseStream(bytes, 0, this.file)
-      yield { stream, seqs: this.seqs(stream, stream.firstRevision, stream.firstRevision + stream.count - 1) }
+    const records = new SequentialReader(this, this.streamsOffset, this.dirOffset)
+    // Entries are stored in stream order: read them front to back alongside.
+    const entries = new SequentialReader(this, HEADER_SIZE, this.streamsOffset)
+    while (!records.done) {
+      const len = records.peek(2).readUInt16LE(0)
+      const { stream } = parseStream(records.take(STREAM_FIXED + len), 0, this.file)
+      const bytes = stream.count > 0 ? entries.take(stream.count * ENTRY_SIZE) : EMPTY
+      const seqs = new Array<number>(stream.count)
+      for (let i = 0; i < stream.count; i++) seqs[i] = bytes.readUIntLE(i * ENTRY_SIZE, 6)
+      yield { stream, seqs }
     }
   }
 

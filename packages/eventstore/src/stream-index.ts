@@ -16,7 +16,7 @@ import { mkdir, readdir, rename, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { RawRecord, WalLogger, WalReader } from '@waltz/core'
 import { EventStoreError } from './errors.js'
-import { type RecordMeaning, recordMeaning } from './events.js'
+import { type RecordKind, type RecordMeaning, recordMeaning } from './events.js'
 import { syncDir } from './files.js'
 import {
   compareNames,
@@ -44,7 +44,8 @@ class Memtable {
   entries = 0
   coveredTo: number
   anchorTime = 0
-  anchorKeyCrc = 0
+  /** Key of the record at `coveredTo` (its CRC is the table's anchor). */
+  anchorKey: string | undefined
 
   constructor(readonly coveredFrom: number) {
     this.coveredTo = coveredFrom - 1
@@ -79,6 +80,9 @@ export interface StreamIndexStats {
   catchUpMs: number
 }
 
+/** Events in memory that start a table write while catching up with the log. */
+const CATCH_UP_FLUSH_EVENTS = 1 << 20
+
 const NO_STREAM: StreamSummary = Object.freeze({
   revision: 0,
   deletedRevision: 0,
@@ -92,6 +96,8 @@ export class StreamIndex {
   private readonly wal: StreamIndexOptions['wal']
   private readonly logger: WalLogger
   private readonly flushEvery: number
+  /** Events in memory that start a table write: `flushEvery`, larger during a catch-up. */
+  private flushLimit: number
   private readonly cacheSize: number
   private tables: TableReader[]
   private active: Memtable
@@ -110,6 +116,7 @@ export class StreamIndex {
     this.wal = o.wal
     this.logger = o.logger
     this.flushEvery = o.flushEvery
+    this.flushLimit = o.flushEvery
     this.cacheSize = o.cacheSize
     this.tables = tables
     this.active = new Memtable(checkpoint + 1)
@@ -178,12 +185,25 @@ export class StreamIndex {
    */
   apply(record: Pick<RawRecord, 'seq' | 'time' | 'type' | 'key' | 'headers'>): RecordMeaning {
     const meaning = recordMeaning(record)
-    const seq = record.seq
+    this.applyMeaning(record.seq, record.time, meaning.kind, meaning.stream, meaning.revision)
+    return meaning
+  }
+
+  /**
+   * Like {@link apply}, for a record whose meaning the caller already knows (it just wrote it).
+   *
+   * @param seq - the record's seq (`checkpoint + 1`)
+   * @param time - the record's time
+   * @param kind - event or marker
+   * @param stream - the record's stream
+   * @param revision - the event's revision, or the stream's at a marker
+   * @throws EventStoreError `EVENTSTORE_CORRUPT` when the record contradicts the stream's state
+   */
+  applyMeaning(seq: number, time: number, kind: RecordKind, stream: string, revision: number): void {
     const m = this.active
     if (seq !== m.coveredTo + 1) {
       throw EventStoreError.CORRUPT(`index out of step: seq ${seq} after ${m.coveredTo}`)
     }
-    const { stream, revision, kind } = meaning
     let mem = m.streams.get(stream)
     const prev = mem ?? this.summary(stream)
     if (prev.tombstoned) {
@@ -199,7 +219,14 @@ export class StreamIndex {
       )
     }
     if (!mem) {
-      mem = { ...prev, firstRevision: prev.revision + 1, seqs: [] }
+      mem = {
+        revision: prev.revision,
+        deletedRevision: prev.deletedRevision,
+        tombstoned: prev.tombstoned,
+        lastSeq: prev.lastSeq,
+        firstRevision: prev.revision + 1,
+        seqs: [],
+      }
       m.streams.set(stream, mem)
       this.cache.delete(stream)
     }
@@ -213,10 +240,9 @@ export class StreamIndex {
     }
     mem.lastSeq = seq
     m.coveredTo = seq
-    m.anchorTime = record.time
-    m.anchorKeyCrc = keyCrc(stream)
-    if (m.entries >= this.flushEvery && this.frozen.length === 0) this.startFlush()
-    return meaning
+    m.anchorTime = time
+    m.anchorKey = stream
+    if (m.entries >= this.flushLimit && this.frozen.length === 0) this.startFlush()
   }
 
   /**
@@ -282,12 +308,20 @@ export class StreamIndex {
     const to = this.wal.lastSeq
     if (from > to) return
     const started = performance.now()
-    for await (const r of this.wal.recordsRaw({ from, to })) {
-      this.apply(r)
-      this.caughtUp++
-      // Bound memory during a long catch-up (a rebuild): write tables as they fill.
-      if (this.writing && this.active.entries >= this.flushEvery) await this.writing
+    // A long catch-up (a rebuild) writes fewer, larger tables: fewer merges, while memory stays
+    // bounded (about 16 bytes per event, plus one entry per stream).
+    this.flushLimit = Math.max(this.flushEvery, CATCH_UP_FLUSH_EVENTS)
+    try {
+      for await (const r of this.wal.recordsRaw({ from, to })) {
+        this.apply(r)
+        this.caughtUp++
+        // Bound memory: wait for the table being written before filling another.
+        if (this.writing && this.active.entries >= this.flushLimit) await this.writing
+      }
+    } finally {
+      this.flushLimit = this.flushEvery
     }
+    if (this.active.entries >= this.flushEvery) this.startFlush()
     while (this.writing) await this.writing
     if (this.failure) throw this.failure
     this.catchUpMs = performance.now() - started
@@ -367,7 +401,7 @@ export class StreamIndex {
         coveredFrom: m.coveredFrom,
         coveredTo: m.coveredTo,
         anchorTime: m.anchorTime,
-        anchorKeyCrc: m.anchorKeyCrc,
+        anchorKeyCrc: keyCrc(m.anchorKey),
       },
       (async function* () {
         for (const name of names) {
