@@ -6,9 +6,6 @@
 import type { AppendResult, ExpectedRevision } from '../src/index.js'
 import type { EventView } from './damage-support.js'
 
-/** The store's default `idempotencyWindow`. */
-export const IDEMPOTENCY_WINDOW = 32
-
 /** An event of the model, with the result of the append that wrote it. */
 export interface ModelEvent extends EventView {
   data: { i: number }
@@ -61,8 +58,11 @@ export class ModelState {
   /** The last position written (events and markers). */
   position = 0
 
+  /** @param window - the store's `idempotencyWindow` (at least 1) */
+  constructor(readonly window: number) {}
+
   clone(): ModelState {
-    const c = new ModelState()
+    const c = new ModelState(this.window)
     for (const [name, s] of this.streams) c.streams.set(name, { ...s, events: [...s.events] })
     c.log.push(...this.log)
     c.position = this.position
@@ -89,7 +89,7 @@ export class ModelState {
    * ids equal to stored events (soft-deleted ones included: the append they came from did happen) is
    * a retry, and returns the original result without writing: for a numeric expected revision, the
    * events right after it; for `'any'` and `'stream_exists'`, consecutive events among the last
-   * `IDEMPOTENCY_WINDOW` revisions; for `'no_stream'`, the same, but only when the stream exists (the
+   * `window` revisions (or as many as the append has events); for `'no_stream'`, the same, but only when the stream exists (the
    * expectation fails) and the original append created the stream. Otherwise the expected revision
    * must hold, and the events are written.
    */
@@ -190,7 +190,7 @@ export class ModelState {
       const run = s.events.slice(expected, expected + n)
       return same(run) ? run : undefined
     }
-    const window = Math.max(IDEMPOTENCY_WINDOW, n)
+    const window = Math.max(this.window, n)
     const span = s.events.slice(Math.max(0, s.revision - window))
     for (let i = 0; i + n <= span.length; i++) {
       const run = span.slice(i, i + n)
