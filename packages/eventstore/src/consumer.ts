@@ -181,7 +181,8 @@ export class Consumer<Rec extends RecordShape = RecordShape> {
     while (!signal.aborted) {
       const end = this.store.position
       if (end <= this.checkpoint) {
-        if (!(await this.store.waitForPosition(this.checkpoint, signal))) return
+        // Stopped while waiting: store how far it got (past events its filter skipped) below.
+        if (!(await this.store.waitForPosition(this.checkpoint, signal))) break
         continue
       }
       const batch: StoredEvent<Rec>[] = []

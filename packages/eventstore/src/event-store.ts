@@ -167,8 +167,6 @@ export interface EventStoreMetrics {
 /** Reservation of a stream with appends in flight: its state as if they had all succeeded. */
 interface InFlight extends StreamSummary {
   appends: number
-  /** Caller-given ids of the events in flight (to recognise a retry racing its original). */
-  ids: Set<string> | undefined
   /** The stream's latest append (it settles after every earlier one). */
   last: Promise<unknown>
 }
@@ -346,26 +344,21 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
     prepared: readonly Prepared[],
     head: StreamSummary,
   ): Promise<AppendResult> {
-    const windowed = (expected === 'any' || expected === 'stream_exists') && this.window > 0
-    if ((windowed || !matches(head, expected)) && head.revision > 0) {
-      const original = await this.findRetry(stream, expected, prepared)
+    // With a revision number the retried events can only sit right after it; otherwise look in the
+    // window of recent events ('no_stream' too: the stream may have been deleted since).
+    const windowed = typeof expected !== 'number' && this.window > 0
+    while ((windowed || !matches(head, expected)) && head.revision > 0) {
+      const { original, covered } = await this.findRetry(stream, expected, prepared)
       if (original) return original
       this.requireOpen()
       head = this.head(stream)
       if (head.tombstoned) throw EventStoreError.STREAM_TOMBSTONED(stream)
+      // Nothing appended to the stream since the read (acknowledged or in flight): the answer holds.
+      // Otherwise those events may be the same ones (a retry racing its original): look again.
+      if (head.revision === covered) break
     }
     if (!matches(head, expected)) {
       throw EventStoreError.WRONG_EXPECTED_REVISION(stream, expected, head.revision)
-    }
-    // The same events are being appended right now (a retry racing its original): wait for it,
-    // then decide again, so the ids are stored once.
-    const flight = this.inFlight.get(stream)
-    if (flight?.ids && prepared.some((p) => flight.ids!.has(p.id))) {
-      await flight.last.catch(() => {})
-      this.requireOpen()
-      const now = this.head(stream)
-      if (now.tombstoned) throw EventStoreError.STREAM_TOMBSTONED(stream)
-      return this.appendWithIds(stream, expected, prepared, now)
     }
     return this.commit(stream, head, prepared)
   }
@@ -715,7 +708,6 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
     const time = Date.now()
     const n = prepared.length
     const records: LogRecord[] = new Array(n)
-    let ids: string[] | undefined
     for (let i = 0; i < n; i++) {
       const p = prepared[i]!
       const headers: Record<string, string> = p.metadata ? { ...p.metadata } : {}
@@ -723,10 +715,6 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
       headers[REVISION_HEADER] = String(first + i)
       if (created && i === 0) headers[CREATED_HEADER] = '1'
       records[i] = { type: p.type, data: p.bytes, key: stream, headers, time }
-      if (p.userId) {
-        ids ??= []
-        ids.push(p.id)
-      }
     }
     const revision = first + n - 1
     return this.submit(
@@ -737,7 +725,6 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
       head.deletedRevision,
       head.tombstoned,
       records,
-      ids,
       (position) => ({
         nextExpectedRevision: revision,
         position,
@@ -771,7 +758,6 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
       head.revision,
       tombstone,
       [record],
-      undefined,
       (position) => ({
         position,
       }),
@@ -790,12 +776,11 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
     deletedRevision: number,
     tombstoned: boolean,
     records: LogRecord[],
-    ids: readonly string[] | undefined,
     done: (lastSeq: number) => T,
   ): Promise<T> {
     let f = this.inFlight.get(stream)
     if (f === undefined) {
-      f = { revision, deletedRevision, tombstoned, lastSeq: 0, appends: 0, ids: undefined, last: DONE }
+      f = { revision, deletedRevision, tombstoned, lastSeq: 0, appends: 0, last: DONE }
       this.inFlight.set(stream, f)
     } else {
       f.revision = revision
@@ -803,10 +788,6 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
       f.tombstoned = tombstoned
     }
     f.appends++
-    if (ids) {
-      f.ids ??= new Set()
-      for (const id of ids) f.ids.add(id)
-    }
     const flight = f
     const appended = this.appendLog(records).then(
       (lastSeq) => {
@@ -874,7 +855,7 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
     stream: string,
     expected: ExpectedRevision,
     prepared: readonly Prepared[],
-  ): Promise<AppendResult | undefined> {
+  ): Promise<{ original: AppendResult | undefined; covered: number }> {
     // Let appends in flight land, so their events are readable.
     const flight = this.inFlight.get(stream)
     if (flight) await flight.last.catch(() => {})
@@ -891,7 +872,8 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
       lo = Math.max(1, s.revision - window + 1)
       hi = s.revision
     }
-    if (hi > s.revision || hi - lo + 1 < n) return undefined
+    const covered = s.revision
+    if (hi > s.revision || hi - lo + 1 < n) return { original: undefined, covered }
     const seqs = this.index.seqs(stream, lo, hi)
     const stored = await this.wal.recordsAtRaw(seqs)
     for (let i = 0; i + n <= stored.length; i++) {
@@ -902,9 +884,10 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
       const created = stored[i]!.headers?.[CREATED_HEADER] === '1'
       // 'no_stream' was met by the original only if it created the stream.
       if (expected === 'no_stream' && !created) continue
-      return { nextExpectedRevision: firstRevision + n - 1, position: stored[i + n - 1]!.seq, created }
+      const position = stored[i + n - 1]!.seq
+      return { original: { nextExpectedRevision: firstRevision + n - 1, position, created }, covered }
     }
-    return undefined
+    return { original: undefined, covered }
   }
 
   /** Reads events by position, in the order given. */

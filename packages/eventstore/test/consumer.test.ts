@@ -229,3 +229,17 @@ test('onError may start the consumer again', async () => {
   await until(() => seen.length === 3)
   expect(seen).toEqual([1, 2, 3])
 })
+
+test('a consumer stopped while waiting stores the position it reached past filtered-out events', async () => {
+  const dir = tempDir()
+  const s = await store(dir)
+  await s.appendToStream('acct-1', events(1))
+  const c = s.consumer({ name: 'p', filter: { streamPrefix: 'acct-' }, handler: () => {} })
+  await c.start()
+  await until(() => c.position === 1)
+  await s.appendToStream('noise-1', events(2))
+  await until(() => c.position === 3)
+  await c.stop()
+  const file = join(dir, 'consumers', 'p.ckpt')
+  expect(decodeCheckpoint(readFileSync(file), file)).toBe(3)
+})

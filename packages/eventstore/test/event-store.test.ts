@@ -164,16 +164,39 @@ describe('appendToStream', () => {
     expect(late.nextExpectedRevision).toBe(6)
   })
 
-  test("a retry racing its original (same ids, 'any') is stored once", async () => {
-    const s = await store(tempDir(), { sync: 'always' })
-    await s.appendToStream('x', events(1))
-    const batch = [
-      { type: 'e', data: 1, id: 'r-1' },
-      { type: 'e', data: 2, id: 'r-2' },
-    ]
-    const results = await Promise.all([s.appendToStream('x', batch), s.appendToStream('x', batch)])
-    expect(results[1]).toEqual(results[0])
-    expect((await collect(s.readStream('x'))).map((e) => e.id).slice(1)).toEqual(['r-1', 'r-2'])
+  test.each([
+    ['any', 'always'],
+    ['any', 'os-cache'],
+    ['stream_exists', 'os-cache'],
+    ['no_stream', 'os-cache'],
+  ] as const)(
+    "a retry racing its original (same ids, %s, sync '%s') is stored once",
+    async (expectedRevision, sync) => {
+      const s = await store(tempDir(), { sync })
+      await s.appendToStream('x', events(1))
+      // 'no_stream' passes for a deleted stream (its revisions go on).
+      if (expectedRevision === 'no_stream') await s.deleteStream('x')
+      const batch = [
+        { type: 'e', data: 1, id: 'r-1' },
+        { type: 'e', data: 2, id: 'r-2' },
+      ]
+      const results = await Promise.all([
+        s.appendToStream('x', batch, { expectedRevision }),
+        s.appendToStream('x', batch, { expectedRevision }),
+      ])
+      expect(results[1]).toEqual(results[0])
+      const ids = (await collect(s.readAll())).map((e) => e.id)
+      expect(ids.slice(1)).toEqual(['r-1', 'r-2'])
+    },
+  )
+
+  test("a 'no_stream' retry whose original was deleted since is recognised, not written again", async () => {
+    const s = await store()
+    const batch = [{ type: 'e', data: 1, id: 'once' }]
+    const original = await s.appendToStream('x', batch, { expectedRevision: 'no_stream' })
+    await s.deleteStream('x')
+    expect(await s.appendToStream('x', batch, { expectedRevision: 'no_stream' })).toEqual(original)
+    expect(s.wal.lastSeq).toBe(2)
   })
 
   test('a retry after a restart is still recognised', async () => {
