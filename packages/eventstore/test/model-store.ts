@@ -36,8 +36,6 @@ export interface ModelInput {
 export type AppendVerdict =
   | { kind: 'written'; result: AppendResult }
   | { kind: 'retry'; result: AppendResult }
-  /** Either is right for now (see {@link ModelState.decideAppend}). */
-  | { kind: 'written or retry'; written: AppendResult; retry: AppendResult }
   | { kind: 'error'; code: 'WRONG_EXPECTED_REVISION' | 'STREAM_TOMBSTONED'; actual: number }
 
 /** What the model says a delete or tombstone must do. */
@@ -99,12 +97,6 @@ export class ModelState {
     const s = this.stream(name)
     if (s.tombstoned) return { kind: 'error', code: 'STREAM_TOMBSTONED', actual: s.revision }
     const holds = this.matches(name, expected)
-    const n = inputs.length
-    const written: AppendResult = {
-      nextExpectedRevision: s.revision + n,
-      position: this.position + n,
-      created: !this.exists(name),
-    }
     if (inputs.every((e) => e.id !== undefined)) {
       const original = this.findOriginal(
         s,
@@ -116,15 +108,19 @@ export class ModelState {
         if (original[0]!.batch !== last.batch || original.length !== last.batchSize) {
           throw new Error('the model only retries whole batches')
         }
-        // A 'no_stream' retry of an append whose stream was deleted since: the store writes it again
-        // today, which its maintainers count as a bug (the other kinds return the original); until
-        // that is settled both answers pass, and the model follows the one the store gave.
-        if (expected === 'no_stream' && holds) return { kind: 'written or retry', written, retry: last.batch }
         return { kind: 'retry', result: last.batch }
       }
     }
     if (!holds) return { kind: 'error', code: 'WRONG_EXPECTED_REVISION', actual: s.revision }
-    return { kind: 'written', result: written }
+    const n = inputs.length
+    return {
+      kind: 'written',
+      result: {
+        nextExpectedRevision: s.revision + n,
+        position: this.position + n,
+        created: !this.exists(name),
+      },
+    }
   }
 
   /** Applies a written append (`decideAppend` said `written`). */
