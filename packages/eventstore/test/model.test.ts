@@ -1,9 +1,10 @@
 /**
  * Model-based test of the EventStore: fast-check generates sequences of commands (appends with every
- * kind of expected revision, with and without ids, exact retries, deletes, tombstones, reads,
- * reopens, index rebuilds, and crashes back to a copy of the directory), runs each against a real
- * store and against the in-memory model of `model-store.ts`, and checks that they agree at every
- * step. Small `indexFlushEvents` make the store write and merge index tables all along.
+ * kind of expected revision, with and without ids, exact retries, concurrent appends, identical
+ * appends racing each other, deletes, tombstones, reads, reopens, index rebuilds, and crashes back to
+ * a copy of the directory), runs each against a real store and against the in-memory model of
+ * `model-store.ts`, and checks that they agree at every step. Each run picks a small `indexFlushEvents` (so the store writes and merges index tables all
+ * along), the size of the summary cache, the `idempotencyWindow` and the sync policy.
  *
  * `WALTZ_MODEL_RUNS` sets the number of runs (default 25), `WALTZ_MODEL_SEED` the seed; a failure
  * prints the seed and the shrunk command list.
@@ -536,6 +537,7 @@ test('the store agrees with the model', async () => {
     indexFlushEvents: fc.constantFrom(4, 8, 16),
     indexCacheStreams: fc.constantFrom(0, 2, 1000),
     idempotencyWindow: fc.constantFrom(1, 2, 32),
+    sync: fc.constantFrom('os-cache' as const, 'background' as const, 'always' as const),
   })
   await fc.assert(
     fc.asyncProperty(setupArb, fc.commands(commandArbs, { maxCommands: 80, size: 'max' }), runCommands),
