@@ -7,7 +7,7 @@
  */
 import { WalError } from './errors.js'
 import type { Fd } from './files.js'
-import { openSegment, type ReadSource, RecordDecoder } from './reader.js'
+import { type ReadSource, RecordDecoder } from './reader.js'
 import { FrameWalker, problemError, type SegmentRef, streamProblem } from './scanner.js'
 import type { SeekPoint } from './seek-index.js'
 import type { WalRecord } from './serializer.js'
@@ -76,8 +76,9 @@ class SegmentPointReader {
    * @param positions - positions in `seqs`, by ascending seq, all in this segment
    */
   async read(seqs: readonly number[], positions: readonly number[], out: WalRecord[]): Promise<void> {
-    const { files, seeks } = this.source
-    this.fd = await openSegment(files, this.ref)
+    const { fds, seeks } = this.source
+    const lease = await fds.acquire(this.ref)
+    this.fd = lease.fd
     try {
       const runs: Run[] = []
       let run: Run | undefined
@@ -98,9 +99,7 @@ class SegmentPointReader {
       const settled = await Promise.allSettled(runs.map((r) => this.walk(r, seqs, out)))
       for (const s of settled) if (s.status === 'rejected') throw s.reason
     } finally {
-      // Not awaited: nothing waits for the descriptor to be released, and an error closing a file
-      // only read changes nothing.
-      void files.close(this.fd).catch(() => {})
+      lease.release()
     }
   }
 

@@ -23,6 +23,7 @@ import {
   streamProblem,
 } from './scanner.js'
 import type { SeekIndex } from './seek-index.js'
+import type { SegmentFds } from './segment-fds.js'
 import type { RecordShape, Serializer, WalRecord } from './serializer.js'
 
 /** Bytes of the first read after a seek: the seek entry lies a few KiB before the first record wanted. */
@@ -39,6 +40,8 @@ export interface ReadSource {
   readonly state: LogState
   /** Where reads that start inside a segment begin. */
   readonly seeks: SeekIndex
+  /** Segment files kept open for point reads. */
+  readonly fds: SegmentFds
 }
 
 /**

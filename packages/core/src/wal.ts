@@ -17,6 +17,7 @@ import type { AppendRecord } from './record-encoder.js'
 import { type RecoveryReport, recover } from './recovery.js'
 import { listSegments, readableEnd } from './scanner.js'
 import { SeekIndex } from './seek-index.js'
+import { SegmentFds } from './segment-fds.js'
 import type { AppendInput, RawRecord, RecordShape, Serializer, WalRecord, WalRecordOf } from './serializer.js'
 import { Writer } from './writer.js'
 
@@ -147,6 +148,7 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
       maxRecordSize,
       state,
       seeks: new SeekIndex({ files, maxRecordSize, serializerName, state }),
+      fds: new SegmentFds(files, state),
     }
     this.decoded = { ...source, serializer: init.serializer }
     this.raw = { ...source, serializer: undefined }
@@ -364,7 +366,13 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
   /** Closes what this instance holds (a writer: syncs, closes the segment, releases the lock). */
   protected async closeOnce(): Promise<void> {
     this.closed = true
+    this.pointReadFds().closeAll()
     this.state.notify()
+  }
+
+  /** The segment files point reads keep open (closed with the instance). */
+  protected pointReadFds(): SegmentFds {
+    return this.raw.fds
   }
 
   /** Resolves when more records may be readable: a reader polls the directory. */
@@ -741,6 +749,7 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
 
   protected override async closeOnce(): Promise<void> {
     this.closed = true
+    this.pointReadFds().closeAll()
     try {
       await this.truncating
       await this.writer.close()

@@ -193,7 +193,7 @@ describe('recordsAt', () => {
     await reader.close()
   })
 
-  it('reads an indexed sealed segment with one open and one small read per scattered seq', async () => {
+  it('reads an indexed sealed segment with no open (kept from the first read) and one small read per scattered seq', async () => {
     const dir = tempDir()
     const wal = await Wal.open({ dir, segmentSize: 128 * 1024 })
     for (let i = 1; i <= 2000; i++) await wal.append({ type: 'r', data: payloadFor(i, 200) })
@@ -208,13 +208,38 @@ describe('recordsAt', () => {
     expect(got.map((r) => r.seq)).toEqual(seqs)
     expect(got.map((r) => r.data)).toEqual(seqs.map((s) => payloadFor(s, 200)))
     const delta = (op: string) => (fault.calls[op] ?? 0) - (before[op] ?? 0)
-    expect(delta('open')).toBe(1)
+    expect(delta('open')).toBe(0)
     expect(delta('read')).toBe(seqs.length)
     expect(delta('size')).toBe(0)
     // A failing read is WAL_IO, through the same file interface.
     fault.fail('read', 'EIO')
     await expect(reader.recordsAt([20])).rejects.toMatchObject({ code: 'WAL_IO' })
     await reader.close()
+  })
+
+  it('keeps segment files open between point reads, closes them when retention removes them and at close', async () => {
+    const dir = tempDir()
+    const fault = faultyFiles()
+    const wal = await Wal.open({ dir, segmentSize: 16 * 1024, files: fault.files })
+    for (let i = 1; i <= 400; i++) await wal.append({ type: 'r', data: payloadFor(i, 200) })
+    const calls = (op: string) => fault.calls[op] ?? 0
+    const opens = calls('open')
+    await wal.recordsAt([1, 2, 3])
+    expect(calls('open')).toBe(opens + 1)
+    await wal.recordsAt([4, 1])
+    expect(calls('open')).toBe(opens + 1)
+    const closes = calls('close')
+    await wal.truncateBefore(300)
+    await new Promise((r) => setImmediate(r))
+    expect(calls('close')).toBeGreaterThan(closes)
+    await expect(wal.recordsAt([1])).rejects.toMatchObject({ code: 'WAL_TRUNCATED' })
+    const last = wal.lastSeq
+    await wal.recordsAt([last - 1])
+    const beforeClose = calls('close')
+    await wal.close()
+    await new Promise((r) => setImmediate(r))
+    // The active segment's writer descriptor and the point reader's cached one.
+    expect(calls('close')).toBeGreaterThanOrEqual(beforeClose + 2)
   })
 
   it("a writer's own appends read as soon as they are acknowledged, in 'background' mode too", async () => {
