@@ -8,7 +8,7 @@
  * 8  position (u48 LE, 2 zero bytes)             16 CRC-32 of bytes 0..15 (u32)   total 20 bytes
  * ```
  */
-import { mkdir, readFile, unlink } from 'node:fs/promises'
+import { mkdir, readdir, readFile, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { EventStoreError } from './errors.js'
@@ -85,6 +85,7 @@ export function fileCheckpoints(dir: string): CheckpointStore & { remove(name: s
   return {
     async read(name) {
       const file = path(name)
+      await removeTempFiles(dir, `${checkConsumerName(name)}.ckpt.`)
       let bytes: Buffer
       try {
         bytes = await readFile(file)
@@ -107,5 +108,18 @@ export function fileCheckpoints(dir: string): CheckpointStore & { remove(name: s
         if (err.code !== 'ENOENT') throw EventStoreError.IO(`removing ${path(name)} failed`, { cause: err })
       })
     },
+  }
+}
+
+/** Removes the temp files an interrupted checkpoint write left (`<name>.ckpt.<pid>-<hex>.tmp`). */
+async function removeTempFiles(dir: string, prefix: string): Promise<void> {
+  let names: string[]
+  try {
+    names = await readdir(dir)
+  } catch {
+    return // no directory yet: nothing was ever stored
+  }
+  for (const n of names) {
+    if (n.startsWith(prefix) && n.endsWith('.tmp')) await unlink(join(dir, n)).catch(() => {})
   }
 }

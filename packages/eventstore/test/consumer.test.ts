@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, expect, test } from 'vitest'
 import { tempDir } from '../../../test-support/temp-dir.js'
@@ -242,4 +242,15 @@ test('a consumer stopped while waiting stores the position it reached past filte
   await c.stop()
   const file = join(dir, 'consumers', 'p.ckpt')
   expect(decodeCheckpoint(readFileSync(file), file)).toBe(3)
+})
+
+test('temp files an interrupted checkpoint write left are removed when the consumer starts', async () => {
+  const dir = tempDir()
+  const s = await store(dir)
+  mkdirSync(join(dir, 'consumers'), { recursive: true })
+  const leftover = join(dir, 'consumers', 'p.ckpt.1234-abcd.tmp')
+  writeFileSync(leftover, 'half')
+  const c = s.consumer({ name: 'p', handler: () => {} })
+  await c.start()
+  expect(existsSync(leftover)).toBe(false)
 })
