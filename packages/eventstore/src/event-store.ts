@@ -47,9 +47,10 @@ export interface EventStoreOptions<Rec extends RecordShape = RecordShape>
   /** Stream summaries read from index tables that are cached in memory. Default 100,000. */
   indexCacheStreams?: number
   /**
-   * With `expectedRevision: 'any'` or `'stream_exists'`, an append whose events all carry ids equal to
-   * consecutive events among the stream's last `idempotencyWindow` is a retry: it returns the original
-   * result and writes nothing. Default 32; 0 turns the check off.
+   * With `expectedRevision: 'any'`, `'stream_exists'` or `'no_stream'`, an append whose events all carry
+   * ids equal to consecutive events among the stream's last `idempotencyWindow` is a retry: it returns
+   * the original result and writes nothing. Default 32; 0 turns this check off (with a revision
+   * number, the events right after it are always checked).
    */
   idempotencyWindow?: number
 }
@@ -346,8 +347,10 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
   ): Promise<AppendResult> {
     // With a revision number the retried events can only sit right after it; otherwise look in the
     // window of recent events ('no_stream' too: the stream may have been deleted since).
-    const windowed = typeof expected !== 'number' && this.window > 0
-    while ((windowed || !matches(head, expected)) && head.revision > 0) {
+    // (`idempotencyWindow: 0` turns the look off for every expectation but a number.)
+    const look = (h: StreamSummary) =>
+      h.revision > 0 && (typeof expected === 'number' ? !matches(h, expected) : this.window > 0)
+    while (look(head)) {
       const { original, covered } = await this.findRetry(stream, expected, prepared)
       if (original) return original
       this.requireOpen()

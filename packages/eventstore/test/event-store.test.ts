@@ -199,6 +199,20 @@ describe('appendToStream', () => {
     expect(s.wal.lastSeq).toBe(2)
   })
 
+  test('idempotencyWindow 0 turns the window look off for every expectation but a number', async () => {
+    const s = await store(tempDir(), { idempotencyWindow: 0 })
+    const batch = [{ type: 'e', data: 1, id: 'a' }]
+    const first = await s.appendToStream('x', batch, { expectedRevision: 'no_stream' })
+    expect(
+      (await s.appendToStream('x', batch, { expectedRevision: 'stream_exists' })).nextExpectedRevision,
+    ).toBe(2)
+    expect((await s.appendToStream('x', batch)).nextExpectedRevision).toBe(3)
+    await expect(s.appendToStream('x', batch, { expectedRevision: 'no_stream' })).rejects.toMatchObject({
+      code: 'WRONG_EXPECTED_REVISION',
+    })
+    expect(await s.appendToStream('x', batch, { expectedRevision: 0 })).toEqual(first)
+  })
+
   test('a retry after a restart is still recognised', async () => {
     const dir = tempDir()
     const s = await store(dir)
