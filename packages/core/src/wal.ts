@@ -366,13 +366,8 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
   /** Closes what this instance holds (a writer: syncs, closes the segment, releases the lock). */
   protected async closeOnce(): Promise<void> {
     this.closed = true
-    this.pointReadFds().closeAll()
+    this.raw.fds.closeAll()
     this.state.notify()
-  }
-
-  /** The segment files point reads keep open (closed with the instance). */
-  protected pointReadFds(): SegmentFds {
-    return this.raw.fds
   }
 
   /** Resolves when more records may be readable: a reader polls the directory. */
@@ -749,13 +744,13 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
 
   protected override async closeOnce(): Promise<void> {
     this.closed = true
-    this.pointReadFds().closeAll()
     try {
       await this.truncating
       await this.writer.close()
     } finally {
       this.lock.release()
-      this.shared.state.notify()
+      // The reader's part: the files point reads keep open, and waking waiters.
+      await super.closeOnce()
     }
   }
 

@@ -74,13 +74,19 @@ export function decodeCheckpoint(bytes: Buffer, file: string): number {
   return bytes.readUIntLE(8, 6)
 }
 
+/** The default checkpoint store: a {@link CheckpointStore} of files, which can also remove one. */
+export interface FileCheckpointStore extends CheckpointStore {
+  /** Removes the checkpoint of consumer `name` (it then starts from its `from` again). */
+  remove(name: string): Promise<void>
+}
+
 /**
  * The default {@link CheckpointStore}: files in `dir`.
  *
  * @param dir - the directory (created on first store)
  * @returns the checkpoint store
  */
-export function fileCheckpoints(dir: string): CheckpointStore & { remove(name: string): Promise<void> } {
+export function fileCheckpoints(dir: string): FileCheckpointStore {
   const path = (name: string) => join(dir, `${checkConsumerName(name)}.ckpt`)
   return {
     async read(name) {

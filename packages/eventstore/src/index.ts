@@ -1,5 +1,11 @@
-export { type CheckpointStore, fileCheckpoints } from './checkpoint-file.js'
-export { type HandleCommandOptions, type HandleCommandResult, handleCommand } from './command.js'
+export { type CheckpointStore, type FileCheckpointStore, fileCheckpoints } from './checkpoint-file.js'
+export {
+  type CommandStore,
+  type DecideContext,
+  type HandleCommandOptions,
+  type HandleCommandResult,
+  handleCommand,
+} from './command.js'
 export { Consumer, type ConsumerContext, type ConsumerOptions } from './consumer.js'
 export {
   EventStoreError,
