@@ -157,6 +157,26 @@ export function checkExpected(expected: unknown, stream: string): ExpectedRevisi
   )
 }
 
+/** Event types already checked (a store sees few distinct types). */
+const CHECKED_TYPES = new Set<string>()
+
+/** Checks an event type not seen before, and remembers it. */
+function checkNewType(type: unknown, stream: string): void {
+  if (typeof type !== 'string' || type.length === 0 || type.startsWith('$')) {
+    throw EventStoreError.INVALID_ARGUMENT(
+      `an event type must be a non-empty string not starting with '$', got ${String(type)}`,
+      { stream },
+    )
+  }
+  if (!isWellFormed(type) || Buffer.byteLength(type, 'utf8') > MAX_TYPE_BYTES) {
+    throw EventStoreError.INVALID_ARGUMENT(`event type ${JSON.stringify(type)} is too long or malformed`, {
+      stream,
+    })
+  }
+  if (CHECKED_TYPES.size >= 1024) CHECKED_TYPES.clear() // unbounded type names must not grow memory
+  CHECKED_TYPES.add(type)
+}
+
 /**
  * Checks one event to append; returns its headers (`$id`, `$rev` are added by the caller).
  *
@@ -169,17 +189,7 @@ export function checkEvent(event: unknown, stream: string): { type: string; id: 
     })
   }
   const { type, id, metadata } = event as { type?: unknown; id?: unknown; metadata?: unknown }
-  if (typeof type !== 'string' || type.length === 0 || type.startsWith('$')) {
-    throw EventStoreError.INVALID_ARGUMENT(
-      `an event type must be a non-empty string not starting with '$', got ${String(type)}`,
-      { stream },
-    )
-  }
-  if (!isWellFormed(type) || Buffer.byteLength(type, 'utf8') > MAX_TYPE_BYTES) {
-    throw EventStoreError.INVALID_ARGUMENT(`event type ${JSON.stringify(type)} is too long or malformed`, {
-      stream,
-    })
-  }
+  if (typeof type !== 'string' || !CHECKED_TYPES.has(type)) checkNewType(type, stream)
   if (id !== undefined && (typeof id !== 'string' || id.length === 0 || !isWellFormed(id))) {
     throw EventStoreError.INVALID_ARGUMENT(`an event id must be a non-empty string, got ${String(id)}`, {
       stream,
@@ -198,5 +208,5 @@ export function checkEvent(event: unknown, stream: string): { type: string; id: 
       }
     }
   }
-  return { type, id: id as string | undefined }
+  return { type: type as string, id: id as string | undefined }
 }

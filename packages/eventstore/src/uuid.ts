@@ -10,6 +10,14 @@ import { randomUUID } from 'node:crypto'
  */
 export function uuidv7(now: number = Date.now()): string {
   const random = randomUUID() // xxxxxxxx-xxxx-4xxx-Vxxx-xxxxxxxxxxxx (V: the variant, 8..b)
-  const time = Math.trunc(now).toString(16).padStart(12, '0').slice(-12)
-  return `${time.slice(0, 8)}-${time.slice(8, 12)}-7${random.slice(15)}`
+  if (now !== prefixMs) {
+    const time = Math.trunc(now).toString(16).padStart(12, '0').slice(-12)
+    prefix = `${time.slice(0, 8)}-${time.slice(8, 12)}-7`
+    prefixMs = now
+  }
+  return prefix + random.slice(15)
 }
+
+// The time part of the last millisecond's ids: most ids of a busy millisecond share it.
+let prefixMs = -1
+let prefix = ''
