@@ -56,7 +56,7 @@ interface Run {
   readonly positions: number[]
 }
 
-/** Point reads in one segment, with the segment open once. */
+/** Point reads in one segment, through one descriptor of its file. */
 class SegmentPointReader {
   private readonly source: ReadSource
   private readonly ref: SegmentRef

@@ -270,11 +270,11 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
   /**
    * The records with exactly these seqs, in the order given (a seq given twice yields the same record
    * object twice). Each is read from near its place in its segment through a sparse seek index (built
-   * as reads need it, by one checked walk of each segment), with each segment opened once per call:
-   * a few scattered records cost a few small reads, not a scan. Records are checked and decoded as
-   * {@link WalReader.records} checks and decodes them. A seq above the last readable one is looked
-   * for first: a reader picks up what the writing process appended since (as its tails do), a `Wal`
-   * writes appends still pending (as `flush` does).
+   * as reads need it, by one checked walk of each segment), and segment files stay open between calls
+   * (up to 64): a few scattered records cost a few small reads, not a scan. Records are checked and
+   * decoded as {@link WalReader.records} checks and decodes them. A seq above the last readable one is
+   * looked for first: a reader picks up what the writing process appended since (as its tails do), a
+   * `Wal` writes appends still pending (as `flush` does).
    *
    * @param seqs - seqs of stored records, in any order
    * @returns the records, `result[i].seq === seqs[i]`
