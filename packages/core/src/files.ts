@@ -23,6 +23,11 @@ export interface Files {
   writeSync(fd: Fd, buf: Uint8Array, offset: number, length: number, position: number): void
   /** Reads up to `length` bytes at `position`; resolves to the count read (0 at end of file). */
   read(fd: Fd, buf: Uint8Array, offset: number, length: number, position: number): Promise<number>
+  /**
+   * Optional: a synchronous `read`, for point reads of a few KiB (mostly from the page cache). Without
+   * it, point reads use `read`.
+   */
+  readSync?(fd: Fd, buf: Uint8Array, offset: number, length: number, position: number): number
   fdatasync(fd: Fd): Promise<void>
   /** The same, blocking the calling thread (the writer's `blockingSync` mode). */
   fdatasyncSync(fd: Fd): void
@@ -74,6 +79,7 @@ export const nodeFiles: Files = {
     let done = 0
     while (done < length) done += fs.writeSync(fd, buf, offset + done, length - done, position + done)
   },
+  readSync: (fd, buf, offset, length, position) => fs.readSync(fd, buf, offset, length, position),
   read: (fd, buf, offset, length, position) =>
     new Promise((resolve, reject) =>
       fs.read(fd, buf, offset, length, position, (err, n) => (err ? reject(err) : resolve(n))),

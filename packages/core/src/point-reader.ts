@@ -109,11 +109,14 @@ class SegmentPointReader {
     const path = this.ref.path
     const { offset, seq: first, end } = run.from
     const walker = new FrameWalker(files, this.fd, offset, first, maxRecordSize, WINDOW)
+    // A few KiB per seq, mostly from the page cache: a synchronous pread costs microseconds, a trip
+    // through libuv's thread pool (four threads shared by every read) tens of them and more in a queue.
+    const sync = files.readSync !== undefined
     let last: WalRecord | undefined
     for (const p of run.positions) {
       const seq = seqs[p]!
       while (last?.seq !== seq) {
-        const r = await walker.next(end)
+        const r = sync ? walker.nextSync(end) : await walker.next(end)
         if (r === 'ok') {
           if (walker.seq === seq) last = this.decoder.decode(walker, path)
         } else if (r === 'end') {

@@ -279,18 +279,46 @@ export class FrameWalker {
     // Never past the readable end or the end of the file: a corrupt length must not size a read or
     // an allocation. (A finite bound lies inside the file: the writer wrote up to it.)
     const end = Number.isFinite(bound) ? bound : await this.size()
-    let avail = await this.refill(offset, FRAME_HEADER_SIZE, end)
+    const avail = await this.refill(offset, FRAME_HEADER_SIZE, end)
+    const first = this.checkRead(offset, avail, end)
+    if (first !== 'read-more') return first
+    // The header is valid; the body runs past this chunk and the file holds it. Read what it needs.
+    return this.checkBody(offset, await this.refill(offset, FRAME_HEADER_SIZE + this.cursor.length, end))
+  }
+
+  /**
+   * Like {@link next}, with synchronous preads (`files.readSync`, which must exist): for point reads
+   * of a few KiB, mostly from the page cache, where a round trip through libuv's thread pool costs
+   * more than the read itself.
+   *
+   * @param bound - file offset the walker must not read past (finite: the readable end or the size)
+   * @returns as {@link next}
+   * @throws WalError `WAL_IO`
+   */
+  nextSync(bound: number): FrameCheck | 'end' {
+    const buffered = this.nextBuffered()
+    if (buffered !== 'more') return buffered
+    const offset = this.frameEnd
+    const avail = this.refillSync(offset, FRAME_HEADER_SIZE, bound)
+    const first = this.checkRead(offset, avail, bound)
+    if (first !== 'read-more') return first
+    return this.checkBody(offset, this.refillSync(offset, FRAME_HEADER_SIZE + this.cursor.length, bound))
+  }
+
+  /** Checks the frame at `offset` after a first read: or asks for its whole body when it lies further. */
+  private checkRead(offset: number, avail: number, end: number): FrameCheck | 'end' | 'read-more' {
     if (avail === 0) return 'end'
-    let at = offset - this.chunkPos
-    const expected = this.seq + 1
-    let check = checkFrame(this.chunk, at, at + avail, expected, this.maxRecordSize, this.cursor)
+    const at = offset - this.chunkPos
+    const check = checkFrame(this.chunk, at, at + avail, this.seq + 1, this.maxRecordSize, this.cursor)
     const need = FRAME_HEADER_SIZE + this.cursor.length
-    if (check === 'incomplete' && avail >= FRAME_HEADER_SIZE && need <= end - offset) {
-      // The header is valid; the body runs past this chunk and the file holds it. Read what it needs.
-      avail = await this.refill(offset, need, end)
-      at = offset - this.chunkPos
-      check = checkFrame(this.chunk, at, at + avail, expected, this.maxRecordSize, this.cursor)
-    }
+    if (check === 'incomplete' && avail >= FRAME_HEADER_SIZE && need <= end - offset) return 'read-more'
+    return check === 'ok' ? this.accept(at) : check
+  }
+
+  /** Checks the frame at `offset` once its whole body was read. */
+  private checkBody(offset: number, avail: number): FrameCheck {
+    const at = offset - this.chunkPos
+    const check = checkFrame(this.chunk, at, at + avail, this.seq + 1, this.maxRecordSize, this.cursor)
     return check === 'ok' ? this.accept(at) : check
   }
 
@@ -329,6 +357,34 @@ export class FrameWalker {
 
   /** Ensures the chunk holds `need` bytes from `offset` if the file has them; returns bytes available. */
   private async refill(offset: number, need: number, bound: number): Promise<number> {
+    const plan = this.planRefill(offset, need, bound)
+    if (typeof plan === 'number') return plan
+    const { next, kept, want } = plan
+    return this.install(
+      next,
+      offset,
+      kept + (await readFully(this.files, this.fd, next, kept, want - kept, offset + kept)),
+    )
+  }
+
+  /** {@link refill} with a synchronous read. */
+  private refillSync(offset: number, need: number, bound: number): number {
+    const plan = this.planRefill(offset, need, bound)
+    if (typeof plan === 'number') return plan
+    const { next, kept, want } = plan
+    return this.install(
+      next,
+      offset,
+      kept + readFullySync(this.files, this.fd, next, kept, want - kept, offset + kept),
+    )
+  }
+
+  /** What a refill must read: the bytes already held when they suffice, else a new chunk to fill. */
+  private planRefill(
+    offset: number,
+    need: number,
+    bound: number,
+  ): number | { next: Buffer; kept: number; want: number } {
     const kept = this.chunkPos + this.chunkLen - offset
     const limit = bound - offset
     const want = Math.min(Math.max(need, this.chunkSize), limit)
@@ -336,12 +392,38 @@ export class FrameWalker {
     if (this.chunkSize < READ_CHUNK) this.chunkSize = Math.min(this.chunkSize * 2, READ_CHUNK)
     const next = Buffer.allocUnsafe(want)
     if (kept > 0) this.chunk.copy(next, 0, offset - this.chunkPos, offset - this.chunkPos + kept)
-    const filled = kept + (await readFully(this.files, this.fd, next, kept, want - kept, offset + kept))
-    this.chunk = next
+    return { next, kept, want }
+  }
+
+  private install(chunk: Buffer, offset: number, filled: number): number {
+    this.chunk = chunk
     this.chunkPos = offset
     this.chunkLen = filled
     return filled
   }
+}
+
+/** {@link readFully} with synchronous reads (`files.readSync` must exist). */
+function readFullySync(
+  files: Files,
+  fd: Fd,
+  buf: Buffer,
+  offset: number,
+  length: number,
+  position: number,
+): number {
+  let filled = 0
+  while (filled < length) {
+    let n: number
+    try {
+      n = files.readSync!(fd, buf, offset + filled, length - filled, position + filled)
+    } catch (err) {
+      throw WalError.IO('segment read failed', { cause: err, offset: position + filled })
+    }
+    if (n === 0) break
+    filled += n
+  }
+  return filled
 }
 
 /** Reads up to `length` bytes at `position`, looping on short reads; returns the count read. */

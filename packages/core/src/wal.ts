@@ -271,7 +271,10 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
    * The records with exactly these seqs, in the order given (a seq given twice yields the same record
    * object twice). Each is read from near its place in its segment through a sparse seek index (built
    * as reads need it, by one checked walk of each segment), and segment files stay open between calls
-   * (up to 64): a few scattered records cost a few small reads, not a scan. Records are checked and
+   * (up to 64): a few scattered records cost a few small reads, not a scan. Those reads are synchronous
+   * preads of a few KiB (through `Files.readSync` when the file interface has it): from the page cache
+   * they take microseconds, far less than a trip through libuv's thread pool, but a read the disk must
+   * serve blocks the event loop for its duration. Records are checked and
    * decoded as {@link WalReader.records} checks and decodes them. A seq above the last readable one is
    * looked for first: a reader picks up what the writing process appended since (as its tails do), a
    * `Wal` writes appends still pending (as `flush` does).

@@ -58,12 +58,12 @@ export function faultyFiles(base: Files = nodeFiles) {
     }
   // A blocking call also fails when its asynchronous twin is told to (`write` fails `writeSync`).
   const wrapSync =
-    <A extends unknown[]>(name: keyof Files, twin: keyof Files, fn: (...args: A) => void) =>
-    (...args: A): void => {
+    <A extends unknown[], R>(name: keyof Files, twin: keyof Files, fn: (...args: A) => R) =>
+    (...args: A): R => {
       calls[name] = (calls[name] ?? 0) + 1
       const failure = failures.get(name) ?? failures.get(twin)
       if (failure) throw failure
-      fn(...args)
+      return fn(...args)
     }
   const files: Files = {
     open: wrap('open', base.open),
@@ -71,6 +71,7 @@ export function faultyFiles(base: Files = nodeFiles) {
     write: wrap('write', base.write),
     writeSync: wrapSync('writeSync', 'write', base.writeSync),
     read: wrap('read', base.read),
+    ...(base.readSync ? { readSync: wrapSync('readSync', 'read', base.readSync) } : {}),
     fdatasync: wrap('fdatasync', base.fdatasync),
     fdatasyncSync: wrapSync('fdatasyncSync', 'fdatasync', base.fdatasyncSync),
     ftruncate: wrap('ftruncate', base.ftruncate),
