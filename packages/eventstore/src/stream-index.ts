@@ -80,6 +80,15 @@ export interface StreamIndexStats {
   catchUpMs: number
 }
 
+/** Appends to `out` the seqs of `stream`'s events with revisions `from..to` held in memtable `m`. */
+function memSeqs(m: Memtable, stream: string, from: number, to: number, out: number[]): void {
+  const s = m.streams.get(stream)
+  if (!s || s.seqs.length === 0) return
+  const lo = Math.max(from, s.firstRevision)
+  const hi = Math.min(to, s.firstRevision + s.seqs.length - 1)
+  for (let r = lo; r <= hi; r++) out.push(s.seqs[r - s.firstRevision]!)
+}
+
 /** Events in memory that start a table write while catching up with the log. */
 const CATCH_UP_FLUSH_EVENTS = 1 << 20
 
@@ -262,13 +271,8 @@ export class StreamIndex {
         for (const seq of t.seqs(s, from, to)) out.push(seq)
       }
     }
-    for (const m of [...this.frozen, this.active]) {
-      const s = m.streams.get(stream)
-      if (!s || s.seqs.length === 0) continue
-      const lo = Math.max(from, s.firstRevision)
-      const hi = Math.min(to, s.firstRevision + s.seqs.length - 1)
-      for (let r = lo; r <= hi; r++) out.push(s.seqs[r - s.firstRevision]!)
-    }
+    for (const m of this.frozen) memSeqs(m, stream, from, to, out)
+    memSeqs(this.active, stream, from, to, out)
     return out
   }
 
