@@ -1,4 +1,8 @@
-/**
- * Placeholder until the adapter lands (issue 14).
- */
-export const ADAPTER_PENDING = true
+export {
+  getWaltzEventStore,
+  type WaltzEventStore,
+  type WaltzEventStoreOptions,
+  type WaltzReadEvent,
+  type WaltzReadEventMetadata,
+} from './event-store.js'
+export { JSON_METADATA } from './metadata.js'

@@ -1,0 +1,261 @@
+/**
+ * emmett's `EventStore` on a `@waltz/eventstore` store: emmett streams are waltz streams (same name),
+ * emmett stream versions are waltz revisions, global positions are WAL seqs, all as bigints.
+ */
+import {
+  type AggregateStreamOptions,
+  type AggregateStreamResult,
+  type AppendToStreamOptions,
+  type AppendToStreamResultWithGlobalPosition,
+  type DefaultEventStoreOptions,
+  downcastRecordedMessages,
+  type EventStore as EmmettEventStore,
+  type Event,
+  type ReadEvent,
+  type ReadEventMetadataWithGlobalPosition,
+  type ReadStreamOptions,
+  type ReadStreamResult,
+  type StreamExistsResult,
+  tryPublishMessagesAfterCommit,
+  upcastRecordedMessage,
+} from '@event-driven-io/emmett'
+import type { RecordShape } from '@waltz/core'
+import {
+  type AppendResult,
+  type EventInput,
+  EventStoreError,
+  type StoredEvent,
+  uuidv7,
+  type EventStore as WaltzStore,
+} from '@waltz/eventstore'
+import { assertExpected, conflict, toExpectedRevision } from './expected.js'
+import { type AppendedEvent, decodeMetadata, encodeMetadata } from './metadata.js'
+import { readSlice } from './read.js'
+
+/** Metadata of the events a {@link WaltzEventStore} reads: emmett's, with a global position. */
+export type WaltzReadEventMetadata = ReadEventMetadataWithGlobalPosition
+
+/** An event as a {@link WaltzEventStore} reads it. */
+export type WaltzReadEvent<EventType extends Event = Event> = ReadEvent<EventType, WaltzReadEventMetadata>
+
+/**
+ * emmett's `EventStore` on waltz, as returned by {@link getWaltzEventStore}. `appendToStream` also
+ * returns the global position of the last event appended.
+ */
+export interface WaltzEventStore extends EmmettEventStore<WaltzReadEventMetadata> {
+  /**
+   * Appends events as one atomic WAL batch if the stream is at `expectedStreamVersion`.
+   *
+   * @param streamName - the stream (the waltz stream of the same name)
+   * @param events - at least one event; `metadata.messageId`, when a string, is the stored event id
+   * @param options - `expectedStreamVersion` (default `NO_CONCURRENCY_CHECK`), `schema.versioning.downcast`
+   * @returns the stream's next expected version, whether the append created it, and the global
+   *   position of its last event
+   * @throws ExpectedVersionConflictError (emmett's) when the stream is not at the expected version
+   * @throws EventStoreError `EVENTSTORE_INVALID_ARGUMENT`, `STREAM_TOMBSTONED`, `EVENTSTORE_CLOSED`;
+   *   WalError `WAL_SERIALIZER_ERROR` (data the serializer refused), `WAL_IO`
+   */
+  appendToStream<EventType extends Event, EventPayloadType extends Event = EventType>(
+    streamName: string,
+    events: EventType[],
+    options?: AppendToStreamOptions<bigint, EventType, EventPayloadType>,
+  ): Promise<AppendToStreamResultWithGlobalPosition>
+  /** The waltz store underneath (owned by the caller: open it before, close it after). */
+  readonly eventStore: WaltzStore<RecordShape>
+}
+
+/** Options of {@link getWaltzEventStore}. */
+export interface WaltzEventStoreOptions<Rec extends RecordShape = RecordShape> {
+  /**
+   * An open `@waltz/eventstore` store. The adapter neither opens nor closes it: the same store can
+   * serve waltz consumers, subscriptions and other code at the same time.
+   */
+  eventStore: WaltzStore<Rec>
+  /**
+   * emmett's store hooks. `onAfterCommit` runs after each successful append with the appended events
+   * (read shape, positions included); as in emmett, its failure does not fail the append and a crash
+   * before it runs loses the call: use a waltz consumer for delivery that survives crashes.
+   */
+  hooks?: DefaultEventStoreOptions<WaltzEventStore>['hooks']
+}
+
+/**
+ * emmett's `EventStore` backed by an open `@waltz/eventstore` store.
+ *
+ * @param options - `eventStore` (open, owned by the caller) and emmett's `hooks`
+ * @returns an object implementing emmett's `EventStore` (`readStream`, `appendToStream`,
+ *   `aggregateStream`, `streamExists`)
+ * @throws EventStoreError `EVENTSTORE_INVALID_ARGUMENT` when `options.eventStore` is not a waltz store
+ * @example
+ * ```ts
+ * const waltz = await EventStore.open({ dir: './data', serializer: jsonSerializer({ schemas }), sync: 'always' })
+ * const eventStore = getWaltzEventStore({ eventStore: waltz })
+ * await handle(eventStore, 'cart-1', (state) => addProductItem(command, state))
+ * await waltz.close()
+ * ```
+ */
+export function getWaltzEventStore<Rec extends RecordShape>(
+  options: WaltzEventStoreOptions<Rec>,
+): WaltzEventStore {
+  const store = options?.eventStore as unknown as WaltzStore<RecordShape> | undefined
+  if (
+    typeof store !== 'object' ||
+    store === null ||
+    typeof store.appendToStream !== 'function' ||
+    typeof store.aggregateStream !== 'function'
+  ) {
+    throw EventStoreError.INVALID_ARGUMENT(
+      'getWaltzEventStore needs { eventStore }: an open @waltz/eventstore store',
+    )
+  }
+  return new WaltzEmmettStore(store, options.hooks)
+}
+
+/** The implementation behind {@link getWaltzEventStore}. */
+class WaltzEmmettStore implements WaltzEventStore {
+  readonly eventStore: WaltzStore<RecordShape>
+  private readonly hooks: WaltzEventStoreOptions['hooks']
+
+  constructor(store: WaltzStore<RecordShape>, hooks: WaltzEventStoreOptions['hooks']) {
+    this.eventStore = store
+    this.hooks = hooks
+  }
+
+  async readStream<EventType extends Event, EventPayloadType extends Event = EventType>(
+    streamName: string,
+    options?: ReadStreamOptions<bigint, EventType, EventPayloadType>,
+  ): Promise<ReadStreamResult<EventType, WaltzReadEventMetadata>> {
+    const slice = await readSlice(this.eventStore, streamName, options)
+    assertExpected(options?.expectedStreamVersion, streamName, slice.revision, slice.exists)
+    const upcast = options?.schema?.versioning
+    const events = new Array<ReadEvent<EventType, WaltzReadEventMetadata>>(slice.events.length)
+    for (let i = 0; i < events.length; i++) {
+      const recorded = toReadEvent(slice.events[i]!) as unknown as ReadEvent<
+        EventPayloadType,
+        WaltzReadEventMetadata
+      >
+      events[i] = upcast?.upcast ? upcastRecordedMessage(recorded, upcast) : (recorded as never)
+    }
+    return {
+      currentStreamVersion: BigInt(slice.version),
+      events,
+      streamExists: slice.exists && slice.version > 0,
+    }
+  }
+
+  async aggregateStream<State, EventType extends Event, EventPayloadType extends Event = EventType>(
+    streamName: string,
+    options: AggregateStreamOptions<State, EventType, WaltzReadEventMetadata, EventPayloadType>,
+  ): Promise<AggregateStreamResult<State, bigint>> {
+    const { evolve, initialState, read } = options
+    const result = await this.readStream<EventType, EventPayloadType>(streamName, read)
+    // emmett's Evolve takes either the bare event or the read one: a read event serves both.
+    const fold = evolve as (state: State, event: ReadEvent<EventType, WaltzReadEventMetadata>) => State
+    let state = initialState()
+    for (const event of result.events) state = fold(state, event)
+    return { currentStreamVersion: result.currentStreamVersion, state, streamExists: result.streamExists }
+  }
+
+  async appendToStream<EventType extends Event, EventPayloadType extends Event = EventType>(
+    streamName: string,
+    events: EventType[],
+    options?: AppendToStreamOptions<bigint, EventType, EventPayloadType>,
+  ): Promise<AppendToStreamResultWithGlobalPosition> {
+    const expected = options?.expectedStreamVersion
+    const expectedRevision = toExpectedRevision(expected, streamName)
+    if (!Array.isArray(events)) {
+      throw EventStoreError.INVALID_ARGUMENT('appendToStream needs an array of events', {
+        stream: streamName,
+      })
+    }
+    const stored = downcastRecordedMessages(events, options?.schema?.versioning) as unknown as AppendedEvent[]
+    const inputs = new Array<EventInput>(stored.length)
+    const hook = this.hooks?.onAfterCommit !== undefined
+    for (let i = 0; i < stored.length; i++) inputs[i] = toInput(stored[i]!, streamName, hook)
+    let result: AppendResult
+    try {
+      result = await this.eventStore.appendToStream(streamName, inputs, { expectedRevision })
+    } catch (err) {
+      if (err instanceof EventStoreError && err.code === 'WRONG_EXPECTED_REVISION') {
+        const error = conflict(err.actual ?? -1, expected)
+        error.cause = err
+        throw error
+      }
+      throw err
+    }
+    if (hook) await this.afterCommit(streamName, events, inputs, result)
+    return {
+      nextExpectedStreamVersion: BigInt(result.nextExpectedRevision),
+      createdNewStream: result.created,
+      lastEventGlobalPosition: BigInt(result.position),
+    }
+  }
+
+  streamExists(streamName: string): Promise<StreamExistsResult> {
+    return this.eventStore.streamExists(streamName)
+  }
+
+  /** Hands the appended events, as a read would return them (before downcasting), to `onAfterCommit`. */
+  private async afterCommit(
+    stream: string,
+    events: readonly Event[],
+    inputs: readonly EventInput[],
+    result: AppendResult,
+  ): Promise<void> {
+    const n = events.length
+    // One append is one WAL batch: its events have consecutive revisions and positions.
+    const firstRevision = result.nextExpectedRevision - n + 1
+    const firstPosition = result.position - n + 1
+    const recorded = events.map((event, i) => ({
+      ...event,
+      kind: 'Event' as const,
+      metadata: {
+        ...('metadata' in event ? (event.metadata as object) : {}),
+        messageId: inputs[i]!.id!,
+        streamName: stream,
+        streamPosition: BigInt(firstRevision + i),
+        globalPosition: BigInt(firstPosition + i),
+      },
+    }))
+    await tryPublishMessagesAfterCommit<WaltzEventStore>(
+      recorded as unknown as WaltzReadEvent[],
+      this.hooks as Parameters<typeof tryPublishMessagesAfterCommit<WaltzEventStore>>[1],
+    )
+  }
+}
+
+/**
+ * A waltz event of an emmett one. The id is the given `metadata.messageId`; without one the store
+ * makes one, unless `needId` (`onAfterCommit` must see the stored id): then it is made here. (Ids set
+ * by the caller make the store look for an earlier identical append, a cost only worth it then.)
+ */
+function toInput(event: AppendedEvent, stream: string, needId: boolean): EventInput {
+  if (typeof event !== 'object' || event === null) {
+    throw EventStoreError.INVALID_ARGUMENT('an event must be an object { type, data, metadata? }', { stream })
+  }
+  const encoded = encodeMetadata(event, stream)
+  const id = encoded.id ?? (needId ? uuidv7() : undefined)
+  const metadata = encoded.metadata
+  const input: { type: string; data: unknown; id?: string; metadata?: Record<string, string> } = {
+    type: event.type,
+    data: event.data,
+  }
+  if (id !== undefined) input.id = id
+  if (metadata !== undefined) input.metadata = metadata
+  return input as EventInput
+}
+
+/** An emmett read event of a waltz one. */
+function toReadEvent(e: StoredEvent): WaltzReadEvent {
+  const metadata: Record<string, unknown> = decodeMetadata(e.metadata)
+  metadata.messageId = e.id
+  metadata.streamName = e.stream
+  metadata.streamPosition = BigInt(e.revision)
+  metadata.globalPosition = BigInt(e.position)
+  return {
+    type: e.type,
+    data: e.data as Record<string, unknown>,
+    metadata: metadata as WaltzReadEventMetadata,
+    kind: 'Event',
+  } as WaltzReadEvent
+}
