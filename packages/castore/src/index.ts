@@ -1,4 +1,15 @@
-/**
- * Placeholder until the adapter lands (issue 14).
- */
-export const ADAPTER_PENDING = true
+export {
+  type GetEventsResult,
+  type PushEventGroupResult,
+  type PushEventResult,
+  WaltzEventStorageAdapter,
+  type WaltzEventStorageAdapterOptions,
+} from './adapter.js'
+export {
+  CastoreAdapterError,
+  type CastoreAdapterErrorCode,
+  type CastoreAdapterErrorDetails,
+  isCastoreAdapterError,
+  WaltzEventAlreadyExistsError,
+} from './errors.js'
+export { DEFAULT_SEPARATOR, METADATA_KEY, TIMESTAMP_KEY } from './mapping.js'

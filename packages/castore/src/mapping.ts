@@ -1,0 +1,169 @@
+/**
+ * How castore's concepts land on a waltz event store: one stream per aggregate, named
+ * `<eventStoreId><separator><aggregateId>`; castore's version is the stream revision; the payload is
+ * the event data; castore's timestamp and metadata travel in two metadata entries.
+ */
+import type { EventDetail, OptionalTimestamp } from '@castore/core'
+import type { EventInput, EventMetadata, StoredEvent } from '@waltz/eventstore'
+import { CastoreAdapterError } from './errors.js'
+
+/** Metadata entry holding castore's timestamp (an ISO 8601 string), exactly as pushed. */
+export const TIMESTAMP_KEY = 'castore.timestamp'
+/** Metadata entry holding castore's metadata as JSON (absent when the event has none). */
+export const METADATA_KEY = 'castore.metadata'
+
+/** The default separator between the event store id and the aggregate id in a stream name. */
+export const DEFAULT_SEPARATOR = '-'
+
+/**
+ * Checks a separator: one UTF-16 code unit that is not half of a surrogate pair. With a single unit,
+ * the first separator in a stream name always ends the event store id (which may not hold it).
+ *
+ * @throws CastoreAdapterError `CASTORE_INVALID_ARGUMENT`
+ */
+export function checkSeparator(separator: unknown): string {
+  if (typeof separator !== 'string' || separator.length !== 1 || /[\uD800-\uDFFF]/.test(separator)) {
+    throw CastoreAdapterError.INVALID_ARGUMENT(
+      `the separator must be a single character, got ${JSON.stringify(separator)}`,
+    )
+  }
+  return separator
+}
+
+/**
+ * The stream-name prefix of a castore event store: `<eventStoreId><separator>`.
+ *
+ * @throws CastoreAdapterError `CASTORE_INVALID_ARGUMENT` when the id is empty or holds the separator
+ *   (the mapping would be ambiguous: `a-b` + `c` and `a` + `b-c` would share a stream)
+ */
+export function streamPrefix(eventStoreId: unknown, separator: string): string {
+  if (typeof eventStoreId !== 'string' || eventStoreId.length === 0) {
+    throw CastoreAdapterError.INVALID_ARGUMENT(
+      `an event store id must be a non-empty string, got ${String(eventStoreId)}`,
+    )
+  }
+  if (eventStoreId.includes(separator)) {
+    throw CastoreAdapterError.INVALID_ARGUMENT(
+      `event store id ${JSON.stringify(eventStoreId)} holds the separator ${JSON.stringify(separator)}, which would make stream names ambiguous: rename it or choose another separator`,
+      { eventStoreId },
+    )
+  }
+  return eventStoreId + separator
+}
+
+/**
+ * The stream of an aggregate. Any non-empty aggregate id is accepted (it may hold the separator); the
+ * event store refuses names too long for a WAL key (`EVENTSTORE_INVALID_ARGUMENT`).
+ *
+ * @throws CastoreAdapterError `CASTORE_INVALID_ARGUMENT`
+ */
+export function streamOf(prefix: string, aggregateId: unknown, eventStoreId: string): string {
+  if (typeof aggregateId !== 'string' || aggregateId.length === 0) {
+    throw CastoreAdapterError.INVALID_ARGUMENT(
+      `an aggregate id must be a non-empty string, got ${String(aggregateId)}`,
+      { eventStoreId },
+    )
+  }
+  return prefix + aggregateId
+}
+
+/**
+ * Checks a pushed event's fields (the event store checks the type) and returns its version.
+ *
+ * @throws CastoreAdapterError `CASTORE_INVALID_ARGUMENT`
+ */
+export function checkEventDetail(event: unknown, eventStoreId: string): OptionalTimestamp<EventDetail> {
+  if (typeof event !== 'object' || event === null) {
+    throw CastoreAdapterError.INVALID_ARGUMENT(
+      'an event must be an object { aggregateId, version, type, ... }',
+      {
+        eventStoreId,
+      },
+    )
+  }
+  const e = event as OptionalTimestamp<EventDetail>
+  if (!Number.isSafeInteger(e.version) || e.version < 1) {
+    throw CastoreAdapterError.INVALID_ARGUMENT(
+      `a version must be an integer >= 1, got ${String(e.version)}`,
+      {
+        eventStoreId,
+        aggregateId: e.aggregateId,
+      },
+    )
+  }
+  if (e.timestamp !== undefined && typeof e.timestamp !== 'string') {
+    throw CastoreAdapterError.INVALID_ARGUMENT('a timestamp must be an ISO 8601 string', {
+      eventStoreId,
+      aggregateId: e.aggregateId,
+      version: e.version,
+    })
+  }
+  return e
+}
+
+/**
+ * The waltz event of a castore event: its type, the payload as data, the timestamp and the JSON of the
+ * metadata as metadata entries.
+ *
+ * @throws CastoreAdapterError `CASTORE_INVALID_ARGUMENT` when the metadata has no JSON form
+ */
+export function toWaltzEvent(event: EventDetail, eventStoreId: string): EventInput {
+  const metadata: Record<string, string> = { [TIMESTAMP_KEY]: event.timestamp }
+  if (event.metadata !== undefined) {
+    let json: string | undefined
+    try {
+      json = JSON.stringify(event.metadata)
+    } catch (err) {
+      throw CastoreAdapterError.INVALID_ARGUMENT(`event metadata must be JSON: ${(err as Error).message}`, {
+        eventStoreId,
+        aggregateId: event.aggregateId,
+        version: event.version,
+        cause: err,
+      })
+    }
+    if (json === undefined) {
+      throw CastoreAdapterError.INVALID_ARGUMENT('event metadata must be JSON', {
+        eventStoreId,
+        aggregateId: event.aggregateId,
+        version: event.version,
+      })
+    }
+    metadata[METADATA_KEY] = json
+  }
+  return { type: event.type, data: event.payload, metadata }
+}
+
+/**
+ * The castore event of a stored waltz event. Events appended by other waltz writers (no castore
+ * entries) read with the store's time as timestamp and no metadata.
+ */
+export function toEventDetail(event: StoredEvent, aggregateId: string): EventDetail {
+  const detail: EventDetail = {
+    aggregateId,
+    version: event.revision,
+    type: event.type,
+    timestamp: timestampOf(event),
+  }
+  if (event.data !== undefined) detail.payload = event.data
+  const metadata = event.metadata[METADATA_KEY]
+  if (metadata !== undefined) detail.metadata = JSON.parse(metadata)
+  return detail
+}
+
+/** Castore's timestamp of a stored event. */
+export function timestampOf(event: { time: number; metadata: EventMetadata }): string {
+  return event.metadata[TIMESTAMP_KEY] ?? new Date(event.time).toISOString()
+}
+
+/** An event as pushed, with the timestamp the adapter gave it and only the fields it has. */
+export function pushedDetail(event: OptionalTimestamp<EventDetail>, timestamp: string): EventDetail {
+  const detail: EventDetail = {
+    aggregateId: event.aggregateId,
+    version: event.version,
+    type: event.type,
+    timestamp,
+  }
+  if (event.payload !== undefined) detail.payload = event.payload
+  if (event.metadata !== undefined) detail.metadata = event.metadata
+  return detail
+}

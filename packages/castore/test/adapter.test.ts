@@ -1,0 +1,540 @@
+import { randomUUID } from 'node:crypto'
+import { type EventDetail, GroupedEvent, isEventAlreadyExistsError } from '@castore/core'
+import { InMemoryEventStorageAdapter } from '@castore/event-storage-adapter-in-memory'
+import { isEventStoreError } from '@waltz/eventstore'
+import { describe, expect, test } from 'vitest'
+import { collect } from '../../../test-support/collect.js'
+import {
+  type CastoreAdapterError,
+  isCastoreAdapterError,
+  WaltzEventAlreadyExistsError,
+  WaltzEventStorageAdapter,
+} from '../src/index.js'
+import { openStore, rejection } from './helpers.js'
+
+const eventStoreId = 'pokemons'
+const context = { eventStoreId }
+const aggregateId = randomUUID()
+
+const event1 = {
+  aggregateId,
+  version: 1,
+  type: 'APPEARED',
+  timestamp: '2021-01-01T00:00:00.000Z',
+  payload: { name: 'Pikachu', level: 5 },
+  metadata: { trigger: 'random' },
+}
+const event2 = { aggregateId, version: 2, type: 'LEVELED_UP', timestamp: '2022-01-01T00:00:00.000Z' }
+const event3 = {
+  aggregateId,
+  version: 3,
+  type: 'CAUGHT',
+  timestamp: '2023-01-01T00:00:00.000Z',
+  payload: null,
+}
+
+async function setup() {
+  const store = await openStore()
+  return { store, adapter: new WaltzEventStorageAdapter({ store }) }
+}
+
+async function withThreeEvents() {
+  const s = await setup()
+  for (const e of [event1, event2, event3]) await s.adapter.pushEvent(e, context)
+  return s
+}
+
+describe('getEvents / pushEvent', () => {
+  test('an aggregate without events has none', async () => {
+    const { adapter } = await setup()
+    expect(await adapter.getEvents(aggregateId, context)).toStrictEqual({ events: [] })
+  })
+
+  test('events read back exactly as pushed: timestamp, payload (absent, null, object) and metadata', async () => {
+    const { adapter } = await withThreeEvents()
+    expect(await adapter.getEvents(aggregateId, context)).toStrictEqual({ events: [event1, event2, event3] })
+  })
+
+  test('pushEvent returns the event as stored, with a timestamp when none was given', async () => {
+    const { adapter } = await setup()
+    const { timestamp: _, ...withoutTimestamp } = event1
+    const before = new Date().toISOString()
+    const { event } = await adapter.pushEvent(withoutTimestamp, context)
+    const after = new Date().toISOString()
+    expect(event.timestamp >= before && event.timestamp <= after).toBe(true)
+    expect(event).toStrictEqual({ ...event1, timestamp: event.timestamp })
+    expect((await adapter.getEvents(aggregateId, context)).events).toStrictEqual([event])
+  })
+
+  test('a timestamp of any precision is kept as given', async () => {
+    const { adapter } = await setup()
+    const event = { ...event2, version: 1, timestamp: '2024-02-29T12:34:56.123456789+02:00' }
+    await adapter.pushEvent(event, context)
+    expect((await adapter.getEvents(aggregateId, context)).events).toStrictEqual([event])
+  })
+
+  test('minVersion, maxVersion, limit and reverse select as castore defines', async () => {
+    const { adapter } = await withThreeEvents()
+    const get = async (options: Parameters<typeof adapter.getEvents>[2]) =>
+      (await adapter.getEvents(aggregateId, context, options)).events.map((e) => e.version)
+    expect(await get({ maxVersion: 1 })).toEqual([1])
+    expect(await get({ minVersion: 2 })).toEqual([2, 3])
+    expect(await get({ minVersion: 2, maxVersion: 2 })).toEqual([2])
+    expect(await get({ minVersion: 3, maxVersion: 2 })).toEqual([])
+    expect(await get({ limit: 1 })).toEqual([1])
+    expect(await get({ limit: 0 })).toEqual([])
+    expect(await get({ reverse: true })).toEqual([3, 2, 1])
+    expect(await get({ limit: 1, reverse: true })).toEqual([3])
+    expect(await get({ reverse: true, maxVersion: 2 })).toEqual([2, 1])
+    expect(await get({ reverse: true, minVersion: 2 })).toEqual([3, 2])
+    expect(await get({ reverse: true, minVersion: 1, maxVersion: 2, limit: 1 })).toEqual([2])
+    expect(await get({ minVersion: -5, maxVersion: 99 })).toEqual([1, 2, 3])
+    expect(await get({ minVersion: 4 })).toEqual([])
+    expect(await get({ maxVersion: 0 })).toEqual([])
+  })
+
+  test('getEvents answers as castore’s in-memory adapter for every combination of options', async () => {
+    const { adapter } = await withThreeEvents()
+    const reference = new InMemoryEventStorageAdapter()
+    for (const e of [event1, event2, event3]) await reference.pushEvent(e, context)
+    const values = {
+      minVersion: [undefined, 0, 1, 2, 3, 4],
+      maxVersion: [undefined, 0, 1, 2, 3, 4],
+      limit: [undefined, 0, 1, 2, 5],
+      reverse: [undefined, false, true],
+    }
+    let compared = 0
+    for (const minVersion of values.minVersion)
+      for (const maxVersion of values.maxVersion)
+        for (const limit of values.limit)
+          for (const reverse of values.reverse) {
+            const options = JSON.parse(JSON.stringify({ minVersion, maxVersion, limit, reverse }))
+            const ours = await adapter.getEvents(aggregateId, context, options)
+            const theirs = await reference.getEvents(aggregateId, context, options)
+            expect(ours, JSON.stringify(options)).toStrictEqual(theirs)
+            compared++
+          }
+    expect(compared).toBe(6 * 6 * 5 * 3)
+  })
+
+  test('a version that exists fails with castore’s EventAlreadyExistsError and writes nothing', async () => {
+    const { store, adapter } = await withThreeEvents()
+    const err = await rejection(adapter.pushEvent({ ...event2, type: 'OTHER' }, context))
+    expect(isEventAlreadyExistsError(err)).toBe(true)
+    expect(err).toBeInstanceOf(WaltzEventAlreadyExistsError)
+    expect(err).toMatchObject({ code: 'EventAlreadyExistsError', eventStoreId, aggregateId, version: 2 })
+    expect(isEventStoreError((err as Error).cause, 'WRONG_EXPECTED_REVISION')).toBe(true)
+    expect((await adapter.getEvents(aggregateId, context)).events).toStrictEqual([event1, event2, event3])
+    expect(store.position).toBe(3)
+  })
+
+  test('a version past the next one fails with CASTORE_VERSION_GAP and writes nothing', async () => {
+    const { store, adapter } = await setup()
+    const err = await rejection(adapter.pushEvent({ ...event3 }, context))
+    expect(isCastoreAdapterError(err, 'CASTORE_VERSION_GAP')).toBe(true)
+    expect(err).toMatchObject({ eventStoreId, aggregateId, version: 3 })
+    await adapter.pushEvent(event1, context)
+    expect(
+      isCastoreAdapterError(await rejection(adapter.pushEvent(event3, context)), 'CASTORE_VERSION_GAP'),
+    ).toBe(true)
+    expect(store.position).toBe(1)
+  })
+
+  test('of concurrent pushes of one version exactly one wins; the others get EventAlreadyExistsError', async () => {
+    const { adapter } = await setup()
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) =>
+        adapter.pushEvent({ ...event1, payload: { writer: i } }, { eventStoreId }),
+      ),
+    )
+    const won = results.filter((r) => r.status === 'fulfilled')
+    const lost = results.filter((r) => r.status === 'rejected')
+    expect(won).toHaveLength(1)
+    expect(lost.every((r) => isEventAlreadyExistsError(r.reason))).toBe(true)
+    const [stored] = (await adapter.getEvents(aggregateId, context)).events
+    expect(stored).toStrictEqual(won[0]!.value.event)
+  })
+})
+
+describe('force', () => {
+  test('pushing an identical event again with force returns the stored one and writes nothing', async () => {
+    const { store, adapter } = await withThreeEvents()
+    expect(await adapter.pushEvent(event1, { eventStoreId, force: true })).toStrictEqual({ event: event1 })
+    const { timestamp: _, ...noTimestamp } = event2
+    expect(await adapter.pushEvent(noTimestamp, { eventStoreId, force: true })).toStrictEqual({
+      event: event2,
+    })
+    expect(store.position).toBe(3)
+  })
+
+  test('force with a different event fails with CASTORE_OVERWRITE_UNSUPPORTED and keeps the stored one', async () => {
+    const { store, adapter } = await withThreeEvents()
+    for (const changed of [
+      { ...event1, payload: { name: 'Raichu', level: 5 } },
+      { ...event1, type: 'OTHER' },
+      { ...event1, metadata: { trigger: 'scripted' } },
+      { ...event1, timestamp: '2030-01-01T00:00:00.000Z' },
+    ]) {
+      const err = await rejection(adapter.pushEvent(changed, { eventStoreId, force: true }))
+      expect(isCastoreAdapterError(err, 'CASTORE_OVERWRITE_UNSUPPORTED')).toBe(true)
+      expect(err).toMatchObject({ eventStoreId, aggregateId, version: 1 })
+    }
+    expect((await adapter.getEvents(aggregateId, context)).events[0]).toStrictEqual(event1)
+    expect(store.position).toBe(3)
+  })
+
+  test('force on a new version appends as usual', async () => {
+    const { adapter } = await setup()
+    await adapter.pushEvent(event1, { eventStoreId, force: true })
+    expect((await adapter.getEvents(aggregateId, context)).events).toStrictEqual([event1])
+  })
+})
+
+describe('the mapping onto waltz', () => {
+  test('an aggregate is the stream <eventStoreId>-<aggregateId>; version is its revision', async () => {
+    const { store, adapter } = await withThreeEvents()
+    const stream = `pokemons-${aggregateId}`
+    expect(adapter.streamName(eventStoreId, aggregateId)).toBe(stream)
+    const stored = await collect(store.readStream(stream))
+    expect(stored.map((e) => [e.revision, e.position, e.type])).toEqual([
+      [1, 1, 'APPEARED'],
+      [2, 2, 'LEVELED_UP'],
+      [3, 3, 'CAUGHT'],
+    ])
+    expect(stored[0]!.data).toEqual(event1.payload)
+    expect(stored[0]!.metadata).toEqual({
+      'castore.timestamp': event1.timestamp,
+      'castore.metadata': '{"trigger":"random"}',
+    })
+    expect(stored[1]!.data).toBeUndefined()
+    expect(stored[1]!.metadata).toEqual({ 'castore.timestamp': event2.timestamp })
+  })
+
+  test('aggregate ids may hold the separator; event store ids may not', async () => {
+    const { adapter } = await setup()
+    await adapter.pushEvent({ ...event1, aggregateId: 'a-b' }, context)
+    expect((await adapter.getEvents('a-b', context)).events).toHaveLength(1)
+    const err = await rejection(adapter.pushEvent(event1, { eventStoreId: 'pokemons-v2' }))
+    expect(isCastoreAdapterError(err, 'CASTORE_INVALID_ARGUMENT')).toBe(true)
+    expect((err as CastoreAdapterError).eventStoreId).toBe('pokemons-v2')
+    await expect(adapter.getEvents('b', { eventStoreId: 'a-b' })).rejects.toMatchObject({
+      code: 'CASTORE_INVALID_ARGUMENT',
+    })
+    await expect(adapter.listAggregateIds({ eventStoreId: '' })).rejects.toMatchObject({
+      code: 'CASTORE_INVALID_ARGUMENT',
+    })
+  })
+
+  test('a custom separator lets event store ids hold a dash', async () => {
+    const { store } = await setup()
+    const adapter = new WaltzEventStorageAdapter({ store, separator: '#' })
+    await adapter.pushEvent(event1, { eventStoreId: 'pokemons-v2' })
+    expect(await store.streamExists(`pokemons-v2#${aggregateId}`)).toBe(true)
+    expect(adapter.streamName('pokemons-v2', 'x')).toBe('pokemons-v2#x')
+    for (const separator of ['', '::', '\uD83D'])
+      expect(() => new WaltzEventStorageAdapter({ store, separator })).toThrow(/CASTORE_INVALID_ARGUMENT/)
+  })
+
+  test('event stores sharing one waltz store do not see each other’s aggregates', async () => {
+    const { adapter } = await setup()
+    await adapter.pushEvent(event1, { eventStoreId: 'pokemon' })
+    await adapter.pushEvent({ ...event1, aggregateId: 'other' }, { eventStoreId: 'pokemons' })
+    expect((await adapter.getEvents(aggregateId, { eventStoreId: 'pokemons' })).events).toEqual([])
+    expect((await adapter.listAggregateIds({ eventStoreId: 'pokemon' })).aggregateIds).toEqual([
+      { aggregateId, initialEventTimestamp: event1.timestamp },
+    ])
+    expect((await adapter.listAggregateIds({ eventStoreId: 'pokemons' })).aggregateIds).toEqual([
+      { aggregateId: 'other', initialEventTimestamp: event1.timestamp },
+    ])
+  })
+
+  test('events appended by plain waltz writers read with the store’s time and no metadata', async () => {
+    const { store, adapter } = await setup()
+    const before = Date.now()
+    await store.appendToStream('pokemons-direct', [{ type: 'APPEARED', data: { name: 'Mew' } }])
+    const [event] = (await adapter.getEvents('direct', context)).events
+    expect(event).toStrictEqual({
+      aggregateId: 'direct',
+      version: 1,
+      type: 'APPEARED',
+      timestamp: event!.timestamp,
+      payload: { name: 'Mew' },
+    })
+    expect(Date.parse(event!.timestamp)).toBeGreaterThanOrEqual(before)
+  })
+
+  test('malformed arguments fail with typed errors and write nothing', async () => {
+    const { store, adapter } = await setup()
+    const invalid = [
+      adapter.getEvents(aggregateId, context, { limit: -1 }),
+      adapter.getEvents(aggregateId, context, { minVersion: 1.5 }),
+      adapter.getEvents(aggregateId, context, { maxVersion: Number.NaN }),
+      adapter.getEvents('', context),
+      adapter.pushEvent({ ...event1, version: 0 }, context),
+      adapter.pushEvent({ ...event1, version: 1.5 }, context),
+      adapter.pushEvent({ ...event1, aggregateId: '' }, context),
+      adapter.pushEvent({ ...event1, timestamp: 5 as unknown as string }, context),
+      adapter.pushEvent({ ...event1, metadata: { n: 1n } }, context),
+      adapter.pushEvent(event1, { eventStoreId: undefined as unknown as string }),
+    ]
+    for (const p of invalid)
+      expect(isCastoreAdapterError(await rejection(p), 'CASTORE_INVALID_ARGUMENT')).toBe(true)
+    // The event store checks what it owns: a type starting with '$' is its own marker.
+    expect(
+      isEventStoreError(
+        await rejection(adapter.pushEvent({ ...event1, type: '$deleted' }, context)),
+        'EVENTSTORE_INVALID_ARGUMENT',
+      ),
+    ).toBe(true)
+    expect(() => new WaltzEventStorageAdapter({} as never)).toThrow(/CASTORE_INVALID_ARGUMENT/)
+    expect(store.position).toBe(0)
+  })
+})
+
+describe('listAggregateIds', () => {
+  const ids = ['id-1', 'id-2', 'id-3', 'id-4']
+  const timestamps = [
+    '2021-01-01T00:00:00.000Z',
+    '2022-01-01T00:00:00.000Z',
+    '2023-01-01T00:00:00.000Z',
+    '2024-01-01T00:00:00.000Z',
+  ]
+  const listed = (i: number) => ({ aggregateId: ids[i]!, initialEventTimestamp: timestamps[i]! })
+
+  /** Four aggregates pushed out of timestamp order, each with a later second event. */
+  async function withFour() {
+    const s = await setup()
+    for (const i of [2, 0, 3, 1]) {
+      await s.adapter.pushEvent(
+        { aggregateId: ids[i]!, version: 1, type: 'T', timestamp: timestamps[i]! },
+        context,
+      )
+    }
+    for (const i of [0, 1, 2, 3]) {
+      await s.adapter.pushEvent(
+        { aggregateId: ids[i]!, version: 2, type: 'T', timestamp: '2099-01-01T00:00:00.000Z' },
+        context,
+      )
+    }
+    return s
+  }
+
+  test('lists the aggregates by the timestamp of their first event', async () => {
+    const { adapter } = await withFour()
+    expect(await adapter.listAggregateIds(context)).toStrictEqual({ aggregateIds: [0, 1, 2, 3].map(listed) })
+  })
+
+  test('pages with a token that carries the options', async () => {
+    const { adapter } = await withFour()
+    const first = await adapter.listAggregateIds(context, { limit: 2 })
+    expect(first.aggregateIds).toStrictEqual([listed(0), listed(1)])
+    expect(JSON.parse(first.nextPageToken!)).toStrictEqual({ limit: 2, lastEvaluatedKey: listed(1) })
+    const second = await adapter.listAggregateIds(context, { pageToken: first.nextPageToken! })
+    expect(second).toStrictEqual({ aggregateIds: [listed(2), listed(3)] })
+  })
+
+  test('applies initialEventAfter and initialEventBefore (inclusive), reverse and limit', async () => {
+    const { adapter } = await withFour()
+    const options = {
+      limit: 1,
+      initialEventAfter: '2021-02-01T00:00:00.000Z',
+      initialEventBefore: '2023-02-01T00:00:00.000Z',
+      reverse: true,
+    }
+    const first = await adapter.listAggregateIds(context, options)
+    expect(first.aggregateIds).toStrictEqual([listed(2)])
+    expect(JSON.parse(first.nextPageToken!)).toStrictEqual({ ...options, lastEvaluatedKey: listed(2) })
+    const second = await adapter.listAggregateIds(context, { pageToken: first.nextPageToken! })
+    expect(second).toStrictEqual({ aggregateIds: [listed(1)] })
+    const inclusive = await adapter.listAggregateIds(context, {
+      initialEventAfter: timestamps[1]!,
+      initialEventBefore: timestamps[2]!,
+    })
+    expect(inclusive.aggregateIds).toStrictEqual([listed(1), listed(2)])
+  })
+
+  test('options given with a page token override the token’s', async () => {
+    const { adapter } = await withFour()
+    const { nextPageToken } = await adapter.listAggregateIds(context, { limit: 1 })
+    const next = await adapter.listAggregateIds(context, { pageToken: nextPageToken!, limit: 2 })
+    expect(next.aggregateIds).toStrictEqual([listed(1), listed(2)])
+    expect(JSON.parse(next.nextPageToken!).limit).toBe(2)
+  })
+
+  test('answers as castore’s in-memory adapter, page after page, for every combination of options', async () => {
+    const { adapter } = await withFour()
+    const reference = new InMemoryEventStorageAdapter()
+    for (const i of [2, 0, 3, 1]) {
+      await reference.pushEvent(
+        { aggregateId: ids[i]!, version: 1, type: 'T', timestamp: timestamps[i]! },
+        context,
+      )
+    }
+    const bounds = [undefined, '2020-06-01T00:00:00.000Z', timestamps[1], '2023-06-01T00:00:00.000Z']
+    let pages = 0
+    for (const limit of [undefined, 1, 2, 3, 4, 5])
+      for (const reverse of [undefined, true, false])
+        for (const initialEventAfter of bounds)
+          for (const initialEventBefore of bounds) {
+            const options = JSON.parse(
+              JSON.stringify({ limit, reverse, initialEventAfter, initialEventBefore }),
+            )
+            let ours = await adapter.listAggregateIds(context, options)
+            let theirs = await reference.listAggregateIds(context, options)
+            for (;;) {
+              pages++
+              expect(ours.aggregateIds, JSON.stringify(options)).toStrictEqual(theirs.aggregateIds)
+              expect(ours.nextPageToken === undefined).toBe(theirs.nextPageToken === undefined)
+              if (ours.nextPageToken === undefined || theirs.nextPageToken === undefined) break
+              ours = await adapter.listAggregateIds(context, { pageToken: ours.nextPageToken })
+              theirs = await reference.listAggregateIds(context, { pageToken: theirs.nextPageToken })
+            }
+          }
+    expect(pages).toBeGreaterThan(6 * 3 * 16)
+  })
+
+  test('aggregates with the same initial timestamp page in id order, none lost or repeated', async () => {
+    const { adapter } = await setup()
+    const same = '2021-01-01T00:00:00.000Z'
+    const names = ['e', 'b', 'd', 'a', 'c']
+    for (const id of names)
+      await adapter.pushEvent({ aggregateId: id, version: 1, type: 'T', timestamp: same }, context)
+    for (const reverse of [false, true]) {
+      const seen: string[] = []
+      let page = await adapter.listAggregateIds(context, { limit: 2, reverse })
+      for (;;) {
+        seen.push(...page.aggregateIds.map((a) => a.aggregateId))
+        if (page.nextPageToken === undefined) break
+        page = await adapter.listAggregateIds(context, { pageToken: page.nextPageToken })
+      }
+      const sorted = [...names].sort()
+      expect(seen).toEqual(reverse ? sorted.reverse() : sorted)
+    }
+  })
+
+  test('an aggregate deleted through waltz is not listed', async () => {
+    const { store, adapter } = await withFour()
+    await store.deleteStream(adapter.streamName(eventStoreId, ids[0]!))
+    expect((await adapter.listAggregateIds(context)).aggregateIds).toStrictEqual([1, 2, 3].map(listed))
+    expect((await adapter.getEvents(ids[0]!, context)).events).toEqual([])
+  })
+
+  test('a malformed page token or option fails with CASTORE_INVALID_ARGUMENT', async () => {
+    const { adapter } = await withFour()
+    for (const options of [
+      { pageToken: 'nope' },
+      { pageToken: 'null' },
+      { pageToken: '{"limit":2}' },
+      { limit: 0 },
+      { limit: 1.5 },
+      { reverse: 'yes' as unknown as boolean },
+      { initialEventAfter: 5 as unknown as string },
+    ]) {
+      const err = await rejection(adapter.listAggregateIds(context, options))
+      expect(isCastoreAdapterError(err, 'CASTORE_INVALID_ARGUMENT'), JSON.stringify(options)).toBe(true)
+    }
+  })
+})
+
+describe('groupEvent / pushEventGroup', () => {
+  function grouped(
+    adapter: WaltzEventStorageAdapter | InMemoryEventStorageAdapter,
+    event: object,
+    id = eventStoreId,
+  ) {
+    return new GroupedEvent({
+      event: event as EventDetail,
+      eventStorageAdapter: adapter,
+      context: { eventStoreId: id },
+    })
+  }
+
+  test('groupEvent wraps the event with the adapter', async () => {
+    const { adapter } = await setup()
+    const { timestamp: _, ...event } = event1
+    const g = adapter.groupEvent(event)
+    expect(g).toBeInstanceOf(GroupedEvent)
+    expect(g).toMatchObject({ event, eventStorageAdapter: adapter })
+  })
+
+  test('events of one aggregate are pushed as one batch, sharing a timestamp when they have none', async () => {
+    const { store, adapter } = await setup()
+    const { eventGroup } = await adapter.pushEventGroup(
+      {},
+      grouped(adapter, { aggregateId, version: 1, type: 'APPEARED', payload: { name: 'Pikachu' } }),
+      grouped(adapter, { aggregateId, version: 2, type: 'LEVELED_UP' }),
+    )
+    const [a, b] = eventGroup.map((r) => r.event)
+    expect(a!.timestamp).toBe(b!.timestamp)
+    expect((await adapter.getEvents(aggregateId, context)).events).toStrictEqual([a, b])
+    // One append: consecutive positions, and the stream was created by the first of them.
+    const stored = await collect(store.readStream(adapter.streamName(eventStoreId, aggregateId)))
+    expect(stored.map((e) => e.position)).toEqual([1, 2])
+  })
+
+  test('a group meeting an existing version fails with EventAlreadyExistsError and writes nothing', async () => {
+    const { store, adapter } = await setup()
+    await adapter.pushEvent(event1, context)
+    const err = await rejection(
+      adapter.pushEventGroup(
+        {},
+        grouped(adapter, { ...event2, version: 1 }),
+        grouped(adapter, { ...event2 }),
+      ),
+    )
+    expect(isEventAlreadyExistsError(err)).toBe(true)
+    expect(err).toMatchObject({ eventStoreId, aggregateId, version: 1 })
+    expect(store.position).toBe(1)
+  })
+
+  test('a group spanning several aggregates fails with CASTORE_GROUP_NOT_ATOMIC and writes nothing', async () => {
+    const { store, adapter } = await setup()
+    const other = new WaltzEventStorageAdapter({ store })
+    for (const group of [
+      [grouped(adapter, event1), grouped(adapter, { ...event1, aggregateId: 'ash' })],
+      [grouped(adapter, event1), grouped(other, event1, 'trainers')],
+    ] as const) {
+      const err = await rejection(adapter.pushEventGroup({}, ...group))
+      expect(isCastoreAdapterError(err, 'CASTORE_GROUP_NOT_ATOMIC')).toBe(true)
+    }
+    expect(store.position).toBe(0)
+  })
+
+  test('a group with a foreign adapter, another store, no context or unordered versions is refused', async () => {
+    const { store, adapter } = await setup()
+    const elsewhere = new WaltzEventStorageAdapter({ store: await openStore() })
+    const noContext = new GroupedEvent({ event: event2, eventStorageAdapter: adapter })
+    for (const group of [
+      [grouped(adapter, event1), grouped(new InMemoryEventStorageAdapter(), event2)],
+      [grouped(adapter, event1), grouped(elsewhere, event2)],
+      [grouped(adapter, event1), noContext],
+      [grouped(adapter, event2), grouped(adapter, event1)],
+      [grouped(adapter, event1), grouped(adapter, event3)],
+    ] as const) {
+      const err = await rejection(adapter.pushEventGroup({}, ...group))
+      expect(isCastoreAdapterError(err, 'CASTORE_INVALID_ARGUMENT')).toBe(true)
+    }
+    expect(store.position).toBe(0)
+  })
+
+  test('force: stored events equal to the group are kept, and the rest appended', async () => {
+    const { store, adapter } = await setup()
+    await adapter.pushEvent(event1, context)
+    const { eventGroup } = await adapter.pushEventGroup(
+      { force: true },
+      grouped(adapter, event1),
+      grouped(adapter, event2),
+    )
+    expect(eventGroup.map((r) => r.event)).toStrictEqual([event1, event2])
+    expect(store.position).toBe(2)
+    const err = await rejection(
+      adapter.pushEventGroup(
+        { force: true },
+        grouped(adapter, { ...event2, type: 'X' }),
+        grouped(adapter, event3),
+      ),
+    )
+    expect(isCastoreAdapterError(err, 'CASTORE_OVERWRITE_UNSUPPORTED')).toBe(true)
+    expect(store.position).toBe(2)
+  })
+})
