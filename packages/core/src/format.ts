@@ -234,15 +234,33 @@ function readVarint(buf: Buffer, offset: number, end: number): number {
 // ---------------------------------------------------------------------------------------------------
 // Frames
 
+/**
+ * A text field of an envelope: its UTF-8 bytes, or a string of ASCII characters only (one byte each,
+ * so its length is its byte length). The encoder passes ASCII strings as they are: most keys and
+ * header names and values are ASCII, and this spares a small buffer per field per record.
+ */
+export type EnvelopeText = Uint8Array | string
+
 /** The envelope of a record as the writer frames it (data is encoded separately, in place). */
 export interface EnvelopeInput {
   time: number
   /** The type name's UTF-8 bytes (1 to 255 bytes, or empty). */
   typeBytes: Uint8Array
-  /** The key's UTF-8 bytes, when the record has a key. */
-  keyBytes: Uint8Array | undefined
-  /** Headers as UTF-8 name/value byte pairs, when the record has headers. */
-  headerBytes: readonly Uint8Array[] | undefined
+  /** The key, when the record has one. */
+  keyBytes: EnvelopeText | undefined
+  /** Headers as name/value pairs, when the record has headers. */
+  headerBytes: readonly EnvelopeText[] | undefined
+}
+
+/** Writes a text field at `at` (capacity checked by the caller); returns the offset past it. */
+function writeText(buf: Buffer, at: number, text: EnvelopeText): number {
+  const n = text.length
+  if (typeof text === 'string') {
+    for (let i = 0; i < n; i++) buf[at + i] = text.charCodeAt(i)
+  } else {
+    buf.set(text, at)
+  }
+  return at + n
 }
 
 /**
@@ -279,16 +297,14 @@ export function writeEnvelope(buf: Buffer, offset: number, envelope: EnvelopeInp
   at += type.length
   if (key !== undefined) {
     at = writeVarint(buf, at, key.length)
-    buf.set(key, at)
-    at += key.length
+    at = writeText(buf, at, key)
   }
   if (headers !== undefined) {
     at = writeVarint(buf, at, headers.length / 2)
     for (let i = 0; i < headers.length; i++) {
       const part = headers[i]!
       at = writeVarint(buf, at, part.length)
-      buf.set(part, at)
-      at += part.length
+      at = writeText(buf, at, part)
     }
   }
   return at

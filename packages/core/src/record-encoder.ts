@@ -8,6 +8,7 @@
 import { WalError } from './errors.js'
 import {
   type EnvelopeInput,
+  type EnvelopeText,
   envelopeSize,
   FRAME_HEADER_SIZE,
   framePrefixSize,
@@ -54,6 +55,17 @@ function utf8Of(value: string, what: string): Buffer {
   return Buffer.from(value, 'utf8')
 }
 
+/**
+ * A key, header name or header value as an envelope field: the string itself when it is all ASCII
+ * (nothing to allocate), else its UTF-8 bytes.
+ */
+function textOf(value: string, what: string): EnvelopeText {
+  for (let i = 0; i < value.length; i++) {
+    if (value.charCodeAt(i) > 0x7f) return utf8Of(value, what)
+  }
+  return value
+}
+
 /** Encodes type names to UTF-8 once: a log has few distinct types. */
 class TypeNameBytes {
   private readonly cache = new Map<string, Buffer>()
@@ -87,28 +99,28 @@ export function checkTime(time: unknown): number {
   return time
 }
 
-function keyBytes(key: unknown): Buffer | undefined {
+function keyBytes(key: unknown): EnvelopeText | undefined {
   if (key === undefined) return undefined
   if (typeof key !== 'string') {
     throw WalError.INVALID_ARGUMENT(`record key must be a string, got ${typeof key}`)
   }
-  const bytes = utf8Of(key, 'record key')
+  const bytes = textOf(key, 'record key')
   if (bytes.length > MAX_KEY_BYTES) {
     throw WalError.INVALID_ARGUMENT(`record key is longer than ${MAX_KEY_BYTES} UTF-8 bytes`)
   }
   return bytes
 }
 
-function headerBytes(headers: unknown): Buffer[] | undefined {
+function headerBytes(headers: unknown): EnvelopeText[] | undefined {
   if (headers === undefined) return undefined
   if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) {
     throw WalError.INVALID_ARGUMENT('record headers must be an object of string values')
   }
-  const out: Buffer[] = []
+  const out: EnvelopeText[] = []
   for (const name of Object.keys(headers)) {
     const value = (headers as Record<string, unknown>)[name]
     if (typeof value !== 'string') throw WalError.INVALID_ARGUMENT(`record header '${name}' must be a string`)
-    out.push(utf8Of(name, 'a record header name'), utf8Of(value, `record header '${name}'`))
+    out.push(textOf(name, 'a record header name'), textOf(value, `record header '${name}'`))
   }
   return out
 }

@@ -6,6 +6,7 @@ import { tempDir } from '../../../test-support/temp-dir.js'
 import {
   checkFrame,
   type EnvelopeInput,
+  type EnvelopeText,
   encodeSegmentHeader,
   FRAME_HEADER_SIZE,
   newFrameCursor,
@@ -162,6 +163,26 @@ describe('frame checks', () => {
     expect(checkFrame(valid, 0, valid.length, 5, 100, cursor)).toBe('ok')
     expect(cursor).toMatchObject({ seq: 5, batchRemaining: 0, syncDistance: 3, end: valid.length })
     expect([...valid.subarray(cursor.dataAt, cursor.end)]).toEqual([9, 8, 7])
+  })
+
+  it('an ASCII string field encodes to the same bytes as its UTF-8 bytes', () => {
+    const asBytes = Buffer.alloc(256)
+    const asText = Buffer.alloc(256)
+    const frame = (keyBytes: EnvelopeText, headerBytes: EnvelopeText[]) => ({
+      seq: 5,
+      batchRemaining: 0,
+      syncDistance: 3,
+      envelope: { time: 7, typeBytes: utf8('t'), keyBytes, headerBytes },
+      data: new Uint8Array([9, 8, 7]),
+    })
+    const a = writeFrame(
+      asBytes,
+      0,
+      frame(utf8('stream-1'), [utf8('$id'), utf8('0192-x'), utf8('h'), utf8('')]),
+    )
+    const b = writeFrame(asText, 0, frame('stream-1', ['$id', '0192-x', 'h', '']))
+    expect(b).toBe(a)
+    expect(asText.subarray(0, b).equals(asBytes.subarray(0, a))).toBe(true)
   })
 
   it('every prefix of a frame is incomplete, never ok', () => {
