@@ -184,6 +184,18 @@ interface Prepared {
 /** Envelope bytes besides data, type, key and headers, with room to spare (see FORMAT.md). */
 const ENVELOPE_SLACK = 64
 
+/** A record's size as `prepare` bounds it, with exact UTF-8 lengths. */
+function exactSize(
+  bytes: Uint8Array,
+  type: string,
+  stream: string,
+  metadata: Record<string, string> | undefined,
+): number {
+  let size = bytes.byteLength + Buffer.byteLength(type) + Buffer.byteLength(stream) + ENVELOPE_SLACK
+  if (metadata) for (const k in metadata) size += Buffer.byteLength(k) + Buffer.byteLength(metadata[k]!) + 6
+  return size
+}
+
 /** A record as the store hands it to its WAL (data already encoded). */
 interface LogRecord {
   type: string
@@ -324,8 +336,14 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
           stream,
         })
       }
-      const prepared = events.map((e) => this.prepare(stream, e))
-      const allIds = prepared.every((p) => p.userId)
+      const n = events.length
+      const prepared: Prepared[] = new Array(n)
+      let allIds = true
+      for (let i = 0; i < n; i++) {
+        const p = this.prepare(stream, events[i]!)
+        prepared[i] = p
+        allIds &&= p.userId
+      }
       const head = this.head(stream)
       if (head.tombstoned) throw EventStoreError.STREAM_TOMBSTONED(stream)
       if (allIds) return this.appendWithIds(stream, expected, prepared, head)
@@ -690,8 +708,10 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
       throw WalError.SERIALIZER_ERROR(`the serializer returned no bytes for a ${type} event`)
     }
     const metadata = event.metadata as Record<string, string> | undefined
-    let size = bytes.byteLength + Buffer.byteLength(type) + Buffer.byteLength(stream) + ENVELOPE_SLACK
-    if (metadata) for (const k in metadata) size += Buffer.byteLength(k) + Buffer.byteLength(metadata[k]!) + 6
+    // An upper bound first (a UTF-16 code unit is at most 3 UTF-8 bytes): exact sizes only near the limit.
+    let size = bytes.byteLength + (type.length + stream.length) * 3 + ENVELOPE_SLACK
+    if (metadata) for (const k in metadata) size += (k.length + metadata[k]!.length) * 3 + 6
+    if (size > this.maxRecordSize) size = exactSize(bytes, type, stream, metadata)
     if (size > this.maxRecordSize) {
       throw EventStoreError.INVALID_ARGUMENT(
         `a ${type} event of ${size} bytes exceeds maxRecordSize (${this.maxRecordSize})`,

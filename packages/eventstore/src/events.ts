@@ -118,11 +118,14 @@ export function metadataOf(headers: Readonly<Record<string, string>> | undefined
   return out
 }
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
-
 /** Whether `s` has no lone surrogate (the WAL stores UTF-8, which cannot hold one). */
 function isWellFormed(s: string): boolean {
-  return !LONE_SURROGATE.test(s)
+  return (s as unknown as { isWellFormed(): boolean }).isWellFormed()
+}
+
+/** Whether `s` fits in `max` UTF-8 bytes (a UTF-16 code unit takes at most 3 of them). */
+function fitsUtf8(s: string, max: number): boolean {
+  return s.length * 3 <= max || Buffer.byteLength(s, 'utf8') <= max
 }
 
 /**
@@ -134,7 +137,7 @@ export function checkStream(stream: unknown): string {
   if (typeof stream !== 'string' || stream.length === 0) {
     throw EventStoreError.INVALID_ARGUMENT(`a stream name must be a non-empty string, got ${String(stream)}`)
   }
-  if (!isWellFormed(stream) || Buffer.byteLength(stream, 'utf8') > MAX_KEY_BYTES) {
+  if (!isWellFormed(stream) || !fitsUtf8(stream, MAX_KEY_BYTES)) {
     throw EventStoreError.INVALID_ARGUMENT(
       `a stream name must be well-formed UTF-16 of at most ${MAX_KEY_BYTES} UTF-8 bytes`,
       { stream },
@@ -168,7 +171,7 @@ function checkNewType(type: unknown, stream: string): void {
       { stream },
     )
   }
-  if (!isWellFormed(type) || Buffer.byteLength(type, 'utf8') > MAX_TYPE_BYTES) {
+  if (!isWellFormed(type) || !fitsUtf8(type, MAX_TYPE_BYTES)) {
     throw EventStoreError.INVALID_ARGUMENT(`event type ${JSON.stringify(type)} is too long or malformed`, {
       stream,
     })
