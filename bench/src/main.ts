@@ -6,7 +6,7 @@
  * `bench/results.quick.svg`).
  *
  * Options: `--quick`, `--runs N` (default 3, quick 1), `--dir PATH` (parent of the temp dir; default the OS
- * temp dir), `--only buffered,durable,replay,recovery,eventstore`.
+ * temp dir), `--only buffered,durable,replay,recovery,eventstore,emmett`.
  */
 import { fork } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs'
@@ -47,6 +47,7 @@ const config: BenchConfig = quick
         opens: 3,
         rebuildOpens: 1,
       },
+      emmett: { streams: 20, perStream: 10, warmup: 40, concurrency: 16 },
     }
   : {
       quick,
@@ -64,6 +65,7 @@ const config: BenchConfig = quick
         opens: 6,
         rebuildOpens: 1,
       },
+      emmett: { streams: 100, perStream: 20, warmup: 200, concurrency: 16 },
     }
 const here = dirname(fileURLToPath(import.meta.url))
 const benchDir = dirname(here)
@@ -108,7 +110,7 @@ if (values.render !== undefined) {
   process.exit(0)
 }
 
-const WORKLOADS = ['buffered', 'durable', 'replay', 'recovery', 'eventstore']
+const WORKLOADS = ['buffered', 'durable', 'replay', 'recovery', 'eventstore', 'emmett']
 const only = new Set((values.only ?? WORKLOADS.join(',')).split(','))
 for (const w of only) if (!WORKLOADS.includes(w)) throw new Error(`--only: unknown workload ${w}`)
 
@@ -188,6 +190,7 @@ const REPLAY = [
 const ES_APPEND = ['store', 'wal']
 const ES_READ = ['store', 'sqlite']
 const ES_OPEN = ['store', 'wal']
+const EMMETT = ['waltz', 'sqlite', 'waltz-concurrent']
 
 try {
   const free = statfsSync(root)
@@ -303,6 +306,16 @@ try {
         record('eventstore|open|rebuild', run, await runTask('es-open', rebuild, esDir))
       }
       log('  eventstore done')
+    }
+    if (only.has('emmett')) {
+      for (const system of rotate(EMMETT, run)) {
+        record(
+          `emmett|commands|${system}`,
+          run,
+          await runTask('emmett-commands', { system, ...config.emmett }),
+        )
+      }
+      log('  emmett done')
     }
   }
   const totalSeconds = (performance.now() - started) / 1000

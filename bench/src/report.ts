@@ -27,6 +27,16 @@ export interface BenchConfig {
     opens: number
     rebuildOpens: number
   }
+  /** Workload 7, the emmett adapter (absent from results written before it existed). */
+  emmett?: {
+    /** Commands go round-robin over `streams` streams until each holds `perStream` events. */
+    streams: number
+    perStream: number
+    /** Untimed commands first, on other streams. */
+    warmup: number
+    /** Command loops of the waltz-only concurrent row. */
+    concurrency: number
+  }
 }
 
 /** Results by key (`workload|config|system`), one entry per run. */
@@ -180,6 +190,11 @@ export function ratioBars(config: BenchConfig, m: Measured): RatioBar[] {
     const group = `Event store, readStream of a ${config.eventstore.perStream}-event stream (p99 latency)`
     const value = ratio(m, 'eventstore|read|store', 'eventstore|read|sqlite', 'p99Ms', true)
     bars.push({ group, label: 'readStream ÷ SQLite SELECT … WHERE stream = ?', value })
+  }
+  if (m.has('emmett|commands|waltz')) {
+    const group = 'emmett CommandHandler, one command at a time, durable (commands/s)'
+    const value = ratio(m, 'emmett|commands|waltz', 'emmett|commands|sqlite', 'commandsPerSec')
+    bars.push({ group, label: '@waltz/emmett ÷ emmett-sqlite (one connection)', value })
   }
   return bars.filter((b) => Number.isFinite(b.value))
 }
@@ -515,7 +530,61 @@ export async function renderMarkdown(
     p()
   }
   if (config.eventstore && m.has('eventstore|append|store')) renderEventStore(config, m, p)
+  if (config.emmett && m.has('emmett|commands|waltz')) renderEmmett(config.emmett, m, p)
   return out.join('\n')
+}
+
+/** Section 7: emmett's `CommandHandler` on `@waltz/emmett` and on emmett's own SQLite store. */
+function renderEmmett(cfg: NonNullable<BenchConfig['emmett']>, m: Measured, p: (s?: string) => void): void {
+  const benchUrl = new URL('../package.json', import.meta.url).href
+  const key = (system: string) => `emmett|commands|${system}`
+  const sync = med(m, key('sqlite'), 'sqliteSynchronous')
+  p('## 7. emmett adapter (`@waltz/emmett`)')
+  p()
+  p(
+    `emmett's \`CommandHandler\` (@event-driven-io/emmett ${pkgVersion('@event-driven-io/emmett', benchUrl)}) runs ${fmt(cfg.streams * cfg.perStream)} commands, round-robin over ${fmt(cfg.streams)} streams until each`,
+  )
+  p(
+    `holds ${cfg.perStream} events (after ${cfg.warmup} untimed ones on other streams). A command aggregates its stream, decides one event and`,
+  )
+  p(
+    "appends it with the version it read as the expected one; each result's version and every stream's final state are",
+  )
+  p(
+    `checked. The peer is emmett's own SQLite store (@event-driven-io/emmett-sqlite ${pkgVersion('@event-driven-io/emmett-sqlite', benchUrl)}, sqlite3 ${pkgVersion('sqlite3', benchUrl)}), which allows one`,
+  )
+  p(
+    'command at a time (its transactions would collide): the ratio compares one command at a time, both durable per',
+  )
+  p(
+    `command: waltz \`sync: 'always'\` (zod-validated JSON events), SQLite in WAL mode with \`synchronous\` = ${Number.isFinite(sync) ? sync : '?'} (2 = FULL: the WAL`,
+  )
+  p(
+    'is synced at every commit), as emmett-sqlite leaves it. The SQLite store keeps one connection open (its `singleton`',
+  )
+  p(
+    'option): its default for a file, a connection per operation, is slower and failed about one run in three on this',
+  )
+  p(
+    'machine with an uncaught `SQLITE_BUSY: cannot commit transaction - SQL statements in progress`. The concurrent row',
+  )
+  p(`runs ${cfg.concurrency} command loops on waltz alone (commands on distinct streams share fsyncs).`)
+  p()
+  p('| system | commands/s | p50 ms | p99 ms | commands per fdatasync | peak RSS MB | waltz ÷ this |')
+  p('|---|--:|--:|--:|--:|--:|--:|')
+  for (const [system, name] of [
+    ['waltz', "`getWaltzEventStore`, waltz `sync: 'always'`"],
+    ['sqlite', 'emmett-sqlite `getSQLiteEventStore`, one connection'],
+    ['waltz-concurrent', `\`getWaltzEventStore\`, ${cfg.concurrency} concurrent command loops`],
+  ] as const) {
+    const k = key(system)
+    if (!m.has(k)) continue
+    const r = system === 'sqlite' ? fmtRatio(ratio(m, key('waltz'), k, 'commandsPerSec')) : ''
+    p(
+      `| ${name} | ${fmt(med(m, k, 'commandsPerSec'))} | ${fmt(med(m, k, 'p50Ms'), 3)} | ${fmt(med(m, k, 'p99Ms'), 3)} | ${fmt(med(m, k, 'commandsPerFsync'), 1)} | ${fmt(rss(m, k))} | ${r} |`,
+    )
+  }
+  p()
 }
 
 /** Section 6: `@waltz/eventstore` against core's bare WAL and SQLite, with the targets of the issue. */

@@ -433,6 +433,8 @@ const tasks: Record<string, (dir: string, p: Params) => Promise<Metrics>> = {
   'recovery-prepare': recoveryPrepare,
   'recovery-open': recoveryOpen,
   ...eventStoreTasks,
+  // Loaded by its own task only: emmett and sqlite3 would weigh on every other measurement's RSS.
+  'emmett-commands': async (dir, p) => (await import('./emmett.js')).emmettCommands(dir, p),
 }
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as TaskSpec
