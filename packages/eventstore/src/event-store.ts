@@ -165,8 +165,13 @@ export interface EventStoreMetrics {
   consumers: Record<string, number>
 }
 
-/** Reservation of a stream with appends in flight: its state as if they had all succeeded. */
+/**
+ * Reservation of a stream with appends in flight: its state as if they had all succeeded. An entry
+ * whose appends all settled (`appends === 0`) stays in the map for the stream's next append, which
+ * reuses it (a busy stream costs no map insert and delete per append), until a sweep drops it.
+ */
 interface InFlight extends StreamSummary {
+  /** Appends of the stream not yet settled; 0: the entry is idle and the index holds the state. */
   appends: number
   /** The stream's latest append (it settles after every earlier one). */
   last: Promise<unknown>
@@ -180,6 +185,9 @@ interface Prepared {
   bytes: Uint8Array
   metadata: Record<string, string> | undefined
 }
+
+/** Entries of the in-flight map above which idle ones are dropped before a new one is added. */
+const IN_FLIGHT_SWEEP = 4096
 
 /** Envelope bytes besides data, type, key and headers, with room to spare (see FORMAT.md). */
 const ENVELOPE_SLACK = 64
@@ -235,6 +243,7 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
   private readonly maxRecordSize: number
   private readonly background: boolean
   private readonly inFlight = new Map<string, InFlight>()
+  private inFlightSweepAt = IN_FLIGHT_SWEEP
   private readonly consumers = new Map<string, Consumer<Rec>>()
   /** Resolved (and dropped) at the next acknowledgement; created only when someone waits. */
   private ackSignal: { promise: Promise<void>; resolve: () => void } | undefined
@@ -649,7 +658,7 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
     return {
       wal: this.wal.metrics(),
       index: this.index.stats(),
-      streamsInFlight: this.inFlight.size,
+      streamsInFlight: this.streamsInFlight(),
       consumers,
     }
   }
@@ -691,7 +700,8 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
 
   /** A stream's state including appends in flight. */
   private head(stream: string): StreamSummary {
-    return this.inFlight.get(stream) ?? this.index.summary(stream)
+    const f = this.inFlight.get(stream)
+    return f !== undefined && f.appends > 0 ? f : this.index.summary(stream)
   }
 
   private prepare(stream: string, event: EventInput<Rec>): Prepared {
@@ -733,9 +743,15 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
     const records: LogRecord[] = new Array(n)
     for (let i = 0; i < n; i++) {
       const p = prepared[i]!
-      const headers: Record<string, string> = p.metadata ? { ...p.metadata } : {}
-      headers[ID_HEADER] = p.id
-      headers[REVISION_HEADER] = String(first + i)
+      let headers: Record<string, string>
+      if (p.metadata) {
+        headers = { ...p.metadata }
+        headers[ID_HEADER] = p.id
+        headers[REVISION_HEADER] = String(first + i)
+      } else {
+        // One literal: the common case gets its final shape at once.
+        headers = { $id: p.id, $rev: String(first + i) }
+      }
       if (created && i === 0) headers[CREATED_HEADER] = '1'
       records[i] = { type: p.type, data: p.bytes, key: stream, headers, time }
     }
@@ -803,6 +819,7 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
   ): Promise<T> {
     let f = this.inFlight.get(stream)
     if (f === undefined) {
+      if (this.inFlight.size >= this.inFlightSweepAt) this.sweepInFlight()
       f = { revision, deletedRevision, tombstoned, lastSeq: 0, appends: 0, last: DONE }
       this.inFlight.set(stream, f)
     } else {
@@ -814,7 +831,7 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
     const flight = f
     const appended = this.appendLog(records).then(
       (lastSeq) => {
-        this.release(stream, flight)
+        this.release(flight)
         try {
           const firstSeq = lastSeq - records.length + 1
           for (let i = 0; i < records.length; i++) {
@@ -830,7 +847,7 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
         return done(lastSeq)
       },
       (err: unknown) => {
-        this.release(stream, flight)
+        this.release(flight)
         // The WAL refused or lost a batch others may build on: stop, so no stream gets a gap.
         this.fail(err as Error)
         throw err
@@ -859,8 +876,21 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
     }
   }
 
-  private release(stream: string, f: InFlight): void {
-    if (--f.appends === 0 && this.inFlight.get(stream) === f) this.inFlight.delete(stream)
+  private release(f: InFlight): void {
+    f.appends--
+  }
+
+  /** Drops idle entries of the in-flight map, so it holds at most the streams appended to lately. */
+  private sweepInFlight(): void {
+    for (const [stream, f] of this.inFlight) if (f.appends === 0) this.inFlight.delete(stream)
+    // Many streams busy at once: sweep again only once the map has doubled (amortised O(1)).
+    this.inFlightSweepAt = Math.max(IN_FLIGHT_SWEEP, 2 * this.inFlight.size)
+  }
+
+  private streamsInFlight(): number {
+    let n = 0
+    for (const f of this.inFlight.values()) if (f.appends > 0) n++
+    return n
   }
 
   private fail(err: Error): void {

@@ -114,6 +114,25 @@ describe('appendToStream', () => {
     expect(read.map((e) => e.revision)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1))
   })
 
+  test('revisions stay exact over more streams in flight than the in-flight map keeps idle', async () => {
+    const s = await store(tempDir(), { sync: 'always' })
+    const streams = Array.from({ length: 6000 }, (_, i) => `s-${i}`)
+    // Rounds of 6,000 concurrent appends: the map sweeps idle entries while others are in flight.
+    for (let round = 0; round < 3; round++) {
+      const results = await Promise.all(
+        streams.map((name, i) => s.appendToStream(name, events(1, 'e', i), { expectedRevision: round })),
+      )
+      expect(results.every((r) => r.nextExpectedRevision === round + 1)).toBe(true)
+      expect(s.metrics().streamsInFlight).toBe(0)
+    }
+    // A stale expectation on a stream whose entry is idle (or swept) still conflicts.
+    for (const name of ['s-0', 's-5999']) {
+      const err = await rejection(s.appendToStream(name, events(1), { expectedRevision: 2 }))
+      expect(err).toMatchObject({ code: 'WRONG_EXPECTED_REVISION', actual: 3 })
+    }
+    expect((await collect(s.readStream('s-4321'))).map((e) => e.revision)).toEqual([1, 2, 3])
+  })
+
   test('ids default to UUIDv7; ids and metadata round-trip', async () => {
     const s = await store()
     await s.appendToStream('x', [
