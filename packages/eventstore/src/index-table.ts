@@ -143,27 +143,37 @@ export class TableWriter {
    * Adds a stream (names must come in {@link compareNames} order).
    *
    * @param s - its summary, first revision and count (`firstEntry` is ignored)
-   * @param seqs - the seqs of its `count` events, oldest first
+   * @param seqs - the seqs of its `count` events, oldest first: numbers, or entries as another table
+   *   stores them (8 bytes each; a merge copies them without decoding)
    */
-  async add(s: Omit<TableStream, 'firstEntry'>, seqs: ArrayLike<number>): Promise<void> {
+  async add(s: Omit<TableStream, 'firstEntry'>, seqs: ArrayLike<number> | Buffer): Promise<void> {
     if (this.lastName !== undefined && compareNames(this.lastName, s.name) >= 0) {
       throw new Error(`index streams out of order: ${this.lastName} then ${s.name}`)
     }
     this.lastName = s.name
     const firstEntry = this.entries
-    for (let i = 0; i < seqs.length; i++) {
-      if (this.used + ENTRY_SIZE > this.buf.length) await this.drain()
-      this.buf.writeUIntLE(seqs[i]!, this.used, 6)
-      this.buf.writeUInt16LE(0, this.used + 6)
-      this.used += ENTRY_SIZE
+    let count: number
+    if (Buffer.isBuffer(seqs)) {
+      count = seqs.length / ENTRY_SIZE
+      await this.put(seqs)
+    } else {
+      count = seqs.length
+      for (let i = 0; i < count; i++) {
+        if (this.used + ENTRY_SIZE > this.buf.length) await this.drain()
+        // A seq is below 2^48: the high word's top 16 bits (the 2 zero bytes) are zero.
+        const seq = seqs[i]!
+        this.buf.writeUInt32LE(seq >>> 0, this.used)
+        this.buf.writeUInt32LE(Math.floor(seq / 0x1_0000_0000), this.used + 4)
+        this.used += ENTRY_SIZE
+      }
     }
-    this.entries += seqs.length
+    this.entries += count
     const name = Buffer.from(s.name, 'utf8')
     const rec = Buffer.allocUnsafe(STREAM_FIXED + name.length)
     let o = rec.writeUInt16LE(name.length, 0)
     o += name.copy(rec, o)
     o = rec.writeUIntLE(firstEntry, o, 6)
-    o = rec.writeUInt32LE(seqs.length, o)
+    o = rec.writeUInt32LE(count, o)
     o = rec.writeUIntLE(s.firstRevision, o, 6)
     o = rec.writeUIntLE(s.revision, o, 6)
     o = rec.writeUIntLE(s.deletedRevision, o, 6)
@@ -239,8 +249,8 @@ export class TableWriter {
   private async drain(): Promise<void> {
     if (this.used === 0) return
     const chunk = this.buf.subarray(0, this.used)
+    // The write has completed when it resolves: the buffer can take the next chunk.
     await this.writeOut(chunk)
-    this.buf = Buffer.allocUnsafe(this.buf.length)
     this.used = 0
   }
 
@@ -451,19 +461,17 @@ export class TableReader {
   }
 
   /**
-   * Every stream of the table in name order, with its seqs: for merging tables (reads sequentially).
+   * Every stream of the table in name order, with its entries (8 bytes per seq, as stored): for
+   * merging tables (reads sequentially; the entries are copied, never decoded).
    */
-  *streams(): Generator<{ stream: TableStream; seqs: number[] }> {
+  *streams(): Generator<{ stream: TableStream; seqs: Buffer }> {
     const records = new SequentialReader(this, this.streamsOffset, this.dirOffset)
     // Entries are stored in stream order: read them front to back alongside.
     const entries = new SequentialReader(this, HEADER_SIZE, this.streamsOffset)
     while (!records.done) {
       const len = records.peek(2).readUInt16LE(0)
       const { stream } = parseStream(records.take(STREAM_FIXED + len), 0, this.file)
-      const bytes = stream.count > 0 ? entries.take(stream.count * ENTRY_SIZE) : EMPTY
-      const seqs = new Array<number>(stream.count)
-      for (let i = 0; i < stream.count; i++) seqs[i] = bytes.readUIntLE(i * ENTRY_SIZE, 6)
-      yield { stream, seqs }
+      yield { stream, seqs: stream.count > 0 ? entries.take(stream.count * ENTRY_SIZE) : EMPTY }
     }
   }
 

@@ -420,7 +420,7 @@ export class StreamIndex {
     meta: TableMeta,
     streams: AsyncIterable<{
       stream: StreamSummary & { name: string; firstRevision: number; count: number }
-      seqs: ArrayLike<number>
+      seqs: ArrayLike<number> | Buffer
     }>,
   ): Promise<TableReader> {
     const name = tableFileName(meta.coveredFrom, meta.coveredTo)
@@ -497,7 +497,7 @@ async function* mergeStreams(a: TableReader, b: TableReader) {
           firstRevision: x.stream.count > 0 ? x.stream.firstRevision : y.stream.firstRevision,
           count: x.stream.count + y.stream.count,
         },
-        seqs: x.seqs.concat(y.seqs),
+        seqs: Buffer.concat([x.seqs, y.seqs]),
       }
       na = ia.next()
       nb = ib.next()
