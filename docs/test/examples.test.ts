@@ -45,6 +45,8 @@ const sources: readonly { markdown: string; home: string; support?: Record<strin
   },
   { markdown: 'packages/snapshot/README.md', home: 'packages/snapshot' },
   { markdown: 'packages/eventstore/README.md', home: 'packages/eventstore' },
+  { markdown: 'packages/emmett/README.md', home: 'packages/emmett' },
+  { markdown: 'packages/castore/README.md', home: 'packages/castore' },
   { markdown: 'packages/cli/README.md', home: 'packages/cli' },
   { markdown: 'examples/order-book/README.md', home: 'examples/order-book' },
 ]
