@@ -521,6 +521,59 @@ export function checkFrame(
   return parseBody(buf, offset + FRAME_HEADER_SIZE, bodyEnd, cursor)
 }
 
+/**
+ * Steps over the frame at `buf[offset..end)` without verifying it: its length is in range, its seq
+ * continues the chain and its batch field is read, but neither its checksum nor its envelope is
+ * checked. For point reads walking from a seek point to the frame they want: that frame is checked in
+ * full, and a frame misread here would break the seq chain or the wanted frame's checksum, so a damaged
+ * frame on the way is reported as damage, never returned. Sequential reads check every frame.
+ *
+ * @returns as {@link checkFrame}; on `'ok'` only `length`, `seq`, `batchRemaining` and `end` are set
+ */
+export function skimFrame(
+  buf: Buffer,
+  offset: number,
+  end: number,
+  expectedSeq: number,
+  maxRecordSize: number,
+  cursor: FrameCursor,
+): FrameCheck {
+  const available = end - offset
+  if (available < FRAME_HEADER_SIZE) {
+    cursor.code = 'frame-incomplete'
+    cursor.problem = 'partial frame header'
+    return 'incomplete'
+  }
+  const length = buf.readUInt32LE(offset + 4)
+  const seq = readU64(buf, offset + 8)
+  cursor.length = length
+  cursor.seq = seq
+  cursor.oversize = length > maxRecordSize
+  if (length < MIN_BODY_SIZE || length > maxRecordSize) {
+    return fail(cursor, 'frame-length', `frame length ${length} outside ${MIN_BODY_SIZE}..${maxRecordSize}`)
+  }
+  if (seq !== expectedSeq) {
+    return fail(cursor, 'frame-seq', `frame seq ${seq} breaks the chain (expected ${expectedSeq})`)
+  }
+  const bodyEnd = offset + FRAME_HEADER_SIZE + length
+  if (available < FRAME_HEADER_SIZE + length) {
+    cursor.code = 'frame-incomplete'
+    cursor.problem = 'partial frame body'
+    return 'incomplete'
+  }
+  const at = offset + FRAME_HEADER_SIZE
+  const b = buf[at]!
+  if (b < 0x80) {
+    cursor.batchRemaining = b
+  } else {
+    const v = readVarint(buf, at, bodyEnd)
+    if (v < 0 || v > 0xffffffff) return fail(cursor, 'frame-body', 'malformed batch field')
+    cursor.batchRemaining = v
+  }
+  cursor.end = bodyEnd
+  return 'ok'
+}
+
 /** Checks the structure of a body whose checksum matched, noting where each part lies. */
 function parseBody(buf: Buffer, at: number, end: number, cursor: FrameCursor): FrameCheck {
   // One-byte varints are the common case: read them inline.

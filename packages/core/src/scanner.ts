@@ -33,6 +33,7 @@ import {
   SEGMENT_EXT,
   SEGMENT_TEMP_SUFFIX,
   type SegmentHeader,
+  skimFrame,
 } from './format.js'
 
 /** A segment file known to the WAL. */
@@ -208,6 +209,11 @@ export class FrameWalker {
   committedSeq: number
   /** Fields and problem of the last frame looked at. */
   readonly cursor: FrameCursor
+  /**
+   * Frames with a lower seq are skimmed, not verified (a point read walking to the frame it wants sets
+   * it to that frame's seq); 0, the default, verifies every frame.
+   */
+  skimBelow = 0
 
   private chunkPos: number // file offset of chunk[0]
   private chunkLen: number
@@ -259,7 +265,7 @@ export class FrameWalker {
    */
   nextBuffered(): 'ok' | 'invalid' | 'more' {
     const at = this.frameEnd - this.chunkPos
-    const check = checkFrame(this.chunk, at, this.chunkLen, this.seq + 1, this.maxRecordSize, this.cursor)
+    const check = this.check(at, this.chunkLen)
     if (check === 'incomplete') return 'more'
     return check === 'ok' ? this.accept(at) : 'invalid'
   }
@@ -309,7 +315,7 @@ export class FrameWalker {
   private checkRead(offset: number, avail: number, end: number): FrameCheck | 'end' | 'read-more' {
     if (avail === 0) return 'end'
     const at = offset - this.chunkPos
-    const check = checkFrame(this.chunk, at, at + avail, this.seq + 1, this.maxRecordSize, this.cursor)
+    const check = this.check(at, at + avail)
     const need = FRAME_HEADER_SIZE + this.cursor.length
     if (check === 'incomplete' && avail >= FRAME_HEADER_SIZE && need <= end - offset) return 'read-more'
     return check === 'ok' ? this.accept(at) : check
@@ -318,7 +324,7 @@ export class FrameWalker {
   /** Checks the frame at `offset` once its whole body was read. */
   private checkBody(offset: number, avail: number): FrameCheck {
     const at = offset - this.chunkPos
-    const check = checkFrame(this.chunk, at, at + avail, this.seq + 1, this.maxRecordSize, this.cursor)
+    const check = this.check(at, at + avail)
     return check === 'ok' ? this.accept(at) : check
   }
 
@@ -332,6 +338,17 @@ export class FrameWalker {
       }
     }
     return this.fileSize
+  }
+
+  /**
+   * Checks the next frame, at chunk offset `at`: in full, or only skimmed (see {@link skimFrame}) when
+   * its seq is below {@link skimBelow}.
+   */
+  private check(at: number, end: number): FrameCheck {
+    const seq = this.seq + 1
+    return seq < this.skimBelow
+      ? skimFrame(this.chunk, at, end, seq, this.maxRecordSize, this.cursor)
+      : checkFrame(this.chunk, at, end, seq, this.maxRecordSize, this.cursor)
   }
 
   /** Takes the checked frame at chunk offset `at`: checks the batch chain and advances. */

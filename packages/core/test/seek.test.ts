@@ -310,6 +310,32 @@ describe('recordsAt on a damaged sealed segment', () => {
     await reader.close()
   })
 
+  it('a frame damaged on the way to a wanted one never yields a wrong record', async () => {
+    for (const field of ['body', 'length'] as const) {
+      const { dir, file, seq, offset } = await damagedLog()
+      const reader = await Wal.openReader({ dir, serializer: docs })
+      const after = Array.from({ length: 60 }, (_, k) => seq + 1 + k)
+      const before = await reader.recordsAt(after) // builds the seek index over intact bytes
+      flipByte(file, offset + (field === 'body' ? FRAME_HEADER_SIZE + 12 : 4))
+      await expect(reader.recordsAt([seq])).rejects.toMatchObject({ code: 'WAL_CORRUPT', file })
+      // A later frame is walked to from a seek point, through the damaged one when it lies before it.
+      // It reads exactly as before (the damage is not in it) or fails as damage: never anything else.
+      let failed = 0
+      for (let k = 0; k < after.length; k++) {
+        const read = await reader.recordsAt([after[k]!]).catch((err: unknown) => err)
+        if (Array.isArray(read)) expect(read[0]).toEqual(before[k])
+        else {
+          expect(read).toMatchObject({ code: 'WAL_CORRUPT', file })
+          failed++
+        }
+      }
+      // A broken length derails the walk, so the frames right after it fail; a broken body does not.
+      if (field === 'length') expect(failed).toBeGreaterThan(0)
+      else expect(failed).toBe(0)
+      await reader.close()
+    }
+  })
+
   it('a flipped byte under an index built before is WAL_CORRUPT with file and offset', async () => {
     const { dir, file, seq, offset } = await damagedLog()
     const reader = await Wal.openReader({ dir, serializer: docs })
