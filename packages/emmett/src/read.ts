@@ -78,7 +78,11 @@ export async function readSlice(
       const hi = Math.min(range.hi, revision)
       const events: StoredEvent[] = []
       if (range.lo <= hi) {
+        // waltz starts a read at the first visible revision and counts visible events: after a soft
+        // delete `from` may be below that start, so the revision, not the count, ends the read. The
+        // count only caps the work (no more than hi - lo + 1 revisions fit in the bounds).
         for await (const e of store.readStream(stream, { from: range.lo, maxCount: hi - range.lo + 1 })) {
+          if (e.revision > hi) break
           events.push(e)
         }
       }

@@ -246,6 +246,34 @@ describe('readStream and aggregateStream', () => {
     expect(await read({ to: 0n })).toEqual({ positions: [], data: [], version: 0n, exists: false })
   })
 
+  test('after a soft delete and re-creation, bounded reads and time travel return exactly the revisions asked for', async () => {
+    const { waltz, eventStore } = await openStores(tempDir())
+    const numbered = (...ns: number[]) => ns.map((n) => ({ type: 'n', data: { n } }))
+    await eventStore.appendToStream('cart', numbered(1, 2, 3))
+    await waltz.deleteStream('cart') // revisions 1-3 are no longer visible
+    await eventStore.appendToStream('cart', numbered(4, 5, 6))
+    const read = async (options: { from?: bigint; to?: bigint; maxCount?: bigint }) => {
+      const r = await eventStore.readStream('cart', options)
+      return { positions: r.events.map((e) => e.metadata.streamPosition), version: r.currentStreamVersion }
+    }
+    // Positions 1-3 are deleted: a read of them finds nothing, and never events past its bounds.
+    expect(await read({ to: 2n })).toEqual({ positions: [], version: 2n })
+    expect(await read({ from: 1n, maxCount: 1n })).toEqual({ positions: [], version: 1n })
+    expect(await read({ from: 2n, to: 4n })).toEqual({ positions: [4n], version: 4n })
+    expect(await read({ from: 1n, maxCount: 5n })).toEqual({ positions: [4n, 5n], version: 5n })
+    expect(await read({ from: 5n, maxCount: 1n })).toEqual({ positions: [5n], version: 5n })
+    expect(await read({ from: 4n })).toEqual({ positions: [4n, 5n, 6n], version: 6n })
+    const at = (to: bigint) =>
+      eventStore.aggregateStream('cart', {
+        initialState: (): number[] => [],
+        evolve: (seen: number[], e: { data: unknown }) => [...seen, (e.data as { n: number }).n],
+        read: { to },
+      })
+    expect(await at(3n)).toEqual({ currentStreamVersion: 3n, state: [], streamExists: true })
+    expect(await at(5n)).toEqual({ currentStreamVersion: 5n, state: [4, 5], streamExists: true })
+    expect(await at(9n)).toEqual({ currentStreamVersion: 6n, state: [4, 5, 6], streamExists: true })
+  })
+
   test('a missing stream reads as version 0, no events, not existing', async () => {
     const { eventStore } = await openStores(tempDir())
     await eventStore.appendToStream('other', [added()])
