@@ -124,7 +124,8 @@ export class WaltzEventStorageAdapter implements EventStorageAdapter {
    * @param context - `eventStoreId`
    * @param options - `minVersion`, `maxVersion` (inclusive), `limit`, `reverse`
    * @returns the events (none for an unknown aggregate)
-   * @throws CastoreAdapterError `CASTORE_INVALID_ARGUMENT`; errors of the event store and the log
+   * @throws CastoreAdapterError `CASTORE_INVALID_ARGUMENT`, `CASTORE_UNREADABLE_EVENT` (a `castore.metadata`
+   *   entry that is not JSON, written by other code); errors of the event store and the log
    */
   async getEvents(
     aggregateId: string,
@@ -146,7 +147,7 @@ export class WaltzEventStorageAdapter implements EventStorageAdapter {
     })
     for await (const e of read) {
       if (e.revision < lo || e.revision > hi) break
-      events.push(toEventDetail(e, aggregateId))
+      events.push(toEventDetail(e, aggregateId, eventStoreId))
     }
     return { events }
   }
@@ -313,7 +314,7 @@ export class WaltzEventStorageAdapter implements EventStorageAdapter {
     const overlap = Math.min(events.length, current - first.version + 1)
     const kept: EventDetail[] = []
     for await (const e of this.store.readStream(stream, { from: first.version, maxCount: overlap })) {
-      kept.push(toEventDetail(e, first.aggregateId))
+      kept.push(toEventDetail(e, first.aggregateId, eventStoreId))
     }
     for (let i = 0; i < overlap; i++) {
       const stored = kept[i]

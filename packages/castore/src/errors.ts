@@ -16,6 +16,8 @@ export type CastoreAdapterErrorCode =
   | 'CASTORE_OVERWRITE_UNSUPPORTED'
   /** An event group spans several aggregates: the event store cannot append to several streams atomically; nothing was written. */
   | 'CASTORE_GROUP_NOT_ATOMIC'
+  /** A stored event's `castore.*` entries are not what the adapter writes (other code wrote them); nothing was returned. */
+  | 'CASTORE_UNREADABLE_EVENT'
 
 /** Extra context attached to a {@link CastoreAdapterError}. */
 export interface CastoreAdapterErrorDetails extends ErrorOptions {
@@ -100,6 +102,19 @@ export class CastoreAdapterError extends WaltzError<CastoreAdapterErrorCode> {
     return new CastoreAdapterError(
       'CASTORE_GROUP_NOT_ATOMIC',
       `an event group may hold events of one aggregate only (this one spans the streams ${streams.map((s) => JSON.stringify(s)).join(', ')}): @waltz/eventstore has no atomic append to several streams`,
+    )
+  }
+
+  /** `CASTORE_UNREADABLE_EVENT`: a stored event cannot be read as a castore event. */
+  static UNREADABLE_EVENT(
+    stream: string,
+    problem: string,
+    details: CastoreAdapterErrorDetails,
+  ): CastoreAdapterError {
+    return new CastoreAdapterError(
+      'CASTORE_UNREADABLE_EVENT',
+      `the event at revision ${String(details.version)} of the stream ${JSON.stringify(stream)} is not a castore event: ${problem} (written by other code than this adapter)`,
+      details,
     )
   }
 }

@@ -136,8 +136,10 @@ export function toWaltzEvent(event: EventDetail, eventStoreId: string): EventInp
 /**
  * The castore event of a stored waltz event. Events appended by other waltz writers (no castore
  * entries) read with the store's time as timestamp and no metadata.
+ *
+ * @throws CastoreAdapterError `CASTORE_UNREADABLE_EVENT` when the `castore.metadata` entry is not JSON
  */
-export function toEventDetail(event: StoredEvent, aggregateId: string): EventDetail {
+export function toEventDetail(event: StoredEvent, aggregateId: string, eventStoreId: string): EventDetail {
   const detail: EventDetail = {
     aggregateId,
     version: event.revision,
@@ -146,7 +148,18 @@ export function toEventDetail(event: StoredEvent, aggregateId: string): EventDet
   }
   if (event.data !== undefined) detail.payload = event.data
   const metadata = event.metadata[METADATA_KEY]
-  if (metadata !== undefined) detail.metadata = JSON.parse(metadata)
+  if (metadata !== undefined) {
+    try {
+      detail.metadata = JSON.parse(metadata)
+    } catch (err) {
+      throw CastoreAdapterError.UNREADABLE_EVENT(event.stream, `its ${METADATA_KEY} entry is not JSON`, {
+        eventStoreId,
+        aggregateId,
+        version: event.revision,
+        cause: err,
+      })
+    }
+  }
   return detail
 }
 

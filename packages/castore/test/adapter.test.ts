@@ -263,6 +263,21 @@ describe('the mapping onto waltz', () => {
     expect(Date.parse(event!.timestamp)).toBeGreaterThanOrEqual(before)
   })
 
+  test('a castore.metadata entry that is not JSON (plain waltz writers) fails with CASTORE_UNREADABLE_EVENT', async () => {
+    const { store, adapter } = await setup()
+    await store.appendToStream('pokemons-direct', [
+      { type: 'APPEARED', data: { name: 'Mew' }, metadata: { 'castore.metadata': 'not json' } },
+    ])
+    const err = await rejection(adapter.getEvents('direct', context))
+    expect(isCastoreAdapterError(err, 'CASTORE_UNREADABLE_EVENT')).toBe(true)
+    expect(err).toMatchObject({ eventStoreId, aggregateId: 'direct', version: 1 })
+    expect((err as Error).cause).toBeInstanceOf(SyntaxError)
+    // Listing reads no metadata: the aggregate is still listed.
+    expect((await adapter.listAggregateIds(context)).aggregateIds.map((a) => a.aggregateId)).toEqual([
+      'direct',
+    ])
+  })
+
   test('malformed arguments fail with typed errors and write nothing', async () => {
     const { store, adapter } = await setup()
     const invalid = [
