@@ -15,10 +15,9 @@ import { type AggregateEntry, listPage, listQuery } from './aggregate-ids.js'
 import { CastoreAdapterError, WaltzEventAlreadyExistsError } from './errors.js'
 import {
   checkEventDetail,
-  checkSeparator,
-  DEFAULT_SEPARATOR,
   METADATA_KEY,
   pushedDetail,
+  SEPARATOR,
   streamOf,
   streamPrefix,
   timestampOf,
@@ -34,11 +33,6 @@ export interface WaltzEventStorageAdapterOptions {
    * castore payloads as event data, so it must know every castore event type.
    */
   store: EventStore
-  /**
-   * The character between the event store id and the aggregate id in a stream name. Default `'-'`
-   * (`pokemons-pikachu`). Event store ids may not hold it; aggregate ids may.
-   */
-  separator?: string
 }
 
 /** The result of {@link WaltzEventStorageAdapter.getEvents}. */
@@ -64,7 +58,7 @@ type Pushed = OptionalTimestamp<EventDetail>
 
 /**
  * castore's `EventStorageAdapter` on a `@waltz/eventstore` store: each aggregate is the stream
- * `<eventStoreId><separator><aggregateId>`, castore's version is the stream revision (1 for the first
+ * `<eventStoreId>-<aggregateId>` (event store ids may not hold `-`), castore's version is the stream revision (1 for the first
  * event), the payload is the event data, castore's timestamp and metadata ride in the metadata entries
  * `castore.timestamp` and `castore.metadata` (JSON).
  *
@@ -88,11 +82,9 @@ type Pushed = OptionalTimestamp<EventDetail>
 export class WaltzEventStorageAdapter implements EventStorageAdapter {
   /** The waltz event store holding the events. */
   readonly store: EventStore
-  /** The character between the event store id and the aggregate id in a stream name. */
-  readonly separator: string
 
   /**
-   * @param options - the open `store`, and optionally the `separator`
+   * @param options - the open `store`
    * @throws CastoreAdapterError `CASTORE_INVALID_ARGUMENT`
    */
   constructor(options: WaltzEventStorageAdapterOptions) {
@@ -101,20 +93,26 @@ export class WaltzEventStorageAdapter implements EventStorageAdapter {
         'WaltzEventStorageAdapter needs { store }: an open EventStore',
       )
     }
+    // Earlier builds took a separator: refuse one rather than silently name streams otherwise.
+    const { separator } = options as { separator?: unknown }
+    if (separator !== undefined && separator !== SEPARATOR) {
+      throw CastoreAdapterError.INVALID_ARGUMENT(
+        `the separator of stream names is always ${JSON.stringify(SEPARATOR)}, got ${JSON.stringify(separator)}`,
+      )
+    }
     this.store = options.store
-    this.separator = checkSeparator(options.separator ?? DEFAULT_SEPARATOR)
   }
 
   /**
    * The stream name of an aggregate.
    *
-   * @param eventStoreId - the castore event store id (it may not hold the separator)
-   * @param aggregateId - the aggregate id (non-empty)
-   * @returns `<eventStoreId><separator><aggregateId>`
+   * @param eventStoreId - the castore event store id (non-empty, without `-`)
+   * @param aggregateId - the aggregate id (non-empty, any characters)
+   * @returns `<eventStoreId>-<aggregateId>`
    * @throws CastoreAdapterError `CASTORE_INVALID_ARGUMENT`
    */
   streamName(eventStoreId: string, aggregateId: string): string {
-    return streamOf(streamPrefix(eventStoreId, this.separator), aggregateId, eventStoreId)
+    return streamOf(streamPrefix(eventStoreId), aggregateId, eventStoreId)
   }
 
   /**
@@ -167,7 +165,7 @@ export class WaltzEventStorageAdapter implements EventStorageAdapter {
    */
   async pushEvent(event: Pushed, options: PushEventOptions): Promise<PushEventResult> {
     const eventStoreId = options?.eventStoreId
-    const prefix = streamPrefix(eventStoreId, this.separator)
+    const prefix = streamPrefix(eventStoreId)
     const pushed = checkEventDetail(event, eventStoreId)
     const stream = streamOf(prefix, pushed.aggregateId, eventStoreId)
     const [stored] = await this.append(stream, eventStoreId, [pushed], options.force === true)
@@ -208,7 +206,7 @@ export class WaltzEventStorageAdapter implements EventStorageAdapter {
         )
       }
       eventStoreId = g.context.eventStoreId
-      const prefix = streamPrefix(eventStoreId, adapter.separator ?? DEFAULT_SEPARATOR)
+      const prefix = streamPrefix(eventStoreId)
       const pushed = checkEventDetail(g.event, eventStoreId)
       streams.add(streamOf(prefix, pushed.aggregateId, eventStoreId))
       events.push(pushed)
@@ -231,7 +229,7 @@ export class WaltzEventStorageAdapter implements EventStorageAdapter {
 
   /**
    * Lists the event store's aggregates by the timestamp of their first event (then by id). The event
-   * store has no listing of streams: this reads every event under the prefix `<eventStoreId><separator>`
+   * store has no listing of streams: this reads every event under the prefix `<eventStoreId>-`
    * from the log (`readAll` with a stream-prefix filter, data decoded) and sorts the first events, on
    * every call and page: O(events of the event store) time and O(aggregates) memory.
    *
@@ -246,7 +244,7 @@ export class WaltzEventStorageAdapter implements EventStorageAdapter {
     options?: ListAggregateIdsOptions,
   ): Promise<ListAggregateIdsOutput> {
     const eventStoreId = context?.eventStoreId
-    const prefix = streamPrefix(eventStoreId, this.separator)
+    const prefix = streamPrefix(eventStoreId)
     const query = listQuery(options, eventStoreId)
     const all: AggregateEntry[] = []
     for await (const e of this.store.readAll({ filter: { streamPrefix: prefix } })) {

@@ -8,7 +8,7 @@ import { isWaltzError, WaltzError } from '@waltz/core'
  * retries on.
  */
 export type CastoreAdapterErrorCode =
-  /** An argument is malformed (an event store id holding the separator, a bad page token, ...); nothing was written. */
+  /** An argument is malformed (an event store id holding `-`, a bad page token, ...); nothing was written. */
   | 'CASTORE_INVALID_ARGUMENT'
   /** The pushed version is not the aggregate's next one: a waltz stream has no gaps; nothing was written. */
   | 'CASTORE_VERSION_GAP'

@@ -12,4 +12,4 @@ export {
   isCastoreAdapterError,
   WaltzEventAlreadyExistsError,
 } from './errors.js'
-export { DEFAULT_SEPARATOR, METADATA_KEY, TIMESTAMP_KEY } from './mapping.js'
+export { METADATA_KEY, SEPARATOR, TIMESTAMP_KEY } from './mapping.js'

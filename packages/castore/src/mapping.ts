@@ -1,6 +1,6 @@
 /**
  * How castore's concepts land on a waltz event store: one stream per aggregate, named
- * `<eventStoreId><separator><aggregateId>`; castore's version is the stream revision; the payload is
+ * `<eventStoreId>-<aggregateId>`; castore's version is the stream revision; the payload is
  * the event data; castore's timestamp and metadata travel in two metadata entries.
  */
 import type { EventDetail, OptionalTimestamp } from '@castore/core'
@@ -12,43 +12,34 @@ export const TIMESTAMP_KEY = 'castore.timestamp'
 /** Metadata entry holding castore's metadata as JSON (absent when the event has none). */
 export const METADATA_KEY = 'castore.metadata'
 
-/** The default separator between the event store id and the aggregate id in a stream name. */
-export const DEFAULT_SEPARATOR = '-'
-
 /**
- * Checks a separator: one UTF-16 code unit that is not half of a surrogate pair. With a single unit,
- * the first separator in a stream name always ends the event store id (which may not hold it).
- *
- * @throws CastoreAdapterError `CASTORE_INVALID_ARGUMENT`
+ * The separator between the event store id and the aggregate id in a stream name, the same for every
+ * adapter. It is fixed because two adapters with different separators on one store could map two
+ * aggregates to one stream (`x#y` + `-` + `z` and `x` + `#` + `y-z` are both `x#y-z`), and one adapter's
+ * prefix could select another's streams in `listAggregateIds`.
  */
-export function checkSeparator(separator: unknown): string {
-  if (typeof separator !== 'string' || separator.length !== 1 || /[\uD800-\uDFFF]/.test(separator)) {
-    throw CastoreAdapterError.INVALID_ARGUMENT(
-      `the separator must be a single character, got ${JSON.stringify(separator)}`,
-    )
-  }
-  return separator
-}
+export const SEPARATOR = '-'
 
 /**
- * The stream-name prefix of a castore event store: `<eventStoreId><separator>`.
+ * The stream-name prefix of a castore event store: `<eventStoreId>-`. The id may not hold the separator,
+ * so the first `-` of a stream name always ends it: no two (event store id, aggregate id) pairs share a
+ * stream, and the prefix selects exactly one event store's streams.
  *
  * @throws CastoreAdapterError `CASTORE_INVALID_ARGUMENT` when the id is empty or holds the separator
- *   (the mapping would be ambiguous: `a-b` + `c` and `a` + `b-c` would share a stream)
  */
-export function streamPrefix(eventStoreId: unknown, separator: string): string {
+export function streamPrefix(eventStoreId: unknown): string {
   if (typeof eventStoreId !== 'string' || eventStoreId.length === 0) {
     throw CastoreAdapterError.INVALID_ARGUMENT(
       `an event store id must be a non-empty string, got ${String(eventStoreId)}`,
     )
   }
-  if (eventStoreId.includes(separator)) {
+  if (eventStoreId.includes(SEPARATOR)) {
     throw CastoreAdapterError.INVALID_ARGUMENT(
-      `event store id ${JSON.stringify(eventStoreId)} holds the separator ${JSON.stringify(separator)}, which would make stream names ambiguous: rename it or choose another separator`,
+      `event store id ${JSON.stringify(eventStoreId)} holds ${JSON.stringify(SEPARATOR)}, the separator of stream names: aggregates of two event stores could share a stream (rename it, e.g. with '_')`,
       { eventStoreId },
     )
   }
-  return eventStoreId + separator
+  return eventStoreId + SEPARATOR
 }
 
 /**

@@ -225,14 +225,35 @@ describe('the mapping onto waltz', () => {
     })
   })
 
-  test('a custom separator lets event store ids hold a dash', async () => {
-    const { store } = await setup()
-    const adapter = new WaltzEventStorageAdapter({ store, separator: '#' })
-    await adapter.pushEvent(event1, { eventStoreId: 'pokemons-v2' })
-    expect(await store.streamExists(`pokemons-v2#${aggregateId}`)).toBe(true)
-    expect(adapter.streamName('pokemons-v2', 'x')).toBe('pokemons-v2#x')
-    for (const separator of ['', '::', '\uD83D'])
-      expect(() => new WaltzEventStorageAdapter({ store, separator })).toThrow(/CASTORE_INVALID_ARGUMENT/)
+  test('the separator is fixed, so no two (eventStoreId, aggregateId) pairs share a stream', async () => {
+    const { store, adapter } = await setup()
+    // With a per-adapter separator, 'x#y' + '-' + 'z' and 'x' + '#' + 'y-z' were both 'x#y-z'.
+    for (const separator of ['#', ':', '', '::'])
+      expect(() => new WaltzEventStorageAdapter({ store, separator } as never)).toThrow(
+        /CASTORE_INVALID_ARGUMENT/,
+      )
+    expect(new WaltzEventStorageAdapter({ store, separator: '-' } as never).streamName('x', 'y')).toBe('x-y')
+    const parts = ['x', 'y', 'z', '-', '#', ':', '/']
+    const ids = new Set<string>()
+    for (const a of parts) for (const b of parts) for (const c of parts) ids.add(a + b + c).add(a + b)
+    const owner = new Map<string, string>()
+    for (const eventStoreId of ids)
+      for (const aggregateId of ids) {
+        let stream: string
+        try {
+          stream = adapter.streamName(eventStoreId, aggregateId)
+        } catch (err) {
+          expect(isCastoreAdapterError(err, 'CASTORE_INVALID_ARGUMENT')).toBe(true)
+          expect(eventStoreId).toContain('-')
+          continue
+        }
+        const pair = JSON.stringify([eventStoreId, aggregateId])
+        expect(owner.get(stream) ?? pair, stream).toBe(pair)
+        owner.set(stream, pair)
+        // The first '-' ends the event store id: listAggregateIds' prefix selects exactly its streams.
+        expect(stream.slice(0, stream.indexOf('-'))).toBe(eventStoreId)
+      }
+    expect(owner.size).toBeGreaterThan(10_000)
   })
 
   test('event stores sharing one waltz store do not see each other’s aggregates', async () => {
