@@ -47,7 +47,7 @@ export interface WaltzEventStore extends EmmettEventStore<WaltzReadEventMetadata
    * Appends events as one atomic WAL batch if the stream is at `expectedStreamVersion`.
    *
    * @param streamName - the stream (the waltz stream of the same name)
-   * @param events - at least one event; `metadata.messageId`, when a string, is the stored event id
+   * @param events - at least one event; `metadata.messageId` is kept as given (it is not a dedupe key)
    * @param options - `expectedStreamVersion` (default `NO_CONCURRENCY_CHECK`), `schema.versioning.downcast`
    * @returns the stream's next expected version, whether the append created it, and the global
    *   position of its last event
@@ -206,17 +206,21 @@ class WaltzEmmettStore implements WaltzEventStore {
     // One append is one WAL batch: its events have consecutive revisions and positions.
     const firstRevision = result.nextExpectedRevision - n + 1
     const firstPosition = result.position - n + 1
-    const recorded = events.map((event, i) => ({
-      ...event,
-      kind: 'Event' as const,
-      metadata: {
-        ...('metadata' in event ? (event.metadata as object) : {}),
-        messageId: inputs[i]!.id!,
-        streamName: stream,
-        streamPosition: BigInt(firstRevision + i),
-        globalPosition: BigInt(firstPosition + i),
-      },
-    }))
+    const recorded = events.map((event, i) => {
+      const given = ('metadata' in event ? event.metadata : undefined) as Record<string, unknown> | undefined
+      return {
+        ...event,
+        kind: 'Event' as const,
+        metadata: {
+          ...given,
+          // As a read returns it: the given one, else the stored event id.
+          messageId: given?.messageId ?? inputs[i]!.id!,
+          streamName: stream,
+          streamPosition: BigInt(firstRevision + i),
+          globalPosition: BigInt(firstPosition + i),
+        },
+      }
+    })
     await tryPublishMessagesAfterCommit<WaltzEventStore>(
       recorded as unknown as WaltzReadEvent[],
       this.hooks as Parameters<typeof tryPublishMessagesAfterCommit<WaltzEventStore>>[1],
@@ -225,30 +229,32 @@ class WaltzEmmettStore implements WaltzEventStore {
 }
 
 /**
- * A waltz event of an emmett one. The id is the given `metadata.messageId`; without one the store
- * makes one, unless `needId` (`onAfterCommit` must see the stored id): then it is made here. (Ids set
- * by the caller make the store look for an earlier identical append, a cost only worth it then.)
+ * A waltz event of an emmett one. The store makes its id, unless `needId` (`onAfterCommit` must see the
+ * stored id): then it is a fresh UUIDv7 made here. Such an id cannot equal a stored one, so the store
+ * never takes the append for a retry of an earlier one (which it does when all ids match): what the
+ * hook is handed is what was written. A caller's `metadata.messageId` is never used as the id.
  */
 function toInput(event: AppendedEvent, stream: string, needId: boolean): EventInput {
   if (typeof event !== 'object' || event === null) {
     throw EventStoreError.INVALID_ARGUMENT('an event must be an object { type, data, metadata? }', { stream })
   }
-  const encoded = encodeMetadata(event, stream)
-  const id = encoded.id ?? (needId ? uuidv7() : undefined)
-  const metadata = encoded.metadata
+  const metadata = encodeMetadata(event, stream)
   const input: { type: string; data: unknown; id?: string; metadata?: Record<string, string> } = {
     type: event.type,
     data: event.data,
   }
-  if (id !== undefined) input.id = id
+  if (needId) input.id = uuidv7()
   if (metadata !== undefined) input.metadata = metadata
   return input as EventInput
 }
 
-/** An emmett read event of a waltz one. */
+/**
+ * An emmett read event of a waltz one. `messageId` is the one given on append; without one, the waltz
+ * event id (emmett's stores make one up then too).
+ */
 function toReadEvent(e: StoredEvent): WaltzReadEvent {
   const metadata: Record<string, unknown> = decodeMetadata(e.metadata)
-  metadata.messageId = e.id
+  metadata.messageId ??= e.id
   metadata.streamName = e.stream
   metadata.streamPosition = BigInt(e.revision)
   metadata.globalPosition = BigInt(e.position)

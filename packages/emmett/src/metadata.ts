@@ -1,16 +1,18 @@
 /**
  * emmett event metadata (any JSON-able values) in waltz event metadata (a string map): string values
  * stay plain headers, so waltz consumers of the same store read them as they are; the rest travels as
- * one JSON object in the {@link JSON_METADATA} header. The ids and positions emmett adds on reads are
- * not stored: the message id is the waltz event id, the rest comes from the event's place in the log.
+ * one JSON object in the {@link JSON_METADATA} header. A caller's `messageId` is metadata like any
+ * other (emmett's stores do not dedupe on it, so neither may this one: it is never the waltz event id,
+ * which the store would take as a retry key). The positions emmett adds on reads are not stored: they
+ * come from the event's place in the log.
  */
 import { EventStoreError } from '@waltz/eventstore'
 
 /** The header holding the metadata entries that are not plain strings, as a JSON object. */
 export const JSON_METADATA = 'emt:json'
 
-/** Metadata keys emmett computes on every read; an append's values for them are not stored. */
-const COMPUTED = new Set(['messageId', 'streamName', 'streamPosition', 'globalPosition'])
+/** Metadata keys emmett computes from the log on every read; an append's values for them are not stored. */
+const COMPUTED = new Set(['streamName', 'streamPosition', 'globalPosition'])
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 
@@ -33,27 +35,22 @@ export interface AppendedEvent {
 }
 
 /**
- * The waltz id and metadata of an emmett event: `metadata.messageId` (a string) becomes the event id.
+ * The waltz metadata of an emmett event (undefined when it has none to store).
  *
  * @throws EventStoreError `EVENTSTORE_INVALID_ARGUMENT` when metadata is not an object or holds a value
  *   JSON cannot encode (a bigint, a cycle)
  */
-export function encodeMetadata(
-  event: AppendedEvent,
-  stream: string,
-): { id: string | undefined; metadata: Record<string, string> | undefined } {
+export function encodeMetadata(event: AppendedEvent, stream: string): Record<string, string> | undefined {
   const source = event.metadata
-  if (source === undefined || source === null) return { id: undefined, metadata: undefined }
+  if (source === undefined || source === null) return undefined
   if (typeof source !== 'object' || Array.isArray(source)) {
     throw EventStoreError.INVALID_ARGUMENT(`event metadata must be an object, got ${String(source)}`, {
       stream,
     })
   }
-  let id: string | undefined
   let metadata: Record<string, string> | undefined
   let rest: Record<string, unknown> | undefined
   for (const [key, value] of Object.entries(source)) {
-    if (key === 'messageId' && typeof value === 'string' && value.length > 0) id = value
     if (COMPUTED.has(key) || value === undefined) continue
     if (plain(key, value)) {
       metadata ??= {}
@@ -74,7 +71,7 @@ export function encodeMetadata(
       })
     }
   }
-  return { id, metadata }
+  return metadata
 }
 
 /**

@@ -94,7 +94,7 @@ describe('appendToStream', () => {
     expect(any.nextExpectedStreamVersion).toBe(2n)
   })
 
-  test('metadata round-trips; messageId becomes the waltz event id; strings stay plain waltz metadata', async () => {
+  test('metadata round-trips, messageId included (kept as metadata, not as the waltz id); strings stay plain waltz metadata', async () => {
     const { waltz, eventStore } = await openStores(tempDir())
     type Tagged = ShoppingCartEvent & { metadata: Record<string, unknown> }
     const event = {
@@ -124,8 +124,10 @@ describe('appendToStream', () => {
     expect(first!.data).toEqual(added().data)
     expect(typeof second!.metadata.messageId).toBe('string')
     expect(second!.metadata.messageId).not.toBe('msg-1')
-    const [stored] = await waltzEvents(waltz, 'cart')
-    expect(stored!.id).toBe('msg-1')
+    const [stored, storedSecond] = await waltzEvents(waltz, 'cart')
+    expect(stored!.id).not.toBe('msg-1')
+    expect(stored!.metadata.messageId).toBe('msg-1')
+    expect(second!.metadata.messageId).toBe(storedSecond!.id) // none given: the waltz event id
     expect(stored!.metadata.clientId).toBe('c-7')
     expect(JSON.parse(stored!.metadata[JSON_METADATA]!)).toEqual({
       attempt: 2,
@@ -134,20 +136,46 @@ describe('appendToStream', () => {
     })
   })
 
-  test('an append retried with the same messageIds returns the first result and writes nothing', async () => {
-    const { eventStore } = await openStores(tempDir())
-    const events = [
-      { ...added(), metadata: { messageId: 'm-1' } },
-      { ...discounted(), metadata: { messageId: 'm-2' } },
-    ]
-    const first = await eventStore.appendToStream('cart', events, {
-      expectedStreamVersion: STREAM_DOES_NOT_EXIST,
+  test('different events with the same messageId are all stored and read back with it (no dedupe on messageId)', async () => {
+    const { waltz } = await openStores(tempDir())
+    const published: WaltzReadEvent[] = []
+    const eventStore = getWaltzEventStore({
+      eventStore: waltz,
+      hooks: { onAfterCommit: (events) => void published.push(...(events as WaltzReadEvent[])) },
     })
-    const retry = await eventStore.appendToStream('cart', events, {
-      expectedStreamVersion: STREAM_DOES_NOT_EXIST,
+    // e.g. both copied the id of the command that caused them
+    const first = await eventStore.appendToStream('cart', [{ ...added(), metadata: { messageId: 'cmd-42' } }])
+    const second = await eventStore.appendToStream('cart', [
+      { ...discounted(), metadata: { messageId: 'cmd-42' } },
+    ])
+    expect(first).toEqual({
+      nextExpectedStreamVersion: 1n,
+      createdNewStream: true,
+      lastEventGlobalPosition: 1n,
     })
-    expect(retry).toEqual(first)
-    expect((await eventStore.readStream('cart')).events).toHaveLength(2)
+    expect(second).toEqual({
+      nextExpectedStreamVersion: 2n,
+      createdNewStream: false,
+      lastEventGlobalPosition: 2n,
+    })
+    // The same event list again is a new append too, and an expectation it does not meet is a conflict.
+    await eventStore.appendToStream('cart', [{ ...discounted(), metadata: { messageId: 'cmd-42' } }])
+    const refused = await rejection(
+      eventStore.appendToStream('cart', [{ ...added(), metadata: { messageId: 'cmd-42' } }], {
+        expectedStreamVersion: STREAM_DOES_NOT_EXIST,
+      }),
+    )
+    expect(refused).toBeInstanceOf(ExpectedVersionConflictError)
+    const { events, currentStreamVersion } = await eventStore.readStream('cart')
+    expect(currentStreamVersion).toBe(3n)
+    expect(events.map((e) => [e.type, e.metadata.messageId, e.metadata.globalPosition])).toEqual([
+      ['ProductItemAdded', 'cmd-42', 1n],
+      ['DiscountApplied', 'cmd-42', 2n],
+      ['DiscountApplied', 'cmd-42', 3n],
+    ])
+    // The hook saw exactly the stored events, nothing for the refused append.
+    expect(published.map((e) => e.metadata)).toEqual(events.map((e) => e.metadata))
+    expect(new Set((await waltzEvents(waltz, 'cart')).map((e) => e.id)).size).toBe(3)
   })
 
   test('onAfterCommit gets the appended events with ids and positions; its failure does not fail the append', async () => {
