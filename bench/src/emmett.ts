@@ -5,7 +5,8 @@
  * go round-robin over `streams` streams until each holds `perStream` events, so both stores do the same
  * work on streams of the same lengths. Both are durable per command: waltz `sync: 'always'` (the append
  * resolves after its fdatasync) and SQLite as emmett-sqlite configures it, WAL journal with the default
- * `synchronous=FULL` (a WAL sync on every commit), which the task reads back and reports.
+ * `synchronous=FULL` (a WAL sync on every commit), which the task reads back from the connection it
+ * measured and reports.
  */
 import { join } from 'node:path'
 import { CommandHandler, type EventStore as EmmettEventStore, type Event } from '@event-driven-io/emmett'
@@ -27,11 +28,13 @@ const initialState = (): Cart => ({ items: 0, total: 0 })
 // No retry: streams are never written by two commands at once here, so a conflict would be a bug.
 const handle = CommandHandler<Cart, ItemAdded>({ evolve, initialState })
 const quantityOf = (command: number) => 1 + (command % 5)
+/** Every item's price: the final check expects a cart's total to be its items times this. */
+const PRICE = 10
 const decide =
   (command: number) =>
   (_cart: Cart): ItemAdded => ({
     type: 'ItemAdded',
-    data: { productId: `p-${command & 15}`, quantity: quantityOf(command), price: 10 },
+    data: { productId: `p-${command & 15}`, quantity: quantityOf(command), price: PRICE },
   })
 
 const schemas = {
@@ -42,6 +45,8 @@ interface System {
   store: EmmettEventStore
   close: () => Promise<void>
   metrics: () => Metrics
+  /** Settings of the measured store to report, read before it closes. */
+  settings: () => Promise<Metrics>
 }
 
 async function openSystem(dir: string, system: string): Promise<System> {
@@ -55,13 +60,14 @@ async function openSystem(dir: string, system: string): Promise<System> {
       store: getWaltzEventStore({ eventStore: waltz }),
       close: () => waltz.close(),
       metrics: () => ({ fsyncs: waltz.wal.metrics().fsyncs }),
+      settings: async () => ({}),
     }
   }
   if (system === 'sqlite') {
     // One connection for the whole run, through emmett-sqlite's `singleton` option (safe: commands run
     // one at a time). Its default for a file, a connection per operation (`getSQLiteEventStore({
-    // fileName })`), is slower and failed about one run in three here with an uncaught
-    // `SQLITE_BUSY: cannot commit transaction - SQL statements in progress` (emmett-sqlite 0.42.4).
+    // fileName })`), is slower and hit an uncaught `SQLITE_BUSY: cannot commit transaction - SQL
+    // statements in progress` during development (emmett-sqlite 0.42.4).
     const fileName = join(dir, 'events.sqlite')
     const connection = sqliteConnection({ fileName })
     const store = getSQLiteEventStore({ fileName, connectionOptions: { singleton: true, connection } })
@@ -69,17 +75,16 @@ async function openSystem(dir: string, system: string): Promise<System> {
       store,
       close: async () => connection.close(),
       metrics: () => ({}),
+      settings: async () => ({ sqliteSynchronous: await sqliteSynchronous(connection) }),
     }
   }
   throw new Error(`unknown emmett system ${system}`)
 }
 
-/** SQLite's `synchronous` setting as a fresh emmett-sqlite connection has it (2 = FULL). */
-async function sqliteSynchronous(fileName: string): Promise<number> {
-  const connection = sqliteConnection({ fileName })
+/** SQLite's `synchronous` setting on the connection the run used (2 = FULL); checks WAL mode too. */
+async function sqliteSynchronous(connection: ReturnType<typeof sqliteConnection>): Promise<number> {
   const row = await connection.querySingle<{ synchronous: number }>('PRAGMA synchronous')
   const mode = await connection.querySingle<{ journal_mode: string }>('PRAGMA journal_mode')
-  connection.close()
   if (mode?.journal_mode !== 'wal') throw new Error(`emmett-sqlite journal mode is ${mode?.journal_mode}`)
   return row?.synchronous ?? Number.NaN
 }
@@ -92,7 +97,7 @@ export async function emmettCommands(dir: string, p: Params): Promise<Metrics> {
   const warmup = num(p, 'warmup')
   const concurrency = system === 'waltz-concurrent' ? num(p, 'concurrency') : 1
   if (concurrency > streams) throw new Error('concurrency above the stream count would race on a stream')
-  const { store, close, metrics } = await openSystem(dir, system)
+  const { store, close, metrics, settings } = await openSystem(dir, system)
   // Untimed: the same commands on other streams (JIT, SQLite schema creation, file creation).
   for (let i = 0; i < warmup; i++) await handle(store, `warm-${i % 4}`, decide(i))
   const total = streams * perStream
@@ -123,12 +128,18 @@ export async function emmettCommands(dir: string, p: Params): Promise<Metrics> {
     })
     let items = 0
     for (let k = 0; k < perStream; k++) items += quantityOf(s + k * streams)
-    if (currentStreamVersion !== BigInt(perStream) || state.items !== items || state.total !== items * 10) {
+    if (
+      currentStreamVersion !== BigInt(perStream) ||
+      state.items !== items ||
+      state.total !== items * PRICE
+    ) {
       throw new Error(`${system}: cart-${s} is at ${currentStreamVersion} with ${state.items} items`)
     }
   }
+  const configured = await settings()
   await close()
   const out: Metrics = {
+    ...configured,
     commands: total,
     ms,
     commandsPerSec: (total / ms) * 1000,
@@ -138,6 +149,5 @@ export async function emmettCommands(dir: string, p: Params): Promise<Metrics> {
   if (after.fsyncs !== undefined && before.fsyncs !== undefined) {
     out.commandsPerFsync = total / (after.fsyncs - before.fsyncs)
   }
-  if (system === 'sqlite') out.sqliteSynchronous = await sqliteSynchronous(join(dir, 'events.sqlite'))
   return out
 }

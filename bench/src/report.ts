@@ -562,11 +562,9 @@ function renderEmmett(cfg: NonNullable<BenchConfig['emmett']>, m: Measured, p: (
   p(
     'is synced at every commit), as emmett-sqlite leaves it. The SQLite store keeps one connection open (its `singleton`',
   )
+  p('option), a configuration choice: its default for a file, a connection per operation, hit an uncaught')
   p(
-    'option): its default for a file, a connection per operation, is slower and failed about one run in three on this',
-  )
-  p(
-    'machine with an uncaught `SQLITE_BUSY: cannot commit transaction - SQL statements in progress`. The concurrent row',
+    '`SQLITE_BUSY: cannot commit transaction - SQL statements in progress` during development. The concurrent row',
   )
   p(`runs ${cfg.concurrency} command loops on waltz alone (commands on distinct streams share fsyncs).`)
   p()
