@@ -71,6 +71,16 @@ export interface AppendOptions {
   expectedRevision?: ExpectedRevision
 }
 
+/** One stream's part of an {@link EventStore.appendToStreams} call. */
+export interface StreamAppend<Rec extends RecordShape = RecordShape> {
+  /** The stream. */
+  stream: string
+  /** Its events: at least one. */
+  events: readonly EventInput<Rec>[]
+  /** What the stream's state must be for the whole call to happen. Default `'any'`. */
+  expectedRevision?: ExpectedRevision
+}
+
 /** The result of {@link EventStore.appendToStream}. */
 export interface AppendResult {
   /** The stream's revision after the append: pass it as the next `expectedRevision`. */
@@ -184,6 +194,73 @@ interface Prepared {
   userId: boolean
   bytes: Uint8Array
   metadata: Record<string, string> | undefined
+}
+
+/** One stream's records in a WAL batch, and the stream's state once they are appended. */
+interface StreamPart {
+  stream: string
+  kind: RecordKind
+  /** Revision of the first event (a marker: the stream's revision). */
+  firstRevision: number
+  revision: number
+  deletedRevision: number
+  tombstoned: boolean
+  records: LogRecord[]
+  /** Whether the part's first event creates the stream (false for a marker). */
+  created: boolean
+}
+
+/** One stream's append in an {@link EventStore.appendToStreams} call, checked and prepared. */
+interface StreamGroup {
+  stream: string
+  expected: ExpectedRevision
+  prepared: Prepared[]
+}
+
+/** The records of appending `prepared` to a stream whose state is `head`. */
+function eventPart(
+  stream: string,
+  head: StreamSummary,
+  prepared: readonly Prepared[],
+  time: number,
+): StreamPart {
+  const created = !exists(head)
+  const first = head.revision + 1
+  const n = prepared.length
+  const records: LogRecord[] = new Array(n)
+  for (let i = 0; i < n; i++) {
+    const p = prepared[i]!
+    let headers: Record<string, string>
+    if (p.metadata) {
+      headers = { ...p.metadata }
+      headers[ID_HEADER] = p.id
+      headers[REVISION_HEADER] = String(first + i)
+    } else {
+      // One literal: the common case gets its final shape at once.
+      headers = { $id: p.id, $rev: String(first + i) }
+    }
+    if (created && i === 0) headers[CREATED_HEADER] = '1'
+    records[i] = { type: p.type, data: p.bytes, key: stream, headers, time }
+  }
+  return {
+    stream,
+    kind: 'event',
+    firstRevision: first,
+    revision: first + n - 1,
+    deletedRevision: head.deletedRevision,
+    tombstoned: head.tombstoned,
+    records,
+    created,
+  }
+}
+
+/** The result of an event part whose last event got the position `lastSeq`. */
+function resultOf(part: StreamPart, lastSeq: number): AppendResult {
+  return {
+    nextExpectedRevision: part.revision,
+    position: lastSeq,
+    created: part.created,
+  }
 }
 
 /** Entries of the in-flight map above which idle ones are dropped before a new one is added. */
@@ -366,6 +443,92 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
   }
 
   /** An append whose events all carry caller ids: it may be a retry of one already stored. */
+  /**
+   * Appends to several streams as one atomic WAL batch: after any crash all of the events are stored
+   * or none is. Every stream's expected revision is checked, and all of them reserved, in one
+   * synchronous step before the batch is handed to the WAL, as {@link appendToStream} does for one:
+   * if any check fails, nothing is written. Each stream may appear once per call.
+   *
+   * Retries: when every event of the call has an `id`, a call whose events are all stored already
+   * (each stream's right after its expected revision, or within the idempotency window for
+   * `'any'`, `'no_stream'` and `'stream_exists'`) returns the original results and writes nothing.
+   *
+   * @param appends - per stream: `stream`, `events` (at least one) and `expectedRevision` (default `'any'`)
+   * @returns one result per append, in the order given
+   * @throws EventStoreError `WRONG_EXPECTED_REVISION` (for the first stream whose check fails),
+   *   `STREAM_TOMBSTONED`, `EVENTSTORE_INVALID_ARGUMENT`, `EVENTSTORE_CLOSED`; WalError from the WAL
+   * @example
+   * ```ts
+   * // Move stock between two warehouses: both events, or neither.
+   * const [from, to] = await store.appendToStreams([
+   *   { stream: 'warehouse-a', events: [{ type: 'shipped', data: { sku: 'x', n: 2 } }], expectedRevision: 7 },
+   *   { stream: 'warehouse-b', events: [{ type: 'received', data: { sku: 'x', n: 2 } }], expectedRevision: 3 },
+   * ])
+   * ```
+   */
+  appendToStreams(appends: readonly StreamAppend<Rec>[]): Promise<AppendResult[]> {
+    try {
+      this.requireOpen()
+      if (!Array.isArray(appends) || appends.length === 0) {
+        throw EventStoreError.INVALID_ARGUMENT(
+          'appendToStreams needs an array of at least one { stream, events, expectedRevision? }',
+        )
+      }
+      const groups: StreamGroup[] = []
+      const seen = new Set<string>()
+      let allIds = true
+      for (const a of appends) {
+        if (typeof a !== 'object' || a === null) {
+          throw EventStoreError.INVALID_ARGUMENT(
+            'an append must be an object { stream, events, expectedRevision? }',
+          )
+        }
+        const stream = checkStream(a.stream)
+        if (seen.has(stream)) {
+          throw EventStoreError.INVALID_ARGUMENT('a stream may appear only once in an appendToStreams call', {
+            stream,
+          })
+        }
+        seen.add(stream)
+        const expected = checkExpected(a.expectedRevision ?? 'any', stream)
+        const events = a.events
+        if (!Array.isArray(events) || events.length === 0) {
+          throw EventStoreError.INVALID_ARGUMENT('each append needs an array of at least one event', {
+            stream,
+          })
+        }
+        const prepared: Prepared[] = new Array(events.length)
+        for (let i = 0; i < events.length; i++) {
+          const p = this.prepare(stream, events[i]!)
+          prepared[i] = p
+          allIds &&= p.userId
+        }
+        groups.push({ stream, expected, prepared })
+      }
+      if (allIds) return this.appendGroupWithIds(groups)
+      return this.commitGroup(groups)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  /** {@link appendToStreams} when every event has an id: a stored call is a retry, else append. */
+  private async appendGroupWithIds(groups: readonly StreamGroup[]): Promise<AppendResult[]> {
+    const looks = groups.map((g) => {
+      const head = this.head(g.stream)
+      const look =
+        head.revision > 0 && (typeof g.expected === 'number' ? !matches(head, g.expected) : this.window > 0)
+      return look ? this.findRetry(g.stream, g.expected, g.prepared) : undefined
+    })
+    if (looks.every((l) => l !== undefined)) {
+      const found = await Promise.all(looks)
+      // The original was one atomic batch: only all of it found is the same call.
+      if (found.every((f) => f!.original !== undefined)) return found.map((f) => f!.original!)
+    }
+    this.requireOpen()
+    return this.commitGroup(groups)
+  }
+
   private async appendWithIds(
     stream: string,
     expected: ExpectedRevision,
@@ -736,40 +899,32 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
    * records are applied to the index in seq order as the WAL resolves them.
    */
   private commit(stream: string, head: StreamSummary, prepared: readonly Prepared[]): Promise<AppendResult> {
-    const created = !exists(head)
-    const first = head.revision + 1
+    const part = eventPart(stream, head, prepared, Date.now())
+    return this.submit([part], (lastSeq) => resultOf(part, lastSeq))
+  }
+
+  /** Checks every append of a multi-stream group against its stream, then submits them as one batch. */
+  private commitGroup(groups: readonly StreamGroup[]): Promise<AppendResult[]> {
     const time = Date.now()
-    const n = prepared.length
-    const records: LogRecord[] = new Array(n)
-    for (let i = 0; i < n; i++) {
-      const p = prepared[i]!
-      let headers: Record<string, string>
-      if (p.metadata) {
-        headers = { ...p.metadata }
-        headers[ID_HEADER] = p.id
-        headers[REVISION_HEADER] = String(first + i)
-      } else {
-        // One literal: the common case gets its final shape at once.
-        headers = { $id: p.id, $rev: String(first + i) }
+    const parts: StreamPart[] = []
+    for (const g of groups) {
+      const head = this.head(g.stream)
+      if (head.tombstoned) throw EventStoreError.STREAM_TOMBSTONED(g.stream)
+      if (!matches(head, g.expected)) {
+        throw EventStoreError.WRONG_EXPECTED_REVISION(g.stream, g.expected, head.revision)
       }
-      if (created && i === 0) headers[CREATED_HEADER] = '1'
-      records[i] = { type: p.type, data: p.bytes, key: stream, headers, time }
+      parts.push(eventPart(g.stream, head, g.prepared, time))
     }
-    const revision = first + n - 1
-    return this.submit(
-      stream,
-      'event',
-      first,
-      revision,
-      head.deletedRevision,
-      head.tombstoned,
-      records,
-      (position) => ({
-        nextExpectedRevision: revision,
-        position,
-        created,
-      }),
-    )
+    return this.submit(parts, (lastSeq) => {
+      // Parts are appended in order: each one's last event sits before the following parts' events.
+      const results: AppendResult[] = new Array(parts.length)
+      let end = lastSeq
+      for (let k = parts.length - 1; k >= 0; k--) {
+        results[k] = resultOf(parts[k]!, end)
+        end -= parts[k]!.records.length
+      }
+      return results
+    })
   }
 
   private async mark(stream: string, options: AppendOptions, type: string): Promise<DeleteResult> {
@@ -789,55 +944,61 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
       time: Date.now(),
     }
     const tombstone = type === TOMBSTONE_TYPE
-    return this.submit(
+    const part: StreamPart = {
       stream,
-      tombstone ? 'tombstone' : 'deleted',
-      head.revision,
-      head.revision,
-      head.revision,
-      tombstone,
-      [record],
-      (position) => ({
-        position,
-      }),
-    )
+      kind: tombstone ? 'tombstone' : 'deleted',
+      firstRevision: head.revision,
+      revision: head.revision,
+      deletedRevision: head.revision,
+      tombstoned: tombstone,
+      records: [record],
+      created: false,
+    }
+    return this.submit([part], (position) => ({ position }))
   }
 
   /**
-   * Records the stream's state after the append as its in-flight state and hands the records to the
-   * WAL; once acknowledged, applies them to the index (in seq order) and returns `done(lastSeq)`.
+   * Records each stream's state after the append as its in-flight state and hands the records of all
+   * parts to the WAL as one atomic batch; once acknowledged, applies them to the index (in seq order)
+   * and returns `done(lastSeq)`.
    */
-  private submit<T>(
-    stream: string,
-    kind: RecordKind,
-    firstRevision: number,
-    revision: number,
-    deletedRevision: number,
-    tombstoned: boolean,
-    records: LogRecord[],
-    done: (lastSeq: number) => T,
-  ): Promise<T> {
-    let f = this.inFlight.get(stream)
-    if (f === undefined) {
-      if (this.inFlight.size >= this.inFlightSweepAt) this.sweepInFlight()
-      f = { revision, deletedRevision, tombstoned, lastSeq: 0, appends: 0, last: DONE }
-      this.inFlight.set(stream, f)
-    } else {
-      f.revision = revision
-      f.deletedRevision = deletedRevision
-      f.tombstoned = tombstoned
+  private submit<T>(parts: readonly StreamPart[], done: (lastSeq: number) => T): Promise<T> {
+    const flights: InFlight[] = new Array(parts.length)
+    let records: LogRecord[] = parts[0]!.records
+    for (let k = 0; k < parts.length; k++) {
+      const part = parts[k]!
+      let f = this.inFlight.get(part.stream)
+      if (f === undefined) {
+        if (this.inFlight.size >= this.inFlightSweepAt) this.sweepInFlight()
+        f = {
+          revision: part.revision,
+          deletedRevision: part.deletedRevision,
+          tombstoned: part.tombstoned,
+          lastSeq: 0,
+          appends: 0,
+          last: DONE,
+        }
+        this.inFlight.set(part.stream, f)
+      } else {
+        f.revision = part.revision
+        f.deletedRevision = part.deletedRevision
+        f.tombstoned = part.tombstoned
+      }
+      f.appends++
+      flights[k] = f
+      if (k > 0) records = records.concat(part.records)
     }
-    f.appends++
-    const flight = f
     const appended = this.appendLog(records).then(
       (lastSeq) => {
-        this.release(flight)
+        for (const f of flights) this.release(f)
         try {
-          const firstSeq = lastSeq - records.length + 1
-          for (let i = 0; i < records.length; i++) {
-            const r = records[i]!
-            const rev = kind === 'event' ? firstRevision + i : firstRevision
-            this.index.applyMeaning(firstSeq + i, r.time, kind, stream, rev)
+          let seq = lastSeq - records.length + 1
+          for (const part of parts) {
+            const { stream, kind, firstRevision } = part
+            for (let i = 0; i < part.records.length; i++) {
+              const rev = kind === 'event' ? firstRevision + i : firstRevision
+              this.index.applyMeaning(seq++, part.records[i]!.time, kind, stream, rev)
+            }
           }
         } catch (err) {
           this.fail(err as Error)
@@ -847,13 +1008,13 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
         return done(lastSeq)
       },
       (err: unknown) => {
-        this.release(flight)
+        for (const f of flights) this.release(f)
         // The WAL refused or lost a batch others may build on: stop, so no stream gets a gap.
         this.fail(err as Error)
         throw err
       },
     )
-    flight.last = appended
+    for (const f of flights) f.last = appended
     return appended
   }
 

@@ -26,6 +26,7 @@ export {
   type EventStoreOptions,
   type ReadAllOptions,
   type ReadStreamOptions,
+  type StreamAppend,
   type SubscribeToAllOptions,
   type SubscribeToStreamOptions,
 } from './event-store.js'
