@@ -12,7 +12,6 @@ import {
   type EventStore as EmmettEventStore,
   type Event,
   type ReadEvent,
-  type ReadEventMetadataWithGlobalPosition,
   type ReadStreamOptions,
   type ReadStreamResult,
   type StreamExistsResult,
@@ -24,19 +23,18 @@ import {
   type AppendResult,
   type EventInput,
   EventStoreError,
-  type StoredEvent,
   uuidv7,
   type EventStore as WaltzStore,
 } from '@waltz/eventstore'
+import {
+  type WaltzEventStoreConsumer,
+  type WaltzEventStoreConsumerOptions,
+  waltzEventStoreConsumer,
+} from './consumer.js'
 import { assertExpected, conflict, toExpectedRevision } from './expected.js'
-import { type AppendedEvent, decodeMetadata, encodeMetadata } from './metadata.js'
+import { type AppendedEvent, encodeMetadata } from './metadata.js'
 import { readSlice } from './read.js'
-
-/** Metadata of the events a {@link WaltzEventStore} reads: emmett's, with a global position. */
-export type WaltzReadEventMetadata = ReadEventMetadataWithGlobalPosition
-
-/** An event as a {@link WaltzEventStore} reads it. */
-export type WaltzReadEvent<EventType extends Event = Event> = ReadEvent<EventType, WaltzReadEventMetadata>
+import { toReadEvent, type WaltzReadEvent, type WaltzReadEventMetadata } from './read-event.js'
 
 /**
  * emmett's `EventStore` on waltz, as returned by {@link getWaltzEventStore}. `appendToStream` also
@@ -62,6 +60,14 @@ export interface WaltzEventStore extends EmmettEventStore<WaltzReadEventMetadata
   ): Promise<AppendToStreamResultWithGlobalPosition>
   /** The waltz store underneath (owned by the caller: open it before, close it after). */
   readonly eventStore: WaltzStore<RecordShape>
+  /**
+   * emmett's message consumer on this store: runs emmett processors (`reactor`, `projector`) over its
+   * events in global order, as {@link waltzEventStoreConsumer} does.
+   *
+   * @param options - `processors`, and optionally `consumerId`, `filter`, `batchSize`, `onError`
+   * @returns the consumer (not started)
+   */
+  consumer(options?: Omit<WaltzEventStoreConsumerOptions, 'eventStore'>): WaltzEventStoreConsumer
 }
 
 /** Options of {@link getWaltzEventStore}. */
@@ -195,6 +201,10 @@ class WaltzEmmettStore implements WaltzEventStore {
     return this.eventStore.streamExists(streamName)
   }
 
+  consumer(options: Omit<WaltzEventStoreConsumerOptions, 'eventStore'> = {}): WaltzEventStoreConsumer {
+    return waltzEventStoreConsumer({ ...options, eventStore: this.eventStore })
+  }
+
   /** Hands the appended events, as a read would return them (before downcasting), to `onAfterCommit`. */
   private async afterCommit(
     stream: string,
@@ -246,22 +256,4 @@ function toInput(event: AppendedEvent, stream: string, needId: boolean): EventIn
   if (needId) input.id = uuidv7()
   if (metadata !== undefined) input.metadata = metadata
   return input as EventInput
-}
-
-/**
- * An emmett read event of a waltz one. `messageId` is the one given on append; without one, the waltz
- * event id (emmett's stores make one up then too).
- */
-function toReadEvent(e: StoredEvent): WaltzReadEvent {
-  const metadata: Record<string, unknown> = decodeMetadata(e.metadata)
-  metadata.messageId ??= e.id
-  metadata.streamName = e.stream
-  metadata.streamPosition = BigInt(e.revision)
-  metadata.globalPosition = BigInt(e.position)
-  return {
-    type: e.type,
-    data: e.data as Record<string, unknown>,
-    metadata: metadata as WaltzReadEventMetadata,
-    kind: 'Event',
-  } as WaltzReadEvent
 }

@@ -1,8 +1,13 @@
 export {
+  type WaltzEventStoreConsumer,
+  type WaltzEventStoreConsumerOptions,
+  type WaltzMessageProcessor,
+  waltzEventStoreConsumer,
+} from './consumer.js'
+export {
   getWaltzEventStore,
   type WaltzEventStore,
   type WaltzEventStoreOptions,
-  type WaltzReadEvent,
-  type WaltzReadEventMetadata,
 } from './event-store.js'
 export { JSON_METADATA } from './metadata.js'
+export type { WaltzReadEvent, WaltzReadEventMetadata } from './read-event.js'
