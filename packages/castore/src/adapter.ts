@@ -1,4 +1,3 @@
-import { isDeepStrictEqual } from 'node:util'
 import {
   type EventDetail,
   type EventStorageAdapter,
@@ -10,12 +9,13 @@ import {
   type OptionalTimestamp,
   type PushEventOptions,
 } from '@castore/core'
-import { type EventStore, isEventStoreError } from '@waltz/eventstore'
+import type { Serializer } from '@waltz/core'
+import { type EventStore, type EventStoreError, isEventStoreError } from '@waltz/eventstore'
 import { type AggregateEntry, listPage, listQuery } from './aggregate-ids.js'
 import { CastoreAdapterError, WaltzEventAlreadyExistsError } from './errors.js'
+import { type AggregateAppend, planGroup } from './group.js'
 import {
   checkEventDetail,
-  METADATA_KEY,
   pushedDetail,
   SEPARATOR,
   streamOf,
@@ -24,6 +24,7 @@ import {
   toEventDetail,
   toWaltzEvent,
 } from './mapping.js'
+import { sameEvent } from './same-event.js'
 
 /** Options of the {@link WaltzEventStorageAdapter} constructor. */
 export interface WaltzEventStorageAdapterOptions {
@@ -33,6 +34,14 @@ export interface WaltzEventStorageAdapterOptions {
    * castore payloads as event data, so it must know every castore event type.
    */
   store: EventStore
+  /**
+   * The serializer `store` was opened with. `force` then compares a pushed payload with the stored one
+   * as the store holds them (both encoded by it), so a retry whose payload the serializer changes (an
+   * `undefined` property JSON drops, keys a schema strips) is recognised as the same event. Without it,
+   * payloads are compared as decoded values, and such a retry fails with `CASTORE_OVERWRITE_UNSUPPORTED`.
+   * Its `name` must be the store's.
+   */
+  serializer?: Serializer | undefined
 }
 
 /** The result of {@link WaltzEventStorageAdapter.getEvents}. */
@@ -53,7 +62,7 @@ export interface PushEventGroupResult {
   eventGroup: PushEventResult[]
 }
 
-/** One event to append to one stream, as pushed (the timestamp may be missing). */
+/** An event as pushed (the timestamp may be missing). */
 type Pushed = OptionalTimestamp<EventDetail>
 
 /**
@@ -82,10 +91,13 @@ type Pushed = OptionalTimestamp<EventDetail>
 export class WaltzEventStorageAdapter implements EventStorageAdapter {
   /** The waltz event store holding the events. */
   readonly store: EventStore
+  /** The store's serializer, when given: `force` compares payloads by their encoding. */
+  readonly serializer: Serializer | undefined
 
   /**
-   * @param options - the open `store`
-   * @throws CastoreAdapterError `CASTORE_INVALID_ARGUMENT`
+   * @param options - the open `store`, and optionally its `serializer`
+   * @throws CastoreAdapterError `CASTORE_INVALID_ARGUMENT` (no store, a serializer that is not the
+   *   store's, a `separator`)
    */
   constructor(options: WaltzEventStorageAdapterOptions) {
     if (typeof options?.store?.appendToStream !== 'function') {
@@ -100,7 +112,17 @@ export class WaltzEventStorageAdapter implements EventStorageAdapter {
         `the separator of stream names is always ${JSON.stringify(SEPARATOR)}, got ${JSON.stringify(separator)}`,
       )
     }
-    this.store = options.store
+    const { store, serializer } = options
+    if (
+      serializer !== undefined &&
+      (typeof serializer?.encode !== 'function' || serializer.name !== store.wal.serializerName)
+    ) {
+      throw CastoreAdapterError.INVALID_ARGUMENT(
+        `the serializer must be the one the store was opened with (${JSON.stringify(store.wal.serializerName)}), got ${JSON.stringify(serializer?.name)}`,
+      )
+    }
+    this.store = store
+    this.serializer = serializer
   }
 
   /**
@@ -157,7 +179,8 @@ export class WaltzEventStorageAdapter implements EventStorageAdapter {
    *
    * @param event - the event (`aggregateId`, `version`, `type`, optional `timestamp`, `payload`, `metadata`)
    * @param options - `eventStoreId`, and `force`: a version that exists is accepted only if the stored
-   *   event is the same (type, payload, metadata, and timestamp when given); it is then returned as stored
+   *   event is the same (type, metadata, timestamp when given, and payload: by its encoding when the
+   *   adapter has the store's `serializer`, else as decoded values); it is then returned as stored
    * @returns the event as stored
    * @throws WaltzEventAlreadyExistsError (castore's `EventAlreadyExistsError`) when the version exists;
    *   CastoreAdapterError `CASTORE_VERSION_GAP`, `CASTORE_OVERWRITE_UNSUPPORTED`, `CASTORE_INVALID_ARGUMENT`;
@@ -168,53 +191,34 @@ export class WaltzEventStorageAdapter implements EventStorageAdapter {
     const prefix = streamPrefix(eventStoreId)
     const pushed = checkEventDetail(event, eventStoreId)
     const stream = streamOf(prefix, pushed.aggregateId, eventStoreId)
-    const [stored] = await this.append(stream, eventStoreId, [pushed], options.force === true)
-    return { event: stored! }
+    const timestamp = pushed.timestamp ?? new Date().toISOString()
+    const [stored] = await this.appendAll(
+      [{ stream, eventStoreId, events: [pushed], timestamp }],
+      options.force === true,
+    )
+    return { event: stored![0]! }
   }
 
   /**
-   * Pushes grouped events all or none, as one WAL batch. The events must belong to one aggregate, with
-   * consecutive versions in order, and come from `groupEvent` of adapters sharing this store. Events
-   * without a timestamp share one.
+   * Pushes grouped events all or none, as one WAL batch. The events come from `groupEvent` of adapters
+   * on this store and must belong to one aggregate, with consecutive versions in order. As castore's
+   * own adapters mean to, the timestamps given must be equal, and events without one take it (or the
+   * current time when none has one).
    *
    * @param options - `force`, as in {@link pushEvent}
    * @param groupedEvents - the events, from castore's `eventStore.groupEvent(...)`
-   * @returns the events as stored, in order
+   * @returns the events as stored, in the group's order
    * @throws CastoreAdapterError `CASTORE_GROUP_NOT_ATOMIC` (events of several aggregates: the event store
-   *   has no atomic append to several streams), `CASTORE_INVALID_ARGUMENT`; and as {@link pushEvent}
+   *   has no atomic append to several streams), `CASTORE_INVALID_ARGUMENT` (among others different
+   *   timestamps); and as {@link pushEvent}
    */
   async pushEventGroup(
     options: { force?: boolean },
     ...groupedEvents: [GroupedEvent, ...GroupedEvent[]]
   ): Promise<PushEventGroupResult> {
-    if (groupedEvents.length === 0) {
-      throw CastoreAdapterError.INVALID_ARGUMENT('an event group needs at least one event')
-    }
-    const streams = new Set<string>()
-    let eventStoreId = ''
-    const events: Pushed[] = []
-    for (const [i, g] of groupedEvents.entries()) {
-      const adapter = g?.eventStorageAdapter as Partial<WaltzEventStorageAdapter> | undefined
-      if (adapter?.store !== this.store || typeof adapter.streamName !== 'function') {
-        throw CastoreAdapterError.INVALID_ARGUMENT(
-          `event group event #${i} is not connected to a WaltzEventStorageAdapter of this store`,
-        )
-      }
-      if (g.context === undefined) {
-        throw CastoreAdapterError.INVALID_ARGUMENT(
-          `event group event #${i} misses its context: group it with eventStore.groupEvent`,
-        )
-      }
-      eventStoreId = g.context.eventStoreId
-      const prefix = streamPrefix(eventStoreId)
-      const pushed = checkEventDetail(g.event, eventStoreId)
-      streams.add(streamOf(prefix, pushed.aggregateId, eventStoreId))
-      events.push(pushed)
-    }
-    if (streams.size > 1) throw CastoreAdapterError.GROUP_NOT_ATOMIC([...streams])
-    const [stream] = streams
-    const stored = await this.append(stream!, eventStoreId, events, options?.force === true)
-    return { eventGroup: stored.map((event) => ({ event })) }
+    const { appends, slots } = planGroup(groupedEvents, this.store, new Date().toISOString())
+    const stored = await this.appendAll(appends, options?.force === true)
+    return { eventGroup: slots.map(([append, index]) => ({ event: stored[append]![index]! })) }
   }
 
   /**
@@ -256,86 +260,104 @@ export class WaltzEventStorageAdapter implements EventStorageAdapter {
   }
 
   /**
-   * Appends events of consecutive versions to one stream as one batch, expecting the revision before
-   * the first. A conflict becomes castore's error, or with `force` a comparison with what is stored.
+   * Appends each aggregate's events to its stream, all or none: the one place that writes, and the one
+   * place to change when `@waltz/eventstore` gets an atomic append to several streams. Each stream must
+   * be at the revision before its first event; nothing is written otherwise.
+   *
+   * `@waltz/eventstore` appends atomically (one WAL batch) to one stream per call, so with events of a
+   * second stream this refuses the group before anything is written. An atomic multi-stream append
+   * replaces the refusal; like `appendToStream` it must write nothing on a conflict and reject with
+   * `WRONG_EXPECTED_REVISION` naming the stream (`stream`, `actual`), which the caller turns into
+   * castore's errors (or, with `force`, compares with what is stored).
+   *
+   * @param appends - one per stream (distinct streams), each of consecutive versions in order
+   * @throws CastoreAdapterError `CASTORE_GROUP_NOT_ATOMIC` (several streams); EventStoreError
+   *   `WRONG_EXPECTED_REVISION`; errors of the event store and the log
    */
-  private async append(
-    stream: string,
-    eventStoreId: string,
-    events: readonly Pushed[],
-    force: boolean,
-  ): Promise<EventDetail[]> {
-    const first = events[0]!
-    for (const [i, e] of events.entries()) {
-      if (e.version !== first.version + i) {
-        throw CastoreAdapterError.INVALID_ARGUMENT(
-          `the versions of an event group must be consecutive, in order: #${i} is ${e.version}, not ${first.version + i}`,
-          { eventStoreId, aggregateId: e.aggregateId, version: e.version },
-        )
-      }
-    }
-    const now = new Date().toISOString()
-    const details = events.map((e) => pushedDetail(e, e.timestamp ?? now))
-    const inputs = details.map((d) => toWaltzEvent(d, eventStoreId))
-    try {
-      await this.store.appendToStream(stream, inputs, { expectedRevision: first.version - 1 })
-      return details
-    } catch (err) {
-      if (!isEventStoreError(err, 'WRONG_EXPECTED_REVISION')) throw err
-      const current = err.actual ?? 0
-      if (current < first.version - 1) {
-        throw CastoreAdapterError.VERSION_GAP(eventStoreId, first.aggregateId, first.version, current)
-      }
-      if (!force) {
-        throw new WaltzEventAlreadyExistsError({
-          eventStoreId,
-          aggregateId: first.aggregateId,
-          version: first.version,
-          cause: err,
-        })
-      }
-      return this.keepStored(stream, eventStoreId, events, current)
-    }
+  protected async appendAtomically(appends: readonly AggregateAppend[]): Promise<void> {
+    if (appends.length !== 1) throw CastoreAdapterError.GROUP_NOT_ATOMIC(appends.map((a) => a.stream))
+    const [{ stream, eventStoreId, events, timestamp }] = appends as [AggregateAppend]
+    const inputs = events.map((e) => toWaltzEvent(pushedDetail(e, e.timestamp ?? timestamp), eventStoreId))
+    await this.store.appendToStream(stream, inputs, { expectedRevision: events[0]!.version - 1 })
   }
 
   /**
-   * `force` met stored versions: the log cannot replace them, so they must equal the pushed events.
-   * Then the stored ones are returned, and the rest (a group reaching past the stream's end) appended.
+   * Appends the events (see {@link appendAtomically}) and returns them as stored, per append. A stream
+   * past the revision expected fails as castore defines (its `EventAlreadyExistsError`, or
+   * `CASTORE_VERSION_GAP` below it); with `force`, the stored events equal to the pushed ones are kept
+   * and the rest appended again, all or none.
    */
-  private async keepStored(
-    stream: string,
-    eventStoreId: string,
-    events: readonly Pushed[],
-    current: number,
-  ): Promise<EventDetail[]> {
-    const first = events[0]!
-    const overlap = Math.min(events.length, current - first.version + 1)
-    const kept: EventDetail[] = []
-    for await (const e of this.store.readStream(stream, { from: first.version, maxCount: overlap })) {
-      kept.push(toEventDetail(e, first.aggregateId, eventStoreId))
-    }
-    for (let i = 0; i < overlap; i++) {
-      const stored = kept[i]
-      const pushed = events[i]!
-      // A version read back at another revision (soft-deleted ones are skipped) is not the same event.
-      if (stored?.version !== pushed.version || !sameEvent(stored, pushed, eventStoreId)) {
-        throw CastoreAdapterError.OVERWRITE_UNSUPPORTED(eventStoreId, pushed.aggregateId, pushed.version)
+  private async appendAll(appends: readonly AggregateAppend[], force: boolean): Promise<EventDetail[][]> {
+    const kept: EventDetail[][] = appends.map(() => [])
+    let pending = appends
+    while (pending.length > 0) {
+      try {
+        await this.appendAtomically(pending)
+        break
+      } catch (err) {
+        if (!isEventStoreError(err, 'WRONG_EXPECTED_REVISION')) throw err
+        const at = appends.findIndex((a) => a.stream === err.stream)
+        const part = pending.find((a) => a.stream === err.stream)
+        if (part === undefined) throw err
+        const stored = await this.keepStored(part, err, force)
+        kept[at]!.push(...stored)
+        // Each round keeps at least one event or throws, so this ends.
+        pending = pending.flatMap((a) =>
+          a !== part
+            ? [a]
+            : stored.length < a.events.length
+              ? [{ ...a, events: a.events.slice(stored.length) }]
+              : [],
+        )
       }
     }
-    if (overlap === events.length) return kept
-    return [...kept, ...(await this.append(stream, eventStoreId, events.slice(overlap), true))]
+    return appends.map((a, i) => {
+      const done = kept[i]!
+      for (const e of a.events.slice(done.length)) done.push(pushedDetail(e, e.timestamp ?? a.timestamp))
+      return done
+    })
   }
-}
 
-/** Whether a stored event is the one pushed (the pushed timestamp counts only when given). */
-function sameEvent(stored: EventDetail, pushed: Pushed, eventStoreId: string): boolean {
-  if (stored.type !== pushed.type) return false
-  if (pushed.timestamp !== undefined && pushed.timestamp !== stored.timestamp) return false
-  if (!isDeepStrictEqual(stored.payload, pushed.payload)) return false
-  // Metadata is stored as JSON: compare the JSON (what a read returns), not the objects.
-  const pushedJson = toWaltzEvent(pushedDetail(pushed, ''), eventStoreId).metadata?.[METADATA_KEY]
-  const storedJson = stored.metadata === undefined ? undefined : JSON.stringify(stored.metadata)
-  return pushedJson === storedJson
+  /**
+   * A stream was not at the revision before the append's first event. Below it: a gap. Above it: the
+   * version exists, castore's `EventAlreadyExistsError`; with `force` the stored versions must be the
+   * pushed events (the log cannot replace them), and they are returned.
+   */
+  private async keepStored(
+    append: AggregateAppend,
+    conflict: EventStoreError,
+    force: boolean,
+  ): Promise<EventDetail[]> {
+    const { stream, eventStoreId, events } = append
+    const first = events[0]!
+    const current = conflict.actual ?? 0
+    if (current < first.version - 1) {
+      throw CastoreAdapterError.VERSION_GAP(eventStoreId, first.aggregateId, first.version, current)
+    }
+    if (!force) {
+      throw new WaltzEventAlreadyExistsError({
+        eventStoreId,
+        aggregateId: first.aggregateId,
+        version: first.version,
+        cause: conflict,
+      })
+    }
+    const overlap = Math.min(events.length, current - first.version + 1)
+    const kept: EventDetail[] = []
+    let i = 0
+    for await (const stored of this.store.readStream(stream, { from: first.version, maxCount: overlap })) {
+      const pushed = events[i++]!
+      // A version read back at another revision (soft-deleted ones are skipped) is not the same event.
+      if (stored.revision !== pushed.version || !sameEvent(stored, pushed, eventStoreId, this.serializer))
+        break
+      kept.push(toEventDetail(stored, first.aggregateId, eventStoreId))
+    }
+    if (kept.length < overlap) {
+      const version = first.version + kept.length
+      throw CastoreAdapterError.OVERWRITE_UNSUPPORTED(eventStoreId, first.aggregateId, version)
+    }
+    return kept
+  }
 }
 
 /** The checked options of a `getEvents`. */

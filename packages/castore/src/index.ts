@@ -12,4 +12,5 @@ export {
   isCastoreAdapterError,
   WaltzEventAlreadyExistsError,
 } from './errors.js'
+export type { AggregateAppend } from './group.js'
 export { METADATA_KEY, SEPARATOR, TIMESTAMP_KEY } from './mapping.js'

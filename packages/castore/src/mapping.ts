@@ -100,28 +100,33 @@ export function checkEventDetail(event: unknown, eventStoreId: string): Optional
  */
 export function toWaltzEvent(event: EventDetail, eventStoreId: string): EventInput {
   const metadata: Record<string, string> = { [TIMESTAMP_KEY]: event.timestamp }
-  if (event.metadata !== undefined) {
-    let json: string | undefined
-    try {
-      json = JSON.stringify(event.metadata)
-    } catch (err) {
-      throw CastoreAdapterError.INVALID_ARGUMENT(`event metadata must be JSON: ${(err as Error).message}`, {
-        eventStoreId,
-        aggregateId: event.aggregateId,
-        version: event.version,
-        cause: err,
-      })
-    }
-    if (json === undefined) {
-      throw CastoreAdapterError.INVALID_ARGUMENT('event metadata must be JSON', {
-        eventStoreId,
-        aggregateId: event.aggregateId,
-        version: event.version,
-      })
-    }
-    metadata[METADATA_KEY] = json
-  }
+  const json = metadataJson(event, eventStoreId)
+  if (json !== undefined) metadata[METADATA_KEY] = json
   return { type: event.type, data: event.payload, metadata }
+}
+
+/**
+ * The `castore.metadata` entry of an event: the JSON of its metadata, or undefined when it has none.
+ *
+ * @throws CastoreAdapterError `CASTORE_INVALID_ARGUMENT` when the metadata has no JSON form
+ */
+export function metadataJson(
+  event: OptionalTimestamp<EventDetail>,
+  eventStoreId: string,
+): string | undefined {
+  if (event.metadata === undefined) return undefined
+  const details = { eventStoreId, aggregateId: event.aggregateId, version: event.version }
+  let json: string | undefined
+  try {
+    json = JSON.stringify(event.metadata)
+  } catch (err) {
+    throw CastoreAdapterError.INVALID_ARGUMENT(`event metadata must be JSON: ${(err as Error).message}`, {
+      ...details,
+      cause: err,
+    })
+  }
+  if (json === undefined) throw CastoreAdapterError.INVALID_ARGUMENT('event metadata must be JSON', details)
+  return json
 }
 
 /**
