@@ -106,6 +106,7 @@ class WaltzConsumer implements WaltzEventStoreConsumer {
 
   /**
    * Starts each processor, then a waltz consumer per processor from the position its `start` returns.
+   * When one fails, the feeds this call started are stopped again before the error is thrown.
    *
    * @throws EmmettError without processors; EventStoreError `EVENTSTORE_INVALID_ARGUMENT` when a
    *   processor's checkpoint is not a global position, `CONSUMER_RUNNING` when a processor of the same id
@@ -115,12 +116,20 @@ class WaltzConsumer implements WaltzEventStoreConsumer {
     if (this.processors.length === 0) {
       throw new EmmettError('Cannot start consumer without at least a single processor')
     }
-    for (const processor of this.processors) {
-      if (this.running.get(processor)?.running) continue
-      const from = this.positionOf(processor, await processor.start({}))
-      const consumer = this.consumerFor(processor, from)
-      this.running.set(processor, consumer)
-      await consumer.start()
+    const started: Consumer<RecordShape>[] = []
+    try {
+      for (const processor of this.processors) {
+        if (this.running.get(processor)?.running) continue
+        const from = this.positionOf(processor, await processor.start({}))
+        const consumer = this.consumerFor(processor, from)
+        this.running.set(processor, consumer)
+        await consumer.start()
+        started.push(consumer)
+      }
+    } catch (err) {
+      // All or nothing: a consumer that failed to start leaves no feed of this call running.
+      await Promise.all(started.map((c) => c.stop()))
+      throw err
     }
   }
 

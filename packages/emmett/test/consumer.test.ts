@@ -186,16 +186,19 @@ describe('waltzEventStoreConsumer', () => {
     await consumer.close()
   })
 
-  test('refusals: no processors, a checkpoint that is not a position, the same processor twice', async () => {
+  test('refusals: no processors, a checkpoint that is not a position (no feed left running), the same processor twice', async () => {
     const { waltz, eventStore } = await openStores(tempDir())
     await expect(eventStore.consumer().start()).rejects.toBeInstanceOf(EmmettError)
     const odd = eventStore.consumer({
       processors: [
+        reactor({ processorId: 'fine', eachMessage: () => {} }),
         reactor({ processorId: 'odd', startFrom: { lastCheckpoint: 'x' }, eachMessage: () => {} }),
       ],
     })
     const err = await odd.start().catch((e: unknown) => e)
     expect(isEventStoreError(err, 'EVENTSTORE_INVALID_ARGUMENT'), String(err)).toBe(true)
+    expect(odd.isRunning).toBe(false) // the feed of 'fine' was stopped again
+    expect(waltz.metrics().consumers).toEqual({})
     const one = eventStore.consumer({ processors: [reactor({ processorId: 'p', eachMessage: () => {} })] })
     const two = eventStore.consumer({ processors: [reactor({ processorId: 'p', eachMessage: () => {} })] })
     await one.start()
