@@ -16,7 +16,7 @@ async function store(options: Parameters<typeof openStore>[1] = {}) {
 }
 
 const ids = (s: EventStore<TestEvent>, stream: string) =>
-  collect(s.readStream(stream)).then((es) => es.map((e) => e.data.i))
+  collect(s.readStream(stream)).then((es) => es.map((e) => (e.data as { i: number }).i))
 
 describe('appendToStreams', () => {
   test('appends to several streams as one batch, with one result per stream', async () => {
