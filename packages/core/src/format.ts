@@ -490,6 +490,30 @@ export function checkFrame(
   maxRecordSize: number,
   cursor: FrameCursor,
 ): FrameCheck {
+  const bounds = checkFrameHeader(buf, offset, end, expectedSeq, maxRecordSize, cursor)
+  if (bounds !== 'ok') return bounds
+  const bodyEnd = offset + FRAME_HEADER_SIZE + cursor.length
+  if (buf.readUInt32LE(offset) !== crc32(buf, offset + 4, bodyEnd)) {
+    return fail(cursor, 'frame-checksum', 'frame checksum mismatch')
+  }
+  cursor.end = bodyEnd
+  return parseBody(buf, offset + FRAME_HEADER_SIZE, bodyEnd, cursor)
+}
+
+/**
+ * The checks a frame's header allows before its body is looked at: its length is in range, its seq
+ * continues the chain, and the whole frame lies before `end`. Sets `length`, `seq` and `oversize`.
+ *
+ * @returns `'ok'` when the whole frame is there to check, else as {@link checkFrame}
+ */
+function checkFrameHeader(
+  buf: Buffer,
+  offset: number,
+  end: number,
+  expectedSeq: number,
+  maxRecordSize: number,
+  cursor: FrameCursor,
+): FrameCheck {
   const available = end - offset
   if (available < FRAME_HEADER_SIZE) {
     // A partial header of zeros is indistinguishable from a torn one; both end the valid data.
@@ -508,17 +532,12 @@ export function checkFrame(
   if (expectedSeq === 0 ? !(Number.isSafeInteger(seq) && seq >= 1) : seq !== expectedSeq) {
     return fail(cursor, 'frame-seq', `frame seq ${seq} breaks the chain (expected ${expectedSeq})`)
   }
-  const bodyEnd = offset + FRAME_HEADER_SIZE + length
   if (available < FRAME_HEADER_SIZE + length) {
     cursor.code = 'frame-incomplete'
     cursor.problem = 'partial frame body'
     return 'incomplete'
   }
-  if (buf.readUInt32LE(offset) !== crc32(buf, offset + 4, bodyEnd)) {
-    return fail(cursor, 'frame-checksum', 'frame checksum mismatch')
-  }
-  cursor.end = bodyEnd
-  return parseBody(buf, offset + FRAME_HEADER_SIZE, bodyEnd, cursor)
+  return 'ok'
 }
 
 /**
@@ -538,29 +557,9 @@ export function skimFrame(
   maxRecordSize: number,
   cursor: FrameCursor,
 ): FrameCheck {
-  const available = end - offset
-  if (available < FRAME_HEADER_SIZE) {
-    cursor.code = 'frame-incomplete'
-    cursor.problem = 'partial frame header'
-    return 'incomplete'
-  }
-  const length = buf.readUInt32LE(offset + 4)
-  const seq = readU64(buf, offset + 8)
-  cursor.length = length
-  cursor.seq = seq
-  cursor.oversize = length > maxRecordSize
-  if (length < MIN_BODY_SIZE || length > maxRecordSize) {
-    return fail(cursor, 'frame-length', `frame length ${length} outside ${MIN_BODY_SIZE}..${maxRecordSize}`)
-  }
-  if (seq !== expectedSeq) {
-    return fail(cursor, 'frame-seq', `frame seq ${seq} breaks the chain (expected ${expectedSeq})`)
-  }
-  const bodyEnd = offset + FRAME_HEADER_SIZE + length
-  if (available < FRAME_HEADER_SIZE + length) {
-    cursor.code = 'frame-incomplete'
-    cursor.problem = 'partial frame body'
-    return 'incomplete'
-  }
+  const bounds = checkFrameHeader(buf, offset, end, expectedSeq, maxRecordSize, cursor)
+  if (bounds !== 'ok') return bounds
+  const bodyEnd = offset + FRAME_HEADER_SIZE + cursor.length
   const at = offset + FRAME_HEADER_SIZE
   const b = buf[at]!
   if (b < 0x80) {
