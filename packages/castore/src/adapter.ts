@@ -10,7 +10,7 @@ import {
   type PushEventOptions,
 } from '@castore/core'
 import type { Serializer } from '@waltz/core'
-import { type EventStore, type EventStoreError, isEventStoreError } from '@waltz/eventstore'
+import { type EventInput, type EventStore, type EventStoreError, isEventStoreError } from '@waltz/eventstore'
 import { type AggregateEntry, listPage, listQuery } from './aggregate-ids.js'
 import { CastoreAdapterError, WaltzEventAlreadyExistsError } from './errors.js'
 import { type AggregateAppend, planGroup } from './group.js'
@@ -74,8 +74,8 @@ type Pushed = OptionalTimestamp<EventDetail>
  * A version that already exists fails with castore's `EventAlreadyExistsError` (so castore's `Command`
  * retries); a version past the aggregate's next one fails with `CASTORE_VERSION_GAP`. The log is
  * append-only: `force` on an existing version succeeds only when the stored event is the same
- * (`CASTORE_OVERWRITE_UNSUPPORTED` otherwise). Event groups are atomic (one WAL batch) and may hold events
- * of one aggregate only (`CASTORE_GROUP_NOT_ATOMIC` otherwise).
+ * (`CASTORE_OVERWRITE_UNSUPPORTED` otherwise). Event groups are atomic (one WAL batch), also across
+ * aggregates and across castore event stores sharing the waltz store.
  *
  * @example
  * ```ts
@@ -200,17 +200,21 @@ export class WaltzEventStorageAdapter implements EventStorageAdapter {
   }
 
   /**
-   * Pushes grouped events all or none, as one WAL batch. The events come from `groupEvent` of adapters
-   * on this store and must belong to one aggregate, with consecutive versions in order. As castore's
-   * own adapters mean to, the timestamps given must be equal, and events without one take it (or the
-   * current time when none has one).
+   * Pushes grouped events all or none, as one WAL batch (`appendToStreams` when they span several
+   * aggregates): after any crash all of them are stored or none. The events come from `groupEvent` of
+   * adapters on this store (any castore event store); each aggregate's events must have consecutive
+   * versions, in order. Every aggregate must be at the version before its first event of the group,
+   * or nothing is written and the first such aggregate (in the group's order) fails as in
+   * {@link pushEvent}. As castore's own adapters mean to, the timestamps given must be equal, and events
+   * without one take it (or the current time when none has one).
    *
-   * @param options - `force`, as in {@link pushEvent}
+   * @param options - `force`, as in {@link pushEvent}, per aggregate: its stored events equal to the
+   *   group's are kept, and the rest of the group is appended, all or none
    * @param groupedEvents - the events, from castore's `eventStore.groupEvent(...)`
    * @returns the events as stored, in the group's order
-   * @throws CastoreAdapterError `CASTORE_GROUP_NOT_ATOMIC` (events of several aggregates: the event store
-   *   has no atomic append to several streams), `CASTORE_INVALID_ARGUMENT` (among others different
-   *   timestamps); and as {@link pushEvent}
+   * @throws WaltzEventAlreadyExistsError for the first aggregate of the group whose version exists;
+   *   CastoreAdapterError `CASTORE_INVALID_ARGUMENT` (among others different timestamps), and as
+   *   {@link pushEvent}
    */
   async pushEventGroup(
     options: { force?: boolean },
@@ -260,25 +264,31 @@ export class WaltzEventStorageAdapter implements EventStorageAdapter {
   }
 
   /**
-   * Appends each aggregate's events to its stream, all or none: the one place that writes, and the one
-   * place to change when `@waltz/eventstore` gets an atomic append to several streams. Each stream must
-   * be at the revision before its first event; nothing is written otherwise.
-   *
-   * `@waltz/eventstore` appends atomically (one WAL batch) to one stream per call, so with events of a
-   * second stream this refuses the group before anything is written. An atomic multi-stream append
-   * replaces the refusal; like `appendToStream` it must write nothing on a conflict and reject with
-   * `WRONG_EXPECTED_REVISION` naming the stream (`stream`, `actual`), which the caller turns into
-   * castore's errors (or, with `force`, compares with what is stored).
+   * Appends each aggregate's events to its stream, all or none, as one WAL batch: the one place that
+   * writes. Each stream must be at the revision before its first event, and the event store checks and
+   * reserves every stream's revision in one synchronous step, so nothing is written when one is not
+   * (it rejects with `WRONG_EXPECTED_REVISION` naming the first such stream, which the caller turns into
+   * castore's errors or, with `force`, compares with what is stored). One aggregate goes through
+   * `appendToStream`, the path of every `pushEvent`; several through `appendToStreams`.
    *
    * @param appends - one per stream (distinct streams), each of consecutive versions in order
-   * @throws CastoreAdapterError `CASTORE_GROUP_NOT_ATOMIC` (several streams); EventStoreError
-   *   `WRONG_EXPECTED_REVISION`; errors of the event store and the log
+   * @throws EventStoreError `WRONG_EXPECTED_REVISION`; errors of the event store and the log
    */
-  protected async appendAtomically(appends: readonly AggregateAppend[]): Promise<void> {
-    if (appends.length !== 1) throw CastoreAdapterError.GROUP_NOT_ATOMIC(appends.map((a) => a.stream))
-    const [{ stream, eventStoreId, events, timestamp }] = appends as [AggregateAppend]
-    const inputs = events.map((e) => toWaltzEvent(pushedDetail(e, e.timestamp ?? timestamp), eventStoreId))
-    await this.store.appendToStream(stream, inputs, { expectedRevision: events[0]!.version - 1 })
+  private async appendAtomically(appends: readonly AggregateAppend[]): Promise<void> {
+    if (appends.length === 1) {
+      const append = appends[0]!
+      await this.store.appendToStream(append.stream, inputsOf(append), {
+        expectedRevision: append.events[0]!.version - 1,
+      })
+      return
+    }
+    await this.store.appendToStreams(
+      appends.map((append) => ({
+        stream: append.stream,
+        events: inputsOf(append),
+        expectedRevision: append.events[0]!.version - 1,
+      })),
+    )
   }
 
   /**
@@ -358,6 +368,11 @@ export class WaltzEventStorageAdapter implements EventStorageAdapter {
     }
     return kept
   }
+}
+
+/** An append's events as the event store takes them, each with its timestamp (or the append's). */
+function inputsOf({ eventStoreId, events, timestamp }: AggregateAppend): EventInput[] {
+  return events.map((e) => toWaltzEvent(pushedDetail(e, e.timestamp ?? timestamp), eventStoreId))
 }
 
 /** The checked options of a `getEvents`. */

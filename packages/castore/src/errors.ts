@@ -14,8 +14,6 @@ export type CastoreAdapterErrorCode =
   | 'CASTORE_VERSION_GAP'
   /** `force` asked to replace a stored event with a different one: the log is append-only; nothing was written. */
   | 'CASTORE_OVERWRITE_UNSUPPORTED'
-  /** An event group spans several aggregates: the event store cannot append to several streams atomically; nothing was written. */
-  | 'CASTORE_GROUP_NOT_ATOMIC'
   /** A stored event's `castore.*` entries are not what the adapter writes (other code wrote them); nothing was returned. */
   | 'CASTORE_UNREADABLE_EVENT'
 
@@ -94,14 +92,6 @@ export class CastoreAdapterError extends WaltzError<CastoreAdapterErrorCode> {
       'CASTORE_OVERWRITE_UNSUPPORTED',
       `${eventStoreId} aggregate ${JSON.stringify(aggregateId)} already has a different event at version ${version}, and the waltz log is append-only: force cannot replace it`,
       { eventStoreId, aggregateId, version },
-    )
-  }
-
-  /** `CASTORE_GROUP_NOT_ATOMIC`: an event group spans several aggregates. */
-  static GROUP_NOT_ATOMIC(streams: readonly string[]): CastoreAdapterError {
-    return new CastoreAdapterError(
-      'CASTORE_GROUP_NOT_ATOMIC',
-      `an event group may hold events of one aggregate only (this one spans the streams ${streams.map((s) => JSON.stringify(s)).join(', ')}): @waltz/eventstore has no atomic append to several streams`,
     )
   }
 

@@ -12,5 +12,4 @@ export {
   isCastoreAdapterError,
   WaltzEventAlreadyExistsError,
 } from './errors.js'
-export type { AggregateAppend } from './group.js'
 export { METADATA_KEY, SEPARATOR, TIMESTAMP_KEY } from './mapping.js'

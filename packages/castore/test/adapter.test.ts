@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import { type EventDetail, GroupedEvent, isEventAlreadyExistsError } from '@castore/core'
 import { InMemoryEventStorageAdapter } from '@castore/event-storage-adapter-in-memory'
-import { EventStoreError, isEventStoreError } from '@waltz/eventstore'
+import { isEventStoreError } from '@waltz/eventstore'
 import { describe, expect, test } from 'vitest'
 import { collect } from '../../../test-support/collect.js'
 import {
-  type AggregateAppend,
   type CastoreAdapterError,
   isCastoreAdapterError,
   WaltzEventAlreadyExistsError,
@@ -586,19 +585,6 @@ describe('groupEvent / pushEventGroup', () => {
     expect(store.position).toBe(1)
   })
 
-  test('a group spanning several aggregates fails with CASTORE_GROUP_NOT_ATOMIC and writes nothing', async () => {
-    const { store, adapter } = await setup()
-    const other = new WaltzEventStorageAdapter({ store })
-    for (const group of [
-      [grouped(adapter, event1), grouped(adapter, { ...event1, aggregateId: 'ash' })],
-      [grouped(adapter, event1), grouped(other, event1, 'trainers')],
-    ] as const) {
-      const err = await rejection(adapter.pushEventGroup({}, ...group))
-      expect(isCastoreAdapterError(err, 'CASTORE_GROUP_NOT_ATOMIC')).toBe(true)
-    }
-    expect(store.position).toBe(0)
-  })
-
   test('a group with a foreign adapter, another store, no context or unordered versions is refused', async () => {
     const { store, adapter } = await setup()
     const elsewhere = new WaltzEventStorageAdapter({ store: await openStore() })
@@ -666,69 +652,92 @@ describe('groupEvent / pushEventGroup', () => {
   })
 })
 
-/**
- * The adapter with a test double of the multi-stream append `@waltz/eventstore` may get
- * (`appendToStreams`): all expected revisions checked, then the appends. Not atomic across a crash, but
- * with no other writer in a test it answers as the real one would, so the adapter's side of groups across
- * aggregates (order, conflicts, force) is exercised before the primitive exists.
- */
-class MultiStreamAdapter extends WaltzEventStorageAdapter {
-  protected override async appendAtomically(appends: readonly AggregateAppend[]): Promise<void> {
-    for (const { stream, events } of appends) {
-      let actual = 0
-      for await (const e of this.store.readStream(stream, { direction: 'backwards', maxCount: 1 }))
-        actual = e.revision
-      const expected = events[0]!.version - 1
-      if (actual !== expected) throw EventStoreError.WRONG_EXPECTED_REVISION(stream, expected, actual)
-    }
-    for (const append of appends) await super.appendAtomically([append])
-  }
-}
-
-describe('groups across aggregates, once the event store appends to several streams atomically', () => {
+describe('groups across aggregates', () => {
   const trainers = { eventStoreId: 'trainers' }
   function grouped(adapter: WaltzEventStorageAdapter, event: object, context = { eventStoreId }) {
     return new GroupedEvent({ event: event as EventDetail, eventStorageAdapter: adapter, context })
   }
-  async function setupMulti() {
-    const store = await openStore()
-    return { store, adapter: new MultiStreamAdapter({ store }) }
-  }
   const ts = event1.timestamp
-  const pikachu = (version: number) => ({ aggregateId: 'pikachu', version, type: 'T', timestamp: ts })
-  const ash = (version: number) => ({ aggregateId: 'ash', version, type: 'T', timestamp: ts })
+  const at = (aggregateId: string) => (version: number) => ({
+    aggregateId,
+    version,
+    type: 'T',
+    timestamp: ts,
+  })
+  const pikachu = at('pikachu')
+  const bulbasaur = at('bulbasaur')
+  const ash = at('ash')
+  /** The aggregates of the tests with their event stores, and a group of each one's given version. */
+  const aggregates = [
+    { of: pikachu, context },
+    { of: ash, context: trainers },
+    { of: bulbasaur, context },
+  ] as const
+  const groupAt = (adapter: WaltzEventStorageAdapter, versions: readonly number[]) =>
+    aggregates.map((a, i) => grouped(adapter, a.of(versions[i]!), a.context)) as [
+      GroupedEvent,
+      ...GroupedEvent[],
+    ]
+  async function eventsOf(adapter: WaltzEventStorageAdapter) {
+    return Promise.all(
+      aggregates.map(async (a) => (await adapter.getEvents(a.of(1).aggregateId, a.context)).events),
+    )
+  }
 
-  test('the events are stored per aggregate and returned in the group’s order', async () => {
-    const { adapter } = await setupMulti()
+  test('a group over three aggregates of two event stores is one batch: all stored, at adjacent positions, in the group’s order', async () => {
+    const { store, adapter } = await setup()
     await adapter.pushEvent(pikachu(1), context)
     const { eventGroup } = await adapter.pushEventGroup(
       {},
       grouped(adapter, pikachu(2)),
       grouped(adapter, ash(1), trainers),
       grouped(adapter, pikachu(3)),
+      grouped(adapter, bulbasaur(1)),
     )
-    expect(eventGroup.map((r) => r.event)).toStrictEqual([pikachu(2), ash(1), pikachu(3)])
-    expect((await adapter.getEvents('pikachu', context)).events).toStrictEqual([1, 2, 3].map(pikachu))
-    expect((await adapter.getEvents('ash', trainers)).events).toStrictEqual([ash(1)])
+    expect(eventGroup.map((r) => r.event)).toStrictEqual([pikachu(2), ash(1), pikachu(3), bulbasaur(1)])
+    expect(await eventsOf(adapter)).toStrictEqual([[1, 2, 3].map(pikachu), [ash(1)], [bulbasaur(1)]])
+    // One appendToStreams: the four events follow each other in the log, each aggregate's in order.
+    const logged = await collect(store.readAll({ from: 2 }))
+    expect(logged.map((e) => [e.position, e.stream, e.revision])).toEqual([
+      [2, 'pokemons-pikachu', 2],
+      [3, 'pokemons-pikachu', 3],
+      [4, 'trainers-ash', 1],
+      [5, 'pokemons-bulbasaur', 1],
+    ])
   })
 
-  test('a version that exists in one aggregate fails with its EventAlreadyExistsError and writes nothing', async () => {
-    const { store, adapter } = await setupMulti()
+  test('a version that exists in any one aggregate fails with its EventAlreadyExistsError and writes to none', async () => {
+    for (const [i, taken] of aggregates.entries()) {
+      const { store, adapter } = await setup()
+      await adapter.pushEvent(taken.of(1), taken.context)
+      const err = await rejection(adapter.pushEventGroup({}, ...groupAt(adapter, [1, 1, 1])))
+      expect(isEventAlreadyExistsError(err)).toBe(true)
+      expect(err).toMatchObject({ ...taken.context, aggregateId: taken.of(1).aggregateId, version: 1 })
+      expect((err as Error).cause).toMatchObject({ code: 'WRONG_EXPECTED_REVISION', expected: 0, actual: 1 })
+      expect(store.position).toBe(1)
+      expect(await eventsOf(adapter)).toStrictEqual(aggregates.map((a, j) => (j === i ? [a.of(1)] : [])))
+    }
+  })
+
+  test('with several conflicts, the first aggregate of the group that conflicts is reported, as castore’s in-memory adapter does', async () => {
+    const { store, adapter } = await setup()
+    await adapter.pushEvent(bulbasaur(1), context)
     await adapter.pushEvent(ash(1), trainers)
-    const err = await rejection(
-      adapter.pushEventGroup({}, grouped(adapter, pikachu(1)), grouped(adapter, ash(1), trainers)),
-    )
-    expect(isEventAlreadyExistsError(err)).toBe(true)
+    const err = await rejection(adapter.pushEventGroup({}, ...groupAt(adapter, [1, 1, 1])))
     expect(err).toMatchObject({ eventStoreId: 'trainers', aggregateId: 'ash', version: 1 })
-    const gap = await rejection(
-      adapter.pushEventGroup({}, grouped(adapter, pikachu(1)), grouped(adapter, ash(3), trainers)),
-    )
-    expect(isCastoreAdapterError(gap, 'CASTORE_VERSION_GAP')).toBe(true)
-    expect(store.position).toBe(1)
+    expect(store.position).toBe(2)
   })
 
-  test('force keeps the stored events of each aggregate that equal the group’s and appends the rest', async () => {
-    const { store, adapter } = await setupMulti()
+  test('a version past one aggregate’s next fails with CASTORE_VERSION_GAP and writes to none', async () => {
+    const { store, adapter } = await setup()
+    const gap = await rejection(adapter.pushEventGroup({}, ...groupAt(adapter, [1, 2, 1])))
+    expect(isCastoreAdapterError(gap, 'CASTORE_VERSION_GAP')).toBe(true)
+    expect(gap).toMatchObject({ eventStoreId: 'trainers', aggregateId: 'ash', version: 2 })
+    expect(store.position).toBe(0)
+  })
+
+  test('force keeps the stored events of each aggregate that equal the group’s and appends the rest, in one batch', async () => {
+    const { store, adapter } = await setup()
     await adapter.pushEvent(pikachu(1), context)
     await adapter.pushEvent(ash(1), trainers)
     const { eventGroup } = await adapter.pushEventGroup(
@@ -736,18 +745,65 @@ describe('groups across aggregates, once the event store appends to several stre
       grouped(adapter, pikachu(1)),
       grouped(adapter, ash(1), trainers),
       grouped(adapter, pikachu(2)),
+      grouped(adapter, bulbasaur(1)),
     )
-    expect(eventGroup.map((r) => r.event)).toStrictEqual([pikachu(1), ash(1), pikachu(2)])
-    expect(store.position).toBe(3)
+    expect(eventGroup.map((r) => r.event)).toStrictEqual([pikachu(1), ash(1), pikachu(2), bulbasaur(1)])
+    const logged = await collect(store.readAll({ from: 3 }))
+    expect(logged.map((e) => [e.position, e.stream, e.revision])).toEqual([
+      [3, 'pokemons-pikachu', 2],
+      [4, 'pokemons-bulbasaur', 1],
+    ])
+    // Everything stored already: the stored events come back and nothing is written.
+    const again = await adapter.pushEventGroup({ force: true }, ...groupAt(adapter, [2, 1, 1]))
+    expect(again.eventGroup.map((r) => r.event)).toStrictEqual([pikachu(2), ash(1), bulbasaur(1)])
+    expect(store.position).toBe(4)
+  })
+
+  test('force with a different stored event in one aggregate fails with CASTORE_OVERWRITE_UNSUPPORTED and writes to none', async () => {
+    const { store, adapter } = await setup()
+    await adapter.pushEvent(pikachu(1), context)
+    await adapter.pushEvent(ash(1), trainers)
     const err = await rejection(
       adapter.pushEventGroup(
         { force: true },
-        grouped(adapter, pikachu(3)),
+        grouped(adapter, pikachu(2)),
         grouped(adapter, { ...ash(1), type: 'OTHER' }, trainers),
+        grouped(adapter, bulbasaur(1)),
       ),
     )
     expect(isCastoreAdapterError(err, 'CASTORE_OVERWRITE_UNSUPPORTED')).toBe(true)
     expect(err).toMatchObject({ eventStoreId: 'trainers', aggregateId: 'ash', version: 1 })
-    expect(store.position).toBe(3)
+    expect(store.position).toBe(2)
+    expect(await eventsOf(adapter)).toStrictEqual([[pikachu(1)], [ash(1)], []])
+  })
+
+  test('of 8 identical groups racing for the same versions exactly one is stored; the others get EventAlreadyExistsError', async () => {
+    const { store, adapter } = await setup()
+    await adapter.pushEvent(pikachu(1), context)
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, () => adapter.pushEventGroup({}, ...groupAt(adapter, [2, 1, 1]))),
+    )
+    const won = results.filter((r) => r.status === 'fulfilled')
+    const lost = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []))
+    expect(won).toHaveLength(1)
+    expect(lost).toHaveLength(7)
+    for (const err of lost) {
+      expect(isEventAlreadyExistsError(err)).toBe(true)
+      expect(err).toMatchObject({ eventStoreId, aggregateId: 'pikachu', version: 2 })
+    }
+    expect(store.position).toBe(4)
+    expect(await eventsOf(adapter)).toStrictEqual([[pikachu(1), pikachu(2)], [ash(1)], [bulbasaur(1)]])
+  })
+
+  test('of two racing groups sharing one aggregate’s version, one is stored and the other writes to none', async () => {
+    const { store, adapter } = await setup()
+    const results = await Promise.allSettled([
+      adapter.pushEventGroup({}, grouped(adapter, pikachu(1)), grouped(adapter, ash(1), trainers)),
+      adapter.pushEventGroup({}, grouped(adapter, ash(1), trainers), grouped(adapter, bulbasaur(1))),
+    ])
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected'])
+    expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ aggregateId: 'ash', version: 1 })
+    expect(store.position).toBe(2)
+    expect(await eventsOf(adapter)).toStrictEqual([[pikachu(1)], [ash(1)], []])
   })
 })

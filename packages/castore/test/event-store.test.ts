@@ -12,7 +12,7 @@ import { jsonSerializer } from '@waltz/serializer-json'
 import { describe, expect, test } from 'vitest'
 import { z } from 'zod'
 import { tempDir } from '../../../test-support/temp-dir.js'
-import { isCastoreAdapterError, WaltzEventStorageAdapter } from '../src/index.js'
+import { WaltzEventStorageAdapter } from '../src/index.js'
 import { openStore, rejection } from './helpers.js'
 
 const appeared = new EventType<
@@ -28,6 +28,14 @@ type PokemonEvent =
   | EventTypeDetail<typeof appeared>
   | EventTypeDetail<typeof leveledUp>
   | EventTypeDetail<typeof caught>
+
+/** The event and aggregate of a second event store, on the same waltz store. */
+const caughtPokemon = new EventType<'CAUGHT_POKEMON', { pokemonId: string }>({ type: 'CAUGHT_POKEMON' })
+interface Trainer {
+  aggregateId: string
+  version: number
+  pokemons: string[]
+}
 
 interface Pokemon {
   aggregateId: string
@@ -188,29 +196,73 @@ describe('a castore EventStore on the adapter', () => {
     )
     expect(eventGroup[0].nextAggregate).toMatchObject({ version: 1, level: 20 })
     expect((await pokemons.getAggregate('p')).aggregate).toMatchObject({ version: 2, level: 21 })
+  })
+
+  test('EventStore.pushEventGroup across two event stores (two adapters, one waltz store) stores both or neither', async () => {
+    const { store, pokemons } = await setup()
     const trainers = new CastoreEventStore({
       eventStoreId: 'trainers',
-      eventTypes: [caught],
-      reducer: (_: { aggregateId: string; version: number }, e: EventTypeDetail<typeof caught>) => ({
+      eventTypes: [caughtPokemon],
+      reducer: (trainer: Trainer | undefined, e: EventTypeDetail<typeof caughtPokemon>): Trainer => ({
         aggregateId: e.aggregateId,
         version: e.version,
+        pokemons: [...(trainer?.pokemons ?? []), e.payload.pokemonId],
       }),
-      eventStorageAdapter: pokemons.getEventStorageAdapter(),
+      eventStorageAdapter: new WaltzEventStorageAdapter({ store }),
     })
+    await pokemons.pushEvent({
+      aggregateId: 'p',
+      version: 1,
+      type: 'APPEARED',
+      payload: { name: 'Onix', level: 20 },
+    })
+    const { aggregate: before } = await pokemons.getExistingAggregate('p')
+    const { eventGroup } = await CastoreEventStore.pushEventGroup(
+      pokemons.groupEvent(
+        { aggregateId: 'p', version: 2, type: 'CAUGHT', payload: { trainerId: 'ash' } },
+        { prevAggregate: before },
+      ),
+      trainers.groupEvent({
+        aggregateId: 'ash',
+        version: 1,
+        type: 'CAUGHT_POKEMON',
+        payload: { pokemonId: 'p' },
+      }),
+    )
+    expect(eventGroup[0].nextAggregate).toMatchObject({ version: 2, status: 'caught', trainerId: 'ash' })
+    expect(eventGroup[1].nextAggregate).toStrictEqual({ aggregateId: 'ash', version: 1, pokemons: ['p'] })
+    expect(eventGroup[0].event.timestamp).toBe(eventGroup[1].event.timestamp)
+    expect((await pokemons.getExistingAggregate('p')).aggregate).toMatchObject({
+      version: 2,
+      status: 'caught',
+    })
+    expect((await trainers.getExistingAggregate('ash')).aggregate).toMatchObject({
+      version: 1,
+      pokemons: ['p'],
+    })
+    expect(store.position).toBe(3)
+
+    // A second catch by a trainer whose version 1 exists: castore's EventAlreadyExistsError, nothing stored.
     const err = await rejection(
       CastoreEventStore.pushEventGroup(
-        pokemons.groupEvent({ aggregateId: 'p', version: 3, type: 'CAUGHT', payload: { trainerId: 'ash' } }),
+        pokemons.groupEvent({
+          aggregateId: 'q',
+          version: 1,
+          type: 'APPEARED',
+          payload: { name: 'Abra', level: 1 },
+        }),
         trainers.groupEvent({
           aggregateId: 'ash',
           version: 1,
-          type: 'CAUGHT',
-          payload: { trainerId: 'ash' },
+          type: 'CAUGHT_POKEMON',
+          payload: { pokemonId: 'q' },
         }),
       ),
     )
-    expect(isCastoreAdapterError(err, 'CASTORE_GROUP_NOT_ATOMIC')).toBe(true)
-    expect((await pokemons.getAggregate('p')).aggregate?.version).toBe(2)
-    expect(await trainers.getAggregate('ash')).toMatchObject({ aggregate: undefined })
+    expect(isEventAlreadyExistsError(err)).toBe(true)
+    expect(err).toMatchObject({ eventStoreId: 'trainers', aggregateId: 'ash', version: 1 })
+    expect(await pokemons.getAggregate('q')).toMatchObject({ aggregate: undefined })
+    expect(store.position).toBe(3)
   })
 
   test('a castore Command retries on EventAlreadyExistsError: racing level-ups all land, in order', async () => {
