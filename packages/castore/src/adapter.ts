@@ -353,20 +353,41 @@ export class WaltzEventStorageAdapter implements EventStorageAdapter {
       })
     }
     const overlap = Math.min(events.length, current - first.version + 1)
-    const kept: EventDetail[] = []
-    let i = 0
-    for await (const stored of this.store.readStream(stream, { from: first.version, maxCount: overlap })) {
-      const pushed = events[i++]!
-      // A version read back at another revision (soft-deleted ones are skipped) is not the same event.
-      if (stored.revision !== pushed.version || !sameEvent(stored, pushed, eventStoreId, this.serializer))
-        break
-      kept.push(toEventDetail(stored, first.aggregateId, eventStoreId))
+    let same = await this.storedSame(append, overlap)
+    if (same.short) {
+      // The conflict counted appends not yet acknowledged, and reads show acknowledged events only
+      // (racing identical pushes with force): aggregateStream waits for the stream's appends in flight.
+      // A read came up short, so this costs a read of the stream only on that rare path.
+      await this.store.aggregateStream(stream, { initialState: () => 0, evolve: (n) => n })
+      same = await this.storedSame(append, overlap)
     }
+    const kept = same.events
     if (kept.length < overlap) {
       const version = first.version + kept.length
       throw CastoreAdapterError.OVERWRITE_UNSUPPORTED(eventStoreId, first.aggregateId, version)
     }
     return kept
+  }
+
+  /**
+   * The acknowledged events from the append's first version on that equal its events, at most `count`;
+   * `short` when the read ended before `count` events without meeting a different one.
+   */
+  private async storedSame(
+    append: AggregateAppend,
+    count: number,
+  ): Promise<{ events: EventDetail[]; short: boolean }> {
+    const { stream, eventStoreId, events } = append
+    const first = events[0]!
+    const same: EventDetail[] = []
+    for await (const stored of this.store.readStream(stream, { from: first.version, maxCount: count })) {
+      const pushed = events[same.length]!
+      // A version read back at another revision (soft-deleted ones are skipped) is not the same event.
+      if (stored.revision !== pushed.version || !sameEvent(stored, pushed, eventStoreId, this.serializer))
+        return { events: same, short: false }
+      same.push(toEventDetail(stored, first.aggregateId, eventStoreId))
+    }
+    return { events: same, short: same.length < count }
   }
 }
 

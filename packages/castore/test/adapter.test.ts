@@ -245,6 +245,18 @@ describe('force', () => {
     )
   })
 
+  test('racing identical pushes with force all return the stored event, though it is still in flight', async () => {
+    // Appends stay in flight until their fdatasync: the losers' conflict counts an event reads do not
+    // show yet, which must not read as a different event.
+    const store = await openStore(undefined, { sync: 'always' })
+    const adapter = new WaltzEventStorageAdapter({ store })
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () => adapter.pushEvent(event1, { ...context, force: true })),
+    )
+    for (const { event } of results) expect(event).toStrictEqual(event1)
+    expect(store.position).toBe(1)
+  })
+
   test('force on a new version appends as usual', async () => {
     const { adapter } = await setup()
     await adapter.pushEvent(event1, { eventStoreId, force: true })
@@ -778,7 +790,8 @@ describe('groups across aggregates', () => {
   })
 
   test('of 8 identical groups racing for the same versions exactly one is stored; the others get EventAlreadyExistsError', async () => {
-    const { store, adapter } = await setup()
+    const store = await openStore(undefined, { sync: 'always' })
+    const adapter = new WaltzEventStorageAdapter({ store })
     await adapter.pushEvent(pikachu(1), context)
     const results = await Promise.allSettled(
       Array.from({ length: 8 }, () => adapter.pushEventGroup({}, ...groupAt(adapter, [2, 1, 1]))),
@@ -791,6 +804,21 @@ describe('groups across aggregates', () => {
       expect(isEventAlreadyExistsError(err)).toBe(true)
       expect(err).toMatchObject({ eventStoreId, aggregateId: 'pikachu', version: 2 })
     }
+    expect(store.position).toBe(4)
+    expect(await eventsOf(adapter)).toStrictEqual([[pikachu(1), pikachu(2)], [ash(1)], [bulbasaur(1)]])
+  })
+
+  test('of 8 identical groups racing with force, all return the stored events and one is written', async () => {
+    const store = await openStore(undefined, { sync: 'always' })
+    const adapter = new WaltzEventStorageAdapter({ store })
+    await adapter.pushEvent(pikachu(1), context)
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        adapter.pushEventGroup({ force: true }, ...groupAt(adapter, [2, 1, 1])),
+      ),
+    )
+    for (const { eventGroup } of results)
+      expect(eventGroup.map((r) => r.event)).toStrictEqual([pikachu(2), ash(1), bulbasaur(1)])
     expect(store.position).toBe(4)
     expect(await eventsOf(adapter)).toStrictEqual([[pikachu(1), pikachu(2)], [ash(1)], [bulbasaur(1)]])
   })

@@ -21,9 +21,15 @@ afterEach(async () => {
   await Promise.allSettled(open.splice(0).map((s) => s.close()))
 })
 
-/** Opens a store (closed after the test) in a fresh temporary directory, or in `dir`. */
-export async function openStore(dir = tempDir()): Promise<EventStore<TestEvent>> {
-  const store = await EventStore.open<TestEvent>({ dir, serializer: json, indexFlushEvents: 64 })
+/**
+ * Opens a store (closed after the test) in a fresh temporary directory, or in `dir`. `sync: 'always'`
+ * keeps appends in flight until their fdatasync, long enough for concurrent callers to meet them.
+ */
+export async function openStore(
+  dir = tempDir(),
+  options: { sync?: 'always' } = {},
+): Promise<EventStore<TestEvent>> {
+  const store = await EventStore.open<TestEvent>({ dir, serializer: json, indexFlushEvents: 64, ...options })
   open.push(store)
   return store
 }
