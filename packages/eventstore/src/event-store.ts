@@ -674,7 +674,10 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
   }
 
   /**
-   * Folds a stream's events into a state.
+   * Folds a stream's events into a state. Appends to the stream still in flight (handed to the WAL,
+   * not yet acknowledged) are waited for first, so the state includes them: after a
+   * `WRONG_EXPECTED_REVISION`, the state read here is at least at the revision the error named (reads
+   * such as {@link readStream} show acknowledged events only, and may be behind it for a moment).
    *
    * @param stream - the stream
    * @param options - `initialState` and `evolve`

@@ -114,6 +114,16 @@ describe('appendToStream', () => {
     expect(read.map((e) => e.revision)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1))
   })
 
+  test('after a conflict with an append in flight, aggregateStream folds that append', async () => {
+    const s = await store(tempDir(), { sync: 'always' })
+    const first = s.appendToStream('x', events(1), { expectedRevision: 0 })
+    const conflict = await rejection(s.appendToStream('x', events(1), { expectedRevision: 0 }))
+    expect(conflict).toMatchObject({ code: 'WRONG_EXPECTED_REVISION', actual: 1 })
+    const folded = await s.aggregateStream('x', { initialState: () => 0, evolve: (n) => n + 1 })
+    expect(folded).toMatchObject({ state: 1, revision: 1, exists: true })
+    await first
+  })
+
   test('revisions stay exact over more streams in flight than the in-flight map keeps idle', async () => {
     const s = await store(tempDir(), { sync: 'always' })
     const streams = Array.from({ length: 6000 }, (_, i) => `s-${i}`)
