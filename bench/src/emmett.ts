@@ -70,6 +70,10 @@ async function openSystem(dir: string, system: string): Promise<System> {
     // statements in progress` during development (emmett-sqlite 0.42.4).
     const fileName = join(dir, 'events.sqlite')
     const connection = sqliteConnection({ fileName })
+    // emmett-sqlite issues `PRAGMA journal_mode = WAL` without waiting for it, and a statement racing it
+    // can make it fail silently (the store then runs with a rollback journal: seen in about one run of
+    // six here). Set it again and wait, so every run measures the configuration emmett-sqlite intends.
+    await connection.querySingle('PRAGMA journal_mode = WAL')
     const store = getSQLiteEventStore({ fileName, connectionOptions: { singleton: true, connection } })
     return {
       store,
