@@ -34,6 +34,7 @@ export async function readRecordsAt(source: ReadSource, seqs: readonly number[])
   const order = Array.from(seqs.keys()).sort((a, b) => seqs[a]! - seqs[b]!)
   const out = new Array<WalRecord>(seqs.length)
   const reads: Promise<void>[] = []
+  const decoder = new RecordDecoder(source.serializer)
   let i = 0
   while (i < order.length) {
     const ref = source.state.segmentFor(seqs[order[i]!]!)
@@ -42,9 +43,14 @@ export async function readRecordsAt(source: ReadSource, seqs: readonly number[])
     const next = source.state.after(ref)
     let j = i + 1
     while (j < order.length && (next === undefined || seqs[order[j]!]! < next.firstSeq)) j++
-    reads.push(new SegmentPointReader(source, ref).read(seqs, order.slice(i, j), out))
+    const reader = new SegmentPointReader(source, ref, decoder)
+    const positions = order.slice(i, j)
+    // Most point reads find the segment open and indexed: read it without a wait. Otherwise (or when
+    // the frames need a closer look) the asynchronous path reads it.
+    if (!reader.readSync(seqs, positions, out)) reads.push(reader.read(seqs, positions, out))
     i = j
   }
+  if (reads.length === 0) return out
   // Segments are read concurrently; the failure reported is the one in the oldest segment.
   const settled = await Promise.allSettled(reads)
   for (const s of settled) if (s.status === 'rejected') throw s.reason
@@ -65,10 +71,51 @@ class SegmentPointReader {
   private readonly decoder: RecordDecoder
   private fd: Fd = -1
 
-  constructor(source: ReadSource, ref: SegmentRef) {
+  /**
+   * @param source - where to read
+   * @param ref - the segment
+   * @param decoder - decodes the records (one per call of {@link readRecordsAt}, shared by its segments)
+   */
+  constructor(source: ReadSource, ref: SegmentRef, decoder: RecordDecoder) {
     this.source = source
     this.ref = ref
-    this.decoder = new RecordDecoder(source.serializer)
+    this.decoder = decoder
+  }
+
+  /**
+   * {@link read} without waiting, when it can be done so: the segment's file is open, the seek index
+   * covers every seq, the file interface reads synchronously, and every frame on the way checks out.
+   * Returns false otherwise, having changed nothing but entries of `out` that {@link read} overwrites.
+   *
+   * @param positions - positions in `seqs`, by ascending seq, all in this segment
+   * @returns whether every record was read into `out`
+   */
+  readSync(seqs: readonly number[], positions: readonly number[], out: WalRecord[]): boolean {
+    const { fds, seeks, files } = this.source
+    if (files.readSync === undefined) return false
+    const lease = fds.acquireSync(this.ref)
+    if (lease === undefined) return false
+    this.fd = lease.fd
+    try {
+      let run: Run | undefined
+      let previous = 0
+      for (let k = 0; k < positions.length; k++) {
+        const seq = seqs[positions[k]!]!
+        if (run === undefined || seq !== previous) {
+          const point = seeks.seekSync(this.ref, seq)
+          if (point === undefined) return false
+          if (run === undefined || point.seq > previous + 1) {
+            if (run !== undefined && !this.walkSync(run, seqs, out)) return false
+            run = { from: point, positions: [] }
+          }
+          previous = seq
+        }
+        run.positions.push(positions[k]!)
+      }
+      return run === undefined || this.walkSync(run, seqs, out)
+    } finally {
+      lease.release()
+    }
   }
 
   /**
@@ -103,6 +150,25 @@ class SegmentPointReader {
     } finally {
       lease.release()
     }
+  }
+
+  /** {@link walk} with synchronous reads; false at the first frame that does not check out. */
+  private walkSync(run: Run, seqs: readonly number[], out: WalRecord[]): boolean {
+    const { files, maxRecordSize } = this.source
+    const { offset, seq: first, end } = run.from
+    const walker = new FrameWalker(files, this.fd, offset, first, maxRecordSize, WINDOW)
+    let last: WalRecord | undefined
+    for (const p of run.positions) {
+      const seq = seqs[p]!
+      walker.skimBelow = seq
+      while (last?.seq !== seq) {
+        // 'end', 'incomplete' or 'invalid': the asynchronous path reads again and reports it.
+        if (walker.nextSync(end) !== 'ok') return false
+        if (walker.seq === seq) last = this.decoder.decode(walker, this.ref.path)
+      }
+      out[p] = last
+    }
+    return true
   }
 
   /** Walks from the run's seek point through its seqs, decoding each. */

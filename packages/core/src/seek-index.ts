@@ -164,6 +164,26 @@ export class SeekIndex {
   }
 
   /**
+   * {@link seek} without I/O: the boundary when segment `ref` is already indexed up to `seq` and its
+   * read limit is known (what repeated point reads meet), else undefined (then use {@link seek}).
+   *
+   * @param ref - a readable segment of the log
+   * @param seq - the seq wanted; at or after the segment's first
+   * @returns where a walk toward `seq` may start, and how far it may read; or undefined
+   */
+  seekSync(ref: SegmentRef, seq: number): SeekPoint | undefined {
+    const entries = this.segments.get(ref.firstSeq)
+    if (entries === undefined || entries.walking !== undefined) return undefined
+    if (seq > entries.walkedSeq && !entries.complete) return undefined
+    const bound = this.source.state.bound(ref)
+    let end: number
+    if (bound.kind !== 'sealed') end = bound.kind === 'newest' ? bound.end : 0
+    else if (entries.size >= 0) end = entries.size
+    else return undefined
+    return entries.floor(seq, end)
+  }
+
+  /**
    * The segments indexed, by first seq, with their entry counts and bytes held (tests and tuning).
    *
    * @returns one row per segment sought into, oldest first

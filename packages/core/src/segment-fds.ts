@@ -17,6 +17,8 @@ export const SEGMENT_FDS = 64
 interface Entry {
   readonly ref: SegmentRef
   readonly fd: Promise<Fd>
+  /** The descriptor once the open has succeeded (what {@link SegmentFds.acquireSync} hands out). */
+  opened: Fd | undefined
   users: number
   /** The segment left the log: close once unused, never hand out again. */
   gone: boolean
@@ -56,7 +58,20 @@ export class SegmentFds {
       this.entries.set(ref.firstSeq, e) // most recently used last
     } else {
       if (e !== undefined) this.forget(e)
-      e = { ref, fd: openSegment(this.files, ref), users: 0, gone: this.closed }
+      const entry: Entry = {
+        ref,
+        fd: openSegment(this.files, ref),
+        opened: undefined,
+        users: 0,
+        gone: this.closed,
+      }
+      entry.fd.then(
+        (fd) => {
+          entry.opened = fd
+        },
+        () => {},
+      )
+      e = entry
       if (!this.closed) this.entries.set(ref.firstSeq, e)
     }
     const entry = e
@@ -69,24 +84,42 @@ export class SegmentFds {
       this.forget(entry)
       throw err
     }
-    let released = false
-    return {
-      fd,
-      release: () => {
-        if (released) return
-        released = true
-        entry.users--
-        if (entry.gone) {
-          if (entry.users === 0) this.close(entry)
-        } else this.evict()
-      },
-    }
+    return { fd, release: this.releaser(entry) }
+  }
+
+  /**
+   * {@link acquire} without waiting: the segment's file when it is already open (the common case of
+   * repeated point reads), else undefined (then use {@link acquire}).
+   *
+   * @param ref - the segment
+   * @returns its descriptor and the function that gives it back, or undefined
+   */
+  acquireSync(ref: SegmentRef): { fd: Fd; release: () => void } | undefined {
+    const e = this.entries.get(ref.firstSeq)
+    if (e === undefined || e.opened === undefined || e.gone || e.ref.path !== ref.path) return undefined
+    this.entries.delete(ref.firstSeq)
+    this.entries.set(ref.firstSeq, e) // most recently used last
+    e.users++
+    return { fd: e.opened, release: this.releaser(e) }
   }
 
   /** Closes every file not in use; files in use close when given back. */
   closeAll(): void {
     this.closed = true
     for (const e of [...this.entries.values()]) this.forget(e)
+  }
+
+  /** Gives an entry back once (later calls do nothing); an entry forgotten meanwhile closes when unused. */
+  private releaser(entry: Entry): () => void {
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      entry.users--
+      if (entry.gone) {
+        if (entry.users === 0) this.close(entry)
+      } else this.evict()
+    }
   }
 
   /** Takes an entry out of the cache; its file closes once unused. */
