@@ -541,11 +541,11 @@ function checkFrameHeader(
 }
 
 /**
- * Steps over the frame at `buf[offset..end)` without verifying it: its length is in range, its seq
- * continues the chain and its batch field is read, but neither its checksum nor its envelope is
- * checked. For point reads walking from a seek point to the frame they want: that frame is checked in
- * full, and a frame misread here would break the seq chain or the wanted frame's checksum, so a damaged
- * frame on the way is reported as damage, never returned. Sequential reads check every frame.
+ * Steps over the frame at `buf[offset..end)`: checks its length, seq chain and checksum and reads its
+ * batch field, but does not parse its envelope. For point reads walking from a seek point to the frame
+ * they want (which is checked in full). The checksum is not optional here: it covers the length, and a
+ * damaged length that was not caught could step into a record's data and onto bytes shaped like a
+ * valid frame with the next seq.
  *
  * @returns as {@link checkFrame}; on `'ok'` only `length`, `seq`, `batchRemaining` and `end` are set
  */
@@ -560,6 +560,9 @@ export function skimFrame(
   const bounds = checkFrameHeader(buf, offset, end, expectedSeq, maxRecordSize, cursor)
   if (bounds !== 'ok') return bounds
   const bodyEnd = offset + FRAME_HEADER_SIZE + cursor.length
+  if (buf.readUInt32LE(offset) !== crc32(buf, offset + 4, bodyEnd)) {
+    return fail(cursor, 'frame-checksum', 'frame checksum mismatch')
+  }
   const at = offset + FRAME_HEADER_SIZE
   const b = buf[at]!
   if (b < 0x80) {

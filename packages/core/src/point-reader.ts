@@ -2,8 +2,8 @@
  * Reads records by seq, in any order: groups the seqs by segment, and in each segment walks from the
  * seek index's nearest batch boundary in small windows, so a record costs a few KiB of reading and
  * checking, not the segment up to it. A wanted frame is checked exactly as a sequential read checks
- * it; the frames before it in the window are skimmed (`skimFrame`: length, seq chain and batch field,
- * no checksum), which is a quarter of the work of a read of scattered records.
+ * it; the frames before it in the window are only stepped over (`skimFrame`: length, seq chain,
+ * checksum and batch field, no envelope parsing).
  *
  * @internal
  */
@@ -35,11 +35,17 @@ export async function readRecordsAt(source: ReadSource, seqs: readonly number[])
   const out = new Array<WalRecord>(seqs.length)
   const reads: Promise<void>[] = []
   const decoder = new RecordDecoder(source.serializer)
+  // Every read started is settled before this returns or throws (an abandoned one could reject with
+  // nothing listening), and errors are kept in segment order: a synchronous one joins the list.
   let i = 0
   while (i < order.length) {
     const ref = source.state.segmentFor(seqs[order[i]!]!)
-    if (ref === undefined)
-      throw WalError.TRUNCATED(`seq ${seqs[order[i]!]} was removed`, { seq: seqs[order[i]!]! })
+    if (ref === undefined) {
+      reads.push(
+        Promise.reject(WalError.TRUNCATED(`seq ${seqs[order[i]!]} was removed`, { seq: seqs[order[i]!]! })),
+      )
+      break
+    }
     const next = source.state.after(ref)
     let j = i + 1
     while (j < order.length && (next === undefined || seqs[order[j]!]! < next.firstSeq)) j++
@@ -47,7 +53,11 @@ export async function readRecordsAt(source: ReadSource, seqs: readonly number[])
     const positions = order.slice(i, j)
     // Most point reads find the segment open and indexed: read it without a wait. Otherwise (or when
     // the frames need a closer look) the asynchronous path reads it.
-    if (!reader.readSync(seqs, positions, out)) reads.push(reader.read(seqs, positions, out))
+    try {
+      if (!reader.readSync(seqs, positions, out)) reads.push(reader.read(seqs, positions, out))
+    } catch (err) {
+      reads.push(Promise.reject(err))
+    }
     i = j
   }
   if (reads.length === 0) return out
@@ -183,7 +193,7 @@ class SegmentPointReader {
     let last: WalRecord | undefined
     for (const p of run.positions) {
       const seq = seqs[p]!
-      // Frames on the way are only skimmed: the wanted one is verified in full.
+      // Frames on the way are stepped over (checksummed, not parsed): the wanted one is checked in full.
       walker.skimBelow = seq
       while (last?.seq !== seq) {
         const r = sync ? walker.nextSync(end) : await walker.next(end)

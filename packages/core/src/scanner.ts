@@ -210,7 +210,8 @@ export class FrameWalker {
   /** Fields and problem of the last frame looked at. */
   readonly cursor: FrameCursor
   /**
-   * Frames with a lower seq are skimmed, not verified (a point read walking to the frame it wants sets
+   * Frames with a lower seq are stepped over without parsing their envelope (checksum and chains are
+   * still checked; a point read walking to the frame it wants sets
    * it to that frame's seq); 0, the default, verifies every frame.
    */
   skimBelow = 0

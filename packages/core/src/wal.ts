@@ -275,10 +275,9 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
    * preads of a few KiB (through `Files.readSync` when the file interface has it): from the page cache
    * they take microseconds, far less than a trip through libuv's thread pool, but a read the disk must
    * serve blocks the event loop for its duration. Each record returned is checked and decoded as
-   * {@link WalReader.records} checks and decodes it; the frames walked over on the way to it are only
-   * stepped over (length, seq chain, batch field), so damage in one of them fails the read as
-   * `WAL_CORRUPT` when it breaks the walk and is otherwise left to a sequential read or `waltz verify`
-   * to find: a point read never returns a record other than the one stored. A seq above the last readable one is
+   * {@link WalReader.records} checks and decodes it; the frames walked over on the way to it are
+   * checked too (length, seq and batch chains, checksum) but not parsed, so damage on the way is
+   * `WAL_CORRUPT`. A seq above the last readable one is
    * looked for first: a reader picks up what the writing process appended since (as its tails do), a
    * `Wal` writes appends still pending (as `flush` does).
    *
