@@ -266,8 +266,17 @@ function resultOf(part: StreamPart, lastSeq: number): AppendResult {
 /** Entries of the in-flight map above which idle ones are dropped before a new one is added. */
 const IN_FLIGHT_SWEEP = 4096
 
-/** Envelope bytes besides data, type, key and headers, with room to spare (see FORMAT.md). */
-const ENVELOPE_SLACK = 64
+/**
+ * Envelope bytes besides data, type, key, metadata and the event id, with room to spare (see
+ * FORMAT.md): the frame's fixed fields and varints (under 40 bytes) and the reserved headers the
+ * store adds besides `$id`: `$rev` (a revision of up to 16 digits) and `$created`.
+ */
+const ENVELOPE_SLACK = 64 + 32 + 16
+
+/** Bytes the `$id` header takes at most: its name, its value (3 UTF-8 bytes per code unit at most), 2 varints. */
+function idHeaderBound(id: string | undefined): number {
+  return 3 + (id === undefined ? 36 : id.length * 3) + 6
+}
 
 /** A record's size as `prepare` bounds it, with exact UTF-8 lengths. */
 function exactSize(
@@ -442,7 +451,6 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
     }
   }
 
-  /** An append whose events all carry caller ids: it may be a retry of one already stored. */
   /**
    * Appends to several streams as one atomic WAL batch: after any crash all of the events are stored
    * or none is. Every stream's expected revision is checked, and all of them reserved, in one
@@ -512,23 +520,33 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
     }
   }
 
-  /** {@link appendToStreams} when every event has an id: a stored call is a retry, else append. */
+  /**
+   * {@link appendToStreams} when every event has an id: a call already stored is a retry (its original
+   * results are returned), else it is appended. As {@link appendWithIds} does for one stream, the look
+   * is repeated while streams moved during it (a retry racing its original, in flight meanwhile).
+   */
   private async appendGroupWithIds(groups: readonly StreamGroup[]): Promise<AppendResult[]> {
-    const looks = groups.map((g) => {
-      const head = this.head(g.stream)
-      const look =
-        head.revision > 0 && (typeof g.expected === 'number' ? !matches(head, g.expected) : this.window > 0)
-      return look ? this.findRetry(g.stream, g.expected, g.prepared) : undefined
-    })
-    if (looks.every((l) => l !== undefined)) {
-      const found = await Promise.all(looks)
-      // The original was one atomic batch: only all of it found is the same call.
-      if (found.every((f) => f!.original !== undefined)) return found.map((f) => f!.original!)
+    for (;;) {
+      // The original was one atomic batch: it can only be stored if every stream may hold it, so no
+      // stream is looked at (up to `idempotencyWindow` reads each) unless all of them may.
+      const mayHold = groups.every((g) => {
+        const head = this.head(g.stream)
+        return (
+          head.revision > 0 && (typeof g.expected === 'number' ? !matches(head, g.expected) : this.window > 0)
+        )
+      })
+      if (!mayHold) break
+      const found = await Promise.all(groups.map((g) => this.findRetry(g.stream, g.expected, g.prepared)))
+      if (found.every((f) => f.original !== undefined)) return found.map((f) => f.original!)
+      this.requireOpen()
+      // Nothing appended to any of the streams since the look (acknowledged or in flight): it holds.
+      if (groups.every((g, k) => this.head(g.stream).revision === found[k]!.covered)) break
     }
     this.requireOpen()
     return this.commitGroup(groups)
   }
 
+  /** An append whose events all carry caller ids: it may be a retry of one already stored. */
   private async appendWithIds(
     stream: string,
     expected: ExpectedRevision,
@@ -885,9 +903,9 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
     }
     const metadata = event.metadata as Record<string, string> | undefined
     // An upper bound first (a UTF-16 code unit is at most 3 UTF-8 bytes): exact sizes only near the limit.
-    let size = bytes.byteLength + (type.length + stream.length) * 3 + ENVELOPE_SLACK
+    let size = bytes.byteLength + (type.length + stream.length) * 3 + ENVELOPE_SLACK + idHeaderBound(id)
     if (metadata) for (const k in metadata) size += (k.length + metadata[k]!.length) * 3 + 6
-    if (size > this.maxRecordSize) size = exactSize(bytes, type, stream, metadata)
+    if (size > this.maxRecordSize) size = exactSize(bytes, type, stream, metadata) + idHeaderBound(id)
     if (size > this.maxRecordSize) {
       throw EventStoreError.INVALID_ARGUMENT(
         `a ${type} event of ${size} bytes exceeds maxRecordSize (${this.maxRecordSize})`,

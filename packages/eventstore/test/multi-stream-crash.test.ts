@@ -81,6 +81,8 @@ describe('appendToStreams across SIGKILLs', () => {
           for (const e of events) {
             const op = e.id.slice(0, e.id.lastIndexOf('-'))
             if (!stored.has(op)) stored.set(op, new Map())
+            // Each event of a group is stored once: a second copy would be a group applied twice.
+            expect(stored.get(op)!.has(stream), `${e.id} stored twice`).toBe(false)
             stored.get(op)!.set(stream, e.position)
           }
         }
@@ -97,7 +99,12 @@ describe('appendToStreams across SIGKILLs', () => {
               id,
             ).toBe(true)
           }
-          if (found) expect(found.size).toBe(op.streams.length)
+          if (found) {
+            expect(found.size).toBe(op.streams.length)
+            // One batch: the group's events sit at adjacent positions, in the order of its streams.
+            const positions = op.streams.map((s) => found.get(s)!)
+            expect(positions).toEqual(positions.map((_, k) => positions[0]! + k))
+          }
         }
         for (const id of stored.keys()) expect(ops.has(id), `unknown op ${id}`).toBe(true)
         // The recovered index answers as one rebuilt from the WAL.

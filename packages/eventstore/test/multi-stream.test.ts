@@ -120,6 +120,41 @@ describe('appendToStreams', () => {
     expect(await ids(s, 'b')).toEqual([2])
   })
 
+  test('two identical calls in flight together are stored once (the second is a retry)', async () => {
+    const s = await store({ sync: 'always' })
+    await s.appendToStream('a', events(1))
+    await s.appendToStream('b', events(1))
+    const call = [
+      { stream: 'a', events: [{ type: 'e', id: 'a-1', data: { i: 1 } }] },
+      { stream: 'b', events: [{ type: 'e', id: 'b-1', data: { i: 2 } }] },
+    ]
+    for (let round = 0; round < 5; round++) {
+      const results = await Promise.all([
+        s.appendToStreams(call),
+        s.appendToStreams(call),
+        s.appendToStreams(call),
+      ])
+      expect(results[1]).toEqual(results[0])
+      expect(results[2]).toEqual(results[0])
+    }
+    expect(await ids(s, 'a')).toEqual([0, 1])
+    expect(await ids(s, 'b')).toEqual([0, 2])
+  })
+
+  test('an event at the size limit is refused alone; the store goes on', async () => {
+    const s = await store({ maxRecordSize: 1024 })
+    // Data that fits with the envelope alone, not with the headers the store adds.
+    const big = { type: 'e', data: { i: 0, pad: 'x'.repeat(1024 - 66 - 16) } }
+    for (const call of [
+      () => s.appendToStream('s', [big]),
+      () => s.appendToStreams([{ stream: 's', events: [big] }]),
+    ]) {
+      await expect(call()).rejects.toMatchObject({ code: 'EVENTSTORE_INVALID_ARGUMENT' })
+    }
+    await s.appendToStreams([{ stream: 't', events: events(1) }])
+    expect(await ids(s, 't')).toEqual([0])
+  })
+
   test('the index after a reopen holds every stream of a group', async () => {
     const dir = tempDir()
     const s = await openStore(dir, { indexFlushEvents: 4 })
