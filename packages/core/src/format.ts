@@ -490,23 +490,20 @@ export function checkFrame(
   maxRecordSize: number,
   cursor: FrameCursor,
 ): FrameCheck {
-  const bounds = checkFrameHeader(buf, offset, end, expectedSeq, maxRecordSize, cursor)
-  if (bounds !== 'ok') return bounds
-  const bodyEnd = offset + FRAME_HEADER_SIZE + cursor.length
-  if (buf.readUInt32LE(offset) !== crc32(buf, offset + 4, bodyEnd)) {
-    return fail(cursor, 'frame-checksum', 'frame checksum mismatch')
-  }
-  cursor.end = bodyEnd
+  const whole = checkFrameIntegrity(buf, offset, end, expectedSeq, maxRecordSize, cursor)
+  if (whole !== 'ok') return whole
+  const bodyEnd = cursor.end
   return parseBody(buf, offset + FRAME_HEADER_SIZE, bodyEnd, cursor)
 }
 
 /**
- * The checks a frame's header allows before its body is looked at: its length is in range, its seq
- * continues the chain, and the whole frame lies before `end`. Sets `length`, `seq` and `oversize`.
+ * The checks of a frame before its body is parsed: its length is in range, its seq continues the
+ * chain, the whole frame lies before `end`, and its checksum matches. Sets `length`, `seq`,
+ * `oversize` and (when whole) `end`.
  *
- * @returns `'ok'` when the whole frame is there to check, else as {@link checkFrame}
+ * @returns `'ok'` when the frame is whole and intact, else as {@link checkFrame}
  */
-function checkFrameHeader(
+function checkFrameIntegrity(
   buf: Buffer,
   offset: number,
   end: number,
@@ -537,6 +534,11 @@ function checkFrameHeader(
     cursor.problem = 'partial frame body'
     return 'incomplete'
   }
+  const bodyEnd = offset + FRAME_HEADER_SIZE + length
+  if (buf.readUInt32LE(offset) !== crc32(buf, offset + 4, bodyEnd)) {
+    return fail(cursor, 'frame-checksum', 'frame checksum mismatch')
+  }
+  cursor.end = bodyEnd
   return 'ok'
 }
 
@@ -557,12 +559,9 @@ export function skimFrame(
   maxRecordSize: number,
   cursor: FrameCursor,
 ): FrameCheck {
-  const bounds = checkFrameHeader(buf, offset, end, expectedSeq, maxRecordSize, cursor)
-  if (bounds !== 'ok') return bounds
-  const bodyEnd = offset + FRAME_HEADER_SIZE + cursor.length
-  if (buf.readUInt32LE(offset) !== crc32(buf, offset + 4, bodyEnd)) {
-    return fail(cursor, 'frame-checksum', 'frame checksum mismatch')
-  }
+  const whole = checkFrameIntegrity(buf, offset, end, expectedSeq, maxRecordSize, cursor)
+  if (whole !== 'ok') return whole
+  const bodyEnd = cursor.end
   const at = offset + FRAME_HEADER_SIZE
   const b = buf[at]!
   if (b < 0x80) {
@@ -572,7 +571,6 @@ export function skimFrame(
     if (v < 0 || v > 0xffffffff) return fail(cursor, 'frame-body', 'malformed batch field')
     cursor.batchRemaining = v
   }
-  cursor.end = bodyEnd
   return 'ok'
 }
 
