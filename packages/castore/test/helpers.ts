@@ -3,6 +3,8 @@ import { EventStore } from '@waltz/eventstore'
 import { afterEach } from 'vitest'
 import { tempDir } from '../../../test-support/temp-dir.js'
 
+export { rejection } from '../../../test-support/rejection.js'
+
 /** Events of the tests: any type, JSON data (`undefined` kept apart from `null`). */
 export type TestEvent = { type: string; data: unknown }
 
@@ -32,14 +34,4 @@ export async function openStore(
   const store = await EventStore.open<TestEvent>({ dir, serializer: json, indexFlushEvents: 64, ...options })
   open.push(store)
   return store
-}
-
-/** The rejection of `p` (fails when it resolves). */
-export async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p
-  } catch (err) {
-    return err
-  }
-  throw new Error('expected a rejection')
 }

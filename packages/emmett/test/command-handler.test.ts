@@ -7,6 +7,7 @@ import {
   STREAM_DOES_NOT_EXIST,
 } from '@event-driven-io/emmett'
 import { describe, expect, test } from 'vitest'
+import { rejection } from '../../../test-support/rejection.js'
 import { tempDir } from '../../../test-support/temp-dir.js'
 import {
   type AddProductItem,
@@ -27,15 +28,6 @@ const handle = CommandHandler<ShoppingCart, ShoppingCartEvent>({ evolve, initial
 const addBook: AddProductItem = { type: 'AddProductItem', data: { productItem: book } }
 /** emmett's retry on conflicts with short waits, so the tests stay fast. */
 const fastRetries = { onVersionConflict: { retries: 5, minTimeout: 1, maxTimeout: 5, factor: 1 } }
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise
-  } catch (err) {
-    return err
-  }
-  throw new Error('expected a rejection')
-}
 
 describe('CommandHandler on waltz', () => {
   test('creates the stream, then returns the exact next version after each command', async () => {

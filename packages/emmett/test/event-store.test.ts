@@ -8,6 +8,7 @@ import {
 } from '@event-driven-io/emmett'
 import { type EventStore, isEventStoreError } from '@waltz/eventstore'
 import { describe, expect, test, vi } from 'vitest'
+import { rejection } from '../../../test-support/rejection.js'
 import { tempDir } from '../../../test-support/temp-dir.js'
 import { getWaltzEventStore, JSON_METADATA, type WaltzReadEvent } from '../src/index.js'
 import {
@@ -21,16 +22,6 @@ import {
   type ShoppingCart,
   type ShoppingCartEvent,
 } from './helpers.js'
-
-/** Rejects with what `promise` rejected with (fails the test when it resolves). */
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise
-  } catch (err) {
-    return err
-  }
-  throw new Error('expected a rejection')
-}
 
 async function waltzEvents(waltz: EventStore<JsonEvent>, stream: string) {
   const out = []

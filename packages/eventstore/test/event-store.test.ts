@@ -2,6 +2,7 @@ import { readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, test } from 'vitest'
 import { collect } from '../../../test-support/collect.js'
+import { rejection } from '../../../test-support/rejection.js'
 import { tempDir } from '../../../test-support/temp-dir.js'
 import { type EventStore, isEventStoreError } from '../src/index.js'
 import { uuidv7 } from '../src/uuid.js'
@@ -16,15 +17,6 @@ async function store(dir = tempDir(), options: Parameters<typeof openStore>[1] =
   const s = await openStore(dir, options)
   open.push(s)
   return s
-}
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p
-  } catch (err) {
-    return err
-  }
-  throw new Error('expected a rejection')
 }
 
 describe('appendToStream', () => {
