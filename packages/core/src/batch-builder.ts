@@ -7,7 +7,7 @@
  */
 import { MAX_SYNC_DISTANCE, segmentHeaderSize } from './format.js'
 import { type AppendRecord, type FrameTarget, grow, RecordEncoder } from './record-encoder.js'
-import type { RawRecord, RecordShape, Serializer } from './serializer.js'
+import type { FrameLocations, RawRecord, RecordShape, Serializer } from './serializer.js'
 
 /** One write: frames of one or more whole groups, for one segment. */
 export interface Batch extends FrameTarget {
@@ -84,9 +84,16 @@ export class BatchBuilder {
    * @param raw - whether `inputs` are stored records
    * @param nextSeq - the seq of the group's first record
    * @param durableSeq - the highest seq already fdatasync'ed (recorded in each frame)
+   * @param locations - when given, receives each record's frame offset in its segment and length
    * @returns the batch the group went into ({@link admittedBytes} says how many bytes it took)
    */
-  admit(inputs: readonly AppendRecord[], raw: boolean, nextSeq: number, durableSeq: number): Batch {
+  admit(
+    inputs: readonly AppendRecord[],
+    raw: boolean,
+    nextSeq: number,
+    durableSeq: number,
+    locations?: FrameLocations,
+  ): Batch {
     const building = this.buildingBatch()
     const at = building.length
     let cursor = at
@@ -96,11 +103,21 @@ export class BatchBuilder {
       place.batchRemaining = inputs.length - 1 - i
       const distance = place.seq - durableSeq
       place.syncDistance = distance > MAX_SYNC_DISTANCE ? 0 : distance
+      const start = cursor
       cursor = raw
         ? this.encoder.encodeRaw(building, cursor, inputs[i] as RawRecord, place)
         : this.encoder.encode(building, cursor, inputs[i]!, place)
+      if (locations) {
+        locations.offsets[i] = start - at
+        locations.lengths[i] = cursor - start
+      }
     }
     const batch = this.place(building, at, cursor - at, nextSeq)
+    if (locations) {
+      // The plan now ends with this group: where it starts in its segment file.
+      const groupStart = this.plan.size - (cursor - at)
+      for (let i = 0; i < inputs.length; i++) locations.offsets[i]! += groupStart
+    }
     batch.length += cursor - at
     this.admittedBytes = cursor - at
     batch.lastSeq = nextSeq + inputs.length - 1

@@ -22,6 +22,8 @@ export {
   BYTES_SERIALIZER_NAME,
   bytesSerializer,
   type EncodableRecord,
+  type FrameLocations,
+  type LocatedRecord,
   type RawRecord,
   type RecordHeaders,
   type RecordShape,

@@ -5,14 +5,21 @@
  * it; the frames before it in the window are only stepped over (`skimFrame`: length, seq chain,
  * checksum and batch field, no envelope parsing).
  *
+ * A record whose caller knows where its frame lies (a {@link FrameLocations} entry, kept by an index
+ * from `appendBatch` or `recordsLocated`) is read with one read of exactly its frame, no walk. The
+ * frame found there must carry the wanted seq, have exactly the given length and pass its checksum;
+ * if not (a stale or wrong location), the record is read through the seek index instead and the miss
+ * is counted: a location can cost a read, never an answer.
+ *
  * @internal
  */
 import { WalError } from './errors.js'
 import type { Fd } from './files.js'
+import { FRAME_HEADER_SIZE } from './format.js'
 import { type ReadSource, RecordDecoder } from './reader.js'
 import { FrameWalker, problemError, type SegmentRef, streamProblem } from './scanner.js'
 import type { SeekPoint } from './seek-index.js'
-import type { WalRecord } from './serializer.js'
+import type { FrameLocations, WalRecord } from './serializer.js'
 
 /**
  * Bytes per read of a point read: the seek entry lies about `SEEK_SPACING` (4 KiB) before the frame at
@@ -26,11 +33,16 @@ const WINDOW = 8 * 1024
  *
  * @param source - where to read, and how to decode
  * @param seqs - seqs of readable records
+ * @param locations - where some of them lie (parallel to `seqs`; see the module comment)
  * @returns one record per seq
  * @throws WalError `WAL_CORRUPT`, `WAL_TRUNCATED` (a segment removed while reading),
  *   `WAL_SERIALIZER_ERROR`, `WAL_SERIALIZER_MISMATCH`, `WAL_RECORD_TOO_LARGE`, `WAL_IO`
  */
-export async function readRecordsAt(source: ReadSource, seqs: readonly number[]): Promise<WalRecord[]> {
+export async function readRecordsAt(
+  source: ReadSource,
+  seqs: readonly number[],
+  locations?: Readonly<FrameLocations>,
+): Promise<WalRecord[]> {
   const order = Array.from(seqs.keys()).sort((a, b) => seqs[a]! - seqs[b]!)
   const out = new Array<WalRecord>(seqs.length)
   const reads: Promise<void>[] = []
@@ -49,12 +61,13 @@ export async function readRecordsAt(source: ReadSource, seqs: readonly number[])
     const next = source.state.after(ref)
     let j = i + 1
     while (j < order.length && (next === undefined || seqs[order[j]!]! < next.firstSeq)) j++
-    const reader = new SegmentPointReader(source, ref, decoder)
+    const reader = new SegmentPointReader(source, ref, decoder, locations)
     const positions = order.slice(i, j)
     // Most point reads find the segment open and indexed: read it without a wait. Otherwise (or when
     // the frames need a closer look) the asynchronous path reads it.
     try {
-      if (!reader.readSync(seqs, positions, out)) reads.push(reader.read(seqs, positions, out))
+      const left = reader.readSync(seqs, positions, out)
+      if (left !== undefined) reads.push(reader.read(seqs, left.positions, out, left.located))
     } catch (err) {
       reads.push(Promise.reject(err))
     }
@@ -79,66 +92,181 @@ class SegmentPointReader {
   private readonly source: ReadSource
   private readonly ref: SegmentRef
   private readonly decoder: RecordDecoder
+  private readonly locations: Readonly<FrameLocations> | undefined
   private fd: Fd = -1
 
   /**
    * @param source - where to read
    * @param ref - the segment
    * @param decoder - decodes the records (one per call of {@link readRecordsAt}, shared by its segments)
+   * @param locations - where some records lie (parallel to the caller's seqs)
    */
-  constructor(source: ReadSource, ref: SegmentRef, decoder: RecordDecoder) {
+  constructor(
+    source: ReadSource,
+    ref: SegmentRef,
+    decoder: RecordDecoder,
+    locations: Readonly<FrameLocations> | undefined,
+  ) {
     this.source = source
     this.ref = ref
     this.decoder = decoder
+    this.locations = locations
+  }
+
+  /** The readable end of the segment for a located read (0: not readable now). */
+  private readableEnd(): number {
+    const bound = this.source.state.bound(this.ref)
+    return bound.kind === 'newest' ? bound.end : bound.kind === 'sealed' ? Number.POSITIVE_INFINITY : 0
+  }
+
+  /** The location of `seqs[p]` when one was given and is plausible: [offset, length]. */
+  private locationOf(p: number): [number, number] | undefined {
+    const locations = this.locations
+    if (locations === undefined) return undefined
+    const offset = locations.offsets[p]
+    const length = locations.lengths[p]
+    if (
+      typeof offset !== 'number' ||
+      typeof length !== 'number' ||
+      !Number.isSafeInteger(offset) ||
+      !Number.isSafeInteger(length) ||
+      offset < 0 ||
+      length <= FRAME_HEADER_SIZE ||
+      length > FRAME_HEADER_SIZE + this.source.maxRecordSize
+    ) {
+      return undefined
+    }
+    return [offset, length]
   }
 
   /**
-   * {@link read} without waiting, when it can be done so: the segment's file is open, the seek index
-   * covers every seq, the file interface reads synchronously, and every frame on the way checks out.
-   * Returns false otherwise, having changed nothing but entries of `out` that {@link read} overwrites.
+   * Reads the records that have a location, each with one read of its frame, into `out`.
+   *
+   * @returns the positions still to read (no location, or one that did not hold the record)
+   */
+  private readLocatedSync(seqs: readonly number[], positions: readonly number[], out: WalRecord[]): number[] {
+    if (this.locations === undefined) return positions as number[]
+    const rest: number[] = []
+    const end = this.readableEnd()
+    const stats = this.source.located
+    for (const p of positions) {
+      const at = this.locationOf(p)
+      if (at === undefined) {
+        rest.push(p)
+        continue
+      }
+      const [offset, length] = at
+      const walker = this.locatedWalker(seqs[p]!, offset, length, end)
+      if (walker !== undefined && walker.nextSync(end) === 'ok' && walker.frameEnd === offset + length) {
+        out[p] = this.decoder.decode(walker, this.ref.path)
+        stats.hits++
+      } else {
+        stats.misses++
+        rest.push(p)
+      }
+    }
+    return rest
+  }
+
+  /** {@link readLocatedSync} with asynchronous reads. */
+  private async readLocated(
+    seqs: readonly number[],
+    positions: readonly number[],
+    out: WalRecord[],
+  ): Promise<number[]> {
+    if (this.locations === undefined) return positions as number[]
+    const rest: number[] = []
+    const end = this.readableEnd()
+    const stats = this.source.located
+    for (const p of positions) {
+      const at = this.locationOf(p)
+      if (at === undefined) {
+        rest.push(p)
+        continue
+      }
+      const [offset, length] = at
+      const walker = this.locatedWalker(seqs[p]!, offset, length, end)
+      if (walker !== undefined && (await walker.next(end)) === 'ok' && walker.frameEnd === offset + length) {
+        out[p] = this.decoder.decode(walker, this.ref.path)
+        stats.hits++
+      } else {
+        stats.misses++
+        rest.push(p)
+      }
+    }
+    return rest
+  }
+
+  /** A walker whose first read is exactly the frame at `offset`, which must carry `seq`. */
+  private locatedWalker(seq: number, offset: number, length: number, end: number): FrameWalker | undefined {
+    if (offset + length > end) return undefined
+    const { files, maxRecordSize } = this.source
+    return new FrameWalker(files, this.fd, offset, seq, maxRecordSize, length)
+  }
+
+  /**
+   * {@link read} without waiting, as far as it can be done so: the segment's file is open, the file
+   * interface reads synchronously, and (for records read through the seek index) the index covers
+   * every seq and every frame on the way checks out.
    *
    * @param positions - positions in `seqs`, by ascending seq, all in this segment
-   * @returns whether every record was read into `out`
+   * @returns undefined when every record was read into `out`; else what {@link read} must still do
+   *   (it overwrites any entry of `out` this left behind)
    */
-  readSync(seqs: readonly number[], positions: readonly number[], out: WalRecord[]): boolean {
+  readSync(
+    seqs: readonly number[],
+    positions: readonly number[],
+    out: WalRecord[],
+  ): { positions: readonly number[]; located: boolean } | undefined {
     const { fds, seeks, files } = this.source
-    if (files.readSync === undefined) return false
+    if (files.readSync === undefined) return { positions, located: true }
     const lease = fds.acquireSync(this.ref)
-    if (lease === undefined) return false
+    if (lease === undefined) return { positions, located: true }
     this.fd = lease.fd
     try {
+      // Located records are done (or missed, and counted) once: what is left goes through the seek index.
+      const rest = this.readLocatedSync(seqs, positions, out)
+      const left = { positions: rest, located: false }
       let run: Run | undefined
       let previous = 0
-      for (let k = 0; k < positions.length; k++) {
-        const seq = seqs[positions[k]!]!
+      for (let k = 0; k < rest.length; k++) {
+        const seq = seqs[rest[k]!]!
         if (run === undefined || seq !== previous) {
           const point = seeks.seekSync(this.ref, seq)
-          if (point === undefined) return false
+          if (point === undefined) return left
           if (run === undefined || point.seq > previous + 1) {
-            if (run !== undefined && !this.walkSync(run, seqs, out)) return false
+            if (run !== undefined && !this.walkSync(run, seqs, out)) return left
             run = { from: point, positions: [] }
           }
           previous = seq
         }
-        run.positions.push(positions[k]!)
+        run.positions.push(rest[k]!)
       }
-      return run === undefined || this.walkSync(run, seqs, out)
+      return run === undefined || this.walkSync(run, seqs, out) ? undefined : left
     } finally {
       lease.release()
     }
   }
 
   /**
-   * Reads `seqs[p]` into `out[p]` for every position `p` in `positions`: finds each seq's seek point
-   * (no I/O once the segment is indexed that far), then walks the runs concurrently.
+   * Reads `seqs[p]` into `out[p]` for every position `p` in `positions`: records with a location at
+   * it, the others from their seek point (no I/O once the segment is indexed that far), walking the
+   * runs concurrently.
    *
    * @param positions - positions in `seqs`, by ascending seq, all in this segment
+   * @param located - whether to try the records' locations first
    */
-  async read(seqs: readonly number[], positions: readonly number[], out: WalRecord[]): Promise<void> {
+  async read(
+    seqs: readonly number[],
+    positions: readonly number[],
+    out: WalRecord[],
+    located = true,
+  ): Promise<void> {
     const { fds, seeks } = this.source
     const lease = await fds.acquire(this.ref)
     this.fd = lease.fd
     try {
+      if (located) positions = await this.readLocated(seqs, positions, out)
       const runs: Run[] = []
       let run: Run | undefined
       let previous = 0

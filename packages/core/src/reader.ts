@@ -24,7 +24,7 @@ import {
 } from './scanner.js'
 import type { SeekIndex } from './seek-index.js'
 import type { SegmentFds } from './segment-fds.js'
-import type { RecordShape, Serializer, WalRecord } from './serializer.js'
+import type { LocatedRecord, RecordShape, Serializer, WalRecord } from './serializer.js'
 
 /** Bytes of the first read after a seek: the seek entry lies a few KiB before the first record wanted. */
 const SEEK_READ = 16 * 1024
@@ -42,6 +42,16 @@ export interface ReadSource {
   readonly seeks: SeekIndex
   /** Segment files kept open for point reads. */
   readonly fds: SegmentFds
+  /** Counters of point reads given a location (shared by the raw and decoding sources). */
+  readonly located: LocatedReadStats
+}
+
+/** How point reads given a location went. */
+export interface LocatedReadStats {
+  /** Records read with one read at their location. */
+  hits: number
+  /** Records whose location did not hold them (read through the seek index instead). */
+  misses: number
 }
 
 /**
@@ -57,6 +67,7 @@ export class RecordReader {
   private readonly source: ReadSource
   private readonly to: number
   private readonly decoder: RecordDecoder
+  private readonly locate: boolean
   private nextSeq: number
   // The seq of the last frame of the segment read before (the chain the next segment must continue).
   private chainSeq = 0
@@ -70,10 +81,12 @@ export class RecordReader {
    * @param source - where to read
    * @param from - first seq wanted
    * @param to - last seq wanted (Infinity for no end)
+   * @param locate - give each record its frame's place (`frameOffset`, `frameLength`)
    */
-  constructor(source: ReadSource, from: number, to: number) {
+  constructor(source: ReadSource, from: number, to: number, locate = false) {
     this.source = source
     this.decoder = new RecordDecoder(source.serializer)
+    this.locate = locate
     this.nextSeq = from
     this.to = to
     this.done = from > to
@@ -129,7 +142,12 @@ export class RecordReader {
         const seq = walker.seq
         if (seq < this.nextSeq) continue
         if (seq > this.to) return this.finish()
-        out.push(this.decoder.decode(walker, this.segment!.path))
+        const record = this.decoder.decode(walker, this.segment!.path)
+        if (this.locate) {
+          ;(record as LocatedRecord).frameOffset = walker.frameStart
+          ;(record as LocatedRecord).frameLength = walker.frameEnd - walker.frameStart
+        }
+        out.push(record)
         this.nextSeq = seq + 1
         if (seq === this.to) {
           // Reading reached the end of a log that is damaged right after it: say so.

@@ -122,6 +122,29 @@ export type AppendInput<Rec extends RecordShape> =
  */
 export type RawRecord = WalRecord<string, Uint8Array>
 
+/**
+ * Where records' frames lie, one entry per record in parallel arrays: the byte offset of each frame in
+ * the segment file that holds its seq, and the frame's length in bytes. `Wal.appendBatch` reports them,
+ * `WalReader.recordsLocated` yields them, and point reads (`recordsAt`) take them as hints: a record
+ * with a location is read with one small read at that place, no walk from a seek point. A location is
+ * never trusted: the frame found there must have the wanted seq, exactly that length and a valid
+ * checksum, else the record is read through the seek index as if no location had been given.
+ */
+export interface FrameLocations {
+  /** Byte offset of each record's frame in its segment file (a negative one: no location). */
+  offsets: number[]
+  /** Length of each record's frame in bytes. */
+  lengths: number[]
+}
+
+/** A stored record with the place of its frame (see {@link FrameLocations}). */
+export interface LocatedRecord extends RawRecord {
+  /** Byte offset of the record's frame in the segment file that holds its seq. */
+  frameOffset: number
+  /** Length of the frame in bytes. */
+  frameLength: number
+}
+
 /** The name of {@link bytesSerializer}. */
 export const BYTES_SERIALIZER_NAME = 'waltz-bytes/1'
 

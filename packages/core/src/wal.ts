@@ -18,7 +18,16 @@ import { type RecoveryReport, recover } from './recovery.js'
 import { listSegments, readableEnd } from './scanner.js'
 import { SeekIndex } from './seek-index.js'
 import { SegmentFds } from './segment-fds.js'
-import type { AppendInput, RawRecord, RecordShape, Serializer, WalRecord, WalRecordOf } from './serializer.js'
+import type {
+  AppendInput,
+  FrameLocations,
+  LocatedRecord,
+  RawRecord,
+  RecordShape,
+  Serializer,
+  WalRecord,
+  WalRecordOf,
+} from './serializer.js'
 import { Writer } from './writer.js'
 
 /** How often a reader looks for records appended by the writing process while tailing. */
@@ -55,6 +64,13 @@ export interface WalMetrics {
   durableSeq: number
   /** What recovery did on open. */
   recovery: RecoveryReport
+  /** Point reads given a location (`recordsAt` with {@link FrameLocations}) since open. */
+  locatedReads: {
+    /** Records read with one read at their location. */
+    hits: number
+    /** Records their location did not hold (stale or wrong): read through the seek index instead. */
+    misses: number
+  }
 }
 
 /** Options of {@link WalReader.records}. */
@@ -149,6 +165,7 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
       state,
       seeks: new SeekIndex({ files, maxRecordSize, serializerName, state }),
       fds: new SegmentFds(files, state),
+      located: { hits: 0, misses: 0 },
     }
     this.decoded = { ...source, serializer: init.serializer }
     this.raw = { ...source, serializer: undefined }
@@ -268,6 +285,19 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
   }
 
   /**
+   * Like {@link WalReader.recordsRaw}, with the place of each record's frame (`frameOffset`,
+   * `frameLength`): what an index keeps to read a record back later with one small read (see
+   * {@link FrameLocations}).
+   *
+   * @param options - `from` and `to`
+   * @returns an async iterable of stored records with their locations
+   * @throws WalError as {@link WalReader.replayFrom}
+   */
+  recordsLocated(options: RecordsOptions = {}): AsyncGenerator<LocatedRecord, void, undefined> {
+    return this.range(options, this.raw, true) as AsyncGenerator<LocatedRecord, void, undefined>
+  }
+
+  /**
    * The records with exactly these seqs, in the order given (a seq given twice yields the same record
    * object twice). Each is read from near its place in its segment through a sparse seek index (built
    * as reads need it, by one checked walk of each segment), and segment files stay open between calls
@@ -282,6 +312,11 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
    * `Wal` writes appends still pending (as `flush` does).
    *
    * @param seqs - seqs of stored records, in any order
+   * @param locations - where the records' frames lie, parallel to `seqs` (as `appendBatch` or
+   *   {@link WalReader.recordsLocated} reported them): each record with one is read with one read of
+   *   exactly its frame, no walk. Checked before use (seq, length, checksum); a location that does not
+   *   hold the record costs a read through the seek index, never a wrong answer
+   *   (`metrics().locatedReads` counts hits and misses)
    * @returns the records, `result[i].seq === seqs[i]`
    * @throws WalError `WAL_INVALID_ARGUMENT` (not an array, a seq that is not a positive safe integer,
    *   or one above {@link WalReader.lastSeq}), `WAL_TRUNCATED` (a seq below the first stored, or
@@ -293,14 +328,15 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
    * console.log(opened.type, paid.data)
    * ```
    */
-  recordsAt(seqs: readonly number[]): Promise<WalRecordOf<Rec>[]> {
-    return this.readAt(seqs, this.decoded) as Promise<WalRecordOf<Rec>[]>
+  recordsAt(seqs: readonly number[], locations?: Readonly<FrameLocations>): Promise<WalRecordOf<Rec>[]> {
+    return this.readAt(seqs, this.decoded, locations) as Promise<WalRecordOf<Rec>[]>
   }
 
   /**
    * Like {@link WalReader.recordsAt}, but returns records as stored (see {@link WalReader.recordsRaw}).
    *
    * @param seqs - seqs of stored records, in any order
+   * @param locations - where their frames lie (see {@link WalReader.recordsAt})
    * @returns the stored records, `result[i].seq === seqs[i]`
    * @throws WalError as {@link WalReader.recordsAt}
    * @example
@@ -309,8 +345,8 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
    * await replica.appendRaw([raw])
    * ```
    */
-  recordsAtRaw(seqs: readonly number[]): Promise<RawRecord[]> {
-    return this.readAt(seqs, this.raw) as Promise<RawRecord[]>
+  recordsAtRaw(seqs: readonly number[], locations?: Readonly<FrameLocations>): Promise<RawRecord[]> {
+    return this.readAt(seqs, this.raw, locations) as Promise<RawRecord[]>
   }
 
   /**
@@ -355,6 +391,7 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
       writtenSeq: this.state.lastSeq,
       durableSeq: this.state.lastSeq,
       recovery: this.recovery,
+      locatedReads: { ...this.raw.located },
     }
   }
 
@@ -394,11 +431,12 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
   private async *range(
     options: RecordsOptions,
     source: ReadSource,
+    locate = false,
   ): AsyncGenerator<unknown, void, undefined> {
     const from = checkSeq('from', options.from ?? this.firstSeq)
     const to = options.to === undefined ? this.lastSeq : checkSeq('to', options.to)
     this.requireOpen()
-    const reader = new RecordReader(source, Math.max(from, 1), to)
+    const reader = new RecordReader(source, Math.max(from, 1), to, locate)
     try {
       while (await reader.fill()) yield* reader.records
     } finally {
@@ -406,9 +444,19 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
     }
   }
 
-  private async readAt(seqs: readonly number[], source: ReadSource): Promise<WalRecord[]> {
+  private async readAt(
+    seqs: readonly number[],
+    source: ReadSource,
+    locations: Readonly<FrameLocations> | undefined,
+  ): Promise<WalRecord[]> {
     this.requireOpen()
     if (!Array.isArray(seqs)) throw WalError.INVALID_ARGUMENT('seqs must be an array of seqs')
+    if (
+      locations !== undefined &&
+      (!Array.isArray(locations?.offsets) || !Array.isArray(locations?.lengths))
+    ) {
+      throw WalError.INVALID_ARGUMENT('locations must hold two arrays: offsets and lengths')
+    }
     let min = Number.POSITIVE_INFINITY
     let max = 0
     for (let i = 0; i < seqs.length; i++) {
@@ -430,7 +478,7 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
     if (min < first) {
       throw WalError.TRUNCATED(`seq ${min} was removed (the log starts at ${first})`, { seq: min })
     }
-    return readRecordsAt(source, seqs)
+    return readRecordsAt(source, seqs, locations)
   }
 
   private async *follow(options: TailOptions, source: ReadSource): AsyncGenerator<unknown, void, undefined> {
@@ -619,14 +667,24 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
    * Appends records as one atomic batch: after any crash, either all of them are replayed or none.
    *
    * @param records - at least one record
+   * @param locations - when given, `offsets[i]` and `lengths[i]` receive where record `i`'s frame lies
+   *   (see {@link FrameLocations}), set by the time the promise resolves: an index can keep them and
+   *   read each record back with one small read ({@link WalReader.recordsAt})
    * @returns the seq of the batch's last record
-   * @throws WalError as {@link Wal.append}; `WAL_INVALID_ARGUMENT` for an empty batch
+   * @throws WalError as {@link Wal.append}; `WAL_INVALID_ARGUMENT` for an empty batch or locations
+   *   that are not two arrays
    */
-  appendBatch(records: readonly AppendInput<Rec>[]): Promise<number> {
+  appendBatch(records: readonly AppendInput<Rec>[], locations?: FrameLocations): Promise<number> {
     if (!Array.isArray(records) || records.length === 0) {
       return Promise.reject(WalError.INVALID_ARGUMENT('appendBatch needs an array of at least one record'))
     }
-    return this.writer.append(records as readonly AppendRecord[])
+    if (
+      locations !== undefined &&
+      (!Array.isArray(locations?.offsets) || !Array.isArray(locations?.lengths))
+    ) {
+      return Promise.reject(WalError.INVALID_ARGUMENT('locations must hold two arrays: offsets and lengths'))
+    }
+    return this.writer.append(records as readonly AppendRecord[], false, locations)
   }
 
   /**
@@ -734,6 +792,7 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
       writtenSeq: w.writtenSeq,
       durableSeq: w.durableSeq,
       recovery: this.recovery,
+      locatedReads: super.metrics().locatedReads,
     }
   }
 

@@ -15,7 +15,7 @@ import type { LogState } from './log-state.js'
 import type { WalLogger } from './logger.js'
 import { LatencyWindow } from './metrics.js'
 import type { AppendRecord } from './record-encoder.js'
-import type { RawRecord, RecordShape, Serializer } from './serializer.js'
+import type { FrameLocations, RawRecord, RecordShape, Serializer } from './serializer.js'
 
 /**
  * When an append's promise resolves:
@@ -64,6 +64,7 @@ type Waiting =
       kind: 'group'
       inputs: readonly AppendRecord[]
       raw: boolean
+      locations: FrameLocations | undefined
       resolve: (seq: number) => void
       reject: (err: Error) => void
     }
@@ -153,16 +154,17 @@ export class Writer {
    *
    * @param inputs - at least one record
    * @param raw - stored records (a replica's): seqs given, data already bytes
+   * @param locations - when given, receives the records' frame locations before the promise resolves
    */
-  append(inputs: readonly AppendRecord[], raw = false): Promise<number> {
+  append(inputs: readonly AppendRecord[], raw = false, locations?: FrameLocations): Promise<number> {
     const blocked = this.blocked()
     if (blocked) return blocked
     if (this.waiting.length > 0 || this.pendingBytes >= this.config.maxPendingBytes) {
       return new Promise((resolve, reject) =>
-        this.waiting.push({ kind: 'group', inputs, raw, resolve, reject }),
+        this.waiting.push({ kind: 'group', inputs, raw, locations, resolve, reject }),
       )
     }
-    return this.admit(inputs, raw)
+    return this.admit(inputs, raw, locations)
   }
 
   /** Resolves once everything appended before the call is written to the OS. */
@@ -233,14 +235,14 @@ export class Writer {
     }
   }
 
-  private admit(inputs: readonly AppendRecord[], raw: boolean): Promise<number> {
+  private admit(inputs: readonly AppendRecord[], raw: boolean, locations?: FrameLocations): Promise<number> {
     if (raw) {
       const problem = rawSeqProblem(inputs as readonly RawRecord[], this.nextSeq)
       if (problem) return Promise.reject(WalError.INVALID_ARGUMENT(problem))
     }
     let batch: Batch
     try {
-      batch = this.builder.admit(inputs, raw, this.nextSeq, this.durableSeq)
+      batch = this.builder.admit(inputs, raw, this.nextSeq, this.durableSeq, locations)
     } catch (err) {
       return Promise.reject(err)
     }
@@ -352,7 +354,7 @@ export class Writer {
   private admitWaiting(): void {
     while (this.waiting.length > 0 && this.pendingBytes < this.config.maxPendingBytes) {
       const w = this.waiting.shift()!
-      if (w.kind === 'group') this.admit(w.inputs, w.raw).then(w.resolve, w.reject)
+      if (w.kind === 'group') this.admit(w.inputs, w.raw, w.locations).then(w.resolve, w.reject)
       else this.addSeqWaiter(w.kind, w.resolve, w.reject)
     }
   }

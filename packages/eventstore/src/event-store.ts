@@ -1,5 +1,6 @@
 import { join } from 'node:path'
 import {
+  type FrameLocations,
   type RawRecord,
   type RecordShape,
   type Serializer,
@@ -28,7 +29,7 @@ import {
   type StoredEvent,
   TOMBSTONE_TYPE,
 } from './events.js'
-import type { StreamSummary } from './index-table.js'
+import type { EventLocations, StreamSummary } from './index-table.js'
 import { logSerializer } from './log-serializer.js'
 import { StreamIndex, type StreamIndexStats } from './stream-index.js'
 import { uuidv7 } from './uuid.js'
@@ -646,9 +647,13 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
       hi = Math.min(s.revision, lo + maxCount - 1)
     }
     if (lo > hi) return
-    const seqs = this.index.seqs(stream, lo, hi)
-    if (backwards) seqs.reverse()
-    yield* this.eventsAt(seqs)
+    const events = this.index.locate(stream, lo, hi)
+    if (backwards) {
+      events.seqs.reverse()
+      events.offsets.reverse()
+      events.lengths.reverse()
+    }
+    yield* this.eventsAt(events)
   }
 
   /**
@@ -741,8 +746,7 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
       const s = this.index.summary(stream)
       next = Math.max(next, s.deletedRevision + 1)
       if (next <= s.revision) {
-        const seqs = this.index.seqs(stream, next, s.revision)
-        for await (const e of this.eventsAt(seqs)) {
+        for await (const e of this.eventsAt(this.index.locate(stream, next, s.revision))) {
           yield e
           if (signal?.aborted) return
         }
@@ -1009,16 +1013,27 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
       flights[k] = f
       if (k > 0) records = records.concat(part.records)
     }
-    const appended = this.appendLog(records).then(
+    const located: FrameLocations = { offsets: [], lengths: [] }
+    const appended = this.appendLog(records, located).then(
       (lastSeq) => {
         for (const f of flights) this.release(f)
         try {
           let seq = lastSeq - records.length + 1
+          let k = 0
           for (const part of parts) {
             const { stream, kind, firstRevision } = part
-            for (let i = 0; i < part.records.length; i++) {
+            for (let i = 0; i < part.records.length; i++, k++) {
               const rev = kind === 'event' ? firstRevision + i : firstRevision
-              this.index.applyMeaning(seq++, part.records[i]!.time, kind, stream, rev)
+              const { time } = part.records[i]!
+              this.index.applyMeaning(
+                seq++,
+                time,
+                kind,
+                stream,
+                rev,
+                located.offsets[k]!,
+                located.lengths[k]!,
+              )
             }
           }
         } catch (err) {
@@ -1039,9 +1054,13 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
     return appended
   }
 
-  /** Appends prepared records as one batch (their data is already encoded). */
-  private appendLog(records: LogRecord[]): Promise<number> {
-    return (this.wal.appendBatch as unknown as (r: LogRecord[]) => Promise<number>).call(this.wal, records)
+  /** Appends prepared records as one batch (their data is already encoded), noting where they lie. */
+  private appendLog(records: LogRecord[], located: FrameLocations): Promise<number> {
+    const appendBatch = this.wal.appendBatch as unknown as (
+      r: LogRecord[],
+      l: FrameLocations,
+    ) => Promise<number>
+    return appendBatch.call(this.wal, records, located)
   }
 
   /** A promise resolved at the next acknowledgement (or failure, or close). */
@@ -1109,8 +1128,8 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
     }
     const covered = s.revision
     if (hi > s.revision || hi - lo + 1 < n) return { original: undefined, covered }
-    const seqs = this.index.seqs(stream, lo, hi)
-    const stored = await this.wal.recordsAtRaw(seqs)
+    const events = this.index.locate(stream, lo, hi)
+    const stored = await this.wal.recordsAtRaw(events.seqs, events)
     for (let i = 0; i + n <= stored.length; i++) {
       let same = true
       for (let j = 0; j < n && same; j++) same = stored[i + j]!.headers?.[ID_HEADER] === prepared[j]!.id
@@ -1125,12 +1144,20 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
     return { original: undefined, covered }
   }
 
-  /** Reads events by position, in the order given. */
-  private async *eventsAt(seqs: readonly number[]): AsyncGenerator<StoredEvent<Rec>, void, undefined> {
+  /** Reads events where the index says they lie, in the order given (256 at a time). */
+  private async *eventsAt(events: EventLocations): AsyncGenerator<StoredEvent<Rec>, void, undefined> {
+    const { seqs, offsets, lengths } = events
     if (seqs.length === 0) return
     await this.readable()
     for (let i = 0; i < seqs.length; i += 256) {
-      const records = (await this.wal.recordsAt(seqs.slice(i, i + 256))) as WalRecord[]
+      const records = (
+        seqs.length <= 256
+          ? await this.wal.recordsAt(seqs, events)
+          : await this.wal.recordsAt(seqs.slice(i, i + 256), {
+              offsets: offsets.slice(i, i + 256),
+              lengths: lengths.slice(i, i + 256),
+            })
+      ) as WalRecord[]
       for (const r of records) yield toStoredEvent(r) as StoredEvent<Rec>
     }
   }

@@ -4,7 +4,8 @@
  *
  * ```
  * header   80 B   magic "WZSX", version, covered seq range, counts, section offsets, anchor, header CRC
- * entries  8 B    one per event: its seq (u48, 2 zero bytes), grouped by stream, in stream order
+ * entries  16 B   one per event: its seq (u48), its frame's offset in its segment (u48) and length
+ *                 (u32), grouped by stream, in stream order
  * streams         one record per stream, sorted by name: name, first entry, count, first revision,
  *                 revision, deleted revision, last seq, flags
  * directory       every DIR_EVERY-th stream record: its offset and name (held in memory when open)
@@ -23,13 +24,14 @@ import { EventStoreError } from './errors.js'
 /** File-name suffix of a table. */
 export const TABLE_SUFFIX = '.wzi'
 /** Format version of a table. */
-export const TABLE_VERSION = 1
+export const TABLE_VERSION = 2
 const MAGIC = 0x5853_5a57 // "WZSX" little-endian
 const END_MAGIC = 0x4553_5a57 // "WZSE"
 /** Size of the header. */
 export const HEADER_SIZE = 80
 const TRAILER_SIZE = 8
-const ENTRY_SIZE = 8
+/** Bytes of one entry. */
+export const ENTRY_SIZE = 16
 /** One directory entry per this many streams. */
 const DIR_EVERY = 32
 /** Fixed bytes of a stream record besides its name. */
@@ -63,6 +65,19 @@ export interface TableStream extends StreamSummary {
   firstEntry: number
 }
 
+/**
+ * Where a stream's events lie, oldest first, in parallel arrays: their seqs and their frames' places
+ * in the log (the `FrameLocations` point reads take).
+ */
+export interface EventLocations {
+  /** The events' seqs. */
+  seqs: number[]
+  /** Each event's frame offset in the segment holding its seq. */
+  offsets: number[]
+  /** Each event's frame length in bytes. */
+  lengths: number[]
+}
+
 /** Header fields of a table. */
 export interface TableMeta {
   /** First seq the table covers. */
@@ -73,6 +88,8 @@ export interface TableMeta {
   anchorTime: number
   /** CRC-32 of the key of the record at `coveredTo`: checked against the WAL on open. */
   anchorKeyCrc: number
+  /** Frame offset of the record at `coveredTo` in its segment: checked against the WAL on open. */
+  anchorOffset: number
 }
 
 /** Zero-pads seqs so that names sort by covered range. */
@@ -102,7 +119,7 @@ function corrupt(file: string, why: string): EventStoreError {
 }
 
 /**
- * Writes a table: streams are added in name order, each with the seqs of its events in this table.
+ * Writes a table: streams are added in name order, each with where its events in this table lie.
  * The file is written under a temp name by the caller, who syncs and renames it.
  */
 export class TableWriter {
@@ -143,27 +160,27 @@ export class TableWriter {
    * Adds a stream (names must come in {@link compareNames} order).
    *
    * @param s - its summary, first revision and count (`firstEntry` is ignored)
-   * @param seqs - the seqs of its `count` events, oldest first: numbers, or entries as another table
-   *   stores them (8 bytes each; a merge copies them without decoding)
+   * @param events - where its `count` events lie, oldest first: arrays, or entries as another table
+   *   stores them ({@link ENTRY_SIZE} bytes each; a merge copies them without decoding)
    */
-  async add(s: Omit<TableStream, 'firstEntry'>, seqs: ArrayLike<number> | Buffer): Promise<void> {
+  async add(s: Omit<TableStream, 'firstEntry'>, events: Readonly<EventLocations> | Buffer): Promise<void> {
     if (this.lastName !== undefined && compareNames(this.lastName, s.name) >= 0) {
       throw new Error(`index streams out of order: ${this.lastName} then ${s.name}`)
     }
     this.lastName = s.name
     const firstEntry = this.entries
     let count: number
-    if (Buffer.isBuffer(seqs)) {
-      count = seqs.length / ENTRY_SIZE
-      await this.put(seqs)
+    if (Buffer.isBuffer(events)) {
+      count = events.length / ENTRY_SIZE
+      await this.put(events)
     } else {
+      const { seqs, offsets, lengths } = events
       count = seqs.length
       for (let i = 0; i < count; i++) {
         if (this.used + ENTRY_SIZE > this.buf.length) await this.drain()
-        // A seq is below 2^48: the high word's top 16 bits (the 2 zero bytes) are zero.
-        const seq = seqs[i]!
-        this.buf.writeUInt32LE(seq >>> 0, this.used)
-        this.buf.writeUInt32LE(Math.floor(seq / 0x1_0000_0000), this.used + 4)
+        writeU48(this.buf, seqs[i]!, this.used)
+        writeU48(this.buf, offsets[i]!, this.used + 6)
+        this.buf.writeUInt32LE(lengths[i]!, this.used + 12)
         this.used += ENTRY_SIZE
       }
     }
@@ -215,6 +232,7 @@ export class TableWriter {
       header.writeUIntLE(dirOffset, 48, 6)
       header.writeUIntLE(meta.anchorTime, 56, 6)
       header.writeUInt32LE(meta.anchorKeyCrc, 64)
+      header.writeUIntLE(meta.anchorOffset, 68, 6)
       header.writeUInt32LE(crc32(header.subarray(0, 76)), 76)
       await this.handle.write(header, 0, HEADER_SIZE, 0)
       // The trailer's CRC covers the body (entries to directory); the header has its own.
@@ -340,6 +358,7 @@ export class TableReader {
       coveredTo: header.readUIntLE(16, 6),
       anchorTime: header.readUIntLE(56, 6),
       anchorKeyCrc: header.readUInt32LE(64),
+      anchorOffset: header.readUIntLE(68, 6),
     }
     const entryCount = header.readUIntLE(24, 6)
     const streamCount = header.readUInt32LE(32)
@@ -440,38 +459,41 @@ export class TableReader {
   }
 
   /**
-   * The seqs of a stream's events with revisions `from..to` (clamped to what this table holds).
+   * Appends to `out` where a stream's events with revisions `from..to` lie (clamped to what this
+   * table holds), oldest first.
    *
    * @param s - the stream's part, from {@link find}
    * @param from - first revision wanted
    * @param to - last revision wanted
-   * @returns seqs, oldest first
+   * @param out - receives seqs, frame offsets and lengths
    */
-  seqs(s: TableStream, from: number, to: number): number[] {
+  locate(s: TableStream, from: number, to: number, out: EventLocations): void {
     const lo = Math.max(from, s.firstRevision)
     const hi = Math.min(to, s.firstRevision + s.count - 1)
-    if (lo > hi) return []
+    if (lo > hi) return
     const bytes = this.read(
       HEADER_SIZE + (s.firstEntry + lo - s.firstRevision) * ENTRY_SIZE,
       (hi - lo + 1) * ENTRY_SIZE,
     )
-    const out = new Array<number>(hi - lo + 1)
-    for (let i = 0; i < out.length; i++) out[i] = bytes.readUIntLE(i * ENTRY_SIZE, 6)
-    return out
+    for (let at = 0; at < bytes.length; at += ENTRY_SIZE) {
+      out.seqs.push(readU48(bytes, at))
+      out.offsets.push(readU48(bytes, at + 6))
+      out.lengths.push(bytes.readUInt32LE(at + 12))
+    }
   }
 
   /**
-   * Every stream of the table in name order, with its entries (8 bytes per seq, as stored): for
-   * merging tables (reads sequentially; the entries are copied, never decoded).
+   * Every stream of the table in name order, with its entries ({@link ENTRY_SIZE} bytes per event, as
+   * stored): for merging tables (reads sequentially; the entries are copied, never decoded).
    */
-  *streams(): Generator<{ stream: TableStream; seqs: Buffer }> {
+  *streams(): Generator<{ stream: TableStream; entries: Buffer }> {
     const records = new SequentialReader(this, this.streamsOffset, this.dirOffset)
     // Entries are stored in stream order: read them front to back alongside.
     const entries = new SequentialReader(this, HEADER_SIZE, this.streamsOffset)
     while (!records.done) {
       const len = records.peek(2).readUInt16LE(0)
       const { stream } = parseStream(records.take(STREAM_FIXED + len), 0, this.file)
-      yield { stream, seqs: stream.count > 0 ? entries.take(stream.count * ENTRY_SIZE) : EMPTY }
+      yield { stream, entries: stream.count > 0 ? entries.take(stream.count * ENTRY_SIZE) : EMPTY }
     }
   }
 
@@ -494,6 +516,17 @@ export class TableReader {
       this.fd = -1
     }
   }
+}
+
+/** Writes a number below 2^48 as 6 little-endian bytes (faster than `writeUIntLE` on the hot path). */
+function writeU48(buf: Buffer, value: number, at: number): void {
+  buf.writeUInt32LE(value >>> 0, at)
+  buf.writeUInt16LE(Math.floor(value / 0x1_0000_0000), at + 4)
+}
+
+/** Reads 6 little-endian bytes. */
+function readU48(buf: Buffer, at: number): number {
+  return buf.readUInt32LE(at) + buf.readUInt16LE(at + 4) * 0x1_0000_0000
 }
 
 function parseStream(block: Buffer, at: number, file: string): { stream: TableStream; next: number } {

@@ -14,12 +14,13 @@
  */
 import { mkdir, readdir, rename, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { RawRecord, WalLogger, WalReader } from '@waltz/core'
+import type { LocatedRecord, WalLogger, WalReader } from '@waltz/core'
 import { EventStoreError } from './errors.js'
 import { type RecordKind, type RecordMeaning, recordMeaning } from './events.js'
 import { syncDir } from './files.js'
 import {
   compareNames,
+  type EventLocations,
   keyCrc,
   parseTableFileName,
   type StreamSummary,
@@ -32,10 +33,10 @@ import {
 
 /** A stream's records in a memtable. */
 interface MemStream extends StreamSummary {
-  /** Revision of `seqs[0]` (revision + 1 when `seqs` is empty). */
+  /** Revision of `events.seqs[0]` (revision + 1 when there are none). */
   firstRevision: number
-  /** Seqs of the stream's events in this memtable, oldest first. */
-  seqs: number[]
+  /** Where the stream's events in this memtable lie, oldest first. */
+  events: EventLocations
 }
 
 /** The records after the newest table, in memory. */
@@ -46,6 +47,8 @@ class Memtable {
   anchorTime = 0
   /** Key of the record at `coveredTo` (its CRC is the table's anchor). */
   anchorKey: string | undefined
+  /** Frame offset of the record at `coveredTo`. */
+  anchorOffset = 0
 
   constructor(readonly coveredFrom: number) {
     this.coveredTo = coveredFrom - 1
@@ -57,7 +60,7 @@ export interface StreamIndexOptions {
   /** The directory of the table files. */
   dir: string
   /** The log the index reflects. */
-  wal: Pick<WalReader, 'firstSeq' | 'lastSeq' | 'recordsRaw' | 'recordsAtRaw'> & { sync(): Promise<void> }
+  wal: Pick<WalReader, 'firstSeq' | 'lastSeq' | 'recordsLocated'> & { sync(): Promise<void> }
   /** Where to report dropped tables and rebuilds. */
   logger: WalLogger
   /** Events held in memory before they are written to a table. */
@@ -80,13 +83,19 @@ export interface StreamIndexStats {
   catchUpMs: number
 }
 
-/** Appends to `out` the seqs of `stream`'s events with revisions `from..to` held in memtable `m`. */
-function memSeqs(m: Memtable, stream: string, from: number, to: number, out: number[]): void {
+/** Appends to `out` where `stream`'s events with revisions `from..to` held in memtable `m` lie. */
+function memLocate(m: Memtable, stream: string, from: number, to: number, out: EventLocations): void {
   const s = m.streams.get(stream)
-  if (!s || s.seqs.length === 0) return
+  if (!s || s.events.seqs.length === 0) return
+  const { seqs, offsets, lengths } = s.events
   const lo = Math.max(from, s.firstRevision)
-  const hi = Math.min(to, s.firstRevision + s.seqs.length - 1)
-  for (let r = lo; r <= hi; r++) out.push(s.seqs[r - s.firstRevision]!)
+  const hi = Math.min(to, s.firstRevision + seqs.length - 1)
+  for (let r = lo; r <= hi; r++) {
+    const i = r - s.firstRevision
+    out.seqs.push(seqs[i]!)
+    out.offsets.push(offsets[i]!)
+    out.lengths.push(lengths[i]!)
+  }
 }
 
 /** Events in memory that start a table write while catching up with the log. */
@@ -188,13 +197,23 @@ export class StreamIndex {
   /**
    * Reflects the record at `checkpoint + 1` (records must come in seq order, each exactly once).
    *
-   * @param record - the record's seq, time and envelope
+   * @param record - the record's seq, time, envelope and frame location
    * @returns what the record means to the store
    * @throws EventStoreError `EVENTSTORE_CORRUPT` when the record contradicts the stream's state
    */
-  apply(record: Pick<RawRecord, 'seq' | 'time' | 'type' | 'key' | 'headers'>): RecordMeaning {
+  apply(
+    record: Pick<LocatedRecord, 'seq' | 'time' | 'type' | 'key' | 'headers' | 'frameOffset' | 'frameLength'>,
+  ): RecordMeaning {
     const meaning = recordMeaning(record)
-    this.applyMeaning(record.seq, record.time, meaning.kind, meaning.stream, meaning.revision)
+    this.applyMeaning(
+      record.seq,
+      record.time,
+      meaning.kind,
+      meaning.stream,
+      meaning.revision,
+      record.frameOffset,
+      record.frameLength,
+    )
     return meaning
   }
 
@@ -206,9 +225,19 @@ export class StreamIndex {
    * @param kind - event or marker
    * @param stream - the record's stream
    * @param revision - the event's revision, or the stream's at a marker
+   * @param frameOffset - where the record's frame lies in its segment
+   * @param frameLength - the frame's length
    * @throws EventStoreError `EVENTSTORE_CORRUPT` when the record contradicts the stream's state
    */
-  applyMeaning(seq: number, time: number, kind: RecordKind, stream: string, revision: number): void {
+  applyMeaning(
+    seq: number,
+    time: number,
+    kind: RecordKind,
+    stream: string,
+    revision: number,
+    frameOffset: number,
+    frameLength: number,
+  ): void {
     const m = this.active
     if (seq !== m.coveredTo + 1) {
       throw EventStoreError.CORRUPT(`index out of step: seq ${seq} after ${m.coveredTo}`)
@@ -234,13 +263,15 @@ export class StreamIndex {
         tombstoned: prev.tombstoned,
         lastSeq: prev.lastSeq,
         firstRevision: prev.revision + 1,
-        seqs: [],
+        events: { seqs: [], offsets: [], lengths: [] },
       }
       m.streams.set(stream, mem)
       this.cache.delete(stream)
     }
     if (kind === 'event') {
-      mem.seqs.push(seq)
+      mem.events.seqs.push(seq)
+      mem.events.offsets.push(frameOffset)
+      mem.events.lengths.push(frameLength)
       mem.revision = revision
       m.entries++
     } else {
@@ -251,28 +282,29 @@ export class StreamIndex {
     m.coveredTo = seq
     m.anchorTime = time
     m.anchorKey = stream
+    m.anchorOffset = frameOffset
     if (m.entries >= this.flushLimit && this.frozen.length === 0) this.startFlush()
   }
 
   /**
-   * The seqs of a stream's events with revisions `from..to`, oldest first.
+   * Where a stream's events with revisions `from..to` lie, oldest first.
    *
    * @param stream - the stream
    * @param from - first revision (>= 1)
    * @param to - last revision
-   * @returns the seqs
+   * @returns their seqs and frame locations
    */
-  seqs(stream: string, from: number, to: number): number[] {
-    if (from > to) return []
-    const out: number[] = []
+  locate(stream: string, from: number, to: number): EventLocations {
+    const out: EventLocations = { seqs: [], offsets: [], lengths: [] }
+    if (from > to) return out
     for (const t of this.tables) {
       const s = t.find(stream)
       if (s && s.count > 0 && s.firstRevision <= to && s.firstRevision + s.count - 1 >= from) {
-        for (const seq of t.seqs(s, from, to)) out.push(seq)
+        t.locate(s, from, to, out)
       }
     }
-    for (const m of this.frozen) memSeqs(m, stream, from, to, out)
-    memSeqs(this.active, stream, from, to, out)
+    for (const m of this.frozen) memLocate(m, stream, from, to, out)
+    memLocate(this.active, stream, from, to, out)
     return out
   }
 
@@ -316,7 +348,7 @@ export class StreamIndex {
     // bounded (about 16 bytes per event, plus one entry per stream).
     this.flushLimit = Math.max(this.flushEvery, CATCH_UP_FLUSH_EVENTS)
     try {
-      for await (const r of this.wal.recordsRaw({ from, to })) {
+      for await (const r of this.wal.recordsLocated({ from, to })) {
         this.apply(r)
         this.caughtUp++
         // Bound memory: wait for the table being written before filling another.
@@ -406,11 +438,12 @@ export class StreamIndex {
         coveredTo: m.coveredTo,
         anchorTime: m.anchorTime,
         anchorKeyCrc: keyCrc(m.anchorKey),
+        anchorOffset: m.anchorOffset,
       },
       (async function* () {
         for (const name of names) {
           const s = m.streams.get(name)!
-          yield { stream: { name, ...s, count: s.seqs.length }, seqs: s.seqs }
+          yield { stream: { name, ...s, count: s.events.seqs.length }, events: s.events }
         }
       })(),
     )
@@ -420,7 +453,7 @@ export class StreamIndex {
     meta: TableMeta,
     streams: AsyncIterable<{
       stream: StreamSummary & { name: string; firstRevision: number; count: number }
-      seqs: ArrayLike<number> | Buffer
+      events: Readonly<EventLocations> | Buffer
     }>,
   ): Promise<TableReader> {
     const name = tableFileName(meta.coveredFrom, meta.coveredTo)
@@ -429,7 +462,7 @@ export class StreamIndex {
     await unlink(temp).catch(() => {})
     const writer = await TableWriter.create(temp)
     try {
-      for await (const { stream, seqs } of streams) await writer.add(stream, seqs)
+      for await (const { stream, events } of streams) await writer.add(stream, events)
       await writer.finish(meta)
       await rename(temp, path)
     } catch (err) {
@@ -476,10 +509,10 @@ async function* mergeStreams(a: TableReader, b: TableReader) {
   while (!na.done || !nb.done) {
     const c = na.done ? 1 : nb.done ? -1 : compareNames(na.value.stream.name, nb.value.stream.name)
     if (c < 0) {
-      yield na.value!
+      yield { stream: na.value!.stream, events: na.value!.entries }
       na = ia.next()
     } else if (c > 0) {
-      yield nb.value!
+      yield { stream: nb.value!.stream, events: nb.value!.entries }
       nb = ib.next()
     } else {
       const x = na.value!
@@ -497,7 +530,7 @@ async function* mergeStreams(a: TableReader, b: TableReader) {
           firstRevision: x.stream.count > 0 ? x.stream.firstRevision : y.stream.firstRevision,
           count: x.stream.count + y.stream.count,
         },
-        seqs: Buffer.concat([x.seqs, y.seqs]),
+        events: Buffer.concat([x.entries, y.entries]),
       }
       na = ia.next()
       nb = ib.next()
@@ -581,12 +614,21 @@ async function firstUnanchored(
   wal: StreamIndexOptions['wal'],
 ): Promise<number> {
   // Tables whose records retention removed cannot be checked (and are not read through).
-  const checked = tables.filter((t) => t.meta.coveredTo >= wal.firstSeq)
-  if (checked.length === 0) return -1
-  const records = await wal.recordsAtRaw(checked.map((t) => t.meta.coveredTo))
-  const bad = checked.findIndex((t, i) => {
-    const r = records[i]
-    return r === undefined || r.time !== t.meta.anchorTime || keyCrc(r.key) !== t.meta.anchorKeyCrc
-  })
-  return bad < 0 ? -1 : tables.indexOf(checked[bad]!)
+  for (let i = 0; i < tables.length; i++) {
+    const { coveredTo, anchorTime, anchorKeyCrc, anchorOffset } = tables[i]!.meta
+    if (coveredTo < wal.firstSeq) continue
+    let r: LocatedRecord | undefined
+    for await (const located of wal.recordsLocated({ from: coveredTo, to: coveredTo })) r = located
+    // The frame's place too: segments rewritten since (another copy of the log) would leave the
+    // tables' locations stale; a miss costs a read, but a store should not run on them.
+    if (
+      r === undefined ||
+      r.time !== anchorTime ||
+      keyCrc(r.key) !== anchorKeyCrc ||
+      r.frameOffset !== anchorOffset
+    ) {
+      return i
+    }
+  }
+  return -1
 }

@@ -260,6 +260,16 @@ async function verify(
       )
     }
 
+    // Every event was read where the index said it lies (recovered tables, catch-up and rebuild alike).
+    for (const [name, store] of [
+      ['recovered', recovered],
+      ['rebuilt', rebuilt],
+    ] as const) {
+      const { hits, misses } = store.metrics().wal.locatedReads
+      expect(misses, `${name}: reads the index's locations missed`).toBe(0)
+      if (truth.events.size > 0) expect(hits, `${name}: reads by location`).toBeGreaterThan(0)
+    }
+
     // The summaries: the next revision is what the log says, and a wrong one is refused.
     const probes = [...names].map(async (stream) => {
       const s = truth.streams.get(stream)

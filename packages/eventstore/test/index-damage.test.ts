@@ -17,6 +17,7 @@ import {
   writeFileSync,
 } from 'node:fs'
 import { join } from 'node:path'
+import { Wal } from '@waltz/core'
 import { beforeAll, describe, expect, test } from 'vitest'
 import { collect } from '../../../test-support/collect.js'
 import { flipByte } from '../../../test-support/damage.js'
@@ -30,7 +31,7 @@ import {
   rebuiltAnswers,
   tableFiles,
 } from './damage-support.js'
-import { openStore, type TestEvent } from './helpers.js'
+import { json, openStore, type TestEvent } from './helpers.js'
 
 /** Tables are only written by `close`, so the layout below does not depend on timing. */
 const OPTIONS = { indexFlushEvents: 100_000 }
@@ -299,6 +300,31 @@ describe.concurrent('tables that claim more than the WAL has', () => {
     // The index's last table covers exactly the records the WAL now has, but other ones.
     expect(tableFiles(dir).at(-1)).toBe(tableFiles(diverged).at(-1))
     await expectRebuiltAnswers(dir, diverged, true)
+  })
+})
+
+describe('segments laid out anew under the same index', () => {
+  // A replica writes the same records into other segments (here: much smaller ones): seqs, times and
+  // keys match, but frames lie elsewhere. The tables' locations would all miss: the anchors' frame
+  // offsets tell, and the index is rebuilt with the new places.
+  test('every table is dropped and rebuilt, and reads hit their locations', async () => {
+    const dir = join(fileTempDir(), 'relaid')
+    const source = await Wal.openReader({ dir: latest() })
+    const replica = await Wal.open({
+      dir,
+      serializer: { name: json.name, encode: (d: unknown) => d as Uint8Array, decode: (b) => b },
+      segmentSize: 2048,
+    })
+    for await (const r of source.recordsRaw()) await replica.appendRaw([r])
+    await Promise.all([source.close(), replica.close()])
+    expect(readdirSync(dir).filter((n) => n.endsWith('.wal')).length).toBeGreaterThan(3)
+    copyStoreDir(join(latest(), 'index'), join(dir, 'index'))
+    await expectRebuiltAnswers(dir, latest(), true)
+    const store = await openStore(dir, OPTIONS)
+    for (const stream of STREAMS) await collect(store.readStream(stream))
+    expect(store.metrics().wal.locatedReads).toMatchObject({ misses: 0 })
+    expect(store.metrics().wal.locatedReads.hits).toBeGreaterThan(50)
+    await store.close()
   })
 })
 

@@ -385,6 +385,8 @@ async function checkAll(m: Model, r: Real): Promise<void> {
   }
   const all = (await collect(r.store.readAll())).map((e) => e.position)
   expect(all).toEqual(m.state.log.map((e) => e.position))
+  // Every event was read where the index said it lies.
+  expect(r.store.metrics().wal.locatedReads.misses).toBe(0)
 }
 
 /** Closes the store and opens it again: the index comes from its tables (and the WAL after them). */
