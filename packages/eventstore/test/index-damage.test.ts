@@ -17,6 +17,7 @@ import {
   writeFileSync,
 } from 'node:fs'
 import { join } from 'node:path'
+import { crc32 } from 'node:zlib'
 import { Wal } from '@waltz/core'
 import { beforeAll, describe, expect, test } from 'vitest'
 import { collect } from '../../../test-support/collect.js'
@@ -255,6 +256,18 @@ describe.concurrent('missing, foreign and misnamed tables', () => {
     const name = tableFiles(dir).at(which)!
     copyFileSync(join(base.other, 'index', name), join(dir, 'index', name))
     await expectRebuiltAnswers(dir, latest(), true)
+  })
+
+  // Tables of format version 1 (seqs only, before frame locations) are dropped and re-indexed.
+  test('a table of another format version', async () => {
+    const dir = copyOf(latest())
+    const file = tablePath(dir, 1)
+    const bytes = readFileSync(file)
+    bytes.writeUInt16LE(1, 4)
+    bytes.writeUInt32LE(crc32(bytes.subarray(0, 76)), 76)
+    writeFileSync(file, bytes)
+    const { warnings } = await expectRebuiltAnswers(dir, latest(), true)
+    expect(warnings.some((w) => String(w.fields?.why).includes('version 1'))).toBe(true)
   })
 
   test('a table renamed to a range it does not cover', async () => {
