@@ -65,14 +65,18 @@ describe('stale lock takeover race', () => {
     const children = [0, 1, 2, 3].map(() => startFixture('hold-lock.mjs', [dir]))
     const outcomes = await Promise.all(
       children.map((child) =>
-        waitForLine(child, (line) => line.startsWith('ready')).then(
-          () => 'ready',
-          () => 'refused',
+        waitForLine(child, (line) => line.startsWith('ready') || line.startsWith('refused')).then((line) =>
+          line.startsWith('ready') ? 'ready' : line,
         ),
       ),
     )
     for (const child of children) child.kill('SIGKILL')
     await Promise.all(children.map(exited))
     expect(outcomes.filter((o) => o === 'ready')).toHaveLength(1)
+    expect(outcomes.filter((o) => o !== 'ready')).toEqual([
+      'refused WAL_LOCKED',
+      'refused WAL_LOCKED',
+      'refused WAL_LOCKED',
+    ])
   })
 })
