@@ -66,12 +66,28 @@ async function dispatch(argv: readonly string[], io: Io, out: Output, err: Outpu
       strict: true,
     }) as { values: Values; positionals: string[] })
   } catch (e) {
-    throw usageError((e as Error).message.replace(/\. To specify a positional.*$/s, ''), command.name)
+    throw usageError(parseArgsProblem(e as Error), command.name)
   }
   if (positionals.length === 0) throw usageError('missing <dir>: the WAL directory', command.name)
   if (positionals.length > 1)
     throw usageError(`one <dir> expected, got ${positionals.length} arguments`, command.name)
   return command.run({ dir: positionals[0]!, values, io, out, err, now: io.now ?? Date.now })
+}
+
+/**
+ * `parseArgs`'s complaint as one line that names the option: some of its messages run over several
+ * lines of advice (an option value starting with a dash), and usage errors are one line on stderr.
+ */
+function parseArgsProblem(e: Error): string {
+  const first = e.message
+    .split('\n')[0]!
+    .trim()
+    .replace(/\. To specify a positional.*$/s, '')
+  const spelled = /use '(--[\w-]+)=-XYZ'/.exec(e.message)
+  if (/is ambiguous/.test(first) && spelled) {
+    return `${first.replace(/\.$/, '')}: write a value that starts with '-' as ${spelled[1]}=<value>`
+  }
+  return first
 }
 
 /**

@@ -39,6 +39,9 @@ describe('usage', () => {
       [['tail', dir, '--serializer', 'avro'], /^waltz tail: USAGE: --serializer must be one of auto, bytes/],
       [['inspect'], /^waltz inspect: USAGE: missing <dir>/],
       [['verify', dir, dir], /^waltz verify: USAGE: one <dir> expected, got 2/],
+      // parseArgs explains these over several lines: still one line, naming the option.
+      [['tail', dir, '-n', '-3'], /^waltz tail: USAGE: Option '-n' argument is ambiguous: .*--lines=<value>/],
+      [['dump', dir, '--from'], /^waltz dump: USAGE: Option '--from <value>' argument missing/],
     ]
     for (const [args, message] of cases) {
       const r = await waltz(...args)
