@@ -8,8 +8,11 @@
  * A record whose caller knows where its frame lies (a {@link FrameLocations} entry, kept by an index
  * from `appendBatch` or `recordsLocated`) is read with one read of exactly its frame, no walk. The
  * frame found there must carry the wanted seq, have exactly the given length and pass its checksum;
- * if not (a stale or wrong location), the record is read through the seek index instead and the miss
- * is counted: a location can cost a read, never an answer.
+ * if not (a stale location), the record is read through the seek index instead and the miss is
+ * counted: a stale location costs a read, never an answer. (Locations are trusted to point at frame
+ * boundaries: bytes inside another record's data that form a complete frame with the wanted seq and
+ * length would pass these checks. Callers pass only locations the log reported.) Before the first
+ * located read of a segment its header is checked, as the seek index checks it.
  *
  * @internal
  */
@@ -29,7 +32,8 @@ const WINDOW = 8 * 1024
 
 /**
  * The records with seqs `seqs`, in the order given (a seq given twice yields the same record object
- * twice). The caller has checked that every seq is readable: stored and not above the readable end.
+ * twice, unless only one of the two has a location). The caller has checked that every seq is
+ * readable: stored and not above the readable end.
  *
  * @param source - where to read, and how to decode
  * @param seqs - seqs of readable records
@@ -94,6 +98,8 @@ class SegmentPointReader {
   private readonly decoder: RecordDecoder
   private readonly locations: Readonly<FrameLocations> | undefined
   private fd: Fd = -1
+  /** The position the located reads looked at last (a seq given twice reuses its record). */
+  private previous = -1
 
   /**
    * @param source - where to read
@@ -140,7 +146,8 @@ class SegmentPointReader {
   }
 
   /**
-   * Reads the records that have a location, each with one read of its frame, into `out`.
+   * Reads the records that have a location, each with one read of its frame, into `out`. The
+   * segment's header must have been checked (see {@link read}).
    *
    * @returns the positions still to read (no location, or one that did not hold the record)
    */
@@ -148,22 +155,11 @@ class SegmentPointReader {
     if (this.locations === undefined) return positions as number[]
     const rest: number[] = []
     const end = this.readableEnd()
-    const stats = this.source.located
     for (const p of positions) {
+      if (this.sameAsPrevious(seqs, p, out)) continue
       const at = this.locationOf(p)
-      if (at === undefined) {
-        rest.push(p)
-        continue
-      }
-      const [offset, length] = at
-      const walker = this.locatedWalker(seqs[p]!, offset, length, end)
-      if (walker !== undefined && walker.nextSync(end) === 'ok' && walker.frameEnd === offset + length) {
-        out[p] = this.decoder.decode(walker, this.ref.path)
-        stats.hits++
-      } else {
-        stats.misses++
-        rest.push(p)
-      }
+      const walker = at && this.locatedWalker(seqs[p]!, at[0], at[1], end)
+      if (!(at && this.took(walker, walker?.nextSync(end), at, p, out))) rest.push(p)
     }
     return rest
   }
@@ -177,24 +173,46 @@ class SegmentPointReader {
     if (this.locations === undefined) return positions as number[]
     const rest: number[] = []
     const end = this.readableEnd()
-    const stats = this.source.located
     for (const p of positions) {
+      if (this.sameAsPrevious(seqs, p, out)) continue
       const at = this.locationOf(p)
-      if (at === undefined) {
-        rest.push(p)
-        continue
-      }
-      const [offset, length] = at
-      const walker = this.locatedWalker(seqs[p]!, offset, length, end)
-      if (walker !== undefined && (await walker.next(end)) === 'ok' && walker.frameEnd === offset + length) {
-        out[p] = this.decoder.decode(walker, this.ref.path)
-        stats.hits++
-      } else {
-        stats.misses++
-        rest.push(p)
-      }
+      const walker = at && this.locatedWalker(seqs[p]!, at[0], at[1], end)
+      if (!(at && this.took(walker, await walker?.next(end), at, p, out))) rest.push(p)
     }
     return rest
+  }
+
+  /**
+   * A seq given twice: the position right before `p` (positions come by ascending seq) holds it and
+   * was read by location; `p` gets the same record object.
+   */
+  private sameAsPrevious(seqs: readonly number[], p: number, out: WalRecord[]): boolean {
+    const q = this.previous
+    this.previous = p
+    if (q < 0 || seqs[q] !== seqs[p] || out[q] === undefined) return false
+    out[p] = out[q]!
+    return true
+  }
+
+  /**
+   * Takes the frame the located walker read when it is the record (checked, exactly the located
+   * length) and counts a hit; else counts a miss.
+   */
+  private took(
+    walker: FrameWalker | undefined,
+    result: string | undefined,
+    [offset, length]: [number, number],
+    p: number,
+    out: WalRecord[],
+  ): boolean {
+    const stats = this.source.located
+    if (walker === undefined || result !== 'ok' || walker.frameEnd !== offset + length) {
+      stats.misses++
+      return false
+    }
+    out[p] = this.decoder.decode(walker, this.ref.path)
+    stats.hits++
+    return true
   }
 
   /** A walker whose first read is exactly the frame at `offset`, which must carry `seq`. */
@@ -220,6 +238,9 @@ class SegmentPointReader {
   ): { positions: readonly number[]; located: boolean } | undefined {
     const { fds, seeks, files } = this.source
     if (files.readSync === undefined) return { positions, located: true }
+    // Reads by location skip the walk that checks a segment's header on the way: the first read of a
+    // segment checks it (asynchronously), so a damaged or foreign header is reported, never read past.
+    if (this.locations !== undefined && !seeks.headerChecked(this.ref)) return { positions, located: true }
     const lease = fds.acquireSync(this.ref)
     if (lease === undefined) return { positions, located: true }
     this.fd = lease.fd
@@ -266,7 +287,10 @@ class SegmentPointReader {
     const lease = await fds.acquire(this.ref)
     this.fd = lease.fd
     try {
-      if (located) positions = await this.readLocated(seqs, positions, out)
+      if (located && this.locations !== undefined) {
+        await seeks.checkHeader(this.ref, this.fd)
+        positions = await this.readLocated(seqs, positions, out)
+      }
       const runs: Run[] = []
       let run: Run | undefined
       let previous = 0

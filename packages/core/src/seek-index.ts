@@ -164,6 +164,27 @@ export class SeekIndex {
   }
 
   /**
+   * Whether segment `ref`'s header was read and checked (magic, version, serializer, first seq).
+   *
+   * @param ref - a segment of the log
+   * @returns true once a seek into it (or {@link checkHeader}) succeeded
+   */
+  headerChecked(ref: SegmentRef): boolean {
+    return this.segments.has(ref.firstSeq)
+  }
+
+  /**
+   * Reads and checks segment `ref`'s header unless that was done: what a read by location relies on.
+   *
+   * @param ref - a readable segment of the log
+   * @param fd - `ref` open for reading
+   * @throws WalError `WAL_CORRUPT`, `WAL_SERIALIZER_MISMATCH`, `WAL_FORMAT_UNSUPPORTED`, `WAL_IO`
+   */
+  async checkHeader(ref: SegmentRef, fd: Fd): Promise<void> {
+    if (!this.segments.has(ref.firstSeq)) await this.start(ref, fd)
+  }
+
+  /**
    * {@link seek} without I/O: the boundary when segment `ref` is already indexed up to `seq` and its
    * read limit is known (what repeated point reads meet), else undefined (then use {@link seek}).
    *

@@ -127,8 +127,10 @@ export type RawRecord = WalRecord<string, Uint8Array>
  * the segment file that holds its seq, and the frame's length in bytes. `Wal.appendBatch` reports them,
  * `WalReader.recordsLocated` yields them, and point reads (`recordsAt`) take them as hints: a record
  * with a location is read with one small read at that place, no walk from a seek point. A location is
- * never trusted: the frame found there must have the wanted seq, exactly that length and a valid
- * checksum, else the record is read through the seek index as if no location had been given.
+ * checked before use: the frame found there must have the wanted seq, exactly that length and a valid
+ * checksum, else the record is read through the seek index as if no location had been given, so a
+ * stale location costs a read. Pass only locations this log reported: the checks cannot tell a frame
+ * boundary from bytes inside another record's data that form a complete frame with the wanted seq.
  */
 export interface FrameLocations {
   /** Byte offset of each record's frame in its segment file (a negative one: no location). */

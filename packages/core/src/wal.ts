@@ -89,6 +89,13 @@ export interface TailOptions {
   signal?: AbortSignal
 }
 
+/** Whether `locations` holds two arrays (that `appendBatch` can fill, when `filled`). */
+function locationArrays(locations: unknown, filled: boolean): boolean {
+  const { offsets, lengths } = (locations ?? {}) as Partial<FrameLocations>
+  if (!Array.isArray(offsets) || !Array.isArray(lengths)) return false
+  return !filled || (Object.isExtensible(offsets) && Object.isExtensible(lengths))
+}
+
 function checkSeq(name: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
     throw WalError.INVALID_ARGUMENT(`${name} must be a non-negative safe integer, got ${String(value)}`)
@@ -299,7 +306,7 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
 
   /**
    * The records with exactly these seqs, in the order given (a seq given twice yields the same record
-   * object twice). Each is read from near its place in its segment through a sparse seek index (built
+   * object twice, unless only one of the two has a location). Each is read from near its place in its segment through a sparse seek index (built
    * as reads need it, by one checked walk of each segment), and segment files stay open between calls
    * (up to 64): a few scattered records cost a few small reads, not a scan. Those reads are synchronous
    * preads of a few KiB (through `Files.readSync` when the file interface has it): from the page cache
@@ -314,9 +321,10 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
    * @param seqs - seqs of stored records, in any order
    * @param locations - where the records' frames lie, parallel to `seqs` (as `appendBatch` or
    *   {@link WalReader.recordsLocated} reported them): each record with one is read with one read of
-   *   exactly its frame, no walk. Checked before use (seq, length, checksum); a location that does not
-   *   hold the record costs a read through the seek index, never a wrong answer
-   *   (`metrics().locatedReads` counts hits and misses)
+   *   exactly its frame, no walk. Checked before use (seq, length, checksum): a stale location costs
+   *   a read through the seek index, never a wrong answer (`metrics().locatedReads` counts hits and
+   *   misses). Pass only locations this log reported: a made-up one pointing into record data that
+   *   embeds a complete, valid frame with the wanted seq would be believed
    * @returns the records, `result[i].seq === seqs[i]`
    * @throws WalError `WAL_INVALID_ARGUMENT` (not an array, a seq that is not a positive safe integer,
    *   or one above {@link WalReader.lastSeq}), `WAL_TRUNCATED` (a seq below the first stored, or
@@ -451,10 +459,7 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
   ): Promise<WalRecord[]> {
     this.requireOpen()
     if (!Array.isArray(seqs)) throw WalError.INVALID_ARGUMENT('seqs must be an array of seqs')
-    if (
-      locations !== undefined &&
-      (!Array.isArray(locations?.offsets) || !Array.isArray(locations?.lengths))
-    ) {
+    if (locations !== undefined && !locationArrays(locations, false)) {
       throw WalError.INVALID_ARGUMENT('locations must hold two arrays: offsets and lengths')
     }
     let min = Number.POSITIVE_INFINITY
@@ -678,11 +683,10 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
     if (!Array.isArray(records) || records.length === 0) {
       return Promise.reject(WalError.INVALID_ARGUMENT('appendBatch needs an array of at least one record'))
     }
-    if (
-      locations !== undefined &&
-      (!Array.isArray(locations?.offsets) || !Array.isArray(locations?.lengths))
-    ) {
-      return Promise.reject(WalError.INVALID_ARGUMENT('locations must hold two arrays: offsets and lengths'))
+    if (locations !== undefined && !locationArrays(locations, true)) {
+      return Promise.reject(
+        WalError.INVALID_ARGUMENT('locations must hold two arrays that can grow: offsets and lengths'),
+      )
     }
     return this.writer.append(records as readonly AppendRecord[], false, locations)
   }

@@ -117,11 +117,12 @@ describe('frame locations', () => {
     const seqs = [300, 1, 150, 150, 299]
     const want = await wal.recordsAt(seqs)
     expect(await wal.recordsAt(seqs, locationsOf(appended, seqs))).toEqual(want)
-    expect(wal.metrics().locatedReads).toEqual({ hits: 5, misses: 0 })
+    // Seq 150 twice: one read, one record object.
+    expect(wal.metrics().locatedReads).toEqual({ hits: 4, misses: 0 })
     await wal.close()
     const again = await Wal.open({ dir, sync: 'always' })
     expect(await again.recordsAt(seqs, locationsOf(appended, seqs))).toEqual(want)
-    expect(again.metrics().locatedReads).toEqual({ hits: 5, misses: 0 })
+    expect(again.metrics().locatedReads).toEqual({ hits: 4, misses: 0 })
     await again.close()
   })
 
@@ -190,6 +191,38 @@ describe('frame locations', () => {
       others,
     )
     await reader.close()
+  })
+
+  it('a damaged segment header is reported before a located read of the segment', async () => {
+    const dir = tempDir()
+    const wal = await Wal.open({ dir, sync: 'always', segmentSize: 8 * 1024 })
+    const appended = await appendAll(wal, 100, 17)
+    await wal.close()
+    const [first] = segmentFiles(dir)
+    flipByte(first!, 2) // the magic
+    const reader = await Wal.openReader({ dir })
+    const err = await rejection(reader.recordsAtRaw([1], locationsOf(appended, [1])))
+    expect(err).toMatchObject({ code: 'WAL_CORRUPT' })
+    expect(reader.metrics().locatedReads.hits).toBe(0)
+    await reader.close()
+  })
+
+  it('a seq given twice with its location yields one record object; frozen arrays are refused', async () => {
+    const dir = tempDir()
+    const wal = await Wal.open({ dir, sync: 'always' })
+    const appended = await appendAll(wal, 20, 19)
+    const seqs = [7, 7, 3, 7]
+    const records = await wal.recordsAt(seqs, locationsOf(appended, seqs))
+    expect(records.map((r) => r.seq)).toEqual(seqs)
+    expect(records[0]).toBe(records[1])
+    expect(records[0]).toBe(records[3])
+    expect(wal.metrics().locatedReads).toEqual({ hits: 2, misses: 0 })
+    const frozen = { offsets: Object.freeze([]) as unknown as number[], lengths: [] }
+    await expect(wal.appendBatch([{ type: 'e', data: new Uint8Array(1) }], frozen)).rejects.toMatchObject({
+      code: 'WAL_INVALID_ARGUMENT',
+    })
+    expect(wal.lastSeq).toBe(20)
+    await wal.close()
   })
 
   it('recordsLocated yields each frame place for a range, from inside a segment', async () => {

@@ -653,7 +653,7 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
       events.offsets.reverse()
       events.lengths.reverse()
     }
-    yield* this.eventsAt(events)
+    yield* this.eventsAt(events, { stream, first: backwards ? hi : lo, step: backwards ? -1 : 1 })
   }
 
   /**
@@ -746,7 +746,8 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
       const s = this.index.summary(stream)
       next = Math.max(next, s.deletedRevision + 1)
       if (next <= s.revision) {
-        for await (const e of this.eventsAt(this.index.locate(stream, next, s.revision))) {
+        const events = this.index.locate(stream, next, s.revision)
+        for await (const e of this.eventsAt(events, { stream, first: next, step: 1 })) {
           yield e
           if (signal?.aborted) return
         }
@@ -1144,21 +1145,39 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
     return { original: undefined, covered }
   }
 
-  /** Reads events where the index says they lie, in the order given (256 at a time). */
-  private async *eventsAt(events: EventLocations): AsyncGenerator<StoredEvent<Rec>, void, undefined> {
+  /**
+   * Reads a stream's events where the index says they lie, in the order given (256 at a time), and
+   * checks that each is the event wanted: its stream and revision. A record that is not (an index that
+   * points elsewhere) is read again without the index's frame locations; still not, the store refuses
+   * to answer with `EVENTSTORE_CORRUPT` rather than hand over another stream's event.
+   *
+   * @param want - the stream, the revision of the first event, and +1 (forwards) or -1 (backwards)
+   */
+  private async *eventsAt(
+    events: EventLocations,
+    want: { stream: string; first: number; step: 1 | -1 },
+  ): AsyncGenerator<StoredEvent<Rec>, void, undefined> {
     const { seqs, offsets, lengths } = events
     if (seqs.length === 0) return
     await this.readable()
     for (let i = 0; i < seqs.length; i += 256) {
-      const records = (
+      const chunk = seqs.length <= 256 ? seqs : seqs.slice(i, i + 256)
+      const at =
         seqs.length <= 256
-          ? await this.wal.recordsAt(seqs, events)
-          : await this.wal.recordsAt(seqs.slice(i, i + 256), {
-              offsets: offsets.slice(i, i + 256),
-              lengths: lengths.slice(i, i + 256),
-            })
-      ) as WalRecord[]
-      for (const r of records) yield toStoredEvent(r) as StoredEvent<Rec>
+          ? events
+          : { offsets: offsets.slice(i, i + 256), lengths: lengths.slice(i, i + 256) }
+      let stored = (await this.wal.recordsAt(chunk, at)).map(toStoredEvent)
+      const revision = want.first + i * want.step
+      if (!eventsAre(stored, want.stream, revision, want.step)) {
+        stored = ((await this.wal.recordsAt(chunk)) as WalRecord[]).map(toStoredEvent)
+        if (!eventsAre(stored, want.stream, revision, want.step)) {
+          throw EventStoreError.CORRUPT(
+            `the stream index points ${JSON.stringify(want.stream)} at records of other streams or revisions; delete ${join(this.wal.dir, 'index')} to rebuild it`,
+            { stream: want.stream },
+          )
+        }
+      }
+      for (const e of stored) yield e as StoredEvent<Rec>
     }
   }
 
@@ -1210,6 +1229,14 @@ function toStoredEvent(r: WalRecord): StoredEvent {
     data: r.data,
     metadata: metadataOf(headers),
   }
+}
+
+/** Whether `events` are events of `stream` with revisions `first`, `first + step`, ... */
+function eventsAre(events: readonly StoredEvent[], stream: string, first: number, step: number): boolean {
+  for (let i = 0; i < events.length; i++) {
+    if (events[i]!.stream !== stream || events[i]!.revision !== first + i * step) return false
+  }
+  return true
 }
 
 function exists(s: StreamSummary): boolean {

@@ -8,7 +8,7 @@
  * seq ranges, and adjacent tables are merged so that there are about log2(events / flushEvery) of
  * them. A table only ever covers records the WAL has fdatasync'ed, so a crash can never leave the
  * index ahead of the log. On open, the tables are verified whole (CRC) and anchored to the log (the
- * time and key of each one's last covered record); whatever is missing, damaged, or does not match is
+ * time, key and frame offset of each one's last covered record); whatever is missing, damaged, or does not match is
  * dropped and re-indexed from the WAL. The index is derived data: deleting the directory costs one
  * rebuild, never an answer.
  */
@@ -345,7 +345,7 @@ export class StreamIndex {
     if (from > to) return
     const started = performance.now()
     // A long catch-up (a rebuild) writes fewer, larger tables: fewer merges, while memory stays
-    // bounded (about 16 bytes per event, plus one entry per stream).
+    // bounded (three numbers per event: seq, frame offset and length, plus one entry per stream).
     this.flushLimit = Math.max(this.flushEvery, CATCH_UP_FLUSH_EVENTS)
     try {
       for await (const r of this.wal.recordsLocated({ from, to })) {

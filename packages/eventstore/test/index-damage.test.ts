@@ -316,6 +316,47 @@ describe.concurrent('tables that claim more than the WAL has', () => {
   })
 })
 
+describe('a table whose checksums pass but whose entries point at other events', () => {
+  // Damage the CRCs cannot see (a bug, a crafted file): entries swapped between two streams, body
+  // checksum rewritten. A read must not hand over another stream's events.
+  test('readStream refuses with EVENTSTORE_CORRUPT', async () => {
+    const dir = copyOf(latest())
+    const file = tablePath(dir, 0)
+    const bytes = readFileSync(file)
+    const [start] = sections(file).entries
+    // Entries are grouped by stream in name order: s-00's come first. Swap its first entry with
+    // s-01's first.
+    const a = Buffer.from(bytes.subarray(start, start + 16))
+    const other = start + 16 * firstEntryOf(bytes, 's-01')
+    const b = Buffer.from(bytes.subarray(other, other + 16))
+    a.copy(bytes, other)
+    b.copy(bytes, start)
+    bytes.writeUInt32LE(crc32(bytes.subarray(80, bytes.length - 8)), bytes.length - 8)
+    writeFileSync(file, bytes)
+    const store = await openStore(dir, OPTIONS)
+    try {
+      const err = await collect(store.readStream('s-00')).catch((e: unknown) => e)
+      expect(err).toMatchObject({ code: 'EVENTSTORE_CORRUPT', stream: 's-00' })
+    } finally {
+      await store.close()
+    }
+  })
+})
+
+/** The index of a stream's first entry in a table file (walks the streams section). */
+function firstEntryOf(bytes: Buffer, name: string): number {
+  let o = bytes.readUIntLE(40, 6)
+  const end = bytes.readUIntLE(48, 6)
+  while (o < end) {
+    const len = bytes.readUInt16LE(o)
+    const found = bytes.toString('utf8', o + 2, o + 2 + len)
+    const first = bytes.readUIntLE(o + 2 + len, 6)
+    if (found === name) return first
+    o += 2 + len + 35 // name length, name, then the fixed fields
+  }
+  throw new Error(`no stream ${name} in the table`)
+}
+
 describe('segments laid out anew under the same index', () => {
   // A replica writes the same records into other segments (here: much smaller ones): seqs, times and
   // keys match, but frames lie elsewhere. The tables' locations would all miss: the anchors' frame
