@@ -1,4 +1,6 @@
 import { Packr } from 'msgpackr'
+import { SnapshotError } from './errors.js'
+import { unfaithfulValue } from './faithful.js'
 
 /**
  * Turns an aggregate's state into bytes and back. The `name` is stored in every snapshot file; loading
@@ -41,7 +43,9 @@ export interface RecordSerializerLike<S, T extends string = 'snapshot'> {
  * `Set`s, typed arrays, `Date`s, `Error`s and bigints round-trip with their types. Objects use
  * msgpackr's record extension with structures embedded in each snapshot (no shared structure table),
  * so a snapshot decodes on its own. Deterministic: the same state (same key and insertion order) gives
- * the same bytes.
+ * the same bytes. A state that would not load back as it was saved (a function, a class instance, a
+ * boxed primitive, a `WeakMap`, an `Error` subclass, a cycle) is refused with
+ * `SNAPSHOT_SERIALIZER_ERROR` naming the value's path, instead of being saved as something else.
  *
  * @typeParam S - the state type (the codec does not check it)
  * @returns a codec named `'msgpackr/1'`
@@ -54,7 +58,13 @@ export function msgpackrCodec<S = unknown>(): StateCodec<S> {
   const packr = new Packr({ moreTypes: true, useRecords: true, mapsAsObjects: false })
   return {
     name: 'msgpackr/1',
-    encode: (state) => packr.pack(state),
+    encode: (state) => {
+      const problem = unfaithfulValue(state)
+      if (problem !== undefined) {
+        throw SnapshotError.SERIALIZER_ERROR(`msgpackr cannot save this state faithfully: ${problem}`)
+      }
+      return packr.pack(state)
+    },
     decode: (bytes) => packr.unpack(bytes) as S,
   }
 }

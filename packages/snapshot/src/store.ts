@@ -150,6 +150,7 @@ export class SnapshotStore<S = unknown> {
     try {
       encoded = this.codec.encode(state)
     } catch (err) {
+      if (err instanceof SnapshotError) throw err
       throw SnapshotError.SERIALIZER_ERROR(`codec '${this.codec.name}' failed to encode`, {
         cause: err,
         seq,

@@ -43,6 +43,50 @@ describe('msgpackrCodec', () => {
     expect(hash(codec.encode(codec.decode(a)))).toBe(hash(a))
   })
 
+  it('refuses, at save, a state that would load back as something else, naming where', async () => {
+    class Order {
+      constructor(readonly id: string) {}
+    }
+    class InsufficientFunds extends Error {}
+    const cycle: Record<string, unknown> = { name: 'root' }
+    cycle.self = { back: cycle }
+    const cases: [unknown, RegExp][] = [
+      [{ orders: [{ id: 1, onFill: () => 0 }] }, /state\.orders\[0\]\.onFill is a function/],
+      [{ book: new Map([['o-1', new Order('o-1')]]) }, /state\.book\.get\(key 0\) is an instance of Order/],
+      [{ seen: new Set([new Number(3)]) }, /state\.seen \(member 0\) is an instance of Number/],
+      [{ cache: new WeakMap() }, /state\.cache is an instance of WeakMap/],
+      [
+        { last: new InsufficientFunds('no') },
+        /state\.last is an instance of InsufficientFunds, an Error subclass/,
+      ],
+      [cycle, /state\.self\.back refers back to an object that contains it/],
+      [{ tag: Symbol('x') }, /state\.tag is a symbol/],
+    ]
+    const store = await SnapshotStore.open<unknown>({ dir: tempDir(), codec: msgpackrCodec() })
+    for (const [state, where] of cases) {
+      const err = await rejectsWith(store.save(state, 1), 'SNAPSHOT_SERIALIZER_ERROR')
+      expect(String(err)).toMatch(where)
+    }
+    expect(await store.loadLatest()).toBeUndefined()
+    // What does round-trip is saved: shared references, null-prototype objects, built-in errors,
+    // RegExps, undefined and NaN.
+    const shared = { n: 1 }
+    const fine = {
+      a: shared,
+      b: shared,
+      bare: Object.assign(Object.create(null), { x: 1 }),
+      err: new TypeError('t'),
+      re: /x/g,
+      u: undefined,
+      nan: Number.NaN,
+      bytes: new Float64Array([1.5]),
+    }
+    await store.save(fine, 2)
+    const loaded = (await store.loadLatest())!.state as typeof fine
+    expect(loaded).toMatchObject({ a: { n: 1 }, b: { n: 1 }, bare: { x: 1 }, re: /x/g })
+    expect(loaded.err).toBeInstanceOf(TypeError)
+  })
+
   it('returns bytes that later encodes do not overwrite', () => {
     const codec = msgpackrCodec()
     const first = codec.encode({ a: 1 })
