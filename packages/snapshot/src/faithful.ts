@@ -27,49 +27,71 @@ const BUILT_IN_ERRORS = new Set<unknown>([
  * @returns e.g. `"state.onFill is a function (it would load back as undefined)"`, or undefined
  */
 export function unfaithfulValue(state: unknown): string | undefined {
-  // Objects on the path from the root: meeting one again is a cycle. Shared (not cyclic) references
-  // are fine: they load back as copies with the same content.
-  const path = new Set<object>()
-  const visit = (value: unknown, at: string): string | undefined => {
-    if (typeof value === 'function') return `${at} is a function (it would load back as undefined)`
-    if (typeof value === 'symbol') return `${at} is a symbol (msgpackr cannot store it)`
+  // The path of the value found is built on the way back out (no string per value on the way in).
+  const steps: string[] = []
+  const via = (step: string, found: string): string => {
+    steps.push(step)
+    return found
+  }
+  // A cycle nests without end: a depth bound finds it without remembering every object on the path
+  // (shared, acyclic references are fine: they load back as copies with the same content).
+  let depth = 0
+  const visit = (value: unknown): string | undefined => {
+    if (typeof value === 'function') return 'is a function (it would load back as undefined)'
+    if (typeof value === 'symbol') return 'is a symbol (msgpackr cannot store it)'
     if (typeof value !== 'object' || value === null) return undefined
-    if (path.has(value)) return `${at} refers back to an object that contains it (a cycle)`
-    const kind = unfaithfulKind(value)
-    if (kind !== undefined) return `${at} is ${kind}`
-    path.add(value)
+    if (depth >= MAX_DEPTH) return `nests ${MAX_DEPTH} levels deep: a cycle, or deeper than msgpackr packs`
+    const plain = isPlain(value)
+    const kind = plain ? undefined : unfaithfulKind(value)
+    if (kind !== undefined) return `is ${kind}`
+    depth++
     try {
-      if (Array.isArray(value)) {
+      if (plain) {
+        for (const key in value) {
+          if (!Object.hasOwn(value, key)) continue
+          const found = visit((value as Record<string, unknown>)[key])
+          if (found) return via(`.${key}`, found)
+        }
+      } else if (Array.isArray(value)) {
         for (let i = 0; i < value.length; i++) {
-          const found = visit(value[i], `${at}[${i}]`)
-          if (found) return found
+          const found = visit(value[i])
+          if (found) return via(`[${i}]`, found)
         }
       } else if (value instanceof Map) {
         let i = 0
         for (const [k, v] of value) {
-          const found = visit(k, `${at} (key ${i})`) ?? visit(v, `${at}.get(key ${i})`)
-          if (found) return found
+          let found = visit(k)
+          if (found) return via(` (key ${i})`, found)
+          found = visit(v)
+          if (found) return via(`.get(key ${i})`, found)
           i++
         }
       } else if (value instanceof Set) {
         let i = 0
         for (const v of value) {
-          const found = visit(v, `${at} (member ${i++})`)
-          if (found) return found
-        }
-      } else if (isPlain(value)) {
-        for (const key of Object.keys(value)) {
-          const found = visit((value as Record<string, unknown>)[key], `${at}.${key}`)
-          if (found) return found
+          const found = visit(v)
+          if (found) return via(` (member ${i})`, found)
+          i++
         }
       }
       return undefined
     } finally {
-      path.delete(value)
+      depth--
     }
   }
-  return visit(state, 'state')
+  const found = visit(state)
+  if (found === undefined) return undefined
+  steps.reverse()
+  // A cycle's path is as long as the bound: show its two ends.
+  const shown =
+    steps.length <= 24
+      ? steps.join('')
+      : `${steps.slice(0, 12).join('')}…(${steps.length - 24} more steps)…${steps.slice(-12).join('')}`
+  return `state${shown} ${found}`
 }
+
+/** Nesting deeper than this is refused: a cycle never ends, and msgpackr packs recursively. */
+const MAX_DEPTH = 1000
 
 /** Why an object would not load back as itself, or undefined when its kind round-trips. */
 function unfaithfulKind(value: object): string | undefined {
