@@ -67,8 +67,9 @@ const DEFAULT_EVERY_MS = 60_000
  * @example
  * ```ts
  * const snapshotter = new Snapshotter({ wal, store, everyRecords: 50_000, lastSnapshotSeq: rec.snapshotSeq })
+ * const record = { type: 'clicked', time: Date.now(), data } // its time set here: the stored one
  * const seq = await wal.append(record)
- * state = aggregate.apply(state, { ...record, seq, time: Date.now() })
+ * state = aggregate.apply(state, { ...record, seq })
  * snapshotter.recordApplied(seq, state)
  * ```
  */
