@@ -236,25 +236,39 @@ export class Writer {
   }
 
   private admit(inputs: readonly AppendRecord[], raw: boolean, locations?: FrameLocations): Promise<number> {
+    return new Promise((resolve, reject) => this.admitInto(inputs, raw, locations, resolve, reject))
+  }
+
+  /**
+   * Encodes a group into the batch being built and arranges for `resolve` to be called with its last
+   * seq when the policy allows (or `reject` at once, if the group cannot be encoded). A group that
+   * waited for admission is settled by its own caller's callbacks, with no extra promise in between,
+   * so acknowledgements still arrive in seq order.
+   */
+  private admitInto(
+    inputs: readonly AppendRecord[],
+    raw: boolean,
+    locations: FrameLocations | undefined,
+    resolve: (seq: number) => void,
+    reject: (err: Error) => void,
+  ): void {
     if (raw) {
       const problem = rawSeqProblem(inputs as readonly RawRecord[], this.nextSeq)
-      if (problem) return Promise.reject(WalError.INVALID_ARGUMENT(problem))
+      if (problem) return reject(WalError.INVALID_ARGUMENT(problem))
     }
     let batch: Batch
     try {
       batch = this.builder.admit(inputs, raw, this.nextSeq, this.durableSeq, locations)
     } catch (err) {
-      return Promise.reject(err)
+      return reject(err as Error)
     }
     const lastSeq = this.nextSeq + inputs.length - 1
     this.nextSeq = lastSeq + 1
     this.admitted(this.builder.admittedBytes, inputs.length)
-    if (this.config.sync === 'background') return Promise.resolve(lastSeq)
-    return new Promise((resolve, reject) => {
-      batch.resolves.push(resolve)
-      batch.rejects.push(reject)
-      batch.seqs.push(lastSeq)
-    })
+    if (this.config.sync === 'background') return resolve(lastSeq)
+    batch.resolves.push(resolve)
+    batch.rejects.push(reject)
+    batch.seqs.push(lastSeq)
   }
 
   private admitted(bytes: number, records: number): void {
@@ -354,7 +368,7 @@ export class Writer {
   private admitWaiting(): void {
     while (this.waiting.length > 0 && this.pendingBytes < this.config.maxPendingBytes) {
       const w = this.waiting.shift()!
-      if (w.kind === 'group') this.admit(w.inputs, w.raw, w.locations).then(w.resolve, w.reject)
+      if (w.kind === 'group') this.admitInto(w.inputs, w.raw, w.locations, w.resolve, w.reject)
       else this.addSeqWaiter(w.kind, w.resolve, w.reject)
     }
   }

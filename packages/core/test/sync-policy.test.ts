@@ -198,6 +198,30 @@ describe('backpressure', () => {
   })
 })
 
+describe('acknowledgement order', () => {
+  it.each(['always', 'os-cache', 'background'] as const)(
+    "'%s': appends that waited for admission are acknowledged in seq order with later ones",
+    async (sync) => {
+      const wal = await Wal.open({ dir: tempDir(), sync, maxPendingBytes: 1000, bufferSize: 1000 })
+      const order: number[] = []
+      const done: Promise<unknown>[] = []
+      const append = (size: number) => {
+        const p = wal.append({ type: 'e', data: new Uint8Array(size) }).then((seq) => order.push(seq))
+        done.push(p)
+        return p
+      }
+      void append(2000) // over maxPendingBytes: the next ones wait for admission
+      // Appended from a flush's continuation, straight into the batch the waiting ones are admitted to.
+      done.push(wal.flush().then(() => append(10)))
+      for (let i = 0; i < 5; i++) void append(10)
+      await Promise.all(done)
+      expect(order).toEqual([...order].sort((a, b) => a - b))
+      expect(order).toHaveLength(7)
+      await wal.close()
+    },
+  )
+})
+
 describe('failed state', () => {
   it('an fdatasync error fails the WAL: pending and later appends reject, reopen recovers the acknowledged', async () => {
     const dir = tempDir()
