@@ -254,18 +254,25 @@ export class Writer {
   ): void {
     if (raw) {
       const problem = rawSeqProblem(inputs as readonly RawRecord[], this.nextSeq)
-      if (problem) return reject(WalError.INVALID_ARGUMENT(problem))
+      if (problem) {
+        reject(WalError.INVALID_ARGUMENT(problem))
+        return
+      }
     }
     let batch: Batch
     try {
       batch = this.builder.admit(inputs, raw, this.nextSeq, this.durableSeq, locations)
     } catch (err) {
-      return reject(err as Error)
+      reject(err as Error)
+      return
     }
     const lastSeq = this.nextSeq + inputs.length - 1
     this.nextSeq = lastSeq + 1
     this.admitted(this.builder.admittedBytes, inputs.length)
-    if (this.config.sync === 'background') return resolve(lastSeq)
+    if (this.config.sync === 'background') {
+      resolve(lastSeq)
+      return
+    }
     batch.resolves.push(resolve)
     batch.rejects.push(reject)
     batch.seqs.push(lastSeq)
