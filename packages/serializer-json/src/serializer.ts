@@ -169,9 +169,23 @@ export function jsonSerializer<const S extends JsonSchemas>(
 function buildEntries<S extends JsonSchemas>(options: JsonSerializerOptions<S>): Map<string, Entry> {
   // A Map, so a type name such as 'constructor' or '__proto__' can never hit Object.prototype.
   const entries = new Map<string, Entry>()
+  const schemas: unknown = (options as Partial<JsonSerializerOptions<S>> | undefined)?.schemas
+  if (typeof schemas !== 'object' || schemas === null) {
+    throw SerializerError.VALIDATION_FAILED(
+      'jsonSerializer needs { schemas }: an object of zod schemas keyed by record type',
+      { serializer },
+    )
+  }
   const versions = (options.versions ?? {}) as Record<string, number | undefined>
   const upcasts = (options.upcast ?? {}) as Record<string, Entry['upcast']>
-  for (const [type, schema] of Object.entries(options.schemas)) {
+  for (const [type, schema] of Object.entries(schemas as S)) {
+    const codec = schema as { safeEncode?: unknown; safeDecode?: unknown } | null
+    if (typeof codec?.safeEncode !== 'function' || typeof codec.safeDecode !== 'function') {
+      throw SerializerError.VALIDATION_FAILED(`the schema of ${type} is not a zod schema`, {
+        serializer,
+        type,
+      })
+    }
     const version = Object.hasOwn(versions, type) ? (versions[type] ?? 1) : 1
     if (!Number.isSafeInteger(version) || version < 1) {
       throw SerializerError.VALIDATION_FAILED(`version of ${type} must be a positive integer`, {

@@ -127,6 +127,15 @@ describe('jsonSerializer', () => {
   it('validates its options', () => {
     expect(() => jsonSerializer({ schemas: {} })).toThrow(/schemas must not be empty/)
     expect(() => jsonSerializer({ schemas: { T: z.any() }, versions: { T: 0 } })).toThrow(/positive integer/)
+    // The schemas map passed without `{ schemas }`, no options, a schema that is not zod: typed errors.
+    const wrong = [
+      () => jsonSerializer({ T: z.any() } as never),
+      () => jsonSerializer(undefined as never),
+      () => jsonSerializer({ schemas: { T: { type: 'string' } } } as never),
+    ]
+    for (const call of wrong) expect(caught(call).code).toBe('SERIALIZER_VALIDATION_FAILED')
+    expect(caught(wrong[0]!).message).toMatch(/needs \{ schemas \}/)
+    expect(caught(wrong[2]!).message).toMatch(/the schema of T is not a zod schema/)
   })
 })
 
