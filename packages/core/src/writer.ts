@@ -306,6 +306,14 @@ export class Writer {
         if (current) {
           await this.writeBatch(current)
           current = undefined
+          // Group commit: in 'always' the next batch costs an fdatasync, so let the callers just
+          // acknowledged finish their continuations first. Their next appends are often several
+          // promise hops away (an event store's bookkeeping, the caller's own awaits); taken at once,
+          // the batch would hold only the callers that were fewest hops away (measured: 256 appenders
+          // through @waltz/eventstore filled 143 records per fdatasync instead of 255). One event-loop
+          // turn is nothing next to an fdatasync; in the other policies it would halve a sequential
+          // appender's rate, so they take the next batch at once.
+          if (this.config.sync === 'always') await new Promise(setImmediate)
           // The interval fdatasync also runs while appends keep this loop busy (a chain of appends
           // can keep the event loop from running the timer): the loss bound of the policy holds.
           if (

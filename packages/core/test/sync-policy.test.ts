@@ -48,6 +48,31 @@ describe.each([false, true])("sync: 'always', blockingSync: %s", (blockingSync) 
     await wal.close()
   })
 
+  it('appenders whose next append comes promise hops after their acknowledgement share one batch per round', async () => {
+    // As an event store's appenders: bookkeeping and the caller's own awaits lie between an
+    // acknowledgement and the next append. Each round must still be one write + one fdatasync.
+    const wal = await Wal.open({ dir: tempDir(), sync: 'always', blockingSync })
+    const before = wal.metrics()
+    const appenders = 32
+    const rounds = 20
+    const hops = async (n: number) => {
+      for (let h = 0; h < n; h++) await Promise.resolve()
+    }
+    await Promise.all(
+      Array.from({ length: appenders }, async (_, a) => {
+        for (let i = 0; i < rounds; i++) {
+          await wal.append({ type: 'h', data: payloadFor(a * 1000 + i, 40) })
+          await hops(1 + (a % 8))
+        }
+      }),
+    )
+    const after = wal.metrics()
+    expect(after.appends - before.appends).toBe(appenders * rounds)
+    expect(after.fsyncs - before.fsyncs).toBe(rounds)
+    expect(after.batchesWritten - before.batchesWritten).toBe(rounds)
+    await wal.close()
+  })
+
   it('lets timers run between the fdatasyncs of a sequential appender', async () => {
     const wal = await Wal.open({ dir: tempDir(), sync: 'always', blockingSync })
     let done = 0
