@@ -7,6 +7,7 @@
  */
 import { MAX_SYNC_DISTANCE, segmentHeaderSize } from './format.js'
 import { type AppendRecord, type FrameTarget, grow, RecordEncoder } from './record-encoder.js'
+import { SEEK_SPACING, type SeekEntries } from './seek-file.js'
 import type { FrameLocations, RawRecord, RecordShape, Serializer } from './serializer.js'
 
 /** One write: frames of one or more whole groups, for one segment. */
@@ -38,6 +39,8 @@ export interface BatchBuilderConfig {
 
 /** The state of the active segment the builder plans rotations from. */
 export interface SegmentPlan {
+  /** Its first seq. */
+  firstSeq: number
   /** Bytes in the segment, queued batches included. */
   size: number
   /** Whether it holds any frame (a segment without frames is never rotated away). */
@@ -47,6 +50,29 @@ export interface SegmentPlan {
 
 /** The largest write buffer kept for reuse between batches. */
 const SPARE_LIMIT = 16 * 1024 * 1024
+
+/**
+ * The batch boundaries of one planned segment, about one per {@link SEEK_SPACING} bytes: where each
+ * atomic group starts is one, since groups never share a frame. What the segment's seek file holds.
+ */
+class SegmentPoints {
+  readonly seqs: number[]
+  readonly offsets: number[]
+
+  /** Starts with the segment's first frame, right after its header (or with known boundaries). */
+  constructor(headerSize: number, firstSeq: number, known?: { offsets: number[]; seqs: number[] }) {
+    this.seqs = known ? [...known.seqs] : [firstSeq]
+    this.offsets = known ? [...known.offsets] : [headerSize]
+  }
+
+  /** A group starts at `offset` with `seq`: kept when it is far enough from the last boundary kept. */
+  note(offset: number, seq: number): void {
+    if (offset - this.offsets[this.offsets.length - 1]! >= SEEK_SPACING) {
+      this.offsets.push(offset)
+      this.seqs.push(seq)
+    }
+  }
+}
 
 /** See the module comment. */
 export class BatchBuilder {
@@ -62,17 +88,44 @@ export class BatchBuilder {
   private readonly plan: SegmentPlan
   /** Bytes of the group the last {@link admit} encoded. */
   admittedBytes = 0
+  /** Batch boundaries per planned segment (by first seq), until the writer seals the segment. */
+  private readonly points = new Map<number, SegmentPoints>()
+  private planPoints: SegmentPoints
 
   /**
    * @param config - see {@link BatchBuilderConfig}
    * @param plan - the active segment as found at open
+   * @param boundaries - the batch boundaries of the frames it holds, first frame first (recovery's)
    */
-  constructor(config: BatchBuilderConfig, plan: SegmentPlan) {
+  constructor(
+    config: BatchBuilderConfig,
+    plan: SegmentPlan,
+    boundaries?: { offsets: number[]; seqs: number[] },
+  ) {
     this.config = config
     this.encoder = new RecordEncoder(config.serializer, config.maxRecordSize)
     this.headerSize = segmentHeaderSize(config.serializer.name)
     this.nextCapacity = config.bufferSize
     this.plan = { ...plan }
+    // A segment reopened with frames: recovery's walk noted their boundaries.
+    this.planPoints = new SegmentPoints(this.headerSize, plan.firstSeq, boundaries)
+    this.points.set(plan.firstSeq, this.planPoints)
+  }
+
+  /**
+   * The batch boundaries of a segment the writer is sealing (all of its batches are written), for
+   * its seek file; forgotten here.
+   *
+   * @param firstSeq - the segment's first seq
+   * @param lastSeq - its last seq
+   * @returns the boundaries, or undefined when this builder did not plan the segment
+   */
+  takePoints(firstSeq: number, lastSeq: number): SeekEntries | undefined {
+    const p = this.points.get(firstSeq)
+    if (p === undefined) return undefined
+    this.points.delete(firstSeq)
+    const seqs = Float64Array.from(p.seqs)
+    return { seqs, offsets: Float64Array.from(p.offsets), count: seqs.length, lastSeq }
   }
 
   /**
@@ -197,12 +250,16 @@ export class BatchBuilder {
           grow(batch, size)
           building.buf.copy(batch.buf, 0, at, at + size)
         }
+        plan.firstSeq = firstSeq
         plan.size = this.headerSize
         plan.hasFrames = false
         plan.createdAt = createdAt
+        this.planPoints = new SegmentPoints(this.headerSize, firstSeq)
+        this.points.set(firstSeq, this.planPoints)
       }
     }
     if (batch.length === 0) batch.firstSeq = firstSeq
+    this.planPoints.note(plan.size, firstSeq)
     plan.size += size
     plan.hasFrames = true
     return batch

@@ -103,12 +103,14 @@ export function parseSegmentFileName(name: string): number | undefined {
   return Number.isSafeInteger(seq) && seq >= 1 ? seq : undefined
 }
 
-function writeU64(buf: Buffer, value: number, offset: number): void {
+/** Writes a u64 below 2^53, little-endian. */
+export function writeU64(buf: Buffer, value: number, offset: number): void {
   buf.writeUInt32LE(value % SEQ_HIGH, offset)
   buf.writeUInt32LE(Math.floor(value / SEQ_HIGH), offset + 4)
 }
 
-function readU64(buf: Buffer, offset: number): number {
+/** Reads a little-endian u64 (not a safe integer when the bytes are damaged: callers range-check). */
+export function readU64(buf: Buffer, offset: number): number {
   // Values above 2^53 cannot be written by this code; reading one is corruption, caught by callers'
   // range checks because the result is then not a safe integer.
   return buf.readUInt32LE(offset) + buf.readUInt32LE(offset + 4) * SEQ_HIGH

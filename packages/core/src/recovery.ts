@@ -53,6 +53,8 @@ export interface RecoveredTail {
   validEnd: number
   /** Last committed seq (the header's first seq - 1 when the segment holds no frames). */
   lastSeq: number
+  /** A writer's recovery: the segment's batch boundaries (for its seek file once it is sealed). */
+  boundaries: { readonly offsets: number[]; readonly seqs: number[] } | undefined
 }
 
 /** Inputs of {@link recover}. */
@@ -89,8 +91,11 @@ export async function recover(options: RecoverOptions): Promise<Recovered> {
   } catch (err) {
     throw WalError.IO(`cannot list ${dir}`, { cause: err, file: dir })
   }
-  const { segments, unfinished } = listing
-  if (!readOnly) await removeUnfinished(files, dir, unfinished, logger)
+  const { segments, unfinished, staleSeekFiles } = listing
+  if (!readOnly) {
+    await removeUnfinished(files, dir, unfinished, logger)
+    await removeStaleSeekFiles(files, staleSeekFiles, logger)
+  }
   const removed = readOnly ? [] : unfinished
   const ref = segments[segments.length - 1]
   if (ref === undefined) {
@@ -107,6 +112,7 @@ export async function recover(options: RecoverOptions): Promise<Recovered> {
       maxRecordSize: options.maxRecordSize,
       newest: true,
       serializerName: options.serializerName,
+      boundaries: !readOnly,
     })
     const problem = scan.problem
     const incompatible = problem?.code === 'header-version' || problem?.code === 'header-serializer'
@@ -145,7 +151,15 @@ export async function recover(options: RecoverOptions): Promise<Recovered> {
     logger.info('recovered', { ...report })
     return {
       segments,
-      tail: { ref, fd: readOnly ? -1 : fd, header, damage, validEnd: scan.validEnd, lastSeq: scan.lastSeq },
+      tail: {
+        ref,
+        fd: readOnly ? -1 : fd,
+        header,
+        damage,
+        validEnd: scan.validEnd,
+        lastSeq: scan.lastSeq,
+        boundaries: scan.boundaries,
+      },
       report,
     }
   } catch (err) {
@@ -190,6 +204,23 @@ async function removeUnfinished(
     throw WalError.IO(`removing unfinished segment files in ${dir} failed`, {
       cause: err,
       file: dir,
+    })
+  }
+}
+
+/**
+ * Removes seek files nothing will read (a seek file is a cache: no directory fsync; a failure is
+ * only logged, the open goes on).
+ */
+async function removeStaleSeekFiles(
+  files: Files,
+  stale: readonly string[],
+  logger: WalLogger,
+): Promise<void> {
+  for (const path of stale) {
+    await files.unlink(path).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT')
+        logger.warn('cannot remove a stale seek file', { file: path, error: err.message })
     })
   }
 }

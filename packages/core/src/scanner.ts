@@ -35,6 +35,7 @@ import {
   type SegmentHeader,
   skimFrame,
 } from './format.js'
+import { SEEK_SPACING, seekFileOf } from './seek-file.js'
 
 /** A segment file known to the WAL. */
 export interface SegmentRef {
@@ -48,6 +49,8 @@ export interface SegmentListing {
   readonly segments: SegmentRef[]
   /** Paths of `*.wal.tmp` files: segment headers never renamed into place (they hold no records). */
   readonly unfinished: string[]
+  /** Seek files of segments not in the directory, and seek files whose write a crash cut short. */
+  readonly staleSeekFiles: string[]
 }
 
 /**
@@ -60,13 +63,21 @@ export interface SegmentListing {
 export async function listSegments(files: Files, dir: string): Promise<SegmentListing> {
   const segments: SegmentRef[] = []
   const unfinished: string[] = []
+  const seekFiles: { firstSeq: number; temp: boolean; path: string }[] = []
   for (const name of await files.readdir(dir)) {
     const firstSeq = parseSegmentFileName(name)
     if (firstSeq !== undefined) segments.push({ firstSeq, path: join(dir, name) })
     else if (name.endsWith(SEGMENT_EXT + SEGMENT_TEMP_SUFFIX)) unfinished.push(join(dir, name))
+    else {
+      const seek = seekFileOf(name)
+      if (seek !== undefined) seekFiles.push({ ...seek, path: join(dir, name) })
+    }
   }
   segments.sort((a, b) => a.firstSeq - b.firstSeq)
-  return { segments, unfinished }
+  // Seek files nothing will read: unfinished writes, and those of segments removed meanwhile.
+  const present = new Set(segments.map((s) => s.firstSeq))
+  const staleSeekFiles = seekFiles.filter((f) => f.temp || !present.has(f.firstSeq)).map((f) => f.path)
+  return { segments, unfinished, staleSeekFiles }
 }
 
 /** Stable codes of what a scan found wrong (docs/FORMAT.md lists them). */
@@ -488,6 +499,11 @@ export interface SegmentScan {
   readonly validEnd: number
   /** Seq of the last committed frame (first seq − 1 when none). */
   readonly lastSeq: number
+  /**
+   * With {@link ScanOptions.boundaries}: batch boundaries before {@link validEnd}, about one per
+   * {@link SEEK_SPACING} bytes, the first frame first (what the segment's seek file starts from).
+   */
+  readonly boundaries?: { readonly offsets: number[]; readonly seqs: number[] }
 }
 
 /** Options of {@link scanSegment}. */
@@ -498,6 +514,8 @@ export interface ScanOptions {
   newest: boolean
   /** The serializer name the header must carry; undefined accepts any. */
   serializerName?: string | undefined
+  /** Note batch boundaries as the walk passes them (a writer's recovery of its newest segment). */
+  boundaries?: boolean
 }
 
 /**
@@ -533,13 +551,36 @@ export async function scanSegment(
     expectHeader(read, ref, options.serializerName)
   }
   const walker = new FrameWalker(files, fd, header.headerSize, header.firstSeq, options.maxRecordSize)
+  const offsets = [header.headerSize]
+  const seqs = [header.firstSeq]
   let frames = 0
   let stop = await walker.next(Number.POSITIVE_INFINITY)
   while (stop === 'ok') {
     frames++
+    if (
+      options.boundaries &&
+      !walker.batchOpen &&
+      walker.frameEnd - offsets[offsets.length - 1]! >= SEEK_SPACING
+    ) {
+      offsets.push(walker.frameEnd)
+      seqs.push(walker.seq + 1)
+    }
     stop = await walker.next(Number.POSITIVE_INFINITY)
   }
-  const result = { header, fileSize, frames, validEnd: walker.committedEnd, lastSeq: walker.committedSeq }
+  const validEnd = walker.committedEnd
+  // The boundary at the valid end starts no frame (appends will, and note it themselves).
+  if (offsets.length > 1 && offsets[offsets.length - 1]! >= validEnd) {
+    offsets.pop()
+    seqs.pop()
+  }
+  const result = {
+    header,
+    fileSize,
+    frames,
+    validEnd,
+    lastSeq: walker.committedSeq,
+    ...(options.boundaries ? { boundaries: { offsets, seqs } } : {}),
+  }
   if (stop === 'end' && !walker.batchOpen) return { ...result, verdict: 'clean', problem: null }
   const judged = await judgeStop(files, fd, walker, stop, fileSize, options)
   return { ...result, ...judged }

@@ -4,19 +4,27 @@
  * {@link SEEK_SPACING} bytes. A {@link FrameWalker} may start at a batch boundary, so a read of a seq
  * deep in a segment walks a few KiB instead of the segment from its start.
  *
- * Boundaries come only from a walk of the segment's frames with every check a read makes (header,
- * checksum, length, seq and batch chains): an offset is never trusted before its frames were verified.
- * The walk is lazy and resumable: a seek walks on from where the last one stopped, as far as the seq
- * it needs and through the rest of the chunk it read, never past the segment's readable end, so every
- * frame is walked about once however the seeks arrive, and the growing newest segment is indexed as
- * it grows. Entries live in typed arrays (16 bytes each). The log state owns the segment list: it
- * says when a segment is removed, and its entries go with it.
+ * Boundaries come from two places, and a read starts only at a verified one:
+ * - A walk of the segment's frames with every check a read makes (header, checksum, length, seq and
+ *   batch chains). The walk is lazy and resumable: a seek walks on from where the last one stopped,
+ *   as far as the seq it needs and through the rest of the chunk it read, never past the segment's
+ *   readable end, so every frame is walked about once however the seeks arrive, and the growing
+ *   newest segment is indexed as it grows.
+ * - A sealed segment's seek file (`seek-file.ts`), read when a seek would otherwise walk, so the first
+ *   read in the middle of a large segment opened afresh does not walk it. Its entries are hints: the
+ *   frame at an entry is checked (intact, carrying the entry's seq) before a read starts there, and a
+ *   file whose entry fails is dropped for a walk. A writer writes a seek file after a complete walk of
+ *   a sealed segment that had none (or an unusable one).
+ *
+ * Entries live in typed arrays (16 bytes each). The log state owns the segment list: it says when a
+ * segment is removed, and its entries go with it.
  *
  * @internal
  */
 import { WalError } from './errors.js'
 import type { Fd, Files } from './files.js'
 import type { LogState } from './log-state.js'
+import type { WalLogger } from './logger.js'
 import {
   expectHeader,
   FrameWalker,
@@ -25,9 +33,12 @@ import {
   type SegmentRef,
   streamProblem,
 } from './scanner.js'
+import { readSeekFile, SEEK_SPACING, type SeekEntries, seekFileName, writeSeekFile } from './seek-file.js'
 
-/** Bytes of segment between two entries, at least (a batch longer than that has one entry). */
-export const SEEK_SPACING = 4096
+export { SEEK_SPACING } from './seek-file.js'
+
+/** Bytes of the read that checks the frame at a seek file's entry (a longer frame is read whole). */
+const HINT_CHUNK = 1024
 
 /** A batch boundary: the frame at `offset` is the first of a batch and carries `seq`. */
 export interface SeekPoint {
@@ -44,6 +55,13 @@ export interface SeekIndexSource {
   /** The serializer name segment headers must carry; undefined accepts any. */
   readonly serializerName: string | undefined
   readonly state: LogState
+  /** The log directory, where seek files live. */
+  readonly dir: string
+  /** Whether this index may write seek files (a writer's; a reader changes nothing on disk). */
+  readonly writeSeekFiles: boolean
+  /** The mode of seek files it writes. */
+  readonly fileMode: number
+  readonly logger: WalLogger
 }
 
 /** The entries of one segment, and how far its walk got. */
@@ -62,8 +80,18 @@ class SegmentEntries {
   complete: boolean
   /** The walk under way, if any: one at a time per segment. */
   walking: Promise<void> | undefined
+  /** The segment header's creation time (what binds a seek file to it). */
+  readonly createdAt: number
+  /**
+   * Per entry when the entries came from a seek file: 1 once the frame at the entry was checked, 0
+   * before (an unchecked entry is a hint, never a place to start reading); undefined for entries
+   * that a walk verified.
+   */
+  checked: Uint8Array | undefined
+  /** The seek file was looked for (found missing or unusable when {@link checked} is undefined). */
+  seekFileTried: boolean
 
-  constructor(firstOffset: number, firstSeq: number, capacity: number) {
+  constructor(firstOffset: number, firstSeq: number, capacity: number, createdAt: number) {
     this.seqs = new Float64Array(capacity)
     this.offsets = new Float64Array(capacity)
     this.seqs[0] = firstSeq
@@ -74,6 +102,24 @@ class SegmentEntries {
     this.size = -1
     this.complete = false
     this.walking = undefined
+    this.createdAt = createdAt
+    this.checked = undefined
+    this.seekFileTried = false
+  }
+
+  /** The entries of a sealed segment's seek file: complete, every entry to be checked before use. */
+  static fromSeekFile(file: SeekEntries, size: number, createdAt: number): SegmentEntries {
+    const entries = new SegmentEntries(file.offsets[0]!, file.seqs[0]!, 1, createdAt)
+    entries.seqs = file.seqs
+    entries.offsets = file.offsets
+    entries.length = file.count
+    entries.walkedOffset = size
+    entries.walkedSeq = file.lastSeq + 1
+    entries.size = size
+    entries.complete = true
+    entries.checked = new Uint8Array(file.count)
+    entries.seekFileTried = true
+    return entries
   }
 
   /** The walk verified everything before the boundary at `offset`, whose frame carries `seq`. */
@@ -99,7 +145,14 @@ class SegmentEntries {
 
   /** The last boundary at or before `seq` (the walked boundary counts: it lies past every entry). */
   floor(seq: number, end: number): SeekPoint {
-    if (seq >= this.walkedSeq) return { offset: this.walkedOffset, seq: this.walkedSeq, end }
+    const i = this.floorIndex(seq)
+    if (i < 0) return { offset: this.walkedOffset, seq: this.walkedSeq, end }
+    return { offset: this.offsets[i]!, seq: this.seqs[i]!, end }
+  }
+
+  /** The index of the last entry at or before `seq`, or -1 for the walked boundary. */
+  floorIndex(seq: number): number {
+    if (seq >= this.walkedSeq) return -1
     let lo = 0
     let hi = this.length - 1
     while (lo < hi) {
@@ -107,7 +160,20 @@ class SegmentEntries {
       if (this.seqs[mid]! <= seq) lo = mid
       else hi = mid - 1
     }
-    return { offset: this.offsets[lo]!, seq: this.seqs[lo]!, end }
+    return lo
+  }
+
+  /** Whether a read may start at the entry for `seq` without I/O: verified by a walk or checked. */
+  usable(seq: number): boolean {
+    const checked = this.checked
+    if (checked === undefined) return true
+    const i = this.floorIndex(seq)
+    return i < 0 || checked[i] === 1
+  }
+
+  /** The entries as a seek file holds them (a complete walk's). */
+  toSeekFile(): SeekEntries {
+    return { seqs: this.seqs, offsets: this.offsets, count: this.length, lastSeq: this.walkedSeq - 1 }
   }
 }
 
@@ -122,6 +188,8 @@ export class SeekIndex {
   private readonly source: SeekIndexSource
   /** By segment first seq; only segments a read has sought into. */
   private readonly segments = new Map<number, SegmentEntries>()
+  /** Seek files being written, one after the other. */
+  private writes: Promise<void> = Promise.resolve()
 
   /** @param source - files, limits and the log state (whose removals it follows) */
   constructor(source: SeekIndexSource) {
@@ -142,7 +210,15 @@ export class SeekIndex {
    *   `WAL_RECORD_TOO_LARGE`, `WAL_IO`
    */
   async seek(ref: SegmentRef, fd: Fd, seq: number): Promise<SeekPoint> {
-    const entries = this.segments.get(ref.firstSeq) ?? (await this.start(ref, fd))
+    let entries = this.segments.get(ref.firstSeq) ?? (await this.start(ref, fd))
+    if (seq > entries.walkedSeq && !entries.complete && !entries.seekFileTried) {
+      entries = await this.loadSeekFile(entries, ref, fd)
+    }
+    if (entries.checked !== undefined) {
+      const point = await this.checkEntry(entries, ref, fd, seq)
+      if (point !== undefined) return point
+      entries = this.segments.get(ref.firstSeq) ?? (await this.start(ref, fd))
+    }
     for (;;) {
       if (seq <= entries.walkedSeq || entries.complete) break
       const other = entries.walking
@@ -161,6 +237,11 @@ export class SeekIndex {
       break
     }
     return entries.floor(seq, await this.readLimit(entries, ref, fd))
+  }
+
+  /** Resolves once the seek files being written are written (or failed: a seek file is a cache). */
+  settled(): Promise<void> {
+    return this.writes
   }
 
   /**
@@ -196,6 +277,7 @@ export class SeekIndex {
     const entries = this.segments.get(ref.firstSeq)
     if (entries === undefined || entries.walking !== undefined) return undefined
     if (seq > entries.walkedSeq && !entries.complete) return undefined
+    if (!entries.usable(seq)) return undefined
     const bound = this.source.state.bound(ref)
     let end: number
     if (bound.kind !== 'sealed') end = bound.kind === 'newest' ? bound.end : 0
@@ -237,6 +319,7 @@ export class SeekIndex {
       header.headerSize,
       header.firstSeq,
       Math.max(16, Math.ceil(read.fileSize / SEEK_SPACING) + 1),
+      header.createdAt,
     )
     if (state.bound(ref).kind === 'sealed') entries.size = read.fileSize
     // Removed while the header was read: keep nothing for it.
@@ -267,7 +350,7 @@ export class SeekIndex {
             seq: walker.committedSeq + 1,
           })
         }
-        entries.finish()
+        this.finish(entries, ref)
         return
       } else {
         throw problemError(ref.path, await streamProblem(files, fd, walker, maxRecordSize))
@@ -278,7 +361,103 @@ export class SeekIndex {
     while (walker.nextBuffered() === 'ok') {
       if (!walker.batchOpen) entries.reached(walker.frameEnd, walker.seq + 1)
     }
-    if (sealed && entries.walkedOffset === end) entries.finish()
+    if (sealed && entries.walkedOffset === end) this.finish(entries, ref)
+  }
+
+  /**
+   * The walk reached the end of a sealed segment. A writer whose seek file for it was missing or
+   * unusable writes one from the verified entries.
+   */
+  private finish(entries: SegmentEntries, ref: SegmentRef): void {
+    entries.finish()
+    const { files, dir, fileMode, logger, writeSeekFiles } = this.source
+    if (!writeSeekFiles || !entries.seekFileTried) return
+    const binding = { firstSeq: ref.firstSeq, createdAt: entries.createdAt, size: entries.size }
+    const file = entries.toSeekFile()
+    this.writes = this.writes
+      .then(() => writeSeekFile(files, dir, binding, file, fileMode))
+      .catch((err: Error) => {
+        logger.warn('writing a seek file failed (reads walk the segment instead)', {
+          file: seekFileName(ref.firstSeq),
+          error: err.message,
+        })
+      })
+  }
+
+  /**
+   * Looks for the seek file of a sealed segment: when it is there and agrees with the segment, its
+   * entries replace `entries` (whose walk has not reached the end).
+   *
+   * @returns the entries to seek with
+   */
+  private async loadSeekFile(entries: SegmentEntries, ref: SegmentRef, fd: Fd): Promise<SegmentEntries> {
+    entries.seekFileTried = true
+    const { files, dir, logger, state } = this.source
+    if (state.bound(ref).kind !== 'sealed') return entries
+    const size = await this.readLimit(entries, ref, fd)
+    const binding = { firstSeq: ref.firstSeq, createdAt: entries.createdAt, size }
+    let file: Awaited<ReturnType<typeof readSeekFile>>
+    try {
+      file = await readSeekFile(files, dir, binding, entries.offsets[0]!)
+    } catch (err) {
+      file = `it cannot be read (${(err as Error).message})`
+    }
+    // A sealed segment ends right before the next one begins.
+    const next = state.after(ref)
+    if (typeof file === 'object' && file.lastSeq !== (next ? next.firstSeq - 1 : file.lastSeq + 1)) {
+      file = `its last seq ${file.lastSeq} is not ${next ? next.firstSeq - 1 : 'known'}`
+    }
+    if (typeof file === 'string') {
+      logger.warn('ignoring a seek file that does not fit its segment (reads walk the segment)', {
+        file: seekFileName(ref.firstSeq),
+        reason: file,
+      })
+    }
+    if (typeof file !== 'object') return entries
+    const loaded = SegmentEntries.fromSeekFile(file, size, entries.createdAt)
+    // Keep what another read put there meanwhile; a removed segment keeps nothing.
+    if (this.segments.get(ref.firstSeq) !== entries) return this.segments.get(ref.firstSeq) ?? entries
+    this.segments.set(ref.firstSeq, loaded)
+    return loaded
+  }
+
+  /**
+   * The entry of a seek file to start reading `seq` at, once the frame there proves to be the one the
+   * entry names (intact, carrying its seq). When it is not, the file is not trusted again: the
+   * segment's entries start afresh from its header (returns undefined), and a walk decides.
+   */
+  private async checkEntry(
+    entries: SegmentEntries,
+    ref: SegmentRef,
+    fd: Fd,
+    seq: number,
+  ): Promise<SeekPoint | undefined> {
+    const i = entries.floorIndex(seq)
+    const point = entries.floor(seq, entries.size)
+    if (i < 0 || entries.checked![i] === 1) return point
+    const { files, maxRecordSize, logger } = this.source
+    const walker = new FrameWalker(files, fd, point.offset, point.seq, maxRecordSize, HINT_CHUNK)
+    if ((await walker.next(entries.size)) === 'ok') {
+      entries.checked![i] = 1
+      return point
+    }
+    logger.warn('a seek file entry does not match its segment; walking the segment instead', {
+      file: seekFileName(ref.firstSeq),
+      offset: point.offset,
+      seq: point.seq,
+    })
+    if (this.segments.get(ref.firstSeq) === entries) {
+      const fresh = new SegmentEntries(
+        entries.offsets[0]!,
+        entries.seqs[0]!,
+        Math.max(16, entries.length + 1),
+        entries.createdAt,
+      )
+      fresh.size = entries.size
+      fresh.seekFileTried = true
+      this.segments.set(ref.firstSeq, fresh)
+    }
+    return undefined
   }
 
   /**

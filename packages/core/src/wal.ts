@@ -3,7 +3,7 @@
  * `Wal.openReader` wire options, the lock, recovery, the log state, the writer and readers; the work
  * is done by those modules.
  */
-import { dirname, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { createSegment } from './create-segment.js'
 import { WalError } from './errors.js'
 import type { Files } from './files.js'
@@ -16,6 +16,7 @@ import { type ReadSource, RecordReader } from './reader.js'
 import type { AppendRecord } from './record-encoder.js'
 import { type RecoveryReport, recover } from './recovery.js'
 import { listSegments, readableEnd } from './scanner.js'
+import { seekFileName } from './seek-file.js'
 import { SeekIndex } from './seek-index.js'
 import { SegmentFds } from './segment-fds.js'
 import type {
@@ -113,6 +114,8 @@ interface WalInit {
   serializer: Serializer<string, unknown, RecordShape> | undefined
   serializerName: string | undefined
   maxRecordSize: number
+  /** A writer's: the mode of files it creates (then its seek index writes seek files). */
+  fileMode?: number
 }
 
 /**
@@ -164,13 +167,23 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
     this.state = init.state
     this.files = init.files
     const serializerName = init.serializer?.name
-    const { files, maxRecordSize, state } = init
+    const { files, maxRecordSize, state, dir, logger, fileMode } = init
+    const seeks = new SeekIndex({
+      files,
+      maxRecordSize,
+      serializerName,
+      state,
+      dir,
+      logger,
+      writeSeekFiles: fileMode !== undefined,
+      fileMode: fileMode ?? 0o600,
+    })
     const source = {
       files,
       serializerName,
       maxRecordSize,
       state,
-      seeks: new SeekIndex({ files, maxRecordSize, serializerName, state }),
+      seeks,
       fds: new SegmentFds(files, state),
       located: { hits: 0, misses: 0 },
     }
@@ -420,6 +433,11 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
     this.state.notify()
   }
 
+  /** Resolves once the seek files this instance is writing are written (a writer's close awaits it). */
+  protected seekFilesWritten(): Promise<void> {
+    return this.raw.seeks.settled()
+  }
+
   /** Resolves when more records may be readable: a reader polls the directory. */
   protected async waitForMore(signal: AbortSignal | undefined): Promise<void> {
     await waitFor(undefined, signal, READER_POLL_MS)
@@ -631,6 +649,7 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
         active,
         lastSeq,
         hasFrames: active.size > active.headerSize,
+        boundaries: tail?.boundaries,
       })
       const init: WalInit = {
         dir: o.dir,
@@ -641,6 +660,7 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
         serializer: o.serializer,
         serializerName: o.serializer.name,
         maxRecordSize: o.maxRecordSize,
+        fileMode: o.fileMode,
       }
       return new Wal<Rec>(init, writer, lock)
     } catch (err) {
@@ -758,6 +778,8 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
       // The file is gone: forget it now, so a failing directory fsync below leaves the state true
       // (a later call fsyncs again).
       this.shared.state.removeOldest()
+      // Its seek file too (one left behind is removed by the next open).
+      await this.shared.files.unlink(join(this.dir, seekFileName(oldest.firstSeq))).catch(() => {})
       removed++
       try {
         await this.shared.files.syncDir(this.dir)
@@ -815,6 +837,7 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
     try {
       await this.truncating
       await this.writer.close()
+      await this.seekFilesWritten()
     } finally {
       this.lock.release()
       // The reader's part: the files point reads keep open, and waking waiters.

@@ -15,6 +15,7 @@ import type { LogState } from './log-state.js'
 import type { WalLogger } from './logger.js'
 import { LatencyWindow } from './metrics.js'
 import type { AppendRecord } from './record-encoder.js'
+import { seekFileName, writeSeekFile } from './seek-file.js'
 import type { FrameLocations, RawRecord, RecordShape, Serializer } from './serializer.js'
 
 /**
@@ -57,6 +58,8 @@ export interface WriterInit {
   lastSeq: number
   /** Whether the active segment already holds frames. */
   hasFrames: boolean
+  /** Batch boundaries of the frames the active segment holds, when recovery noted them. */
+  boundaries?: { readonly offsets: number[]; readonly seqs: number[] } | undefined
 }
 
 type Waiting =
@@ -119,6 +122,8 @@ export class Writer {
   private syncRequested = false
   private closed = false
   private timer: NodeJS.Timeout | undefined
+  /** Seek files of sealed segments being written, one after the other, off the append path. */
+  private seekWrites: Promise<void> = Promise.resolve()
 
   /** @param init - see {@link WriterInit} */
   constructor(init: WriterInit) {
@@ -140,7 +145,13 @@ export class Writer {
         bufferSize: config.bufferSize,
         sealAt: config.sync === 'background' ? config.bufferSize : Number.POSITIVE_INFINITY,
       },
-      { size: active.size, hasFrames: init.hasFrames, createdAt: active.createdAt },
+      {
+        firstSeq: active.ref.firstSeq,
+        size: active.size,
+        hasFrames: init.hasFrames,
+        createdAt: active.createdAt,
+      },
+      init.boundaries,
     )
     if (config.sync !== 'always') {
       this.timer = setInterval(() => this.requestSync(), config.syncIntervalMs)
@@ -198,6 +209,7 @@ export class Writer {
         error ??= WalError.IO('closing the active segment failed', { cause: err })
       }
     }
+    await this.seekWrites
     if (error) throw error
   }
 
@@ -398,6 +410,7 @@ export class Writer {
     const fd = old.fd
     old.fd = -1
     await this.config.files.close(fd)
+    this.writeSeekFile(old, firstSeq - 1)
     this.active = await createSegment(
       {
         files: this.config.files,
@@ -411,6 +424,25 @@ export class Writer {
     this.state.addSegment(this.active.ref)
     this.stats.rotations++
     this.config.logger.debug('rotated segment', { file: this.active.ref.path, firstSeq })
+  }
+
+  /**
+   * Writes the seek file of a segment just sealed, in the background: appends never wait for it, and
+   * a failure only costs later reads a walk (it is logged).
+   */
+  private writeSeekFile(sealed: ActiveSegment, lastSeq: number): void {
+    const entries = this.builder.takePoints(sealed.ref.firstSeq, lastSeq)
+    if (entries === undefined) return
+    const { files, dir, fileMode, logger } = this.config
+    const binding = { firstSeq: sealed.ref.firstSeq, createdAt: sealed.createdAt, size: sealed.size }
+    this.seekWrites = this.seekWrites
+      .then(() => writeSeekFile(files, dir, binding, entries, fileMode))
+      .catch((err: Error) => {
+        logger.warn('writing a seek file failed (reads walk the segment instead)', {
+          file: seekFileName(binding.firstSeq),
+          error: err.message,
+        })
+      })
   }
 
   private fail(failure: WalError): void {

@@ -3,7 +3,8 @@
  * each frame about once however seeks arrive, never reads past the readable end of the newest
  * segment, keeps 16 bytes per entry, and forgets a segment the log state removes.
  */
-import { statSync } from 'node:fs'
+import { readdirSync, statSync, unlinkSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { payloadFor } from '../../../test-support/payload.mjs'
 import { seededRandom } from '../../../test-support/random.mjs'
@@ -12,6 +13,7 @@ import { type Files, nodeFiles } from '../src/files.js'
 import { FRAME_HEADER_SIZE } from '../src/format.js'
 import { Wal } from '../src/index.js'
 import { LogState } from '../src/log-state.js'
+import { silentLogger } from '../src/logger.js'
 import { FrameWalker, listSegments, type SegmentRef } from '../src/scanner.js'
 import { SEEK_SPACING, SeekIndex } from '../src/seek-index.js'
 
@@ -35,10 +37,17 @@ async function log(count: number, segmentSize: number) {
     }
   }
   await wal.close()
+  // These tests are about walks: without seek files (seek-file.test.ts has those).
+  for (const name of readdirSync(dir)) if (name.endsWith('.seek')) unlinkSync(join(dir, name))
   const { segments } = await listSegments(nodeFiles, dir)
   const newest = segments[segments.length - 1]!
   const end = { segmentFirstSeq: newest.firstSeq, end: statSync(newest.path).size, seq: count }
   return { dir, segments, end }
+}
+
+/** The index options of a reader of the log in `dir` (it writes no seek file). */
+function walkOnly(dir: string) {
+  return { dir, writeSeekFiles: false, fileMode: 0o600, logger: silentLogger }
 }
 
 /** Files that count the bytes read. */
@@ -66,7 +75,7 @@ async function withFd<T>(ref: SegmentRef, use: (fd: number) => Promise<T>): Prom
 
 describe('SeekIndex', () => {
   it('answers with a verified batch boundary at most about 4 KiB before the seq', async () => {
-    const { segments, end } = await log(6000, 512 * 1024)
+    const { dir, segments, end } = await log(6000, 512 * 1024)
     expect(segments.length).toBeGreaterThan(2)
     const state = new LogState(segments, end)
     const index = new SeekIndex({
@@ -74,6 +83,7 @@ describe('SeekIndex', () => {
       maxRecordSize: MAX_RECORD,
       serializerName: undefined,
       state,
+      ...walkOnly(dir),
     })
     const rnd = seededRandom(3)
     for (let i = 0; i < 300; i++) {
@@ -97,7 +107,7 @@ describe('SeekIndex', () => {
   })
 
   it('walks each frame about once, reads nothing for what it has, and holds 16 bytes per entry', async () => {
-    const { segments, end } = await log(20_000, 8 * 1024 * 1024)
+    const { dir, segments, end } = await log(20_000, 8 * 1024 * 1024)
     const ref = segments[0]!
     const size = statSync(ref.path).size
     expect(size).toBeGreaterThan(3 * 1024 * 1024)
@@ -108,6 +118,7 @@ describe('SeekIndex', () => {
       maxRecordSize: MAX_RECORD,
       serializerName: undefined,
       state,
+      ...walkOnly(dir),
     })
     await withFd(ref, async (fd) => {
       // Ascending seqs, each a little further: the walk goes on from where it stopped.
@@ -126,7 +137,7 @@ describe('SeekIndex', () => {
   })
 
   it('indexes the newest segment up to its readable end, never past it, and on as it grows', async () => {
-    const { segments, end } = await log(3000, 64 * 1024 * 1024)
+    const { dir, segments, end } = await log(3000, 64 * 1024 * 1024)
     expect(segments).toHaveLength(1)
     const ref = segments[0]!
     // A reader that knows only part of the newest segment: the boundary of seq 2000 (found by a walk).
@@ -135,6 +146,7 @@ describe('SeekIndex', () => {
       maxRecordSize: MAX_RECORD,
       serializerName: undefined,
       state: new LogState(segments, end),
+      ...walkOnly(dir),
     })
     const known = await withFd(ref, async (fd) => {
       const point = await full.seek(ref, fd, 2000)
@@ -148,6 +160,7 @@ describe('SeekIndex', () => {
       maxRecordSize: MAX_RECORD,
       serializerName: undefined,
       state,
+      ...walkOnly(dir),
     })
     await withFd(ref, async (fd) => {
       const point = await index.seek(ref, fd, 2900)
@@ -161,7 +174,7 @@ describe('SeekIndex', () => {
   })
 
   it('forgets a segment the log state removes, by retention or by a refresh', async () => {
-    const { segments, end } = await log(4000, 128 * 1024)
+    const { dir, segments, end } = await log(4000, 128 * 1024)
     expect(segments.length).toBeGreaterThan(4)
     const state = new LogState(segments, end)
     const index = new SeekIndex({
@@ -169,6 +182,7 @@ describe('SeekIndex', () => {
       maxRecordSize: MAX_RECORD,
       serializerName: undefined,
       state,
+      ...walkOnly(dir),
     })
     for (const ref of segments) await withFd(ref, (fd) => index.seek(ref, fd, ref.firstSeq + 50))
     expect(index.stats().map((s) => s.firstSeq)).toEqual(segments.map((s) => s.firstSeq))
