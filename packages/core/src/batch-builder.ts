@@ -7,7 +7,7 @@
  */
 import { MAX_SYNC_DISTANCE, segmentHeaderSize } from './format.js'
 import { type AppendRecord, type FrameTarget, grow, RecordEncoder } from './record-encoder.js'
-import { SEEK_SPACING, type SeekEntries } from './seek-file.js'
+import { SEEK_FILE_SPACING, type SeekEntries } from './seek-file.js'
 import type { FrameLocations, RawRecord, RecordShape, Serializer } from './serializer.js'
 
 /** One write: frames of one or more whole groups, for one segment. */
@@ -52,7 +52,7 @@ export interface SegmentPlan {
 const SPARE_LIMIT = 16 * 1024 * 1024
 
 /**
- * The batch boundaries of one planned segment, about one per {@link SEEK_SPACING} bytes: where each
+ * The batch boundaries of one planned segment, about one per {@link SEEK_FILE_SPACING} bytes: where each
  * atomic group starts is one, since groups never share a frame. What the segment's seek file holds.
  */
 class SegmentPoints {
@@ -67,7 +67,7 @@ class SegmentPoints {
 
   /** A group starts at `offset` with `seq`: kept when it is far enough from the last boundary kept. */
   note(offset: number, seq: number): void {
-    if (offset - this.offsets[this.offsets.length - 1]! >= SEEK_SPACING) {
+    if (offset - this.offsets[this.offsets.length - 1]! >= SEEK_FILE_SPACING) {
       this.offsets.push(offset)
       this.seqs.push(seq)
     }

@@ -251,7 +251,7 @@ export class RecordReader {
     if (this.nextSeq > header.firstSeq) {
       // Reading starts inside this segment (only the first one read can): start at the nearest
       // indexed batch boundary before it, with small reads first (a range read may want few records).
-      const start = await seeks.seek(ref, fd, this.nextSeq)
+      const start = await seeks.seek(ref, fd, this.nextSeq, read)
       this.walker = new FrameWalker(files, fd, start.offset, start.seq, maxRecordSize, SEEK_READ)
     } else {
       this.walker = new FrameWalker(files, fd, header.headerSize, header.firstSeq, maxRecordSize)

@@ -35,7 +35,7 @@ import {
   type SegmentHeader,
   skimFrame,
 } from './format.js'
-import { SEEK_SPACING, seekFileOf } from './seek-file.js'
+import { SEEK_FILE_SPACING, seekFileOf } from './seek-file.js'
 
 /** A segment file known to the WAL. */
 export interface SegmentRef {
@@ -501,7 +501,7 @@ export interface SegmentScan {
   readonly lastSeq: number
   /**
    * With {@link ScanOptions.boundaries}: batch boundaries before {@link validEnd}, about one per
-   * {@link SEEK_SPACING} bytes, the first frame first (what the segment's seek file starts from).
+   * {@link SEEK_FILE_SPACING} bytes, the first frame first (what the segment's seek file starts from).
    */
   readonly boundaries?: { readonly offsets: number[]; readonly seqs: number[] }
 }
@@ -560,7 +560,7 @@ export async function scanSegment(
     if (
       options.boundaries &&
       !walker.batchOpen &&
-      walker.frameEnd - offsets[offsets.length - 1]! >= SEEK_SPACING
+      walker.frameEnd - offsets[offsets.length - 1]! >= SEEK_FILE_SPACING
     ) {
       offsets.push(walker.frameEnd)
       seqs.push(walker.seq + 1)

@@ -1,6 +1,6 @@
 /**
  * The seek file of a sealed segment (`<20 digits>.seek`, docs/FORMAT.md): the segment's batch
- * boundaries (file offset and the seq of the frame there), about one per {@link SEEK_SPACING} bytes,
+ * boundaries (file offset and the seq of the frame there), about one per {@link SEEK_FILE_SPACING} bytes,
  * so a read starting in the middle of a segment opened afresh need not walk it from its start.
  *
  * A seek file is a cache, never a source of truth. It is bound to its segment (first seq, creation
@@ -10,21 +10,40 @@
  *
  * @internal
  */
+import { endianness } from 'node:os'
 import { join } from 'node:path'
 import { crc32 } from './checksum.js'
 import type { Files } from './files.js'
 import { readU64, writeU64 } from './format.js'
 
-/** Bytes of segment between two seek entries, at least (a batch longer than that has one entry). */
+/** Bytes of segment between two in-memory seek entries a walk makes, at least. */
 export const SEEK_SPACING = 4096
+
+/**
+ * Bytes of segment between two entries of a seek file, at least (a batch longer than that has one
+ * entry). Sparser than a walk's: a seek file is read whole on the way to a read's first record, and
+ * the fresh memory it is read into costs a page fault per 4 KiB (measured here: a 256 KiB file, one
+ * entry per 4 KiB of a 64 MiB segment, took 1 ms to read; a read then walks at most this far).
+ */
+export const SEEK_FILE_SPACING = 32 * 1024
 
 /** `WZSK` read as a little-endian u32. */
 const SEEK_MAGIC = 0x4b535a57
 const SEEK_VERSION = 1
-/** magic u32, version u16, reserved u16, first seq u64, created u64, size u64, last seq u64, count u32. */
-const SEEK_HEADER = 4 + 2 + 2 + 8 + 8 + 8 + 8 + 4
+/**
+ * magic u32, version u16, reserved u16, first seq u64, created u64, size u64, last seq u64, count u32,
+ * reserved u32: 48 bytes, so the entry columns that follow are 8-byte aligned.
+ */
+const SEEK_HEADER = 48
+/** Per entry: its offset in the offsets column and its seq in the seqs column, f64 each. */
 const SEEK_ENTRY = 16
 const SEEK_TRAILER = 4
+/**
+ * The entry columns are little-endian f64 (integers below 2^53, exact), so a reader maps them as
+ * typed arrays with no per-entry decoding (a seek file is read once per process, by cold code: a
+ * decoding loop over its ~16k entries cost milliseconds). A big-endian machine swaps the bytes.
+ */
+const LITTLE_ENDIAN = endianness() === 'LE'
 /** Suffix of a seek file (`<20 digits>.seek`). */
 export const SEEK_EXT = '.seek'
 /** Suffix of a seek file being written, before a number (renamed into place once complete). */
@@ -75,14 +94,37 @@ export function parseSeekFileName(name: string): number | undefined {
 }
 
 /**
- * The largest seek file a segment of `size` bytes can have: one entry per {@link SEEK_SPACING}
+ * The largest seek file a segment of `size` bytes can have: one entry per {@link SEEK_FILE_SPACING}
  * bytes, plus the first. A file larger than this is not read (a damaged length must not allocate).
  *
  * @param size - the segment's size
  * @returns bytes
  */
 export function maxSeekFileSize(size: number): number {
-  return SEEK_HEADER + SEEK_ENTRY * (Math.floor(size / SEEK_SPACING) + 2) + SEEK_TRAILER
+  return SEEK_HEADER + SEEK_ENTRY * (Math.floor(size / SEEK_FILE_SPACING) + 2) + SEEK_TRAILER
+}
+
+/**
+ * The entries a seek file keeps of a walk's: the first, then each at least {@link SEEK_FILE_SPACING}
+ * bytes past the last kept.
+ *
+ * @param entries - batch boundaries, ascending
+ * @returns the kept ones
+ */
+export function sparseEntries(entries: SeekEntries): SeekEntries {
+  const seqs: number[] = []
+  const offsets: number[] = []
+  for (let i = 0; i < entries.count; i++) {
+    if (i > 0 && entries.offsets[i]! - offsets[offsets.length - 1]! < SEEK_FILE_SPACING) continue
+    offsets.push(entries.offsets[i]!)
+    seqs.push(entries.seqs[i]!)
+  }
+  return {
+    seqs: Float64Array.from(seqs),
+    offsets: Float64Array.from(offsets),
+    count: seqs.length,
+    lastSeq: entries.lastSeq,
+  }
 }
 
 /**
@@ -93,25 +135,33 @@ export function maxSeekFileSize(size: number): number {
  * @returns the file's bytes
  */
 export function encodeSeekFile(binding: SeekBinding, entries: SeekEntries): Buffer {
-  const buf = Buffer.alloc(SEEK_HEADER + SEEK_ENTRY * entries.count + SEEK_TRAILER)
+  const count = entries.count
+  const columns = SEEK_ENTRY * count
+  const buf = Buffer.alloc(SEEK_HEADER + columns + SEEK_TRAILER)
   buf.writeUInt32LE(SEEK_MAGIC, 0)
   buf.writeUInt16LE(SEEK_VERSION, 4)
   writeU64(buf, binding.firstSeq, 8)
   writeU64(buf, binding.createdAt, 16)
   writeU64(buf, binding.size, 24)
   writeU64(buf, entries.lastSeq, 32)
-  buf.writeUInt32LE(entries.count, 40)
-  let at = SEEK_HEADER
-  for (let i = 0; i < entries.count; i++, at += SEEK_ENTRY) {
-    writeU64(buf, entries.offsets[i]!, at)
-    writeU64(buf, entries.seqs[i]!, at + 8)
-  }
-  buf.writeUInt32LE(crc32(buf, 0, at), at)
+  buf.writeUInt32LE(count, 40)
+  const offsets = entries.offsets.subarray(0, count)
+  const seqs = entries.seqs.subarray(0, count)
+  buf.set(new Uint8Array(offsets.buffer, offsets.byteOffset, 8 * count), SEEK_HEADER)
+  buf.set(new Uint8Array(seqs.buffer, seqs.byteOffset, 8 * count), SEEK_HEADER + 8 * count)
+  if (!LITTLE_ENDIAN) buf.subarray(SEEK_HEADER, SEEK_HEADER + columns).swap64()
+  const end = SEEK_HEADER + columns
+  buf.writeUInt32LE(crc32(buf, 0, end), end)
   return buf
 }
 
 /**
- * Decodes a seek file, checking it against the segment it should belong to.
+ * Decodes a seek file, checking it against the segment it should belong to. The entries are views of
+ * `buf` (on a little-endian machine), which must start 8-byte aligned in its ArrayBuffer.
+ *
+ * Entries are not checked one by one here: a read finds its entry by binary search, which only ever
+ * lands on an entry whose seq is at most the one wanted (whatever the order of the others), and the
+ * frame at that entry is checked before a read starts there (`seek-index.ts`).
  *
  * @param buf - the file's bytes
  * @param binding - the segment as its header and size say
@@ -124,7 +174,8 @@ export function decodeSeekFile(buf: Buffer, binding: SeekBinding, firstOffset: n
   if (buf.readUInt16LE(4) !== SEEK_VERSION) return `its version ${buf.readUInt16LE(4)} is not ${SEEK_VERSION}`
   const count = buf.readUInt32LE(40)
   const end = SEEK_HEADER + SEEK_ENTRY * count
-  if (buf.length !== end + SEEK_TRAILER) return `its length ${buf.length} does not fit ${count} entries`
+  if (count === 0 || buf.length !== end + SEEK_TRAILER)
+    return `its length ${buf.length} does not fit ${count} entries`
   if (buf.readUInt32LE(end) !== crc32(buf, 0, end)) return 'its checksum does not match'
   if (
     readU64(buf, 8) !== binding.firstSeq ||
@@ -134,19 +185,17 @@ export function decodeSeekFile(buf: Buffer, binding: SeekBinding, firstOffset: n
     return 'it was written for another segment (first seq, creation time or size differ)'
   }
   const lastSeq = readU64(buf, 32)
-  const seqs = new Float64Array(count)
-  const offsets = new Float64Array(count)
-  let at = SEEK_HEADER
-  for (let i = 0; i < count; i++, at += SEEK_ENTRY) {
-    offsets[i] = readU64(buf, at)
-    seqs[i] = readU64(buf, at + 8)
-    const ascending = i === 0 || (offsets[i]! > offsets[i - 1]! && seqs[i]! > seqs[i - 1]!)
-    if (!ascending || offsets[i]! >= binding.size || seqs[i]! > lastSeq) return `entry ${i} is out of order`
+  if (!Number.isSafeInteger(lastSeq) || lastSeq < binding.firstSeq) return 'its last seq is out of range'
+  let columns = buf.subarray(SEEK_HEADER, end)
+  if (!LITTLE_ENDIAN || columns.byteOffset % 8 !== 0) {
+    columns = Buffer.from(columns)
+    if (!LITTLE_ENDIAN) columns.swap64()
   }
+  const offsets = new Float64Array(columns.buffer, columns.byteOffset, count)
+  const seqs = new Float64Array(columns.buffer, columns.byteOffset + 8 * count, count)
   if (offsets[0] !== firstOffset || seqs[0] !== binding.firstSeq) {
     return "its first entry is not the segment's first frame"
   }
-  if (!Number.isSafeInteger(lastSeq)) return 'its last seq is out of range'
   return { seqs, offsets, count, lastSeq }
 }
 
@@ -225,12 +274,17 @@ export async function readSeekFile(
     throw err
   }
   try {
-    const size = await files.size(fd)
-    if (size > maxSeekFileSize(binding.size)) return `it is larger (${size} bytes) than its segment allows`
-    const buf = Buffer.allocUnsafe(size)
-    const n = await files.read(fd, buf, 0, size, 0)
+    // One read of the largest size the segment allows, plus a byte: no fstat first (a seek file is
+    // read on the way to a read's first record, and every thread-pool round trip shows there).
+    const limit = maxSeekFileSize(binding.size)
+    // Its own ArrayBuffer (not the shared pool): the entry columns are mapped 8-byte aligned.
+    const buf = Buffer.allocUnsafeSlow(limit + 1)
+    let n = 0
+    for (let got = -1; got !== 0 && n <= limit; n += got) got = await files.read(fd, buf, n, limit + 1 - n, n)
+    if (n > limit) return `it is larger than its segment allows (over ${limit} bytes)`
     return decodeSeekFile(buf.subarray(0, n), binding, firstOffset)
   } finally {
-    await files.close(fd)
+    // Not awaited: nothing depends on it, and the read's first record should not wait for it.
+    files.close(fd).catch(() => {})
   }
 }

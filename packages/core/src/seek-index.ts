@@ -28,12 +28,20 @@ import type { WalLogger } from './logger.js'
 import {
   expectHeader,
   FrameWalker,
+  type HeaderRead,
   problemError,
   readHeader,
   type SegmentRef,
   streamProblem,
 } from './scanner.js'
-import { readSeekFile, SEEK_SPACING, type SeekEntries, seekFileName, writeSeekFile } from './seek-file.js'
+import {
+  readSeekFile,
+  SEEK_SPACING,
+  type SeekEntries,
+  seekFileName,
+  sparseEntries,
+  writeSeekFile,
+} from './seek-file.js'
 
 export { SEEK_SPACING } from './seek-file.js'
 
@@ -205,12 +213,13 @@ export class SeekIndex {
    * @param ref - a readable segment of the log
    * @param fd - `ref` open for reading (the caller closes it)
    * @param seq - the seq wanted; at or after the segment's first
+   * @param headerRead - the segment's header as the caller just read it (saves reading it again)
    * @returns where a walk toward `seq` may start, and how far it may read
    * @throws WalError `WAL_CORRUPT`, `WAL_SERIALIZER_MISMATCH`, `WAL_FORMAT_UNSUPPORTED`,
    *   `WAL_RECORD_TOO_LARGE`, `WAL_IO`
    */
-  async seek(ref: SegmentRef, fd: Fd, seq: number): Promise<SeekPoint> {
-    let entries = this.segments.get(ref.firstSeq) ?? (await this.start(ref, fd))
+  async seek(ref: SegmentRef, fd: Fd, seq: number, headerRead?: HeaderRead): Promise<SeekPoint> {
+    let entries = this.segments.get(ref.firstSeq) ?? (await this.start(ref, fd, headerRead))
     if (seq > entries.walkedSeq && !entries.complete && !entries.seekFileTried) {
       entries = await this.loadSeekFile(entries, ref, fd)
     }
@@ -304,23 +313,20 @@ export class SeekIndex {
   }
 
   /** Reads and checks the segment's header: the first entry is its first frame. */
-  private async start(ref: SegmentRef, fd: Fd): Promise<SegmentEntries> {
+  private async start(ref: SegmentRef, fd: Fd, headerRead?: HeaderRead): Promise<SegmentEntries> {
     const { files, serializerName, state } = this.source
-    let read: Awaited<ReturnType<typeof readHeader>>
+    let read: HeaderRead
     try {
-      read = await readHeader(files, fd, ref)
+      read = headerRead ?? (await readHeader(files, fd, ref))
     } catch (err) {
       throw WalError.IO(`cannot read the header of ${ref.path}`, { file: ref.path, cause: err })
     }
     const header = expectHeader(read, ref, serializerName)
     const known = this.segments.get(ref.firstSeq)
     if (known !== undefined) return known
-    const entries = new SegmentEntries(
-      header.headerSize,
-      header.firstSeq,
-      Math.max(16, Math.ceil(read.fileSize / SEEK_SPACING) + 1),
-      header.createdAt,
-    )
+    // Room for a few entries: a walk grows the arrays as it goes, and a sealed segment's usually come
+    // from its seek file instead (sized to fit a whole segment, they cost an allocation per open).
+    const entries = new SegmentEntries(header.headerSize, header.firstSeq, 64, header.createdAt)
     if (state.bound(ref).kind === 'sealed') entries.size = read.fileSize
     // Removed while the header was read: keep nothing for it.
     if (state.segmentFor(ref.firstSeq)?.firstSeq === ref.firstSeq) this.segments.set(ref.firstSeq, entries)
@@ -373,7 +379,7 @@ export class SeekIndex {
     const { files, dir, fileMode, logger, writeSeekFiles } = this.source
     if (!writeSeekFiles || !entries.seekFileTried) return
     const binding = { firstSeq: ref.firstSeq, createdAt: entries.createdAt, size: entries.size }
-    const file = entries.toSeekFile()
+    const file = sparseEntries(entries.toSeekFile())
     this.writes = this.writes
       .then(() => writeSeekFile(files, dir, binding, file, fileMode))
       .catch((err: Error) => {

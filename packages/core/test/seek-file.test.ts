@@ -20,7 +20,7 @@ import { FrameWalker } from '../src/scanner.js'
 import {
   decodeSeekFile,
   encodeSeekFile,
-  SEEK_SPACING,
+  SEEK_FILE_SPACING,
   type SeekEntries,
   seekFileName,
 } from '../src/seek-file.js'
@@ -101,7 +101,7 @@ function counting(): { files: Files; bytesRead: () => number } {
 }
 
 describe('seek files', () => {
-  it('the writer writes one per sealed segment: bound to it, its entries verified batch boundaries about 4 KiB apart', async () => {
+  it('the writer writes one per sealed segment: bound to it, its entries verified batch boundaries about 32 KiB apart', async () => {
     const dir = await writeLog(6000, 256 * 1024)
     const segments = segmentFiles(dir)
     expect(segments.length).toBeGreaterThan(3)
@@ -117,12 +117,12 @@ describe('seek files', () => {
       ) as SeekEntries
       expect(typeof entries).toBe('object')
       expect(entries.lastSeq).toBe(firstSeqOf(segments[s + 1]!) - 1)
-      expect(entries.count).toBeGreaterThan(binding.size / (SEEK_SPACING + 8 * 1024))
+      expect(entries.count).toBeGreaterThan(binding.size / (SEEK_FILE_SPACING + 8 * 1024))
       const fd = await nodeFiles.open(path, 'r')
       try {
         for (let i = 0; i < entries.count; i++) {
           if (i > 0)
-            expect(entries.offsets[i]! - entries.offsets[i - 1]!).toBeGreaterThanOrEqual(SEEK_SPACING)
+            expect(entries.offsets[i]! - entries.offsets[i - 1]!).toBeGreaterThanOrEqual(SEEK_FILE_SPACING)
           // A walk may start there: the frame carries the entry's seq and begins a batch.
           const walker = new FrameWalker(nodeFiles, fd, entries.offsets[i]!, entries.seqs[i]!, MAX_RECORD)
           expect(await walker.next(binding.size)).toBe('ok')
