@@ -6,7 +6,7 @@
  * `bench/results.quick.svg`).
  *
  * Options: `--quick`, `--runs N` (default 3, quick 1), `--dir PATH` (parent of the temp dir; default the OS
- * temp dir), `--only buffered,durable,replay,recovery,eventstore,emmett`.
+ * temp dir), `--only buffered,durable,replay,recovery,seek,eventstore,emmett`.
  */
 import { fork } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs'
@@ -30,7 +30,7 @@ const { values } = parseArgs({
 })
 const quick = values.quick === true
 const MiB = 1 << 20
-const config: BenchConfig = quick
+const config: BenchConfig & { seek: NonNullable<BenchConfig['seek']> } = quick
   ? {
       quick,
       runs: Number(values.runs ?? 1),
@@ -38,6 +38,7 @@ const config: BenchConfig = quick
       durable: { sizes: [100, 1024], concurrency: [1, 16, 256], durationMs: 100 },
       replay: { records: 50_000, size: 100 },
       recovery: { small: 10 * MiB, big: 100 * MiB, recordSize: 64 * 1024, opens: 3 },
+      seek: { segmentMiB: 16, size: 100, opens: 5, warmup: { 'seek-file': 20, walk: 2 } },
       eventstore: {
         size: 100,
         append: { concurrency: 256, durationMs: 150 },
@@ -56,6 +57,7 @@ const config: BenchConfig = quick
       durable: { sizes: [100, 1024], concurrency: [1, 16, 256], durationMs: 600 },
       replay: { records: 1_000_000, size: 100 },
       recovery: { small: 10 * MiB, big: 1024 * MiB, recordSize: 64 * 1024, opens: 6 },
+      seek: { segmentMiB: 64, size: 100, opens: 11, warmup: { 'seek-file': 100, walk: 3 } },
       eventstore: {
         size: 100,
         append: { concurrency: 256, durationMs: 1_000 },
@@ -110,7 +112,7 @@ if (values.render !== undefined) {
   process.exit(0)
 }
 
-const WORKLOADS = ['buffered', 'durable', 'replay', 'recovery', 'eventstore', 'emmett']
+const WORKLOADS = ['buffered', 'durable', 'replay', 'recovery', 'seek', 'eventstore', 'emmett']
 const only = new Set((values.only ?? WORKLOADS.join(',')).split(','))
 for (const w of only) if (!WORKLOADS.includes(w)) throw new Error(`--only: unknown workload ${w}`)
 
@@ -187,6 +189,7 @@ const REPLAY = [
   'level',
   'fs-read',
 ]
+const SEEK = ['seek-file', 'walk']
 const ES_APPEND = ['store', 'wal']
 const ES_READ = ['store', 'sqlite']
 const ES_OPEN = ['store', 'wal']
@@ -199,6 +202,7 @@ try {
   const needed =
     512 * MiB +
     (only.has('recovery') ? config.recovery.big + config.recovery.small : 0) +
+    (only.has('seek') ? 2 * config.seek.segmentMiB * MiB : 0) +
     (only.has('replay') ? config.replay.records * 1000 : 0) +
     (only.has('eventstore') ? es.streams * es.perStream * 1000 : 0)
   if (freeBytes < needed) {
@@ -234,6 +238,17 @@ try {
         ),
       )
     }
+  }
+
+  let seekDir: string | undefined
+  let seekLastSeq = 0
+  if (only.has('seek')) {
+    seekDir = join(root, 'seek')
+    log(`seek: writing a log whose first segment is ${config.seek.segmentMiB} MiB`)
+    const params = { segmentMiB: config.seek.segmentMiB, size: config.seek.size }
+    const prep = await runTask('seek-prepare', params, seekDir)
+    record('seek|prepare', 0, prep)
+    seekLastSeq = prep.metrics.segmentLastSeq!
   }
 
   let esDir: string | undefined
@@ -287,6 +302,14 @@ try {
         )
       }
       log('  recovery done')
+    }
+    if (seekDir) {
+      for (const system of rotate(SEEK, run)) {
+        const warmup = config.seek.warmup[system as keyof typeof config.seek.warmup]
+        const params = { system, opens: config.seek.opens, warmup, segmentLastSeq: seekLastSeq }
+        record(`seek|${system}`, run, await runTask('seek-first', params, seekDir))
+      }
+      log('  seek done')
     }
     if (esDir) {
       for (const system of rotate(ES_APPEND, run)) {

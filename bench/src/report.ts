@@ -14,6 +14,15 @@ export interface BenchConfig {
   durable: { sizes: number[]; concurrency: number[]; durationMs: number }
   replay: { records: number; size: number }
   recovery: { small: number; big: number; recordSize: number; opens: number }
+  /** Section 4.1: a read starting mid-segment (absent from results written before it existed). */
+  seek?: {
+    segmentMiB: number
+    size: number
+    /** Timed reads per run, each with a fresh reader. */
+    opens: number
+    /** Untimed reads first, per system (a walk of the segment takes ~100 times longer). */
+    warmup: { 'seek-file': number; walk: number }
+  }
   /** Workload 6, `@waltz/eventstore` (absent from results written before it existed). */
   eventstore: {
     /** Payload bytes of every event. */
@@ -486,6 +495,8 @@ export async function renderMarkdown(
     p()
   }
 
+  if (config.seek && m.has('seek|seek-file')) renderSeek(config.seek, m, p)
+
   const memoryRows: Array<[string, string[]]> = [
     [
       'waltz',
@@ -532,6 +543,46 @@ export async function renderMarkdown(
   if (config.eventstore && m.has('eventstore|append|store')) renderEventStore(config, m, p)
   if (config.emmett && m.has('emmett|commands|waltz')) renderEmmett(config.emmett, m, p)
   return out.join('\n')
+}
+
+/** Section 4.1: the first record of `records({ from })` in the middle of a sealed segment. */
+function renderSeek(cfg: NonNullable<BenchConfig['seek']>, m: Measured, p: (s?: string) => void): void {
+  const prep = m.get('seek|prepare')?.[0]?.metrics ?? {}
+  const after = med(m, 'seek|seek-file', 'ms')
+  p('### 4.1 Starting a read in the middle of a segment')
+  p()
+  p(
+    `A log of ${cfg.size}-byte records whose first segment is sealed at ${fmt((prep.segmentBytes ?? Number.NaN) / MiB, 1)} MiB (${fmt(prep.segmentLastSeq ?? Number.NaN)} records; its seek file is ${fmt((prep.seekFileBytes ?? Number.NaN) / 1024)} KiB).`,
+  )
+  p(
+    'In a fresh process, each read opens a new `Wal.openReader` instance (nothing of the segment indexed in memory), then',
+  )
+  p(
+    '`records({ from })` is timed from the call to its first record, `from` in the middle half of the segment. "before" is',
+  )
+  p(
+    'the same segments hard-linked into a directory without seek files: the read walks the segment up to `from`, as every',
+  )
+  p(
+    `such read did before seek files. "first" is the process's first read (module code and JIT cold); then ${cfg.warmup['seek-file']} untimed reads`,
+  )
+  p(
+    `(${cfg.warmup.walk} for the walk), then ${cfg.opens} timed ones: their median and max. The page cache is warm. Target: ≤ 1 ms.`,
+  )
+  p()
+  p('| read | first ms | median ms | max ms | |')
+  p('|---|--:|--:|--:|---|')
+  for (const [system, name] of [
+    ['seek-file', 'after: with the seek file'],
+    ['walk', 'before: no seek file (walk)'],
+  ] as const) {
+    const k = `seek|${system}`
+    const verdict = system === 'seek-file' ? (after <= 1 ? 'met' : '**not met**') : ''
+    p(
+      `| ${name} | ${fmt(med(m, k, 'coldMs'), 3)} | ${fmt(med(m, k, 'ms'), 3)} | ${fmt(med(m, k, 'maxMs'), 3)} | ${verdict} |`,
+    )
+  }
+  p()
 }
 
 /** Section 7: emmett's `CommandHandler` on `@waltz/emmett` and on emmett's own SQLite store. */

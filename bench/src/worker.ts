@@ -34,6 +34,7 @@ import {
   type TaskSpec,
 } from './common.js'
 import { eventStoreTasks } from './eventstore.js'
+import { seekTasks } from './seek.js'
 import { type AnySerializer, type BenchRecord, type SerializerName, serializerCase } from './serializers.js'
 
 async function openWal(
@@ -433,6 +434,7 @@ const tasks: Record<string, (dir: string, p: Params) => Promise<Metrics>> = {
   'recovery-prepare': recoveryPrepare,
   'recovery-open': recoveryOpen,
   ...eventStoreTasks,
+  ...seekTasks,
   // Loaded by its own task only: emmett and sqlite3 would weigh on every other measurement's RSS.
   'emmett-commands': async (dir, p) => (await import('./emmett.js')).emmettCommands(dir, p),
 }
