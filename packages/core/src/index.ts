@@ -16,6 +16,7 @@ export { type LockOwner, readLock } from './lock.js'
 export { consoleLogger, type LogLevel, silentLogger, type WalLogger } from './logger.js'
 export { WAL_DEFAULTS, type WalOptions, type WalReaderOptions } from './options.js'
 export type { RecoveryReport } from './recovery.js'
+export type { RetentionCounters, RetentionOptions } from './retention.js'
 export type { ScanProblemCode, Verdict } from './scanner.js'
 export {
   type AppendInput,

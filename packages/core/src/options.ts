@@ -5,6 +5,7 @@
 import { WalError } from './errors.js'
 import { type Files, nodeFiles } from './files.js'
 import { silentLogger, type WalLogger } from './logger.js'
+import type { ResolvedRetention, RetentionOptions } from './retention.js'
 import { bytesSerializer, type RecordShape, type Serializer } from './serializer.js'
 import type { SyncPolicy } from './writer.js'
 
@@ -108,6 +109,12 @@ export interface WalOptions<Rec extends RecordShape = RecordShape<string, Uint8A
   firstSeq?: number
   /** Where to report recovery, rotation and failures. Default: silent. */
   logger?: WalLogger
+  /**
+   * Remove old sealed segments by age and total size, never one holding a record at or above
+   * `keepFrom()`: see {@link RetentionOptions}. Passes run after each rotation and every `intervalMs`,
+   * never on the append path. Default: keep everything.
+   */
+  retention?: RetentionOptions
 }
 
 /** Reader options after validation, defaults applied. */
@@ -131,6 +138,7 @@ export interface ResolvedWalOptions extends ResolvedReaderOptions {
   maxPendingBytes: number
   fileMode: number
   firstSeq: number
+  retention: ResolvedRetention | undefined
 }
 
 /** Largest timer Node runs as asked (larger ones fire after 1 ms). */
@@ -205,6 +213,7 @@ const WAL_KEYS: readonly string[] = [
   'maxPendingBytes',
   'fileMode',
   'firstSeq',
+  'retention',
 ]
 
 /** Refuses keys that are no option: a typo (`syncPolicy: 'always'`) must not open with a default. */
@@ -268,5 +277,30 @@ export function resolveWalOptions(options: unknown): ResolvedWalOptions {
     maxPendingBytes: integer('maxPendingBytes', o.maxPendingBytes ?? WAL_DEFAULTS.maxPendingBytes, 1),
     fileMode: integer('fileMode', o.fileMode ?? WAL_DEFAULTS.fileMode, 0, 0o777),
     firstSeq: integer('firstSeq', o.firstSeq ?? 1, 1),
+    retention: o.retention === undefined ? undefined : resolveRetention(o.retention),
+  }
+}
+
+const RETENTION_KEYS: readonly string[] = ['maxAgeMs', 'maxBytes', 'keepFrom', 'intervalMs']
+
+/** Validates the retention options and applies defaults. */
+function resolveRetention(options: unknown): ResolvedRetention {
+  if (typeof options !== 'object' || options === null) {
+    throw WalError.INVALID_ARGUMENT(
+      'retention must be an object { maxAgeMs?, maxBytes?, keepFrom?, intervalMs? }',
+    )
+  }
+  for (const key of Object.keys(options)) {
+    if (!RETENTION_KEYS.includes(key)) throw WalError.INVALID_ARGUMENT(`retention has no option '${key}'`)
+  }
+  const r = options as RetentionOptions
+  if (r.keepFrom !== undefined && typeof r.keepFrom !== 'function') {
+    throw WalError.INVALID_ARGUMENT('retention.keepFrom must be a function returning a seq')
+  }
+  return {
+    maxAgeMs: positive('retention.maxAgeMs', r.maxAgeMs ?? Number.POSITIVE_INFINITY, true),
+    maxBytes: positive('retention.maxBytes', r.maxBytes ?? Number.POSITIVE_INFINITY, true),
+    keepFrom: r.keepFrom,
+    intervalMs: positive('retention.intervalMs', r.intervalMs ?? 60_000, false, MAX_TIMER_MS),
   }
 }

@@ -15,6 +15,7 @@ import { readRecordsAt } from './point-reader.js'
 import { type ReadSource, RecordReader } from './reader.js'
 import type { AppendRecord } from './record-encoder.js'
 import { type RecoveryReport, recover } from './recovery.js'
+import { Retention, type RetentionCounters, segmentFileSize } from './retention.js'
 import { listSegments, readableEnd } from './scanner.js'
 import { seekFileName } from './seek-file.js'
 import { SeekIndex } from './seek-index.js'
@@ -65,6 +66,11 @@ export interface WalMetrics {
   durableSeq: number
   /** What recovery did on open. */
   recovery: RecoveryReport
+  /**
+   * Segment removals since open: retention passes run, and segments and bytes removed (by retention
+   * and by `truncateBefore`). Zeros for a reader.
+   */
+  retention: RetentionCounters
   /** Point reads given a location (`recordsAt` with {@link FrameLocations}) since open. */
   locatedReads: {
     /** Records read with one read at their location. */
@@ -413,6 +419,7 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
       durableSeq: this.state.lastSeq,
       recovery: this.recovery,
       locatedReads: { ...this.raw.located },
+      retention: { passes: 0, segmentsRemoved: 0, bytesRemoved: 0 },
     }
   }
 
@@ -584,13 +591,46 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
   private readonly lock: Lock
   /** The log state, files and logger this writer shares with the reader it extends. */
   private readonly shared: WalInit
+  /** Segment removals (`truncateBefore` and retention passes), one after the other. */
   private truncating: Promise<unknown> = Promise.resolve()
+  private readonly retention: Retention | undefined
+  private retentionTimer: NodeJS.Timeout | undefined
+  private readonly removals: RetentionCounters = { passes: 0, segmentsRemoved: 0, bytesRemoved: 0 }
 
-  private constructor(init: WalInit, writer: Writer, lock: Lock) {
+  private constructor(init: WalInit, writer: Writer, lock: Lock, retention: Retention | undefined) {
     super(init)
     this.shared = init
     this.writer = writer
     this.lock = lock
+    this.retention = retention
+    if (retention) {
+      this.retentionTimer = setInterval(() => this.runRetention(), retention.intervalMs)
+      // Retention must not keep an idle process alive.
+      this.retentionTimer.unref()
+      // A restart after a long pause: apply the policy now, not at the first rotation or tick.
+      this.runRetention()
+    }
+  }
+
+  /**
+   * Queues a retention pass behind any removal under way. Never on the append path: rotations and
+   * the timer call it, and nothing waits for it but `close`. A failing pass is logged; the WAL goes on.
+   */
+  private runRetention(): void {
+    const retention = this.retention
+    if (!retention || this.closed) return
+    this.truncating = this.truncating
+      .then(async () => {
+        if (this.closed) return
+        this.removals.passes++
+        const cut = await retention.cut(Date.now())
+        if (cut !== undefined) await this.removeSegmentsBefore(cut)
+      })
+      .catch((err: Error) => {
+        this.shared.logger.error('retention pass failed; segments stay until the next pass', {
+          error: err.message,
+        })
+      })
   }
 
   /**
@@ -643,6 +683,17 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
         end: active.size,
         seq: lastSeq,
       })
+      let writerRef: Writer | undefined
+      let walRef: Wal<Rec> | undefined
+      const retention = o.retention
+        ? new Retention(o.retention, {
+            files: o.files,
+            state,
+            logger: o.logger,
+            serializerName: o.serializer.name,
+            newestSize: () => writerRef?.activeSize ?? 0,
+          })
+        : undefined
       const writer = new Writer({
         config: { ...o, logger: o.logger },
         state,
@@ -650,7 +701,14 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
         lastSeq,
         hasFrames: active.size > active.headerSize,
         boundaries: tail?.boundaries,
+        onSealed: retention
+          ? (ref, size, sealedAt) => {
+              retention.sealed(ref, size, sealedAt)
+              walRef?.runRetention()
+            }
+          : undefined,
       })
+      writerRef = writer
       const init: WalInit = {
         dir: o.dir,
         files: o.files,
@@ -662,7 +720,8 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
         maxRecordSize: o.maxRecordSize,
         fileMode: o.fileMode,
       }
-      return new Wal<Rec>(init, writer, lock)
+      walRef = new Wal<Rec>(init, writer, lock, retention)
+      return walRef
     } catch (err) {
       lock.release()
       if (err instanceof WalError) throw err
@@ -768,6 +827,10 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
     for (;;) {
       const [oldest, next] = this.shared.state.list
       if (oldest === undefined || next === undefined || next.firstSeq > seq) break
+      // Counted in the metrics; a size that cannot be read counts as 0 (the removal goes on).
+      const bytes = await (this.retention?.size(oldest) ?? segmentFileSize(this.shared.files, oldest)).catch(
+        () => 0,
+      )
       try {
         await this.shared.files.unlink(oldest.path)
       } catch (err) {
@@ -778,9 +841,11 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
       // The file is gone: forget it now, so a failing directory fsync below leaves the state true
       // (a later call fsyncs again).
       this.shared.state.removeOldest()
+      removed++
+      this.removals.segmentsRemoved++
+      this.removals.bytesRemoved += bytes
       // Its seek file too (one left behind is removed by the next open).
       await this.shared.files.unlink(join(this.dir, seekFileName(oldest.firstSeq))).catch(() => {})
-      removed++
       try {
         await this.shared.files.syncDir(this.dir)
       } catch (err) {
@@ -819,6 +884,7 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
       durableSeq: w.durableSeq,
       recovery: this.recovery,
       locatedReads: super.metrics().locatedReads,
+      retention: { ...this.removals },
     }
   }
 
@@ -834,6 +900,7 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
 
   protected override async closeOnce(): Promise<void> {
     this.closed = true
+    if (this.retentionTimer) clearInterval(this.retentionTimer)
     try {
       await this.truncating
       await this.writer.close()

@@ -15,6 +15,7 @@ import type { LogState } from './log-state.js'
 import type { WalLogger } from './logger.js'
 import { LatencyWindow } from './metrics.js'
 import type { AppendRecord } from './record-encoder.js'
+import type { SegmentRef } from './scanner.js'
 import { seekFileName, writeSeekFile } from './seek-file.js'
 import type { FrameLocations, RawRecord, RecordShape, Serializer } from './serializer.js'
 
@@ -60,6 +61,8 @@ export interface WriterInit {
   hasFrames: boolean
   /** Batch boundaries of the frames the active segment holds, when recovery noted them. */
   boundaries?: { readonly offsets: number[]; readonly seqs: number[] } | undefined
+  /** Called when a segment is sealed, with its size and the next segment's creation time. */
+  onSealed?: ((ref: SegmentRef, size: number, sealedAt: number) => void) | undefined
 }
 
 type Waiting =
@@ -114,6 +117,7 @@ export class Writer {
   private readonly state: LogState
   private readonly config: WriterConfig
   private readonly builder: BatchBuilder
+  private readonly onSealed: ((ref: SegmentRef, size: number, sealedAt: number) => void) | undefined
   private readonly waiting: Waiting[] = []
   private readonly flushWaiters: SeqWaiter[] = []
   private readonly syncWaiters: SeqWaiter[] = []
@@ -130,6 +134,7 @@ export class Writer {
     const { config, active, lastSeq } = init
     this.config = config
     this.state = init.state
+    this.onSealed = init.onSealed
     this.active = active
     this.nextSeq = lastSeq + 1
     this.writtenSeq = lastSeq
@@ -211,6 +216,11 @@ export class Writer {
     }
     await this.seekWrites
     if (error) throw error
+  }
+
+  /** Bytes written to the active segment so far. */
+  get activeSize(): number {
+    return this.active.size
   }
 
   private blocked(): Promise<never> | undefined {
@@ -423,6 +433,7 @@ export class Writer {
     )
     this.state.addSegment(this.active.ref)
     this.stats.rotations++
+    this.onSealed?.(old.ref, old.size, createdAt)
     this.config.logger.debug('rotated segment', { file: this.active.ref.path, firstSeq })
   }
 

@@ -36,7 +36,7 @@ import { uuidv7 } from './uuid.js'
 
 /** Options of {@link EventStore.open}: the WAL's options, plus the store's own. */
 export interface EventStoreOptions<Rec extends RecordShape = RecordShape>
-  extends Omit<WalOptions<Rec>, 'serializer' | 'dir' | 'logger'> {
+  extends Omit<WalOptions<Rec>, 'serializer' | 'dir' | 'logger' | 'retention'> {
   /** The store's directory: WAL segments, `index/` and `consumers/` (created if missing). */
   dir: string
   /** Encodes event data (e.g. `jsonSerializer`, `msgpackrSerializer`). */
@@ -370,6 +370,13 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
     const { indexFlushEvents, indexCacheStreams, idempotencyWindow, serializer, ...walOptions } = options
     if (typeof serializer?.encode !== 'function' || typeof serializer.decode !== 'function') {
       throw EventStoreError.INVALID_ARGUMENT('EventStore.open needs a serializer')
+    }
+    if ('retention' in walOptions) {
+      // Revisions are counted from the log's first event: a stream index rebuilt from a log whose
+      // oldest segments are gone would number every stream wrongly.
+      throw EventStoreError.INVALID_ARGUMENT(
+        "EventStore.open has no 'retention' option yet: the stream index is rebuilt from the whole log",
+      )
     }
     const flushEvery = positiveInt('indexFlushEvents', indexFlushEvents, EVENTSTORE_DEFAULTS.indexFlushEvents)
     const cacheSize = nonNegativeInt(

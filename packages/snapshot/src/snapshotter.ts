@@ -83,6 +83,8 @@ export class Snapshotter<S> {
   private readonly onError: ((err: unknown) => void) | undefined
   private readonly timer: NodeJS.Timeout | undefined
   private lastSeq: number
+  /** The seq of the oldest snapshot the store kept after this snapshotter's last save; 0 before. */
+  private oldestRetained = 0
   private lastAt = Date.now()
   private inFlight: Promise<SavedSnapshot> | undefined
   private closed = false
@@ -117,6 +119,24 @@ export class Snapshotter<S> {
   /** The seq of the newest snapshot started (or given as `lastSnapshotSeq`). */
   get lastSnapshotSeq(): number {
     return this.lastSeq
+  }
+
+  /**
+   * For the WAL's `retention.keepFrom`: the first seq that recovery can still need, the one after the
+   * oldest snapshot the store retained at this snapshotter's last save (so a damaged newest snapshot
+   * can fall back to an older one). 0 until this snapshotter saved a snapshot: nothing is removed
+   * before.
+   *
+   * @returns the lowest seq the WAL must keep
+   * @example
+   * ```ts
+   * let snapshotter: Snapshotter<State> | undefined
+   * const wal = await Wal.open({ dir, retention: { maxAgeMs: 7 * 86_400_000, keepFrom: () => snapshotter?.keepFrom() ?? 0 } })
+   * snapshotter = new Snapshotter({ wal, store, lastSnapshotSeq: recovered.snapshotSeq })
+   * ```
+   */
+  keepFrom(): number {
+    return this.oldestRetained === 0 ? 0 : this.oldestRetained + 1
   }
 
   /** Whether a snapshot is being written. */
@@ -204,6 +224,7 @@ export class Snapshotter<S> {
       await this.wal.sync()
       const saved = await this.store.commit(prepared)
       this.logger.debug('snapshot saved', { seq: saved.seq, file: saved.file })
+      if (saved.retained.length > 0) this.oldestRetained = Math.max(this.oldestRetained, saved.retained[0]!)
       if (this.truncate && saved.retained.length > 0) {
         const removed = await this.wal.truncateBefore(saved.retained[0]! + 1)
         this.logger.debug('wal truncated', { before: saved.retained[0]! + 1, removed })

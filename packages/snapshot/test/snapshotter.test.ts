@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import type { WalLogger } from '@waltz/core'
+import { Wal, type WalLogger } from '@waltz/core'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { seededRandom } from '../../../test-support/random.mjs'
 import { tempDir } from '../../../test-support/temp-dir.js'
@@ -254,6 +254,46 @@ describe('Snapshotter', () => {
       }
       await snapshotter.close()
       expect(wal.firstSeq).toBeGreaterThan(1) // truncated: a replay from zero is no longer possible
+      await wal.close()
+    }
+  })
+
+  it("keepFrom() as the WAL's retention floor: size-based retention never removes what recovery needs", async () => {
+    const root = tempDir()
+    const random = seededRandom(12)
+    let reference = accounts.initial()
+    for (let run = 0; run < 3; run++) {
+      let snapshotter: Snapshotter<Accounts> | undefined
+      // A tiny maxBytes: without the floor, retention would remove all but the newest segment.
+      const wal = await Wal.open({
+        dir: join(root, 'wal'),
+        segmentSize: 8 * 1024,
+        retention: { maxBytes: 8 * 1024, keepFrom: () => snapshotter?.keepFrom() ?? 0, intervalMs: 5 },
+      })
+      const store = await SnapshotStore.open<Accounts>({ dir: join(root, 'snapshots'), keep: 2 })
+      const recovered = await recover({ wal, store, aggregate: accounts })
+      expect(stateHash(recovered.state)).toBe(stateHash(reference))
+      let state = recovered.state
+      snapshotter = new Snapshotter({ wal, store, everyRecords: 600, lastSnapshotSeq: recovered.snapshotSeq })
+      expect(snapshotter.keepFrom()).toBe(0) // nothing saved by this snapshotter yet: keep everything
+      for (let i = 0; i < 30; i++) {
+        const batch = Array.from({ length: 50 }, () => randomTx(random))
+        const last = await wal.appendBatch(batch)
+        batch.forEach((r, j) => {
+          const record = { ...r, seq: last - batch.length + 1 + j, time: 0 }
+          state = accounts.apply(state, record)
+          reference = accounts.apply(reference, record)
+        })
+        snapshotter.recordApplied(last, state)
+      }
+      await snapshotter.idle()
+      const floor = snapshotter.keepFrom()
+      expect(floor).toBeGreaterThan(1)
+      await new Promise((r) => setTimeout(r, 50))
+      // Retention removed segments, but none holding a record at or after the floor.
+      expect(wal.firstSeq).toBeGreaterThan(1)
+      expect(wal.firstSeq).toBeLessThanOrEqual(floor)
+      await snapshotter.close()
       await wal.close()
     }
   })
