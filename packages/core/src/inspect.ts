@@ -3,7 +3,7 @@
  * serializer and judge it, and repair a damaged log. Exported as `@waltz/core/inspect`; applications
  * use `Wal` and `Wal.openReader` (which also read any log without its serializer).
  */
-import { basename, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { WalError } from './errors.js'
 import { type Files, nodeFiles } from './files.js'
 import { acquireLock, type LockOwner, readLock } from './lock.js'
@@ -12,6 +12,7 @@ import { WAL_DEFAULTS } from './options.js'
 export type { ScanProblemCode, Verdict } from './scanner.js'
 
 import { listSegments, type ScanProblemCode, type SegmentRef, scanSegment, type Verdict } from './scanner.js'
+import { seekFileName } from './seek-file.js'
 
 /** What a scan found in one segment file. */
 export interface SegmentReport {
@@ -279,6 +280,11 @@ async function planAndRepair(
     }
     await files.syncDir(backupDir)
     await files.syncDir(dir)
+    // Seek files of the segments cut or dropped describe frames that will be gone: removed first (a
+    // seek file is a cache; one left by a crash here fails its binding or its frame checks).
+    for (const file of [cut.file, ...dropped]) {
+      await files.unlink(seekFilePathOf(file)).catch(() => {})
+    }
     // Newest first, so a crash midway leaves a log that is a prefix of the original.
     for (const file of [...plan.droppedSegments].reverse()) {
       await files.unlink(file)
@@ -298,6 +304,11 @@ async function planAndRepair(
     if (err instanceof WalError) throw err
     throw WalError.IO(`repairing ${dir} failed`, { cause: err, file: dir })
   }
+}
+
+/** The seek file of segment file `path`. */
+function seekFilePathOf(path: string): string {
+  return join(dirname(path), seekFileName(Number(basename(path).slice(0, 20))))
 }
 
 async function writeDurably(files: Files, path: string, content: Uint8Array): Promise<void> {

@@ -111,6 +111,11 @@ export class LogState {
     return found
   }
 
+  /** Whether `ref` is still one of the log's segments (retention may have removed it). */
+  has(ref: SegmentRef): boolean {
+    return this.segmentFor(ref.firstSeq)?.firstSeq === ref.firstSeq
+  }
+
   /** The segment after `ref`, or undefined. */
   after(ref: SegmentRef): SegmentRef | undefined {
     return this.segments.find((s) => s.firstSeq > ref.firstSeq)

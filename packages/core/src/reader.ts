@@ -237,6 +237,8 @@ export class RecordReader {
     // instance) is opened later, once it is.
     if (ref === undefined || this.source.state.bound(ref).kind === 'unreadable') return undefined
     const { files } = this.source
+    // Before the header read: its file size is the sealed size only if the segment was sealed then.
+    const sealedBefore = this.source.state.bound(ref).kind === 'sealed'
     const fd = await openSegment(files, ref)
     this.fd = fd
     this.segment = ref
@@ -251,7 +253,7 @@ export class RecordReader {
     if (this.nextSeq > header.firstSeq) {
       // Reading starts inside this segment (only the first one read can): start at the nearest
       // indexed batch boundary before it, with small reads first (a range read may want few records).
-      const start = await seeks.seek(ref, fd, this.nextSeq, read)
+      const start = await seeks.seek(ref, fd, this.nextSeq, { read, sealedBefore })
       this.walker = new FrameWalker(files, fd, start.offset, start.seq, maxRecordSize, SEEK_READ)
     } else {
       this.walker = new FrameWalker(files, fd, header.headerSize, header.firstSeq, maxRecordSize)

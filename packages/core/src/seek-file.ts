@@ -208,6 +208,7 @@ export function decodeSeekFile(buf: Buffer, binding: SeekBinding, firstOffset: n
  * @param binding - the segment
  * @param entries - its boundaries
  * @param fileMode - the mode of the new file
+ * @param segmentExists - whether the segment is still in the log (checked once the file is in place)
  */
 export async function writeSeekFile(
   files: Files,
@@ -215,6 +216,7 @@ export async function writeSeekFile(
   binding: SeekBinding,
   entries: SeekEntries,
   fileMode: number,
+  segmentExists: () => boolean,
 ): Promise<void> {
   const path = join(dir, seekFileName(binding.firstSeq))
   const temp = `${path}${SEEK_TEMP_SUFFIX}${process.pid}-${++tempCounter}`
@@ -231,6 +233,8 @@ export async function writeSeekFile(
     await files.unlink(temp).catch(() => {})
     throw err
   }
+  // The segment was removed (retention) while its seek file was being written: no orphan.
+  if (!segmentExists()) await files.unlink(path).catch(() => {})
 }
 
 /**

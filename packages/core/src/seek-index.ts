@@ -23,6 +23,7 @@
  */
 import { WalError } from './errors.js'
 import type { Fd, Files } from './files.js'
+import { FRAME_HEADER_SIZE } from './format.js'
 import type { LogState } from './log-state.js'
 import type { WalLogger } from './logger.js'
 import {
@@ -54,6 +55,12 @@ export interface SeekPoint {
   readonly seq: number
   /** How far a walk from here may read: the readable end of the newest segment, or a sealed one's size. */
   readonly end: number
+}
+
+/** A segment header a caller read, and whether the segment was sealed when that read began. */
+export interface KnownHeader {
+  readonly read: HeaderRead
+  readonly sealedBefore: boolean
 }
 
 /** What the index reads segments with. */
@@ -198,6 +205,7 @@ export class SeekIndex {
   private readonly segments = new Map<number, SegmentEntries>()
   /** Seek files being written, one after the other. */
   private writes: Promise<void> = Promise.resolve()
+  private closed = false
 
   /** @param source - files, limits and the log state (whose removals it follows) */
   constructor(source: SeekIndexSource) {
@@ -213,13 +221,13 @@ export class SeekIndex {
    * @param ref - a readable segment of the log
    * @param fd - `ref` open for reading (the caller closes it)
    * @param seq - the seq wanted; at or after the segment's first
-   * @param headerRead - the segment's header as the caller just read it (saves reading it again)
+   * @param header - the segment's header as the caller just read it (saves reading it again)
    * @returns where a walk toward `seq` may start, and how far it may read
    * @throws WalError `WAL_CORRUPT`, `WAL_SERIALIZER_MISMATCH`, `WAL_FORMAT_UNSUPPORTED`,
    *   `WAL_RECORD_TOO_LARGE`, `WAL_IO`
    */
-  async seek(ref: SegmentRef, fd: Fd, seq: number, headerRead?: HeaderRead): Promise<SeekPoint> {
-    let entries = this.segments.get(ref.firstSeq) ?? (await this.start(ref, fd, headerRead))
+  async seek(ref: SegmentRef, fd: Fd, seq: number, header?: KnownHeader): Promise<SeekPoint> {
+    let entries = this.segments.get(ref.firstSeq) ?? (await this.start(ref, fd, header))
     if (seq > entries.walkedSeq && !entries.complete && !entries.seekFileTried) {
       entries = await this.loadSeekFile(entries, ref, fd)
     }
@@ -248,8 +256,12 @@ export class SeekIndex {
     return entries.floor(seq, await this.readLimit(entries, ref, fd))
   }
 
-  /** Resolves once the seek files being written are written (or failed: a seek file is a cache). */
-  settled(): Promise<void> {
+  /**
+   * Writes no more seek files; resolves once those being written are written (or failed: a seek file
+   * is a cache). A writer's close calls it before it releases the lock.
+   */
+  close(): Promise<void> {
+    this.closed = true
     return this.writes
   }
 
@@ -313,13 +325,22 @@ export class SeekIndex {
   }
 
   /** Reads and checks the segment's header: the first entry is its first frame. */
-  private async start(ref: SegmentRef, fd: Fd, headerRead?: HeaderRead): Promise<SegmentEntries> {
+  private async start(ref: SegmentRef, fd: Fd, given?: KnownHeader): Promise<SegmentEntries> {
     const { files, serializerName, state } = this.source
     let read: HeaderRead
-    try {
-      read = headerRead ?? (await readHeader(files, fd, ref))
-    } catch (err) {
-      throw WalError.IO(`cannot read the header of ${ref.path}`, { file: ref.path, cause: err })
+    // The file size a header read gives is the sealed size only if the segment was sealed when the
+    // read began: the newest segment may be sealed while it runs, and then it has grown since.
+    let sealedBefore: boolean
+    if (given !== undefined) {
+      read = given.read
+      sealedBefore = given.sealedBefore
+    } else {
+      sealedBefore = state.bound(ref).kind === 'sealed'
+      try {
+        read = await readHeader(files, fd, ref)
+      } catch (err) {
+        throw WalError.IO(`cannot read the header of ${ref.path}`, { file: ref.path, cause: err })
+      }
     }
     const header = expectHeader(read, ref, serializerName)
     const known = this.segments.get(ref.firstSeq)
@@ -327,7 +348,7 @@ export class SeekIndex {
     // Room for a few entries: a walk grows the arrays as it goes, and a sealed segment's usually come
     // from its seek file instead (sized to fit a whole segment, they cost an allocation per open).
     const entries = new SegmentEntries(header.headerSize, header.firstSeq, 64, header.createdAt)
-    if (state.bound(ref).kind === 'sealed') entries.size = read.fileSize
+    if (sealedBefore) entries.size = read.fileSize
     // Removed while the header was read: keep nothing for it.
     if (state.segmentFor(ref.firstSeq)?.firstSeq === ref.firstSeq) this.segments.set(ref.firstSeq, entries)
     return entries
@@ -376,12 +397,12 @@ export class SeekIndex {
    */
   private finish(entries: SegmentEntries, ref: SegmentRef): void {
     entries.finish()
-    const { files, dir, fileMode, logger, writeSeekFiles } = this.source
-    if (!writeSeekFiles || !entries.seekFileTried) return
+    const { files, dir, fileMode, logger, writeSeekFiles, state } = this.source
+    if (!writeSeekFiles || !entries.seekFileTried || this.closed) return
     const binding = { firstSeq: ref.firstSeq, createdAt: entries.createdAt, size: entries.size }
     const file = sparseEntries(entries.toSeekFile())
     this.writes = this.writes
-      .then(() => writeSeekFile(files, dir, binding, file, fileMode))
+      .then(() => writeSeekFile(files, dir, binding, file, fileMode, () => state.has(ref)))
       .catch((err: Error) => {
         logger.warn('writing a seek file failed (reads walk the segment instead)', {
           file: seekFileName(ref.firstSeq),
@@ -442,10 +463,20 @@ export class SeekIndex {
     const point = entries.floor(seq, entries.size)
     if (i < 0 || entries.checked![i] === 1) return point
     const { files, maxRecordSize, logger } = this.source
-    const walker = new FrameWalker(files, fd, point.offset, point.seq, maxRecordSize, HINT_CHUNK)
-    if ((await walker.next(entries.size)) === 'ok') {
-      entries.checked![i] = 1
-      return point
+    // Numbers a checksum-valid file could hold that no frame can have: refused before any read.
+    const plausible =
+      Number.isSafeInteger(point.offset) &&
+      point.offset >= entries.offsets[0]! &&
+      point.offset + FRAME_HEADER_SIZE <= entries.size &&
+      Number.isSafeInteger(point.seq) &&
+      point.seq >= entries.seqs[0]! &&
+      point.seq <= seq
+    if (plausible) {
+      const walker = new FrameWalker(files, fd, point.offset, point.seq, maxRecordSize, HINT_CHUNK)
+      if ((await walker.next(entries.size)) === 'ok') {
+        entries.checked![i] = 1
+        return point
+      }
     }
     logger.warn('a seek file entry does not match its segment; walking the segment instead', {
       file: seekFileName(ref.firstSeq),

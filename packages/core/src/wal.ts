@@ -440,9 +440,9 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
     this.state.notify()
   }
 
-  /** Resolves once the seek files this instance is writing are written (a writer's close awaits it). */
-  protected seekFilesWritten(): Promise<void> {
-    return this.raw.seeks.settled()
+  /** Stops writing seek files; resolves once those under way are written (a writer's close awaits it). */
+  protected closeSeekFiles(): Promise<void> {
+    return this.raw.seeks.close()
   }
 
   /** Resolves when more records may be readable: a reader polls the directory. */
@@ -904,8 +904,9 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
     try {
       await this.truncating
       await this.writer.close()
-      await this.seekFilesWritten()
     } finally {
+      // No seek file is written once the lock is free (another writer may own the directory then).
+      await this.closeSeekFiles()
       this.lock.release()
       // The reader's part: the files point reads keep open, and waking waiters.
       await super.closeOnce()

@@ -447,7 +447,7 @@ export class Writer {
     const { files, dir, fileMode, logger } = this.config
     const binding = { firstSeq: sealed.ref.firstSeq, createdAt: sealed.createdAt, size: sealed.size }
     this.seekWrites = this.seekWrites
-      .then(() => writeSeekFile(files, dir, binding, entries, fileMode))
+      .then(() => writeSeekFile(files, dir, binding, entries, fileMode, () => this.state.has(sealed.ref)))
       .catch((err: Error) => {
         logger.warn('writing a seek file failed (reads walk the segment instead)', {
           file: seekFileName(binding.firstSeq),

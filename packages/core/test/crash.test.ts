@@ -117,5 +117,7 @@ describe('crash safety (real SIGKILL)', () => {
     )
     expect(lost).toBe(0)
     expect(acknowledged).toBeGreaterThan(KILLS * 10)
+    // The reads from a random seq had seek files to go through (segments of 16 to 256 KiB rotate).
+    expect(seekFiles).toBeGreaterThan(KILLS)
   }, 600_000)
 })

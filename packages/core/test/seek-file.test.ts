@@ -16,6 +16,7 @@ import { tempDir } from '../../../test-support/temp-dir.js'
 import { type Files, nodeFiles } from '../src/files.js'
 import { parseSegmentHeader } from '../src/format.js'
 import { Wal, type WalReader } from '../src/index.js'
+import { repairLog } from '../src/inspect.js'
 import { FrameWalker } from '../src/scanner.js'
 import {
   decodeSeekFile,
@@ -301,5 +302,135 @@ describe('seek files', () => {
     await wal.truncateBefore(cut)
     expect(seekFiles(dir)[0]).toBe(cut)
     await wal.close()
+  })
+
+  /** Entry changes a checksum-valid file could hold: each must end in a walk, never a throw. */
+  const odd: [string, (e: SeekEntries) => SeekEntries][] = [
+    ['offset NaN', (e) => ({ ...e, offsets: e.offsets.map((o, i) => (i === 2 ? Number.NaN : o)) })],
+    [
+      'offset Infinity',
+      (e) => ({ ...e, offsets: e.offsets.map((o, i) => (i === 2 ? Number.POSITIVE_INFINITY : o)) }),
+    ],
+    ['offset -5', (e) => ({ ...e, offsets: e.offsets.map((o, i) => (i === 2 ? -5 : o)) })],
+    ['offset + 0.5', (e) => ({ ...e, offsets: e.offsets.map((o, i) => (i === 2 ? o + 0.5 : o)) })],
+    ['offset 2^60', (e) => ({ ...e, offsets: e.offsets.map((o, i) => (i === 2 ? 2 ** 60 : o)) })],
+    ['seq NaN', (e) => ({ ...e, seqs: e.seqs.map((q, i) => (i === 2 ? Number.NaN : q)) })],
+    ['seq + 0.5', (e) => ({ ...e, seqs: e.seqs.map((q, i) => (i === 2 ? q + 0.5 : q)) })],
+  ]
+  it('entries no frame can have (NaN, infinite, negative, fractional, huge) end in a walk, not a throw', async () => {
+    const dir = await writeLog(3000, 256 * 1024)
+    const seg = segmentFiles(dir)[0]!
+    const { header, ...binding } = bindingOf(seg)
+    const path = join(dir, seekFileName(binding.firstSeq))
+    const good = readFileSync(path)
+    const e = decodeSeekFile(Buffer.from(good), binding, header.headerSize) as SeekEntries
+    expect(e.count).toBeGreaterThan(4)
+    const from = e.seqs[2]! + 1
+    for (const [what, change] of odd) {
+      const copy = { ...e, seqs: Float64Array.from(e.seqs), offsets: Float64Array.from(e.offsets) }
+      writeCrafted(path, binding, header.headerSize, change(copy))
+      const reader = await Wal.openReader({ dir })
+      const got = await collect(reader.records({ from, to: from + 2 }))
+      expect(
+        got.map((r) => r.seq),
+        what,
+      ).toEqual([from, from + 1, from + 2])
+      await reader.close()
+      const points = await Wal.openReader({ dir })
+      expect(
+        (await points.recordsAt([from])).map((r) => r.seq),
+        what,
+      ).toEqual([from])
+      await points.close()
+    }
+  })
+
+  it("a file whose entry 0 is not the segment's first frame is refused (a read could start late)", async () => {
+    const dir = await writeLog(3000, 256 * 1024)
+    const seg = segmentFiles(dir)[0]!
+    const { header, ...binding } = bindingOf(seg)
+    const path = join(dir, seekFileName(binding.firstSeq))
+    const e = decodeSeekFile(readFileSync(path), binding, header.headerSize) as SeekEntries
+    // Entry 1 made entry 0: binary search would start every read before entry 1's seq there.
+    const shifted = { ...e, seqs: e.seqs.slice(1), offsets: e.offsets.slice(1), count: e.count - 1 }
+    const buf = encodeSeekFile(binding, shifted)
+    expect(decodeSeekFile(buf, binding, header.headerSize)).toBe(
+      "its first entry is not the segment's first frame",
+    )
+    writeFileSync(path, buf)
+    const reader = await Wal.openReader({ dir })
+    expect((await collect(reader.records({ from: 5, to: 7 }))).map((r) => r.seq)).toEqual([5, 6, 7])
+    await reader.close()
+  })
+
+  it('a segment sealed while a read takes its size: the seek index does not keep the old size', async () => {
+    const dir = tempDir()
+    let hold: Promise<void> | undefined
+    const files: Files = {
+      ...nodeFiles,
+      size: async (fd) => {
+        const n = await nodeFiles.size(fd)
+        if (hold) await hold
+        return n
+      },
+    }
+    const wal = await Wal.open({ dir, segmentSize: 64 * 1024, files })
+    for (let i = 1; i <= 100; i++) await wal.append({ type: 'r', data: payloadFor(i, 200) })
+    // A point read opens segment 1 while it is the newest; its header read takes the size now.
+    let release: () => void = () => {}
+    hold = new Promise((r) => {
+      release = r
+    })
+    const pending = wal.recordsAt([50])
+    await new Promise((r) => setTimeout(r, 20))
+    hold = undefined
+    // Meanwhile the writer fills segment 1 and seals it.
+    let n = 101
+    while (segmentFiles(dir).length < 2) await wal.append({ type: 'r', data: payloadFor(n++, 200) })
+    for (let k = 0; k < 10; k++) await wal.append({ type: 'r', data: payloadFor(n++, 200) })
+    release()
+    expect((await pending).map((r) => r.seq)).toEqual([50])
+    const last = firstSeqOf(segmentFiles(dir)[1]!) - 1
+    expect((await wal.recordsAt([last - 1, last])).map((r) => r.seq)).toEqual([last - 1, last])
+    await wal.close()
+    // The seek file the writer wrote at rotation still fits the segment.
+    const { header, ...binding } = bindingOf(segmentFiles(dir)[0]!)
+    expect(typeof decodeSeekFile(readFileSync(join(dir, seekFileName(1))), binding, header.headerSize)).toBe(
+      'object',
+    )
+  })
+
+  it('a seek file written while retention removes its segment is removed too', async () => {
+    const dir = tempDir()
+    // Slow seek-file writes: the rotation's background write lands after the removal.
+    const files: Files = {
+      ...nodeFiles,
+      rename: async (from, to) => {
+        if (to.endsWith('.seek')) await new Promise((r) => setTimeout(r, 30))
+        return nodeFiles.rename(from, to)
+      },
+    }
+    const wal = await Wal.open({ dir, segmentSize: 16 * 1024, files })
+    for (let i = 1; i <= 200; i++) await wal.append({ type: 'r', data: payloadFor(i, 200) })
+    await wal.truncateBefore(wal.lastSeq)
+    await wal.close()
+    const wals = segmentFiles(dir).map(firstSeqOf)
+    expect(wals).toHaveLength(1)
+    expect(seekFiles(dir).filter((f) => !wals.includes(f))).toEqual([])
+  })
+
+  it('waltz repair removes the seek files of the segments it cuts or drops', async () => {
+    const dir = await writeLog(1500, 64 * 1024)
+    const segments = segmentFiles(dir)
+    expect(seekFiles(dir).length).toBeGreaterThan(3)
+    flipByte(segments[1]!, 40_000)
+    const plan = await repairLog(dir, { apply: true })
+    expect(plan.applied).toBe(true)
+    const kept = segmentFiles(dir).map(firstSeqOf)
+    // The one segment before the damage keeps its (still true) seek file; the cut one and later have none.
+    expect(seekFiles(dir)).toEqual([kept[0]])
+    const reader = await Wal.openReader({ dir })
+    await expectReadsRight(reader, 9, 20)
+    await reader.close()
   })
 })
