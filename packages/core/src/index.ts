@@ -1,4 +1,10 @@
 export {
+  type Archive,
+  type ArchiveCounters,
+  type ArchivedSegment,
+  directoryArchive,
+} from './archive.js'
+export {
   isSerializerError,
   isWalError,
   isWaltzError,

@@ -2,6 +2,8 @@
  * The options of `Wal.open` and `Wal.openReader`, their defaults, and their validation: every option
  * is checked here, once, into a resolved form the rest of core trusts.
  */
+
+import type { Archive } from './archive.js'
 import { WalError } from './errors.js'
 import { type Files, nodeFiles } from './files.js'
 import { silentLogger, type WalLogger } from './logger.js'
@@ -115,6 +117,12 @@ export interface WalOptions<Rec extends RecordShape = RecordShape<string, Uint8A
    * never on the append path. Default: keep everything.
    */
   retention?: RetentionOptions
+  /**
+   * Copy every sealed segment here, in the background (verified by size and SHA-256; resumed after a
+   * restart); with `retention`, a segment is removed locally only once archived. See {@link Archive}.
+   * Default: none.
+   */
+  archive?: Archive
 }
 
 /** Reader options after validation, defaults applied. */
@@ -139,6 +147,7 @@ export interface ResolvedWalOptions extends ResolvedReaderOptions {
   fileMode: number
   firstSeq: number
   retention: ResolvedRetention | undefined
+  archive: Archive | undefined
 }
 
 /** Largest timer Node runs as asked (larger ones fire after 1 ms). */
@@ -214,6 +223,7 @@ const WAL_KEYS: readonly string[] = [
   'fileMode',
   'firstSeq',
   'retention',
+  'archive',
 ]
 
 /** Refuses keys that are no option: a typo (`syncPolicy: 'always'`) must not open with a default. */
@@ -278,7 +288,16 @@ export function resolveWalOptions(options: unknown): ResolvedWalOptions {
     fileMode: integer('fileMode', o.fileMode ?? WAL_DEFAULTS.fileMode, 0, 0o777),
     firstSeq: integer('firstSeq', o.firstSeq ?? 1, 1),
     retention: o.retention === undefined ? undefined : resolveRetention(o.retention),
+    archive: o.archive === undefined ? undefined : checkArchive(o.archive),
   }
+}
+
+function checkArchive(archive: unknown): Archive {
+  const a = archive as Partial<Archive> | null
+  if (typeof a !== 'object' || a === null || typeof a.put !== 'function' || typeof a.stat !== 'function') {
+    throw WalError.INVALID_ARGUMENT('archive must have put and stat (s3Archive, directoryArchive)')
+  }
+  return a as Archive
 }
 
 const RETENTION_KEYS: readonly string[] = ['maxAgeMs', 'maxBytes', 'keepFrom', 'intervalMs']

@@ -67,6 +67,8 @@ export interface RetentionSource {
   readonly serializerName: string
   /** The size of the newest segment (the writer's). */
   readonly newestSize: () => number
+  /** With an archive: whether a segment is archived (only those may be removed locally). */
+  readonly archived?: ((ref: SegmentRef) => boolean) | undefined
 }
 
 /**
@@ -143,6 +145,9 @@ export class Retention {
     // Oldest first; the newest segment (the last) always stays.
     while (keep < list.length - 1) {
       const ref = list[keep]!
+      // With an archive, a segment goes only once its copy there is verified (and so every later one
+      // waits too: removals stay oldest first).
+      if (this.source.archived && !this.source.archived(ref)) break
       const tooOld =
         Number.isFinite(maxAgeMs) && now - (await this.sealedTime(ref, list[keep + 1]!)) > maxAgeMs
       if (!tooOld && !(total > maxBytes)) break

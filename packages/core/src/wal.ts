@@ -4,6 +4,7 @@
  * is done by those modules.
  */
 import { dirname, join, resolve } from 'node:path'
+import { type ArchiveCounters, Uploader } from './archive.js'
 import { createSegment } from './create-segment.js'
 import { WalError } from './errors.js'
 import type { Files } from './files.js'
@@ -71,6 +72,8 @@ export interface WalMetrics {
    * and by `truncateBefore`). Zeros for a reader.
    */
   retention: RetentionCounters
+  /** With an `archive`: segments archived, bytes uploaded, failures (retried), segments pending. */
+  archive: ArchiveCounters
   /** Point reads given a location (`recordsAt` with {@link FrameLocations}) since open. */
   locatedReads: {
     /** Records read with one read at their location. */
@@ -79,6 +82,8 @@ export interface WalMetrics {
     misses: number
   }
 }
+
+const NO_ARCHIVE: ArchiveCounters = { archived: 0, uploadedBytes: 0, failures: 0, pending: 0 }
 
 /** Options of {@link WalReader.records}. */
 export interface RecordsOptions {
@@ -420,6 +425,7 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
       recovery: this.recovery,
       locatedReads: { ...this.raw.located },
       retention: { passes: 0, segmentsRemoved: 0, bytesRemoved: 0 },
+      archive: { ...NO_ARCHIVE },
     }
   }
 
@@ -594,15 +600,23 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
   /** Segment removals (`truncateBefore` and retention passes), one after the other. */
   private truncating: Promise<unknown> = Promise.resolve()
   private readonly retention: Retention | undefined
+  private readonly uploader: Uploader | undefined
   private retentionTimer: NodeJS.Timeout | undefined
   private readonly removals: RetentionCounters = { passes: 0, segmentsRemoved: 0, bytesRemoved: 0 }
 
-  private constructor(init: WalInit, writer: Writer, lock: Lock, retention: Retention | undefined) {
+  private constructor(
+    init: WalInit,
+    writer: Writer,
+    lock: Lock,
+    retention: Retention | undefined,
+    uploader: Uploader | undefined,
+  ) {
     super(init)
     this.shared = init
     this.writer = writer
     this.lock = lock
     this.retention = retention
+    this.uploader = uploader
     if (retention) {
       this.retentionTimer = setInterval(() => this.runRetention(), retention.intervalMs)
       // Retention must not keep an idle process alive.
@@ -685,6 +699,14 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
       })
       let writerRef: Writer | undefined
       let walRef: Wal<Rec> | undefined
+      const uploader = o.archive
+        ? new Uploader({
+            archive: o.archive,
+            state,
+            logger: o.logger,
+            onArchived: () => walRef?.runRetention(),
+          })
+        : undefined
       const retention = o.retention
         ? new Retention(o.retention, {
             files: o.files,
@@ -692,6 +714,7 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
             logger: o.logger,
             serializerName: o.serializer.name,
             newestSize: () => writerRef?.activeSize ?? 0,
+            archived: uploader ? (ref) => uploader.isArchived(ref) : undefined,
           })
         : undefined
       const writer = new Writer({
@@ -701,12 +724,14 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
         lastSeq,
         hasFrames: active.size > active.headerSize,
         boundaries: tail?.boundaries,
-        onSealed: retention
-          ? (ref, size, sealedAt) => {
-              retention.sealed(ref, size, sealedAt)
-              walRef?.runRetention()
-            }
-          : undefined,
+        onSealed:
+          retention || uploader
+            ? (ref, size, sealedAt) => {
+                uploader?.sealed(ref)
+                retention?.sealed(ref, size, sealedAt)
+                walRef?.runRetention()
+              }
+            : undefined,
       })
       writerRef = writer
       const init: WalInit = {
@@ -720,7 +745,7 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
         maxRecordSize: o.maxRecordSize,
         fileMode: o.fileMode,
       }
-      walRef = new Wal<Rec>(init, writer, lock, retention)
+      walRef = new Wal<Rec>(init, writer, lock, retention, uploader)
       return walRef
     } catch (err) {
       lock.release()
@@ -885,6 +910,7 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
       recovery: this.recovery,
       locatedReads: super.metrics().locatedReads,
       retention: { ...this.removals },
+      archive: this.uploader ? { ...this.uploader.counters } : { ...NO_ARCHIVE },
     }
   }
 
@@ -902,6 +928,8 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
     this.closed = true
     if (this.retentionTimer) clearInterval(this.retentionTimer)
     try {
+      // An upload under way is aborted: the next open resumes it.
+      await this.uploader?.close()
       await this.truncating
       await this.writer.close()
     } finally {

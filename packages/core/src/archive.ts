@@ -1,0 +1,269 @@
+/**
+ * Tiered storage, first step: sealed segments are copied to an {@link Archive} (a bucket, a mounted
+ * directory) in the background, each copy verified (size and SHA-256) before the segment counts as
+ * archived; retention removes a segment locally only once it is archived. The uploader keeps no state
+ * of its own: after a crash or restart it asks the archive what it holds, so it resumes where it was,
+ * and a segment is stored under its own name, so never twice. Reading archived segments back is not
+ * done yet: a removed seq is `WAL_TRUNCATED`, as with `truncateBefore`.
+ *
+ * @internal
+ */
+import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { copyFile, mkdir, open, rename, unlink } from 'node:fs/promises'
+import { basename, join } from 'node:path'
+import type { LogState } from './log-state.js'
+import type { WalLogger } from './logger.js'
+import type { SegmentRef } from './scanner.js'
+
+/** A segment as an archive stores it: its file name, size and SHA-256 (hex). */
+export interface ArchivedSegment {
+  /** The segment's file name, e.g. `00000000000000000001.wal`. */
+  readonly name: string
+  /** Bytes. */
+  readonly size: number
+  /** SHA-256 of the bytes, lowercase hex. */
+  readonly sha256: string
+}
+
+/**
+ * Where sealed segments are copied: `@waltz/archive-s3`'s `s3Archive`, or {@link directoryArchive}.
+ * Implementations must store a segment under its name atomically (a reader of the archive never sees a
+ * partial copy) and idempotently (a second put of the same segment replaces the first).
+ */
+export interface Archive {
+  /** What logs and errors call it, e.g. `s3://bucket/prefix`. */
+  readonly name: string
+  /**
+   * Stores the sealed segment file at `path`.
+   *
+   * @param segment - its name, size and SHA-256 (computed from the file by the caller)
+   * @param path - the file to copy
+   * @param signal - aborts the copy (the WAL is closing)
+   */
+  put(segment: ArchivedSegment, path: string, signal: AbortSignal): Promise<void>
+  /**
+   * The stored copy of segment `name`, with the size and SHA-256 of the stored bytes.
+   *
+   * @returns undefined when the archive holds none
+   */
+  stat(name: string, signal: AbortSignal): Promise<ArchivedSegment | undefined>
+}
+
+/** Counters of the uploader, in `metrics().archive`. */
+export interface ArchiveCounters {
+  /** Segments found verified in the archive or uploaded and verified since open. */
+  archived: number
+  /** Bytes uploaded since open. */
+  uploadedBytes: number
+  /** Uploads or checks that failed (each is retried). */
+  failures: number
+  /** Sealed segments not archived yet. */
+  pending: number
+}
+
+/** The size and SHA-256 of a file, read in one pass. */
+export async function fileDigest(path: string): Promise<{ size: number; sha256: string }> {
+  const hash = createHash('sha256')
+  let size = 0
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+    hash.update(chunk as Buffer)
+    size += (chunk as Buffer).length
+  }
+  return { size, sha256: hash.digest('hex') }
+}
+
+/**
+ * An archive in a local directory (a mounted NAS, a second disk): each segment is copied to a temp
+ * file, fsync'ed and renamed into place, then the directory fsync'ed.
+ *
+ * @param dir - the archive directory (created if missing)
+ * @returns the archive
+ * @example
+ * ```ts
+ * const wal = await Wal.open({ dir: './events', archive: directoryArchive('/mnt/backup/events') })
+ * ```
+ */
+export function directoryArchive(dir: string): Archive {
+  let made: Promise<unknown> | undefined
+  return {
+    name: dir,
+    async put(segment, path, signal) {
+      made ??= mkdir(dir, { recursive: true })
+      await made
+      signal.throwIfAborted()
+      const target = join(dir, segment.name)
+      const temp = `${target}.tmp-${process.pid}`
+      await copyFile(path, temp)
+      try {
+        const fd = await open(temp, 'r+')
+        try {
+          await fd.datasync()
+        } finally {
+          await fd.close()
+        }
+        await rename(temp, target)
+      } catch (err) {
+        await unlink(temp).catch(() => {})
+        throw err
+      }
+      const d = await open(dir, 'r')
+      try {
+        await d.sync()
+      } finally {
+        await d.close()
+      }
+    },
+    async stat(name) {
+      try {
+        const digest = await fileDigest(join(dir, name))
+        return { name, ...digest }
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+        throw err
+      }
+    },
+  }
+}
+
+/** What the uploader works with. */
+export interface UploaderSource {
+  readonly archive: Archive
+  readonly state: LogState
+  readonly logger: WalLogger
+  /** Called once a segment is archived (retention may now remove it). */
+  readonly onArchived?: (ref: SegmentRef) => void
+}
+
+/** Backoff after a failure: doubles from this, up to {@link MAX_BACKOFF_MS}. */
+const FIRST_BACKOFF_MS = 100
+const MAX_BACKOFF_MS = 30_000
+
+/**
+ * Copies sealed segments to the archive, oldest first, one at a time, retrying with backoff; never on
+ * the append path. See the module comment.
+ */
+export class Uploader {
+  private readonly source: UploaderSource
+  private readonly queue: SegmentRef[] = []
+  private readonly archived = new Set<number>()
+  private readonly abort = new AbortController()
+  private running: Promise<void> | undefined
+  private looping = false
+  private wake: (() => void) | undefined
+  readonly counters: ArchiveCounters = { archived: 0, uploadedBytes: 0, failures: 0, pending: 0 }
+
+  /**
+   * @param source - the archive, the log state and the logger
+   */
+  constructor(source: UploaderSource) {
+    this.source = source
+    source.state.onRemove((ref) => this.archived.delete(ref.firstSeq))
+    // Every sealed segment found at open: the archive says which it holds already.
+    const list = source.state.list
+    for (let i = 0; i < list.length - 1; i++) this.queue.push(list[i]!)
+    this.counters.pending = this.queue.length
+    this.kick()
+  }
+
+  /**
+   * Whether segment `ref` is archived (verified): retention may then remove it locally.
+   *
+   * @param ref - a segment
+   */
+  isArchived(ref: SegmentRef): boolean {
+    return this.archived.has(ref.firstSeq)
+  }
+
+  /**
+   * The writer sealed `ref`: copy it.
+   *
+   * @param ref - the segment
+   */
+  sealed(ref: SegmentRef): void {
+    if (this.abort.signal.aborted) return
+    this.queue.push(ref)
+    this.counters.pending = this.queue.length
+    this.kick()
+  }
+
+  /** Stops: aborts the copy under way (the next open resumes) and waits for the loop to end. */
+  async close(): Promise<void> {
+    this.abort.abort()
+    this.wake?.()
+    await this.running
+  }
+
+  private kick(): void {
+    // A loop waiting out a backoff is not woken: it copies the new segment after the one it retries.
+    if (this.looping) return
+    this.looping = true
+    this.running = this.loop()
+  }
+
+  private async loop(): Promise<void> {
+    const { signal } = this.abort
+    let backoff = FIRST_BACKOFF_MS
+    // `looping` is cleared in the same step that finds the queue empty (which may be this call's
+    // first, synchronous one): a segment sealed after that starts a new loop.
+    while (!signal.aborted && this.queue.length > 0) {
+      const ref = this.queue[0]!
+      if (!this.source.state.has(ref)) {
+        this.queue.shift() // removed meanwhile (truncateBefore): nothing to copy
+        continue
+      }
+      try {
+        await this.copy(ref, signal)
+        this.queue.shift()
+        this.counters.pending = this.queue.length
+        backoff = FIRST_BACKOFF_MS
+      } catch (err) {
+        if (signal.aborted) break
+        this.counters.failures++
+        this.source.logger.warn('archiving a segment failed; retrying', {
+          file: ref.path,
+          archive: this.source.archive.name,
+          error: (err as Error).message,
+          retryInMs: backoff,
+        })
+        await this.sleep(backoff)
+        backoff = Math.min(MAX_BACKOFF_MS, backoff * 2)
+      }
+    }
+    this.looping = false
+  }
+
+  /** Copies one segment unless the archive holds it already; verifies the stored copy. */
+  private async copy(ref: SegmentRef, signal: AbortSignal): Promise<void> {
+    const { archive } = this.source
+    const name = basename(ref.path)
+    const local = { name, ...(await fileDigest(ref.path)) }
+    const same = (s: ArchivedSegment | undefined) =>
+      s !== undefined && s.size === local.size && s.sha256 === local.sha256
+    if (!same(await archive.stat(name, signal))) {
+      await archive.put(local, ref.path, signal)
+      this.counters.uploadedBytes += local.size
+      const stored = await archive.stat(name, signal)
+      if (!same(stored)) {
+        throw new Error(
+          `the archived copy of ${name} does not match (size ${stored?.size ?? 'none'}, sha256 ${stored?.sha256 ?? 'none'})`,
+        )
+      }
+    }
+    this.archived.add(ref.firstSeq)
+    this.counters.archived++
+    this.source.onArchived?.(ref)
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms)
+      timer.unref()
+      function done() {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.wake = done
+    })
+  }
+}
