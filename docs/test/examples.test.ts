@@ -47,6 +47,7 @@ const sources: readonly { markdown: string; home: string; support?: Record<strin
   { markdown: 'packages/eventstore/README.md', home: 'packages/eventstore' },
   { markdown: 'packages/emmett/README.md', home: 'packages/emmett' },
   { markdown: 'packages/castore/README.md', home: 'packages/castore' },
+  { markdown: 'packages/archive-s3/README.md', home: 'packages/archive-s3' },
   { markdown: 'packages/cli/README.md', home: 'packages/cli' },
   { markdown: 'examples/order-book/README.md', home: 'examples/order-book' },
 ]

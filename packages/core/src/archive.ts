@@ -137,7 +137,7 @@ export interface UploaderSource {
 
 /** Backoff after a failure: doubles from this, up to {@link MAX_BACKOFF_MS}. */
 const FIRST_BACKOFF_MS = 100
-const MAX_BACKOFF_MS = 30_000
+const MAX_BACKOFF_MS = 5_000
 
 /**
  * Copies sealed segments to the archive, oldest first, one at a time, retrying with backoff; never on
