@@ -6,16 +6,25 @@
  * `bench/results.quick.svg`).
  *
  * Options: `--quick`, `--runs N` (default 3, quick 1), `--dir PATH` (parent of the temp dir; default the OS
- * temp dir), `--only buffered,durable,replay,recovery,eventstore,emmett`.
+ * temp dir), `--only buffered,durable,replay,recovery,eventstore,emmett`, `--node PATH` (measure everything
+ * again with the workers on that Node binary, e.g. `$(node scripts/node24.mjs)`, and add a section comparing
+ * the two Nodes to the report).
  */
-import { fork } from 'node:child_process'
+import { execFileSync, fork } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import type { TaskResult, TaskSpec } from './common.js'
-import { type BenchConfig, type Measured, renderMarkdown, renderSvg } from './report.js'
+import {
+  type BenchConfig,
+  type Measured,
+  type NodeRun,
+  renderMarkdown,
+  renderNodeComparison,
+  renderSvg,
+} from './report.js'
 
 const { values } = parseArgs({
   // `pnpm run bench -- --quick` passes the `--` on.
@@ -26,6 +35,7 @@ const { values } = parseArgs({
     dir: { type: 'string' },
     only: { type: 'string' },
     render: { type: 'string' },
+    node: { type: 'string' },
   },
 })
 const quick = values.quick === true
@@ -70,22 +80,35 @@ const config: BenchConfig = quick
 const here = dirname(fileURLToPath(import.meta.url))
 const benchDir = dirname(here)
 
-/** Writes RESULTS(.quick).md, results(.quick).svg and the raw figures as results(.quick).json. */
+/**
+ * Writes RESULTS(.quick).md, results(.quick).svg and the raw figures as results(.quick).json. The tables
+ * and the chart are the first Node's (the one running this script); with `--node`, a section after them
+ * puts the second Node's figures next to the first's.
+ */
 async function writeReports(
   cfg: BenchConfig,
-  m: Measured,
+  nodes: NodeRun[],
   tempDir: string,
   totalSeconds: number,
   complete: boolean,
 ) {
-  const markdown = await renderMarkdown(cfg, m, tempDir, totalSeconds)
+  const [first, ...others] = nodes
+  if (first === undefined) throw new Error('no measurements')
+  let markdown = await renderMarkdown(cfg, first.m, tempDir, totalSeconds, first.version)
+  if (others.length > 0) markdown += `\n${renderNodeComparison(cfg, nodes)}`
   console.log(markdown)
   const suffix = `${cfg.quick ? '.quick' : ''}${complete ? '' : '.partial'}`
   writeFileSync(join(benchDir, `RESULTS${suffix}.md`), markdown)
-  writeFileSync(join(benchDir, `results${suffix}.svg`), renderSvg(cfg, m))
-  // JSON Lines: the run's description, then one line per measured configuration.
-  const lines = [JSON.stringify({ config: cfg, tempDir, totalSeconds, complete })]
-  for (const [key, runs] of m) lines.push(JSON.stringify({ key, runs }))
+  writeFileSync(join(benchDir, `results${suffix}.svg`), renderSvg(cfg, first.m))
+  // JSON Lines: the run's description, then one line per measured configuration. Lines of the first
+  // Node have no `node` field, as before `--node` existed.
+  const lines = [
+    JSON.stringify({ config: cfg, tempDir, totalSeconds, complete, nodes: nodes.map((n) => n.version) }),
+  ]
+  for (const [key, runs] of first.m) lines.push(JSON.stringify({ key, runs }))
+  for (const { version, m } of others) {
+    for (const [key, runs] of m) lines.push(JSON.stringify({ node: version, key, runs }))
+  }
   writeFileSync(join(benchDir, `results${suffix}.ndjson`), `${lines.join('\n')}\n`)
   console.error(
     `wrote bench/RESULTS${suffix}.md, bench/results${suffix}.svg and bench/results${suffix}.ndjson`,
@@ -100,13 +123,17 @@ if (values.render !== undefined) {
     tempDir: string
     totalSeconds: number
     complete: boolean
+    nodes?: string[]
   }
-  const m: Measured = new Map()
+  // Results written before `--node` existed name no Node: as before, the report names the one rendering.
+  const nodes: NodeRun[] = (run.nodes ?? [process.version]).map((version) => ({ version, m: new Map() }))
   for (const line of rest) {
-    const { key, runs } = JSON.parse(line) as { key: string; runs: TaskResult[] }
-    m.set(key, runs)
+    const { node, key, runs } = JSON.parse(line) as { node?: string; key: string; runs: TaskResult[] }
+    const into = node === undefined ? nodes[0] : nodes.find((n) => n.version === node)
+    if (into === undefined) throw new Error(`--render: results of Node ${node}, not in the header's nodes`)
+    into.m.set(key, runs)
   }
-  await writeReports(run.config, m, run.tempDir, run.totalSeconds, run.complete)
+  await writeReports(run.config, nodes, run.tempDir, run.totalSeconds, run.complete)
   process.exit(0)
 }
 
@@ -129,16 +156,32 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   })
 }
 
+/** A Node binary the workers run on, and the version it reports. */
+interface NodeBinary {
+  execPath: string
+  version: string
+}
+
 let taskNo = 0
-/** Runs one task in a child process, in a fresh subdirectory of `root` unless `dir` is given. */
-function runTask(task: string, params: TaskSpec['params'], dir?: string): Promise<TaskResult> {
+/**
+ * Runs one task in a child process on `node`, in a fresh subdirectory of `root` unless `dir` is given.
+ */
+function runTask(
+  node: NodeBinary,
+  task: string,
+  params: TaskSpec['params'],
+  dir?: string,
+): Promise<TaskResult> {
   const own = dir === undefined
   const taskDir = dir ?? join(root, `t${taskNo++}`)
   mkdirSync(taskDir, { recursive: true })
   const spec: TaskSpec = { task, dir: taskDir, params }
   return new Promise((resolve, reject) => {
     let result: TaskResult | undefined
-    const child = fork(workerPath, [JSON.stringify(spec)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    const child = fork(workerPath, [JSON.stringify(spec)], {
+      execPath: node.execPath,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    })
     child.on('message', (m) => {
       result = m as TaskResult
     })
@@ -151,8 +194,7 @@ function runTask(task: string, params: TaskSpec['params'], dir?: string): Promis
   })
 }
 
-const measured: Measured = new Map()
-function record(key: string, run: number, result: TaskResult): void {
+function record(measured: Measured, key: string, run: number, result: TaskResult): void {
   let runs = measured.get(key)
   if (!runs) {
     runs = []
@@ -192,6 +234,155 @@ const ES_READ = ['store', 'sqlite']
 const ES_OPEN = ['store', 'wal']
 const EMMETT = ['waltz', 'sqlite', 'waltz-concurrent']
 
+/**
+ * The Node binary of `--node`, with native addons built for it (scripts/native.mjs run by that Node:
+ * `pnpm bench` builds them only for the Node running it).
+ */
+function otherNode(execPath: string): NodeBinary {
+  const version = execFileSync(execPath, ['--version'], { encoding: 'utf8' }).trim()
+  const native = join(dirname(benchDir), 'scripts', 'native.mjs')
+  execFileSync(execPath, [native, 'better-sqlite3', 'sqlite3'], { stdio: 'inherit' })
+  return { execPath, version }
+}
+
+/**
+ * Every selected workload, `config.runs` times, with the workers on `node`; prepared data sets in
+ * `dataDir`, removed at the end.
+ */
+async function measure(node: NodeBinary, dataDir: string): Promise<Measured> {
+  const m: Measured = new Map()
+  const es = config.eventstore
+
+  let replayDir: string | undefined
+  let recoveryDirs: { small: string; big: string } | undefined
+  if (only.has('replay')) {
+    replayDir = join(dataDir, 'replay')
+    log(`replay: writing ${config.replay.records} records to each store`)
+    record(
+      m,
+      'replay|prepare',
+      0,
+      await runTask(
+        node,
+        'replay-prepare',
+        { n: config.replay.records, size: config.replay.size },
+        replayDir,
+      ),
+    )
+  }
+  if (only.has('recovery')) {
+    recoveryDirs = { small: join(dataDir, 'recovery-small'), big: join(dataDir, 'recovery-big') }
+    for (const which of ['small', 'big'] as const) {
+      const bytes = config.recovery[which]
+      log(`recovery: writing a ${bytes / MiB} MiB log`)
+      record(
+        m,
+        `recovery|prepare|${which}`,
+        0,
+        await runTask(
+          node,
+          'recovery-prepare',
+          { bytes, recordSize: config.recovery.recordSize },
+          recoveryDirs[which],
+        ),
+      )
+    }
+  }
+
+  let esDir: string | undefined
+  if (only.has('eventstore')) {
+    esDir = join(dataDir, 'eventstore')
+    log(`eventstore: writing ${es.streams * es.perStream} events over ${es.streams} streams to each store`)
+    const params = { streams: es.streams, perStream: es.perStream, size: es.size }
+    record(m, 'eventstore|prepare', 0, await runTask(node, 'es-prepare', params, esDir))
+  }
+
+  for (let run = 0; run < config.runs; run++) {
+    log(`run ${run + 1}/${config.runs}`)
+    record(m, 'memory|noop', run, await runTask(node, 'noop', {}))
+    if (only.has('buffered')) {
+      for (const size of config.buffered.sizes) {
+        const n = config.buffered.records[size]!
+        for (const system of rotate(BUFFERED, run)) {
+          record(m, `buffered|${size}|${system}`, run, await runTask(node, 'buffered', { system, n, size }))
+        }
+      }
+      log('  buffered done')
+    }
+    if (only.has('durable')) {
+      for (const size of config.durable.sizes) {
+        for (const concurrency of config.durable.concurrency) {
+          const systems = concurrency === 1 ? [...DURABLE, ...DURABLE_1] : DURABLE
+          for (const system of rotate(systems, run)) {
+            const params = { system, size, concurrency, durationMs: config.durable.durationMs }
+            record(m, `durable|${size}|${concurrency}|${system}`, run, await runTask(node, 'durable', params))
+          }
+        }
+      }
+      log('  durable done')
+    }
+    if (replayDir) {
+      for (const system of rotate(REPLAY, run)) {
+        record(
+          m,
+          `replay|${system}`,
+          run,
+          await runTask(node, 'replay', { system, n: config.replay.records }, replayDir),
+        )
+      }
+      log('  replay done')
+    }
+    if (recoveryDirs) {
+      for (const which of ['small', 'big'] as const) {
+        record(
+          m,
+          `recovery|${which}`,
+          run,
+          await runTask(node, 'recovery-open', { opens: config.recovery.opens }, recoveryDirs[which]),
+        )
+      }
+      log('  recovery done')
+    }
+    if (esDir) {
+      for (const system of rotate(ES_APPEND, run)) {
+        const params = { system, size: es.size, ...es.append }
+        record(m, `eventstore|append|${system}`, run, await runTask(node, 'es-append', params))
+      }
+      for (const system of rotate(ES_READ, run)) {
+        const params = { system, streams: es.streams, perStream: es.perStream, ...es.read }
+        record(m, `eventstore|read|${system}`, run, await runTask(node, 'es-read', params, esDir))
+      }
+      for (const system of rotate(ES_OPEN, run)) {
+        record(
+          m,
+          `eventstore|open|${system}`,
+          run,
+          await runTask(node, 'es-open', { system, opens: es.opens }, esDir),
+        )
+      }
+      if (run === 0) {
+        // A full rebuild of the index takes as long as the rest of the workload: once per bench.
+        const rebuild = { system: 'rebuild', opens: es.rebuildOpens }
+        record(m, 'eventstore|open|rebuild', run, await runTask(node, 'es-open', rebuild, esDir))
+      }
+      log('  eventstore done')
+    }
+    if (only.has('emmett')) {
+      for (const system of rotate(EMMETT, run)) {
+        record(
+          m,
+          `emmett|commands|${system}`,
+          run,
+          await runTask(node, 'emmett-commands', { system, ...config.emmett }),
+        )
+      }
+      log('  emmett done')
+    }
+  }
+  rmSync(dataDir, { recursive: true, force: true })
+  return m
+}
+
 try {
   const free = statfsSync(root)
   const freeBytes = free.bavail * free.bsize
@@ -207,119 +398,17 @@ try {
     )
   }
   log(`${quick ? 'quick' : 'full'} mode, ${config.runs} run(s), temp dir ${root}`)
-
-  let replayDir: string | undefined
-  let recoveryDirs: { small: string; big: string } | undefined
-  if (only.has('replay')) {
-    replayDir = join(root, 'replay')
-    log(`replay: writing ${config.replay.records} records to each store`)
-    record(
-      'replay|prepare',
-      0,
-      await runTask('replay-prepare', { n: config.replay.records, size: config.replay.size }, replayDir),
-    )
-  }
-  if (only.has('recovery')) {
-    recoveryDirs = { small: join(root, 'recovery-small'), big: join(root, 'recovery-big') }
-    for (const which of ['small', 'big'] as const) {
-      const bytes = config.recovery[which]
-      log(`recovery: writing a ${bytes / MiB} MiB log`)
-      record(
-        `recovery|prepare|${which}`,
-        0,
-        await runTask(
-          'recovery-prepare',
-          { bytes, recordSize: config.recovery.recordSize },
-          recoveryDirs[which],
-        ),
-      )
-    }
-  }
-
-  let esDir: string | undefined
-  if (only.has('eventstore')) {
-    esDir = join(root, 'eventstore')
-    log(`eventstore: writing ${es.streams * es.perStream} events over ${es.streams} streams to each store`)
-    const params = { streams: es.streams, perStream: es.perStream, size: es.size }
-    record('eventstore|prepare', 0, await runTask('es-prepare', params, esDir))
-  }
-
-  for (let run = 0; run < config.runs; run++) {
-    log(`run ${run + 1}/${config.runs}`)
-    record('memory|noop', run, await runTask('noop', {}))
-    if (only.has('buffered')) {
-      for (const size of config.buffered.sizes) {
-        const n = config.buffered.records[size]!
-        for (const system of rotate(BUFFERED, run)) {
-          record(`buffered|${size}|${system}`, run, await runTask('buffered', { system, n, size }))
-        }
-      }
-      log('  buffered done')
-    }
-    if (only.has('durable')) {
-      for (const size of config.durable.sizes) {
-        for (const concurrency of config.durable.concurrency) {
-          const systems = concurrency === 1 ? [...DURABLE, ...DURABLE_1] : DURABLE
-          for (const system of rotate(systems, run)) {
-            const params = { system, size, concurrency, durationMs: config.durable.durationMs }
-            record(`durable|${size}|${concurrency}|${system}`, run, await runTask('durable', params))
-          }
-        }
-      }
-      log('  durable done')
-    }
-    if (replayDir) {
-      for (const system of rotate(REPLAY, run)) {
-        record(
-          `replay|${system}`,
-          run,
-          await runTask('replay', { system, n: config.replay.records }, replayDir),
-        )
-      }
-      log('  replay done')
-    }
-    if (recoveryDirs) {
-      for (const which of ['small', 'big'] as const) {
-        record(
-          `recovery|${which}`,
-          run,
-          await runTask('recovery-open', { opens: config.recovery.opens }, recoveryDirs[which]),
-        )
-      }
-      log('  recovery done')
-    }
-    if (esDir) {
-      for (const system of rotate(ES_APPEND, run)) {
-        const params = { system, size: es.size, ...es.append }
-        record(`eventstore|append|${system}`, run, await runTask('es-append', params))
-      }
-      for (const system of rotate(ES_READ, run)) {
-        const params = { system, streams: es.streams, perStream: es.perStream, ...es.read }
-        record(`eventstore|read|${system}`, run, await runTask('es-read', params, esDir))
-      }
-      for (const system of rotate(ES_OPEN, run)) {
-        record(`eventstore|open|${system}`, run, await runTask('es-open', { system, opens: es.opens }, esDir))
-      }
-      if (run === 0) {
-        // A full rebuild of the index takes as long as the rest of the workload: once per bench.
-        const rebuild = { system: 'rebuild', opens: es.rebuildOpens }
-        record('eventstore|open|rebuild', run, await runTask('es-open', rebuild, esDir))
-      }
-      log('  eventstore done')
-    }
-    if (only.has('emmett')) {
-      for (const system of rotate(EMMETT, run)) {
-        record(
-          `emmett|commands|${system}`,
-          run,
-          await runTask('emmett-commands', { system, ...config.emmett }),
-        )
-      }
-      log('  emmett done')
-    }
+  const nodes: NodeBinary[] = [{ execPath: process.execPath, version: process.version }]
+  if (values.node !== undefined) nodes.push(otherNode(values.node))
+  const results: NodeRun[] = []
+  for (const node of nodes) {
+    // With two Nodes, one after the other: the data sets of one are removed before the other writes its
+    // own, so the free space needed stays that of one Node.
+    if (nodes.length > 1) log(`Node ${node.version} (${node.execPath})`)
+    results.push({ version: node.version, m: await measure(node, join(root, node.version)) })
   }
   const totalSeconds = (performance.now() - started) / 1000
-  await writeReports(config, measured, root, totalSeconds, only.size === WORKLOADS.length)
+  await writeReports(config, results, root, totalSeconds, only.size === WORKLOADS.length)
 } finally {
   cleanup()
 }
