@@ -141,6 +141,10 @@ const WORKLOADS = ['buffered', 'durable', 'replay', 'recovery', 'eventstore', 'e
 const only = new Set((values.only ?? WORKLOADS.join(',')).split(','))
 for (const w of only) if (!WORKLOADS.includes(w)) throw new Error(`--only: unknown workload ${w}`)
 
+// Before the temp dir and the clock: building addons for `--node` is neither measured nor left behind.
+const nodes: NodeBinary[] = [{ execPath: process.execPath, version: process.version }]
+if (values.node !== undefined) nodes.push(otherNode(values.node))
+
 const workerPath = join(here, 'worker.js')
 const root = mkdtempSync(join(values.dir ?? tmpdir(), 'waltz-peers-'))
 let cleaned = false
@@ -398,8 +402,6 @@ try {
     )
   }
   log(`${quick ? 'quick' : 'full'} mode, ${config.runs} run(s), temp dir ${root}`)
-  const nodes: NodeBinary[] = [{ execPath: process.execPath, version: process.version }]
-  if (values.node !== undefined) nodes.push(otherNode(values.node))
   const results: NodeRun[] = []
   for (const node of nodes) {
     // With two Nodes, one after the other: the data sets of one are removed before the other writes its
