@@ -6,9 +6,9 @@
  * `bench/results.quick.svg`).
  *
  * Options: `--quick`, `--runs N` (default 3, quick 1), `--dir PATH` (parent of the temp dir; default the OS
- * temp dir), `--only buffered,durable,replay,recovery,eventstore,emmett`, `--node PATH` (measure everything
- * again with the workers on that Node binary, e.g. `$(node scripts/node24.mjs)`, and add a section comparing
- * the two Nodes to the report).
+ * temp dir), `--only buffered,durable,replay,recovery,eventstore,emmett`, `--node PATH` (run every task
+ * on that Node binary as well, e.g. `$(node scripts/node24.mjs)`, and add a section comparing the two Nodes
+ * to the report).
  */
 import { execFileSync, fork } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs'
@@ -141,6 +141,23 @@ const WORKLOADS = ['buffered', 'durable', 'replay', 'recovery', 'eventstore', 'e
 const only = new Set((values.only ?? WORKLOADS.join(',')).split(','))
 for (const w of only) if (!WORKLOADS.includes(w)) throw new Error(`--only: unknown workload ${w}`)
 
+/** A Node binary the workers run on, and the version it reports. */
+interface NodeBinary {
+  execPath: string
+  version: string
+}
+
+/**
+ * The Node binary of `--node`, with native addons built for it (scripts/native.mjs run by that Node:
+ * `pnpm bench` builds them only for the Node running it).
+ */
+function otherNode(execPath: string): NodeBinary {
+  const version = execFileSync(execPath, ['--version'], { encoding: 'utf8' }).trim()
+  const native = join(dirname(benchDir), 'scripts', 'native.mjs')
+  execFileSync(execPath, [native, 'better-sqlite3', 'sqlite3'], { stdio: 'inherit' })
+  return { execPath, version }
+}
+
 // Before the temp dir and the clock: building addons for `--node` is neither measured nor left behind.
 const nodes: NodeBinary[] = [{ execPath: process.execPath, version: process.version }]
 if (values.node !== undefined) nodes.push(otherNode(values.node))
@@ -160,17 +177,23 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   })
 }
 
-/** A Node binary the workers run on, and the version it reports. */
-interface NodeBinary {
-  execPath: string
-  version: string
+/**
+ * Runs one task in a child process on each Node, one right after the other (so that with `--node` both
+ * see the same machine load), and returns their results in the order of `nodes`. A `*-prepare` task
+ * writes a data set that later tasks read: its bytes do not depend on the Node, so only the first Node
+ * writes it, and the later tasks of every Node read the same one.
+ */
+async function runTask(task: string, params: TaskSpec['params'], dir?: string): Promise<TaskResult[]> {
+  const results: TaskResult[] = []
+  for (const node of task.endsWith('-prepare') ? nodes.slice(0, 1) : nodes) {
+    results.push(await runTaskOn(node, task, params, dir))
+  }
+  return results
 }
 
 let taskNo = 0
-/**
- * Runs one task in a child process on `node`, in a fresh subdirectory of `root` unless `dir` is given.
- */
-function runTask(
+/** Runs one task in a child process on `node`, in a fresh subdirectory of `root` unless `dir` is given. */
+function runTaskOn(
   node: NodeBinary,
   task: string,
   params: TaskSpec['params'],
@@ -198,13 +221,19 @@ function runTask(
   })
 }
 
-function record(measured: Measured, key: string, run: number, result: TaskResult): void {
-  let runs = measured.get(key)
-  if (!runs) {
-    runs = []
-    measured.set(key, runs)
+/** The measurements of each Node, in the order of `nodes`. */
+const measured: Measured[] = nodes.map(() => new Map())
+/** Files the results of one task (one per Node that ran it) under `key`, for run number `run`. */
+function record(key: string, run: number, results: TaskResult[]): void {
+  for (const [i, result] of results.entries()) {
+    const m = measured[i]!
+    let runs = m.get(key)
+    if (!runs) {
+      runs = []
+      m.set(key, runs)
+    }
+    runs[run] = result
   }
-  runs[run] = result
 }
 /** The systems in a different order each run, so no system always runs first (cold disk) or last. */
 const rotate = <T>(list: readonly T[], by: number): T[] => list.map((_, i) => list[(i + by) % list.length]!)
@@ -238,155 +267,6 @@ const ES_READ = ['store', 'sqlite']
 const ES_OPEN = ['store', 'wal']
 const EMMETT = ['waltz', 'sqlite', 'waltz-concurrent']
 
-/**
- * The Node binary of `--node`, with native addons built for it (scripts/native.mjs run by that Node:
- * `pnpm bench` builds them only for the Node running it).
- */
-function otherNode(execPath: string): NodeBinary {
-  const version = execFileSync(execPath, ['--version'], { encoding: 'utf8' }).trim()
-  const native = join(dirname(benchDir), 'scripts', 'native.mjs')
-  execFileSync(execPath, [native, 'better-sqlite3', 'sqlite3'], { stdio: 'inherit' })
-  return { execPath, version }
-}
-
-/**
- * Every selected workload, `config.runs` times, with the workers on `node`; prepared data sets in
- * `dataDir`, removed at the end.
- */
-async function measure(node: NodeBinary, dataDir: string): Promise<Measured> {
-  const m: Measured = new Map()
-  const es = config.eventstore
-
-  let replayDir: string | undefined
-  let recoveryDirs: { small: string; big: string } | undefined
-  if (only.has('replay')) {
-    replayDir = join(dataDir, 'replay')
-    log(`replay: writing ${config.replay.records} records to each store`)
-    record(
-      m,
-      'replay|prepare',
-      0,
-      await runTask(
-        node,
-        'replay-prepare',
-        { n: config.replay.records, size: config.replay.size },
-        replayDir,
-      ),
-    )
-  }
-  if (only.has('recovery')) {
-    recoveryDirs = { small: join(dataDir, 'recovery-small'), big: join(dataDir, 'recovery-big') }
-    for (const which of ['small', 'big'] as const) {
-      const bytes = config.recovery[which]
-      log(`recovery: writing a ${bytes / MiB} MiB log`)
-      record(
-        m,
-        `recovery|prepare|${which}`,
-        0,
-        await runTask(
-          node,
-          'recovery-prepare',
-          { bytes, recordSize: config.recovery.recordSize },
-          recoveryDirs[which],
-        ),
-      )
-    }
-  }
-
-  let esDir: string | undefined
-  if (only.has('eventstore')) {
-    esDir = join(dataDir, 'eventstore')
-    log(`eventstore: writing ${es.streams * es.perStream} events over ${es.streams} streams to each store`)
-    const params = { streams: es.streams, perStream: es.perStream, size: es.size }
-    record(m, 'eventstore|prepare', 0, await runTask(node, 'es-prepare', params, esDir))
-  }
-
-  for (let run = 0; run < config.runs; run++) {
-    log(`run ${run + 1}/${config.runs}`)
-    record(m, 'memory|noop', run, await runTask(node, 'noop', {}))
-    if (only.has('buffered')) {
-      for (const size of config.buffered.sizes) {
-        const n = config.buffered.records[size]!
-        for (const system of rotate(BUFFERED, run)) {
-          record(m, `buffered|${size}|${system}`, run, await runTask(node, 'buffered', { system, n, size }))
-        }
-      }
-      log('  buffered done')
-    }
-    if (only.has('durable')) {
-      for (const size of config.durable.sizes) {
-        for (const concurrency of config.durable.concurrency) {
-          const systems = concurrency === 1 ? [...DURABLE, ...DURABLE_1] : DURABLE
-          for (const system of rotate(systems, run)) {
-            const params = { system, size, concurrency, durationMs: config.durable.durationMs }
-            record(m, `durable|${size}|${concurrency}|${system}`, run, await runTask(node, 'durable', params))
-          }
-        }
-      }
-      log('  durable done')
-    }
-    if (replayDir) {
-      for (const system of rotate(REPLAY, run)) {
-        record(
-          m,
-          `replay|${system}`,
-          run,
-          await runTask(node, 'replay', { system, n: config.replay.records }, replayDir),
-        )
-      }
-      log('  replay done')
-    }
-    if (recoveryDirs) {
-      for (const which of ['small', 'big'] as const) {
-        record(
-          m,
-          `recovery|${which}`,
-          run,
-          await runTask(node, 'recovery-open', { opens: config.recovery.opens }, recoveryDirs[which]),
-        )
-      }
-      log('  recovery done')
-    }
-    if (esDir) {
-      for (const system of rotate(ES_APPEND, run)) {
-        const params = { system, size: es.size, ...es.append }
-        record(m, `eventstore|append|${system}`, run, await runTask(node, 'es-append', params))
-      }
-      for (const system of rotate(ES_READ, run)) {
-        const params = { system, streams: es.streams, perStream: es.perStream, ...es.read }
-        record(m, `eventstore|read|${system}`, run, await runTask(node, 'es-read', params, esDir))
-      }
-      for (const system of rotate(ES_OPEN, run)) {
-        record(
-          m,
-          `eventstore|open|${system}`,
-          run,
-          await runTask(node, 'es-open', { system, opens: es.opens }, esDir),
-        )
-      }
-      if (run === 0) {
-        // A full rebuild of the index takes as long as the rest of the workload: once per bench.
-        const rebuild = { system: 'rebuild', opens: es.rebuildOpens }
-        record(m, 'eventstore|open|rebuild', run, await runTask(node, 'es-open', rebuild, esDir))
-      }
-      log('  eventstore done')
-    }
-    if (only.has('emmett')) {
-      for (const system of rotate(EMMETT, run)) {
-        record(
-          m,
-          `emmett|commands|${system}`,
-          run,
-          await runTask(node, 'emmett-commands', { system, ...config.emmett }),
-        )
-      }
-      log('  emmett done')
-    }
-  }
-  rmSync(dataDir, { recursive: true, force: true })
-  return m
-}
-
 try {
   const free = statfsSync(root)
   const freeBytes = free.bavail * free.bsize
@@ -402,14 +282,121 @@ try {
     )
   }
   log(`${quick ? 'quick' : 'full'} mode, ${config.runs} run(s), temp dir ${root}`)
-  const results: NodeRun[] = []
-  for (const node of nodes) {
-    // With two Nodes, one after the other: the data sets of one are removed before the other writes its
-    // own, so the free space needed stays that of one Node.
-    if (nodes.length > 1) log(`Node ${node.version} (${node.execPath})`)
-    results.push({ version: node.version, m: await measure(node, join(root, node.version)) })
+  if (nodes.length > 1)
+    log(`every task on ${nodes.map((n) => `${n.version} (${n.execPath})`).join(', then ')}`)
+
+  let replayDir: string | undefined
+  let recoveryDirs: { small: string; big: string } | undefined
+  if (only.has('replay')) {
+    replayDir = join(root, 'replay')
+    log(`replay: writing ${config.replay.records} records to each store`)
+    record(
+      'replay|prepare',
+      0,
+      await runTask('replay-prepare', { n: config.replay.records, size: config.replay.size }, replayDir),
+    )
+  }
+  if (only.has('recovery')) {
+    recoveryDirs = { small: join(root, 'recovery-small'), big: join(root, 'recovery-big') }
+    for (const which of ['small', 'big'] as const) {
+      const bytes = config.recovery[which]
+      log(`recovery: writing a ${bytes / MiB} MiB log`)
+      record(
+        `recovery|prepare|${which}`,
+        0,
+        await runTask(
+          'recovery-prepare',
+          { bytes, recordSize: config.recovery.recordSize },
+          recoveryDirs[which],
+        ),
+      )
+    }
+  }
+
+  let esDir: string | undefined
+  if (only.has('eventstore')) {
+    esDir = join(root, 'eventstore')
+    log(`eventstore: writing ${es.streams * es.perStream} events over ${es.streams} streams to each store`)
+    const params = { streams: es.streams, perStream: es.perStream, size: es.size }
+    record('eventstore|prepare', 0, await runTask('es-prepare', params, esDir))
+  }
+
+  for (let run = 0; run < config.runs; run++) {
+    log(`run ${run + 1}/${config.runs}`)
+    record('memory|noop', run, await runTask('noop', {}))
+    if (only.has('buffered')) {
+      for (const size of config.buffered.sizes) {
+        const n = config.buffered.records[size]!
+        for (const system of rotate(BUFFERED, run)) {
+          record(`buffered|${size}|${system}`, run, await runTask('buffered', { system, n, size }))
+        }
+      }
+      log('  buffered done')
+    }
+    if (only.has('durable')) {
+      for (const size of config.durable.sizes) {
+        for (const concurrency of config.durable.concurrency) {
+          const systems = concurrency === 1 ? [...DURABLE, ...DURABLE_1] : DURABLE
+          for (const system of rotate(systems, run)) {
+            const params = { system, size, concurrency, durationMs: config.durable.durationMs }
+            record(`durable|${size}|${concurrency}|${system}`, run, await runTask('durable', params))
+          }
+        }
+      }
+      log('  durable done')
+    }
+    if (replayDir) {
+      for (const system of rotate(REPLAY, run)) {
+        record(
+          `replay|${system}`,
+          run,
+          await runTask('replay', { system, n: config.replay.records }, replayDir),
+        )
+      }
+      log('  replay done')
+    }
+    if (recoveryDirs) {
+      for (const which of ['small', 'big'] as const) {
+        record(
+          `recovery|${which}`,
+          run,
+          await runTask('recovery-open', { opens: config.recovery.opens }, recoveryDirs[which]),
+        )
+      }
+      log('  recovery done')
+    }
+    if (esDir) {
+      for (const system of rotate(ES_APPEND, run)) {
+        const params = { system, size: es.size, ...es.append }
+        record(`eventstore|append|${system}`, run, await runTask('es-append', params))
+      }
+      for (const system of rotate(ES_READ, run)) {
+        const params = { system, streams: es.streams, perStream: es.perStream, ...es.read }
+        record(`eventstore|read|${system}`, run, await runTask('es-read', params, esDir))
+      }
+      for (const system of rotate(ES_OPEN, run)) {
+        record(`eventstore|open|${system}`, run, await runTask('es-open', { system, opens: es.opens }, esDir))
+      }
+      if (run === 0) {
+        // A full rebuild of the index takes as long as the rest of the workload: once per bench.
+        const rebuild = { system: 'rebuild', opens: es.rebuildOpens }
+        record('eventstore|open|rebuild', run, await runTask('es-open', rebuild, esDir))
+      }
+      log('  eventstore done')
+    }
+    if (only.has('emmett')) {
+      for (const system of rotate(EMMETT, run)) {
+        record(
+          `emmett|commands|${system}`,
+          run,
+          await runTask('emmett-commands', { system, ...config.emmett }),
+        )
+      }
+      log('  emmett done')
+    }
   }
   const totalSeconds = (performance.now() - started) / 1000
+  const results = nodes.map((n, i): NodeRun => ({ version: n.version, m: measured[i]! }))
   await writeReports(config, results, root, totalSeconds, only.size === WORKLOADS.length)
 } finally {
   cleanup()
