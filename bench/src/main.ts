@@ -6,16 +6,25 @@
  * `bench/results.quick.svg`).
  *
  * Options: `--quick`, `--runs N` (default 3, quick 1), `--dir PATH` (parent of the temp dir; default the OS
- * temp dir), `--only buffered,durable,replay,recovery,seek,eventstore,emmett`.
+ * temp dir), `--only buffered,durable,replay,recovery,seek,eventstore,emmett`, `--node PATH` (run every
+ * task on that Node binary as well, e.g. `$(node scripts/node24.mjs)`, and add a section comparing the two
+ * Nodes to the report).
  */
-import { fork } from 'node:child_process'
+import { execFileSync, fork } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import type { TaskResult, TaskSpec } from './common.js'
-import { type BenchConfig, type Measured, renderMarkdown, renderSvg } from './report.js'
+import {
+  type BenchConfig,
+  type Measured,
+  type NodeRun,
+  renderMarkdown,
+  renderNodeComparison,
+  renderSvg,
+} from './report.js'
 
 const { values } = parseArgs({
   // `pnpm run bench -- --quick` passes the `--` on.
@@ -26,6 +35,7 @@ const { values } = parseArgs({
     dir: { type: 'string' },
     only: { type: 'string' },
     render: { type: 'string' },
+    node: { type: 'string' },
   },
 })
 const quick = values.quick === true
@@ -72,22 +82,35 @@ const config: BenchConfig & { seek: NonNullable<BenchConfig['seek']> } = quick
 const here = dirname(fileURLToPath(import.meta.url))
 const benchDir = dirname(here)
 
-/** Writes RESULTS(.quick).md, results(.quick).svg and the raw figures as results(.quick).json. */
+/**
+ * Writes RESULTS(.quick).md, results(.quick).svg and the raw figures as results(.quick).json. The tables
+ * and the chart are the first Node's (the one running this script); with `--node`, a section after them
+ * puts the second Node's figures next to the first's.
+ */
 async function writeReports(
   cfg: BenchConfig,
-  m: Measured,
+  nodes: NodeRun[],
   tempDir: string,
   totalSeconds: number,
   complete: boolean,
 ) {
-  const markdown = await renderMarkdown(cfg, m, tempDir, totalSeconds)
+  const [first, ...others] = nodes
+  if (first === undefined) throw new Error('no measurements')
+  let markdown = await renderMarkdown(cfg, first.m, tempDir, totalSeconds, first.version)
+  if (others.length > 0) markdown += `\n${renderNodeComparison(cfg, nodes)}`
   console.log(markdown)
   const suffix = `${cfg.quick ? '.quick' : ''}${complete ? '' : '.partial'}`
   writeFileSync(join(benchDir, `RESULTS${suffix}.md`), markdown)
-  writeFileSync(join(benchDir, `results${suffix}.svg`), renderSvg(cfg, m))
-  // JSON Lines: the run's description, then one line per measured configuration.
-  const lines = [JSON.stringify({ config: cfg, tempDir, totalSeconds, complete })]
-  for (const [key, runs] of m) lines.push(JSON.stringify({ key, runs }))
+  writeFileSync(join(benchDir, `results${suffix}.svg`), renderSvg(cfg, first.m))
+  // JSON Lines: the run's description, then one line per measured configuration. Lines of the first
+  // Node have no `node` field, as before `--node` existed.
+  const lines = [
+    JSON.stringify({ config: cfg, tempDir, totalSeconds, complete, nodes: nodes.map((n) => n.version) }),
+  ]
+  for (const [key, runs] of first.m) lines.push(JSON.stringify({ key, runs }))
+  for (const { version, m } of others) {
+    for (const [key, runs] of m) lines.push(JSON.stringify({ node: version, key, runs }))
+  }
   writeFileSync(join(benchDir, `results${suffix}.ndjson`), `${lines.join('\n')}\n`)
   console.error(
     `wrote bench/RESULTS${suffix}.md, bench/results${suffix}.svg and bench/results${suffix}.ndjson`,
@@ -102,19 +125,44 @@ if (values.render !== undefined) {
     tempDir: string
     totalSeconds: number
     complete: boolean
+    nodes?: string[]
   }
-  const m: Measured = new Map()
+  // Results written before `--node` existed name no Node: as before, the report names the one rendering.
+  const nodes: NodeRun[] = (run.nodes ?? [process.version]).map((version) => ({ version, m: new Map() }))
   for (const line of rest) {
-    const { key, runs } = JSON.parse(line) as { key: string; runs: TaskResult[] }
-    m.set(key, runs)
+    const { node, key, runs } = JSON.parse(line) as { node?: string; key: string; runs: TaskResult[] }
+    const into = node === undefined ? nodes[0] : nodes.find((n) => n.version === node)
+    if (into === undefined) throw new Error(`--render: results of Node ${node}, not in the header's nodes`)
+    into.m.set(key, runs)
   }
-  await writeReports(run.config, m, run.tempDir, run.totalSeconds, run.complete)
+  await writeReports(run.config, nodes, run.tempDir, run.totalSeconds, run.complete)
   process.exit(0)
 }
 
 const WORKLOADS = ['buffered', 'durable', 'replay', 'recovery', 'seek', 'eventstore', 'emmett']
 const only = new Set((values.only ?? WORKLOADS.join(',')).split(','))
 for (const w of only) if (!WORKLOADS.includes(w)) throw new Error(`--only: unknown workload ${w}`)
+
+/** A Node binary the workers run on, and the version it reports. */
+interface NodeBinary {
+  execPath: string
+  version: string
+}
+
+/**
+ * The Node binary of `--node`, with native addons built for it (scripts/native.mjs run by that Node:
+ * `pnpm bench` builds them only for the Node running it).
+ */
+function otherNode(execPath: string): NodeBinary {
+  const version = execFileSync(execPath, ['--version'], { encoding: 'utf8' }).trim()
+  const native = join(dirname(benchDir), 'scripts', 'native.mjs')
+  execFileSync(execPath, [native, 'better-sqlite3', 'sqlite3'], { stdio: 'inherit' })
+  return { execPath, version }
+}
+
+// Before the temp dir and the clock: building addons for `--node` is neither measured nor left behind.
+const nodes: NodeBinary[] = [{ execPath: process.execPath, version: process.version }]
+if (values.node !== undefined) nodes.push(otherNode(values.node))
 
 const workerPath = join(here, 'worker.js')
 const root = mkdtempSync(join(values.dir ?? tmpdir(), 'waltz-peers-'))
@@ -131,16 +179,38 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   })
 }
 
+/**
+ * Runs one task in a child process on each Node, one right after the other (so that with `--node` both
+ * see the same machine load), and returns their results in the order of `nodes`. A `*-prepare` task
+ * writes a data set that later tasks read: its bytes do not depend on the Node, so only the first Node
+ * writes it, and the later tasks of every Node read the same one.
+ */
+async function runTask(task: string, params: TaskSpec['params'], dir?: string): Promise<TaskResult[]> {
+  const results: TaskResult[] = []
+  for (const node of task.endsWith('-prepare') ? nodes.slice(0, 1) : nodes) {
+    results.push(await runTaskOn(node, task, params, dir))
+  }
+  return results
+}
+
 let taskNo = 0
-/** Runs one task in a child process, in a fresh subdirectory of `root` unless `dir` is given. */
-function runTask(task: string, params: TaskSpec['params'], dir?: string): Promise<TaskResult> {
+/** Runs one task in a child process on `node`, in a fresh subdirectory of `root` unless `dir` is given. */
+function runTaskOn(
+  node: NodeBinary,
+  task: string,
+  params: TaskSpec['params'],
+  dir?: string,
+): Promise<TaskResult> {
   const own = dir === undefined
   const taskDir = dir ?? join(root, `t${taskNo++}`)
   mkdirSync(taskDir, { recursive: true })
   const spec: TaskSpec = { task, dir: taskDir, params }
   return new Promise((resolve, reject) => {
     let result: TaskResult | undefined
-    const child = fork(workerPath, [JSON.stringify(spec)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    const child = fork(workerPath, [JSON.stringify(spec)], {
+      execPath: node.execPath,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    })
     child.on('message', (m) => {
       result = m as TaskResult
     })
@@ -153,14 +223,19 @@ function runTask(task: string, params: TaskSpec['params'], dir?: string): Promis
   })
 }
 
-const measured: Measured = new Map()
-function record(key: string, run: number, result: TaskResult): void {
-  let runs = measured.get(key)
-  if (!runs) {
-    runs = []
-    measured.set(key, runs)
+/** The measurements of each Node, in the order of `nodes`. */
+const measured: Measured[] = nodes.map(() => new Map())
+/** Files the results of one task (one per Node that ran it) under `key`, for run number `run`. */
+function record(key: string, run: number, results: TaskResult[]): void {
+  for (const [i, result] of results.entries()) {
+    const m = measured[i]!
+    let runs = m.get(key)
+    if (!runs) {
+      runs = []
+      m.set(key, runs)
+    }
+    runs[run] = result
   }
-  runs[run] = result
 }
 /** The systems in a different order each run, so no system always runs first (cold disk) or last. */
 const rotate = <T>(list: readonly T[], by: number): T[] => list.map((_, i) => list[(i + by) % list.length]!)
@@ -211,6 +286,8 @@ try {
     )
   }
   log(`${quick ? 'quick' : 'full'} mode, ${config.runs} run(s), temp dir ${root}`)
+  if (nodes.length > 1)
+    log(`every task on ${nodes.map((n) => `${n.version} (${n.execPath})`).join(', then ')}`)
 
   let replayDir: string | undefined
   let recoveryDirs: { small: string; big: string } | undefined
@@ -248,7 +325,7 @@ try {
     const params = { segmentMiB: config.seek.segmentMiB, size: config.seek.size }
     const prep = await runTask('seek-prepare', params, seekDir)
     record('seek|prepare', 0, prep)
-    seekLastSeq = prep.metrics.segmentLastSeq!
+    seekLastSeq = prep[0]!.metrics.segmentLastSeq!
   }
 
   let esDir: string | undefined
@@ -342,7 +419,8 @@ try {
     }
   }
   const totalSeconds = (performance.now() - started) / 1000
-  await writeReports(config, measured, root, totalSeconds, only.size === WORKLOADS.length)
+  const results = nodes.map((n, i): NodeRun => ({ version: n.version, m: measured[i]! }))
+  await writeReports(config, results, root, totalSeconds, only.size === WORKLOADS.length)
 } finally {
   cleanup()
 }

@@ -51,6 +51,13 @@ export interface BenchConfig {
 /** Results by key (`workload|config|system`), one entry per run. */
 export type Measured = Map<string, TaskResult[]>
 
+/** The measurements of one Node (`pnpm bench --node` measures on two). */
+export interface NodeRun {
+  /** `process.version` of the Node the workers ran on. */
+  version: string
+  m: Measured
+}
+
 const MiB = 1 << 20
 
 /** Median over runs of one metric (non-finite values, e.g. a metric a system lacks, are skipped). */
@@ -250,6 +257,7 @@ export async function renderMarkdown(
   m: Measured,
   tempDir: string,
   totalSeconds: number,
+  node: string,
 ): Promise<string> {
   const benchUrl = new URL('../package.json', import.meta.url).href
   const beside = (pkg: string) => fileURLToPath(import.meta.resolve(`${pkg}/package.json`))
@@ -285,7 +293,7 @@ export async function renderMarkdown(
   p(`| memory | ${fmt(totalmem() / 1024 / MiB, 1)} GiB |`)
   p(`| OS | ${type()} ${release()} |`)
   p(`| disk | temp dir \`${dirname(tempDir)}\`, ${fsTypeOf(tempDir)} |`)
-  p(`| Node | ${process.version} |`)
+  p(`| Node | ${node} |`)
   p(`| waltz | @waltz/core ${pkgVersion('@waltz/core', benchUrl)}, commit ${commit} |`)
   p(
     `| serializers | msgpackr ${pkgVersion('msgpackr', beside('@waltz/serializer-binary'))}, zod ${pkgVersion('zod', beside('@waltz/serializer-json'))}, protobufjs ${pkgVersion('protobufjs', beside('@waltz/serializer-proto'))} |`,
@@ -548,7 +556,7 @@ export async function renderMarkdown(
 /** Section 4.1: the first record of `records({ from })` in the middle of a sealed segment. */
 function renderSeek(cfg: NonNullable<BenchConfig['seek']>, m: Measured, p: (s?: string) => void): void {
   const prep = m.get('seek|prepare')?.[0]?.metrics ?? {}
-  const after = med(m, 'seek|seek-file', 'ms')
+  const after = med(m, 'seek|seek-file', 'firstRecordMs')
   p('### 4.1 Starting a read in the middle of a segment')
   p()
   p(
@@ -579,7 +587,7 @@ function renderSeek(cfg: NonNullable<BenchConfig['seek']>, m: Measured, p: (s?: 
     const k = `seek|${system}`
     const verdict = system === 'seek-file' ? (after <= 1 ? 'met' : '**not met**') : ''
     p(
-      `| ${name} | ${fmt(med(m, k, 'coldMs'), 3)} | ${fmt(med(m, k, 'ms'), 3)} | ${fmt(med(m, k, 'maxMs'), 3)} | ${verdict} |`,
+      `| ${name} | ${fmt(med(m, k, 'coldMs'), 3)} | ${fmt(med(m, k, 'firstRecordMs'), 3)} | ${fmt(med(m, k, 'maxMs'), 3)} | ${verdict} |`,
     )
   }
   p()
@@ -858,4 +866,69 @@ ${ticks.join('\n')}
 ${rows.join('\n')}
 </svg>
 `
+}
+
+/** The figure each measurement is compared by across Nodes, the first its results have. */
+const HEADLINE: Array<{ metric: string; unit: string; lowerIsBetter: boolean }> = [
+  { metric: 'recordsPerSec', unit: 'records/s', lowerIsBetter: false },
+  { metric: 'eventsPerSec', unit: 'events/s', lowerIsBetter: false },
+  { metric: 'commandsPerSec', unit: 'commands/s', lowerIsBetter: false },
+  { metric: 'openMs', unit: 'open ms', lowerIsBetter: true },
+  { metric: 'warmMs', unit: 'open ms', lowerIsBetter: true },
+  { metric: 'firstRecordMs', unit: 'ms to the first record', lowerIsBetter: true },
+]
+
+/**
+ * The section `pnpm bench --node` adds after the first Node's tables: the chart's waltz ÷ peer ratios on
+ * every Node side by side, then each measurement's headline figure on every Node and how the later Nodes
+ * compare with the first.
+ */
+export function renderNodeComparison(config: BenchConfig, nodes: NodeRun[]): string {
+  const [first, ...others] = nodes
+  if (first === undefined) return ''
+  const out: string[] = []
+  const p = (s = '') => out.push(s)
+  const names = nodes.map((n) => `Node ${n.version}`)
+  p(`## Node versions: ${names.join(' and ')}`)
+  p()
+  p(`The tables above are ${names[0]}'s. Every task also ran with its worker on ${names.slice(1).join(', ')}`)
+  p('(`pnpm bench --node <path>`), right after the same task on the first Node; the data sets that replay,')
+  p('recovery and the event store read were written once, by the first Node.')
+  p()
+  p("### waltz ÷ peer on each Node (the summary chart's ratios)")
+  p()
+  p(`| workload | comparison | ${names.join(' | ')} |`)
+  p(`|---|---|${names.map(() => '--:').join('|')}|`)
+  const bars = nodes.map((n) => ratioBars(config, n.m))
+  for (const [i, bar] of bars[0]!.entries()) {
+    const values = bars.map((b) => {
+      const same = b[i]
+      return same !== undefined && same.label === bar.label ? fmtRatio(same.value) : ''
+    })
+    p(`| ${bar.group} | ${bar.label} | ${values.join(' | ')} |`)
+  }
+  p()
+  p(
+    `### Each measurement on each Node (medians; the last column${others.length > 1 ? 's' : ''}: above 1× is faster than on ${names[0]})`,
+  )
+  p()
+  const vs = others.map((n) => `Node ${n.version} ÷ ${names[0]}`)
+  p(`| measurement | figure | ${names.join(' | ')} | ${vs.join(' | ')} |`)
+  p(`|---|---|${names.map(() => '--:').join('|')}|${vs.map(() => '--:').join('|')}|`)
+  for (const key of first.m.keys()) {
+    const runs = first.m.get(key) ?? []
+    const headline = HEADLINE.find((h) => runs.some((r) => r !== undefined && h.metric in r.metrics))
+    if (headline === undefined) continue
+    const { metric, unit, lowerIsBetter } = headline
+    const base = med(first.m, key, metric)
+    const figures = nodes.map((n) => fmt(med(n.m, key, metric), lowerIsBetter ? 2 : 0))
+    const ratios = others.map((n) => {
+      const v = med(n.m, key, metric)
+      return fmtRatio(lowerIsBetter ? base / v : v / base)
+    })
+    // The key's own `|` would split the table cell, even inside backticks.
+    p(`| ${key.split('|').join(' / ')} | ${unit} | ${figures.join(' | ')} | ${ratios.join(' | ')} |`)
+  }
+  p()
+  return out.join('\n')
 }

@@ -80,7 +80,13 @@ async function seekFirst(dir: string, p: Params): Promise<Metrics> {
   const times: number[] = []
   for (let i = 0; i < opens; i++) times.push(await firstRecordMs(logDir, fromAt(i, opens)))
   const sorted = [...times].sort((a, b) => a - b)
-  return { coldMs, ms: median(times), maxMs: sorted[sorted.length - 1] ?? Number.NaN, opens, warmup }
+  return {
+    coldMs,
+    firstRecordMs: median(times),
+    maxMs: sorted[sorted.length - 1] ?? Number.NaN,
+    opens,
+    warmup,
+  }
 }
 
 /** The tasks `worker.ts` runs for this workload. */
