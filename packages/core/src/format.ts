@@ -96,7 +96,18 @@ export function segmentFileName(firstSeq: number): string {
  * @returns the first seq, or undefined
  */
 export function parseSegmentFileName(name: string): number | undefined {
-  if (name.length !== 20 + SEGMENT_EXT.length || !name.endsWith(SEGMENT_EXT)) return undefined
+  return parseSeqFileName(name, SEGMENT_EXT)
+}
+
+/**
+ * The seq of a file named `<20 digits><ext>` (a segment, a seek file), or undefined for other names.
+ *
+ * @param name - a file name
+ * @param ext - the suffix the name must have, e.g. `.wal`
+ * @returns the seq (at least 1), or undefined
+ */
+export function parseSeqFileName(name: string, ext: string): number | undefined {
+  if (name.length !== 20 + ext.length || !name.endsWith(ext)) return undefined
   const digits = name.slice(0, 20)
   if (!/^\d{20}$/.test(digits)) return undefined
   const seq = Number(digits)

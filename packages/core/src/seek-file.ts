@@ -14,7 +14,7 @@ import { endianness } from 'node:os'
 import { join } from 'node:path'
 import { crc32 } from './checksum.js'
 import type { Files } from './files.js'
-import { readU64, writeU64 } from './format.js'
+import { parseSeqFileName, readU64, writeU64 } from './format.js'
 
 /** Bytes of segment between two in-memory seek entries a walk makes, at least. */
 export const SEEK_SPACING = 4096
@@ -86,11 +86,7 @@ export function seekFileName(firstSeq: number): string {
  * @returns the first seq, or undefined
  */
 export function parseSeekFileName(name: string): number | undefined {
-  if (name.length !== 20 + SEEK_EXT.length || !name.endsWith(SEEK_EXT)) return undefined
-  const digits = name.slice(0, 20)
-  if (!/^\d{20}$/.test(digits)) return undefined
-  const seq = Number(digits)
-  return Number.isSafeInteger(seq) && seq >= 1 ? seq : undefined
+  return parseSeqFileName(name, SEEK_EXT)
 }
 
 /**

@@ -7,6 +7,30 @@ import { isSnapshotError, recover, SnapshotStore, Snapshotter, type SnapshotterW
 import { type Accounts, accounts, randomTx } from './fixtures/accounts.mjs'
 import { openWal, stateHash } from './helpers.js'
 
+/**
+ * Appends 30 batches of 50 random transactions, applies each record to `state` (telling the
+ * snapshotter) and to `reference` (the full-replay state, kept aside), and returns the new reference.
+ */
+async function appendAndApply(
+  wal: Wal,
+  snapshotter: Snapshotter<Accounts>,
+  state: Accounts,
+  reference: Accounts,
+  random: () => number,
+): Promise<Accounts> {
+  for (let i = 0; i < 30; i++) {
+    const batch = Array.from({ length: 50 }, () => randomTx(random))
+    const last = await wal.appendBatch(batch)
+    batch.forEach((r, j) => {
+      const record = { ...r, seq: last - batch.length + 1 + j, time: 0 }
+      state = accounts.apply(state, record)
+      reference = accounts.apply(reference, record)
+    })
+    snapshotter.recordApplied(last, state)
+  }
+  return reference
+}
+
 /** A stand-in WAL that records the calls the snapshotter makes, in order. */
 function fakeWal(events: string[]): SnapshotterWal {
   return {
@@ -234,7 +258,6 @@ describe('Snapshotter', () => {
       const store = await SnapshotStore.open<Accounts>({ dir: join(root, 'snapshots'), keep: 2 })
       const recovered = await recover({ wal, store, aggregate: accounts })
       expect(stateHash(recovered.state)).toBe(stateHash(reference))
-      let state = recovered.state
       const snapshotter = new Snapshotter({
         wal,
         store,
@@ -242,16 +265,7 @@ describe('Snapshotter', () => {
         truncate: true,
         lastSnapshotSeq: recovered.snapshotSeq,
       })
-      for (let i = 0; i < 30; i++) {
-        const batch = Array.from({ length: 50 }, () => randomTx(random))
-        const last = await wal.appendBatch(batch)
-        batch.forEach((r, j) => {
-          const record = { ...r, seq: last - batch.length + 1 + j, time: 0 }
-          state = accounts.apply(state, record)
-          reference = accounts.apply(reference, record)
-        })
-        snapshotter.recordApplied(last, state)
-      }
+      reference = await appendAndApply(wal, snapshotter, recovered.state, reference, random)
       await snapshotter.close()
       expect(wal.firstSeq).toBeGreaterThan(1) // truncated: a replay from zero is no longer possible
       await wal.close()
@@ -273,19 +287,9 @@ describe('Snapshotter', () => {
       const store = await SnapshotStore.open<Accounts>({ dir: join(root, 'snapshots'), keep: 2 })
       const recovered = await recover({ wal, store, aggregate: accounts })
       expect(stateHash(recovered.state)).toBe(stateHash(reference))
-      let state = recovered.state
       snapshotter = new Snapshotter({ wal, store, everyRecords: 600, lastSnapshotSeq: recovered.snapshotSeq })
       expect(snapshotter.keepFrom()).toBe(0) // nothing saved by this snapshotter yet: keep everything
-      for (let i = 0; i < 30; i++) {
-        const batch = Array.from({ length: 50 }, () => randomTx(random))
-        const last = await wal.appendBatch(batch)
-        batch.forEach((r, j) => {
-          const record = { ...r, seq: last - batch.length + 1 + j, time: 0 }
-          state = accounts.apply(state, record)
-          reference = accounts.apply(reference, record)
-        })
-        snapshotter.recordApplied(last, state)
-      }
+      reference = await appendAndApply(wal, snapshotter, recovered.state, reference, random)
       await snapshotter.idle()
       const floor = snapshotter.keepFrom()
       expect(floor).toBeGreaterThan(1)
