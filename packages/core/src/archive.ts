@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { copyFile, mkdir, open, rename, unlink } from 'node:fs/promises'
 import { basename, join } from 'node:path'
+import { nodeFiles } from './files.js'
 import type { LogState } from './log-state.js'
 import type { WalLogger } from './logger.js'
 import type { SegmentRef } from './scanner.js'
@@ -107,12 +108,7 @@ export function directoryArchive(dir: string): Archive {
         await unlink(temp).catch(() => {})
         throw err
       }
-      const d = await open(dir, 'r')
-      try {
-        await d.sync()
-      } finally {
-        await d.close()
-      }
+      await nodeFiles.syncDir(dir)
     },
     async stat(name) {
       try {
