@@ -6,17 +6,21 @@
  * carries the bytes' MD5 (`Content-MD5`: the server refuses bytes that arrive otherwise) and, as
  * metadata, their size, SHA-256 and MD5. `stat` reads them back with `HeadObject` and reports a copy
  * whose ETag (the MD5 of the stored bytes, for an object written in one put) disagrees with the MD5
- * it was sent with as not matching, so the WAL copies it again.
+ * it was sent with as not matching, so the WAL copies it again. `list` pages through
+ * `ListObjectsV2` under the prefix; `get` streams a `GetObject` body and hands over the SHA-256 from
+ * the object's metadata, which the WAL checks the bytes against.
  */
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import {
+  GetObjectCommand,
   HeadObjectCommand,
   type HeadObjectCommandOutput,
+  ListObjectsV2Command,
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3'
-import type { Archive, ArchivedSegment } from '@waltz/core'
+import type { Archive, ArchiveDownload, ArchivedSegment, ArchiveEntry } from '@waltz/core'
 
 /** Options of {@link s3Archive}. */
 export interface S3ArchiveOptions {
@@ -92,8 +96,7 @@ export function s3Archive(options: S3ArchiveOptions): Archive {
           abortSignal: signal,
         })
       } catch (err) {
-        const e = err as { name?: string; $metadata?: { httpStatusCode?: number } }
-        if (e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404) return undefined
+        if (isNotFound(err)) return undefined
         throw err
       }
       const meta = head.Metadata ?? {}
@@ -108,5 +111,47 @@ export function s3Archive(options: S3ArchiveOptions): Archive {
         sha256: intact ? (meta[META_SHA256] ?? '') : `etag ${etag} is not md5 ${meta[META_MD5]}`,
       }
     },
+
+    async list(signal: AbortSignal): Promise<ArchiveEntry[]> {
+      const entries: ArchiveEntry[] = []
+      let token: string | undefined
+      do {
+        const page = await client.send(
+          new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+          { abortSignal: signal },
+        )
+        for (const object of page.Contents ?? []) {
+          const name = object.Key?.slice(prefix.length) ?? ''
+          if (SEGMENT_NAME.test(name)) entries.push({ name, size: object.Size ?? 0 })
+        }
+        token = page.IsTruncated ? page.NextContinuationToken : undefined
+      } while (token !== undefined)
+      return entries
+    },
+
+    async get(name: string, signal: AbortSignal): Promise<ArchiveDownload | undefined> {
+      try {
+        const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: prefix + name }), {
+          abortSignal: signal,
+        })
+        const body = object.Body as AsyncIterable<Uint8Array> | undefined
+        if (body === undefined || typeof body[Symbol.asyncIterator] !== 'function') {
+          throw new Error(`GetObject of ${prefix + name} returned no readable body`)
+        }
+        return { size: object.ContentLength ?? -1, sha256: object.Metadata?.[META_SHA256], body }
+      } catch (err) {
+        if (isNotFound(err)) return undefined
+        throw err
+      }
+    },
   }
+}
+
+/** The name of a segment file (objects under the prefix with other names are not segments). */
+const SEGMENT_NAME = /^\d{20}\.wal$/
+
+/** Whether an S3 error says the object does not exist. */
+function isNotFound(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } }
+  return e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404
 }

@@ -3,16 +3,17 @@
  * directory) in the background, each copy verified (size and SHA-256) before the segment counts as
  * archived; retention removes a segment locally only once it is archived. The uploader keeps no state
  * of its own: after a crash or restart it asks the archive what it holds, so it resumes where it was,
- * and a segment is stored under its own name, so never twice. Reading archived segments back is not
- * done yet: a removed seq is `WAL_TRUNCATED`, as with `truncateBefore`.
+ * and a segment is stored under its own name, so never twice. Reads of segments that exist only in
+ * the archive go through `archive-cache.ts`.
  *
  * @internal
  */
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { copyFile, mkdir, open, rename, unlink } from 'node:fs/promises'
+import { copyFile, type FileHandle, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { nodeFiles } from './files.js'
+import { parseSegmentFileName } from './format.js'
 import type { LogState } from './log-state.js'
 import type { WalLogger } from './logger.js'
 import type { SegmentRef } from './scanner.js'
@@ -25,6 +26,28 @@ export interface ArchivedSegment {
   readonly size: number
   /** SHA-256 of the bytes, lowercase hex. */
   readonly sha256: string
+}
+
+/** A segment as an archive lists it. */
+export interface ArchiveEntry {
+  /** The segment's file name, e.g. `00000000000000000001.wal`. */
+  readonly name: string
+  /** Bytes stored. */
+  readonly size: number
+}
+
+/** The stored bytes of one archived segment, as {@link Archive.get} streams them. */
+export interface ArchiveDownload {
+  /** Bytes stored. */
+  readonly size: number
+  /**
+   * The SHA-256 (lowercase hex) the segment had when it was archived, when the archive records it
+   * apart from the bytes (an S3 object's metadata): the bytes read are checked against it. Either way
+   * every frame is checked against its own checksum as it is read.
+   */
+  readonly sha256: string | undefined
+  /** The bytes, in order. */
+  readonly body: AsyncIterable<Uint8Array>
 }
 
 /**
@@ -49,6 +72,17 @@ export interface Archive {
    * @returns undefined when the archive holds none
    */
   stat(name: string, signal: AbortSignal): Promise<ArchivedSegment | undefined>
+  /**
+   * Every segment the archive holds, in any order. Other objects (temp files, foreign keys under the
+   * prefix) are left out.
+   */
+  list(signal: AbortSignal): Promise<ArchiveEntry[]>
+  /**
+   * Streams the stored copy of segment `name`.
+   *
+   * @returns undefined when the archive holds none
+   */
+  get(name: string, signal: AbortSignal): Promise<ArchiveDownload | undefined>
 }
 
 /** Counters of the uploader, in `metrics().archive`. */
@@ -115,11 +149,47 @@ export function directoryArchive(dir: string): Archive {
         const digest = await fileDigest(join(dir, name))
         return { name, ...digest }
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+        if (isMissing(err)) return undefined
         throw err
       }
     },
+    async list() {
+      let names: string[]
+      try {
+        names = await readdir(dir)
+      } catch (err) {
+        if (isMissing(err)) return []
+        throw err
+      }
+      const entries: ArchiveEntry[] = []
+      for (const name of names) {
+        if (parseSegmentFileName(name) === undefined) continue
+        const info = await stat(join(dir, name)).catch((err) => {
+          if (isMissing(err)) return undefined // replaced or removed meanwhile
+          throw err
+        })
+        if (info?.isFile()) entries.push({ name, size: info.size })
+      }
+      return entries
+    },
+    async get(name, signal) {
+      let handle: FileHandle
+      try {
+        handle = await open(join(dir, name), 'r')
+      } catch (err) {
+        if (isMissing(err)) return undefined
+        throw err
+      }
+      const { size } = await handle.stat()
+      const body = handle.createReadStream({ highWaterMark: 1 << 20, signal })
+      // A directory keeps no checksum apart from the bytes: the frames' own checksums check them.
+      return { size, sha256: undefined, body }
+    },
   }
+}
+
+function isMissing(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === 'ENOENT'
 }
 
 /** What the uploader works with. */

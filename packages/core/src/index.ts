@@ -1,7 +1,9 @@
 export {
   type Archive,
   type ArchiveCounters,
+  type ArchiveDownload,
   type ArchivedSegment,
+  type ArchiveEntry,
   directoryArchive,
 } from './archive.js'
 export {

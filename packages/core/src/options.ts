@@ -294,8 +294,9 @@ export function resolveWalOptions(options: unknown): ResolvedWalOptions {
 
 function checkArchive(archive: unknown): Archive {
   const a = archive as Partial<Archive> | null
-  if (typeof a !== 'object' || a === null || typeof a.put !== 'function' || typeof a.stat !== 'function') {
-    throw WalError.INVALID_ARGUMENT('archive must have put and stat (s3Archive, directoryArchive)')
+  const methods = ['put', 'stat', 'list', 'get'] as const
+  if (typeof a !== 'object' || a === null || methods.some((m) => typeof a[m] !== 'function')) {
+    throw WalError.INVALID_ARGUMENT('archive must have put, stat, list and get (s3Archive, directoryArchive)')
   }
   return a as Archive
 }

@@ -49,6 +49,14 @@ function flakyArchive(dir: string) {
       if (state.down) throw new Error('connect ECONNREFUSED 127.0.0.1:9000')
       return inner.stat(name, signal)
     },
+    list: async (signal) => {
+      if (state.down) throw new Error('connect ECONNREFUSED 127.0.0.1:9000')
+      return inner.list(signal)
+    },
+    get: async (name, signal) => {
+      if (state.down) throw new Error('connect ECONNREFUSED 127.0.0.1:9000')
+      return inner.get(name, signal)
+    },
   }
   return { archive, state }
 }
