@@ -14,6 +14,9 @@ export default defineConfig({
   },
   test: {
     testTimeout: 30_000,
+    // The power-loss suite leaves a thousand crash-state directories for the cleanup hook to remove:
+    // seconds on a busy machine.
+    hookTimeout: 60_000,
     projects: [
       {
         extends: true,

@@ -93,6 +93,11 @@ export type WalErrorCode =
   | 'WAL_READ_ONLY'
   /** An argument is out of range or malformed. */
   | 'WAL_INVALID_ARGUMENT'
+  /**
+   * A read needs a segment that exists only in the archive, and the archive does not hold it or
+   * failed (its error is the `cause`); `file` names the segment in the archive.
+   */
+  | 'WAL_ARCHIVE'
 
 /** Extra context attached to a {@link WalError}. */
 export interface WalErrorDetails extends ErrorOptions {
@@ -185,6 +190,11 @@ export class WalError extends WaltzError<WalErrorCode> {
   /** `WAL_INVALID_ARGUMENT`: an argument or option is out of range or malformed. */
   static INVALID_ARGUMENT(message: string, details?: WalErrorDetails): WalError {
     return new WalError('WAL_INVALID_ARGUMENT', message, details)
+  }
+
+  /** `WAL_ARCHIVE`: an archived segment a read needs is missing from the archive, or the archive failed. */
+  static ARCHIVE(message: string, details?: WalErrorDetails): WalError {
+    return new WalError('WAL_ARCHIVE', message, details)
   }
 }
 

@@ -7,6 +7,11 @@ export {
   directoryArchive,
 } from './archive.js'
 export {
+  ARCHIVE_CACHE_DEFAULTS,
+  type ArchiveCacheOptions,
+  type ArchiveFetchCounters,
+} from './archive-cache.js'
+export {
   isSerializerError,
   isWalError,
   isWaltzError,

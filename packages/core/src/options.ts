@@ -4,6 +4,11 @@
  */
 
 import type { Archive } from './archive.js'
+import {
+  ARCHIVE_CACHE_DEFAULTS,
+  type ArchiveCacheOptions,
+  type ResolvedArchiveCache,
+} from './archive-cache.js'
 import { WalError } from './errors.js'
 import { type Files, nodeFiles } from './files.js'
 import { silentLogger, type WalLogger } from './logger.js'
@@ -63,6 +68,15 @@ export interface WalReaderOptions<Rec extends RecordShape = RecordShape<string, 
   /** Where to report what recovery found. Default: silent. */
   logger?: WalLogger
   /**
+   * The archive the log's writer copies sealed segments to: reads of records older than the oldest
+   * local segment fetch the segments holding them from it (into `archiveCache`), so `replayFrom(0)`
+   * returns every record even after retention removed them locally. Default: none (such reads are
+   * `WAL_TRUNCATED`).
+   */
+  archive?: Archive
+  /** Where and how many archived segments fetched for reads are kept. See {@link ArchiveCacheOptions}. */
+  archiveCache?: ArchiveCacheOptions
+  /**
    * The file operations to use (tests substitute recording or failing ones).
    * @internal
    */
@@ -119,8 +133,9 @@ export interface WalOptions<Rec extends RecordShape = RecordShape<string, Uint8A
   retention?: RetentionOptions
   /**
    * Copy every sealed segment here, in the background (verified by size and SHA-256; resumed after a
-   * restart); with `retention`, a segment is removed locally only once archived. See {@link Archive}.
-   * Default: none.
+   * restart); with `retention`, a segment is removed locally only once archived, and reads of records
+   * no longer on local disk fetch them from here (see `archiveCache`). See {@link Archive}. Default:
+   * none.
    */
   archive?: Archive
 }
@@ -132,6 +147,8 @@ export interface ResolvedReaderOptions {
   maxRecordSize: number
   logger: WalLogger
   files: Files
+  archive: Archive | undefined
+  archiveCache: ResolvedArchiveCache
 }
 
 /** Writer options after validation, defaults applied. */
@@ -147,7 +164,6 @@ export interface ResolvedWalOptions extends ResolvedReaderOptions {
   fileMode: number
   firstSeq: number
   retention: ResolvedRetention | undefined
-  archive: Archive | undefined
 }
 
 /** Largest timer Node runs as asked (larger ones fire after 1 ms). */
@@ -210,7 +226,15 @@ function checkCommon(options: unknown): WalReaderOptions<RecordShape> {
   return o
 }
 
-const READER_KEYS: readonly string[] = ['dir', 'serializer', 'maxRecordSize', 'logger', 'files']
+const READER_KEYS: readonly string[] = [
+  'dir',
+  'serializer',
+  'maxRecordSize',
+  'logger',
+  'files',
+  'archive',
+  'archiveCache',
+]
 const WAL_KEYS: readonly string[] = [
   ...READER_KEYS,
   'segmentSize',
@@ -223,7 +247,6 @@ const WAL_KEYS: readonly string[] = [
   'fileMode',
   'firstSeq',
   'retention',
-  'archive',
 ]
 
 /** Refuses keys that are no option: a typo (`syncPolicy: 'always'`) must not open with a default. */
@@ -250,6 +273,27 @@ export function resolveReaderOptions(options: unknown, known = READER_KEYS): Res
     maxRecordSize: integer('maxRecordSize', o.maxRecordSize ?? WAL_DEFAULTS.maxRecordSize, 1, 0xffffffff),
     logger: o.logger ?? silentLogger,
     files: o.files ?? nodeFiles,
+    archive: o.archive === undefined ? undefined : checkArchive(o.archive),
+    archiveCache: resolveArchiveCache(o.archiveCache),
+  }
+}
+
+function resolveArchiveCache(options: unknown): ResolvedArchiveCache {
+  if (options === undefined) return ARCHIVE_CACHE_DEFAULTS
+  if (typeof options !== 'object' || options === null) {
+    throw WalError.INVALID_ARGUMENT('archiveCache must be an object { dir?, maxBytes? }')
+  }
+  const c = options as ArchiveCacheOptions
+  for (const key of Object.keys(c)) {
+    if (key !== 'dir' && key !== 'maxBytes')
+      throw WalError.INVALID_ARGUMENT(`archiveCache has no option '${key}'`)
+  }
+  if (c.dir !== undefined && (typeof c.dir !== 'string' || c.dir === '')) {
+    throw WalError.INVALID_ARGUMENT('archiveCache.dir must be a non-empty string')
+  }
+  return {
+    dir: c.dir ?? ARCHIVE_CACHE_DEFAULTS.dir,
+    maxBytes: integer('archiveCache.maxBytes', c.maxBytes ?? ARCHIVE_CACHE_DEFAULTS.maxBytes, 1),
   }
 }
 
@@ -288,7 +332,6 @@ export function resolveWalOptions(options: unknown): ResolvedWalOptions {
     fileMode: integer('fileMode', o.fileMode ?? WAL_DEFAULTS.fileMode, 0, 0o777),
     firstSeq: integer('firstSeq', o.firstSeq ?? 1, 1),
     retention: o.retention === undefined ? undefined : resolveRetention(o.retention),
-    archive: o.archive === undefined ? undefined : checkArchive(o.archive),
   }
 }
 

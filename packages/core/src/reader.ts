@@ -10,9 +10,10 @@
  *
  * @internal
  */
+import type { ArchiveCache } from './archive-cache.js'
 import { WalError } from './errors.js'
 import type { Fd, Files } from './files.js'
-import { EnvelopeDecoder } from './format.js'
+import { EnvelopeDecoder, segmentFileName } from './format.js'
 import type { LogState, SegmentBound } from './log-state.js'
 import {
   expectHeader,
@@ -44,7 +45,18 @@ export interface ReadSource {
   readonly fds: SegmentFds
   /** Counters of point reads given a location (shared by the raw and decoding sources). */
   readonly located: LocatedReadStats
+  /** Where segments older than the local ones are read from, when the log has an archive. */
+  readonly archive: ArchiveCache | undefined
 }
+
+/** The segment a reader reads next: a local one, or a copy of an archived one. */
+interface NextSegment {
+  readonly ref: SegmentRef
+  /** A copy fetched from the archive (sealed; named after its place in the archive in errors). */
+  readonly archived: boolean
+}
+
+const SEALED: SegmentBound = { kind: 'sealed' }
 
 /** How point reads given a location went. */
 export interface LocatedReadStats {
@@ -72,6 +84,10 @@ export class RecordReader {
   // The seq of the last frame of the segment read before (the chain the next segment must continue).
   private chainSeq = 0
   private segment: SegmentRef | undefined
+  /** Whether {@link segment} is a copy of an archived segment. */
+  private archived = false
+  /** What errors call {@link segment}: its path, or its place in the archive. */
+  private file = ''
   private fd: Fd = -1
   private walker: FrameWalker | undefined
   // A failure found after records were read: thrown by the next fill, once they are handed over.
@@ -135,14 +151,14 @@ export class RecordReader {
       let bound: SegmentBound | undefined
       if (r === 'more') {
         if (out.length > 0) return // hand over what is decoded before doing I/O
-        bound = this.source.state.bound(this.segment!)
+        bound = this.archived ? SEALED : this.source.state.bound(this.segment!)
         r = await walker.next(bound.kind === 'newest' ? bound.end : Number.POSITIVE_INFINITY)
       }
       if (r === 'ok') {
         const seq = walker.seq
         if (seq < this.nextSeq) continue
         if (seq > this.to) return this.finish()
-        const record = this.decoder.decode(walker, this.segment!.path)
+        const record = this.decoder.decode(walker, this.file)
         if (this.locate) {
           ;(record as LocatedRecord).frameOffset = walker.frameStart
           ;(record as LocatedRecord).frameLength = walker.frameEnd - walker.frameStart
@@ -164,7 +180,7 @@ export class RecordReader {
           return
         }
         if (walker.batchOpen) {
-          throw problemError(this.segment!.path, {
+          throw problemError(this.file, {
             code: 'batch-open',
             reason: 'the segment ends inside an atomic batch',
             offset: walker.committedEnd,
@@ -175,7 +191,7 @@ export class RecordReader {
         await this.closeSegment()
       } else {
         const { files, maxRecordSize } = this.source
-        throw problemError(this.segment!.path, await streamProblem(files, this.fd, walker, maxRecordSize))
+        throw problemError(this.file, await streamProblem(files, this.fd, walker, maxRecordSize))
       }
     }
   }
@@ -200,62 +216,110 @@ export class RecordReader {
     }
   }
 
-  /** The segment to read next, checking it continues the chain; undefined when none is readable yet. */
-  private nextSegment(): SegmentRef | undefined {
+  /**
+   * The segment to read next, checking it continues the chain; undefined when none is readable yet.
+   * Seqs below the oldest local segment are read from the archive, when the log has one.
+   */
+  private async nextSegment(): Promise<NextSegment | undefined> {
     const state = this.source.state
     const previous = this.segment
+    const wanted = previous === undefined ? this.nextSeq : this.chainSeq + 1
+    const first = state.oldestFirstSeq
+    if (first !== undefined && wanted < first) {
+      if (this.source.archive) return this.archivedSegment(wanted, previous === undefined)
+      if (previous === undefined) {
+        throw WalError.TRUNCATED(`seq ${wanted} was removed (the log starts at ${first})`, { seq: wanted })
+      }
+    }
     if (previous === undefined) {
-      const first = state.oldestFirstSeq
-      if (first !== undefined && this.nextSeq < first) {
-        throw WalError.TRUNCATED(`seq ${this.nextSeq} was removed (the log starts at ${first})`, {
-          seq: this.nextSeq,
+      const ref = state.segmentFor(wanted)
+      return ref && { ref, archived: false }
+    }
+    const ref = this.archived ? state.segmentFor(wanted) : state.after(previous)
+    if (ref !== undefined && ref.firstSeq !== wanted) {
+      // Retention removed the segments in between while this reader was in one of them.
+      if (!this.archived && !state.has(previous)) {
+        throw WalError.TRUNCATED(`seqs ${wanted}..${ref.firstSeq - 1} were removed while reading`, {
+          seq: wanted,
         })
       }
-      return state.segmentFor(this.nextSeq)
-    }
-    const ref = state.after(previous)
-    if (ref !== undefined && ref.firstSeq !== this.chainSeq + 1) {
-      // Retention removed the segments in between while this reader was in one of them.
-      if (!state.list.some((s) => s.firstSeq === previous.firstSeq)) {
-        throw WalError.TRUNCATED(
-          `seqs ${this.chainSeq + 1}..${ref.firstSeq - 1} were removed while reading`,
-          { seq: this.chainSeq + 1 },
-        )
-      }
       throw WalError.CORRUPT(
-        `gap between segments: ${previous.path} ends at seq ${this.chainSeq}, the next starts at ${ref.firstSeq}`,
-        { file: ref.path, seq: this.chainSeq + 1 },
+        `gap between segments: ${this.file} ends at seq ${this.chainSeq}, the next starts at ${ref.firstSeq}`,
+        { file: ref.path, seq: wanted },
       )
     }
-    return ref
+    return ref && { ref, archived: false }
+  }
+
+  /**
+   * A copy of the archived segment holding `seq` (the first segment read), or starting at `seq` (the
+   * next one after a segment ends).
+   *
+   * @throws WalError `WAL_TRUNCATED` (the archive starts after `seq`), `WAL_ARCHIVE` (a segment missing
+   *   from the archive in the middle of the log, or the archive failed), `WAL_CORRUPT`
+   */
+  private async archivedSegment(seq: number, first: boolean): Promise<NextSegment> {
+    const archive = this.source.archive!
+    const firstSeq = await archive.find(seq, !first)
+    if (firstSeq === undefined) {
+      const oldest = await archive.oldest()
+      if (first && (oldest === undefined || seq < oldest)) {
+        const start = oldest === undefined ? 'holds no segment' : `starts at seq ${oldest}`
+        throw WalError.TRUNCATED(`seq ${seq} was removed (the log's archive ${start})`, { seq })
+      }
+      const name = archive.describe(segmentFileName(seq))
+      throw WalError.ARCHIVE(`${name} is missing from the archive (seqs from ${seq} are in no segment)`, {
+        file: name,
+        seq,
+      })
+    }
+    return { ref: await archive.acquire(firstSeq), archived: true }
   }
 
   /** Opens the segment holding `nextSeq`. Undefined if none is readable yet. */
   private async openNext(): Promise<FrameWalker | undefined> {
-    const ref = this.nextSegment()
+    let next = await this.nextSegment()
     // A segment that is not readable yet (being created, or not yet validated by a read-only
     // instance) is opened later, once it is.
-    if (ref === undefined || this.source.state.bound(ref).kind === 'unreadable') return undefined
-    const { files } = this.source
+    if (next === undefined || (!next.archived && this.source.state.bound(next.ref).kind === 'unreadable')) {
+      return undefined
+    }
+    const { files, archive } = this.source
     // Before the header read: its file size is the sealed size only if the segment was sealed then.
-    const sealedBefore = this.source.state.bound(ref).kind === 'sealed'
-    const fd = await openSegment(files, ref)
+    const sealedBefore = next.archived || this.source.state.bound(next.ref).kind === 'sealed'
+    let fd: Fd
+    try {
+      fd = await openSegment(files, next.ref)
+    } catch (err) {
+      // Retention removed a local segment since it was listed: with an archive, it is archived.
+      if (next.archived || archive === undefined || (err as WalError).code !== 'WAL_TRUNCATED') throw err
+      next = await this.archivedSegment(next.ref.firstSeq, false)
+      fd = await openSegment(files, next.ref)
+    } finally {
+      // The open copy stays readable even if the cache deletes it now.
+      if (next.archived) archive!.release(next.ref)
+    }
     this.fd = fd
-    this.segment = ref
+    this.segment = next.ref
+    this.archived = next.archived
+    this.file = next.archived ? archive!.describe(segmentFileName(next.ref.firstSeq)) : next.ref.path
+    if (next.archived) archive!.prefetch(next.ref.firstSeq, this.source.state.oldestFirstSeq)
+    const ref = next.archived ? { firstSeq: next.ref.firstSeq, path: this.file } : next.ref
     let read: Awaited<ReturnType<typeof readHeader>>
     try {
-      read = await readHeader(files, fd, ref)
+      read = await readHeader(files, fd, next.ref)
     } catch (err) {
-      throw WalError.IO(`cannot read the header of ${ref.path}`, { file: ref.path, cause: err })
+      throw WalError.IO(`cannot read the header of ${this.file}`, { file: this.file, cause: err })
     }
     const header = expectHeader(read, ref, this.source.serializerName)
     const { maxRecordSize, seeks } = this.source
-    if (this.nextSeq > header.firstSeq) {
+    if (this.nextSeq > header.firstSeq && !next.archived) {
       // Reading starts inside this segment (only the first one read can): start at the nearest
       // indexed batch boundary before it, with small reads first (a range read may want few records).
-      const start = await seeks.seek(ref, fd, this.nextSeq, { read, sealedBefore })
+      const start = await seeks.seek(next.ref, fd, this.nextSeq, { read, sealedBefore })
       this.walker = new FrameWalker(files, fd, start.offset, start.seq, maxRecordSize, SEEK_READ)
     } else {
+      // From the start (an archived copy has no seek index: the frames before nextSeq are walked over).
       this.walker = new FrameWalker(files, fd, header.headerSize, header.firstSeq, maxRecordSize)
     }
     return this.walker

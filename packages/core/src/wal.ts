@@ -5,6 +5,7 @@
  */
 import { dirname, join, resolve } from 'node:path'
 import { type ArchiveCounters, Uploader } from './archive.js'
+import { ArchiveCache, type ArchiveFetchCounters } from './archive-cache.js'
 import { createSegment } from './create-segment.js'
 import { WalError } from './errors.js'
 import type { Files } from './files.js'
@@ -72,8 +73,11 @@ export interface WalMetrics {
    * and by `truncateBefore`). Zeros for a reader.
    */
   retention: RetentionCounters
-  /** With an `archive`: segments archived, bytes uploaded, failures (retried), segments pending. */
-  archive: ArchiveCounters
+  /**
+   * With an `archive`: segments archived, bytes uploaded, failures (retried), segments pending (a
+   * writer's uploads), and segments and bytes fetched for reads.
+   */
+  archive: ArchiveCounters & ArchiveFetchCounters
   /** Point reads given a location (`recordsAt` with {@link FrameLocations}) since open. */
   locatedReads: {
     /** Records read with one read at their location. */
@@ -83,7 +87,7 @@ export interface WalMetrics {
   }
 }
 
-const NO_ARCHIVE: ArchiveCounters = { archived: 0, uploadedBytes: 0, failures: 0, pending: 0 }
+const NO_UPLOADS: ArchiveCounters = { archived: 0, uploadedBytes: 0, failures: 0, pending: 0 }
 
 /** Options of {@link WalReader.records}. */
 export interface RecordsOptions {
@@ -127,6 +131,8 @@ interface WalInit {
   maxRecordSize: number
   /** A writer's: the mode of files it creates (then its seek index writes seek files). */
   fileMode?: number
+  /** Where reads of segments no longer on local disk fetch them, when the log has an archive. */
+  archive: ArchiveCache | undefined
 }
 
 /**
@@ -197,6 +203,7 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
       seeks,
       fds: new SegmentFds(files, state),
       located: { hits: 0, misses: 0 },
+      archive: init.archive,
     }
     this.decoded = { ...source, serializer: init.serializer }
     this.raw = { ...source, serializer: undefined }
@@ -217,7 +224,8 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
   static async openReader<Rec extends RecordShape = RecordShape<string, Uint8Array>>(
     options: WalReaderOptions<Rec>,
   ): Promise<WalReader<Rec>> {
-    const { files, dir, serializer, maxRecordSize, logger } = resolveReaderOptions(options)
+    const { files, dir, serializer, maxRecordSize, logger, archive, archiveCache } =
+      resolveReaderOptions(options)
     const recovered = await recover({
       files,
       dir,
@@ -244,6 +252,7 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
       serializer,
       serializerName: serializer?.name ?? tail?.header?.serializerName,
       maxRecordSize,
+      archive: archive && new ArchiveCache(archive, archiveCache, logger),
     })
   }
 
@@ -425,8 +434,14 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
       recovery: this.recovery,
       locatedReads: { ...this.raw.located },
       retention: { passes: 0, segmentsRemoved: 0, bytesRemoved: 0 },
-      archive: { ...NO_ARCHIVE },
+      archive: this.archiveMetrics(NO_UPLOADS),
     }
+  }
+
+  /** `metrics().archive`: the uploads given, and this instance's fetches for reads. */
+  protected archiveMetrics(uploads: ArchiveCounters): ArchiveCounters & ArchiveFetchCounters {
+    const fetches = this.raw.archive?.counters ?? { fetched: 0, fetchedBytes: 0 }
+    return { ...uploads, ...fetches }
   }
 
   /**
@@ -444,6 +459,7 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
     this.closed = true
     this.raw.fds.closeAll()
     this.state.notify()
+    await this.raw.archive?.close()
   }
 
   /** Stops writing seek files; resolves once those under way are written (a writer's close awaits it). */
@@ -511,10 +527,11 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
       throw WalError.INVALID_ARGUMENT(message, { seq: max })
     }
     const first = this.state.oldestFirstSeq ?? max + 1
-    if (min < first) {
+    if (min >= first) return readRecordsAt(source, seqs, locations)
+    if (source.archive === undefined) {
       throw WalError.TRUNCATED(`seq ${min} was removed (the log starts at ${first})`, { seq: min })
     }
-    return readRecordsAt(source, seqs, locations)
+    return readAtWithArchive(source, seqs, locations, first)
   }
 
   private async *follow(options: TailOptions, source: ReadSource): AsyncGenerator<unknown, void, undefined> {
@@ -744,6 +761,7 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
         serializerName: o.serializer.name,
         maxRecordSize: o.maxRecordSize,
         fileMode: o.fileMode,
+        archive: o.archive && new ArchiveCache(o.archive, o.archiveCache, o.logger),
       }
       walRef = new Wal<Rec>(init, writer, lock, retention, uploader)
       return walRef
@@ -910,7 +928,7 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
       recovery: this.recovery,
       locatedReads: super.metrics().locatedReads,
       retention: { ...this.removals },
-      archive: this.uploader ? { ...this.uploader.counters } : { ...NO_ARCHIVE },
+      archive: this.archiveMetrics(this.uploader?.counters ?? NO_UPLOADS),
     }
   }
 
@@ -949,6 +967,55 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
   protected override async makeReadable(seq: number): Promise<void> {
     if (seq <= this.lastSeq) await this.flush()
   }
+}
+
+/**
+ * `recordsAt` when some seqs lie below the oldest local segment (`first`): those are read from the
+ * archive's copies, each by a range read of one record (an archived copy has no seek index, so each
+ * walks its segment from the start), the others as usual.
+ */
+async function readAtWithArchive(
+  source: ReadSource,
+  seqs: readonly number[],
+  locations: Readonly<FrameLocations> | undefined,
+  first: number,
+): Promise<WalRecord[]> {
+  const out = new Array<WalRecord>(seqs.length)
+  const local: number[] = []
+  const localAt: number[] = []
+  const located: FrameLocations | undefined = locations && { offsets: [], lengths: [] }
+  const archived = new Map<number, WalRecord | undefined>()
+  for (let i = 0; i < seqs.length; i++) {
+    const seq = seqs[i]!
+    if (seq >= first) {
+      local.push(seq)
+      localAt.push(i)
+      located?.offsets.push(locations!.offsets[i]!)
+      located?.lengths.push(locations!.lengths[i]!)
+    } else {
+      archived.set(seq, undefined)
+    }
+  }
+  for (const seq of [...archived.keys()].sort((a, b) => a - b)) {
+    const reader = new RecordReader(source, seq, seq)
+    try {
+      await reader.fill(1)
+      archived.set(seq, reader.records[0])
+    } finally {
+      await reader.close()
+    }
+  }
+  const fromLocal = local.length > 0 ? await readRecordsAt(source, local, located) : []
+  for (let j = 0; j < fromLocal.length; j++) out[localAt[j]!] = fromLocal[j]!
+  for (let i = 0; i < seqs.length; i++) {
+    if (out[i] !== undefined) continue
+    const record = archived.get(seqs[i]!)
+    if (record === undefined) {
+      throw WalError.TRUNCATED(`seq ${seqs[i]} was removed while reading`, { seq: seqs[i]! })
+    }
+    out[i] = record
+  }
+  return out
 }
 
 /** Creates the log directory; a new directory's entry lives in its parent, so every parent is fsync'ed. */

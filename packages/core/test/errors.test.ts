@@ -23,6 +23,7 @@ const walFactories = {
   WAL_FORMAT_UNSUPPORTED: WalError.FORMAT_UNSUPPORTED,
   WAL_TRUNCATED: WalError.TRUNCATED,
   WAL_INVALID_ARGUMENT: WalError.INVALID_ARGUMENT,
+  WAL_ARCHIVE: WalError.ARCHIVE,
 } satisfies Record<Exclude<WalErrorCode, 'WAL_READ_ONLY'>, (m: string, d?: WalErrorDetails) => WalError>
 
 const serializerFactories = {
