@@ -8,10 +8,11 @@
 import { existsSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { exited, onLines } from '../../../test-support/child-process.js'
 import { payloadFor } from '../../../test-support/payload.mjs'
 import { tempDir } from '../../../test-support/temp-dir.js'
 import { directoryArchive, segmentFileName, Wal, type WalRecord } from '../src/index.js'
-import { segmentFiles } from './helpers.js'
+import { segmentFiles, startFixture } from './helpers.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 async function until(done: () => boolean, ms = 10_000): Promise<void> {
@@ -200,4 +201,41 @@ describe('reads over an archive', () => {
     expect(existsSync(cacheDir)).toBe(true)
     expect(segmentFiles(cacheDir)).toEqual([])
   })
+
+  it('a reader SIGKILLed while fetching leaves a cache the next instance removes; nothing is trusted from it', async () => {
+    const { wal, dir, archiveDir } = await archivedLog()
+    await wal.close()
+    const cacheDir = tempDir()
+    for (const killAt of [1, 400, 900, 1300]) {
+      const child = startFixture('archive-reader.mjs', [dir, archiveDir, cacheDir])
+      let last = 0
+      onLines(child, (line) => {
+        if (line.startsWith('rec ')) last = Number(line.slice(4))
+        if (last >= killAt) child.kill('SIGKILL')
+      })
+      await exited(child)
+      expect(child.signalCode, `killed at ${killAt}`).toBe('SIGKILL')
+      expect(last).toBeLessThan(RECORDS)
+      // The dead process's cache directory is left behind, with what it had fetched.
+      expect(readdirSync(cacheDir).length).toBeGreaterThan(0)
+    }
+    // Damage whatever the dead processes left: a later instance must not read any of it.
+    for (const home of readdirSync(cacheDir)) {
+      for (const name of readdirSync(join(cacheDir, home)))
+        writeFileSync(join(cacheDir, home, name), 'garbage')
+    }
+    const reader = await Wal.openReader({
+      dir,
+      archive: directoryArchive(archiveDir),
+      archiveCache: { dir: cacheDir },
+    })
+    const seen: WalRecord[] = []
+    await reader.replayFrom(0, (r) => void seen.push(r))
+    expectRecords(seen, 1, RECORDS)
+    // Only this instance's directory is left, and it goes at close.
+    expect(readdirSync(cacheDir)).toHaveLength(1)
+    expect(readdirSync(cacheDir)[0]).toMatch(new RegExp(`^${process.pid}-`))
+    await reader.close()
+    expect(readdirSync(cacheDir)).toEqual([])
+  }, 60_000)
 })
