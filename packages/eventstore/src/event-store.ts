@@ -1,8 +1,10 @@
 import { join } from 'node:path'
 import {
+  type Archive,
   type FrameLocations,
   type RawRecord,
   type RecordShape,
+  type RetentionOptions,
   type Serializer,
   silentLogger,
   Wal,
@@ -36,13 +38,19 @@ import { uuidv7 } from './uuid.js'
 
 /** Options of {@link EventStore.open}: the WAL's options, plus the store's own. */
 export interface EventStoreOptions<Rec extends RecordShape = RecordShape>
-  extends Omit<WalOptions<Rec>, 'serializer' | 'dir' | 'logger' | 'retention'> {
+  extends Omit<WalOptions<Rec>, 'serializer' | 'dir' | 'logger'> {
   /** The store's directory: WAL segments, `index/` and `consumers/` (created if missing). */
   dir: string
   /** Encodes event data (e.g. `jsonSerializer`, `msgpackrSerializer`). */
   serializer: Serializer<string, unknown, Rec>
   /** Where to report recovery, index rebuilds and consumer failures. Default: silent. */
   logger?: WalLogger
+  /**
+   * The WAL's retention, taken only together with an `archive` (the index and the reads need the
+   * whole log, and read what retention removed locally from the archive). Its `keepFrom` is combined
+   * with the store's own {@link EventStore.keepFrom}. Default: keep everything.
+   */
+  retention?: RetentionOptions
   /** Events the stream index holds in memory before writing them to a table file. Default 65,536. */
   indexFlushEvents?: number
   /** Stream summaries read from index tables that are cached in memory. Default 100,000. */
@@ -332,6 +340,8 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
   private readonly inFlight = new Map<string, InFlight>()
   private inFlightSweepAt = IN_FLIGHT_SWEEP
   private readonly consumers = new Map<string, Consumer<Rec>>()
+  /** With an archive: the log's first seq, counting the segments only the archive holds (see {@link origin}). */
+  private readonly archivedOrigin: number | undefined
   /** Resolved (and dropped) at the next acknowledgement; created only when someone waits. */
   private ackSignal: { promise: Promise<void>; resolve: () => void } | undefined
   private failure: Error | undefined
@@ -342,7 +352,9 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
     wal: Wal<Rec>,
     index: StreamIndex,
     o: EventStoreOptions<Rec> & { logger: WalLogger; idempotencyWindow: number },
+    origin: number | undefined,
   ) {
+    this.archivedOrigin = origin
     this.dir = o.dir
     this.wal = wal
     this.index = index
@@ -371,11 +383,12 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
     if (typeof serializer?.encode !== 'function' || typeof serializer.decode !== 'function') {
       throw EventStoreError.INVALID_ARGUMENT('EventStore.open needs a serializer')
     }
-    if ('retention' in walOptions) {
+    const { retention, archive } = walOptions
+    if (retention !== undefined && archive === undefined) {
       // Revisions are counted from the log's first event: a stream index rebuilt from a log whose
-      // oldest segments are gone would number every stream wrongly.
+      // oldest segments are gone would number every stream wrongly, and reads would miss events.
       throw EventStoreError.INVALID_ARGUMENT(
-        "EventStore.open has no 'retention' option yet: the stream index is rebuilt from the whole log",
+        "EventStore.open takes 'retention' only with an 'archive': the stream index and reads need the whole log",
       )
     }
     const flushEvery = positiveInt('indexFlushEvents', indexFlushEvents, EVENTSTORE_DEFAULTS.indexFlushEvents)
@@ -390,20 +403,32 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
       EVENTSTORE_DEFAULTS.idempotencyWindow,
     )
     const logger = options.logger ?? silentLogger
+    // Retention passes run from the WAL's open on; until the store exists they remove nothing.
+    let opened: EventStore<Rec> | undefined
+    const keepFrom = retention?.keepFrom
     const wal = (await Wal.open({
       ...walOptions,
       logger,
       serializer: logSerializer(serializer as Serializer<string, unknown, RecordShape>),
+      ...(retention && {
+        retention: {
+          ...retention,
+          keepFrom: () => Math.min(opened?.keepFrom() ?? 0, keepFrom?.() ?? Number.POSITIVE_INFINITY),
+        },
+      }),
     })) as unknown as Wal<Rec>
     try {
+      const origin = archive ? await archivedOrigin(wal, archive) : undefined
       const index = await StreamIndex.open({
         dir: join(options.dir, 'index'),
         wal,
+        origin: origin ?? wal.firstSeq,
         logger,
         flushEvery,
         cacheSize,
       })
-      return new EventStore(wal, index, { ...options, logger, idempotencyWindow: window })
+      opened = new EventStore(wal, index, { ...options, logger, idempotencyWindow: window }, origin)
+      return opened
     } catch (err) {
       await wal.close().catch(() => {})
       throw err
@@ -677,7 +702,7 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
     let left = optionalInt('maxCount', options.maxCount, 0) ?? Number.POSITIVE_INFINITY
     const accept = filterOf(options.filter)
     const end = this.index.checkpoint
-    const start = this.wal.firstSeq
+    const start = this.origin
     if (left === 0) return
     await this.readable()
     if (!backwards) {
@@ -777,7 +802,7 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
     options: SubscribeToAllOptions = {},
   ): AsyncGenerator<StoredEvent<Rec>, void, undefined> {
     this.requireOpen()
-    let next = optionalInt('from', options.from, 0) ?? this.wal.firstSeq
+    let next = optionalInt('from', options.from, 0) ?? this.origin
     const accept = filterOf(options.filter)
     const signal = options.signal
     while (!this.closed && !signal?.aborted) {
@@ -836,6 +861,25 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
       if (!(await this.waitAcked(this.nextAck(), signal))) return false
     }
     return true
+  }
+
+  /**
+   * The oldest position the store wants on local disk, for the WAL's `retention.keepFrom` (the store
+   * passes it there itself when opened with `retention`): the first one its stream index has not
+   * written to a table file (a restart re-indexes from there), and the next one of each running
+   * consumer. What retention removes below it is read from the archive when needed.
+   *
+   * @returns a position (1 or more)
+   */
+  keepFrom(): number {
+    let keep = this.index.flushedTo + 1
+    for (const consumer of this.consumers.values()) keep = Math.min(keep, consumer.position + 1)
+    return keep
+  }
+
+  /** The first position of the log: its first local record, or with an archive its first archived one. */
+  private get origin(): number {
+    return this.archivedOrigin ?? this.wal.firstSeq
   }
 
   /** The last acknowledged position (every event up to it is readable). */
@@ -1296,4 +1340,23 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
     resolve = r
   })
   return { promise, resolve }
+}
+
+/**
+ * The first seq of a log with an archive: its first local record, or the first record of the oldest
+ * archived segment when retention removed segments locally (a listing of the archive, only then).
+ */
+async function archivedOrigin(wal: Wal<RecordShape>, archive: Archive): Promise<number> {
+  const local = wal.firstSeq
+  if (local <= 1) return local
+  let oldest = local
+  try {
+    for (const entry of await archive.list(AbortSignal.timeout(60_000))) {
+      const firstSeq = Number(/^(\d{20})\.wal$/.exec(entry.name)?.[1])
+      if (Number.isSafeInteger(firstSeq) && firstSeq < oldest) oldest = firstSeq
+    }
+  } catch (err) {
+    throw EventStoreError.IO(`listing the archive ${archive.name} failed`, { cause: err })
+  }
+  return oldest
 }

@@ -61,6 +61,11 @@ export interface StreamIndexOptions {
   dir: string
   /** The log the index reflects. */
   wal: Pick<WalReader, 'firstSeq' | 'lastSeq' | 'recordsLocated'> & { sync(): Promise<void> }
+  /**
+   * The seq the log starts at, counting segments only its archive holds (`wal.firstSeq` without an
+   * archive): the index covers the log from there.
+   */
+  origin: number
   /** Where to report dropped tables and rebuilds. */
   logger: WalLogger
   /** Events held in memory before they are written to a table. */
@@ -112,6 +117,7 @@ const NO_STREAM: StreamSummary = Object.freeze({
 export class StreamIndex {
   private readonly dir: string
   private readonly wal: StreamIndexOptions['wal']
+  private readonly origin: number
   private readonly logger: WalLogger
   private readonly flushEvery: number
   /** Events in memory that start a table write: `flushEvery`, larger during a catch-up. */
@@ -132,6 +138,7 @@ export class StreamIndex {
   private constructor(o: StreamIndexOptions, tables: TableReader[], checkpoint: number) {
     this.dir = o.dir
     this.wal = o.wal
+    this.origin = o.origin
     this.logger = o.logger
     this.flushEvery = o.flushEvery
     this.flushLimit = o.flushEvery
@@ -155,8 +162,8 @@ export class StreamIndex {
     } catch (err) {
       throw EventStoreError.IO(`creating ${dir} failed`, { file: dir, cause: err })
     }
-    const tables = await loadTables(dir, wal, logger)
-    const checkpoint = tables.length > 0 ? tables.at(-1)!.meta.coveredTo : wal.firstSeq - 1
+    const tables = await loadTables(dir, wal, options.origin, logger)
+    const checkpoint = tables.length > 0 ? tables.at(-1)!.meta.coveredTo : options.origin - 1
     const index = new StreamIndex(options, tables, checkpoint)
     await index.catchUp()
     return index
@@ -165,6 +172,11 @@ export class StreamIndex {
   /** The last seq the index reflects. */
   get checkpoint(): number {
     return this.active.coveredTo
+  }
+
+  /** The last seq the index's table files cover: a restart re-indexes the log after it. */
+  get flushedTo(): number {
+    return this.tables.at(-1)?.meta.coveredTo ?? this.origin - 1
   }
 
   /**
@@ -548,6 +560,7 @@ async function* mergeStreams(a: TableReader, b: TableReader) {
 async function loadTables(
   dir: string,
   wal: StreamIndexOptions['wal'],
+  origin: number,
   logger: WalLogger,
 ): Promise<TableReader[]> {
   let names: string[]
@@ -570,7 +583,7 @@ async function loadTables(
   }
   ranges.sort((x, y) => x.coveredFrom - y.coveredFrom || y.coveredTo - x.coveredTo)
   const tables: TableReader[] = []
-  let next = ranges.length > 0 && ranges[0]!.coveredFrom <= wal.firstSeq ? ranges[0]!.coveredFrom : -1
+  let next = ranges.length > 0 && ranges[0]!.coveredFrom <= origin ? ranges[0]!.coveredFrom : -1
   for (const r of ranges) {
     const file = join(dir, r.name)
     if (next >= 0 && r.coveredTo < next) {

@@ -405,13 +405,6 @@ describe('deletes', () => {
 })
 
 describe('the stream index', () => {
-  test("refuses the WAL's retention option: a rebuilt index would number streams from a cut log", async () => {
-    const options = { retention: { maxBytes: 1024 } } as unknown as Parameters<typeof openStore>[1]
-    const err = await rejection(openStore(tempDir(), options))
-    expect(err).toMatchObject({ code: 'EVENTSTORE_INVALID_ARGUMENT' })
-    expect((err as Error).message).toContain('retention')
-  })
-
   test('persists in table files and answers the same after reopen and after a rebuild', async () => {
     const dir = tempDir()
     const s = await store(dir, { indexFlushEvents: 10 })
