@@ -78,6 +78,7 @@ function report(s: CheckedSegment, outcome: Outcome, dir: string): string[] {
   }
 }
 
+/** `waltz archive fetch`: the segments holding some seqs, verified, into a directory. */
 export const archiveFetch: Command = {
   name: NAME,
   summary: 'download the segments holding some seqs into a directory, verified',

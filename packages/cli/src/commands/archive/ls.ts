@@ -7,6 +7,7 @@ import { formatSeqRange } from '../../lib/seq-range.js'
 
 const NAME = 'archive ls'
 
+/** `waltz archive ls`: the archived segments and the seq ranges their names give. */
 export const archiveLs: Command = {
   name: NAME,
   summary: 'list the archived segments, oldest first: name, seq range, size',

@@ -64,6 +64,7 @@ function describeContent(s: CheckedSegment): string {
   return `seq ${formatSeqRange(s.firstSeq, s.lastSeq)}  (${s.records} records, ${formatBytes(s.size)}${sha})`
 }
 
+/** `waltz archive verify`: every archived segment downloaded and checked, and the seq chain. */
 export const archiveVerify: Command = {
   name: NAME,
   summary: 'download every archived segment and check its size, SHA-256, frames and the seq chain',
