@@ -6,7 +6,7 @@
  * `bench/results.quick.svg`).
  *
  * Options: `--quick`, `--runs N` (default 3, quick 1), `--dir PATH` (parent of the temp dir; default the OS
- * temp dir), `--only buffered,durable,replay,recovery,seek,eventstore,emmett`, `--node PATH` (run every
+ * temp dir), `--only buffered,durable,replay,recovery,seek,eventstore,emmett,archive`, `--node PATH` (run every
  * task on that Node binary as well, e.g. `$(node scripts/node24.mjs)`, and add a section comparing the two
  * Nodes to the report).
  */
@@ -40,7 +40,10 @@ const { values } = parseArgs({
 })
 const quick = values.quick === true
 const MiB = 1 << 20
-const config: BenchConfig & { seek: NonNullable<BenchConfig['seek']> } = quick
+const config: BenchConfig & {
+  seek: NonNullable<BenchConfig['seek']>
+  archive: NonNullable<BenchConfig['archive']>
+} = quick
   ? {
       quick,
       runs: Number(values.runs ?? 1),
@@ -59,6 +62,7 @@ const config: BenchConfig & { seek: NonNullable<BenchConfig['seek']> } = quick
         rebuildOpens: 1,
       },
       emmett: { streams: 20, perStream: 10, warmup: 40, concurrency: 16 },
+      archive: { segments: 4, segmentMiB: 8, passes: 3 },
     }
   : {
       quick,
@@ -78,6 +82,7 @@ const config: BenchConfig & { seek: NonNullable<BenchConfig['seek']> } = quick
         rebuildOpens: 1,
       },
       emmett: { streams: 100, perStream: 20, warmup: 200, concurrency: 16 },
+      archive: { segments: 16, segmentMiB: 8, passes: 3 },
     }
 const here = dirname(fileURLToPath(import.meta.url))
 const benchDir = dirname(here)
@@ -139,7 +144,7 @@ if (values.render !== undefined) {
   process.exit(0)
 }
 
-const WORKLOADS = ['buffered', 'durable', 'replay', 'recovery', 'seek', 'eventstore', 'emmett']
+const WORKLOADS = ['buffered', 'durable', 'replay', 'recovery', 'seek', 'eventstore', 'emmett', 'archive']
 const only = new Set((values.only ?? WORKLOADS.join(',')).split(','))
 for (const w of only) if (!WORKLOADS.includes(w)) throw new Error(`--only: unknown workload ${w}`)
 
@@ -269,6 +274,7 @@ const ES_APPEND = ['store', 'wal']
 const ES_READ = ['store', 'sqlite']
 const ES_OPEN = ['store', 'wal']
 const EMMETT = ['waltz', 'sqlite', 'waltz-concurrent']
+const ARCHIVE = ['directory', 's3']
 
 try {
   const free = statfsSync(root)
@@ -279,7 +285,11 @@ try {
     (only.has('recovery') ? config.recovery.big + config.recovery.small : 0) +
     (only.has('seek') ? 2 * config.seek.segmentMiB * MiB : 0) +
     (only.has('replay') ? config.replay.records * 1000 : 0) +
-    (only.has('eventstore') ? es.streams * es.perStream * 1000 : 0)
+    (only.has('eventstore') ? es.streams * es.perStream * 1000 : 0) +
+    // The log, and a pass's copies in the archive and fetched back (s3rver keeps every pass's).
+    (only.has('archive')
+      ? (3 + config.archive.passes) * config.archive.segments * config.archive.segmentMiB * MiB
+      : 0)
   if (freeBytes < needed) {
     throw new Error(
       `${root}: ${Math.round(freeBytes / MiB)} MiB free, the benchmark needs about ${Math.round(needed / MiB)}`,
@@ -326,6 +336,14 @@ try {
     const prep = await runTask('seek-prepare', params, seekDir)
     record('seek|prepare', 0, prep)
     seekLastSeq = prep[0]!.metrics.segmentLastSeq!
+  }
+
+  let archiveDir: string | undefined
+  if (only.has('archive')) {
+    archiveDir = join(root, 'archive')
+    const { segments, segmentMiB } = config.archive
+    log(`archive: writing a log of ${segments} sealed ${segmentMiB} MiB segments`)
+    record('archive|prepare', 0, await runTask('archive-prepare', { segments, segmentMiB }, archiveDir))
   }
 
   let esDir: string | undefined
@@ -406,6 +424,13 @@ try {
         record('eventstore|open|rebuild', run, await runTask('es-open', rebuild, esDir))
       }
       log('  eventstore done')
+    }
+    if (archiveDir) {
+      for (const system of rotate(ARCHIVE, run)) {
+        const params = { system, segments: config.archive.segments, passes: config.archive.passes }
+        record(`archive|${system}`, run, await runTask('archive-throughput', params, archiveDir))
+      }
+      log('  archive done')
     }
     if (only.has('emmett')) {
       for (const system of rotate(EMMETT, run)) {

@@ -36,6 +36,14 @@ export interface BenchConfig {
     opens: number
     rebuildOpens: number
   }
+  /** Workload 8, archive throughput (absent from results written before it existed). */
+  archive?: {
+    /** Sealed segments copied and read back per pass. */
+    segments: number
+    segmentMiB: number
+    /** Timed passes per run (after a warm-up pass of two segments); the median is reported. */
+    passes: number
+  }
   /** Workload 7, the emmett adapter (absent from results written before it existed). */
   emmett?: {
     /** Commands go round-robin over `streams` streams until each holds `perStream` events. */
@@ -550,6 +558,7 @@ export async function renderMarkdown(
   }
   if (config.eventstore && m.has('eventstore|append|store')) renderEventStore(config, m, p)
   if (config.emmett && m.has('emmett|commands|waltz')) renderEmmett(config.emmett, m, p)
+  if (config.archive && m.has('archive|directory')) renderArchive(config.archive, m, p)
   return out.join('\n')
 }
 
@@ -589,6 +598,52 @@ function renderSeek(cfg: NonNullable<BenchConfig['seek']>, m: Measured, p: (s?: 
     p(
       `| ${name} | ${fmt(med(m, k, 'coldMs'), 3)} | ${fmt(med(m, k, 'firstRecordMs'), 3)} | ${fmt(med(m, k, 'maxMs'), 3)} | ${verdict} |`,
     )
+  }
+  p()
+}
+
+/** Section 8: `Archive.put` and `Archive.get` throughput of a directory and an S3 archive. */
+function renderArchive(cfg: NonNullable<BenchConfig['archive']>, m: Measured, p: (s?: string) => void): void {
+  const benchUrl = new URL('../package.json', import.meta.url).href
+  const segmentMiB = (med(m, 'archive|directory', 'bytes') / cfg.segments / MiB).toFixed(1)
+  p('## 8. Archive throughput (tiered storage)')
+  p()
+  p(
+    `${cfg.segments} sealed segments of ${segmentMiB} MiB, written by a \`Wal\` (\`segmentSize\` ${cfg.segmentMiB} MiB, 1 KiB records), are copied with`,
+  )
+  p(
+    "`Archive.put`, one at a time and oldest first as the WAL's uploader does, then read back with `Archive.get`, each",
+  )
+  p(
+    'streamed to a file (not fsynced) with its SHA-256 checked against the one the archive recorded (S3) or the known one',
+  )
+  p(
+    `(directory). After a warm-up pass of two segments, ${cfg.passes} timed pass${cfg.passes > 1 ? 'es' : ''} per run, each into a fresh prefix or directory: the median`,
+  )
+  p(
+    'pass, then the median over runs. `directoryArchive` copies to a temp file, fdatasyncs it, renames it and fsyncs the',
+  )
+  p(
+    `directory. \`s3Archive\` runs against s3rver ${pkgVersion('s3rver', benchUrl)} in a child process on loopback through \`@aws-sdk/client-s3\``,
+  )
+  p(
+    `${pkgVersion('@aws-sdk/client-s3', benchUrl)} (one \`PutObject\` per segment with Content-MD5, the segment read whole; \`GetObject\` streamed): s3rver and the`,
+  )
+  p(
+    'measuring process share the machine, and s3rver keeps objects in files without fsync, so this is the client and',
+  )
+  p(
+    'protocol cost on this machine, not a network figure. MB/s = 10^6 bytes a second. The page cache is warm.',
+  )
+  p()
+  p('| archive | put MB/s | get MB/s (to a file, SHA-256 checked) | peak RSS MB |')
+  p('|---|--:|--:|--:|')
+  for (const [system, name] of [
+    ['directory', '`directoryArchive` (same disk)'],
+    ['s3', '`s3Archive` on s3rver (loopback)'],
+  ] as const) {
+    const k = `archive|${system}`
+    p(`| ${name} | ${fmt(med(m, k, 'putMBps'), 1)} | ${fmt(med(m, k, 'getMBps'), 1)} | ${fmt(rss(m, k))} |`)
   }
   p()
 }
@@ -876,6 +931,7 @@ const HEADLINE: Array<{ metric: string; unit: string; lowerIsBetter: boolean }> 
   { metric: 'openMs', unit: 'open ms', lowerIsBetter: true },
   { metric: 'warmMs', unit: 'open ms', lowerIsBetter: true },
   { metric: 'firstRecordMs', unit: 'ms to the first record', lowerIsBetter: true },
+  { metric: 'putMBps', unit: 'put MB/s', lowerIsBetter: false },
 ]
 
 /**

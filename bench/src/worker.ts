@@ -16,6 +16,7 @@ import {
 } from 'node:fs'
 import { join } from 'node:path'
 import { type RecordShape, Wal } from '@waltz/core'
+import { archiveTasks } from './archive.js'
 import {
   drive,
   LevelValues,
@@ -435,6 +436,7 @@ const tasks: Record<string, (dir: string, p: Params) => Promise<Metrics>> = {
   'recovery-open': recoveryOpen,
   ...eventStoreTasks,
   ...seekTasks,
+  ...archiveTasks,
   // Loaded by its own task only: emmett and sqlite3 would weigh on every other measurement's RSS.
   'emmett-commands': async (dir, p) => (await import('./emmett.js')).emmettCommands(dir, p),
 }

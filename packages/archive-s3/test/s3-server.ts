@@ -64,9 +64,20 @@ export async function startS3(): Promise<S3Server> {
     dataDir,
     client,
     async start() {
-      child = spawn(process.execPath, [S3RVER, '-d', dataDir, '-a', '127.0.0.1', '-p', String(port), '-s'], {
-        stdio: 'ignore',
-      })
+      // s3rver encrypts ListObjectsV2 continuation tokens with DES, which OpenSSL 3 (Node 17 and
+      // later) only has in its legacy provider: without it every list past the first page fails.
+      const args = [
+        '--openssl-legacy-provider',
+        S3RVER,
+        '-d',
+        dataDir,
+        '-a',
+        '127.0.0.1',
+        '-p',
+        String(port),
+        '-s',
+      ]
+      child = spawn(process.execPath, args, { stdio: 'ignore' })
       const deadline = Date.now() + 15_000
       for (;;) {
         try {

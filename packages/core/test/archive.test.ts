@@ -2,13 +2,15 @@
  * The `archive` option, on a directory archive: every sealed segment is copied and verified in the
  * background; with retention, a segment goes locally only once archived (an archive that is down
  * holds removals back, and appends go on); a restart resumes, re-copying a copy that does not match;
- * a writer SIGKILLed mid-copy leaves nothing the next open does not finish.
+ * a writer SIGKILLed mid-copy leaves nothing the next open does not finish. `directoryArchive`'s `list`
+ * and `get`, the reading side.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { exited, onLines } from '../../../test-support/child-process.js'
 import { payloadFor } from '../../../test-support/payload.mjs'
+import { rejection } from '../../../test-support/rejection.js'
 import { tempDir } from '../../../test-support/temp-dir.js'
 import { type Archive, directoryArchive, Wal } from '../src/index.js'
 import { segmentFiles, startFixture } from './helpers.js'
@@ -160,5 +162,65 @@ describe('archive', () => {
     await expect(
       Wal.open({ dir: tempDir(), archive: { name: 'x' } as unknown as Archive }),
     ).rejects.toMatchObject({ code: 'WAL_INVALID_ARGUMENT' })
+  })
+})
+
+describe('directoryArchive list and get', () => {
+  const never = new AbortController().signal
+  /** A log archived to a fresh directory: the archive directory and the sealed segment files. */
+  async function archivedLog() {
+    const dir = tempDir()
+    const archiveDir = tempDir()
+    const wal = await Wal.open({ dir, segmentSize: 4096, archive: directoryArchive(archiveDir) })
+    await fill(wal, 1, 100)
+    await until(() => wal.metrics().archive.pending === 0)
+    expect(wal.metrics().archive.pending).toBe(0)
+    await wal.close()
+    return { archiveDir, sealed: segmentFiles(dir).slice(0, -1) }
+  }
+  async function bytesOf(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
+    const chunks: Buffer[] = []
+    for await (const chunk of body) chunks.push(Buffer.from(chunk))
+    return Buffer.concat(chunks)
+  }
+
+  it('list: every segment file with its size; temp files, other files and directories left out', async () => {
+    const { archiveDir, sealed } = await archivedLog()
+    expect(sealed.length).toBeGreaterThan(3)
+    writeFileSync(join(archiveDir, `${basename(sealed[0]!)}.tmp-4242`), 'a copy cut short by a crash')
+    writeFileSync(join(archiveDir, 'README'), 'x')
+    mkdirSync(join(archiveDir, '00000000000000999999.wal'))
+    const listed = await directoryArchive(archiveDir).list(never)
+    const expected = sealed.map((path) => ({ name: basename(path), size: readFileSync(path).length }))
+    expect([...listed].sort((a, b) => a.name.localeCompare(b.name))).toEqual(expected)
+  })
+
+  it('list of a directory that does not exist yet is empty', async () => {
+    expect(await directoryArchive(join(tempDir(), 'not-yet')).list(never)).toEqual([])
+  })
+
+  it('get streams the stored bytes with their size (a directory records no SHA-256)', async () => {
+    const { archiveDir, sealed } = await archivedLog()
+    const archive = directoryArchive(archiveDir)
+    for (const path of sealed) {
+      const download = await archive.get(basename(path), never)
+      const file = readFileSync(path)
+      expect(download?.size, basename(path)).toBe(file.length)
+      expect(download?.sha256).toBeUndefined()
+      expect((await bytesOf(download!.body)).equals(file), basename(path)).toBe(true)
+    }
+  })
+
+  it('get of a name not held is undefined', async () => {
+    const { archiveDir } = await archivedLog()
+    expect(await directoryArchive(archiveDir).get('00000000000000999999.wal', never)).toBeUndefined()
+  })
+
+  it('list and get reject when the archive cannot be read (its path is a file)', async () => {
+    const file = join(tempDir(), 'a-file')
+    writeFileSync(file, 'x')
+    const archive = directoryArchive(file)
+    expect(await rejection(archive.list(never))).toMatchObject({ code: 'ENOTDIR' })
+    expect(await rejection(archive.get('00000000000000000001.wal', never))).toMatchObject({ code: 'ENOTDIR' })
   })
 })

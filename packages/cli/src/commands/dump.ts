@@ -1,4 +1,4 @@
-import { type Command, seqValue } from '../lib/command.js'
+import { type Command, DIR_OPERAND, seqValue } from '../lib/command.js'
 import { chooseDecoder } from '../lib/decode.js'
 import { EXIT, usageError } from '../lib/errors.js'
 import { openLog } from '../lib/logdir.js'
@@ -24,8 +24,9 @@ ${RECORD_OPTIONS_HELP}
 Exit codes: 0 ok; 1 a corrupt frame (printed with file and offset) or data that did not decode;
 2 usage; 3 not a WAL directory; 5 I/O error.`,
   options: { from: { type: 'string' }, to: { type: 'string' }, ...RECORD_OPTIONS },
+  operand: DIR_OPERAND,
 
-  async run({ dir, values, io, out, err }) {
+  async run({ operand: dir, values, io, out, err }) {
     const from = seqValue(values, 'from', 'dump')
     const to = seqValue(values, 'to', 'dump')
     if (from !== undefined && to !== undefined && to < from) throw usageError('--to is below --from', 'dump')

@@ -1,6 +1,6 @@
 import { basename } from 'node:path'
 import type { SegmentReport } from '@waltz/core/inspect'
-import type { Command } from '../lib/command.js'
+import { type Command, DIR_OPERAND } from '../lib/command.js'
 import { EXIT } from '../lib/errors.js'
 import { columns, formatBytes, formatDuration } from '../lib/format.js'
 import { scanWal } from '../lib/logdir.js'
@@ -35,8 +35,9 @@ Options:
 Exit codes: 0 described (even when damage was found: use verify to check); 2 usage;
 3 not a WAL directory; 5 I/O error.`,
   options: { json: { type: 'boolean' } },
+  operand: DIR_OPERAND,
 
-  async run({ dir, values, out, now }) {
+  async run({ operand: dir, values, out, now }) {
     const report = await scanWal(dir)
     const sum = summarize(report)
     if (values.json === true) {

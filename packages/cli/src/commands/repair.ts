@@ -1,5 +1,5 @@
 import { type RepairPlan, repairLog } from '@waltz/core/inspect'
-import type { Command } from '../lib/command.js'
+import { type Command, DIR_OPERAND } from '../lib/command.js'
 import { EXIT } from '../lib/errors.js'
 import { formatBytes } from '../lib/format.js'
 import type { Output } from '../lib/io.js'
@@ -46,8 +46,9 @@ Options:
 Exit codes: 0 repaired, or nothing to repair; 1 refused (no --yes: the plan was only printed);
 2 usage; 3 not a WAL directory; 4 a live writer holds the lock; 5 I/O error.`,
   options: { yes: { type: 'boolean' } },
+  operand: DIR_OPERAND,
 
-  async run({ dir, values, out }) {
+  async run({ operand: dir, values, out }) {
     const sizes = new Map((await scanWal(dir)).segments.map((s) => [s.file, s.size]))
     const plan = await repairLog(dir)
     if (plan.cutFile === null) {

@@ -1,4 +1,4 @@
-import { type Command, seqValue, stringValue } from '../lib/command.js'
+import { type Command, DIR_OPERAND, seqValue, stringValue } from '../lib/command.js'
 import { chooseDecoder } from '../lib/decode.js'
 import { EXIT, usageError } from '../lib/errors.js'
 import { openLog } from '../lib/logdir.js'
@@ -29,8 +29,9 @@ Exit codes: 0 ok (also when stopped by SIGINT/SIGTERM); 1 a corrupt frame; 2 usa
     follow: { type: 'boolean', short: 'f' },
     ...RECORD_OPTIONS,
   },
+  operand: DIR_OPERAND,
 
-  async run({ dir, values, io, out, err }) {
+  async run({ operand: dir, values, io, out, err }) {
     const linesText = stringValue(values, 'lines')
     if (linesText !== undefined && !/^\d+$/.test(linesText)) {
       throw usageError(`--lines must be a non-negative integer, got '${linesText}'`, 'tail')

@@ -2,7 +2,7 @@ import { readdir, readFile } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import type { LogReport } from '@waltz/core/inspect'
 import { decodeSnapshot, parseSnapshotFileName } from '@waltz/snapshot'
-import { type Command, stringValue, type Values } from '../lib/command.js'
+import { type Command, DIR_OPERAND, stringValue, type Values } from '../lib/command.js'
 import { chooseDecoder } from '../lib/decode.js'
 import { CliError, EXIT } from '../lib/errors.js'
 import { formatBytes, formatDuration } from '../lib/format.js'
@@ -135,8 +135,9 @@ Exit codes: 0 no problems; 1 problems found (each printed with file and offset);
     strict: { type: 'boolean' },
     'no-progress': { type: 'boolean' },
   },
+  operand: DIR_OPERAND,
 
-  async run({ dir, values, io, out, err, now }) {
+  async run({ operand: dir, values, io, out, err, now }) {
     const started = now()
     const enabled = values['no-progress'] !== true && io.stdout.isTTY === true && io.stderr.isTTY === true
     const progress = new ProgressBar(io.stderr, 'verify', enabled)

@@ -5,10 +5,21 @@ import type { Io, Output } from './io.js'
 /** Parsed option values. */
 export type Values = Record<string, string | boolean | undefined>
 
+/** The positional argument a command takes, as its usage errors name it. */
+export interface Operand {
+  /** E.g. `dir`, printed as `<dir>`. */
+  readonly name: string
+  /** What it is, e.g. `the WAL directory`. */
+  readonly description: string
+}
+
+/** `<dir>`, the operand of every command that reads a log directory. */
+export const DIR_OPERAND: Operand = { name: 'dir', description: 'the WAL directory' }
+
 /** What a command gets to run. */
 export interface CommandContext {
-  /** The WAL directory (the one positional argument). */
-  dir: string
+  /** The positional argument (see {@link Command.operand}); empty for a command that takes none. */
+  operand: string
   values: Values
   io: Io
   /** Buffered stdout (EPIPE-safe). */
@@ -20,13 +31,27 @@ export interface CommandContext {
 
 /** One `waltz` command. */
 export interface Command {
+  /** As typed after `waltz`: `dump`, or for a command of a {@link CommandGroup} `archive ls`. */
   readonly name: string
   /** One line for `waltz --help`. */
   readonly summary: string
   /** The full `--help` text. */
   readonly help: string
   readonly options: NonNullable<ParseArgsConfig['options']>
+  /** The one positional argument it requires, or null when it takes none. */
+  readonly operand: Operand | null
   run(context: CommandContext): Promise<ExitCode>
+}
+
+/** Commands under one name, e.g. `waltz archive ls|verify|fetch`. */
+export interface CommandGroup {
+  readonly name: string
+  /** One line for `waltz --help`. */
+  readonly summary: string
+  /** The `--help` text of the group (each command has its own). */
+  readonly help: string
+  /** Its commands, each named `<group> <command>`. */
+  readonly commands: readonly Command[]
 }
 
 /** A string option, or undefined. */

@@ -4,13 +4,16 @@ import { isSerializerError, isWalError, WaltzError } from '@waltz/core'
 export const EXIT = {
   /** Success; for `verify`, no problems found. */
   ok: 0,
-  /** Problems found (`verify`, a corrupt frame met by `dump`/`tail`, undecodable records) or refused (`repair` without `--yes`). */
+  /** Problems found (`verify`, a corrupt frame met by `dump`/`tail`, undecodable records, a damaged or missing archived segment) or refused (`repair` without `--yes`). */
   problems: 1,
   /** A usage error: unknown command or option, bad option value, missing argument. */
   usage: 2,
-  /** The directory is missing, not a directory, or holds no WAL segment. */
+  /**
+   * The directory is missing, not a directory, or holds no WAL segment; the archive is missing or holds
+   * no segment; the seqs asked of `archive fetch` are in no archived segment.
+   */
   notWal: 3,
-  /** A live writer holds the log's lock (`repair --yes`). */
+  /** A live writer holds the log's lock (`repair --yes`, `archive fetch` into a live log). */
   locked: 4,
   /** An I/O or unexpected error. */
   error: 5,
@@ -23,7 +26,15 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT]
  * The codes the CLI prints before its own errors' messages; an I/O failure carries Node's code
  * (`EACCES`, `ERR_INVALID_ARG_VALUE`, ...), or `IO` when it has none.
  */
-export type CliErrorCode = 'USAGE' | 'NOT_FOUND' | 'NOT_A_WAL' | 'IO' | `E${string}`
+export type CliErrorCode =
+  | 'USAGE'
+  | 'NOT_FOUND'
+  | 'NOT_A_WAL'
+  | 'NOT_AN_ARCHIVE'
+  | 'NOT_IN_ARCHIVE'
+  | 'LOCKED'
+  | 'IO'
+  | `E${string}`
 
 /** An error the CLI reports as one line, with its own code and exit code; built by its factories. */
 export class CliError extends WaltzError<CliErrorCode> {
@@ -47,7 +58,7 @@ export class CliError extends WaltzError<CliErrorCode> {
     return new CliError(EXIT.usage, 'USAGE', message)
   }
 
-  /** `NOT_FOUND` (exit code 3): a directory named on the command line does not exist. */
+  /** `NOT_FOUND` (exit code 3): a directory (or a bucket) named on the command line does not exist. */
   static NOT_FOUND(message: string): CliError {
     return new CliError(EXIT.notWal, 'NOT_FOUND', message)
   }
@@ -55,6 +66,21 @@ export class CliError extends WaltzError<CliErrorCode> {
   /** `NOT_A_WAL` (exit code 3): the directory is not a directory, or holds no WAL segment. */
   static NOT_A_WAL(message: string): CliError {
     return new CliError(EXIT.notWal, 'NOT_A_WAL', message)
+  }
+
+  /** `NOT_AN_ARCHIVE` (exit code 3): the archive location is not a directory, or holds no segment. */
+  static NOT_AN_ARCHIVE(message: string): CliError {
+    return new CliError(EXIT.notWal, 'NOT_AN_ARCHIVE', message)
+  }
+
+  /** `NOT_IN_ARCHIVE` (exit code 3): no archived segment holds any of the seqs asked for. */
+  static NOT_IN_ARCHIVE(message: string): CliError {
+    return new CliError(EXIT.notWal, 'NOT_IN_ARCHIVE', message)
+  }
+
+  /** `LOCKED` (exit code 4): a live writer holds the lock of a directory the command would write to. */
+  static LOCKED(message: string): CliError {
+    return new CliError(EXIT.locked, 'LOCKED', message)
   }
 
   /**
@@ -81,11 +107,17 @@ export function usageError(message: string, command?: string): CliError {
   return CliError.USAGE(`${message} (see \`${hint}\`)`)
 }
 
-function errnoCode(err: unknown): string | undefined {
+/**
+ * The Node error code (`ECONNREFUSED`, `ENOENT`, ...) of `err` or of one of its causes.
+ *
+ * @param err - anything thrown
+ * @returns the code, or undefined when none is an errno-style one
+ */
+export function errnoCode(err: unknown): `E${string}` | undefined {
   let e: unknown = err
   for (let depth = 0; depth < 5 && e !== null && typeof e === 'object'; depth++) {
     const code = (e as { code?: unknown }).code
-    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return code
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return code as `E${string}`
     e = (e as { cause?: unknown }).cause
   }
   return undefined
