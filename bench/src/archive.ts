@@ -3,12 +3,23 @@
  * until it has N sealed segments of `segmentMiB`; `archive-throughput` copies them with `Archive.put`
  * to one archive (`directoryArchive`, or `s3Archive` on s3rver in a child process, on loopback), one at
  * a time and oldest first as the WAL's uploader does, then reads each back with `Archive.get`, streamed
- * to a file with its SHA-256 checked. After a warm-up pass of two segments, `passes` timed passes,
- * each into a fresh prefix or directory; the median pass is reported.
+ * to a file with its SHA-256 checked, and finally replays the whole log with `replayFrom(0)` through a
+ * `WalReader` whose directory holds only the newest segment (every sealed one is read from the archive,
+ * through the reader's cache), against a replay of the same log from local disk. After a warm-up pass
+ * of two segments, `passes` timed passes, each into a fresh prefix or directory; the median pass is
+ * reported.
  */
 import { createHash } from 'node:crypto'
-import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import { join } from 'node:path'
+import {
+  copyFileSync,
+  createWriteStream,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+} from 'node:fs'
+import { basename, join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { s3Archive } from '@waltz/archive-s3'
 import { type Archive, type ArchivedSegment, directoryArchive, Wal } from '@waltz/core'
@@ -88,6 +99,39 @@ async function pass(
   return { putMs, getMs }
 }
 
+/**
+ * `replayFrom(0)` of a log whose local directory holds only its newest segment (`newest`), so every
+ * sealed segment comes from `archive`; the cache lives under `work`.
+ *
+ * @returns the time taken and the records replayed
+ */
+async function replayThroughArchive(archive: Archive, newest: string, work: string) {
+  const dir = mkdtempSync(join(work, 'reader-'))
+  copyFileSync(newest, join(dir, basename(newest)))
+  const reader = await Wal.openReader({ dir, archive, archiveCache: { dir: join(work, 'cache') } })
+  const started = performance.now()
+  let records = 0
+  await reader.replayFrom(0, () => {
+    records++
+  })
+  const ms = performance.now() - started
+  const lastSeq = reader.lastSeq
+  await reader.close()
+  rmSync(dir, { recursive: true, force: true })
+  return { ms, records, lastSeq }
+}
+
+/** The same records, seqs 1..`to`, read from local disk (the page cache warm). */
+async function replayLocal(logDir: string, to: number) {
+  const reader = await Wal.openReader({ dir: logDir })
+  const started = performance.now()
+  let records = 0
+  for await (const _ of reader.records({ from: 1, to })) records++
+  const ms = performance.now() - started
+  await reader.close()
+  return { ms, records }
+}
+
 async function archiveThroughput(dir: string, p: Params): Promise<Metrics> {
   const system = str(p, 'system')
   const passes = num(p, 'passes')
@@ -103,18 +147,49 @@ async function archiveThroughput(dir: string, p: Params): Promise<Metrics> {
     }
     if (server === undefined && system !== 'directory') throw new Error(`unknown archive system ${system}`)
     await pass(archiveFor('warmup'), segments.slice(0, 2), join(work, 'fetched'))
+    const logDir = join(dir, LOG)
+    const newest = join(
+      logDir,
+      readdirSync(logDir)
+        .filter((n) => n.endsWith('.wal'))
+        .sort()[segments.length]!,
+    )
+    const logBytes = bytes + readFileSync(newest).length
     const put: number[] = []
     const get: number[] = []
+    const replay: number[] = []
+    const local: number[] = []
+    let replayed = 0
     for (let i = 0; i < passes; i++) {
       const archiveName = `pass-${i}`
-      const { putMs, getMs } = await pass(archiveFor(archiveName), segments, join(work, 'fetched'))
+      const archive = archiveFor(archiveName)
+      const { putMs, getMs } = await pass(archive, segments, join(work, 'fetched'))
       // MB/s as everywhere in the bench: 10^6 bytes a second.
       put.push(bytes / putMs / 1000)
       get.push(bytes / getMs / 1000)
+      const fromArchive = await replayThroughArchive(archive, newest, work)
+      const fromDisk = await replayLocal(logDir, fromArchive.lastSeq)
+      if (fromArchive.records !== fromDisk.records) {
+        throw new Error(
+          `replay through the archive returned ${fromArchive.records} records, not ${fromDisk.records}`,
+        )
+      }
+      replayed = fromDisk.records
+      replay.push(logBytes / fromArchive.ms / 1000)
+      local.push(logBytes / fromDisk.ms / 1000)
       // A directory archive's copies are not needed again (S3's stay in s3rver's directory, under `work`).
       if (server === undefined) rmSync(join(work, archiveName), { recursive: true, force: true })
     }
-    return { segments: segments.length, bytes, passes, putMBps: median(put), getMBps: median(get) }
+    return {
+      segments: segments.length,
+      bytes,
+      passes,
+      putMBps: median(put),
+      getMBps: median(get),
+      records: replayed,
+      replayMBps: median(replay),
+      localReplayMBps: median(local),
+    }
   } finally {
     await server?.stop()
     rmSync(work, { recursive: true, force: true })
