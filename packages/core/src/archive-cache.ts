@@ -17,7 +17,7 @@
  * @internal
  */
 import { createHash } from 'node:crypto'
-import { mkdir, mkdtemp, open, readdir, rename, rm, unlink } from 'node:fs/promises'
+import { type FileHandle, mkdir, mkdtemp, open, readdir, rename, rm, unlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Archive, ArchiveEntry } from './archive.js'
@@ -269,7 +269,14 @@ export class ArchiveCache {
       throw WalError.ARCHIVE(`${label} is missing from the archive`, { file: label })
     }
     const temp = `${path}.tmp`
-    const file = await open(temp, 'w', 0o600)
+    let file: FileHandle
+    try {
+      file = await open(temp, 'w', 0o600)
+    } catch (err) {
+      // The body is never read: end it, so the archive's stream (a file, a socket) is released.
+      await download.body[Symbol.asyncIterator]().return?.()
+      throw WalError.IO(`cannot write the archive cache file ${temp}`, { cause: err, file: temp })
+    }
     const hash = createHash('sha256')
     let size = 0
     try {
