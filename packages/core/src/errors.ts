@@ -98,6 +98,11 @@ export type WalErrorCode =
    * failed (its error is the `cause`); `file` names the segment in the archive.
    */
   | 'WAL_ARCHIVE'
+  /**
+   * Encryption keys are unavailable: the master key cannot unwrap the log's key store (a wrong or
+   * missing master key), the keyring failed (`cause`), or an encrypted log has no key store.
+   */
+  | 'WAL_KEYRING'
 
 /** Extra context attached to a {@link WalError}. */
 export interface WalErrorDetails extends ErrorOptions {
@@ -195,6 +200,11 @@ export class WalError extends WaltzError<WalErrorCode> {
   /** `WAL_ARCHIVE`: an archived segment a read needs is missing from the archive, or the archive failed. */
   static ARCHIVE(message: string, details?: WalErrorDetails): WalError {
     return new WalError('WAL_ARCHIVE', message, details)
+  }
+
+  /** `WAL_KEYRING`: the master key cannot unwrap the log's keys, or the keyring failed. */
+  static KEYRING(message: string, details?: WalErrorDetails): WalError {
+    return new WalError('WAL_KEYRING', message, details)
   }
 }
 

@@ -24,6 +24,7 @@ const walFactories = {
   WAL_TRUNCATED: WalError.TRUNCATED,
   WAL_INVALID_ARGUMENT: WalError.INVALID_ARGUMENT,
   WAL_ARCHIVE: WalError.ARCHIVE,
+  WAL_KEYRING: WalError.KEYRING,
 } satisfies Record<Exclude<WalErrorCode, 'WAL_READ_ONLY'>, (m: string, d?: WalErrorDetails) => WalError>
 
 const serializerFactories = {

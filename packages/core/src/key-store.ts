@@ -1,0 +1,445 @@
+/**
+ * The key store of an encrypted log: `keys.wzk` in the log directory. It holds one data key per key id
+ * (a data subject: a stream, a customer), each wrapped (AES-256-GCM) by the store's key-encryption key
+ * (KEK), which is itself wrapped by the caller's master key ({@link Keyring}); and the ids of keys that
+ * were shredded, so their records read as shredded, not as damage.
+ *
+ * ```
+ * entries back to back, each:  u32 LE body length n (1..MAX_BODY) | u8 kind | n bytes body | u32 LE CRC-32 of kind and body
+ * kind 1, header (first entry, exactly once):  u16 version (1) | u8 id length | master key id | u16 length | wrapped KEK
+ * kind 2, data key:                            u16 id length | key id | 60 bytes: nonce (12), wrapped key (32), tag (16)
+ * kind 3, shredded:                            u16 id length | key id
+ * ```
+ *
+ * New keys are appended and fdatasync'ed (one fdatasync for the keys of concurrent appends) before any
+ * record using them is written, so an acknowledged record never outlives its key. A crash during an
+ * append leaves a torn last entry, whose keys no record uses: a writer cuts it at open. Shredding and
+ * master-key rotation rewrite the file (temp file, fdatasync, rename, directory fsync): after
+ * `shred` resolves, no copy of the wrapped key is left in the file a restart reads. (Blocks the file
+ * system freed may keep old bytes until reused; the wrapped key in them is still under the KEK.)
+ *
+ * @internal
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
+import { join } from 'node:path'
+import { crc32 } from 'node:zlib'
+import { WalError } from './errors.js'
+import type { Fd, Files } from './files.js'
+import type { Keyring } from './keyring.js'
+import type { WalLogger } from './logger.js'
+
+/** The key store's file name in the log directory. */
+export const KEY_STORE_FILE = 'keys.wzk'
+const VERSION = 1
+const KIND_HEADER = 1
+const KIND_KEY = 2
+const KIND_SHREDDED = 3
+/** Largest entry body: a key id of up to 65,535 bytes and a wrapped key. */
+const MAX_BODY = 2 + 65_535 + 60
+const NONCE = 12
+const TAG = 16
+const WRAPPED = NONCE + 32 + TAG
+
+/** What the store knows of a key id. */
+export type KeyState = 'present' | 'shredded' | 'unknown'
+
+/** What opening a key store needs. */
+export interface KeyStoreOptions {
+  readonly files: Files
+  readonly dir: string
+  readonly keyring: Keyring
+  /** A reader: never creates, cuts or rewrites the file. */
+  readonly readOnly: boolean
+  readonly fileMode: number
+  readonly logger: WalLogger
+}
+
+/** One parsed entry. */
+type Entry =
+  | { kind: 'header'; masterKeyId: string; wrappedKek: Buffer }
+  | { kind: 'key'; keyId: string; wrapped: Buffer }
+  | { kind: 'shredded'; keyId: string }
+
+/** See the module comment. */
+export class KeyStore {
+  private readonly options: KeyStoreOptions
+  private readonly path: string
+  private kek: Buffer
+  private masterKeyId: string
+  private wrappedKek: Buffer
+  private readonly wrapped = new Map<string, Buffer>()
+  private readonly unwrapped = new Map<string, Buffer>()
+  private readonly shreddedIds = new Set<string>()
+  /** Where the next entry is appended. */
+  private end: number
+  /** Key ids asked for and not yet durable, and the promise of their append. */
+  private readonly creating = new Map<string, Promise<void>>()
+  private queued: string[] = []
+  private flushing: Promise<void> | undefined
+  /** File writes (appends, rewrites), one after the other. */
+  private writes: Promise<unknown> = Promise.resolve()
+  private fd: Fd = -1
+
+  private constructor(
+    options: KeyStoreOptions,
+    header: Extract<Entry, { kind: 'header' }>,
+    kek: Buffer,
+    end: number,
+  ) {
+    this.options = options
+    this.path = join(options.dir, KEY_STORE_FILE)
+    this.kek = kek
+    this.masterKeyId = header.masterKeyId
+    this.wrappedKek = header.wrappedKek
+    this.end = end
+  }
+
+  /**
+   * Opens the key store of `dir`, creating it (a writer, no file yet) with a new KEK.
+   *
+   * @throws WalError `WAL_KEYRING` (the master key cannot unwrap the KEK, or the keyring failed; a
+   *   reader finding no key store), `WAL_CORRUPT` (a damaged entry before the last), `WAL_IO`
+   */
+  static async open(options: KeyStoreOptions): Promise<KeyStore> {
+    const { files, dir, keyring, readOnly, logger } = options
+    const path = join(dir, KEY_STORE_FILE)
+    let bytes: Buffer | undefined
+    try {
+      bytes = await files.readFile(path)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw WalError.IO(`cannot read ${path}`, { cause: err, file: path })
+      }
+    }
+    if (bytes === undefined || bytes.length === 0) {
+      if (readOnly)
+        throw WalError.KEYRING(`${path} does not exist: the log has no encryption keys`, { file: path })
+      return KeyStore.create(options)
+    }
+    const { entries, validEnd } = parseEntries(bytes, path)
+    const header = entries[0]
+    if (header?.kind !== 'header')
+      throw WalError.CORRUPT(`${path}: the first entry is not the header`, { file: path })
+    let kek: Buffer
+    try {
+      kek = Buffer.from(await keyring.unwrap(header.wrappedKek, header.masterKeyId))
+    } catch (err) {
+      throw WalError.KEYRING(
+        `the keyring cannot unwrap the key store's key with master key '${header.masterKeyId}' (a wrong or missing master key)`,
+        { cause: err, file: path },
+      )
+    }
+    if (kek.length !== 32)
+      throw WalError.KEYRING(`the keyring unwrapped ${kek.length} bytes, not 32`, { file: path })
+    const store = new KeyStore(options, header, kek, validEnd)
+    for (const e of entries.slice(1)) {
+      if (e.kind === 'key') store.wrapped.set(e.keyId, e.wrapped)
+      else if (e.kind === 'shredded') {
+        store.wrapped.delete(e.keyId)
+        store.shreddedIds.add(e.keyId)
+      } else throw WalError.CORRUPT(`${path}: a second header`, { file: path })
+    }
+    if (validEnd < bytes.length && !readOnly) {
+      // A torn append: its keys were never made durable, so no record uses them.
+      logger.warn('cut a torn entry off the key store', { file: path, bytes: bytes.length - validEnd })
+      await store.withFile(async (fd) => {
+        await files.ftruncate(fd, validEnd)
+        await files.fdatasync(fd)
+      })
+    }
+    return store
+  }
+
+  /** Creates the file: a new KEK wrapped by the current master key, written atomically. */
+  private static async create(options: KeyStoreOptions): Promise<KeyStore> {
+    const { keyring } = options
+    const kek = randomBytes(32)
+    let wrappedKek: Buffer
+    try {
+      wrappedKek = Buffer.from(await keyring.wrap(kek))
+    } catch (err) {
+      throw WalError.KEYRING('the keyring failed to wrap a new key-encryption key', { cause: err })
+    }
+    const header = { kind: 'header' as const, masterKeyId: keyring.currentKeyId, wrappedKek }
+    const store = new KeyStore(options, header, kek, 0)
+    await store.rewrite()
+    return store
+  }
+
+  /** Whether key `keyId` is present, shredded or unknown. */
+  state(keyId: string): KeyState {
+    if (this.wrapped.has(keyId)) return 'present'
+    return this.shreddedIds.has(keyId) ? 'shredded' : 'unknown'
+  }
+
+  /**
+   * The data key `keyId` (32 bytes), present in the store.
+   *
+   * @throws WalError `WAL_CORRUPT` when its wrapped bytes do not authenticate under the KEK
+   */
+  dataKey(keyId: string): Buffer | undefined {
+    const cached = this.unwrapped.get(keyId)
+    if (cached !== undefined) return cached
+    const wrapped = this.wrapped.get(keyId)
+    if (wrapped === undefined) return undefined
+    let key: Buffer
+    try {
+      key = open(this.kek, wrapped, Buffer.from(keyId))
+    } catch (err) {
+      throw WalError.CORRUPT(`${this.path}: the data key '${keyId}' does not authenticate`, {
+        cause: err,
+        file: this.path,
+      })
+    }
+    this.unwrapped.set(keyId, key)
+    return key
+  }
+
+  /**
+   * Makes sure data keys exist for `keyIds`, creating the missing ones: appended and fdatasync'ed
+   * together before this resolves.
+   *
+   * @throws WalError `WAL_INVALID_ARGUMENT` (a shredded key id), `WAL_IO`
+   */
+  ensure(keyIds: Iterable<string>): Promise<void> {
+    const waits: Promise<void>[] = []
+    for (const keyId of keyIds) {
+      if (this.wrapped.has(keyId)) continue
+      if (this.shreddedIds.has(keyId)) {
+        return Promise.reject(
+          WalError.INVALID_ARGUMENT(`key '${keyId}' was shredded: nothing more is encrypted with it`),
+        )
+      }
+      let creating = this.creating.get(keyId)
+      if (creating === undefined) {
+        this.queued.push(keyId)
+        creating = this.flush()
+        this.creating.set(keyId, creating)
+      }
+      waits.push(creating)
+    }
+    return waits.length === 0 ? Promise.resolve() : Promise.all(waits).then(() => {})
+  }
+
+  /**
+   * Destroys key `keyId`: the file is rewritten without it (and with its id marked shredded), then
+   * it is dropped from memory. Records encrypted with it then read as shredded.
+   *
+   * @throws WalError `WAL_IO`
+   */
+  async shred(keyId: string): Promise<void> {
+    await this.creating.get(keyId)?.catch(() => {})
+    await this.serial(async () => {
+      this.wrapped.delete(keyId)
+      this.unwrapped.delete(keyId)
+      this.shreddedIds.add(keyId)
+      await this.rewrite()
+    })
+  }
+
+  /**
+   * Wraps the KEK again with the keyring's current master key and rewrites the file: afterwards the
+   * old master key is no longer needed. Data keys and segments are unchanged.
+   *
+   * @throws WalError `WAL_KEYRING`, `WAL_IO`
+   */
+  async rotateMasterKey(): Promise<void> {
+    const { keyring } = this.options
+    await this.serial(async () => {
+      let wrappedKek: Buffer
+      try {
+        wrappedKek = Buffer.from(await keyring.wrap(this.kek))
+      } catch (err) {
+        throw WalError.KEYRING('the keyring failed to wrap the key-encryption key', { cause: err })
+      }
+      this.masterKeyId = keyring.currentKeyId
+      this.wrappedKek = wrappedKek
+      await this.rewrite()
+    })
+  }
+
+  /** The master key id the KEK is wrapped with now. */
+  get masterKey(): string {
+    return this.masterKeyId
+  }
+
+  /** Waits for writes under way and closes the file. */
+  async close(): Promise<void> {
+    await this.writes.catch(() => {})
+    if (this.fd >= 0) {
+      const fd = this.fd
+      this.fd = -1
+      await this.options.files.close(fd).catch(() => {})
+    }
+  }
+
+  /** Appends the queued keys, once the write under way is done. */
+  private flush(): Promise<void> {
+    this.flushing ??= this.serial(async () => {
+      this.flushing = undefined
+      const ids = this.queued
+      this.queued = []
+      const keys = ids.map((keyId) => {
+        const key = randomBytes(32)
+        return { keyId, key, wrapped: seal(this.kek, key, Buffer.from(keyId)) }
+      })
+      const bytes = Buffer.concat(
+        keys.map(({ keyId, wrapped }) => encodeEntry({ kind: 'key', keyId, wrapped })),
+      )
+      try {
+        await this.withFile(async (fd) => {
+          await this.options.files.write(fd, bytes, 0, bytes.length, this.end)
+          await this.options.files.fdatasync(fd)
+        })
+      } catch (err) {
+        for (const id of ids) this.creating.delete(id)
+        throw WalError.IO(`appending keys to ${this.path} failed`, { cause: err, file: this.path })
+      }
+      this.end += bytes.length
+      for (const { keyId, key, wrapped } of keys) {
+        this.wrapped.set(keyId, wrapped)
+        this.unwrapped.set(keyId, key)
+        this.creating.delete(keyId)
+      }
+    })
+    return this.flushing
+  }
+
+  /** Runs `work` after every write before it. */
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.writes.then(work, work)
+    this.writes = run.catch(() => {})
+    return run
+  }
+
+  private async withFile(work: (fd: Fd) => Promise<void>): Promise<void> {
+    if (this.fd < 0) this.fd = await this.options.files.open(this.path, 'r+')
+    await work(this.fd)
+  }
+
+  /** Writes the whole store to a temp file and renames it into place (see the module comment). */
+  private async rewrite(): Promise<void> {
+    const { files, dir, fileMode } = this.options
+    const entries: Entry[] = [{ kind: 'header', masterKeyId: this.masterKeyId, wrappedKek: this.wrappedKek }]
+    for (const [keyId, wrapped] of this.wrapped) entries.push({ kind: 'key', keyId, wrapped })
+    for (const keyId of this.shreddedIds) entries.push({ kind: 'shredded', keyId })
+    const bytes = Buffer.concat(entries.map(encodeEntry))
+    const temp = `${this.path}.tmp`
+    try {
+      const fd = await files.open(temp, 'w', fileMode)
+      try {
+        await files.write(fd, bytes, 0, bytes.length, 0)
+        await files.fdatasync(fd)
+      } finally {
+        await files.close(fd)
+      }
+      // The old file's descriptor must not be written after the rename.
+      if (this.fd >= 0) {
+        await files.close(this.fd).catch(() => {})
+        this.fd = -1
+      }
+      await files.rename(temp, this.path)
+      await files.syncDir(dir)
+    } catch (err) {
+      await files.unlink(temp).catch(() => {})
+      throw WalError.IO(`rewriting ${this.path} failed`, { cause: err, file: this.path })
+    }
+    this.end = bytes.length
+  }
+}
+
+/** AES-256-GCM of `plain` under `key`, with `aad`: nonce, ciphertext, tag. */
+function seal(key: Buffer, plain: Buffer, aad: Buffer): Buffer {
+  const nonce = randomBytes(NONCE)
+  const cipher = createCipheriv('aes-256-gcm', key, nonce)
+  cipher.setAAD(aad)
+  const body = Buffer.concat([cipher.update(plain), cipher.final()])
+  return Buffer.concat([nonce, body, cipher.getAuthTag()])
+}
+
+/** Opens what {@link seal} sealed; throws when it does not authenticate. */
+function open(key: Buffer, sealed: Buffer, aad: Buffer): Buffer {
+  const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, NONCE))
+  decipher.setAAD(aad)
+  decipher.setAuthTag(sealed.subarray(sealed.length - TAG))
+  return Buffer.concat([decipher.update(sealed.subarray(NONCE, sealed.length - TAG)), decipher.final()])
+}
+
+function encodeEntry(entry: Entry): Buffer {
+  let body: Buffer
+  if (entry.kind === 'header') {
+    const id = Buffer.from(entry.masterKeyId)
+    body = Buffer.alloc(2 + 1 + id.length + 2 + entry.wrappedKek.length)
+    body.writeUInt16LE(VERSION, 0)
+    body[2] = id.length
+    id.copy(body, 3)
+    body.writeUInt16LE(entry.wrappedKek.length, 3 + id.length)
+    entry.wrappedKek.copy(body, 5 + id.length)
+  } else {
+    const id = Buffer.from(entry.keyId)
+    const extra = entry.kind === 'key' ? entry.wrapped : Buffer.alloc(0)
+    body = Buffer.alloc(2 + id.length + extra.length)
+    body.writeUInt16LE(id.length, 0)
+    id.copy(body, 2)
+    extra.copy(body, 2 + id.length)
+  }
+  const kind = entry.kind === 'header' ? KIND_HEADER : entry.kind === 'key' ? KIND_KEY : KIND_SHREDDED
+  const out = Buffer.alloc(4 + 1 + body.length + 4)
+  out.writeUInt32LE(body.length, 0)
+  out[4] = kind
+  body.copy(out, 5)
+  out.writeUInt32LE(crc32(out.subarray(4, 5 + body.length)), 5 + body.length)
+  return out
+}
+
+/**
+ * The entries of a key store file, and where its valid part ends: an entry cut short or failing its
+ * checksum at the very end is a torn append (left out); anywhere else it is damage.
+ *
+ * @throws WalError `WAL_CORRUPT`
+ */
+function parseEntries(bytes: Buffer, file: string): { entries: Entry[]; validEnd: number } {
+  const entries: Entry[] = []
+  let at = 0
+  while (at < bytes.length) {
+    const bad = (reason: string) =>
+      WalError.CORRUPT(`${file} at offset ${at}: ${reason}`, { file, offset: at })
+    if (at + 4 > bytes.length) break // torn: not even a length
+    const n = bytes.readUInt32LE(at)
+    if (n < 1 || n > MAX_BODY) {
+      // A length no entry has: damage, unless nothing follows that could be an entry.
+      if (at + 4 + 1 + 4 >= bytes.length) break
+      throw bad(`entry length ${n}`)
+    }
+    const end = at + 4 + 1 + n + 4
+    if (end > bytes.length) break // torn: the entry is cut short
+    if (bytes.readUInt32LE(end - 4) !== crc32(bytes.subarray(at + 4, end - 4))) {
+      if (end === bytes.length) break // torn: the last entry's bytes did not all reach the disk
+      throw bad('checksum mismatch')
+    }
+    entries.push(decodeEntry(bytes[at + 4]!, bytes.subarray(at + 5, end - 4), bad))
+    at = end
+  }
+  return { entries, validEnd: at }
+}
+
+function decodeEntry(kind: number, body: Buffer, bad: (reason: string) => WalError): Entry {
+  if (kind === KIND_HEADER) {
+    if (body.length < 5 || body.readUInt16LE(0) !== VERSION) throw bad('unsupported key store version')
+    const idLength = body[2]!
+    const wrappedLength = body.length >= 5 + idLength ? body.readUInt16LE(3 + idLength) : -1
+    if (5 + idLength + wrappedLength !== body.length) throw bad('bad header')
+    return {
+      kind: 'header',
+      masterKeyId: body.toString('utf8', 3, 3 + idLength),
+      wrappedKek: Buffer.from(body.subarray(5 + idLength)),
+    }
+  }
+  if (kind !== KIND_KEY && kind !== KIND_SHREDDED) throw bad(`unknown entry kind ${kind}`)
+  const idLength = body.length >= 2 ? body.readUInt16LE(0) : -1
+  const expected = 2 + idLength + (kind === KIND_KEY ? WRAPPED : 0)
+  if (idLength < 0 || body.length !== expected) throw bad('bad key entry')
+  const keyId = body.toString('utf8', 2, 2 + idLength)
+  if (kind === KIND_SHREDDED) return { kind: 'shredded', keyId }
+  return { kind: 'key', keyId, wrapped: Buffer.from(body.subarray(2 + idLength)) }
+}
