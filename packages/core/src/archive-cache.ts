@@ -21,7 +21,7 @@ import { type FileHandle, mkdir, mkdtemp, open, readdir, rename, rm, unlink } fr
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Archive, ArchiveEntry } from './archive.js'
-import { WalError } from './errors.js'
+import { isWalError, WalError } from './errors.js'
 import { parseSegmentFileName, segmentFileName } from './format.js'
 import type { WalLogger } from './logger.js'
 import type { SegmentRef } from './scanner.js'
@@ -29,23 +29,27 @@ import type { SegmentRef } from './scanner.js'
 /** Options of the local cache of archived segments (`archiveCache` on `Wal.open` and `Wal.openReader`). */
 export interface ArchiveCacheOptions {
   /**
-   * The directory under which each instance keeps its copies (in a directory of its own). Default
-   * `<os.tmpdir()>/waltz-archive-cache`: never the log directory, which a reader must not change.
+   * The directory under which each instance keeps its copies (in a directory of its own,
+   * `waltz-cache-<pid>-<random>`). Default `<os.tmpdir()>/waltz-archive-cache-<uid>`: never the log
+   * directory, which a reader must not change.
    */
   dir?: string
   /** Bytes of copies kept; older ones are deleted beyond it (a copy in use is kept). Default 256 MiB. */
   maxBytes?: number
 }
 
-/** The cache options after defaults. */
+/** The cache options with their defaults applied (the type of {@link ARCHIVE_CACHE_DEFAULTS}). */
 export interface ResolvedArchiveCache {
+  /** The directory under which each instance keeps its copies. */
   readonly dir: string
+  /** Bytes of copies kept. */
   readonly maxBytes: number
 }
 
 /** Defaults of {@link ArchiveCacheOptions}. */
 export const ARCHIVE_CACHE_DEFAULTS: ResolvedArchiveCache = Object.freeze({
-  dir: join(tmpdir(), 'waltz-archive-cache'),
+  // One per user: a directory another user made first would refuse this one's copies.
+  dir: join(tmpdir(), `waltz-archive-cache-${process.getuid?.() ?? 'user'}`),
   maxBytes: 256 * 1024 * 1024,
 })
 
@@ -82,6 +86,9 @@ export class ArchiveCache {
   private listing: ArchiveEntry[] | undefined
   private listingFirstSeqs: number[] = []
   private listed: Promise<void> | undefined
+  /** Listings started, and the number of the newest one done. */
+  private listingsStarted = 0
+  private listings = 0
   /** Copies by first seq, least recently used first (Map order: re-inserted on use). */
   private readonly copies = new Map<number, Copy>()
   private home: Promise<string> | undefined
@@ -113,20 +120,38 @@ export class ArchiveCache {
    * @throws WalError `WAL_ARCHIVE` (the listing failed)
    */
   async find(seq: number, exact: boolean): Promise<number | undefined> {
-    if (this.listing === undefined) await this.list()
+    this.requireOpen()
+    if (this.listing === undefined) await this.list(0)
     let found = this.lookup(seq, exact)
     // A stale listing gives no answer, or (not exact) an older segment than the one holding seq: the
-    // reader then asks for its successor exactly, which reads the listing again.
+    // reader then asks for its successor exactly, which reads the listing again. The listing read
+    // again must have started after this miss (one under way may predate an upload).
     if (found === undefined) {
-      await this.list()
+      await this.list(this.listingsStarted + 1)
       found = this.lookup(seq, exact)
     }
     return found
   }
 
+  /**
+   * The first seq of the next archived segment after `firstSeq` in the listing, if any (to tell a
+   * segment missing from the archive from one cut short).
+   */
+  nextListed(firstSeq: number): number | undefined {
+    return this.listingFirstSeqs.find((s) => s > firstSeq)
+  }
+
+  /** Forgets the copy of segment `firstSeq` (deleted from under the cache): the next read fetches it again. */
+  invalidate(firstSeq: number): void {
+    const copy = this.copies.get(firstSeq)
+    if (copy === undefined || !copy.done) return
+    this.copies.delete(firstSeq)
+    this.cachedBytes -= copy.size
+  }
+
   /** The first seq of the oldest archived segment (listing the archive if not yet). */
   async oldest(): Promise<number | undefined> {
-    if (this.listing === undefined) await this.list()
+    if (this.listing === undefined) await this.list(0)
     return this.listingFirstSeqs[0]
   }
 
@@ -138,6 +163,7 @@ export class ArchiveCache {
    *   `WAL_CORRUPT` (size or SHA-256 not as recorded)
    */
   async acquire(firstSeq: number): Promise<SegmentRef> {
+    this.requireOpen()
     const copy = this.copies.get(firstSeq) ?? this.fetch(firstSeq)
     copy.pins++
     try {
@@ -205,27 +231,44 @@ export class ArchiveCache {
     return exact && found !== seq ? undefined : found
   }
 
-  /** Reads the listing (one at a time: concurrent readers share it). */
-  private list(): Promise<void> {
-    this.listed ??= this.archive
-      .list(this.abort.signal)
-      .then(
-        (entries) => {
-          const segments = entries
-            .map((e) => ({ entry: e, firstSeq: parseSegmentFileName(e.name) }))
-            .filter((e): e is { entry: ArchiveEntry; firstSeq: number } => e.firstSeq !== undefined)
-            .sort((a, b) => a.firstSeq - b.firstSeq)
-          this.listing = segments.map((s) => s.entry)
-          this.listingFirstSeqs = segments.map((s) => s.firstSeq)
-        },
-        (err) => {
-          throw WalError.ARCHIVE(`listing the segments of ${this.archive.name} failed`, { cause: err })
-        },
-      )
-      .finally(() => {
-        this.listed = undefined
-      })
-    return this.listed
+  /**
+   * Reads the listing until one numbered `atLeast` or later is done (listings are numbered as they
+   * start; one at a time, shared by concurrent readers).
+   */
+  private async list(atLeast: number): Promise<void> {
+    while (this.listing === undefined || this.listings < atLeast) {
+      if (this.listed === undefined) {
+        const number = ++this.listingsStarted
+        this.listed = this.readListing().finally(() => {
+          this.listed = undefined
+          this.listings = Math.max(this.listings, number)
+        })
+      }
+      await this.listed
+    }
+  }
+
+  private async readListing(): Promise<void> {
+    let entries: ArchiveEntry[]
+    try {
+      this.requireOpen()
+      entries = await this.archive.list(this.abort.signal)
+    } catch (err) {
+      if (isWalError(err)) throw err
+      throw WalError.ARCHIVE(`listing the segments of ${this.archive.name} failed`, { cause: err })
+    }
+    const segments = entries
+      .map((e) => ({ entry: e, firstSeq: parseSegmentFileName(e.name) }))
+      .filter((e): e is { entry: ArchiveEntry; firstSeq: number } => e.firstSeq !== undefined)
+      .sort((a, b) => a.firstSeq - b.firstSeq)
+    this.listing = segments.map((s) => s.entry)
+    this.listingFirstSeqs = segments.map((s) => s.firstSeq)
+  }
+
+  /** The size the listing gives segment `firstSeq`. */
+  private listedSize(firstSeq: number): number | undefined {
+    const i = this.listingFirstSeqs.indexOf(firstSeq)
+    return i < 0 ? undefined : this.listing?.[i]?.size
   }
 
   /** Starts fetching segment `firstSeq` into the cache; the copy is registered at once. */
@@ -234,7 +277,7 @@ export class ArchiveCache {
     const copy: Copy = { firstSeq, path: '', size: 0, pins: 0, ready: Promise.resolve(), done: false }
     const ready = (async () => {
       copy.path = join(await this.directory(), name)
-      copy.size = await this.download(name, copy.path)
+      copy.size = await this.download(name, copy.path, this.listedSize(firstSeq))
       copy.done = true
       this.cachedBytes += copy.size
       this.counters.fetched++
@@ -252,62 +295,104 @@ export class ArchiveCache {
   /**
    * Streams segment `name` from the archive to `path` (through a temp file), checking its size and the
    * SHA-256 the archive recorded. Never holds more than a chunk in memory, and never writes more
-   * bytes than the archive said the object has.
+   * bytes than the archive says the object has (its listed size when the download does not say).
    *
    * @returns its size
    */
-  private async download(name: string, path: string): Promise<number> {
-    const { signal } = this.abort
+  private async download(name: string, path: string, listedSize: number | undefined): Promise<number> {
     const label = this.describe(name)
-    let download: Awaited<ReturnType<Archive['get']>>
-    try {
-      download = await this.archive.get(name, signal)
-    } catch (err) {
-      throw WalError.ARCHIVE(`fetching ${label} failed`, { cause: err, file: label })
-    }
-    if (download === undefined) {
-      throw WalError.ARCHIVE(`${label} is missing from the archive`, { file: label })
-    }
     const temp = `${path}.tmp`
+    // The temp file first: once the archive's stream exists, it is read at once (a stream that fails
+    // before anyone listens, e.g. aborted by close, would otherwise be an uncaught error).
     let file: FileHandle
     try {
       file = await open(temp, 'w', 0o600)
     } catch (err) {
-      // The body is never read: end it, so the archive's stream (a file, a socket) is released.
-      await download.body[Symbol.asyncIterator]().return?.()
       throw WalError.IO(`cannot write the archive cache file ${temp}`, { cause: err, file: temp })
     }
-    const hash = createHash('sha256')
-    let size = 0
+    let size: number
     try {
-      try {
-        for await (const chunk of download.body) {
-          size += chunk.length
-          if (download.size >= 0 && size > download.size) break
-          hash.update(chunk)
-          await file.write(chunk)
-        }
-      } catch (err) {
-        throw WalError.ARCHIVE(`fetching ${label} failed`, { cause: err, file: label })
-      }
-      const sha256 = hash.digest('hex')
-      if (
-        (download.size >= 0 && size !== download.size) ||
-        (download.sha256 !== undefined && sha256 !== download.sha256)
-      ) {
-        throw WalError.CORRUPT(
-          `${label} fails its checksum: ${size} bytes with SHA-256 ${sha256}, archived as ` +
-            `${download.size} bytes with SHA-256 ${download.sha256 ?? '(not recorded)'}`,
-          { file: label },
-        )
-      }
-      await file.close()
-      await rename(temp, path)
-      return size
+      size = await this.copyInto(file, name, label, listedSize)
+      await file.close().catch((err: unknown) => {
+        throw WalError.IO(`writing the archive cache copy of ${label} failed`, { cause: err, file: temp })
+      })
     } catch (err) {
       await file.close().catch(() => {})
       await unlink(temp).catch(() => {})
       throw err
+    }
+    await this.renameInto(temp, path)
+    return size
+  }
+
+  /** Streams the archive's copy into `file`, checked (see {@link download}); returns its size. */
+  private async copyInto(
+    file: FileHandle,
+    name: string,
+    label: string,
+    listedSize: number | undefined,
+  ): Promise<number> {
+    const { signal } = this.abort
+    let download: Awaited<ReturnType<Archive['get']>>
+    try {
+      this.requireOpen()
+      download = await this.archive.get(name, signal)
+    } catch (err) {
+      if (isWalError(err)) throw err
+      throw WalError.ARCHIVE(`fetching ${label} failed`, { cause: err, file: label })
+    }
+    if (download === undefined)
+      throw WalError.ARCHIVE(`${label} is missing from the archive`, { file: label })
+    const body = download.body as AsyncIterable<Uint8Array> & { on?: (event: string, f: () => void) => void }
+    body.on?.('error', () => {}) // reported through the iteration below
+    const limit = download.size >= 0 ? download.size : (listedSize ?? Number.POSITIVE_INFINITY)
+    const hash = createHash('sha256')
+    let size = 0
+    let writeError: unknown
+    try {
+      for await (const chunk of body) {
+        size += chunk.length
+        if (size > limit) break
+        hash.update(chunk)
+        try {
+          await file.write(chunk)
+        } catch (err) {
+          writeError = err
+          break
+        }
+      }
+    } catch (err) {
+      throw WalError.ARCHIVE(`fetching ${label} failed`, { cause: err, file: label })
+    }
+    if (writeError !== undefined) {
+      throw WalError.IO(`writing the archive cache copy of ${label} failed`, {
+        cause: writeError,
+        file: label,
+      })
+    }
+    const sha256 = hash.digest('hex')
+    if (
+      (Number.isFinite(limit) && size !== limit) ||
+      (download.sha256 !== undefined && sha256 !== download.sha256)
+    ) {
+      throw WalError.CORRUPT(
+        `${label} fails its checksum: ${size > limit ? `more than ${limit}` : size} bytes with SHA-256 ${sha256}, archived as ` +
+          `${Number.isFinite(limit) ? limit : 'unknown'} bytes with SHA-256 ${download.sha256 ?? '(not recorded)'}`,
+        { file: label },
+      )
+    }
+    return size
+  }
+
+  private async renameInto(temp: string, path: string): Promise<void> {
+    try {
+      await rename(temp, path)
+    } catch (err) {
+      await unlink(temp).catch(() => {})
+      throw WalError.IO(`cannot move the archive cache copy into place at ${path}`, {
+        cause: err,
+        file: path,
+      })
     }
   }
 
@@ -317,15 +402,22 @@ export class ArchiveCache {
       const base = this.options.dir
       await mkdir(base, { recursive: true, mode: 0o700 })
       await removeStale(base)
-      return mkdtemp(join(base, `${process.pid}-`))
+      this.requireOpen()
+      return mkdtemp(join(base, `${HOME_PREFIX}${process.pid}-`))
     })().catch((err) => {
       this.home = undefined
+      if (isWalError(err)) throw err
       throw WalError.IO(`cannot create the archive cache under ${this.options.dir}`, {
         cause: err,
         file: this.options.dir,
       })
     })
     return this.home
+  }
+
+  /** Throws `WAL_CLOSED` once {@link close} has begun. */
+  private requireOpen(): void {
+    if (this.abort.signal.aborted) throw WalError.CLOSED('the WAL is closed')
   }
 
   /** Deletes least recently used copies that are not pinned while the cache holds more than its bound. */
@@ -340,10 +432,16 @@ export class ArchiveCache {
   }
 }
 
-/** Removes cache directories (`<pid>-<random>`) whose process is gone. */
+/** The name of an instance's cache directory starts with this, then its pid and a dash. */
+const HOME_PREFIX = 'waltz-cache-'
+
+/**
+ * Removes this cache's directories (`waltz-cache-<pid>-<random>`) whose process is gone; anything
+ * else in `base` is left alone.
+ */
 async function removeStale(base: string): Promise<void> {
   for (const name of await readdir(base)) {
-    const pid = Number(/^(\d+)-/.exec(name)?.[1])
+    const pid = Number(/^waltz-cache-(\d+)-/.exec(name)?.[1])
     if (!Number.isSafeInteger(pid) || pid === process.pid || alive(pid)) continue
     await rm(join(base, name), { recursive: true, force: true }).catch(() => {})
   }

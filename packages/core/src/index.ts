@@ -10,6 +10,7 @@ export {
   ARCHIVE_CACHE_DEFAULTS,
   type ArchiveCacheOptions,
   type ArchiveFetchCounters,
+  type ResolvedArchiveCache,
 } from './archive-cache.js'
 export {
   isSerializerError,

@@ -80,6 +80,7 @@ export class RecordReader {
   private readonly to: number
   private readonly decoder: RecordDecoder
   private readonly locate: boolean
+  private readonly only: ReadonlySet<number> | undefined
   private nextSeq: number
   // The seq of the last frame of the segment read before (the chain the next segment must continue).
   private chainSeq = 0
@@ -98,9 +99,12 @@ export class RecordReader {
    * @param from - first seq wanted
    * @param to - last seq wanted (Infinity for no end)
    * @param locate - give each record its frame's place (`frameOffset`, `frameLength`)
+   * @param only - when given, only the records with these seqs are decoded and returned (the others
+   *   are walked over, checked but not decoded)
    */
-  constructor(source: ReadSource, from: number, to: number, locate = false) {
+  constructor(source: ReadSource, from: number, to: number, locate = false, only?: ReadonlySet<number>) {
     this.source = source
+    this.only = only
     this.decoder = new RecordDecoder(source.serializer)
     this.locate = locate
     this.nextSeq = from
@@ -158,6 +162,10 @@ export class RecordReader {
         const seq = walker.seq
         if (seq < this.nextSeq) continue
         if (seq > this.to) return this.finish()
+        if (this.only !== undefined && !this.only.has(seq) && seq !== this.to) {
+          this.nextSeq = seq + 1
+          continue
+        }
         const record = this.decoder.decode(walker, this.file)
         if (this.locate) {
           ;(record as LocatedRecord).frameOffset = walker.frameStart
@@ -222,11 +230,16 @@ export class RecordReader {
    */
   private async nextSegment(): Promise<NextSegment | undefined> {
     const state = this.source.state
+    const archive = this.source.archive
     const previous = this.segment
     const wanted = previous === undefined ? this.nextSeq : this.chainSeq + 1
+    if (previous !== undefined && wanted <= previous.firstSeq) {
+      // The segment just read held no frame: a sealed segment always holds one.
+      throw WalError.CORRUPT(`${this.file} holds no record`, { file: this.file, seq: wanted })
+    }
     const first = state.oldestFirstSeq
     if (first !== undefined && wanted < first) {
-      if (this.source.archive) return this.archivedSegment(wanted, previous === undefined)
+      if (archive) return this.archivedSegment(wanted, previous === undefined)
       if (previous === undefined) {
         throw WalError.TRUNCATED(`seq ${wanted} was removed (the log starts at ${first})`, { seq: wanted })
       }
@@ -235,10 +248,20 @@ export class RecordReader {
       const ref = state.segmentFor(wanted)
       return ref && { ref, archived: false }
     }
-    const ref = this.archived ? state.segmentFor(wanted) : state.after(previous)
+    if (this.archived) {
+      // After an archived copy: the local segment that starts at `wanted`; else, below the readable
+      // end, the archive's (a reader's view can be older than the writer's retention); else nothing
+      // readable yet.
+      const ref = state.segmentFor(wanted)
+      if (ref?.firstSeq === wanted) return { ref, archived: false }
+      if (archive === undefined || wanted > state.lastSeq) return undefined
+      return this.archivedSegment(wanted, false)
+    }
+    const ref = state.after(previous)
     if (ref !== undefined && ref.firstSeq !== wanted) {
       // Retention removed the segments in between while this reader was in one of them.
-      if (!this.archived && !state.has(previous)) {
+      if (!state.has(previous)) {
+        if (archive) return this.archivedSegment(wanted, false)
         throw WalError.TRUNCATED(`seqs ${wanted}..${ref.firstSeq - 1} were removed while reading`, {
           seq: wanted,
         })
@@ -268,10 +291,12 @@ export class RecordReader {
         throw WalError.TRUNCATED(`seq ${seq} was removed (the log's archive ${start})`, { seq })
       }
       const name = archive.describe(segmentFileName(seq))
-      throw WalError.ARCHIVE(`${name} is missing from the archive (seqs from ${seq} are in no segment)`, {
-        file: name,
-        seq,
-      })
+      const next = archive.nextListed(seq)
+      const why =
+        next === undefined || first
+          ? `seqs from ${seq} are in no segment`
+          : `seqs ${seq}..${next - 1} are in no segment: ${this.file} ends at seq ${seq - 1} and the next archived segment starts at ${next} (${name} is missing, or ${this.file} was cut short)`
+      throw WalError.ARCHIVE(`${name} is missing from the archive (${why})`, { file: name, seq })
     }
     return { ref: await archive.acquire(firstSeq), archived: true }
   }
@@ -291,8 +316,13 @@ export class RecordReader {
     try {
       fd = await openSegment(files, next.ref)
     } catch (err) {
-      // Retention removed a local segment since it was listed: with an archive, it is archived.
-      if (next.archived || archive === undefined || (err as WalError).code !== 'WAL_TRUNCATED') throw err
+      if (archive === undefined || (err as WalError).code !== 'WAL_TRUNCATED') throw err
+      // Retention removed a local segment since it was listed: with an archive, it is archived. Or
+      // the cache's copy was deleted from under it (a tmp cleaner): fetched again.
+      if (next.archived) {
+        archive.release(next.ref)
+        archive.invalidate(next.ref.firstSeq)
+      }
       next = await this.archivedSegment(next.ref.firstSeq, false)
       fd = await openSegment(files, next.ref)
     } finally {

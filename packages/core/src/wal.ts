@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path'
 import { type ArchiveCounters, Uploader } from './archive.js'
 import { ArchiveCache, type ArchiveFetchCounters } from './archive-cache.js'
 import { createSegment } from './create-segment.js'
-import { WalError } from './errors.js'
+import { isWalError, WalError } from './errors.js'
 import type { Files } from './files.js'
 import { acquireLock, type Lock } from './lock.js'
 import { LogState } from './log-state.js'
@@ -287,7 +287,7 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
     const reader = new RecordReader(this.decoded, seq + 1, this.lastSeq)
     let count = 0
     try {
-      while (await reader.fill()) {
+      while (await this.fillOpen(reader)) {
         const records = reader.records as WalRecordOf<Rec>[]
         for (let i = 0; i < records.length; i++) {
           const result = handler(records[i]!)
@@ -493,9 +493,23 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
     this.requireOpen()
     const reader = new RecordReader(source, Math.max(from, 1), to, locate)
     try {
-      while (await reader.fill()) yield* reader.records
+      while (await this.fillOpen(reader)) yield* reader.records
     } finally {
       await reader.close()
+    }
+  }
+
+  /**
+   * `reader.fill()`, but a failure caused by close (files and the archive cache going away under the
+   * read) is `WAL_CLOSED`.
+   */
+  private async fillOpen(reader: RecordReader): Promise<boolean> {
+    try {
+      return await reader.fill()
+    } catch (err) {
+      if (this.closed && !isWalError(err, 'WAL_CLOSED'))
+        throw WalError.CLOSED('the WAL was closed while reading', { cause: err })
+      throw err
     }
   }
 
@@ -527,11 +541,21 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
       throw WalError.INVALID_ARGUMENT(message, { seq: max })
     }
     const first = this.state.oldestFirstSeq ?? max + 1
-    if (min >= first) return readRecordsAt(source, seqs, locations)
     if (source.archive === undefined) {
-      throw WalError.TRUNCATED(`seq ${min} was removed (the log starts at ${first})`, { seq: min })
+      if (min < first)
+        throw WalError.TRUNCATED(`seq ${min} was removed (the log starts at ${first})`, { seq: min })
+      return readRecordsAt(source, seqs, locations)
     }
-    return readAtWithArchive(source, seqs, locations, first)
+    try {
+      if (min < first) return await readAtWithArchive(source, seqs, locations, first)
+      return await readRecordsAt(source, seqs, locations)
+    } catch (err) {
+      // Retention removed a segment while reading: it is in the archive now.
+      if (!isWalError(err, 'WAL_TRUNCATED')) throw err
+      // Every seq through the reader, which falls back to the archive per segment (a reader's view of
+      // the directory may still list the removed segment).
+      return readAtWithArchive(source, seqs, locations, Number.POSITIVE_INFINITY)
+    }
   }
 
   private async *follow(options: TailOptions, source: ReadSource): AsyncGenerator<unknown, void, undefined> {
@@ -542,7 +566,14 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
     try {
       while (!this.closed && !signal?.aborted) {
         const changed = this.state.nextChange
-        if (await reader.fill()) {
+        let filled: boolean
+        try {
+          filled = await this.fillOpen(reader)
+        } catch (err) {
+          if (this.closed) return // a tail ends without error when the log closes
+          throw err
+        }
+        if (filled) {
           yield* reader.records
           continue
         }
@@ -996,11 +1027,13 @@ async function readAtWithArchive(
       archived.set(seq, undefined)
     }
   }
-  for (const seq of [...archived.keys()].sort((a, b) => a - b)) {
-    const reader = new RecordReader(source, seq, seq)
+  // One walk from the lowest archived seq to the highest, decoding only those.
+  const wanted = [...archived.keys()].sort((a, b) => a - b)
+  if (wanted.length > 0) {
+    const reader = new RecordReader(source, wanted[0]!, wanted.at(-1)!, false, new Set(wanted))
     try {
-      await reader.fill(1)
-      archived.set(seq, reader.records[0])
+      while (await reader.fill())
+        for (const r of reader.records) if (archived.has(r.seq)) archived.set(r.seq, r)
     } finally {
       await reader.close()
     }

@@ -5,13 +5,28 @@
  * is `WAL_ARCHIVE` naming it, a damaged one `WAL_CORRUPT` naming it, never wrong records; the cache
  * stays within its bound and is gone after close.
  */
-import { existsSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { exited, onLines } from '../../../test-support/child-process.js'
 import { payloadFor } from '../../../test-support/payload.mjs'
 import { tempDir } from '../../../test-support/temp-dir.js'
-import { directoryArchive, segmentFileName, Wal, type WalRecord } from '../src/index.js'
+import { segmentHeaderSize } from '../src/format.js'
+import {
+  BYTES_SERIALIZER_NAME,
+  directoryArchive,
+  segmentFileName,
+  Wal,
+  type WalRecord,
+} from '../src/index.js'
 import { segmentFiles, startFixture } from './helpers.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -234,8 +249,94 @@ describe('reads over an archive', () => {
     expectRecords(seen, 1, RECORDS)
     // Only this instance's directory is left, and it goes at close.
     expect(readdirSync(cacheDir)).toHaveLength(1)
-    expect(readdirSync(cacheDir)[0]).toMatch(new RegExp(`^${process.pid}-`))
+    expect(readdirSync(cacheDir)[0]).toMatch(new RegExp(`^waltz-cache-${process.pid}-`))
     await reader.close()
     expect(readdirSync(cacheDir)).toEqual([])
   }, 60_000)
+
+  it('closing the log while a tail fetches from the archive ends the tail without error', async () => {
+    for (let ticks = 0; ticks < 6; ticks++) {
+      const { wal } = await archivedLog()
+      const seen: number[] = []
+      const tail = (async () => {
+        for await (const r of wal.tail({ from: 1 })) seen.push(r.seq)
+      })()
+      for (let i = 0; i < ticks; i++) await new Promise((r) => setImmediate(r))
+      await wal.close()
+      await tail // resolves: no error, no crash
+      expect(seen).toEqual(Array.from({ length: seen.length }, (_, i) => i + 1))
+    }
+  })
+
+  it("a reader whose view predates the writer's retention reads on through the archive", async () => {
+    const dir = tempDir()
+    const archive = directoryArchive(tempDir())
+    const wal = await Wal.open({
+      dir,
+      segmentSize: SEGMENT_SIZE,
+      archive,
+      retention: { maxBytes: 2 * SEGMENT_SIZE },
+      archiveCache: { dir: tempDir() },
+    })
+    const put = async (from: number, n: number) => {
+      for (let i = from; i < from + n; i += 10) {
+        await wal.appendBatch(
+          Array.from({ length: 10 }, (_, j) => ({
+            type: 'r',
+            key: `k${(i + j) % 7}`,
+            data: payloadFor(i + j, 100),
+          })),
+        )
+      }
+    }
+    await put(1, 200)
+    await until(() => wal.metrics().archive.pending === 0)
+    const reader = await Wal.openReader({ dir, archive, archiveCache: { dir: tempDir() } })
+    await put(201, 1000)
+    await until(() => wal.metrics().archive.pending === 0 && wal.metrics().segments <= 3)
+    expect(wal.firstSeq).toBeGreaterThan(reader.lastSeq) // everything the reader knew is gone locally
+    const seen: WalRecord[] = []
+    for await (const r of reader.tail({ from: 1, signal: AbortSignal.timeout(3000) })) {
+      seen.push(r)
+      if (r.seq === 1200) break
+    }
+    expectRecords(seen, 1, 1200)
+    const some = await reader.recordsAt([150, 3, 1100])
+    expect(some.map((r) => r.seq)).toEqual([150, 3, 1100])
+    await reader.close()
+    await wal.close()
+  })
+
+  it('an archived segment with no record is WAL_CORRUPT, not an endless read', async () => {
+    const { wal, archiveDir } = await archivedLog()
+    const names = readdirSync(archiveDir).sort()
+    const victim = join(archiveDir, names[1]!)
+    // Cut to its header: a sealed segment that holds no frame.
+    writeFileSync(victim, readFileSync(victim).subarray(0, segmentHeaderSize(BYTES_SERIALIZER_NAME)))
+    const err = await wal.replayFrom(0, () => {}).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'WAL_CORRUPT' })
+    expect((err as Error).message).toContain(`${names[1]} holds no record`)
+    await wal.close()
+  })
+
+  it('a copy deleted from under the cache is fetched again', async () => {
+    const { wal, cacheDir } = await archivedLog()
+    expect((await wal.recordsAt([5]))[0]!.seq).toBe(5)
+    const home = join(cacheDir, readdirSync(cacheDir)[0]!)
+    for (const f of readdirSync(home)) unlinkSync(join(home, f))
+    expect((await wal.recordsAt([6]))[0]!.seq).toBe(6)
+    expect((await wal.recordsAt([7, 6]))!.map((r) => r.seq)).toEqual([7, 6])
+    await wal.close()
+  })
+
+  it("leaves alone what it did not create in the cache's directory", async () => {
+    const { wal, cacheDir } = await archivedLog()
+    mkdirSync(join(cacheDir, '2024-backup'))
+    writeFileSync(join(cacheDir, '2024-backup', 'important.db'), 'x')
+    writeFileSync(join(cacheDir, '20240101-report.csv'), 'y')
+    mkdirSync(join(cacheDir, 'waltz-cache-999999999-dead')) // a dead process's copies
+    await wal.replayFrom(0, () => {})
+    await wal.close()
+    expect(readdirSync(cacheDir).sort()).toEqual(['2024-backup', '20240101-report.csv'])
+  })
 })

@@ -423,6 +423,7 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
         dir: join(options.dir, 'index'),
         wal,
         origin: origin ?? wal.firstSeq,
+        strictOrigin: origin !== undefined,
         logger,
         flushEvery,
         cacheSize,

@@ -66,6 +66,11 @@ export interface StreamIndexOptions {
    * archive): the index covers the log from there.
    */
   origin: number
+  /**
+   * `origin` is known to be the log's first seq (read from its archive): tables covering seqs before
+   * it mean the archive lacks the log's oldest segments, which is an error, not a cut to accept.
+   */
+  strictOrigin: boolean
   /** Where to report dropped tables and rebuilds. */
   logger: WalLogger
   /** Events held in memory before they are written to a table. */
@@ -163,6 +168,13 @@ export class StreamIndex {
       throw EventStoreError.IO(`creating ${dir} failed`, { file: dir, cause: err })
     }
     const tables = await loadTables(dir, wal, options.origin, logger)
+    const coveredFrom = tables[0]?.meta.coveredFrom
+    if (options.strictOrigin && coveredFrom !== undefined && coveredFrom < options.origin) {
+      for (const t of tables) t.close()
+      throw EventStoreError.CORRUPT(
+        `the stream index covers the log from seq ${coveredFrom}, but the log and its archive start at ${options.origin}: the archive does not hold the log's oldest segments`,
+      )
+    }
     const checkpoint = tables.length > 0 ? tables.at(-1)!.meta.coveredTo : options.origin - 1
     const index = new StreamIndex(options, tables, checkpoint)
     await index.catchUp()

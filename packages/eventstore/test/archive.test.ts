@@ -149,4 +149,16 @@ describe('event store retention over an archive', () => {
     expect(handled).toEqual(Array.from({ length: STREAMS * ROUNDS }, (_, i) => i + 1))
     await consumer.stop()
   })
+
+  test("an archive that lost the log's oldest segments is EVENTSTORE_CORRUPT at open, never a partial readAll", async () => {
+    const { s, dir } = await archivedStore()
+    await fill(s)
+    await until(() => s.metrics().wal.archive.pending === 0 && s.metrics().wal.segments <= 4)
+    expect(s.metrics().wal.retention.segmentsRemoved).toBeGreaterThan(5)
+    await s.close()
+    open.pop()
+    const err = await archivedStore(dir, tempDir()).catch((e: unknown) => e) // an empty archive
+    expect(err).toMatchObject({ code: 'EVENTSTORE_CORRUPT' })
+    expect((err as Error).message).toContain('archive')
+  })
 })
