@@ -69,11 +69,11 @@ export interface StreamListing extends StreamInfo {
 /** Options of {@link EventStoreReader.listStreams}. */
 export interface ListStreamsOptions {
   /** Only streams whose name starts with this. Default: all. */
-  prefix?: string
+  prefix?: string | undefined
   /** Start after this name (the `next` of the previous page). */
-  after?: string
+  after?: string | undefined
   /** Streams per page: 1 to 1000, default 50. */
-  limit?: number
+  limit?: number | undefined
 }
 
 /** One page of {@link EventStoreReader.listStreams}. */
@@ -112,11 +112,11 @@ export interface StoreRecord {
 /** Options of {@link EventStoreReader.readStream}. */
 export interface ReadStreamPageOptions {
   /** First revision to return (inclusive). Default: the first visible (forwards) or the last (backwards). */
-  from?: number
+  from?: number | undefined
   /** Default `'forwards'`. */
-  direction?: 'forwards' | 'backwards'
+  direction?: 'forwards' | 'backwards' | undefined
   /** Events per page: 1 to 1000, default 50. */
-  limit?: number
+  limit?: number | undefined
 }
 
 /** One page of {@link EventStoreReader.readStream}. */
@@ -134,17 +134,17 @@ export interface StreamEventsPage {
 /** Options of {@link EventStoreReader.readAll}. */
 export interface ReadAllPageOptions {
   /** First position to look at (inclusive). Default: the first (forwards) or the last (backwards). */
-  from?: number
+  from?: number | undefined
   /** Default `'forwards'`. */
-  direction?: 'forwards' | 'backwards'
+  direction?: 'forwards' | 'backwards' | undefined
   /** Records per page: 1 to 1000, default 50. */
-  limit?: number
+  limit?: number | undefined
   /** Only records of streams whose name starts with this. */
-  streamPrefix?: string
+  streamPrefix?: string | undefined
   /** Only records of these types. */
-  types?: readonly string[]
+  types?: readonly string[] | undefined
   /** The most records looked at before the page is returned short (with `next`). Default 10 000. */
-  maxScan?: number
+  maxScan?: number | undefined
 }
 
 /** One page of {@link EventStoreReader.readAll}. */
