@@ -218,7 +218,8 @@ export async function startUi(options: UiOptions): Promise<UiServer> {
       'cache-control': 'no-store',
       connection: 'keep-alive',
     })
-    res.write(`: following from position ${reader.position + 1}\n\n`)
+    // The page shows the tail as on once this arrives: appends from now on will be sent.
+    res.write(`event: ready\ndata: ${JSON.stringify({ from: reader.position + 1 })}\n\n`)
     tails.add(res)
     let queued = 0
     const unsubscribe = reader.subscribe((r) => {

@@ -295,6 +295,7 @@ function All({ params }) {
   const [text, setText] = useState({ prefix, types })
   const [live, setLive] = useState([])
   const [following, setFollowing] = useState(false)
+  const [connected, setConnected] = useState(false)
   const source = useRef()
   useEffect(() => setText({ prefix, types }), [prefix, types])
   const q = new URLSearchParams({
@@ -307,9 +308,12 @@ function All({ params }) {
   const { data, error } = useApi(`/api/all?${q}`)
   useEffect(() => {
     setLive([])
+    setConnected(false)
     if (!following) return
     const es = new EventSource(`/api/tail?${new URLSearchParams({ prefix, types })}`)
     source.current = es
+    es.addEventListener('ready', () => setConnected(true))
+    es.addEventListener('error', () => setConnected(false))
     es.addEventListener('record', (m) => {
       const e = { ...JSON.parse(m.data), live: true }
       setLive((list) => [e, ...list].slice(0, 200)) // the newest 200 only
@@ -327,7 +331,7 @@ function All({ params }) {
       <input type="text" placeholder="types, comma-separated" value=${text.types} onInput=${(e) => setText({ ...text, types: e.target.value })} data-testid="all-types" />
       <button type="submit" class="primary">Filter</button>
       <label><input type="checkbox" checked=${following} onChange=${(e) => setFollowing(e.target.checked)} data-testid="live-toggle" /> live tail</label>
-      ${following && html`<span class="pill live" data-testid="live-on">following new events (${live.length})</span>`}
+      ${following && (connected ? html`<span class="pill live" data-testid="live-on">following new events (${live.length})</span>` : html`<span class="muted">connecting…</span>`)}
       ${data?.next !== undefined && html`<button type="button" onClick=${() => go('all', { prefix, types, from: data.next })} data-testid="all-older">Older</button>`}
       ${from && html`<button type="button" onClick=${() => go('all', { prefix, types })}>Newest</button>`}
     </form>
