@@ -159,6 +159,10 @@ export async function startUi(options: UiOptions): Promise<UiServer> {
         })
         return
       }
+      case '/api/info':
+        // What every page's header shows: cheap, no listing of the directory.
+        sendJson(res, { dir: options.dir, decoder: decoderName })
+        return
       case '/api/verify':
         sendJson(res, req.method === 'POST' ? verify.start() : verify.state())
         return

@@ -371,11 +371,11 @@ function Consumers() {
 
 function App() {
   const route = useRoute()
-  const overview = useApi('/api/overview')
+  const info = useApi('/api/info')
   const pages = { overview: Overview, streams: Streams, stream: Stream, all: All, consumers: Consumers }
   const Page = pages[route.page] ?? Overview
   return html`<div>
-    <${Header} page=${route.page === 'stream' ? 'streams' : route.page} dir=${overview.data?.dir} />
+    <${Header} page=${route.page === 'stream' ? 'streams' : route.page} dir=${info.data?.dir} />
     <main><${Page} params=${route.params} key=${route.page} /></main>
   </div>`
 }
