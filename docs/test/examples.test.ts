@@ -49,6 +49,7 @@ const sources: readonly { markdown: string; home: string; support?: Record<strin
   { markdown: 'packages/castore/README.md', home: 'packages/castore' },
   { markdown: 'packages/archive-s3/README.md', home: 'packages/archive-s3' },
   { markdown: 'packages/cli/README.md', home: 'packages/cli' },
+  { markdown: 'packages/ui/README.md', home: 'packages/ui' },
   { markdown: 'examples/order-book/README.md', home: 'examples/order-book' },
 ]
 

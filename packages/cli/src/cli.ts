@@ -5,21 +5,24 @@ import { dump } from './commands/dump.js'
 import { inspect } from './commands/inspect.js'
 import { repair } from './commands/repair.js'
 import { tail } from './commands/tail.js'
+import { ui } from './commands/ui.js'
 import { verify } from './commands/verify.js'
 import type { Command, CommandGroup, Values } from './lib/command.js'
 import { describeError, EXIT, type ExitCode, usageError } from './lib/errors.js'
 import { type Io, Output } from './lib/io.js'
 
-const ENTRIES: readonly (Command | CommandGroup)[] = [inspect, verify, dump, tail, repair, archive]
+const ENTRIES: readonly (Command | CommandGroup)[] = [inspect, verify, dump, tail, repair, archive, ui]
 
 const isGroup = (entry: Command | CommandGroup): entry is CommandGroup => 'commands' in entry
 
 const HELP = `Usage: waltz <command> <dir> [options]
        waltz archive ls|verify|fetch --archive <location> [options]
+       waltz ui <dir> [--port N] [--serializer NAME] [--host ADDR --allow-remote]
 
 Look inside a waltz write-ahead log, or the archive its sealed segments are copied to, without writing
 code. Every command is read-only and takes no lock (safe on a live log), except \`repair --yes\` and
-\`archive fetch\` (which writes into its --out directory).
+\`archive fetch\` (which writes into its --out directory). \`ui\` serves a read-only web inspector
+of an event store until interrupted.
 
 Commands:
 ${ENTRIES.map((c) => `  ${c.name.padEnd(9)}${c.summary}`).join('\n')}
@@ -27,7 +30,7 @@ ${ENTRIES.map((c) => `  ${c.name.padEnd(9)}${c.summary}`).join('\n')}
 Run \`waltz <command> --help\` for a command's options.
 
 Exit codes:
-  0  ok (verify: no problems)
+  0  ok (verify: no problems; tail -f and ui: stopped by SIGINT/SIGTERM)
   1  problems found (verify, a corrupt frame met by dump/tail, undecodable records, a damaged or
      missing archived segment) or refused (repair without --yes)
   2  usage error

@@ -6,9 +6,9 @@ import { run } from './cli.js'
 // (an operator's explicit setting still wins).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 
-// `tail -f` ends cleanly on SIGINT/SIGTERM (exit 0); other commands keep the default behaviour.
+// `tail -f` and `ui` end cleanly on SIGINT/SIGTERM (exit 0); other commands keep the default behaviour.
 const stop = new AbortController()
-if (process.argv[2] === 'tail') {
+if (process.argv[2] === 'tail' || process.argv[2] === 'ui') {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort())
 }
 process.exitCode = await run(process.argv.slice(2), {

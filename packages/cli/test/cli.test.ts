@@ -6,7 +6,7 @@ import { tempDir } from '../../../test-support/temp-dir.js'
 import { EXIT, run } from '../src/index.js'
 import { bytesRecord, waltz, waltzProcess, writeLog } from './helpers.js'
 
-const COMMANDS = ['inspect', 'verify', 'dump', 'tail', 'repair']
+const COMMANDS = ['inspect', 'verify', 'dump', 'tail', 'repair', 'ui']
 
 describe('usage', () => {
   it.each(COMMANDS)('%s --help prints its synopsis and exit codes, exit 0', async (command) => {

@@ -497,6 +497,46 @@ export class TableReader {
     }
   }
 
+  /**
+   * The streams of the table whose names are `>= from`, in name order, without their entries: one
+   * directory lookup, then small sequential reads (a page of a stream listing reads a few KiB).
+   *
+   * @param from - the first name wanted ('' for all)
+   * @param chunk - bytes read at a time
+   */
+  *streamsFrom(from: string, chunk = 16 * 1024): Generator<TableStream> {
+    const names = this.dirNames
+    let lo = 0
+    let hi = names.length - 1
+    let at = -1
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1
+      if (compareNames(names[mid]!, from) <= 0) {
+        at = mid
+        lo = mid + 1
+      } else hi = mid - 1
+    }
+    const start = at < 0 ? this.streamsOffset : this.dirOffsets[at]!
+    const records = new SequentialReader(this, start, this.dirOffset, chunk)
+    while (!records.done) {
+      const len = records.peek(2).readUInt16LE(0)
+      const { stream } = parseStream(records.take(STREAM_FIXED + len), 0, this.file)
+      if (compareNames(stream.name, from) >= 0) yield stream
+    }
+  }
+
+  /**
+   * Where one event of a stream's part of this table lies.
+   *
+   * @param s - the stream's part, from {@link find} or {@link streamsFrom}
+   * @param index - which of its `count` events (0 for the oldest here)
+   * @returns its seq and frame location
+   */
+  entry(s: TableStream, index: number): { seq: number; offset: number; length: number } {
+    const bytes = this.read(HEADER_SIZE + (s.firstEntry + index) * ENTRY_SIZE, ENTRY_SIZE)
+    return { seq: readU48(bytes, 0), offset: readU48(bytes, 6), length: bytes.readUInt32LE(12) }
+  }
+
   /** Reads `length` bytes at `offset`. */
   read(offset: number, length: number): Buffer {
     const buf = Buffer.allocUnsafe(length)
@@ -565,10 +605,13 @@ class SequentialReader {
   private readonly end: number
   private readonly table: TableReader
 
-  constructor(table: TableReader, start: number, end: number) {
+  private readonly chunk: number
+
+  constructor(table: TableReader, start: number, end: number, chunk = 1 << 20) {
     this.table = table
     this.pos = start
     this.end = end
+    this.chunk = chunk
   }
 
   get done(): boolean {
@@ -589,7 +632,7 @@ class SequentialReader {
 
   private fill(n: number): void {
     if (this.buf.length >= n) return
-    const want = Math.min(Math.max(n - this.buf.length, 1 << 20), this.end - this.pos)
+    const want = Math.min(Math.max(n - this.buf.length, this.chunk), this.end - this.pos)
     if (want < n - this.buf.length) throw corrupt(this.table.file, 'streams section cut short')
     const more = this.table.read(this.pos, want)
     this.pos += want

@@ -31,5 +31,22 @@ export {
   type SubscribeToStreamOptions,
 } from './event-store.js'
 export type { EventInput, EventMetadata, ExpectedRevision, StoredEvent } from './events.js'
+export {
+  type AllRecordsPage,
+  type ConsumerCheckpointInfo,
+  EventStoreReader,
+  type EventStoreReaderOptions,
+  type EventStoreReaderStats,
+  type ListStreamsOptions,
+  type ReadAllPageOptions,
+  type ReadStreamPageOptions,
+  type StoreRecord,
+  type StoreRecordKind,
+  type StreamEventsPage,
+  type StreamInfo,
+  type StreamListing,
+  type StreamPage,
+  toStoreRecord,
+} from './store-reader.js'
 export type { StreamIndexStats } from './stream-index.js'
 export { uuidv7 } from './uuid.js'

@@ -1,0 +1,76 @@
+import { PassThrough } from 'node:stream'
+import { EventStore } from '@waltz/eventstore'
+import { jsonSerializer } from '@waltz/serializer-json'
+import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { tempDir } from '../../../test-support/temp-dir.js'
+import { run } from '../src/index.js'
+import { waltz } from './helpers.js'
+
+async function store(dir: string): Promise<void> {
+  const s = await EventStore.open({
+    dir,
+    serializer: jsonSerializer({ schemas: { Opened: z.object({ by: z.string() }) } }),
+  })
+  await s.appendToStream('cart-1', [{ type: 'Opened', data: { by: 'ann' } }])
+  await s.close()
+}
+
+describe('waltz ui', () => {
+  it('serves until its signal aborts, then exits 0; the printed URL carries the token', async () => {
+    const dir = tempDir()
+    await store(dir)
+    const stdout = new PassThrough()
+    const stderr = new PassThrough()
+    let out = ''
+    let err = ''
+    stdout.on('data', (c: Buffer) => (out += c.toString()))
+    stderr.on('data', (c: Buffer) => (err += c.toString()))
+    const stop = new AbortController()
+    const exit = run(['ui', dir], { stdout, stderr, signal: stop.signal })
+    const deadline = Date.now() + 10_000
+    while (!/\?token=/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    const url = /http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]{32}/.exec(out)?.[0]
+    expect(url, out + err).toBeDefined()
+    expect(out).toMatch(/^waltz ui: serving .* read-only \(no lock\) at\n/)
+    // auto: the log's serializer (waltz-json/2) decodes the data, stored JSON as it is.
+    expect(err).toContain('data is shown as stored')
+    const origin = new URL(url!).origin
+    const token = new URL(url!).searchParams.get('token')!
+    const page = (await (
+      await fetch(`${origin}/api/stream?name=cart-1`, { headers: { authorization: `Bearer ${token}` } })
+    ).json()) as { events: { json: string }[] }
+    expect(JSON.parse(page.events[0]!.json)).toEqual({ by: 'ann' })
+    expect((await fetch(`${origin}/api/stream?name=cart-1`)).status).toBe(403)
+    stop.abort()
+    expect(await exit).toBe(0)
+    await expect(fetch(`${origin}/`)).rejects.toThrow()
+  })
+
+  it('a --host other machines can reach needs --allow-remote (exit 2); a bad --port is exit 2', async () => {
+    const dir = tempDir()
+    await store(dir)
+    const remote = await waltz('ui', dir, '--host', '0.0.0.0')
+    expect(remote.code).toBe(2)
+    expect(remote.stderr).toMatch(/^waltz ui: USAGE: .*0\.0\.0\.0 is not a loopback address.*--allow-remote/m)
+    const port = await waltz('ui', dir, '--port', '70000')
+    expect(port.code).toBe(2)
+    expect(port.stderr).toMatch(/^waltz ui: USAGE: --port must be from 0 to 65535, got '70000'/)
+  })
+
+  it('a port in use is exit 5 with the reason', async () => {
+    const dir = tempDir()
+    await store(dir)
+    const { createServer } = await import('node:net')
+    const busy = createServer()
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r))
+    const port = (busy.address() as { port: number }).port
+    try {
+      const r = await waltz('ui', dir, '--port', String(port))
+      expect(r.code).toBe(5)
+      expect(r.stderr).toMatch(/^waltz ui: EADDRINUSE: UI_LISTEN_FAILED: cannot listen on 127\.0\.0\.1:\d+/m)
+    } finally {
+      busy.close()
+    }
+  })
+})
