@@ -6,6 +6,7 @@
  * @internal
  */
 import { MAX_SYNC_DISTANCE, segmentHeaderSize } from './format.js'
+import type { RecordCipher } from './record-cipher.js'
 import { type AppendRecord, type FrameTarget, grow, RecordEncoder } from './record-encoder.js'
 import { SEEK_FILE_SPACING, type SeekEntries } from './seek-file.js'
 import type { FrameLocations, RawRecord, RecordShape, Serializer } from './serializer.js'
@@ -35,6 +36,8 @@ export interface BatchBuilderConfig {
   bufferSize: number
   /** Seal a batch once it holds this many bytes (`'background'` mode), else never. */
   sealAt: number
+  /** Seals record data with data keys (an encrypted log). */
+  cipher?: RecordCipher | undefined
 }
 
 /** The state of the active segment the builder plans rotations from. */
@@ -103,7 +106,7 @@ export class BatchBuilder {
     boundaries?: { offsets: number[]; seqs: number[] },
   ) {
     this.config = config
-    this.encoder = new RecordEncoder(config.serializer, config.maxRecordSize)
+    this.encoder = new RecordEncoder(config.serializer, config.maxRecordSize, config.cipher)
     this.headerSize = segmentHeaderSize(config.serializer.name)
     this.nextCapacity = config.bufferSize
     this.plan = { ...plan }

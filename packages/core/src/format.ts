@@ -24,7 +24,7 @@
  *        varint  sync distance: seq minus the highest seq already fdatasync'ed when the frame was
  *                encoded, or 0 when that is more than MAX_SYNC_DISTANCE (unknown)
  *        u8      flags: bit 0 key present, bit 1 headers present, bit 2 first frame of a write
- *                call, other bits zero
+ *                call, bit 3 data encrypted (see `record-cipher.ts`), other bits zero
  *        u48     time, ms since the epoch
  *        u8 + n  type: length, UTF-8 bytes
  *        [varint + n]  key, when flagged
@@ -67,6 +67,8 @@ const FLAG_KEY = 1
 const FLAG_HEADERS = 2
 /** Set on the first frame of each write call: where one write's bytes begin (see the scanner). */
 const FLAG_WRITE_START = 4
+/** The data is sealed with a data key (`record-cipher.ts`), not the serializer's bytes as they are. */
+const FLAG_ENCRYPTED = 8
 const SEQ_HIGH = 2 ** 32
 
 /** The decoded header of a segment file. */
@@ -263,6 +265,8 @@ export interface EnvelopeInput {
   keyBytes: EnvelopeText | undefined
   /** Headers as name/value pairs, when the record has headers. */
   headerBytes: readonly EnvelopeText[] | undefined
+  /** The data is sealed with a data key. */
+  encrypted: boolean
 }
 
 /** Writes a text field at `at` (capacity checked by the caller); returns the offset past it. */
@@ -301,7 +305,10 @@ export function envelopeSize(envelope: EnvelopeInput): number {
 export function writeEnvelope(buf: Buffer, offset: number, envelope: EnvelopeInput): number {
   const key = envelope.keyBytes
   const headers = envelope.headerBytes
-  buf[offset] = (key !== undefined ? FLAG_KEY : 0) | (headers !== undefined ? FLAG_HEADERS : 0)
+  buf[offset] =
+    (key !== undefined ? FLAG_KEY : 0) |
+    (headers !== undefined ? FLAG_HEADERS : 0) |
+    (envelope.encrypted ? FLAG_ENCRYPTED : 0)
   buf.writeUIntLE(envelope.time, offset + 1, 6)
   const type = envelope.typeBytes
   buf[offset + 7] = type.length
@@ -444,6 +451,8 @@ export interface FrameCursor {
   dataAt: number
   /** Whether the frame is the first of a write call. */
   writeStart: boolean
+  /** Whether the data is sealed with a data key. */
+  encrypted: boolean
   /** Offset just past the frame. */
   end: number
   /** Stable code of what was wrong, when the check failed. */
@@ -469,6 +478,7 @@ export function newFrameCursor(): FrameCursor {
     headersAt: -1,
     dataAt: 0,
     writeStart: false,
+    encrypted: false,
     end: 0,
     code: 'frame-incomplete',
     problem: '',
@@ -612,10 +622,11 @@ function parseBody(buf: Buffer, at: number, end: number, cursor: FrameCursor): F
   }
   if (at + 8 > end) return fail(cursor, 'frame-body', 'body shorter than its envelope')
   const flags = buf[at]!
-  if (flags > (FLAG_KEY | FLAG_HEADERS | FLAG_WRITE_START)) {
+  if (flags > (FLAG_KEY | FLAG_HEADERS | FLAG_WRITE_START | FLAG_ENCRYPTED)) {
     return fail(cursor, 'frame-body', `unknown flags ${flags}`)
   }
   cursor.writeStart = (flags & FLAG_WRITE_START) !== 0
+  cursor.encrypted = (flags & FLAG_ENCRYPTED) !== 0
   cursor.envelopeAt = at
   cursor.typeAt = at + 8
   cursor.typeEnd = cursor.typeAt + buf[at + 7]!

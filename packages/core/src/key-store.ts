@@ -21,6 +21,7 @@
  * @internal
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
+import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { WalError } from './errors.js'
@@ -79,6 +80,8 @@ export class KeyStore {
   /** File writes (appends, rewrites), one after the other. */
   private writes: Promise<unknown> = Promise.resolve()
   private fd: Fd = -1
+  /** A reader's: the file's identity, size and time when last read. */
+  private version = ''
 
   private constructor(
     options: KeyStoreOptions,
@@ -164,6 +167,66 @@ export class KeyStore {
     const store = new KeyStore(options, header, kek, 0)
     await store.rewrite()
     return store
+  }
+
+  /**
+   * A reader's refresh: reads the file again (keys the writer created or shredded since), and
+   * unwraps the KEK again if the master key was rotated. A file that cannot be read leaves the keys
+   * as they were (the next refresh tries again).
+   *
+   * @throws WalError `WAL_KEYRING` (a rotation to a master key the keyring does not hold),
+   *   `WAL_CORRUPT`
+   */
+  async reload(): Promise<void> {
+    // Only when the file changed since it was read: an append grows it, a rewrite replaces it.
+    let version: string
+    try {
+      const st = await stat(this.path)
+      version = `${st.ino}:${st.size}:${st.mtimeMs}`
+    } catch {
+      return
+    }
+    if (version === this.version) return
+    let bytes: Buffer
+    try {
+      bytes = await this.options.files.readFile(this.path)
+    } catch {
+      return
+    }
+    this.version = version
+    const { entries } = parseEntries(bytes, this.path)
+    const header = entries[0]
+    if (header?.kind !== 'header')
+      throw WalError.CORRUPT(`${this.path}: the first entry is not the header`, { file: this.path })
+    if (header.masterKeyId !== this.masterKeyId || !header.wrappedKek.equals(this.wrappedKek)) {
+      let kek: Buffer
+      try {
+        kek = Buffer.from(await this.options.keyring.unwrap(header.wrappedKek, header.masterKeyId))
+      } catch (err) {
+        throw WalError.KEYRING(
+          `the keyring cannot unwrap the key store's key with master key '${header.masterKeyId}'`,
+          {
+            cause: err,
+            file: this.path,
+          },
+        )
+      }
+      this.kek = kek
+      this.masterKeyId = header.masterKeyId
+      this.wrappedKek = header.wrappedKek
+      this.unwrapped.clear()
+    }
+    const wrapped = new Map<string, Buffer>()
+    for (const e of entries.slice(1)) {
+      if (e.kind === 'key') wrapped.set(e.keyId, e.wrapped)
+      else if (e.kind === 'shredded') {
+        wrapped.delete(e.keyId)
+        this.shreddedIds.add(e.keyId)
+      }
+    }
+    for (const keyId of this.wrapped.keys()) if (!wrapped.has(keyId)) this.unwrapped.delete(keyId)
+    this.wrapped.clear()
+    for (const [keyId, w] of wrapped) this.wrapped.set(keyId, w)
   }
 
   /** Whether key `keyId` is present, shredded or unknown. */

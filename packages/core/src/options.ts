@@ -11,7 +11,9 @@ import {
 } from './archive-cache.js'
 import { WalError } from './errors.js'
 import { type Files, nodeFiles } from './files.js'
+import type { Keyring } from './keyring.js'
 import { silentLogger, type WalLogger } from './logger.js'
+import type { KeyedRecord } from './record-cipher.js'
 import type { ResolvedRetention, RetentionOptions } from './retention.js'
 import { bytesSerializer, type RecordShape, type Serializer } from './serializer.js'
 import type { SyncPolicy } from './writer.js'
@@ -51,6 +53,24 @@ export const WAL_DEFAULTS: {
 })
 
 /**
+ * Encryption at rest (the `encryption` option): every record's data is sealed with AES-256-GCM under
+ * the data key of its key id, one per data subject, kept in the log directory's key store
+ * (`keys.wzk`) wrapped under the `keyring`'s master key. Seq, time, type, key and headers stay
+ * readable. `wal.shred(keyId)` destroys a data key: that subject's records then read with no data and
+ * `shredded: true`.
+ */
+export interface EncryptionOptions {
+  /** The master key: {@link localKeyring} (from an environment variable or a file), or a KMS behind the {@link Keyring} interface. */
+  keyring: Keyring
+  /**
+   * The key id (data subject) of a record being appended: records with the same id share a data key
+   * and are shredded together. Default: the record's `key` (one data key per stream), `''` for
+   * records without a key.
+   */
+  keyFor?: (record: KeyedRecord) => string
+}
+
+/**
  * Options of {@link Wal.openReader}. Only `dir` is required.
  *
  * @typeParam Rec - the record union, inferred from `serializer`
@@ -76,6 +96,12 @@ export interface WalReaderOptions<Rec extends RecordShape = RecordShape<string, 
   archive?: Archive
   /** Where and how many archived segments fetched for reads are kept. See {@link ArchiveCacheOptions}. */
   archiveCache?: ArchiveCacheOptions
+  /**
+   * Encryption at rest: the master key's keyring, and for a writer which data key seals each record.
+   * Required to read the data of an encrypted log (without it, an encrypted record is `WAL_KEYRING`).
+   * See {@link EncryptionOptions}. Default: none (a writer stores data as the serializer encodes it).
+   */
+  encryption?: EncryptionOptions
   /**
    * The file operations to use (tests substitute recording or failing ones).
    * @internal
@@ -149,6 +175,7 @@ export interface ResolvedReaderOptions {
   files: Files
   archive: Archive | undefined
   archiveCache: ResolvedArchiveCache
+  encryption: EncryptionOptions | undefined
 }
 
 /** Writer options after validation, defaults applied. */
@@ -234,6 +261,7 @@ const READER_KEYS: readonly string[] = [
   'files',
   'archive',
   'archiveCache',
+  'encryption',
 ]
 const WAL_KEYS: readonly string[] = [
   ...READER_KEYS,
@@ -275,7 +303,35 @@ export function resolveReaderOptions(options: unknown, known = READER_KEYS): Res
     files: o.files ?? nodeFiles,
     archive: o.archive === undefined ? undefined : checkArchive(o.archive),
     archiveCache: resolveArchiveCache(o.archiveCache),
+    encryption: o.encryption === undefined ? undefined : checkEncryption(o.encryption),
   }
+}
+
+function checkEncryption(options: unknown): EncryptionOptions {
+  const e = options as Partial<EncryptionOptions> | null
+  if (typeof e !== 'object' || e === null) {
+    throw WalError.INVALID_ARGUMENT('encryption must be an object { keyring, keyFor? }')
+  }
+  for (const key of Object.keys(e)) {
+    if (key !== 'keyring' && key !== 'keyFor')
+      throw WalError.INVALID_ARGUMENT(`encryption has no option '${key}'`)
+  }
+  const k = e.keyring as Partial<Keyring> | undefined
+  if (
+    typeof k !== 'object' ||
+    k === null ||
+    typeof k.wrap !== 'function' ||
+    typeof k.unwrap !== 'function' ||
+    typeof k.currentKeyId !== 'string'
+  ) {
+    throw WalError.INVALID_ARGUMENT(
+      'encryption.keyring must have currentKeyId, wrap and unwrap (localKeyring)',
+    )
+  }
+  if (e.keyFor !== undefined && typeof e.keyFor !== 'function') {
+    throw WalError.INVALID_ARGUMENT('encryption.keyFor must be a function of the record')
+  }
+  return e as EncryptionOptions
 }
 
 function resolveArchiveCache(options: unknown): ResolvedArchiveCache {

@@ -50,7 +50,7 @@ export async function readRecordsAt(
   const order = Array.from(seqs.keys()).sort((a, b) => seqs[a]! - seqs[b]!)
   const out = new Array<WalRecord>(seqs.length)
   const reads: Promise<void>[] = []
-  const decoder = new RecordDecoder(source.serializer)
+  const decoder = new RecordDecoder(source.serializer, source.cipher, source.keepSealed)
   // Every read started is settled before this returns or throws (an abandoned one could reject with
   // nothing listening), and errors are kept in segment order: a synchronous one joins the list.
   let i = 0

@@ -15,6 +15,7 @@ import { WalError } from './errors.js'
 import type { Fd, Files } from './files.js'
 import { EnvelopeDecoder, segmentFileName } from './format.js'
 import type { LogState, SegmentBound } from './log-state.js'
+import type { RecordCipher } from './record-cipher.js'
 import {
   expectHeader,
   FrameWalker,
@@ -47,6 +48,10 @@ export interface ReadSource {
   readonly located: LocatedReadStats
   /** Where segments older than the local ones are read from, when the log has an archive. */
   readonly archive: ArchiveCache | undefined
+  /** Opens sealed data (an encrypted log). */
+  readonly cipher: RecordCipher | undefined
+  /** Raw reads: sealed data is handed over as stored (`encrypted: true`), not opened. */
+  readonly keepSealed: boolean
 }
 
 /** The segment a reader reads next: a local one, or a copy of an archived one. */
@@ -105,7 +110,7 @@ export class RecordReader {
   constructor(source: ReadSource, from: number, to: number, locate = false, only?: ReadonlySet<number>) {
     this.source = source
     this.only = only
-    this.decoder = new RecordDecoder(source.serializer)
+    this.decoder = new RecordDecoder(source.serializer, source.cipher, source.keepSealed)
     this.locate = locate
     this.nextSeq = from
     this.to = to
@@ -372,14 +377,29 @@ export async function openSegment(files: Files, ref: SegmentRef): Promise<Fd> {
   }
 }
 
-/** Turns checked frames into records: the envelope, and the data through the serializer (if any). */
+/**
+ * Turns checked frames into records: the envelope, and the data through the serializer (if any),
+ * opened first when it is sealed (an encrypted log).
+ */
 export class RecordDecoder {
   private readonly envelope = new EnvelopeDecoder()
   private readonly serializer: Serializer<string, unknown, RecordShape> | undefined
+  private readonly cipher: RecordCipher | undefined
+  private readonly keepSealed: boolean
 
-  /** @param serializer - decodes data; undefined: data is handed over as the stored bytes */
-  constructor(serializer: Serializer<string, unknown, RecordShape> | undefined) {
+  /**
+   * @param serializer - decodes data; undefined: data is handed over as the stored bytes
+   * @param cipher - opens sealed data (an encrypted log); without it a sealed record is `WAL_KEYRING`
+   * @param keepSealed - hand sealed data over as stored (raw reads), with `encrypted: true`
+   */
+  constructor(
+    serializer: Serializer<string, unknown, RecordShape> | undefined,
+    cipher: RecordCipher | undefined,
+    keepSealed: boolean,
+  ) {
     this.serializer = serializer
+    this.cipher = cipher
+    this.keepSealed = keepSealed
   }
 
   /**
@@ -387,7 +407,8 @@ export class RecordDecoder {
    *
    * @param walker - positioned on a frame
    * @param file - the segment's path (for errors)
-   * @throws WalError `WAL_CORRUPT` (an envelope that is not UTF-8), `WAL_SERIALIZER_ERROR`
+   * @throws WalError `WAL_CORRUPT` (an envelope that is not UTF-8, sealed data that does not
+   *   authenticate), `WAL_SERIALIZER_ERROR`, `WAL_KEYRING` (sealed data without the key)
    */
   decode(walker: FrameWalker, file: string): WalRecord {
     const buf = walker.chunk
@@ -408,14 +429,40 @@ export class RecordDecoder {
         seq: walker.seq,
       })
     }
-    const bytes = buf.subarray(cursor.dataAt, cursor.end)
+    let bytes = buf.subarray(cursor.dataAt, cursor.end)
     const serializer = this.serializer
-    let data: unknown
+    const record: WalRecord = { seq: walker.seq, time: envelope.time(buf, cursor), type, data: undefined }
+    if (key !== undefined) record.key = key
+    if (headers !== undefined) record.headers = headers
+    if (cursor.encrypted) {
+      if (this.keepSealed) {
+        record.data = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+        record.encrypted = true
+        return record
+      }
+      const cipher = this.cipher
+      if (cipher === undefined) {
+        throw WalError.KEYRING(
+          `seq ${walker.seq} in ${file} is encrypted: open the log with its encryption keyring`,
+          {
+            file,
+            seq: walker.seq,
+          },
+        )
+      }
+      const typeBytes = buf.subarray(cursor.typeAt, cursor.typeEnd)
+      const opened = cipher.open(buf, cursor.dataAt, cursor.end, typeBytes, walker.seq, file)
+      if (opened.shredded) {
+        record.shredded = true
+        return record
+      }
+      bytes = opened.plain
+    }
     if (serializer === undefined) {
-      data = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+      record.data = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     } else {
       try {
-        data = serializer.decode(bytes, type)
+        record.data = serializer.decode(bytes, type)
       } catch (err) {
         throw WalError.SERIALIZER_ERROR(`decoding seq ${walker.seq} in ${file} failed`, {
           cause: err,
@@ -425,9 +472,6 @@ export class RecordDecoder {
         })
       }
     }
-    const record: WalRecord = { seq: walker.seq, time: envelope.time(buf, cursor), type, data }
-    if (key !== undefined) record.key = key
-    if (headers !== undefined) record.headers = headers
     return record
   }
 }

@@ -18,6 +18,7 @@ import {
   writeEnvelope,
   writeFrameHeader,
 } from './format.js'
+import type { RecordCipher } from './record-cipher.js'
 import type { RecordShape, Serializer } from './serializer.js'
 
 /** What `append` accepts, untyped (the facade types it). */
@@ -27,6 +28,8 @@ export interface AppendRecord {
   time?: number
   key?: string
   headers?: Readonly<Record<string, string>>
+  /** A raw record only: its data is a sealed field (an encrypted record copied as stored). */
+  encrypted?: boolean
 }
 
 /** A buffer that frames are encoded into, grown on demand (its contents kept). */
@@ -143,15 +146,23 @@ export class RecordEncoder {
     typeBytes: EMPTY,
     keyBytes: undefined,
     headerBytes: undefined,
+    encrypted: false,
   }
+  private readonly cipher: RecordCipher | undefined
 
   /**
    * @param serializer - encodes record data
    * @param maxRecordSize - the largest body a frame may have
+   * @param cipher - seals record data (an encrypted log)
    */
-  constructor(serializer: Serializer<string, unknown, RecordShape>, maxRecordSize: number) {
+  constructor(
+    serializer: Serializer<string, unknown, RecordShape>,
+    maxRecordSize: number,
+    cipher?: RecordCipher,
+  ) {
     this.serializer = serializer
     this.maxRecordSize = maxRecordSize
+    this.cipher = cipher
   }
 
   /**
@@ -171,9 +182,27 @@ export class RecordEncoder {
     envelope.time = input.time === undefined ? Date.now() : checkTime(input.time)
     envelope.keyBytes = keyBytes(input.key)
     envelope.headerBytes = headerBytes(input.headers)
+    envelope.encrypted = this.cipher !== undefined
     const dataAt = this.writeEnvelope(target, at, place)
-    const end = this.encodeData(target, dataAt, input)
+    const end = this.cipher ? this.sealData(target, dataAt, input) : this.encodeData(target, dataAt, input)
     return this.finish(target, at, end, place, input.type)
+  }
+
+  /** The data of an encrypted log: the serializer's bytes, sealed under the record's data key. */
+  private sealData(target: FrameTarget, start: number, input: AppendRecord): number {
+    const cipher = this.cipher!
+    const keyId = cipher.keyIdOf(input)
+    let plain: Uint8Array
+    try {
+      plain = this.serializer.encode(input.data, input.type)
+      if (!(plain instanceof Uint8Array)) throw new TypeError('encode returned no Uint8Array')
+    } catch (err) {
+      throw WalError.SERIALIZER_ERROR(`encoding a '${input.type}' record failed`, { cause: err })
+    }
+    const size = cipher.sealedSize(keyId, plain.byteLength)
+    if (size > this.maxRecordSize) return start + size
+    grow(target, start + size)
+    return cipher.seal(target.buf, start, keyId, plain, this.envelope.typeBytes)
   }
 
   /**
@@ -199,6 +228,7 @@ export class RecordEncoder {
     envelope.time = checkTime(record.time)
     envelope.keyBytes = keyBytes(record.key)
     envelope.headerBytes = headerBytes(record.headers)
+    envelope.encrypted = record.encrypted === true
     const dataAt = this.writeEnvelope(target, at, place)
     const end = dataAt + record.data.byteLength
     if (end - at - FRAME_HEADER_SIZE <= this.maxRecordSize) {

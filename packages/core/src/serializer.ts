@@ -28,6 +28,16 @@ export interface WalRecord<Type extends string = string, Data = unknown> {
   headers?: RecordHeaders
   /** The payload. */
   data: Data
+  /**
+   * Set on a record of an encrypted log whose data key was shredded (`wal.shred`): its `data` is then
+   * `undefined`, whatever `Data` says, and nothing of the payload can be read back.
+   */
+  shredded?: true
+  /**
+   * Set by raw reads (`recordsRaw`, `tailRaw`, `recordsAtRaw`) on a record of an encrypted log: `data`
+   * is the sealed field as stored, not the serializer's bytes. `appendRaw` stores it sealed again.
+   */
+  encrypted?: true
 }
 
 /**

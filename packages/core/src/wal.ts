@@ -9,12 +9,20 @@ import { ArchiveCache, type ArchiveFetchCounters } from './archive-cache.js'
 import { createSegment } from './create-segment.js'
 import { isWalError, WalError } from './errors.js'
 import type { Files } from './files.js'
+import { KeyStore } from './key-store.js'
 import { acquireLock, type Lock } from './lock.js'
 import { LogState } from './log-state.js'
 import type { WalLogger } from './logger.js'
-import { resolveReaderOptions, resolveWalOptions, type WalOptions, type WalReaderOptions } from './options.js'
+import {
+  type EncryptionOptions,
+  resolveReaderOptions,
+  resolveWalOptions,
+  type WalOptions,
+  type WalReaderOptions,
+} from './options.js'
 import { readRecordsAt } from './point-reader.js'
 import { type ReadSource, RecordReader } from './reader.js'
+import { RecordCipher } from './record-cipher.js'
 import type { AppendRecord } from './record-encoder.js'
 import { type RecoveryReport, recover } from './recovery.js'
 import { Retention, type RetentionCounters, segmentFileSize } from './retention.js'
@@ -133,6 +141,8 @@ interface WalInit {
   fileMode?: number
   /** Where reads of segments no longer on local disk fetch them, when the log has an archive. */
   archive: ArchiveCache | undefined
+  /** Seals and opens record data, when the log is encrypted. */
+  cipher: RecordCipher | undefined
 }
 
 /**
@@ -204,9 +214,10 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
       fds: new SegmentFds(files, state),
       located: { hits: 0, misses: 0 },
       archive: init.archive,
+      cipher: init.cipher,
     }
-    this.decoded = { ...source, serializer: init.serializer }
-    this.raw = { ...source, serializer: undefined }
+    this.decoded = { ...source, serializer: init.serializer, keepSealed: false }
+    this.raw = { ...source, serializer: undefined, keepSealed: true }
   }
 
   /**
@@ -224,7 +235,7 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
   static async openReader<Rec extends RecordShape = RecordShape<string, Uint8Array>>(
     options: WalReaderOptions<Rec>,
   ): Promise<WalReader<Rec>> {
-    const { files, dir, serializer, maxRecordSize, logger, archive, archiveCache } =
+    const { files, dir, serializer, maxRecordSize, logger, archive, archiveCache, encryption } =
       resolveReaderOptions(options)
     const recovered = await recover({
       files,
@@ -253,6 +264,9 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
       serializerName: serializer?.name ?? tail?.header?.serializerName,
       maxRecordSize,
       archive: archive && new ArchiveCache(archive, archiveCache, logger),
+      // After recovery: the keys of every record found are in the store by then.
+      cipher:
+        encryption && (await openCipher({ files, dir, encryption, readOnly: true, fileMode: 0o600, logger })),
     })
   }
 
@@ -284,6 +298,7 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
   ): Promise<number> {
     checkSeq('seq', seq)
     this.requireOpen()
+    await this.freshKeys()
     const reader = new RecordReader(this.decoded, seq + 1, this.lastSeq)
     let count = 0
     try {
@@ -460,6 +475,7 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
     this.raw.fds.closeAll()
     this.state.notify()
     await this.raw.archive?.close()
+    await this.raw.cipher?.keys.close()
   }
 
   /** Stops writing seek files; resolves once those under way are written (a writer's close awaits it). */
@@ -491,6 +507,7 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
     const from = checkSeq('from', options.from ?? this.firstSeq)
     const to = options.to === undefined ? this.lastSeq : checkSeq('to', options.to)
     this.requireOpen()
+    await this.freshKeys()
     const reader = new RecordReader(source, Math.max(from, 1), to, locate)
     try {
       while (await this.fillOpen(reader)) yield* reader.records
@@ -534,6 +551,7 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
       if (seq > max) max = seq
     }
     if (seqs.length === 0) return []
+    await this.freshKeys()
     if (max > this.state.lastSeq) await this.makeReadable(max)
     this.requireOpen()
     if (max > this.state.lastSeq) {
@@ -562,6 +580,7 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
     const from = checkSeq('from', options.from ?? this.lastSeq + 1)
     this.requireOpen()
     const { signal } = options
+    await this.freshKeys()
     const reader = new RecordReader(source, Math.max(from, 1), Number.POSITIVE_INFINITY)
     try {
       while (!this.closed && !signal?.aborted) {
@@ -583,6 +602,14 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
     } finally {
       await reader.close()
     }
+  }
+
+  /**
+   * A reader's key store as the writer left it (keys created, shredded, rewrapped since): a shred
+   * takes effect in readers at their next read. A writer's store is the one it changes.
+   */
+  private async freshKeys(): Promise<void> {
+    if (!this.isWriter()) await this.raw.cipher?.keys.reload()
   }
 
   /** Whether appends in this process notify tails (a writer), or tails must poll (a reader). */
@@ -619,6 +646,8 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
       if (next === undefined || next.firstSeq !== found.seq + 1 || !found.clean) break
       index++
     }
+    // Keys are made durable before the records sealed with them: read them after the records.
+    await this.raw.cipher?.keys.reload()
     this.state.replace(segments, end)
   }
 }
@@ -643,6 +672,8 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
 
   private readonly writer: Writer
   private readonly lock: Lock
+  /** Appends waiting for data keys to be created: later appends queue behind them. */
+  private keyGate: Promise<void> | undefined
   /** The log state, files and logger this writer shares with the reader it extends. */
   private readonly shared: WalInit
   /** Segment removals (`truncateBefore` and retention passes), one after the other. */
@@ -725,6 +756,16 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
         logger: o.logger,
       })
       const { segments, tail } = recovered
+      const cipher =
+        o.encryption &&
+        (await openCipher({
+          files: o.files,
+          dir: o.dir,
+          encryption: o.encryption,
+          readOnly: false,
+          fileMode: o.fileMode,
+          logger: o.logger,
+        }))
       const active = tail
         ? {
             ref: tail.ref,
@@ -766,7 +807,7 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
           })
         : undefined
       const writer = new Writer({
-        config: { ...o, logger: o.logger },
+        config: { ...o, logger: o.logger, cipher },
         state,
         active,
         lastSeq,
@@ -793,6 +834,7 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
         maxRecordSize: o.maxRecordSize,
         fileMode: o.fileMode,
         archive: o.archive && new ArchiveCache(o.archive, o.archiveCache, o.logger),
+        cipher,
       }
       walRef = new Wal<Rec>(init, writer, lock, retention, uploader)
       return walRef
@@ -818,7 +860,8 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
    *   `WAL_CLOSED`
    */
   append(record: AppendInput<Rec>): Promise<number> {
-    return this.writer.append([record as AppendRecord])
+    if (this.cipher === undefined) return this.writer.append([record as AppendRecord])
+    return this.afterKeys([record as AppendRecord], () => this.writer.append([record as AppendRecord]))
   }
 
   /**
@@ -841,7 +884,11 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
         WalError.INVALID_ARGUMENT('locations must hold two arrays that can grow: offsets and lengths'),
       )
     }
-    return this.writer.append(records as readonly AppendRecord[], false, locations)
+    if (this.cipher === undefined)
+      return this.writer.append(records as readonly AppendRecord[], false, locations)
+    return this.afterKeys(records as readonly AppendRecord[], () =>
+      this.writer.append(records as readonly AppendRecord[], false, locations),
+    )
   }
 
   /**
@@ -858,7 +905,81 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
     if (!Array.isArray(records) || records.length === 0) {
       return Promise.reject(WalError.INVALID_ARGUMENT('appendRaw needs an array of at least one record'))
     }
-    return this.writer.append(records as readonly AppendRecord[], true)
+    if (this.keyGate === undefined) return this.writer.append(records as readonly AppendRecord[], true)
+    return this.afterKeys([], () => this.writer.append(records as readonly AppendRecord[], true))
+  }
+
+  /**
+   * Destroys the data key `keyId` (encryption): the key store is rewritten without it, durably, before
+   * this resolves. Afterwards every record sealed with it reads with no data and `shredded: true`,
+   * here, after a restart and in readers; appending a record of that key id is refused. Segments are
+   * not rewritten: the sealed bytes stay, and nothing can open them.
+   *
+   * @param keyId - the key id (by default a record `key`, i.e. a stream)
+   * @throws WalError `WAL_INVALID_ARGUMENT` (the log is not encrypted), `WAL_IO`, `WAL_CLOSED`
+   */
+  async shred(keyId: string): Promise<void> {
+    this.requireOpen()
+    const cipher = this.requireCipher('shred')
+    if (typeof keyId !== 'string') throw WalError.INVALID_ARGUMENT('shred needs a key id (a string)')
+    // Appends waiting for keys go first: a record of this id already appended is shredded with it.
+    await this.keyGate
+    await cipher.keys.shred(keyId)
+  }
+
+  /**
+   * Wraps the log's keys again with the keyring's current master key (open with `[newKey, oldKey]`,
+   * rotate, and from then on only the new key is needed). Segments and data keys are unchanged.
+   *
+   * @throws WalError `WAL_INVALID_ARGUMENT` (the log is not encrypted), `WAL_KEYRING`, `WAL_IO`
+   */
+  async rotateMasterKey(): Promise<void> {
+    this.requireOpen()
+    await this.requireCipher('rotateMasterKey').keys.rotateMasterKey()
+  }
+
+  private get cipher(): RecordCipher | undefined {
+    return this.shared.cipher
+  }
+
+  private requireCipher(what: string): RecordCipher {
+    const cipher = this.cipher
+    if (cipher === undefined)
+      throw WalError.INVALID_ARGUMENT(`${what} needs an encrypted log (the encryption option)`)
+    return cipher
+  }
+
+  /**
+   * Hands `records` to the writer once their data keys exist. Creating a key takes an fdatasync of
+   * the key store, so appends behind one wait for it too: seqs follow the order of the calls.
+   */
+  private afterKeys(records: readonly AppendRecord[], append: () => Promise<number>): Promise<number> {
+    const cipher = this.cipher
+    let missing: string[] | undefined
+    if (cipher !== undefined) {
+      try {
+        for (const r of records) {
+          const id = cipher.keyIdOf(r)
+          if (cipher.keys.state(id) === 'present') continue
+          missing ??= []
+          missing.push(id)
+        }
+      } catch (err) {
+        return Promise.reject(err)
+      }
+    }
+    if (missing === undefined && this.keyGate === undefined) return append()
+    const before = this.keyGate ?? Promise.resolve()
+    let appended: Promise<number> | undefined
+    const issued = Promise.all([before, missing && cipher!.keys.ensure(missing)]).then(() => {
+      appended = append()
+    })
+    const gate = issued.catch(() => {})
+    this.keyGate = gate
+    void gate.then(() => {
+      if (this.keyGate === gate) this.keyGate = undefined
+    })
+    return issued.then(() => appended!)
   }
 
   /**
@@ -980,6 +1101,7 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
       // An upload under way is aborted: the next open resumes it.
       await this.uploader?.close()
       await this.truncating
+      await this.keyGate
       await this.writer.close()
     } finally {
       // No seek file is written once the lock is free (another writer may own the directory then).
@@ -1049,6 +1171,26 @@ async function readAtWithArchive(
     out[i] = record
   }
   return out
+}
+
+/** Opens the key store of an encrypted log and the cipher over it. */
+async function openCipher(o: {
+  files: Files
+  dir: string
+  encryption: EncryptionOptions
+  readOnly: boolean
+  fileMode: number
+  logger: WalLogger
+}): Promise<RecordCipher> {
+  const keys = await KeyStore.open({
+    files: o.files,
+    dir: o.dir,
+    keyring: o.encryption.keyring,
+    readOnly: o.readOnly,
+    fileMode: o.fileMode,
+    logger: o.logger,
+  })
+  return new RecordCipher(keys, o.encryption.keyFor)
 }
 
 /** Creates the log directory; a new directory's entry lives in its parent, so every parent is fsync'ed. */

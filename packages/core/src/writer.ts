@@ -14,6 +14,7 @@ import { markWriteStart } from './format.js'
 import type { LogState } from './log-state.js'
 import type { WalLogger } from './logger.js'
 import { LatencyWindow } from './metrics.js'
+import type { RecordCipher } from './record-cipher.js'
 import type { AppendRecord } from './record-encoder.js'
 import type { SegmentRef } from './scanner.js'
 import { seekFileName, writeSeekFile } from './seek-file.js'
@@ -46,6 +47,8 @@ export interface WriterConfig {
   /** fdatasync with the blocking call on the main thread instead of the thread pool. */
   blockingSync: boolean
   logger: WalLogger
+  /** Seals record data with data keys (an encrypted log). */
+  cipher?: RecordCipher | undefined
 }
 
 /** What a writer starts from. */
@@ -149,6 +152,7 @@ export class Writer {
         segmentMaxAgeMs: config.segmentMaxAgeMs,
         bufferSize: config.bufferSize,
         sealAt: config.sync === 'background' ? config.bufferSize : Number.POSITIVE_INFINITY,
+        cipher: config.cipher,
       },
       {
         firstSeq: active.ref.firstSeq,

@@ -50,6 +50,7 @@ function envelopeOf(r: (typeof records)[number]): EnvelopeInput {
     typeBytes: utf8(r.type),
     keyBytes: 'key' in r ? utf8(r.key) : undefined,
     headerBytes: headers,
+    encrypted: false,
   }
 }
 
@@ -153,7 +154,13 @@ describe('frame checks', () => {
     seq: 5,
     batchRemaining: 0,
     syncDistance: 3,
-    envelope: { time: 7, typeBytes: utf8('t'), keyBytes: utf8('k'), headerBytes: [utf8('h'), utf8('v')] },
+    envelope: {
+      time: 7,
+      typeBytes: utf8('t'),
+      keyBytes: utf8('k'),
+      headerBytes: [utf8('h'), utf8('v')],
+      encrypted: false,
+    },
     data: new Uint8Array([9, 8, 7]),
   })
   const valid = frame.subarray(0, end)
@@ -172,7 +179,7 @@ describe('frame checks', () => {
       seq: 5,
       batchRemaining: 0,
       syncDistance: 3,
-      envelope: { time: 7, typeBytes: utf8('t'), keyBytes, headerBytes },
+      envelope: { time: 7, typeBytes: utf8('t'), keyBytes, headerBytes, encrypted: false },
       data: new Uint8Array([9, 8, 7]),
     })
     const a = writeFrame(

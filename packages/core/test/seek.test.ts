@@ -334,7 +334,13 @@ describe('recordsAt on a damaged sealed segment', () => {
       seq: 3,
       batchRemaining: 0,
       syncDistance: 1,
-      envelope: { time: 1, typeBytes: Buffer.from('forged'), keyBytes: 'victim', headerBytes: undefined },
+      envelope: {
+        time: 1,
+        typeBytes: Buffer.from('forged'),
+        keyBytes: 'victim',
+        headerBytes: undefined,
+        encrypted: false,
+      },
       data: Buffer.from('{"amount":1000000}'),
     })
     await wal.append({ type: 'note', data: Buffer.concat([Buffer.alloc(72, 0x61), forged]) })

@@ -391,6 +391,12 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
         "EventStore.open takes 'retention' only with an 'archive': the stream index and reads need the whole log",
       )
     }
+    if ('encryption' in walOptions) {
+      // The store reads raw records and decodes their data itself; sealed data needs its own path.
+      throw EventStoreError.INVALID_ARGUMENT(
+        "EventStore.open has no 'encryption' option yet: encrypt a plain Wal, or wait for shredStream",
+      )
+    }
     const flushEvery = positiveInt('indexFlushEvents', indexFlushEvents, EVENTSTORE_DEFAULTS.indexFlushEvents)
     const cacheSize = nonNegativeInt(
       'indexCacheStreams',
