@@ -51,6 +51,11 @@ export interface KeyStoreOptions {
   readonly keyring: Keyring
   /** A reader: never creates, cuts or rewrites the file. */
   readonly readOnly: boolean
+  /**
+   * The log holds records already: a missing key store is then an error (its records' keys would be
+   * lost, or they were never encrypted), never a fresh start.
+   */
+  readonly logHasRecords: boolean
   readonly fileMode: number
   readonly logger: WalLogger
 }
@@ -76,6 +81,8 @@ export class KeyStore {
   /** Key ids asked for and not yet durable, and the promise of their append. */
   private readonly creating = new Map<string, Promise<void>>()
   private queued: string[] = []
+  /** Ids whose shred is under way: no key is created for them. */
+  private readonly shredding = new Set<string>()
   private flushing: Promise<void> | undefined
   /** File writes (appends, rewrites), one after the other. */
   private writes: Promise<unknown> = Promise.resolve()
@@ -115,8 +122,12 @@ export class KeyStore {
       }
     }
     if (bytes === undefined || bytes.length === 0) {
-      if (readOnly)
-        throw WalError.KEYRING(`${path} does not exist: the log has no encryption keys`, { file: path })
+      if (readOnly || options.logHasRecords) {
+        throw WalError.KEYRING(
+          `${path} does not exist: the log has no encryption keys (encryption is chosen when a log is created; a lost key store cannot be recreated)`,
+          { file: path },
+        )
+      }
       return KeyStore.create(options)
     }
     const { entries, validEnd } = parseEntries(bytes, path)
@@ -135,20 +146,32 @@ export class KeyStore {
     if (kek.length !== 32)
       throw WalError.KEYRING(`the keyring unwrapped ${kek.length} bytes, not 32`, { file: path })
     const store = new KeyStore(options, header, kek, validEnd)
-    for (const e of entries.slice(1)) {
-      if (e.kind === 'key') store.wrapped.set(e.keyId, e.wrapped)
-      else if (e.kind === 'shredded') {
-        store.wrapped.delete(e.keyId)
-        store.shreddedIds.add(e.keyId)
-      } else throw WalError.CORRUPT(`${path}: a second header`, { file: path })
-    }
+    store.apply(entries.slice(1), path)
     if (validEnd < bytes.length && !readOnly) {
-      // A torn append: its keys were never made durable, so no record uses them.
-      logger.warn('cut a torn entry off the key store', { file: path, bytes: bytes.length - validEnd })
-      await store.withFile(async (fd) => {
-        await files.ftruncate(fd, validEnd)
-        await files.fdatasync(fd)
+      // A torn append: its keys were never made durable, so no record uses them. (parseEntries
+      // refuses a tail in which a whole entry can still be found: that is damage, not a torn append.)
+      // The cut bytes are kept beside the store all the same.
+      const aside = `${path}.torn-${Date.now()}`
+      logger.warn('cut a torn entry off the key store; the cut bytes are kept', {
+        file: path,
+        bytes: bytes.length - validEnd,
+        keptIn: aside,
       })
+      try {
+        const fd = await files.open(aside, 'wx', options.fileMode)
+        try {
+          await files.write(fd, bytes, validEnd, bytes.length - validEnd, 0)
+          await files.fdatasync(fd)
+        } finally {
+          await files.close(fd)
+        }
+        await store.withFile(async (fd) => {
+          await files.ftruncate(fd, validEnd)
+          await files.fdatasync(fd)
+        })
+      } catch (err) {
+        throw WalError.IO(`cutting the torn end of ${path} failed`, { cause: err, file: path })
+      }
     }
     return store
   }
@@ -163,6 +186,7 @@ export class KeyStore {
     } catch (err) {
       throw WalError.KEYRING('the keyring failed to wrap a new key-encryption key', { cause: err })
     }
+    checkHeader(keyring.currentKeyId, wrappedKek)
     const header = { kind: 'header' as const, masterKeyId: keyring.currentKeyId, wrappedKek }
     const store = new KeyStore(options, header, kek, 0)
     await store.rewrite()
@@ -216,17 +240,37 @@ export class KeyStore {
       this.wrappedKek = header.wrappedKek
       this.unwrapped.clear()
     }
-    const wrapped = new Map<string, Buffer>()
-    for (const e of entries.slice(1)) {
-      if (e.kind === 'key') wrapped.set(e.keyId, e.wrapped)
-      else if (e.kind === 'shredded') {
-        wrapped.delete(e.keyId)
+    const before = new Map(this.wrapped)
+    this.wrapped.clear()
+    this.apply(entries.slice(1), this.path)
+    for (const keyId of before.keys()) if (!this.wrapped.has(keyId)) this.unwrapped.delete(keyId)
+  }
+
+  /**
+   * Takes the key and shredded entries of the file into memory. A shredded id stays shredded (a key
+   * entry for it is ignored); an id with two key entries is damage.
+   *
+   * @throws WalError `WAL_CORRUPT`
+   */
+  private apply(entries: readonly Entry[], file: string): void {
+    for (const e of entries) {
+      if (e.kind === 'header') throw WalError.CORRUPT(`${file}: a second header`, { file })
+      if (e.kind === 'shredded') {
+        this.wrapped.delete(e.keyId)
         this.shreddedIds.add(e.keyId)
+      } else if (!this.shreddedIds.has(e.keyId)) {
+        const known = this.wrapped.get(e.keyId)
+        if (known !== undefined && !known.equals(e.wrapped)) {
+          throw WalError.CORRUPT(`${file}: two keys for the id '${e.keyId}'`, { file })
+        }
+        this.wrapped.set(e.keyId, e.wrapped)
       }
     }
-    for (const keyId of this.wrapped.keys()) if (!wrapped.has(keyId)) this.unwrapped.delete(keyId)
-    this.wrapped.clear()
-    for (const [keyId, w] of wrapped) this.wrapped.set(keyId, w)
+  }
+
+  /** Whether records can be sealed with key `keyId` now: it exists and no shred of it is under way. */
+  usable(keyId: string): boolean {
+    return this.wrapped.has(keyId) && !this.shredding.has(keyId)
   }
 
   /** Whether key `keyId` is present, shredded or unknown. */
@@ -267,12 +311,12 @@ export class KeyStore {
   ensure(keyIds: Iterable<string>): Promise<void> {
     const waits: Promise<void>[] = []
     for (const keyId of keyIds) {
-      if (this.wrapped.has(keyId)) continue
-      if (this.shreddedIds.has(keyId)) {
+      if (this.shreddedIds.has(keyId) || this.shredding.has(keyId)) {
         return Promise.reject(
           WalError.INVALID_ARGUMENT(`key '${keyId}' was shredded: nothing more is encrypted with it`),
         )
       }
+      if (this.wrapped.has(keyId)) continue
       let creating = this.creating.get(keyId)
       if (creating === undefined) {
         this.queued.push(keyId)
@@ -288,16 +332,25 @@ export class KeyStore {
    * Destroys key `keyId`: the file is rewritten without it (and with its id marked shredded), then
    * it is dropped from memory. Records encrypted with it then read as shredded.
    *
+   * @param after - settles when the appends already handed over are sealed (they are shredded too)
    * @throws WalError `WAL_IO`
    */
-  async shred(keyId: string): Promise<void> {
-    await this.creating.get(keyId)?.catch(() => {})
-    await this.serial(async () => {
-      this.wrapped.delete(keyId)
-      this.unwrapped.delete(keyId)
-      this.shreddedIds.add(keyId)
-      await this.rewrite()
-    })
+  async shred(keyId: string, after?: Promise<unknown>): Promise<void> {
+    checkKeyId(keyId)
+    // From this call on, nothing more is sealed with the id (an append racing the shred is refused).
+    this.shredding.add(keyId)
+    try {
+      await after
+      await this.creating.get(keyId)?.catch(() => {})
+      await this.serial(async () => {
+        await this.rewrite(keyId)
+        this.wrapped.delete(keyId)
+        this.unwrapped.delete(keyId)
+        this.shreddedIds.add(keyId)
+      })
+    } finally {
+      this.shredding.delete(keyId)
+    }
   }
 
   /**
@@ -315,9 +368,17 @@ export class KeyStore {
       } catch (err) {
         throw WalError.KEYRING('the keyring failed to wrap the key-encryption key', { cause: err })
       }
+      checkHeader(keyring.currentKeyId, wrappedKek)
+      const old = { id: this.masterKeyId, wrapped: this.wrappedKek }
       this.masterKeyId = keyring.currentKeyId
       this.wrappedKek = wrappedKek
-      await this.rewrite()
+      try {
+        await this.rewrite()
+      } catch (err) {
+        this.masterKeyId = old.id
+        this.wrappedKek = old.wrapped
+        throw err
+      }
     })
   }
 
@@ -342,6 +403,11 @@ export class KeyStore {
       this.flushing = undefined
       const ids = this.queued
       this.queued = []
+      const refused = ids.filter((id) => this.shreddedIds.has(id) || this.shredding.has(id))
+      if (refused.length > 0) {
+        for (const id of ids) this.creating.delete(id)
+        throw WalError.INVALID_ARGUMENT(`key '${refused[0]}' was shredded: nothing more is encrypted with it`)
+      }
       const keys = ids.map((keyId) => {
         const key = randomBytes(32)
         return { keyId, key, wrapped: seal(this.kek, key, Buffer.from(keyId)) }
@@ -381,11 +447,15 @@ export class KeyStore {
   }
 
   /** Writes the whole store to a temp file and renames it into place (see the module comment). */
-  private async rewrite(): Promise<void> {
+  private async rewrite(shredded?: string): Promise<void> {
     const { files, dir, fileMode } = this.options
+    checkHeader(this.masterKeyId, this.wrappedKek)
     const entries: Entry[] = [{ kind: 'header', masterKeyId: this.masterKeyId, wrappedKek: this.wrappedKek }]
-    for (const [keyId, wrapped] of this.wrapped) entries.push({ kind: 'key', keyId, wrapped })
+    for (const [keyId, wrapped] of this.wrapped)
+      if (keyId !== shredded) entries.push({ kind: 'key', keyId, wrapped })
     for (const keyId of this.shreddedIds) entries.push({ kind: 'shredded', keyId })
+    if (shredded !== undefined && !this.shreddedIds.has(shredded))
+      entries.push({ kind: 'shredded', keyId: shredded })
     const bytes = Buffer.concat(entries.map(encodeEntry))
     const temp = `${this.path}.tmp`
     try {
@@ -402,12 +472,12 @@ export class KeyStore {
         this.fd = -1
       }
       await files.rename(temp, this.path)
+      this.end = bytes.length
       await files.syncDir(dir)
     } catch (err) {
       await files.unlink(temp).catch(() => {})
       throw WalError.IO(`rewriting ${this.path} failed`, { cause: err, file: this.path })
     }
-    this.end = bytes.length
   }
 }
 
@@ -483,7 +553,26 @@ function parseEntries(bytes: Buffer, file: string): { entries: Entry[]; validEnd
     entries.push(decodeEntry(bytes[at + 4]!, bytes.subarray(at + 5, end - 4), bad))
     at = end
   }
+  if (at < bytes.length && holdsEntry(bytes, at + 1)) {
+    throw WalError.CORRUPT(`${file} at offset ${at}: a damaged entry with whole entries after it`, {
+      file,
+      offset: at,
+    })
+  }
   return { entries, validEnd: at }
+}
+
+/** Whether a whole, checksummed key or shredded entry starts anywhere in `bytes` from `from` on. */
+function holdsEntry(bytes: Buffer, from: number): boolean {
+  for (let p = from; p + 9 <= bytes.length; p++) {
+    const n = bytes.readUInt32LE(p)
+    const kind = bytes[p + 4]
+    if (n < 3 || n > MAX_BODY || (kind !== KIND_KEY && kind !== KIND_SHREDDED)) continue
+    const end = p + 9 + n
+    if (end <= bytes.length && bytes.readUInt32LE(end - 4) === crc32(bytes.subarray(p + 4, end - 4)))
+      return true
+  }
+  return false
 }
 
 function decodeEntry(kind: number, body: Buffer, bad: (reason: string) => WalError): Entry {
@@ -505,4 +594,42 @@ function decodeEntry(kind: number, body: Buffer, bad: (reason: string) => WalErr
   const keyId = body.toString('utf8', 2, 2 + idLength)
   if (kind === KIND_SHREDDED) return { kind: 'shredded', keyId }
   return { kind: 'key', keyId, wrapped: Buffer.from(body.subarray(2 + idLength)) }
+}
+
+/**
+ * Checks what a header stores: a master key id of 1 to 255 UTF-8 bytes and a wrapped KEK of at most
+ * 65,535 bytes (a longer one would not read back).
+ *
+ * @throws WalError `WAL_KEYRING`
+ */
+function checkHeader(masterKeyId: string, wrappedKek: Buffer): void {
+  const idBytes = typeof masterKeyId === 'string' ? Buffer.byteLength(masterKeyId) : 0
+  if (idBytes < 1 || idBytes > 255 || !wellFormed(masterKeyId)) {
+    throw WalError.KEYRING("the keyring's currentKeyId must be 1 to 255 UTF-8 bytes")
+  }
+  if (wrappedKek.length < 1 || wrappedKek.length > 65_535) {
+    throw WalError.KEYRING(
+      `the keyring wrapped the key into ${wrappedKek.length} bytes; at most 65,535 are stored`,
+    )
+  }
+}
+
+/**
+ * Checks a data key id: a string that round-trips through UTF-8 (a lone surrogate would collide with
+ * another id on disk), of at most 65,535 bytes.
+ *
+ * @throws WalError `WAL_INVALID_ARGUMENT`
+ */
+export function checkKeyId(keyId: unknown): string {
+  if (typeof keyId !== 'string' || !wellFormed(keyId) || Buffer.byteLength(keyId) > 65_535) {
+    throw WalError.INVALID_ARGUMENT(
+      `a key id must be a well-formed string of at most 65,535 UTF-8 bytes, got ${typeof keyId === 'string' ? 'a string that is not' : typeof keyId}`,
+    )
+  }
+  return keyId
+}
+
+/** Whether a string round-trips through UTF-8 (no lone surrogate). */
+function wellFormed(value: string): boolean {
+  return (value as unknown as { isWellFormed(): boolean }).isWellFormed()
 }

@@ -16,7 +16,7 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import { WalError } from './errors.js'
-import type { KeyStore } from './key-store.js'
+import { checkKeyId, type KeyStore } from './key-store.js'
 
 const VERSION = 1
 const NONCE = 12
@@ -60,12 +60,7 @@ export class RecordCipher {
     } catch (err) {
       throw WalError.INVALID_ARGUMENT('encryption.keyFor threw', { cause: err })
     }
-    if (typeof id !== 'string' || Buffer.byteLength(id) > 65_535) {
-      throw WalError.INVALID_ARGUMENT(
-        `encryption.keyFor must return a string of at most 65,535 bytes, got ${String(id)}`,
-      )
-    }
-    return id
+    return checkKeyId(id)
   }
 
   /** Bytes of the sealed field of `plainLength` bytes under key id `keyId`. */
@@ -82,7 +77,12 @@ export class RecordCipher {
    */
   seal(buf: Buffer, at: number, keyId: string, plain: Uint8Array, type: Uint8Array): number {
     const key = this.keys.dataKey(keyId)
-    if (key === undefined) throw new Error(`no data key for '${keyId}'`)
+    if (key === undefined) {
+      // Shredded between the append's key check and its encoding (a shred racing the append).
+      throw this.keys.state(keyId) === 'shredded'
+        ? WalError.INVALID_ARGUMENT(`key '${keyId}' was shredded: nothing more is encrypted with it`)
+        : WalError.KEYRING(`no data key for '${keyId}'`)
+    }
     const id = this.bytesOf(keyId)
     const prefixEnd = at + 3 + id.length
     buf[at] = VERSION

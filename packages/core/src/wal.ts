@@ -9,7 +9,7 @@ import { ArchiveCache, type ArchiveFetchCounters } from './archive-cache.js'
 import { createSegment } from './create-segment.js'
 import { isWalError, WalError } from './errors.js'
 import type { Files } from './files.js'
-import { KeyStore } from './key-store.js'
+import { checkKeyId, KEY_STORE_FILE, KeyStore } from './key-store.js'
 import { acquireLock, type Lock } from './lock.js'
 import { LogState } from './log-state.js'
 import type { WalLogger } from './logger.js'
@@ -266,7 +266,16 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
       archive: archive && new ArchiveCache(archive, archiveCache, logger),
       // After recovery: the keys of every record found are in the store by then.
       cipher:
-        encryption && (await openCipher({ files, dir, encryption, readOnly: true, fileMode: 0o600, logger })),
+        encryption &&
+        (await openCipher({
+          files,
+          dir,
+          encryption,
+          readOnly: true,
+          fileMode: 0o600,
+          logger,
+          logHasRecords: true,
+        })),
     })
   }
 
@@ -756,6 +765,12 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
         logger: o.logger,
       })
       const { segments, tail } = recovered
+      if (o.encryption === undefined && (await o.files.readdir(o.dir)).includes(KEY_STORE_FILE)) {
+        // Appending plaintext to an encrypted log (a deploy that lost its key setting) is refused.
+        throw WalError.KEYRING(`${o.dir} holds an encrypted log: open it with its encryption keyring`, {
+          file: o.dir,
+        })
+      }
       const cipher =
         o.encryption &&
         (await openCipher({
@@ -765,6 +780,8 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
           readOnly: false,
           fileMode: o.fileMode,
           logger: o.logger,
+          logHasRecords:
+            segments.length > 1 || (tail !== undefined && tail.validEnd > tail.header!.headerSize),
         }))
       const active = tail
         ? {
@@ -905,6 +922,13 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
     if (!Array.isArray(records) || records.length === 0) {
       return Promise.reject(WalError.INVALID_ARGUMENT('appendRaw needs an array of at least one record'))
     }
+    if (this.cipher !== undefined && records.some((r) => r?.encrypted !== true)) {
+      return Promise.reject(
+        WalError.INVALID_ARGUMENT(
+          'appendRaw into an encrypted log takes sealed records only (encrypted: true)',
+        ),
+      )
+    }
     if (this.keyGate === undefined) return this.writer.append(records as readonly AppendRecord[], true)
     return this.afterKeys([], () => this.writer.append(records as readonly AppendRecord[], true))
   }
@@ -921,10 +945,9 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
   async shred(keyId: string): Promise<void> {
     this.requireOpen()
     const cipher = this.requireCipher('shred')
-    if (typeof keyId !== 'string') throw WalError.INVALID_ARGUMENT('shred needs a key id (a string)')
+    checkKeyId(keyId)
     // Appends waiting for keys go first: a record of this id already appended is shredded with it.
-    await this.keyGate
-    await cipher.keys.shred(keyId)
+    await cipher.keys.shred(keyId, this.keyGate)
   }
 
   /**
@@ -960,7 +983,7 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
       try {
         for (const r of records) {
           const id = cipher.keyIdOf(r)
-          if (cipher.keys.state(id) === 'present') continue
+          if (cipher.keys.usable(id)) continue
           missing ??= []
           missing.push(id)
         }
@@ -1104,8 +1127,10 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
       await this.keyGate
       await this.writer.close()
     } finally {
-      // No seek file is written once the lock is free (another writer may own the directory then).
+      // No seek file and no key store write once the lock is free (another writer may own the
+      // directory then).
       await this.closeSeekFiles()
+      await this.cipher?.keys.close()
       this.lock.release()
       // The reader's part: the files point reads keep open, and waking waiters.
       await super.closeOnce()
@@ -1181,6 +1206,7 @@ async function openCipher(o: {
   readOnly: boolean
   fileMode: number
   logger: WalLogger
+  logHasRecords: boolean
 }): Promise<RecordCipher> {
   const keys = await KeyStore.open({
     files: o.files,
@@ -1189,6 +1215,7 @@ async function openCipher(o: {
     readOnly: o.readOnly,
     fileMode: o.fileMode,
     logger: o.logger,
+    logHasRecords: o.logHasRecords,
   })
   return new RecordCipher(keys, o.encryption.keyFor)
 }

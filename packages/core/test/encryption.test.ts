@@ -6,7 +6,7 @@
  * `WAL_CORRUPT` naming the seq; master-key rotation keeps every record readable.
  */
 import { randomBytes } from 'node:crypto'
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
@@ -224,4 +224,39 @@ describe('encryption at rest', () => {
     expect(shredded.size).toBeGreaterThan(2)
     expectNoPlaintext(dir, ['secret-1-', 'secret-2-', 'secret-3-'])
   }, 60_000)
+
+  it('plaintext never enters an encrypted log: a writer without the keyring and unsealed raw records are refused', async () => {
+    const dir = tempDir()
+    const wal = await encryptedLog(dir)
+    await wal.append({ type: 'said', key: 'a', data: Buffer.from('sealed') })
+    await expect(
+      wal.appendRaw([{ seq: 2, time: 1, type: 'said', data: Buffer.from('plain-raw') }]),
+    ).rejects.toMatchObject({
+      code: 'WAL_INVALID_ARGUMENT',
+    })
+    await wal.close()
+    await expect(Wal.open({ dir })).rejects.toMatchObject({ code: 'WAL_KEYRING' })
+    expectNoPlaintext(dir, ['plain-raw'])
+  })
+
+  it('a lost key store is WAL_KEYRING at open, not a fresh set of keys', async () => {
+    const dir = tempDir()
+    const wal = await encryptedLog(dir)
+    await wal.append({ type: 'said', key: 'a', data: Buffer.from('x') })
+    await wal.close()
+    unlinkSync(join(dir, 'keys.wzk'))
+    await expect(encryptedLog(dir)).rejects.toMatchObject({ code: 'WAL_KEYRING' })
+  })
+
+  it('an append racing a shred of its subject is refused with a typed error', async () => {
+    const wal = await encryptedLog()
+    await wal.append({ type: 'said', key: 'z', data: Buffer.from('1') })
+    const shred = wal.shred('z')
+    const append = wal.append({ type: 'said', key: 'z', data: Buffer.from('2') })
+    await shred
+    await expect(append).rejects.toMatchObject({ code: 'WAL_INVALID_ARGUMENT' })
+    const records = await collect(wal)
+    expect(records.map((r) => r.shredded)).toEqual([true])
+    await wal.close()
+  })
 })

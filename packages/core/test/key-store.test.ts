@@ -6,7 +6,7 @@
  * never loses an acknowledged key and never brings back a shredded one.
  */
 import { randomBytes } from 'node:crypto'
-import { readFileSync, truncateSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { exited, onLines } from '../../../test-support/child-process.js'
@@ -28,6 +28,7 @@ function openStore(dir: string, keys: MasterKey[] = [m1], readOnly = false) {
     readOnly,
     fileMode: 0o600,
     logger: silentLogger,
+    logHasRecords: false,
   })
 }
 
@@ -169,4 +170,80 @@ describe('key store', () => {
     expect(acked.size).toBeGreaterThan(100)
     expect(shredded.size).toBeGreaterThan(5)
   }, 60_000)
+
+  it('a damaged length in the middle is WAL_CORRUPT, never a cut of the keys after it', async () => {
+    const dir = tempDir()
+    const store = await openStore(dir)
+    for (const id of ['a', 'b', 'c', 'd']) await store.ensure([id])
+    await store.close()
+    const path = join(dir, KEY_STORE_FILE)
+    const bytes = readFileSync(path)
+    const at = bytes.indexOf(Buffer.from('\u0001\u0000b')) - 5 // key b's entry: length, kind, id length
+    bytes[at + 1]! ^= 0x01 // its length now points past the end of the file
+    writeFileSync(path, bytes)
+    await expect(openStore(dir)).rejects.toMatchObject({ code: 'WAL_CORRUPT' })
+    expect(readFileSync(path).equals(bytes)).toBe(true) // nothing was cut
+  })
+
+  it('a torn last entry is kept beside the store when cut', async () => {
+    const dir = tempDir()
+    const store = await openStore(dir)
+    await store.ensure(['a'])
+    await store.ensure(['b'])
+    await store.close()
+    const path = join(dir, KEY_STORE_FILE)
+    truncateSync(path, readFileSync(path).length - 5)
+    const again = await openStore(dir)
+    expect(again.state('b')).toBe('unknown')
+    await again.close()
+    expect(readdirSync(dir).some((n) => n.startsWith(`${KEY_STORE_FILE}.torn-`))).toBe(true)
+  })
+
+  it('refuses ids that do not round-trip through UTF-8, and master key ids that would not read back', async () => {
+    const dir = tempDir()
+    const store = await openStore(dir)
+    await expect(store.shred('x\uD800')).rejects.toMatchObject({ code: 'WAL_INVALID_ARGUMENT' })
+    await store.close()
+    const longId = { id: 'k'.repeat(300), key: randomBytes(32) }
+    const kms = { currentKeyId: longId.id, wrap: (k: Uint8Array) => k, unwrap: (k: Uint8Array) => k }
+    await expect(
+      KeyStore.open({
+        files: nodeFiles,
+        dir: tempDir(),
+        keyring: kms,
+        readOnly: false,
+        fileMode: 0o600,
+        logger: silentLogger,
+        logHasRecords: false,
+      }),
+    ).rejects.toMatchObject({ code: 'WAL_KEYRING' })
+  })
+
+  it('a key creation racing a shred of the same id is refused; the id stays shredded', async () => {
+    const dir = tempDir()
+    const store = await openStore(dir)
+    await store.ensure(['x', 'y'])
+    const first = store.shred('y')
+    const second = store.shred('x') // queued behind the first rewrite
+    await expect(store.ensure(['x'])).rejects.toMatchObject({ code: 'WAL_INVALID_ARGUMENT' })
+    await Promise.all([first, second])
+    expect(store.state('x')).toBe('shredded')
+    await store.close()
+    const again = await openStore(dir)
+    expect([again.state('x'), again.state('y')]).toEqual(['shredded', 'shredded'])
+    await again.close()
+  })
+
+  it('a writer of a log with records never creates a new key store in place of a lost one', async () => {
+    const options = {
+      files: nodeFiles,
+      dir: tempDir(),
+      keyring: localKeyring([m1]),
+      readOnly: false,
+      fileMode: 0o600,
+      logger: silentLogger,
+      logHasRecords: true,
+    }
+    await expect(KeyStore.open(options)).rejects.toMatchObject({ code: 'WAL_KEYRING' })
+  })
 })
