@@ -24,8 +24,11 @@ const TAG = 16
 
 /** What `keyFor` sees of a record being appended. */
 export interface KeyedRecord {
+  /** The record type. */
   readonly type: string
+  /** The record key (a stream), when it has one. */
   readonly key?: string | undefined
+  /** The record headers, when it has any. */
   readonly headers?: Readonly<Record<string, string>> | undefined
 }
 
