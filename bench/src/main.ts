@@ -6,7 +6,7 @@
  * `bench/results.quick.svg`).
  *
  * Options: `--quick`, `--runs N` (default 3, quick 1), `--dir PATH` (parent of the temp dir; default the OS
- * temp dir), `--only buffered,durable,replay,recovery,seek,eventstore,emmett,archive`, `--node PATH` (run every
+ * temp dir), `--only buffered,durable,replay,recovery,seek,eventstore,emmett,archive,compression`, `--node PATH` (run every
  * task on that Node binary as well, e.g. `$(node scripts/node24.mjs)`, and add a section comparing the two
  * Nodes to the report).
  */
@@ -43,6 +43,7 @@ const MiB = 1 << 20
 const config: BenchConfig & {
   seek: NonNullable<BenchConfig['seek']>
   archive: NonNullable<BenchConfig['archive']>
+  compression: NonNullable<BenchConfig['compression']>
 } = quick
   ? {
       quick,
@@ -63,6 +64,7 @@ const config: BenchConfig & {
       },
       emmett: { streams: 20, perStream: 10, warmup: 40, concurrency: 16 },
       archive: { segments: 4, segmentMiB: 8, passes: 3 },
+      compression: { records: 20_000, groups: [1, 20], replays: 3 },
     }
   : {
       quick,
@@ -83,6 +85,7 @@ const config: BenchConfig & {
       },
       emmett: { streams: 100, perStream: 20, warmup: 200, concurrency: 16 },
       archive: { segments: 16, segmentMiB: 8, passes: 3 },
+      compression: { records: 200_000, groups: [1, 20], replays: 3 },
     }
 const here = dirname(fileURLToPath(import.meta.url))
 const benchDir = dirname(here)
@@ -144,7 +147,19 @@ if (values.render !== undefined) {
   process.exit(0)
 }
 
-const WORKLOADS = ['buffered', 'durable', 'replay', 'recovery', 'seek', 'eventstore', 'emmett', 'archive']
+const WORKLOADS = [
+  'buffered',
+  'durable',
+  'replay',
+  'recovery',
+  'seek',
+  'eventstore',
+  'emmett',
+  'archive',
+  'compression',
+]
+/** The settings of the compression workload (zstd is skipped by the task on a Node without it). */
+const CODECS = ['none', 'deflate', 'brotli', 'zstd']
 const only = new Set((values.only ?? WORKLOADS.join(',')).split(','))
 for (const w of only) if (!WORKLOADS.includes(w)) throw new Error(`--only: unknown workload ${w}`)
 
@@ -287,6 +302,8 @@ try {
     (only.has('replay') ? config.replay.records * 1000 : 0) +
     (only.has('eventstore') ? es.streams * es.perStream * 1000 : 0) +
     // The log, and a pass's copies in the archive and fetched back (s3rver keeps every pass's).
+    // Two logs of JSON events at most (the warm-up one is deleted first), uncompressed in the worst case.
+    (only.has('compression') ? config.compression.records * 2 * 400 : 0) +
     (only.has('archive')
       ? (3 + config.archive.passes) * config.archive.segments * config.archive.segmentMiB * MiB
       : 0)
@@ -431,6 +448,16 @@ try {
         record(`archive|${system}`, run, await runTask('archive-throughput', params, archiveDir))
       }
       log('  archive done')
+    }
+    if (only.has('compression')) {
+      const { records, groups, replays } = config.compression
+      for (const group of groups) {
+        for (const codec of rotate(CODECS, run)) {
+          const params = { codec, records, group, replays }
+          record(`compression|${group}|${codec}`, run, await runTask('compression-run', params))
+        }
+      }
+      log('  compression done')
     }
     if (only.has('emmett')) {
       for (const system of rotate(EMMETT, run)) {
