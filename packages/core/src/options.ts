@@ -170,8 +170,9 @@ export interface WalOptions<Rec extends RecordShape = RecordShape<string, Uint8A
    * together into one block, with a codec of `node:zlib`: `'deflate'`, `'brotli'`, or `'zstd'` on a
    * Node that has it (22.15 and later), at its default level or `{ codec, level }`. A group is kept
    * as it is when its block would not be smaller. Reads decompress transparently (every build reads
-   * every codec it has, whatever this option says), so the option can change between opens. Not
-   * with `encryption` (yet). See {@link CompressionOption}. Default `'none'`.
+   * every codec it has, whatever this option says), so the option can change between opens. With
+   * `encryption`, each record's data is compressed before it is sealed instead (sealed bytes do not
+   * compress). See {@link CompressionOption}. Default `'none'`.
    */
   compression?: CompressionOption
 }
@@ -401,18 +402,10 @@ export function resolveWalOptions(options: unknown): ResolvedWalOptions {
     fileMode: integer('fileMode', o.fileMode ?? WAL_DEFAULTS.fileMode, 0, 0o777),
     firstSeq: integer('firstSeq', o.firstSeq ?? 1, 1),
     retention: o.retention === undefined ? undefined : resolveRetention(o.retention),
-    compression: resolveCompressionWith(o.compression, reader.encryption),
+    compression: resolveCompression(o.compression),
   }
 }
 
-function resolveCompressionWith(option: unknown, encryption: EncryptionOptions | undefined) {
-  const compressor = resolveCompression(option)
-  if (compressor !== undefined && encryption !== undefined) {
-    // Sealed data does not compress, and compressing before sealing is not built yet.
-    throw WalError.INVALID_ARGUMENT('compression together with encryption is not supported yet')
-  }
-  return compressor
-}
 
 function checkArchive(archive: unknown): Archive {
   const a = archive as Partial<Archive> | null

@@ -22,6 +22,7 @@ import {
 } from './options.js'
 import { readRecordsAt } from './point-reader.js'
 import { type ReadSource, RecordReader } from './reader.js'
+import type { BlockCompressor } from './compression.js'
 import { RecordCipher } from './record-cipher.js'
 import type { AppendRecord } from './record-encoder.js'
 import { type RecoveryReport, recover } from './recovery.js'
@@ -275,6 +276,7 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
           fileMode: 0o600,
           logger,
           logHasRecords: true,
+          maxRecordSize,
         })),
     })
   }
@@ -782,6 +784,8 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
           logger: o.logger,
           logHasRecords:
             segments.length > 1 || (tail !== undefined && tail.validEnd > tail.header!.headerSize),
+          maxRecordSize: o.maxRecordSize,
+          compression: o.compression,
         }))
       const active = tail
         ? {
@@ -824,7 +828,9 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
           })
         : undefined
       const writer = new Writer({
-        config: { ...o, logger: o.logger, cipher },
+        // In an encrypted log, data is compressed record by record before it is sealed (the cipher
+        // does it): sealed bytes do not compress, so groups are not made into blocks.
+        config: { ...o, logger: o.logger, cipher, compression: cipher ? undefined : o.compression },
         state,
         active,
         lastSeq,
@@ -1207,6 +1213,9 @@ async function openCipher(o: {
   fileMode: number
   logger: WalLogger
   logHasRecords: boolean
+  maxRecordSize: number
+  /** A writer's compression: in an encrypted log, each record's data is compressed before it is sealed. */
+  compression?: BlockCompressor | undefined
 }): Promise<RecordCipher> {
   const keys = await KeyStore.open({
     files: o.files,
@@ -1217,7 +1226,7 @@ async function openCipher(o: {
     logger: o.logger,
     logHasRecords: o.logHasRecords,
   })
-  return new RecordCipher(keys, o.encryption.keyFor)
+  return new RecordCipher(keys, o.encryption.keyFor, o.maxRecordSize, o.compression)
 }
 
 /** Creates the log directory; a new directory's entry lives in its parent, so every parent is fsync'ed. */

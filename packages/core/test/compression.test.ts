@@ -205,9 +205,52 @@ describe('compression', () => {
       const err = await rejection(Wal.open({ dir: tempDir(), compression: compression as CompressionOption }))
       expect(isWalError(err) && err.code, JSON.stringify(compression)).toBe('WAL_INVALID_ARGUMENT')
     }
+  })
+
+  it('with encryption, each record is compressed and then sealed: smaller, no plaintext on disk, shredding works', async () => {
     const keyring = localKeyring([{ id: 'm', key: Buffer.alloc(32, 1) }])
-    const err = await rejection(Wal.open({ dir: tempDir(), compression: 'deflate', encryption: { keyring } }))
-    expect(isWalError(err) && err.code).toBe('WAL_INVALID_ARGUMENT')
+    const big = (i: number) =>
+      enc.encode(
+        JSON.stringify({
+          customer: `secret-name-${i}`,
+          orders: [1, 2, 3].map(order).map((o) => new TextDecoder().decode(o)),
+        }),
+      )
+    const sizes: number[] = []
+    const dirs: string[] = []
+    for (const compression of ['none', 'deflate'] as const) {
+      const dir = tempDir()
+      dirs.push(dir)
+      const wal = await Wal.open({ dir, compression, encryption: { keyring } })
+      for (let i = 0; i < 50; i++) await wal.append({ type: 'customer', key: `c${i % 5}`, data: big(i) })
+      await wal.appendBatch([50, 51].map((i) => ({ type: 'customer', key: 'c1', data: big(i) })))
+      await wal.shred('c2')
+      await wal.close()
+      sizes.push(diskBytes(dir))
+    }
+    expect(sizes[1]!).toBeLessThan(sizes[0]! * 0.75)
+    const dir = dirs[1]!
+    // Sealed after compression: no plaintext, and no compressed frame either (blocks would hold sealed bytes).
+    for (const f of segmentFiles(dir)) {
+      expect(readFileSync(f).includes('secret-name-')).toBe(false)
+      expect(frames(f).some((x) => x.block)).toBe(false)
+    }
+    const reader = await Wal.openReader({ dir, encryption: { keyring } })
+    const records = await collect(reader.records())
+    expect(records).toHaveLength(52)
+    for (const r of records) {
+      const i = r.seq - 1
+      if (r.key === 'c2') expect(r).toMatchObject({ shredded: true, data: undefined })
+      else expect(Buffer.from(r.data!).equals(Buffer.from(big(i)))).toBe(true)
+    }
+    // Raw reads carry the sealed (compressed) bytes; a replica's appendRaw keeps them as they are.
+    const raw = await collect(reader.recordsRaw())
+    await reader.close()
+    const replicaDir = tempDir()
+    const replica = await Wal.open({ dir: replicaDir, encryption: { keyring } })
+    await replica.appendRaw(raw)
+    await replica.close()
+    expect(segmentFiles(replicaDir).every((f) => !readFileSync(f).includes('secret-name-'))).toBe(true)
   })
 
   it('a group that would not shrink by an eighth, or is under 256 bytes, stays plain frames', async () => {
