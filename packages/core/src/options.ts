@@ -406,7 +406,6 @@ export function resolveWalOptions(options: unknown): ResolvedWalOptions {
   }
 }
 
-
 function checkArchive(archive: unknown): Archive {
   const a = archive as Partial<Archive> | null
   const methods = ['put', 'stat', 'list', 'get'] as const
