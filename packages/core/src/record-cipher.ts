@@ -17,6 +17,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import { WalError } from './errors.js'
 import { checkKeyId, type KeyStore } from './key-store.js'
+import type { RawRecord } from './serializer.js'
 
 const VERSION = 1
 const NONCE = 12
@@ -159,6 +160,29 @@ export class RecordCipher {
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+/**
+ * The key id a record of an encrypted log was sealed with, read from its sealed data field (no key
+ * needed): what a shred of that record's subject must destroy, whatever `keyFor` says today.
+ *
+ * @param record - a record from a raw read (`recordsRaw`, `recordsAtRaw`, `tailRaw`)
+ * @returns the key id, or undefined when the record is not sealed (`encrypted` unset)
+ * @throws WalError `WAL_CORRUPT` when its data is not a sealed data field
+ */
+export function sealedKeyId(record: Pick<RawRecord, 'seq' | 'data' | 'encrypted'>): string | undefined {
+  if (record.encrypted !== true) return undefined
+  const d = record.data
+  const corrupt = (reason: string, cause?: unknown) =>
+    WalError.CORRUPT(`seq ${record.seq}: ${reason}`, { seq: record.seq, cause })
+  if (d.byteLength < 3 + NONCE + TAG || d[0] !== VERSION) throw corrupt('not a sealed data field')
+  const idEnd = 3 + (d[1]! | (d[2]! << 8))
+  if (idEnd + NONCE + TAG > d.byteLength) throw corrupt('the sealed data field is cut short')
+  try {
+    return UTF8.decode(d.subarray(3, idEnd))
+  } catch (err) {
+    throw corrupt('the key id is not UTF-8', err)
+  }
+}
 
 function defaultKeyFor(record: KeyedRecord): string {
   return record.key ?? ''

@@ -22,7 +22,7 @@ import {
 } from './options.js'
 import { readRecordsAt } from './point-reader.js'
 import { type ReadSource, RecordReader } from './reader.js'
-import { RecordCipher } from './record-cipher.js'
+import { type KeyedRecord, RecordCipher } from './record-cipher.js'
 import type { AppendRecord } from './record-encoder.js'
 import { type RecoveryReport, recover } from './recovery.js'
 import { Retention, type RetentionCounters, segmentFileSize } from './retention.js'
@@ -948,6 +948,32 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
     checkKeyId(keyId)
     // Appends waiting for keys go first: a record of this id already appended is shredded with it.
     await cipher.keys.shred(keyId, this.keyGate)
+  }
+
+  /**
+   * The key id (data subject) a record would be sealed with: what `encryption.keyFor` returns for it
+   * (by default its `key`), checked as an append checks it. For callers that must refuse a record
+   * before they append it, e.g. one of a shredded subject (see {@link Wal.isShredded}).
+   *
+   * @param record - `type`, and the `key` and `headers` it would be appended with
+   * @returns the key id
+   * @throws WalError `WAL_INVALID_ARGUMENT` (the log is not encrypted, `keyFor` threw or returned no
+   *   valid key id)
+   */
+  keyIdOf(record: KeyedRecord): string {
+    return this.requireCipher('keyIdOf').keyIdOf(record)
+  }
+
+  /**
+   * Whether the data key `keyId` was shredded, or its shred is under way: appending a record of it is
+   * then refused (`WAL_INVALID_ARGUMENT`), now and after any restart.
+   *
+   * @param keyId - a key id
+   * @returns true once {@link Wal.shred} of it was called
+   * @throws WalError `WAL_INVALID_ARGUMENT` (the log is not encrypted)
+   */
+  isShredded(keyId: string): boolean {
+    return this.requireCipher('isShredded').keys.refuses(keyId)
   }
 
   /**
