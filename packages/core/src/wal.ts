@@ -1017,18 +1017,21 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
         return Promise.reject(err)
       }
     }
-    if (missing === undefined && this.keyGate === undefined) return append()
-    const before = this.keyGate ?? Promise.resolve()
-    let appended: Promise<number> | undefined
-    const issued = Promise.all([before, missing && cipher!.keys.ensure(missing)]).then(() => {
-      appended = append()
+    return new Promise((resolve, reject) => {
+      // Every append settles one reaction after the writer's promise, whether it waited for a key or
+      // not: callers see acknowledgements in seq order, as the writer gives them (an event store
+      // applies them to its index in that order).
+      const issue = () => void append().then(resolve, reject)
+      if (missing === undefined && this.keyGate === undefined) return issue()
+      const before = this.keyGate ?? Promise.resolve()
+      const issued = Promise.all([before, missing && cipher!.keys.ensure(missing)]).then(issue)
+      issued.catch(reject)
+      const gate = issued.catch(() => {})
+      this.keyGate = gate
+      void gate.then(() => {
+        if (this.keyGate === gate) this.keyGate = undefined
+      })
     })
-    const gate = issued.catch(() => {})
-    this.keyGate = gate
-    void gate.then(() => {
-      if (this.keyGate === gate) this.keyGate = undefined
-    })
-    return issued.then(() => appended!)
   }
 
   /**

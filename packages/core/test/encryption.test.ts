@@ -297,4 +297,24 @@ describe('encryption at rest', () => {
     expect(() => plain.isShredded('a')).toThrow(expect.objectContaining({ code: 'WAL_INVALID_ARGUMENT' }))
     await plain.close()
   })
+  it('appends settle in seq order, whether they waited for a new data key or not', async () => {
+    for (const sync of ['always', 'background'] as const) {
+      const wal = await Wal.open({ dir: tempDir(), sync, encryption: { keyring: localKeyring([m1]) } })
+      const settled: number[] = []
+      let n = 0
+      // Concurrent appenders, as a server's requests: some of a new subject (a key is created and
+      // fdatasync'ed first), most of subjects with keys, admitted while the others are in flight.
+      const appender = async () => {
+        while (n < 600) {
+          const i = n++
+          const key = i % 9 === 0 ? `new-${i}` : `known-${i % 4}`
+          settled.push(await wal.append({ type: 'said', key, data: Buffer.from(`m${i}`) }))
+        }
+      }
+      await Promise.all(Array.from({ length: 8 }, appender))
+      expect(settled).toHaveLength(600)
+      expect(settled).toEqual([...settled].sort((a, b) => a - b))
+      await wal.close()
+    }
+  })
 })
