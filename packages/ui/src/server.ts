@@ -4,7 +4,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { type Keyring, readLock, type WalLogger } from '@waltz/core'
+import { type EncryptionOptions, readLock, type WalLogger } from '@waltz/core'
 import { EventStoreReader, isEventStoreError } from '@waltz/eventstore'
 import { allowedHosts, cookieName, hostPort, isLoopback, newToken, refusal } from './access.js'
 import { diskUsage } from './disk.js'
@@ -37,7 +37,7 @@ export interface UiOptions {
    * An encrypted store's master key (`localKeyring` from `@waltz/core`): event data is then opened
    * (and decoded), shredded events are marked. Without it, encrypted data is not shown.
    */
-  encryption?: { keyring: Keyring }
+  encryption?: Pick<EncryptionOptions, 'keyring'>
 }
 
 /** A running inspector. */
