@@ -260,12 +260,19 @@ describe('an encrypted event store', () => {
         { stream: 'customer-7', events: [event('customer-7', 100)] },
       ]),
     ).rejects.toMatchObject({ code: 'STREAM_SHREDDED' })
+    let decidedOn: [number, number] | undefined
     await expect(
-      handleCommand(store, 'customer-7', () => [event('customer-7', 101)], {
-        initialState: () => 0,
-        evolve: (n) => n,
-      }),
+      handleCommand(
+        store,
+        'customer-7',
+        (n: number, { revision }) => {
+          decidedOn = [n, revision]
+          return [event('customer-7', 101)]
+        },
+        { initialState: () => 0, evolve: (n) => n + 1, onShredded: (n) => n + 10 },
+      ),
     ).rejects.toMatchObject({ code: 'STREAM_SHREDDED' })
+    expect(decidedOn).toEqual([150, 15])
     expect((await store.appendToStream('customer-8', [event('customer-8', 102)])).nextExpectedRevision).toBe(
       16,
     )
