@@ -6,6 +6,7 @@ import { cpus, release, totalmem, type } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { fmt, fmtRatio, median, type TaskResult } from './common.js'
+import { type EncryptionConfig, renderEncryption } from './encryption.js'
 
 export interface BenchConfig {
   quick: boolean
@@ -44,6 +45,8 @@ export interface BenchConfig {
     /** Timed passes per run (after a warm-up pass of two segments); the median is reported. */
     passes: number
   }
+  /** Workload 9, encryption at rest on and off (absent from results written before it existed). */
+  encryption?: EncryptionConfig
   /** Workload 7, the emmett adapter (absent from results written before it existed). */
   emmett?: {
     /** Commands go round-robin over `streams` streams until each holds `perStream` events. */
@@ -559,6 +562,8 @@ export async function renderMarkdown(
   if (config.eventstore && m.has('eventstore|append|store')) renderEventStore(config, m, p)
   if (config.emmett && m.has('emmett|commands|waltz')) renderEmmett(config.emmett, m, p)
   if (config.archive && m.has('archive|directory')) renderArchive(config.archive, m, p)
+  if (config.encryption && m.has(`encryption|append|${config.encryption.sizes[0]}|plain`))
+    renderEncryption(config.encryption, m, p)
   return out.join('\n')
 }
 

@@ -34,6 +34,7 @@ import {
   type TaskResult,
   type TaskSpec,
 } from './common.js'
+import { encryptionTasks } from './encryption.js'
 import { eventStoreTasks } from './eventstore.js'
 import { seekTasks } from './seek.js'
 import { type AnySerializer, type BenchRecord, type SerializerName, serializerCase } from './serializers.js'
@@ -437,6 +438,7 @@ const tasks: Record<string, (dir: string, p: Params) => Promise<Metrics>> = {
   ...eventStoreTasks,
   ...seekTasks,
   ...archiveTasks,
+  ...encryptionTasks,
   // Loaded by its own task only: emmett and sqlite3 would weigh on every other measurement's RSS.
   'emmett-commands': async (dir, p) => (await import('./emmett.js')).emmettCommands(dir, p),
 }
