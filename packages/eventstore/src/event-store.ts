@@ -365,7 +365,10 @@ const DONE: Promise<unknown> = Promise.resolve()
 export class EventStore<Rec extends RecordShape = RecordShape> {
   /** The store's directory. */
   readonly dir: string
-  /** The WAL holding the events (use it for metrics and `sync`; appending to it directly breaks the store). */
+  /**
+   * The WAL holding the events (use it for metrics, `sync` and `rotateMasterKey`; appending to it
+   * directly breaks the store, and so does shredding through it: use {@link EventStore.shred}).
+   */
   readonly wal: Wal<Rec>
   private readonly serializer: Serializer<string, unknown, Rec>
   private readonly index: StreamIndex
