@@ -367,7 +367,8 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
   readonly dir: string
   /**
    * The WAL holding the events (use it for metrics, `sync` and `rotateMasterKey`; appending to it
-   * directly breaks the store, and so does shredding through it: use {@link EventStore.shred}).
+   * directly breaks the store, and shredding through it may fail an append in flight, and with it
+   * the store: use {@link EventStore.shred}).
    */
   readonly wal: Wal<Rec>
   private readonly serializer: Serializer<string, unknown, Rec>
