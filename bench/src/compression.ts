@@ -1,5 +1,5 @@
 /**
- * Workload 9: compression. JSON order events (the kind an order-matching engine appends: ids, sides,
+ * Workload 10: compression. JSON order events (the kind an order-matching engine appends: ids, sides,
  * symbols, prices, quantities, times) are appended to a fresh `Wal` in `'background'` mode with one
  * `compression` setting, in atomic groups of `group` records (`appendBatch`; a group of 1 is a plain
  * `append`), then replayed. Reports bytes on disk, append and replay throughput. After an untimed

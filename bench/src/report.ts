@@ -6,6 +6,7 @@ import { cpus, release, totalmem, type } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { fmt, fmtRatio, median, type TaskResult } from './common.js'
+import { type EncryptionConfig, renderEncryption } from './encryption.js'
 
 export interface BenchConfig {
   quick: boolean
@@ -44,7 +45,7 @@ export interface BenchConfig {
     /** Timed passes per run (after a warm-up pass of two segments); the median is reported. */
     passes: number
   }
-  /** Workload 9, compression (absent from results written before it existed). */
+  /** Workload 10, compression (absent from results written before it existed). */
   compression?: {
     /** JSON order events appended per log. */
     records: number
@@ -53,6 +54,8 @@ export interface BenchConfig {
     /** Timed replays per log; the median is reported. */
     replays: number
   }
+  /** Workload 9, encryption at rest on and off (absent from results written before it existed). */
+  encryption?: EncryptionConfig
   /** Workload 7, the emmett adapter (absent from results written before it existed). */
   emmett?: {
     /** Commands go round-robin over `streams` streams until each holds `perStream` events. */
@@ -568,6 +571,8 @@ export async function renderMarkdown(
   if (config.eventstore && m.has('eventstore|append|store')) renderEventStore(config, m, p)
   if (config.emmett && m.has('emmett|commands|waltz')) renderEmmett(config.emmett, m, p)
   if (config.archive && m.has('archive|directory')) renderArchive(config.archive, m, p)
+  if (config.encryption && m.has(`encryption|append|${config.encryption.sizes[0]}|plain`))
+    renderEncryption(config.encryption, m, p)
   if (config.compression && m.has(`compression|${config.compression.groups[0]}|none`)) {
     renderCompression(config.compression, m, p)
   }
@@ -614,13 +619,13 @@ function renderSeek(cfg: NonNullable<BenchConfig['seek']>, m: Measured, p: (s?: 
   p()
 }
 
-/** Section 9: bytes on disk and throughput per compression codec. */
+/** Section 10: bytes on disk and throughput per compression codec. */
 function renderCompression(
   cfg: NonNullable<BenchConfig['compression']>,
   m: Measured,
   p: (s?: string) => void,
 ): void {
-  p('## 9. Compression')
+  p('## 10. Compression')
   p()
   p(
     `${fmt(cfg.records)} JSON order events (ids, account, symbol, side, price, quantity, time in force, ISO time; about`,

@@ -23,7 +23,7 @@ import {
 } from './options.js'
 import { readRecordsAt } from './point-reader.js'
 import { type ReadSource, RecordReader } from './reader.js'
-import { RecordCipher } from './record-cipher.js'
+import { type KeyedRecord, RecordCipher } from './record-cipher.js'
 import type { AppendRecord } from './record-encoder.js'
 import { type RecoveryReport, recover } from './recovery.js'
 import { Retention, type RetentionCounters, segmentFileSize } from './retention.js'
@@ -957,6 +957,32 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
   }
 
   /**
+   * The key id (data subject) a record would be sealed with: what `encryption.keyFor` returns for it
+   * (by default its `key`), checked as an append checks it. For callers that must refuse a record
+   * before they append it, e.g. one of a shredded subject (see {@link Wal.isShredded}).
+   *
+   * @param record - `type`, and the `key` and `headers` it would be appended with
+   * @returns the key id
+   * @throws WalError `WAL_INVALID_ARGUMENT` (the log is not encrypted, `keyFor` threw or returned no
+   *   valid key id)
+   */
+  keyIdOf(record: KeyedRecord): string {
+    return this.requireCipher('keyIdOf').keyIdOf(record)
+  }
+
+  /**
+   * Whether the data key `keyId` was shredded, or its shred is under way: appending a record of it is
+   * then refused (`WAL_INVALID_ARGUMENT`), now and after any restart.
+   *
+   * @param keyId - a key id
+   * @returns true once {@link Wal.shred} of it was called
+   * @throws WalError `WAL_INVALID_ARGUMENT` (the log is not encrypted)
+   */
+  isShredded(keyId: string): boolean {
+    return this.requireCipher('isShredded').keys.refuses(keyId)
+  }
+
+  /**
    * Wraps the log's keys again with the keyring's current master key (open with `[newKey, oldKey]`,
    * rotate, and from then on only the new key is needed). Segments and data keys are unchanged.
    *
@@ -997,18 +1023,21 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
         return Promise.reject(err)
       }
     }
-    if (missing === undefined && this.keyGate === undefined) return append()
-    const before = this.keyGate ?? Promise.resolve()
-    let appended: Promise<number> | undefined
-    const issued = Promise.all([before, missing && cipher!.keys.ensure(missing)]).then(() => {
-      appended = append()
+    return new Promise((resolve, reject) => {
+      // Every append settles one reaction after the writer's promise, whether it waited for a key or
+      // not: callers see acknowledgements in seq order, as the writer gives them (an event store
+      // applies them to its index in that order).
+      const issue = () => void append().then(resolve, reject)
+      if (missing === undefined && this.keyGate === undefined) return issue()
+      const before = this.keyGate ?? Promise.resolve()
+      const issued = Promise.all([before, missing && cipher!.keys.ensure(missing)]).then(issue)
+      issued.catch(reject)
+      const gate = issued.catch(() => {})
+      this.keyGate = gate
+      void gate.then(() => {
+        if (this.keyGate === gate) this.keyGate = undefined
+      })
     })
-    const gate = issued.catch(() => {})
-    this.keyGate = gate
-    void gate.then(() => {
-      if (this.keyGate === gate) this.keyGate = undefined
-    })
-    return issued.then(() => appended!)
   }
 
   /**
