@@ -32,13 +32,17 @@ const VERSION = 1
 const HEADER_SIZE = 16
 /** Far above what any `keepMs` / `everyMs` allows: a larger length is damage. */
 const MAX_BODY = 4 * 1024 * 1024
-const MAX_SAMPLES = 10_000
+/** The most samples kept, whatever `keepMs / everyMs` is: the file stays a few tens of KiB. */
+const MAX_SAMPLES = 1000
 
 /** Options of {@link publishStats}. */
 export interface StatsOptions {
   /** Milliseconds between samples: 10 to 3,600,000. Default 5000. */
   everyMs?: number
-  /** Milliseconds of samples kept in the file (at least `everyMs`). Default 600,000 (ten minutes). */
+  /**
+   * Milliseconds of samples kept in the file (at least `everyMs`; at most 1000 samples are kept).
+   * Default 600,000 (ten minutes).
+   */
   keepMs?: number
   /** Where a failing write is reported (once per error code). Default: silent. */
   logger?: WalLogger
