@@ -148,6 +148,10 @@ function ratePoints(samples, field) {
   return out
 }
 
+/** A labelled figure; `text` for a sentence rather than a number (set smaller). */
+const card = (label, value, id, text = false) =>
+  html`<div class="card"><div class="label">${label}</div><div class=${text ? 'value text' : 'value'} data-testid=${id}>${value}</div></div>`
+
 const fmtAge = (ms) => (ms < 90_000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 60_000)} min`)
 const fmtMs = (ms) => (ms < 1 ? `${(ms * 1000).toFixed(0)} µs` : `${ms.toFixed(ms < 10 ? 2 : 0)} ms`)
 
@@ -202,8 +206,6 @@ function Retention({ d }) {
   const removed = d.localFirstPosition > 1
   const st = d.stats.state === 'ok' ? d.stats.stats : undefined
   const a = d.archive
-  const card = (label, value, id) =>
-    html`<div class="card"><div class="label">${label}</div><div class="value" data-testid=${id}>${value}</div></div>`
   return html`<div>
     <h2>Retention and archive</h2>
     <div class="cards">
@@ -213,20 +215,26 @@ function Retention({ d }) {
           ? `positions before ${fmtInt(d.localFirstPosition)} removed locally${a ? ', read from the archive' : ' (pass --archive to read them)'}`
           : 'whole log kept locally',
         'ov-retention',
+        true,
       )}
-      ${st && card("Writer's retention", `${fmtInt(st.retention.segmentsRemoved)} segment(s), ${fmtBytes(st.retention.bytesRemoved)} removed in ${fmtInt(st.retention.passes)} pass(es) since it opened`, 'ov-writer-retention')}
+      ${st && card("Writer's retention", `${fmtInt(st.retention.segmentsRemoved)} segment(s), ${fmtBytes(st.retention.bytesRemoved)} removed in ${fmtInt(st.retention.passes)} pass(es) since it opened`, 'ov-writer-retention', true)}
       ${
         a &&
         (a.error
-          ? card('Archive', html`<span class="bad">${a.name}: ${a.error}</span>`, 'ov-archive')
+          ? card('Archive', html`<span class="bad">${a.name}: ${a.error}</span>`, 'ov-archive', true)
           : [
-              card('Archive', a.name, 'ov-archive'),
+              card('Archive', a.name, 'ov-archive', true),
               card('Archived', `${fmtInt(a.segments)} segment(s), ${fmtBytes(a.bytes)}`, 'ov-archived'),
               card('Oldest archived position', fmtInt(a.oldestPosition), 'ov-archive-oldest'),
-              card('Not archived yet', `${fmtInt(a.notArchived)} sealed local segment(s)`, 'ov-not-archived'),
+              card(
+                'Not archived yet',
+                `${fmtInt(a.notArchived)} sealed local segment(s)`,
+                'ov-not-archived',
+                true,
+              ),
             ])
       }
-      ${st && (st.archive.archived > 0 || st.archive.pending > 0 || st.archive.failures > 0) && card("Writer's uploads", `${fmtInt(st.archive.archived)} archived, ${fmtInt(st.archive.pending)} pending, ${fmtInt(st.archive.failures)} failed since it opened`, 'ov-uploads')}
+      ${st && (st.archive.archived > 0 || st.archive.pending > 0 || st.archive.failures > 0) && card("Writer's uploads", `${fmtInt(st.archive.archived)} archived, ${fmtInt(st.archive.pending)} pending, ${fmtInt(st.archive.failures)} failed since it opened`, 'ov-uploads', true)}
     </div>
     ${a && !a.error && html`<p class="muted">The archive's listing is from ${fmtAge(d.now - a.listedAt)} ago (listed at most every 15 s).</p>`}
     ${!a && html`<p class="muted" data-testid="ov-no-archive">No archive given (<span class="mono">waltz ui --archive DIR|s3://BUCKET/PREFIX</span>).</p>`}
@@ -271,8 +279,6 @@ function Overview() {
   const { data, error } = useApi(apiPath('overview'), 2000)
   if (!data) return html`<${ErrorBox} error=${error} />`
   const d = data
-  const card = (label, value, id) =>
-    html`<div class="card"><div class="label">${label}</div><div class="value" data-testid=${id}>${value}</div></div>`
   return html`<div>
     <h1>Overview</h1>
     <div class="cards">
@@ -282,7 +288,7 @@ function Overview() {
       ${card('Segments / index', `${fmtBytes(d.disk.segmentBytes)} / ${fmtBytes(d.disk.indexBytes)}`, 'ov-split')}
       ${card('Index tables', `${d.index.tables} (+${fmtInt(d.index.overlayRecords)} in memory)`, 'ov-index')}
       ${card('Writer', d.writer ? `pid ${d.writer.pid ?? '?'} ${d.writer.alive ? 'running' : 'gone (stale lock)'}` : 'none (no lock)', 'ov-writer')}
-      ${card('Serializer', `${d.serializer ?? 'unknown'} · shown as ${d.decoder}`, 'ov-serializer')}
+      ${card('Serializer', `${d.serializer ?? 'unknown'} · shown as ${d.decoder}`, 'ov-serializer', true)}
     </div>
     <${Activity} d=${d} />
     <${Retention} d=${d} />
