@@ -20,8 +20,8 @@ async function api(path, init) {
 }
 
 // Thousands separators by hand: `toLocaleString` (and even one `Intl.NumberFormat`) loads ICU's
-// locale data in each new page, which cost 75 to 380 ms of the streams page's first render in a
-// profile (bench/streams-page.mjs).
+// locale data in each new page; sampling profiles of the streams page on a busy machine put 75 to
+// 380 ms of wall time there (bench/streams-page.mjs).
 const fmtInt = (n) => (n === null || n === undefined ? '–' : String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ','))
 const fmtTime = (t) =>
   t === undefined || t === null ? '–' : new Date(t).toISOString().replace('T', ' ').replace('Z', '')
