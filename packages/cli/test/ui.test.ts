@@ -73,4 +73,18 @@ describe('waltz ui', () => {
       busy.close()
     }
   })
+
+  it('--archive: a missing archive directory is exit 3; S3 options without an s3:// archive are exit 2', async () => {
+    const dir = tempDir()
+    await store(dir)
+    const missing = await waltz('ui', dir, '--archive', `${tempDir()}/nope`)
+    expect(missing.code).toBe(3)
+    expect(missing.stderr).toMatch(/archive directory .*nope does not exist/)
+    const endpoint = await waltz('ui', dir, '--endpoint', 'http://127.0.0.1:1')
+    expect(endpoint.code).toBe(2)
+    expect(endpoint.stderr).toMatch(/--endpoint applies to an s3:\/\/ --archive only/)
+    const scheme = await waltz('ui', dir, '--archive', 'gs://bucket/x')
+    expect(scheme.code).toBe(2)
+    expect(scheme.stderr).toMatch(/gs:\/\/ is not supported/)
+  })
 })

@@ -51,6 +51,15 @@ export {
   type WalRecordOf,
 } from './serializer.js'
 export {
+  publishStats,
+  readWriterStats,
+  STATS_FILE,
+  type StatsOptions,
+  type StatsPublisher,
+  type WriterStats,
+  type WriterStatsSample,
+} from './stats-file.js'
+export {
   type RecordsOptions,
   type TailOptions,
   Wal,

@@ -17,6 +17,7 @@ import {
   type WalOptions,
   type WalRecord,
 } from '@waltz/core'
+import { summarizeArchive } from './archive-listing.js'
 import { Consumer, type ConsumerOptions } from './consumer.js'
 import { EventStoreError } from './errors.js'
 import {
@@ -1624,14 +1625,6 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
 async function archivedOrigin(wal: Wal<RecordShape>, archive: Archive): Promise<number> {
   const local = wal.firstSeq
   if (local <= 1) return local
-  let oldest = local
-  try {
-    for (const entry of await archive.list(AbortSignal.timeout(60_000))) {
-      const firstSeq = Number(/^(\d{20})\.wal$/.exec(entry.name)?.[1])
-      if (Number.isSafeInteger(firstSeq) && firstSeq < oldest) oldest = firstSeq
-    }
-  } catch (err) {
-    throw EventStoreError.IO(`listing the archive ${archive.name} failed`, { cause: err })
-  }
-  return oldest
+  const { oldestPosition } = await summarizeArchive(archive)
+  return Math.min(local, oldestPosition ?? local)
 }

@@ -1,3 +1,4 @@
+export type { ArchiveSummary } from './archive-listing.js'
 export { type CheckpointStore, type FileCheckpointStore, fileCheckpoints } from './checkpoint-file.js'
 export {
   type CommandStore,

@@ -12,6 +12,8 @@
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
+  type Archive,
+  type ArchiveCacheOptions,
   type EncryptionOptions,
   type FrameLocations,
   isWalError,
@@ -21,6 +23,7 @@ import {
   type WalLogger,
   type WalReader,
 } from '@waltz/core'
+import { type ArchiveSummary, summarizeArchive } from './archive-listing.js'
 import { checkConsumerName, decodeCheckpoint } from './checkpoint-file.js'
 import { EventStoreError } from './errors.js'
 import {
@@ -38,6 +41,7 @@ import {
   TableReader,
   type TableStream,
 } from './index-table.js'
+import { countTableStreams, type TableStreamCount } from './stream-count.js'
 
 /** Options of {@link EventStoreReader.open}. */
 export interface EventStoreReaderOptions {
@@ -51,6 +55,14 @@ export interface EventStoreReaderOptions {
    * `encrypted: true`; everything else (streams, types, ids, metadata) reads the same.
    */
   encryption?: Pick<EncryptionOptions, 'keyring'>
+  /**
+   * The archive the writer copies sealed segments to (as given to `EventStore.open`): records that
+   * retention removed from local disk are read from it (fetched into `archiveCache`, never into the
+   * store's directory). Without it, they are counted as removed.
+   */
+  archive?: Archive
+  /** Where archived segments fetched for reads are kept (`Wal.openReader`'s `archiveCache`). */
+  archiveCache?: ArchiveCacheOptions
 }
 
 /** A stream as the index knows it. */
@@ -202,6 +214,11 @@ interface OverlayStream {
   /** Revision of `events.seqs[0]`. */
   firstRevision: number
   events: EventLocations
+  /**
+   * Whether its first record here is its first ever (an event at revision 1, or a marker at revision
+   * 0): then no table holds it, unless as a stream of markers only.
+   */
+  fresh: boolean
 }
 
 /** A record applied to the overlay, kept so that the overlay can be rebuilt past a new table. */
@@ -291,9 +308,13 @@ export class EventStoreReader {
    * `tail*` serve overviews and raw views. Closed by {@link EventStoreReader.close}.
    */
   readonly log: WalReader
+  /** The archive reads below the oldest local segment come from, when one was given. */
+  readonly archive: Archive | undefined
   private readonly logger: WalLogger
   /** Whether data is read opened (the view has the keyring) rather than as stored. */
   private readonly opened: boolean
+  /** With an archive: the first seq of its oldest segment, when retention removed local ones. */
+  private archivedOrigin: number | undefined
   private tables: TableReader[] = []
   private tableNames = ''
   private tablesListedAt = 0
@@ -302,17 +323,28 @@ export class EventStoreReader {
   private ops: OverlayOp[] = []
   private overlay = new Map<string, OverlayStream>()
   private sortedOverlay: string[] | undefined
+  /** Streams of the overlay that are {@link OverlayStream.fresh}. */
+  private freshStreams = 0
+  /** The distinct streams of the tables in use, counted once per set of tables (by its key). */
+  private tableCount: { key: string; count: Promise<TableStreamCount> } | undefined
   private checkpoint: number
   private readonly listeners = new Set<(r: StoreRecord) => void>()
   private readonly stop = new AbortController()
   private following: Promise<void> | undefined
   private closed = false
 
-  private constructor(dir: string, log: WalReader, logger: WalLogger, opened: boolean) {
+  private constructor(
+    dir: string,
+    log: WalReader,
+    logger: WalLogger,
+    opened: boolean,
+    archive: Archive | undefined,
+  ) {
     this.dir = dir
     this.log = log
     this.logger = logger
     this.opened = opened
+    this.archive = archive
     this.checkpoint = log.firstSeq - 1
   }
 
@@ -322,19 +354,30 @@ export class EventStoreReader {
    *
    * @param options - see {@link EventStoreReaderOptions}
    * @returns the view; close it when done
-   * @throws WalError from `Wal.openReader` (`WAL_INVALID_ARGUMENT` for a missing directory,
-   *   `WAL_KEYRING` for a wrong master key, ...), EventStoreError `EVENTSTORE_IO`
+   * @throws WalError from `Wal.openReader` (`WAL_INVALID_ARGUMENT` for a missing directory or a bad
+   *   archive, `WAL_KEYRING` for a wrong master key, ...), EventStoreError `EVENTSTORE_IO` (also: the
+   *   archive cannot be listed)
    */
   static async open(options: EventStoreReaderOptions): Promise<EventStoreReader> {
-    const { encryption } = options
-    const log = await Wal.openReader(encryption ? { dir: options.dir, encryption } : { dir: options.dir })
+    const { dir, archive, archiveCache, encryption } = options
+    const log = await Wal.openReader({
+      dir,
+      ...(archive !== undefined ? { archive } : {}),
+      ...(archiveCache !== undefined ? { archiveCache } : {}),
+      ...(encryption !== undefined ? { encryption } : {}),
+    })
     const reader = new EventStoreReader(
-      options.dir,
+      dir,
       log,
       options.logger ?? silentLogger,
       encryption !== undefined,
+      archive,
     )
     try {
+      // Where the log starts: only the archive's listing tells, once retention removed segments.
+      if (archive !== undefined && log.firstSeq > 1) {
+        reader.archivedOrigin = (await summarizeArchive(archive)).oldestPosition
+      }
       await reader.relistTables(log.lastSeq)
       await reader.catchUp()
     } catch (err) {
@@ -343,6 +386,30 @@ export class EventStoreReader {
     }
     reader.following = reader.follow()
     return reader
+  }
+
+  /**
+   * The first position the view can read: the log's first local record, or with an archive the first
+   * record of the archive's oldest segment (retention removed the ones before it locally).
+   */
+  get firstPosition(): number {
+    return Math.min(this.archivedOrigin ?? Number.POSITIVE_INFINITY, this.log.firstSeq)
+  }
+
+  /**
+   * What the archive holds (one listing of it): its segments, their bytes, the oldest position.
+   *
+   * @returns the summary, or undefined without an archive
+   * @throws EventStoreError `EVENTSTORE_IO` when the listing fails
+   */
+  async archiveSummary(): Promise<ArchiveSummary | undefined> {
+    if (this.archive === undefined) return undefined
+    const summary = await summarizeArchive(this.archive)
+    // Segments retention removed since open are in the archive: the view starts at its oldest.
+    if (summary.oldestPosition !== undefined && summary.oldestPosition < this.log.firstSeq) {
+      this.archivedOrigin = Math.min(this.archivedOrigin ?? summary.oldestPosition, summary.oldestPosition)
+    }
+    return summary
   }
 
   /** The last position the view reflects (it follows the writer, polling every 100 ms). */
@@ -365,6 +432,39 @@ export class EventStoreReader {
   subscribe(listener: (record: StoreRecord) => void): () => void {
     this.listeners.add(listener)
     return () => this.listeners.delete(listener)
+  }
+
+  /**
+   * How many streams the store holds: every stream with a record (deleted and tombstoned ones
+   * included), as many as {@link EventStoreReader.listStreams} lists page by page. The index tables'
+   * distinct names are counted once per set of tables (a sequential pass over their stream records,
+   * when the writer has written or merged tables since); streams first seen in the newest records are
+   * counted as they arrive. Nothing is held per stream.
+   *
+   * @returns the number of streams
+   * @throws EventStoreError `EVENTSTORE_CORRUPT`, `EVENTSTORE_IO` from reading a table
+   */
+  async streamCount(): Promise<number> {
+    await this.maybeRelist()
+    for (let attempt = 0; ; attempt++) {
+      const key = this.tableNames
+      if (this.tableCount?.key !== key) this.tableCount = { key, count: countTableStreams(this.tables) }
+      const counting = this.tableCount
+      let counted: TableStreamCount
+      try {
+        counted = await counting.count
+      } catch (err) {
+        if (this.tableCount === counting) this.tableCount = undefined
+        // A table merged away (and closed) under the count: count the tables in use now.
+        if (key !== this.tableNames && attempt < 5) continue
+        throw err
+      }
+      // The overlay was trimmed to other tables meanwhile: its fresh streams do not add to these.
+      if (key !== this.tableNames && attempt < 5) continue
+      let n = counted.distinct + this.freshStreams
+      for (const name of counted.markerOnly) if (this.overlay.get(name)?.fresh === true) n--
+      return n
+    }
   }
 
   /**
@@ -498,8 +598,8 @@ export class EventStoreReader {
         },
       )
     }
-    // Retention may have removed the oldest events from the log (this view reads no archive).
-    const firstStored = this.log.firstSeq
+    // Retention may have removed the oldest events from the log; with an archive, they are read there.
+    const firstStored = this.firstPosition
     let removed = 0
     while (removed < where.seqs.length && where.seqs[removed]! < firstStored) removed++
     const records = await this.recordsAt(where.seqs.slice(removed), {
@@ -544,7 +644,7 @@ export class EventStoreReader {
     const accept = (r: RawRecord) =>
       (prefix === undefined || r.key?.startsWith(prefix) === true) &&
       (types === undefined || types.has(r.type))
-    const first = this.log.firstSeq
+    const first = this.firstPosition
     const last = this.checkpoint
     const out: StoreRecord[] = []
     let scanned = 0
@@ -651,7 +751,7 @@ export class EventStoreReader {
   private async lastTimes(
     found: readonly { info: StreamInfo; at: TableStream | undefined; table: TableReader | undefined }[],
   ): Promise<(number | undefined)[]> {
-    const firstStored = this.log.firstSeq
+    const firstStored = this.firstPosition
     const seqs: number[] = []
     const where: FrameLocations = { offsets: [], lengths: [] }
     const slot: number[] = []
@@ -758,7 +858,9 @@ export class EventStoreReader {
         lastSeq: 0,
         firstRevision: op.kind === 'event' ? op.revision : op.revision + 1,
         events: { seqs: [], offsets: [], lengths: [] },
+        fresh: op.revision === (op.kind === 'event' ? 1 : 0),
       }
+      if (s.fresh) this.freshStreams++
       this.overlay.set(op.stream, s)
       this.sortedOverlay = undefined
     }
@@ -848,6 +950,7 @@ export class EventStoreReader {
     this.ops = this.ops.slice(i)
     this.overlay = new Map()
     this.sortedOverlay = undefined
+    this.freshStreams = 0
     for (const op of this.ops) this.applyOp(op)
   }
 }

@@ -1,5 +1,6 @@
 import { readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { directoryArchive } from '@waltz/core'
 import { afterEach, describe, expect, test } from 'vitest'
 import { tempDir } from '../../../test-support/temp-dir.js'
 import { type EventStore, EventStoreReader, type StreamListing } from '../src/index.js'
@@ -234,5 +235,86 @@ describe('EventStoreReader', () => {
     const s2 = await store(dir)
     await s2.appendToStream('late', events(1))
     await until(async () => (await r2.stream('late'))?.revision === 1, 'the late stream')
+  })
+
+  test('counts the streams as the listing has them: across tables, newest records, markers only', async () => {
+    const dir = tempDir()
+    const s = await store(dir)
+    // A delete of a stream never written (a marker at revision 0), then written to later.
+    await s.deleteStream('ghost')
+    await s.tombstoneStream('never')
+    const model = await fill(s) // several tables (flush every 64 events), merged as they grow
+    await s.appendToStream('dead', events(2))
+    await s.tombstoneStream('dead')
+    const r = await view(dir)
+    expect(r.stats().tables).toBeGreaterThan(0)
+    const listed = async () => (await allStreams(r, undefined, 50)).length
+    expect(await r.streamCount()).toBe(model.size + 3)
+    expect(await r.streamCount()).toBe(await listed())
+    // New streams arrive in the newest records (the overlay); ghost's first event is not a new stream.
+    await s.appendToStream('ghost', events(1))
+    for (let i = 0; i < 5; i++) await s.appendToStream(`late-${i}`, events(1))
+    await s.appendToStream('s-01', events(1))
+    await until(() => r.position === s.position, 'the view to catch up')
+    expect(await r.streamCount()).toBe(model.size + 3 + 5)
+    // Past another table and merges: the tables' names are counted again, once each.
+    for (let i = 0; i < 150; i++) await s.appendToStream(`more-${i % 30}`, events(1))
+    await until(() => r.position === s.position, 'the view to catch up')
+    await new Promise((resolve) => setTimeout(resolve, 1100)) // the view re-lists tables once a second
+    const n = await r.streamCount()
+    expect(n).toBe(model.size + 3 + 5 + 30)
+    expect(n).toBe(await listed())
+    expect(r.stats().overlayRecords).toBeLessThan(150)
+  })
+
+  test('with an archive, reads what retention removed locally from it', async () => {
+    const dir = tempDir()
+    const archiveDir = tempDir()
+    const segmentSize = 8 * 1024
+    const s = await store(dir, {
+      segmentSize,
+      archive: directoryArchive(archiveDir),
+      retention: { maxBytes: 2 * segmentSize },
+      archiveCache: { dir: tempDir() },
+    })
+    for (let round = 0; round < 60; round++) {
+      for (let k = 0; k < 20; k++) await s.appendToStream(`cart-${k}`, events(1, 'added', round))
+    }
+    await until(
+      () => s.metrics().wal.archive.pending === 0 && s.metrics().wal.retention.segmentsRemoved > 2,
+      'retention',
+    )
+    const plain = await view(dir)
+    expect(plain.firstPosition).toBeGreaterThan(1)
+    expect((await plain.readStream('cart-3', { limit: 5 })).removed).toBe(5)
+    expect(await plain.archiveSummary()).toBeUndefined()
+
+    const r = await EventStoreReader.open({
+      dir,
+      archive: directoryArchive(archiveDir),
+      archiveCache: { dir: tempDir() },
+    })
+    open.push(r)
+    expect(r.firstPosition).toBe(1)
+    const cart = await r.readStream('cart-3', { limit: 1000 })
+    expect(cart.removed).toBe(0)
+    expect(cart.events.map((e) => JSON.parse(Buffer.from(e.data).toString()).i)).toEqual(
+      Array.from({ length: 60 }, (_, i) => i),
+    )
+    const oldest = await r.readAll({ limit: 3 })
+    expect(oldest.records.map((e) => e.position)).toEqual([1, 2, 3])
+    const back = await r.readAll({ direction: 'backwards', from: 12, limit: 20 })
+    expect(back.records.map((e) => e.position)).toEqual(Array.from({ length: 12 }, (_, i) => 12 - i))
+    expect(back.next).toBeUndefined()
+    const page = await r.listStreams()
+    expect(page.streams.every((x) => x.lastTime !== undefined)).toBe(true)
+    const summary = (await r.archiveSummary())!
+    expect(summary.name).toBe(archiveDir)
+    expect(summary.oldestPosition).toBe(1)
+    expect(summary.segments).toBe(summary.firstSeqs.length)
+    expect(summary.segments).toBeGreaterThan(3)
+    expect(summary.firstSeqs[0]).toBe(1)
+    expect(summary.bytes).toBeGreaterThan(3 * 1024)
+    expect(r.log.metrics().archive.fetched).toBeGreaterThan(0)
   })
 })

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Takes the README's screenshots: a demo store (carts, orders, a consumer) written while the
-// inspector runs, so the append-rate chart has a line and the live tail has something to show.
+// inspector runs, so the charts have lines and the live tail has something to show. The writer
+// publishes its stats file (fsync latency) and copies sealed segments to an archive, retention
+// keeping only the newest locally, so the overview shows archive and retention state.
 // Writes packages/ui/docs/{overview,streams,stream,all-events,consumers}.png.
 //
 //   node packages/ui/scripts/screenshots.mjs      (after `npx tsc -b`; needs /usr/bin/chromium)
@@ -8,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { directoryArchive, publishStats } from '@waltz/core'
 import { EventStore } from '@waltz/eventstore'
 import { jsonSerializer, readStoredJson } from '@waltz/serializer-json'
 import { startUi } from '@waltz/ui'
@@ -16,12 +19,24 @@ import { z } from 'zod'
 
 const out = fileURLToPath(new URL('../docs/', import.meta.url))
 const dir = mkdtempSync(join(tmpdir(), 'waltz-ui-shots-'))
+const archiveDir = mkdtempSync(join(tmpdir(), 'waltz-ui-shots-archive-'))
+const cacheDir = mkdtempSync(join(tmpdir(), 'waltz-ui-shots-cache-'))
 const schemas = {
   CartOpened: z.object({ customer: z.string() }),
   ItemAdded: z.object({ sku: z.string(), qty: z.number() }),
   CartCheckedOut: z.object({ total: z.number() }),
 }
-const store = await EventStore.open({ dir, serializer: jsonSerializer({ schemas }), indexFlushEvents: 512 })
+const segmentSize = 64 * 1024
+const store = await EventStore.open({
+  dir,
+  serializer: jsonSerializer({ schemas }),
+  indexFlushEvents: 512,
+  sync: 'always',
+  segmentSize,
+  archive: directoryArchive(archiveDir),
+  retention: { maxBytes: 3 * segmentSize },
+  archiveCache: { dir: cacheDir },
+})
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 let n = 0
 async function shop(count) {
@@ -53,8 +68,11 @@ await sleep(300)
 await mail.stop()
 await shop(300)
 
+let stats
 const ui = await startUi({
   dir,
+  archive: directoryArchive(archiveDir),
+  archiveCache: { dir: cacheDir },
   decode: (bytes, type) => readStoredJson(bytes, type).data,
   decoderName: 'json',
 })
@@ -63,20 +81,30 @@ const browser = await chromium.launch({
   args: process.getuid?.() === 0 ? ['--no-sandbox'] : [],
 })
 try {
-  // Half a minute of appends at a varying rate, for the chart.
-  for (let s = 0; s < 30; s++) {
-    await shop(10 + Math.round(40 * Math.abs(Math.sin(s / 5))))
-    await sleep(1000)
-  }
-  const page = await browser.newPage({ viewport: { width: 1280, height: 860 } })
+  // A minute of appends at a varying rate, for the charts (the writer's stats from here on), going
+  // on while the overview is taken.
+  stats = publishStats(store.wal, { everyMs: 1000 })
+  let second = 0
+  const background = (async () => {
+    for (; second < 75; second++) {
+      await shop(10 + Math.round(40 * Math.abs(Math.sin(second / 8))))
+      await sleep(1000)
+    }
+  })()
+  while (second < 60) await sleep(200)
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1240 } })
   await page.goto(ui.url)
-  await page.getByTestId('rate-chart').waitFor()
+  await page.getByTestId('fsync-chart').waitFor()
+  await page.getByTestId('ov-archive-oldest').waitFor()
   await page.getByTestId('verify-start').click()
   await page.getByTestId('verify-result').waitFor()
   await page.screenshot({ path: join(out, 'overview.png') })
+  await background
+  await page.setViewportSize({ width: 1280, height: 860 })
   await page.goto(`${ui.url.split('?')[0]}#/streams?prefix=cart-01`)
   await page.getByTestId('stream-row').nth(20).waitFor()
   await page.screenshot({ path: join(out, 'streams.png') })
+  // Its oldest events are read from the archive.
   await page.goto(`${ui.url.split('?')[0]}#/stream?name=cart-0042`)
   await page.getByTestId('event-row').nth(5).waitFor()
   await page.screenshot({ path: join(out, 'stream.png') })
@@ -93,6 +121,7 @@ try {
 } finally {
   await browser.close()
   await ui.close()
+  stats?.stop()
   await store.close()
-  rmSync(dir, { recursive: true, force: true })
+  for (const d of [dir, archiveDir, cacheDir]) rmSync(d, { recursive: true, force: true })
 }

@@ -4,15 +4,23 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { type EncryptionOptions, readLock, type WalLogger } from '@waltz/core'
+import {
+  type Archive,
+  type ArchiveCacheOptions,
+  type EncryptionOptions,
+  readLock,
+  type WalLogger,
+} from '@waltz/core'
 import { EventStoreReader, isEventStoreError } from '@waltz/eventstore'
 import { allowedHosts, cookieName, hostPort, isLoopback, newToken, refusal } from './access.js'
+import { ArchiveStatus } from './archive-status.js'
 import { diskUsage } from './disk.js'
 import { UiError } from './errors.js'
 import { RateSampler } from './rates.js'
 import { type DataDecoder, viewOf } from './render.js'
 import { CONTENT_SECURITY_POLICY, staticFile } from './static-files.js'
 import { VerifyJob } from './verify-job.js'
+import { writerStats } from './writer-stats.js'
 
 /** Options of {@link startUi}. */
 export interface UiOptions {
@@ -38,6 +46,13 @@ export interface UiOptions {
    * (and decoded), shredded events are marked. Without it, encrypted data is not shown.
    */
   encryption?: Pick<EncryptionOptions, 'keyring'>
+  /**
+   * The archive the store's writer copies sealed segments to: the overview shows what it holds, and
+   * events that retention removed from local disk are read from it.
+   */
+  archive?: Archive
+  /** Where archived segments fetched for reads are kept (default: core's, under the system temp dir). */
+  archiveCache?: ArchiveCacheOptions
 }
 
 /** A running inspector. */
@@ -134,12 +149,18 @@ export async function startUi(options: UiOptions): Promise<UiServer> {
     dir: options.dir,
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.encryption ? { encryption: options.encryption } : {}),
+    ...(options.archive ? { archive: options.archive } : {}),
+    ...(options.archiveCache ? { archiveCache: options.archiveCache } : {}),
   })
+  // Warmed once in the background (the tables' stream count, the first page's reads): the first page
+  // load then costs what every later one does. Failures surface on the requests themselves.
+  void Promise.all([reader.streamCount(), reader.listStreams()]).catch(() => {})
   const token = newToken()
   const decode: DataDecoder | undefined = options.decode
   const decoderName = options.decoderName ?? (decode ? 'custom' : 'hex')
   const rates = new RateSampler(() => reader.log.lastSeq)
   const verify = new VerifyJob(options.dir)
+  const archive = new ArchiveStatus(reader)
   const tails = new Set<ServerResponse>()
   let hosts = new Set<string>()
   let boundPort = 0
@@ -147,12 +168,14 @@ export async function startUi(options: UiOptions): Promise<UiServer> {
   const api = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     switch (url.pathname) {
       case '/api/overview': {
-        const disk = await diskUsage(options.dir)
+        const [disk, stats] = await Promise.all([diskUsage(options.dir), writerStats(options.dir)])
         const lock = readLock(options.dir)
         sendJson(res, {
           dir: options.dir,
+          now: Date.now(),
           decoder: decoderName,
-          firstPosition: reader.log.firstSeq,
+          firstPosition: reader.firstPosition,
+          localFirstPosition: reader.log.firstSeq,
           lastPosition: reader.log.lastSeq,
           serializer: reader.log.serializerName ?? null,
           disk,
@@ -161,6 +184,8 @@ export async function startUi(options: UiOptions): Promise<UiServer> {
             ? { pid: lock.owner?.pid ?? null, host: lock.owner?.host ?? null, alive: lock.alive }
             : null,
           rates: rates.list(),
+          stats,
+          archive: (await archive.view(disk.segments)) ?? null,
           verify: verify.state(),
         })
         return
@@ -173,12 +198,15 @@ export async function startUi(options: UiOptions): Promise<UiServer> {
         sendJson(res, req.method === 'POST' ? verify.start() : verify.state())
         return
       case '/api/streams': {
-        const page = await reader.listStreams({
-          prefix: stringParam(url, 'prefix') ?? '',
-          ...(stringParam(url, 'after') !== undefined ? { after: stringParam(url, 'after')! } : {}),
-          limit: intParam(url, 'limit') ?? 50,
-        })
-        sendJson(res, page)
+        const [page, total] = await Promise.all([
+          reader.listStreams({
+            prefix: stringParam(url, 'prefix') ?? '',
+            ...(stringParam(url, 'after') !== undefined ? { after: stringParam(url, 'after')! } : {}),
+            limit: intParam(url, 'limit') ?? 50,
+          }),
+          reader.streamCount(),
+        ])
+        sendJson(res, { ...page, total })
         return
       }
       case '/api/stream': {

@@ -2,8 +2,8 @@
  * The page: the package's `static/` files, and the two small libraries it is written with (Preact
  * and htm) served from their installed packages, so nothing is fetched from the internet and
  * nothing is built at install time. The import map that lets the page (and Preact's hooks module)
- * say `import ... from 'preact'` is inline in `index.html`; its hash goes into the
- * Content-Security-Policy, which allows no other inline script.
+ * say `import ... from 'preact'` is inline in `index.html`, and so is `boot.js` once served; their
+ * hashes go into the Content-Security-Policy, which allows no other inline script.
  *
  * @internal
  */
@@ -26,16 +26,24 @@ const VENDOR: Readonly<Record<string, () => string>> = {
 }
 
 /**
- * The page's inline import map, as `static/index.html` holds it: read once, at startup, to hash it.
+ * `static/index.html` as served: its `<script src="/static/boot.js">` replaced by the script itself,
+ * inline, so that the first API requests start as the page is parsed rather than after one more
+ * round trip (see `boot.js`). Built once, at startup.
  */
-const IMPORT_MAP = /<script type="importmap">([^<]*)<\/script>/.exec(
-  readFileSync(join(STATIC_DIR, 'index.html'), 'utf8'),
-)?.[1]
+const INDEX_HTML = readFileSync(join(STATIC_DIR, 'index.html'), 'utf8').replace(
+  '<script src="/static/boot.js"></script>',
+  () => `<script>${readFileSync(join(STATIC_DIR, 'boot.js'), 'utf8')}</script>`,
+)
 
-/** The page's Content-Security-Policy: same-origin everything, the import map by its hash. */
+/** The page's inline scripts (the import map, boot.js): the only inline code the CSP allows. */
+const INLINE_SCRIPTS = [...INDEX_HTML.matchAll(/<script(?: type="importmap")?>([\s\S]*?)<\/script>/g)].map(
+  (m) => m[1]!,
+)
+
+/** The page's Content-Security-Policy: same-origin everything, its inline scripts by their hashes. */
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'self'",
-  `script-src 'self'${IMPORT_MAP === undefined ? '' : ` 'sha256-${createHash('sha256').update(IMPORT_MAP).digest('base64')}'`}`,
+  `script-src 'self'${INLINE_SCRIPTS.map((code) => ` 'sha256-${createHash('sha256').update(code).digest('base64')}'`).join('')}`,
   "style-src 'self'",
   "img-src 'self' data:",
   "frame-ancestors 'none'",
@@ -57,6 +65,7 @@ export interface StaticFile {
 }
 
 const cache = new Map<string, StaticFile>()
+const INDEX: StaticFile = { body: Buffer.from(INDEX_HTML), type: TYPES['.html']! }
 
 async function load(path: string): Promise<StaticFile> {
   const ext = path.slice(path.lastIndexOf('.'))
@@ -69,11 +78,11 @@ async function load(path: string): Promise<StaticFile> {
  * path from the request ever reaches the file system).
  */
 export async function staticFile(pathname: string): Promise<StaticFile | undefined> {
+  if (pathname === '/' || pathname === '/index.html') return INDEX
   const hit = cache.get(pathname)
   if (hit) return hit
   let path: string | undefined
-  if (pathname === '/' || pathname === '/index.html') path = join(STATIC_DIR, 'index.html')
-  else if (pathname === '/static/app.js') path = join(STATIC_DIR, 'app.js')
+  if (pathname === '/static/app.js') path = join(STATIC_DIR, 'app.js')
   else if (pathname === '/static/style.css') path = join(STATIC_DIR, 'style.css')
   else if (Object.hasOwn(VENDOR, pathname)) path = VENDOR[pathname]!()
   if (path === undefined) return undefined

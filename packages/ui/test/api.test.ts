@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto'
-import { readdirSync, statSync } from 'node:fs'
+import { readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { localKeyring } from '@waltz/core'
+import { type Archive, directoryArchive, localKeyring, publishStats, STATS_FILE } from '@waltz/core'
 import { EventStore } from '@waltz/eventstore'
 import { readStoredJson } from '@waltz/serializer-json'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { fileTempDir, tempDir } from '../../../test-support/temp-dir.js'
 import { isUiError, startUi, type UiServer } from '../src/index.js'
-import { fillStore, rawGet, serializer } from './fixtures.js'
+import { fillArchivedStore, fillStore, rawGet, serializer } from './fixtures.js'
 
 let dir: string
 let store: EventStore
@@ -158,6 +158,29 @@ describe('API', () => {
     expect(text).not.toContain('other-1')
   })
 
+  test('streams: the total count is every stream of the store, whatever the page and prefix', async () => {
+    const names = new Set<string>()
+    const totals = new Set<number>()
+    let after = ''
+    for (let i = 0; i < 100; i++) {
+      const page = await get(`/api/streams?limit=7&after=${after}`)
+      for (const s of page.streams) names.add(s.name)
+      totals.add(page.total)
+      if (page.next === undefined) break
+      after = page.next
+    }
+    expect([...totals]).toEqual([names.size])
+    const { total } = await get('/api/streams?prefix=cart-1&limit=3')
+    expect(total).toBe(names.size)
+    expect(total).toBeGreaterThanOrEqual(31) // 30 carts and order-1 (and the live test's streams)
+    await store.appendToStream('count-new-1', [{ type: 'CartOpened', data: { customer: 'n' } }])
+    const deadline = Date.now() + 10_000
+    while ((await get('/api/streams')).total !== total + 1 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    expect((await get('/api/streams')).total).toBe(total + 1)
+  })
+
   test("consumers' checkpoints and lag; the overview", async () => {
     const c = await get('/api/consumers')
     expect(c.consumers).toHaveLength(1)
@@ -172,6 +195,33 @@ describe('API', () => {
     expect(o.writer).toMatchObject({ pid: process.pid, alive: true })
     expect(o.serializer).toBe('waltz-json/2')
     expect(o.rates.length).toBeGreaterThan(0)
+    expect(o.archive).toBeNull()
+    expect(o.localFirstPosition).toBe(1)
+  })
+
+  test("the overview carries the writer's stats file when it publishes one, and says when it is unreadable", async () => {
+    const file = join(dir, STATS_FILE)
+    expect((await get('/api/overview')).stats).toEqual({ state: 'absent' })
+    const publisher = publishStats(store.wal, { everyMs: 20 })
+    try {
+      await store.appendToStream('stats-1', [{ type: 'CartOpened', data: { customer: 's' } }])
+      await new Promise((r) => setTimeout(r, 100))
+      const o = await get('/api/overview')
+      expect(o.stats.state).toBe('ok')
+      expect(o.stats.stats.pid).toBe(process.pid)
+      expect(o.stats.stats.samples.length).toBeGreaterThanOrEqual(3)
+      const newest = o.stats.stats.samples.at(-1)
+      expect(newest.lastSeq).toBe(store.position)
+      expect(newest.fsyncs).toBeGreaterThan(0)
+      expect(Math.abs(o.now - newest.time)).toBeLessThan(5000)
+    } finally {
+      publisher.stop()
+    }
+    writeFileSync(file, 'WZST garbage')
+    const damaged = (await get('/api/overview')).stats
+    expect(damaged.state).toBe('unreadable')
+    expect(damaged.error).toMatch(/^WAL_CORRUPT: stats file .*stats\.wzs/)
+    rmSync(file)
   })
 
   test('verify runs on demand and reports progress and its result', async () => {
@@ -269,6 +319,88 @@ describe('API', () => {
     } finally {
       await open.close()
       await blind.close()
+    }
+  })
+})
+
+describe('with --archive (the archive option)', () => {
+  test('the overview shows the archive; events retention removed locally are read from it', async () => {
+    const d = tempDir()
+    const archiveDir = tempDir()
+    const s = await fillArchivedStore(d, archiveDir, tempDir())
+    const local = s.wal.firstSeq
+    const cache = tempDir()
+    const u = await startUi({
+      dir: d,
+      archive: directoryArchive(archiveDir),
+      archiveCache: { dir: cache },
+      decode: (bytes, type) => readStoredJson(bytes, type).data,
+    })
+    const api = async (path: string): Promise<Body> => {
+      const r = await fetch(`http://127.0.0.1:${u.port}${path}`, {
+        headers: { authorization: `Bearer ${u.token}` },
+      })
+      expect(r.status).toBe(200)
+      return (await r.json()) as Body
+    }
+    try {
+      const o = await api('/api/overview')
+      expect(o.firstPosition).toBe(1)
+      expect(o.localFirstPosition).toBe(local)
+      expect(o.archive).toMatchObject({ name: archiveDir, oldestPosition: 1, notArchived: 0 })
+      const archivedNames = readdirSync(archiveDir).filter((n) => n.endsWith('.wal'))
+      expect(o.archive.segments).toBe(archivedNames.length)
+      expect(o.archive.bytes).toBe(archivedNames.reduce((n, f) => n + statSync(join(archiveDir, f)).size, 0))
+      // A stream's whole history, the oldest part from the archive.
+      const cart = await api('/api/stream?name=cart-3&limit=100')
+      expect(cart.removed).toBe(0)
+      expect(cart.events.map((e: { json: string }) => JSON.parse(e.json).qty)).toEqual(
+        Array.from({ length: 60 }, (_, i) => i + 1),
+      )
+      expect(cart.events[0].position).toBeLessThan(local)
+      const oldest = await api('/api/all?from=1&limit=5')
+      expect(oldest.records.map((r: { position: number }) => r.position)).toEqual([1, 2, 3, 4, 5])
+      expect((await api('/api/streams')).total).toBe(10)
+      // The archived copies were fetched into the cache, not into the store's directory.
+      expect(readdirSync(cache).length).toBeGreaterThan(0)
+    } finally {
+      await u.close()
+      await s.close()
+    }
+    // Without the archive, the same reads count the events as removed.
+    const plain = await startUi({ dir: d })
+    try {
+      const r = await fetch(`http://127.0.0.1:${plain.port}/api/stream?name=cart-3&limit=100`, {
+        headers: { authorization: `Bearer ${plain.token}` },
+      })
+      const page = (await r.json()) as Body
+      expect(page.removed).toBeGreaterThan(0)
+      expect(page.events).toHaveLength(60 - page.removed)
+    } finally {
+      await plain.close()
+    }
+  })
+
+  test('an archive that cannot be listed is shown with the reason, and the rest of the overview stays', async () => {
+    const failing: Archive = {
+      name: 's3://nowhere/x/',
+      put: () => Promise.reject(new Error('unused')),
+      stat: () => Promise.resolve(undefined),
+      get: () => Promise.resolve(undefined),
+      list: () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:1')),
+    }
+    const u = await startUi({ dir, archive: failing })
+    try {
+      const r = await fetch(`http://127.0.0.1:${u.port}/api/overview`, {
+        headers: { authorization: `Bearer ${u.token}` },
+      })
+      expect(r.status).toBe(200)
+      const o = (await r.json()) as Body
+      expect(o.archive).toMatchObject({ name: 's3://nowhere/x/' })
+      expect(o.archive.error).toMatch(/listing the archive s3:\/\/nowhere\/x\/ failed: connect ECONNREFUSED/)
+      expect(o.lastPosition).toBe(store.position)
+    } finally {
+      await u.close()
     }
   })
 })

@@ -7,13 +7,22 @@ import type { EventStore } from '@waltz/eventstore'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { fileTempDir } from '../../../test-support/temp-dir.js'
-import { CHROMIUM, CHROMIUM_ARGS, fillStore, startUiProcess, type UiProcess } from './fixtures.js'
+import {
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  fillArchivedStore,
+  fillStore,
+  startUiProcess,
+  type UiProcess,
+} from './fixtures.js'
 
 let browser: Browser
 let store: EventStore
 let json: UiProcess
 let hex: UiProcess
 let hexStore: EventStore
+let archived: UiProcess
+let archivedStore: EventStore
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
@@ -22,20 +31,25 @@ beforeAll(async () => {
     )
   }
   const dir = fileTempDir()
-  store = (await fillStore(dir)) as unknown as EventStore
+  // This writer publishes its stats file (a sample every 100 ms): the overview charts its fsyncs.
+  store = (await fillStore(dir, 30, 100)) as unknown as EventStore
   const hexDir = fileTempDir()
   hexStore = (await fillStore(hexDir, 3)) as unknown as EventStore
-  ;[json, hex, browser] = await Promise.all([
+  const archivedDir = fileTempDir()
+  const archiveDir = fileTempDir()
+  archivedStore = (await fillArchivedStore(archivedDir, archiveDir, fileTempDir())) as unknown as EventStore
+  ;[json, hex, archived, browser] = await Promise.all([
     startUiProcess(dir, '--serializer', 'json'),
     startUiProcess(hexDir, '--serializer', 'raw'),
+    startUiProcess(archivedDir, '--archive', archiveDir),
     chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS }),
   ])
 }, 60_000)
 
 afterAll(async () => {
   await browser?.close()
-  await Promise.allSettled([json?.stop(), hex?.stop()])
-  await Promise.allSettled([store?.close(), hexStore?.close()])
+  await Promise.allSettled([json?.stop(), hex?.stop(), archived?.stop()])
+  await Promise.allSettled([store?.close(), hexStore?.close(), archivedStore?.close()])
 })
 
 async function open(url: string): Promise<Page> {
@@ -43,6 +57,10 @@ async function open(url: string): Promise<Page> {
   const page = await context.newPage()
   const errors: string[] = []
   page.on('pageerror', (e) => errors.push(e.message))
+  // A script the Content-Security-Policy blocks is reported on the console only.
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text())
+  })
   await page.goto(url)
   ;(page as Page & { errors: string[] }).errors = errors
   return page
@@ -63,12 +81,34 @@ describe('waltz ui in chromium', () => {
     await page.context().close()
   })
 
+  test("the overview charts the writer's fsync latency from its stats file, or says why it cannot", async () => {
+    const page = await open(json.url)
+    // p50 and p99 points, from the samples the writer published while it appended.
+    const dots = (series: string) => page.locator(`[data-testid=fsync-chart] circle[data-series=${series}]`)
+    await dots('p99').first().waitFor({ timeout: 10_000 })
+    expect(await dots('p50').count()).toBe(await dots('p99').count())
+    const now = await page.getByTestId('fsync-now').textContent()
+    expect(now).toMatch(/^Now p50 [\d.]+ (µs|ms), p99 [\d.]+ (µs|ms) over the writer's latest 1024 fsyncs/)
+    expect(now).toContain(`pid ${process.pid}`)
+    expect(await page.getByTestId('rate-source').textContent()).toContain("from the writer's stats file")
+    expect(await page.locator('[data-testid=rate-chart] polyline').count()).toBe(1)
+    await page.context().close()
+    // This writer publishes none: the page says how to make it.
+    const plain = await open(hex.url)
+    await expect.poll(() => plain.getByTestId('fsync-absent').textContent()).toContain('publishStats(wal)')
+    expect(await plain.getByTestId('rate-source').textContent()).toContain('sampled by the inspector')
+    expect(await plain.getByTestId('ov-no-archive').count()).toBe(1)
+    await plain.context().close()
+  })
+
   test('search streams by prefix, open one, read its events as JSON', async () => {
     const page = await open(json.url)
     await page.getByTestId('nav-streams').click()
     await page.getByTestId('stream-search').fill('cart-1')
     await page.getByTestId('stream-search-go').click()
     await expect.poll(() => page.getByTestId('stream-row').count()).toBe(10)
+    // Every stream of the store, whatever the search: 30 carts and order-1.
+    expect(await page.getByTestId('streams-total').textContent()).toBe('31 in the store')
     const names = await page.locator('[data-testid=stream-row] td:first-child').allTextContents()
     expect(names).toEqual(Array.from({ length: 10 }, (_, i) => `cart-1${i}`))
     await page.getByRole('link', { name: 'cart-13', exact: true }).click()
@@ -139,5 +179,48 @@ describe('waltz ui in chromium', () => {
     expect(rebound!.status()).toBe(403)
     expect(await page.textContent('body')).toContain('the Host header')
     await context.close()
+  })
+
+  test('the first page load asks for its data once, before the page has rendered (boot.js)', async () => {
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    const requests: string[] = []
+    page.on('request', (r) => requests.push(new URL(r.url()).pathname))
+    await page.goto(`${json.url}#/streams?prefix=cart-2`)
+    await expect.poll(() => page.getByTestId('stream-row').count()).toBe(10)
+    expect(requests.filter((p) => p === '/api/streams')).toHaveLength(1)
+    expect(requests.filter((p) => p === '/api/info')).toHaveLength(1)
+    // The inline boot script started it while the page's modules were still loading.
+    const [startedAt, appLoadedAt] = await page.evaluate(() => {
+      const entry = (path: string) =>
+        performance.getEntriesByType('resource').find((e) => new URL(e.name).pathname === path) as
+          | { startTime: number; responseEnd: number }
+          | undefined
+      return [entry('/api/streams')?.startTime, entry('/static/app.js')?.responseEnd]
+    })
+    expect(startedAt).toBeLessThan(appLoadedAt!)
+    await context.close()
+  })
+
+  test('with --archive: the archive on the overview, and old events read from it', async () => {
+    const local = archivedStore.wal.firstSeq
+    const page = await open(archived.url)
+    await expect.poll(() => page.getByTestId('ov-archive-oldest').textContent()).toBe('1')
+    expect(await page.getByTestId('ov-range').textContent()).toBe(`1 – ${archivedStore.position}`)
+    expect(await page.getByTestId('ov-archived').textContent()).toMatch(/^\d+ segment\(s\), [\d.]+ KiB$/)
+    expect(await page.getByTestId('ov-retention').textContent()).toBe(
+      `positions before ${local.toLocaleString('en-US')} removed locally, read from the archive`,
+    )
+    await page.goto(`${archived.origin}/#/stream?name=cart-3`)
+    await expect.poll(() => page.getByTestId('event-row').count()).toBe(50)
+    const first = page.getByTestId('event-row').first()
+    expect(JSON.parse((await first.getByTestId('event-json').textContent())!)).toEqual({
+      sku: 'sku-3',
+      qty: 1,
+    })
+    const position = Number((await first.locator('td').nth(1).textContent())!.replace(/,/g, ''))
+    expect(position).toBeLessThan(local)
+    expect((page as Page & { errors: string[] }).errors).toEqual([])
+    await page.context().close()
   })
 })

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { request } from 'node:http'
+import { directoryArchive, publishStats } from '@waltz/core'
 import { EventStore } from '@waltz/eventstore'
 import { jsonSerializer } from '@waltz/serializer-json'
 import { z } from 'zod'
@@ -18,10 +19,12 @@ export const serializer = jsonSerializer({ schemas })
 /**
  * Fills a store: carts `cart-01`..`cart-<carts>` (each opened, then `i % 4 + 1` items), `order-1`,
  * and a consumer `totals` that handled everything up to that point; `indexFlushEvents` 64, so index
- * tables and the newest records in memory are both exercised. The store stays open (a live writer).
+ * tables and the newest records in memory are both exercised. The store stays open (a live writer);
+ * with `statsEveryMs`, it publishes its stats file (`publishStats`) that often.
  */
-export async function fillStore(dir: string, carts = 30) {
+export async function fillStore(dir: string, carts = 30, statsEveryMs?: number) {
   const store = await EventStore.open({ dir, serializer, indexFlushEvents: 64 })
+  if (statsEveryMs !== undefined) publishStats(store.wal, { everyMs: statsEveryMs })
   for (let i = 1; i <= carts; i++) {
     const name = `cart-${String(i).padStart(2, '0')}`
     await store.appendToStream(name, [
@@ -36,6 +39,37 @@ export async function fillStore(dir: string, carts = 30) {
   for (let t = 0; t < 500 && consumer.lag > 0; t++) await new Promise((r) => setTimeout(r, 10))
   await consumer.stop()
   await store.appendToStream('order-1', [{ type: 'CartCheckedOut', data: { total: 42 } }])
+  return store
+}
+
+/** Segment size of {@link fillArchivedStore}: small, so that retention removes many. */
+const ARCHIVED_SEGMENT_SIZE = 8 * 1024
+
+/**
+ * A store whose writer copies sealed segments to `archiveDir` and keeps only the newest two locally:
+ * streams `cart-0`..`cart-9`, 60 events each (`ItemAdded`, `qty` = the event's revision), interleaved;
+ * returns once the oldest segments are archived and removed locally. The store stays open.
+ */
+export async function fillArchivedStore(dir: string, archiveDir: string, cacheDir: string) {
+  const store = await EventStore.open({
+    dir,
+    serializer,
+    indexFlushEvents: 64,
+    segmentSize: ARCHIVED_SEGMENT_SIZE,
+    archive: directoryArchive(archiveDir),
+    retention: { maxBytes: 2 * ARCHIVED_SEGMENT_SIZE },
+    archiveCache: { dir: cacheDir },
+  })
+  for (let round = 1; round <= 60; round++) {
+    for (let k = 0; k < 10; k++) {
+      await store.appendToStream(`cart-${k}`, [{ type: 'ItemAdded', data: { sku: `sku-${k}`, qty: round } }])
+    }
+  }
+  const deadline = Date.now() + 20_000
+  while (!(store.wal.firstSeq > 100 && store.metrics().wal.archive.pending === 0) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  if (store.wal.firstSeq <= 100) throw new Error('retention removed no segment in 20 s')
   return store
 }
 

@@ -1,5 +1,8 @@
+import { isEventStoreError } from '@waltz/eventstore'
 import { isUiError, startUi } from '@waltz/ui'
-import { type Command, DIR_OPERAND, stringValue } from '../lib/command.js'
+import { archiveFailure } from '../lib/archive-failure.js'
+import { ARCHIVE_OPTIONS, type OpenedArchive, openArchive } from '../lib/archive-location.js'
+import { type Command, DIR_OPERAND, stringValue, type Values } from '../lib/command.js'
 import { chooseDecoder, SERIALIZER_CHOICES } from '../lib/decode.js'
 import { CliError, EXIT, errnoCode, usageError } from '../lib/errors.js'
 import { openLog } from '../lib/logdir.js'
@@ -19,14 +22,17 @@ export const ui: Command = {
   summary:
     'serve a read-only web inspector of an event store on 127.0.0.1 (streams, events, live tail, consumers)',
   help: `Usage: waltz ui <dir> [--port N] [--serializer ${SERIALIZER_CHOICES.join('|')}] [--proto FILE]
-                [--structures FILE] [--host ADDR --allow-remote]
+                [--structures FILE] [--archive LOCATION [--endpoint URL] [--region REGION]
+                [--path-style]] [--host ADDR --allow-remote]
 
 Serves a web page to look at the event store in <dir>: an overview (segments, size, positions, the
-append rate of the last minutes, verify on demand), its streams (searchable by prefix, paginated) and
-their events, all events with a live tail of new ones, and the durable consumers' checkpoints and lag.
-Read-only: it opens a reader (no lock, nothing written), so it runs beside the service that owns the
-store. Prints the URL to open, with a random access token; requests without the token, or addressed
-to another host name than the bound address (DNS rebinding), are refused. Runs until interrupted.
+append rate of the last minutes and, when the writer publishes its stats file (publishStats), its
+fsync latency, archive and retention state, verify on demand), its streams (searchable by prefix,
+paginated, counted) and their events, all events with a live tail of new ones, and the durable
+consumers' checkpoints and lag. Read-only: it opens a reader (no lock, nothing written), so it runs
+beside the service that owns the store. Prints the URL to open, with a random access token; requests
+without the token, or addressed to another host name than the bound address (DNS rebinding), are
+refused. Runs until interrupted.
 
 Options:
   --port N                    the port (default 0: a free one)
@@ -35,12 +41,22 @@ Options:
                               decode is shown as hex with its stored size
   --proto FILE                a .proto file whose message types decode protobuf data
   --structures FILE           the shared structures file of a shared-structures msgpackr log
+  --archive LOCATION          the archive the store's writer copies segments to: a directory, or
+                              s3://BUCKET/PREFIX (as \`waltz archive\` takes it; credentials from the
+                              AWS SDK's default chain). The overview shows it, and events retention
+                              removed locally are read from it (fetched into a cache under the
+                              system temp directory, never into <dir>)
+  --endpoint URL              s3:// only: the endpoint of an S3-compatible store (MinIO, Ceph, ...)
+  --region REGION             s3:// only: the bucket's region (default $AWS_REGION,
+                              $AWS_DEFAULT_REGION, or us-east-1)
+  --path-style                s3:// only: path-style requests (MinIO and s3rver need it)
   --host ADDR                 listen on another address than 127.0.0.1 (needs --allow-remote)
   --allow-remote              allow a --host that other machines can reach (the token still guards)
   -h, --help                  this help
 
-Exit codes: 0 stopped by SIGINT/SIGTERM; 2 usage (a remote --host without --allow-remote);
-3 not a WAL directory; 5 I/O error (the port in use).`,
+Exit codes: 0 stopped by SIGINT/SIGTERM; 2 usage (a remote --host without --allow-remote, a bad
+--archive); 3 not a WAL directory, or the --archive directory is missing; 5 I/O error (the port in
+use, the archive cannot be listed).`,
   options: {
     port: { type: 'string' },
     host: { type: 'string' },
@@ -48,6 +64,7 @@ Exit codes: 0 stopped by SIGINT/SIGTERM; 2 usage (a remote --host without --allo
     serializer: RECORD_OPTIONS.serializer,
     proto: RECORD_OPTIONS.proto,
     structures: RECORD_OPTIONS.structures,
+    ...ARCHIVE_OPTIONS,
   },
   operand: DIR_OPERAND,
 
@@ -62,6 +79,8 @@ Exit codes: 0 stopped by SIGINT/SIGTERM; 2 usage (a remote --host without --allo
     await probe.close()
     const decoder = chooseDecoder(decode, logName, (message) => err.line(message))
     await err.flush()
+    const archived: OpenedArchive | undefined =
+      values.archive === undefined ? noArchive(values) : await openArchive(values, 'ui')
     let server: Awaited<ReturnType<typeof startUi>>
     try {
       server = await startUi({
@@ -69,6 +88,7 @@ Exit codes: 0 stopped by SIGINT/SIGTERM; 2 usage (a remote --host without --allo
         port,
         host,
         allowRemote: values['allow-remote'] === true,
+        ...(archived ? { archive: archived.archive } : {}),
         ...(decoder
           ? {
               decode: (bytes: Uint8Array, type: string) => {
@@ -80,6 +100,11 @@ Exit codes: 0 stopped by SIGINT/SIGTERM; 2 usage (a remote --host without --allo
           : { decoderName: 'hex' }),
       })
     } catch (e) {
+      archived?.close()
+      // The archive's listing (where the log starts) failed: say so as `waltz archive` does.
+      if (isEventStoreError(e, 'EVENTSTORE_IO') && archived && e.message.includes('listing the archive')) {
+        throw archiveFailure((e as Error).cause ?? e, archived.archive.name, 'listing the archive')
+      }
       if (isUiError(e, 'UI_REMOTE_NOT_ALLOWED'))
         throw usageError(e.message.replace('allowRemote (--allow-remote)', '--allow-remote'), 'ui')
       if (isUiError(e, 'UI_LISTEN_FAILED')) throw CliError.IO(e.message, errnoCode(e))
@@ -96,6 +121,14 @@ Exit codes: 0 stopped by SIGINT/SIGTERM; 2 usage (a remote --host without --allo
       io.signal.addEventListener('abort', () => resolve(), { once: true })
     })
     await server.close()
+    archived?.close()
     return EXIT.ok
   },
+}
+
+/** Without `--archive`, the S3 options have nothing to apply to. */
+function noArchive(values: Values): undefined {
+  const given = (['endpoint', 'region', 'path-style'] as const).find((o) => values[o] !== undefined)
+  if (given !== undefined) throw usageError(`--${given} applies to an s3:// --archive only`, 'ui')
+  return undefined
 }
