@@ -163,3 +163,21 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 function defaultKeyFor(record: KeyedRecord): string {
   return record.key ?? ''
 }
+
+/**
+ * The key id a sealed data field names (a raw record of an encrypted log, `encrypted: true`): the
+ * data key its data was sealed with, which a copy of the log needs before it stores the record.
+ *
+ * @param data - the record's stored data
+ * @returns the key id, or undefined for bytes that are not a sealed field (version, lengths, UTF-8)
+ */
+export function sealedKeyId(data: Uint8Array): string | undefined {
+  if (data.length < 3 + NONCE + TAG || data[0] !== VERSION) return undefined
+  const idLength = data[1]! | (data[2]! << 8)
+  if (3 + idLength + NONCE + TAG > data.length) return undefined
+  try {
+    return UTF8.decode(data.subarray(3, 3 + idLength))
+  } catch {
+    return undefined
+  }
+}
