@@ -12,9 +12,10 @@ import { createDecipheriv, randomBytes } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { type JetStreamManager, jetstream } from '@nats-io/jetstream'
-import type { NatsConnection } from '@nats-io/transport-node'
+import { headers, type NatsConnection } from '@nats-io/transport-node'
 import {
   decodeKeyStoreEntry,
+  encodeKeyStoreEntry,
   type Keyring,
   type KeyStoreEntry,
   localKeyring,
@@ -35,7 +36,7 @@ import {
   replicateToJetStream,
   restoreFromJetStream,
 } from '../src/index.js'
-import { KeySubjects } from '../src/key-messages.js'
+import { KEY_HEADER, KEY_MESSAGE_FORMAT, KeySubjects } from '../src/key-messages.js'
 import { recordHeaders } from '../src/stream.js'
 import { followStream } from './helpers.js'
 import { eventually, jetStreamSuite, NO_NATS_SERVER, startServer } from './nats.js'
@@ -135,6 +136,14 @@ function expectCiphertextOnly(
     expect(bytes.includes(Buffer.from(PII)), `${m.subject}: a plaintext field`).toBe(false)
     for (const key of keys) expect(bytes.includes(key), `${m.subject}: a plaintext data key`).toBe(false)
   }
+}
+
+/** The headers of a key message (a test publishing one by hand). */
+function keyHeaders() {
+  const h = headers()
+  h.set(KEY_HEADER.format, KEY_MESSAGE_FORMAT)
+  h.set(KEY_HEADER.walId, 'by-hand')
+  return h
 }
 
 function sealedKey(entries: readonly KeyStoreEntry[], keyId: string): Buffer {
@@ -325,6 +334,30 @@ describe.skipIf(NO_NATS_SERVER)('replicating an encrypted log', () => {
     await replicator.stop()
     await wal.close()
   }, 120_000)
+
+  it('a replicator that stopped between a tombstone and its erasure erases the key at its next start', async () => {
+    const { stream, subject } = await newStream()
+    const wal = await openSource(tempDir())
+    await appendPii(wal, 0, 30)
+    const before = (await wal.keyStore())!.entries
+    await wal.shred('customer-2')
+    // What the stream holds after such a stop: the key's message, then its tombstone.
+    const subjects = new KeySubjects(subject)
+    const js = jetstream(nc)
+    for (const e of [...before, { kind: 'shredded' as const, keyId: 'customer-2' }]) {
+      await js.publish(subjects.of(e), encodeKeyStoreEntry(e), { headers: keyHeaders() })
+    }
+    const sealed = sealedKey(before, 'customer-2')
+    expect((await streamMessages(nc, stream)).some((m) => m.data.includes(sealed))).toBe(true)
+    const replicator = replicate({ wal, nc, stream, subject })
+    await replicator.waitFor(30)
+    await replicator.syncKeys()
+    const messages = await streamMessages(nc, stream)
+    expect(messages.some((m) => m.data.includes(sealed))).toBe(false)
+    expect(messages.filter((m) => m.subject !== subject)).toHaveLength(before.length)
+    await replicator.stop()
+    await wal.close()
+  })
 
   it('a master-key rotation reaches the stream and the replicas', async () => {
     const { stream, subject } = await newStream()
