@@ -359,6 +359,31 @@ describe.skipIf(NO_NATS_SERVER)('replicating an encrypted log', () => {
     await wal.close()
   })
 
+  it('replicating from a reader of the log (another process writes it, no keyring here): keys and shreds from its keys.wzk', async () => {
+    const { stream, subject } = await newStream()
+    const dir = tempDir()
+    const wal = await openSource(dir)
+    await appendPii(wal, 0, 50)
+    const reader = await Wal.openReader({ dir })
+    const replicator = replicate({ wal: reader, nc, stream, subject })
+    await replicator.waitFor(50)
+    await appendPii(wal, 50, 50, 3, 'more')
+    await replicator.waitFor(100)
+    const sealed = sealedKey((await wal.keyStore())!.entries, 'customer-1')
+    await wal.shred('customer-1')
+    await replicator.syncKeys()
+    expect((await streamMessages(nc, stream)).some((m) => m.data.includes(sealed))).toBe(false)
+    const restored = tempDir()
+    await restoreFromJetStream({ nc, stream, subject, dir: restored })
+    const source: [string, string][] = []
+    for await (const r of wal.records()) source.push(describe_(r))
+    expect(source.filter(([, d]) => d === 'shredded')).toHaveLength(7)
+    expect(await readWith(restored)).toEqual(source)
+    await replicator.stop()
+    await reader.close()
+    await wal.close()
+  })
+
   it('a master-key rotation reaches the stream and the replicas', async () => {
     const { stream, subject } = await newStream()
     const sourceDir = tempDir()
