@@ -90,9 +90,9 @@ export class KeyStore {
   private kek: Buffer | undefined
   /** The header; undefined only in a sealed store nothing was imported into yet (no file). */
   private header: Header | undefined
-  private readonly wrapped = new Map<string, Buffer>()
+  private wrapped = new Map<string, Buffer>()
   private readonly unwrapped = new Map<string, Buffer>()
-  private readonly shreddedIds = new Set<string>()
+  private shreddedIds = new Set<string>()
   /** Where the next entry is appended. */
   private end: number
   /** Key ids asked for and not yet durable, and the promise of their append. */
@@ -105,9 +105,15 @@ export class KeyStore {
   private writes: Promise<unknown> = Promise.resolve()
   private fd: Fd = -1
   /** A reader's: the file's identity, size and time when last read. */
-  private version = ''
+  private fileVersion = ''
   /** Counts the durable changes of this store (appends, rewrites, imports) since open. */
   private changes = 0
+  /** Names this object in versions (another object's, or another process's, version never matches). */
+  private readonly instance = randomBytes(6).toString('hex')
+  /** Counts the rewrites since open: each starts a new {@link log}. */
+  private epoch = 0
+  /** The entries appended since the last rewrite (or open), in order: what {@link changesSince} hands over. */
+  private log: Entry[] = []
 
   private constructor(
     options: KeyStoreOptions,
@@ -219,14 +225,14 @@ export class KeyStore {
     } catch {
       return
     }
-    if (version === this.version) return
+    if (version === this.fileVersion) return
     let bytes: Buffer
     try {
       bytes = await this.options.files.readFile(this.path)
     } catch {
       return
     }
-    this.version = version
+    this.fileVersion = version
     const { entries } = parseEntries(bytes, this.path)
     const header = entries[0]
     if (header?.kind !== 'header')
@@ -334,10 +340,7 @@ export class KeyStore {
         next.wrapped.delete(keyId)
         next.shredded.add(keyId)
         await this.rewrite(next)
-        this.wrapped.delete(keyId)
         this.unwrapped.delete(keyId)
-        this.shreddedIds.add(keyId)
-        this.changes++
       })
     } finally {
       this.shredding.delete(keyId)
@@ -365,8 +368,6 @@ export class KeyStore {
       const next = this.current()
       next.header = { kind: 'header', masterKeyId: keyring.currentKeyId, wrappedKek }
       await this.rewrite(next)
-      this.header = next.header
-      this.changes++
     })
   }
 
@@ -390,41 +391,55 @@ export class KeyStore {
     }
     const list = [...entries]
     return this.serial(async () => {
-      const next = this.current()
+      // Planned against the store as it is (not copied: imports of new keys are the common case and
+      // the store may hold many), applied once durable.
+      let header = this.header
+      let rewrite = header === undefined
+      const added = new Map<string, Buffer>()
+      const shredded = new Set<string>()
       const appended: Entry[] = []
-      let rewrite = this.header === undefined
       for (const e of list) {
         checkEntry(e)
         if (e.kind === 'header') {
-          if (!sameHeader(e, next.header)) rewrite = true
-          next.header = e
+          if (!sameHeader(e, header)) rewrite = true
+          header = e
         } else if (e.kind === 'key') {
-          if (next.shredded.has(e.keyId)) continue
-          const known = next.wrapped.get(e.keyId)
+          if (this.shreddedIds.has(e.keyId) || shredded.has(e.keyId)) continue
+          const known = added.get(e.keyId) ?? this.wrapped.get(e.keyId)
           if (known !== undefined) {
             if (known.equals(e.wrapped)) continue
             throw WalError.INVALID_ARGUMENT(`two keys for the id '${e.keyId}': another log's key store?`)
           }
-          next.wrapped.set(e.keyId, e.wrapped)
+          added.set(e.keyId, e.wrapped)
           appended.push(e)
-        } else if (!next.shredded.has(e.keyId)) {
-          if (next.wrapped.delete(e.keyId)) rewrite = true
-          next.shredded.add(e.keyId)
+        } else if (!this.shreddedIds.has(e.keyId) && !shredded.has(e.keyId)) {
+          // The key's bytes must leave the file: held here, or about to be appended by this import.
+          if (this.wrapped.has(e.keyId) || added.delete(e.keyId)) rewrite = true
+          shredded.add(e.keyId)
           appended.push(e)
         }
       }
-      if (next.header === undefined) {
+      if (header === undefined) {
         throw WalError.INVALID_ARGUMENT("the first keys imported must include the key store's header")
       }
-      if (rewrite) await this.rewrite(next)
-      else if (appended.length > 0) await this.append(Buffer.concat(appended.map(encodeEntry)))
-      else return false
-      this.header = next.header
-      this.wrapped.clear()
-      for (const [id, w] of next.wrapped) this.wrapped.set(id, w)
-      for (const id of next.shredded) this.shreddedIds.add(id)
+      if (!rewrite && appended.length === 0) return false
+      if (rewrite) {
+        const next = this.current()
+        next.header = header
+        for (const [id, w] of added) next.wrapped.set(id, w)
+        for (const id of shredded) {
+          next.wrapped.delete(id)
+          next.shredded.add(id)
+        }
+        await this.rewrite(next)
+        return true
+      }
+      await this.append(Buffer.concat(appended.map(encodeEntry)))
+      for (const [id, w] of added) this.wrapped.set(id, w)
+      for (const id of shredded) this.shreddedIds.add(id)
+      this.log.push(...appended)
       this.changes++
-      return rewrite
+      return false
     })
   }
 
@@ -439,6 +454,28 @@ export class KeyStore {
    */
   get generation(): number {
     return this.changes
+  }
+
+  /**
+   * Names the store's durable state: equal versions of this object mean equal stores, and a later
+   * version of the same epoch (no rewrite between) only added entries (see {@link changesSince}).
+   */
+  get version(): string {
+    return `${this.instance}.${this.epoch}.${this.log.length}`
+  }
+
+  /**
+   * The entries added since `version` (an earlier {@link version} of this object), when the store
+   * was only appended to since; undefined when it was rewritten (a shred, a rotation) or `version` is
+   * not this object's: then only the whole store says what it holds.
+   */
+  changesSince(version: string): Entry[] | undefined {
+    const [instance, epoch, count] = version.split('.')
+    const n = Number(count)
+    if (instance !== this.instance || Number(epoch) !== this.epoch || !(n >= 0 && n <= this.log.length)) {
+      return undefined
+    }
+    return this.log.slice(n)
   }
 
   /**
@@ -493,6 +530,7 @@ export class KeyStore {
         this.wrapped.set(keyId, wrapped)
         this.unwrapped.set(keyId, key)
         this.creating.delete(keyId)
+        this.log.push({ kind: 'key', keyId, wrapped })
       }
       this.changes++
     })
@@ -529,7 +567,11 @@ export class KeyStore {
     return { header: this.header, wrapped: new Map(this.wrapped), shredded: new Set(this.shreddedIds) }
   }
 
-  /** Writes `state` as the whole store: a temp file renamed into place (see the module comment). */
+  /**
+   * Writes `state` as the whole store (a temp file renamed into place, see the module comment), then
+   * makes it the store's state, in one step with a new {@link version}: a version never names a
+   * state the store does not hold.
+   */
   private async rewrite(state: KeyStoreState): Promise<void> {
     const { files, dir, fileMode } = this.options
     const bytes = Buffer.concat(entriesOf(state).map(encodeEntry))
@@ -554,6 +596,12 @@ export class KeyStore {
       await files.unlink(temp).catch(() => {})
       throw WalError.IO(`rewriting ${this.path} failed`, { cause: err, file: this.path })
     }
+    this.header = state.header
+    this.wrapped = state.wrapped
+    this.shreddedIds = state.shredded
+    this.epoch++
+    this.log = []
+    this.changes++
   }
 }
 

@@ -56,8 +56,16 @@ export type KeyStoreEntry =
 export interface SealedKeyStore {
   /** Differs whenever the store changed since (opaque: compare two values for equality only). */
   readonly version: string
-  /** The header first, then every data key, then every shredded id (a shredded id has no key entry). */
+  /**
+   * The header first, then every data key, then every shredded id (a shredded id has no key entry);
+   * or, when {@link incremental}, only the entries added since the version asked about.
+   */
   readonly entries: readonly KeyStoreEntry[]
+  /**
+   * True when `entries` are only those added since the `since` version given to `keyStore` (the
+   * store was appended to, not rewritten, in between: no shred, no rotation).
+   */
+  readonly incremental: boolean
 }
 
 /**
@@ -142,7 +150,7 @@ export async function readKeyStoreWith(files: Files, dir: string): Promise<Seale
     throw WalError.IO(`cannot read ${path}`, { cause: err, file: path })
   }
   if (bytes.length === 0) return undefined
-  return { version, entries: fold(parseEntries(bytes, path).entries, path) }
+  return { version, entries: fold(parseEntries(bytes, path).entries, path), incremental: false }
 }
 
 /**

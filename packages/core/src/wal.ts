@@ -485,12 +485,16 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
    * no key. A reader reads the file as it is now (a key being appended is left out); a writer hands
    * over its durable state.
    *
+   * @param since - the `version` of an earlier call on this object: a writer then hands over only
+   *   the entries added since (`incremental: true`) when the store was only appended to in between,
+   *   so that following a store of many keys costs what changed. A reader always reads the whole store.
    * @returns the store, or undefined for a log that is not encrypted (or a sealed copy nothing was
    *   imported into yet)
    * @throws WalError `WAL_CORRUPT`, `WAL_IO`, `WAL_CLOSED`
    */
-  async keyStore(): Promise<SealedKeyStore | undefined> {
+  async keyStore(since?: string): Promise<SealedKeyStore | undefined> {
     this.requireOpen()
+    void since
     return readKeyStoreWith(this.files, this.dir)
   }
 
@@ -919,15 +923,20 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
    * The sealed key store {@link WalReader.keyStore} describes, from this writer's memory (its durable
    * state; `version` changes with every key created, shredded, rotated or imported).
    *
+   * @param since - the `version` of an earlier call: only the entries added since are handed over
+   *   (`incremental: true`) when the store was only appended to in between
    * @returns the store, or undefined for a log that is not encrypted (or a sealed copy nothing was
    *   imported into yet)
    * @throws WalError `WAL_CLOSED`
    */
-  override async keyStore(): Promise<SealedKeyStore | undefined> {
+  override async keyStore(since?: string): Promise<SealedKeyStore | undefined> {
     this.requireOpen()
     const keys = this.shared.keys
-    const entries = keys?.sealedEntries()
-    return entries && { version: `w${keys!.generation}`, entries }
+    if (keys === undefined || keys.masterKey === undefined) return undefined
+    const version = keys.version
+    const added = since === undefined ? undefined : keys.changesSince(since)
+    if (added !== undefined) return { version, entries: added, incremental: true }
+    return { version, entries: keys.sealedEntries()!, incremental: false }
   }
 
   /**
@@ -939,7 +948,7 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
   override async keyStoreVersion(): Promise<string | undefined> {
     this.requireOpen()
     const keys = this.shared.keys
-    return keys?.masterKey === undefined ? undefined : `w${keys.generation}`
+    return keys?.masterKey === undefined ? undefined : keys.version
   }
 
   /** Seq of the newest record: the last one assigned (it may not be durable yet, see `sync`). */

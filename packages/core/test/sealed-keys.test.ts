@@ -46,6 +46,21 @@ async function source(dir = tempDir(), keys = [m1]) {
   return wal
 }
 
+/** The state entries leave, applied in order: header, keys and shredded ids. */
+function fold(entries: readonly KeyStoreEntry[]) {
+  let header: string | undefined
+  const keys = new Map<string, string>()
+  const shredded = new Set<string>()
+  for (const e of entries) {
+    if (e.kind === 'header') header = `${e.masterKeyId}:${Buffer.from(e.wrappedKek).toString('hex')}`
+    else if (e.kind === 'shredded') {
+      keys.delete(e.keyId)
+      shredded.add(e.keyId)
+    } else if (!shredded.has(e.keyId)) keys.set(e.keyId, Buffer.from(e.wrapped).toString('hex'))
+  }
+  return { header, keys, shredded }
+}
+
 function sealedKey(entries: readonly KeyStoreEntry[], keyId: string): Buffer {
   const e = entries.find((x) => x.kind === 'key' && x.keyId === keyId)
   if (e?.kind !== 'key') throw new Error(`no key ${keyId}`)
@@ -199,6 +214,49 @@ describe('sealed copies of an encrypted log', () => {
     expect(await reader.keyStoreVersion()).not.toBe(second.version)
     expect((await reader.keyStore())!.entries).toEqual((await src.keyStore())!.entries)
     await reader.close()
+    await src.close()
+  })
+
+  it("a writer's keyStore(since) hands over what was added since, and never a version ahead of its state", async () => {
+    const src = await source()
+    const first = (await src.keyStore())!
+    expect(first.incremental).toBe(false)
+    await src.append({ type: 'said', key: 'new-1', data: Buffer.from('x') })
+    await src.appendBatch([
+      { type: 'said', key: 'new-2', data: Buffer.from('x') },
+      { type: 'said', key: 'new-3', data: Buffer.from('x') },
+    ])
+    const added = (await src.keyStore(first.version))!
+    expect(added.incremental).toBe(true)
+    expect(added.entries.map((e) => e.kind === 'key' && e.keyId)).toEqual(['new-1', 'new-2', 'new-3'])
+    expect((await src.keyStore(added.version))!.entries).toEqual([])
+    // Read while shreds and appends run: each version, followed up later, gives the final store.
+    const seen: { version: string; entries: readonly KeyStoreEntry[] }[] = []
+    let done = false
+    const work = (async () => {
+      for (let i = 0; i < 5; i++) {
+        await src.append({ type: 'said', key: `later-${i}`, data: Buffer.from('x') })
+        await src.shred(`later-${i}`)
+      }
+      // Only appends after the last rewrite: a version read during it must not pass for this state.
+      await src.append({ type: 'said', key: 'tail', data: Buffer.from('x') })
+      done = true
+    })()
+    while (!done) {
+      seen.push((await src.keyStore())!)
+      await new Promise((r) => setImmediate(r))
+    }
+    await work
+    const final = fold((await src.keyStore())!.entries)
+    expect(seen.length).toBeGreaterThan(3)
+    for (const { version, entries } of seen) {
+      const later = (await src.keyStore(version))!
+      expect(fold(later.incremental ? [...entries, ...later.entries] : later.entries), version).toEqual(final)
+    }
+    // Another object's version is never taken for this one's.
+    const other = await source()
+    expect((await other.keyStore((await src.keyStore())!.version))!.incremental).toBe(false)
+    await other.close()
     await src.close()
   })
 

@@ -144,7 +144,9 @@ export class KeySync {
   }
 
   private async run(publisher: Publisher): Promise<Sent> {
-    const store = await this.wal.keyStore()
+    // Only what was added since, when the source can tell (a writer in this process): a log that
+    // makes a key per stream makes them all the time.
+    const store = await this.wal.keyStore(this.version)
     if (store === undefined) {
       if (this.header !== undefined) {
         throw this.diverged('the stream holds the keys of an encrypted log, the source is not encrypted')
