@@ -154,6 +154,7 @@ export async function fileDigest(path: string): Promise<{ size: number; sha256: 
  */
 export function directoryArchive(dir: string): Archive {
   let made: Promise<unknown> | undefined
+  let keysCleaned = false
   return {
     name: dir,
     async put(segment, path, signal) {
@@ -176,8 +177,12 @@ export function directoryArchive(dir: string): Archive {
         throw err
       }
       await nodeFiles.syncDir(dir)
-      // A copy of the key store left by a put that died may hold a key shredded since.
-      if (segment.name === KEY_STORE_FILE) await removeLeftovers(dir, `${KEY_STORE_FILE}.tmp-`)
+      // A copy of the key store left by a put that died (another process: this one's failures remove
+      // theirs) may hold a key shredded since.
+      if (segment.name === KEY_STORE_FILE && !keysCleaned) {
+        await removeLeftovers(dir, `${KEY_STORE_FILE}.tmp-`)
+        keysCleaned = true
+      }
     },
     async stat(name) {
       try {

@@ -816,9 +816,12 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
       const names = await o.files.readdir(o.dir)
       if (o.encryption === undefined && names.includes(KEY_STORE_FILE)) {
         // Appending plaintext to an encrypted log (a deploy that lost its key setting) is refused.
-        throw WalError.KEYRING(`${o.dir} holds an encrypted log: open it with its encryption keyring`, {
-          file: o.dir,
-        })
+        throw WalError.KEYRING(
+          `${o.dir} holds an encrypted log: open it with its encryption keyring (or encryption: 'sealed', a copy)`,
+          {
+            file: o.dir,
+          },
+        )
       }
       // A snapshot an archive upload left behind when the process died: it may hold a key shredded since.
       if (names.includes(KEY_UPLOAD_FILE)) await o.files.unlink(join(o.dir, KEY_UPLOAD_FILE)).catch(() => {})
