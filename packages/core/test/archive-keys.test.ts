@@ -148,22 +148,25 @@ describe('an encrypted log in the archive', () => {
   it('a shred the archive missed (down, then a restart) is uploaded at the next open; leftovers go', async () => {
     const dir = tempDir()
     const archiveDir = tempDir()
-    const inner = directoryArchive(archiveDir)
     let down = false
-    const flaky: Archive = {
-      name: 'flaky',
-      put: async (s, p, signal) => {
-        if (down) throw new Error('ECONNREFUSED')
-        return inner.put(s, p, signal)
-      },
-      stat: async (n, signal) => {
-        if (down) throw new Error('ECONNREFUSED')
-        return inner.stat(n, signal)
-      },
-      list: (signal) => inner.list(signal),
-      get: (n, signal) => inner.get(n, signal),
+    // One per process, as a restart makes a new one.
+    const flaky = (): Archive => {
+      const inner = directoryArchive(archiveDir)
+      return {
+        name: 'flaky',
+        put: async (s, p, signal) => {
+          if (down) throw new Error('ECONNREFUSED')
+          return inner.put(s, p, signal)
+        },
+        stat: async (n, signal) => {
+          if (down) throw new Error('ECONNREFUSED')
+          return inner.stat(n, signal)
+        },
+        list: (signal) => inner.list(signal),
+        get: (n, signal) => inner.get(n, signal),
+      }
     }
-    let wal = await open(dir, flaky)
+    let wal = await open(dir, flaky())
     await fill(wal, 1, 100)
     await archived(wal)
     const sealed = sealedKey((await wal.keyStore())!.entries, 'subject-4')
@@ -180,7 +183,7 @@ describe('an encrypted log in the archive', () => {
       readFileSync(join(archiveDir, KEY_STORE_FILE)),
     )
     down = false
-    wal = await open(dir, flaky)
+    wal = await open(dir, flaky())
     expect(existsSync(join(dir, `${KEY_STORE_FILE}.upload`))).toBe(false)
     await archived(wal)
     expect(readFileSync(join(archiveDir, KEY_STORE_FILE)).includes(sealed)).toBe(false)
