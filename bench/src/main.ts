@@ -1,14 +1,14 @@
 /**
  * waltz against better-sqlite3, classic-level (LevelDB) and plain node:fs, same run, same machine, same
  * workload; and `@waltz/eventstore` against core and SQLite. Every measurement runs in a fresh child process
- * (`worker.ts`), which also gives each its own peak RSS. Run from the repository root: `pnpm bench` (about 6
+ * (`worker.ts`), which also gives each its own peak RSS. Run from the repository root: `pnpm bench` (about 9
  * minutes) or `pnpm bench --quick` (CI smoke test, under a minute; writes `bench/RESULTS.quick.md` and
  * `bench/results.quick.svg`).
  *
  * Options: `--quick`, `--runs N` (default 3, quick 1), `--dir PATH` (parent of the temp dir; default the OS
- * temp dir), `--only buffered,durable,replay,recovery,seek,eventstore,emmett,archive`, `--node PATH` (run every
- * task on that Node binary as well, e.g. `$(node scripts/node24.mjs)`, and add a section comparing the two
- * Nodes to the report).
+ * temp dir), `--only buffered,durable,replay,recovery,seek,eventstore,emmett,archive,encryption,compression`,
+ * `--node PATH` (run every task on that Node binary as well, e.g. `$(node scripts/node24.mjs)`, and add a
+ * section comparing the two Nodes to the report).
  */
 import { execFileSync, fork } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs'
@@ -43,6 +43,8 @@ const MiB = 1 << 20
 const config: BenchConfig & {
   seek: NonNullable<BenchConfig['seek']>
   archive: NonNullable<BenchConfig['archive']>
+  compression: NonNullable<BenchConfig['compression']>
+  encryption: NonNullable<BenchConfig['encryption']>
 } = quick
   ? {
       quick,
@@ -63,6 +65,8 @@ const config: BenchConfig & {
       },
       emmett: { streams: 20, perStream: 10, warmup: 40, concurrency: 16 },
       archive: { segments: 4, segmentMiB: 8, passes: 3 },
+      compression: { records: 20_000, groups: [1, 20], replays: 3 },
+      encryption: { sizes: [100], appendRecords: 20_000, replayRecords: 50_000 },
     }
   : {
       quick,
@@ -83,6 +87,8 @@ const config: BenchConfig & {
       },
       emmett: { streams: 100, perStream: 20, warmup: 200, concurrency: 16 },
       archive: { segments: 16, segmentMiB: 8, passes: 3 },
+      compression: { records: 200_000, groups: [1, 20], replays: 3 },
+      encryption: { sizes: [100, 1024], appendRecords: 200_000, replayRecords: 500_000 },
     }
 const here = dirname(fileURLToPath(import.meta.url))
 const benchDir = dirname(here)
@@ -144,7 +150,20 @@ if (values.render !== undefined) {
   process.exit(0)
 }
 
-const WORKLOADS = ['buffered', 'durable', 'replay', 'recovery', 'seek', 'eventstore', 'emmett', 'archive']
+const WORKLOADS = [
+  'buffered',
+  'durable',
+  'replay',
+  'recovery',
+  'seek',
+  'eventstore',
+  'emmett',
+  'archive',
+  'encryption',
+  'compression',
+]
+/** The settings of the compression workload (zstd is skipped by the task on a Node without it). */
+const CODECS = ['none', 'deflate', 'brotli', 'zstd']
 const only = new Set((values.only ?? WORKLOADS.join(',')).split(','))
 for (const w of only) if (!WORKLOADS.includes(w)) throw new Error(`--only: unknown workload ${w}`)
 
@@ -275,6 +294,7 @@ const ES_READ = ['store', 'sqlite']
 const ES_OPEN = ['store', 'wal']
 const EMMETT = ['waltz', 'sqlite', 'waltz-concurrent']
 const ARCHIVE = ['directory', 's3']
+const ENCRYPTION = ['plain', 'encrypted']
 
 try {
   const free = statfsSync(root)
@@ -286,7 +306,12 @@ try {
     (only.has('seek') ? 2 * config.seek.segmentMiB * MiB : 0) +
     (only.has('replay') ? config.replay.records * 1000 : 0) +
     (only.has('eventstore') ? es.streams * es.perStream * 1000 : 0) +
+    (only.has('encryption')
+      ? config.encryption.sizes.reduce((n, size) => n + config.encryption.replayRecords * 2 * (size + 100), 0)
+      : 0) +
     // The log, and a pass's copies in the archive and fetched back (s3rver keeps every pass's).
+    // Two logs of JSON events at most (the warm-up one is deleted first), uncompressed in the worst case.
+    (only.has('compression') ? config.compression.records * 2 * 400 : 0) +
     (only.has('archive')
       ? (3 + config.archive.passes) * config.archive.segments * config.archive.segmentMiB * MiB
       : 0)
@@ -344,6 +369,17 @@ try {
     const { segments, segmentMiB } = config.archive
     log(`archive: writing a log of ${segments} sealed ${segmentMiB} MiB segments`)
     record('archive|prepare', 0, await runTask('archive-prepare', { segments, segmentMiB }, archiveDir))
+  }
+
+  let encryptionDir: string | undefined
+  if (only.has('encryption')) {
+    encryptionDir = join(root, 'encryption')
+    const { replayRecords, sizes } = config.encryption
+    for (const size of sizes) {
+      log(`encryption: writing ${replayRecords} records of ${size} bytes to a plain and an encrypted log`)
+      const params = { n: replayRecords, size }
+      record(`encryption|prepare|${size}`, 0, await runTask('encryption-prepare', params, encryptionDir))
+    }
   }
 
   let esDir: string | undefined
@@ -431,6 +467,31 @@ try {
         record(`archive|${system}`, run, await runTask('archive-throughput', params, archiveDir))
       }
       log('  archive done')
+    }
+    if (encryptionDir) {
+      const { appendRecords, replayRecords, sizes } = config.encryption
+      for (const size of sizes) {
+        for (const system of rotate(ENCRYPTION, run)) {
+          const params = { system, n: appendRecords, size }
+          record(`encryption|append|${size}|${system}`, run, await runTask('encryption-append', params))
+        }
+        for (const system of rotate(ENCRYPTION, run)) {
+          const params = { system, n: replayRecords, size }
+          const result = await runTask('encryption-replay', params, encryptionDir)
+          record(`encryption|replay|${size}|${system}`, run, result)
+        }
+      }
+      log('  encryption done')
+    }
+    if (only.has('compression')) {
+      const { records, groups, replays } = config.compression
+      for (const group of groups) {
+        for (const codec of rotate(CODECS, run)) {
+          const params = { codec, records, group, replays }
+          record(`compression|${group}|${codec}`, run, await runTask('compression-run', params))
+        }
+      }
+      log('  compression done')
     }
     if (only.has('emmett')) {
       for (const system of rotate(EMMETT, run)) {

@@ -6,6 +6,7 @@ import { cpus, release, totalmem, type } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { fmt, fmtRatio, median, type TaskResult } from './common.js'
+import { type EncryptionConfig, renderEncryption } from './encryption.js'
 
 export interface BenchConfig {
   quick: boolean
@@ -44,6 +45,17 @@ export interface BenchConfig {
     /** Timed passes per run (after a warm-up pass of two segments); the median is reported. */
     passes: number
   }
+  /** Workload 10, compression (absent from results written before it existed). */
+  compression?: {
+    /** JSON order events appended per log. */
+    records: number
+    /** Atomic group sizes measured (1: single appends). */
+    groups: number[]
+    /** Timed replays per log; the median is reported. */
+    replays: number
+  }
+  /** Workload 9, encryption at rest on and off (absent from results written before it existed). */
+  encryption?: EncryptionConfig
   /** Workload 7, the emmett adapter (absent from results written before it existed). */
   emmett?: {
     /** Commands go round-robin over `streams` streams until each holds `perStream` events. */
@@ -559,6 +571,11 @@ export async function renderMarkdown(
   if (config.eventstore && m.has('eventstore|append|store')) renderEventStore(config, m, p)
   if (config.emmett && m.has('emmett|commands|waltz')) renderEmmett(config.emmett, m, p)
   if (config.archive && m.has('archive|directory')) renderArchive(config.archive, m, p)
+  if (config.encryption && m.has(`encryption|append|${config.encryption.sizes[0]}|plain`))
+    renderEncryption(config.encryption, m, p)
+  if (config.compression && m.has(`compression|${config.compression.groups[0]}|none`)) {
+    renderCompression(config.compression, m, p)
+  }
   return out.join('\n')
 }
 
@@ -598,6 +615,51 @@ function renderSeek(cfg: NonNullable<BenchConfig['seek']>, m: Measured, p: (s?: 
     p(
       `| ${name} | ${fmt(med(m, k, 'coldMs'), 3)} | ${fmt(med(m, k, 'firstRecordMs'), 3)} | ${fmt(med(m, k, 'maxMs'), 3)} | ${verdict} |`,
     )
+  }
+  p()
+}
+
+/** Section 10: bytes on disk and throughput per compression codec. */
+function renderCompression(
+  cfg: NonNullable<BenchConfig['compression']>,
+  m: Measured,
+  p: (s?: string) => void,
+): void {
+  p('## 10. Compression')
+  p()
+  p(
+    `${fmt(cfg.records)} JSON order events (ids, account, symbol, side, price, quantity, time in force, ISO time; about`,
+  )
+  p(
+    `${fmt(med(m, `compression|${cfg.groups[0]}|none`, 'dataBytes') / cfg.records)} bytes of data each, keyed by order book) appended to a fresh \`Wal\` in \`'background'\` mode with each`,
+  )
+  p(
+    '`compression` setting, in atomic groups (`appendBatch`; a group of 1 is `append`): a group is one compressed block.',
+  )
+  p(
+    `Append throughput to \`flush()\`, then the median of ${cfg.replays} replays (\`records()\` of a \`WalReader\`, warm page cache), after an`,
+  )
+  p(
+    'untimed warm-up log. Ratios are against `none` with the same group size, within each run, then the median over runs.',
+  )
+  p()
+  p(
+    '| group | compression | bytes on disk per event | size vs none | append records/s | vs none | replay records/s | vs none |',
+  )
+  p('|--:|---|--:|--:|--:|--:|--:|--:|')
+  for (const group of cfg.groups) {
+    const none = `compression|${group}|none`
+    for (const codec of ['none', 'deflate', 'brotli', 'zstd']) {
+      const k = `compression|${group}|${codec}`
+      if (!(m.get(k) ?? []).some((r) => r?.metrics.available === 1)) {
+        p(`| ${group} | ${codec} | — (not in this Node) | | | | | |`)
+        continue
+      }
+      const perEvent = med(m, k, 'bytes') / med(m, k, 'records')
+      p(
+        `| ${group} | ${codec} | ${fmt(perEvent, 1)} | ${fmt(1 / ratio(m, none, k, 'bytes'), 2)}× | ${fmt(med(m, k, 'appendRps'))} | ${fmt(ratio(m, k, none, 'appendRps'), 2)}× | ${fmt(med(m, k, 'replayRps'))} | ${fmt(ratio(m, k, none, 'replayRps'), 2)}× |`,
+      )
+    }
   }
   p()
 }

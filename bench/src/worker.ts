@@ -34,6 +34,8 @@ import {
   type TaskResult,
   type TaskSpec,
 } from './common.js'
+import { compressionTasks } from './compression.js'
+import { encryptionTasks } from './encryption.js'
 import { eventStoreTasks } from './eventstore.js'
 import { seekTasks } from './seek.js'
 import { type AnySerializer, type BenchRecord, type SerializerName, serializerCase } from './serializers.js'
@@ -437,6 +439,8 @@ const tasks: Record<string, (dir: string, p: Params) => Promise<Metrics>> = {
   ...eventStoreTasks,
   ...seekTasks,
   ...archiveTasks,
+  ...compressionTasks,
+  ...encryptionTasks,
   // Loaded by its own task only: emmett and sqlite3 would weigh on every other measurement's RSS.
   'emmett-commands': async (dir, p) => (await import('./emmett.js')).emmettCommands(dir, p),
 }

@@ -5,7 +5,8 @@
  *
  * @internal
  */
-import { MAX_SYNC_DISTANCE, segmentHeaderSize } from './format.js'
+import type { BlockCompressor } from './compression.js'
+import { compressFrames, MAX_SYNC_DISTANCE, segmentHeaderSize } from './format.js'
 import type { RecordCipher } from './record-cipher.js'
 import { type AppendRecord, type FrameTarget, grow, RecordEncoder } from './record-encoder.js'
 import { SEEK_FILE_SPACING, type SeekEntries } from './seek-file.js'
@@ -38,6 +39,8 @@ export interface BatchBuilderConfig {
   sealAt: number
   /** Seals record data with data keys (an encrypted log). */
   cipher?: RecordCipher | undefined
+  /** Compresses each atomic group into one block frame (when that is smaller). */
+  compression?: BlockCompressor | undefined
 }
 
 /** The state of the active segment the builder plans rotations from. */
@@ -154,6 +157,7 @@ export class BatchBuilder {
     const at = building.length
     let cursor = at
     const place = { seq: nextSeq, batchRemaining: 0, syncDistance: 0 }
+    const firstDistance = nextSeq - durableSeq > MAX_SYNC_DISTANCE ? 0 : nextSeq - durableSeq
     for (let i = 0; i < inputs.length; i++) {
       place.seq = nextSeq + i
       place.batchRemaining = inputs.length - 1 - i
@@ -166,6 +170,28 @@ export class BatchBuilder {
       if (locations) {
         locations.offsets[i] = start - at
         locations.lengths[i] = cursor - start
+      }
+    }
+    const compression = this.config.compression
+    if (compression !== undefined) {
+      const plainEnd = cursor
+      cursor = compressFrames(
+        building.buf,
+        at,
+        cursor,
+        nextSeq,
+        inputs.length,
+        firstDistance,
+        compression.id,
+        compression.compress,
+        this.config.maxRecordSize,
+      )
+      if (locations && cursor !== plainEnd) {
+        // Every record of the group is in the one block frame.
+        for (let i = 0; i < inputs.length; i++) {
+          locations.offsets[i] = 0
+          locations.lengths[i] = cursor - at
+        }
       }
     }
     const batch = this.place(building, at, cursor - at, nextSeq)

@@ -69,6 +69,13 @@ const FLAG_HEADERS = 2
 const FLAG_WRITE_START = 4
 /** The data is sealed with a data key (`record-cipher.ts`), not the serializer's bytes as they are. */
 const FLAG_ENCRYPTED = 8
+/**
+ * The frame is a compressed block of records (`compression.ts`): its seq is the first of them, and
+ * the next frame's seq follows the last.
+ */
+const FLAG_BLOCK = 16
+/** The flags a record's envelope may carry (inside a block too). */
+const ENVELOPE_FLAGS = FLAG_KEY | FLAG_HEADERS | FLAG_ENCRYPTED
 const SEQ_HIGH = 2 ** 32
 
 /** The decoded header of a segment file. */
@@ -453,7 +460,16 @@ export interface FrameCursor {
   writeStart: boolean
   /** Whether the data is sealed with a data key. */
   encrypted: boolean
-  /** Offset just past the frame. */
+  /**
+   * Records in the frame: 1, or more for a compressed block (whose envelope fields above are not set:
+   * the walker decompresses the block and points the cursor at each record in turn).
+   */
+  count: number
+  /** A compressed block's codec id, else 0. */
+  codec: number
+  /** A compressed block's decompressed size. */
+  blockSize: number
+  /** Offset just past the frame (or, for a record of a block, past the record in the block). */
   end: number
   /** Stable code of what was wrong, when the check failed. */
   code: FrameProblemCode
@@ -479,6 +495,9 @@ export function newFrameCursor(): FrameCursor {
     dataAt: 0,
     writeStart: false,
     encrypted: false,
+    count: 1,
+    codec: 0,
+    blockSize: 0,
     end: 0,
     code: 'frame-incomplete',
     problem: '',
@@ -587,13 +606,23 @@ export function skimFrame(
   const bodyEnd = cursor.end
   const at = offset + FRAME_HEADER_SIZE
   const b = buf[at]!
+  let p = at + 1
   if (b < 0x80) {
     cursor.batchRemaining = b
   } else {
     const v = readVarint(buf, at, bodyEnd)
     if (v < 0 || v > 0xffffffff) return fail(cursor, 'frame-body', 'malformed batch field')
     cursor.batchRemaining = v
+    p = varintEnd
   }
+  // A compressed block steps over all of its records: its count is needed.
+  if (readVarint(buf, p, bodyEnd) < 0 || varintEnd >= bodyEnd) {
+    return fail(cursor, 'frame-body', 'malformed sync distance')
+  }
+  const flags = buf[varintEnd]!
+  if (flags & FLAG_BLOCK) return parseBlockHead(buf, varintEnd, bodyEnd, flags, cursor)
+  cursor.count = 1
+  cursor.codec = 0
   return 'ok'
 }
 
@@ -620,12 +649,53 @@ function parseBody(buf: Buffer, at: number, end: number, cursor: FrameCursor): F
     cursor.syncDistance = v
     at = varintEnd
   }
-  if (at + 8 > end) return fail(cursor, 'frame-body', 'body shorter than its envelope')
+  if (at >= end) return fail(cursor, 'frame-body', 'body shorter than its envelope')
   const flags = buf[at]!
-  if (flags > (FLAG_KEY | FLAG_HEADERS | FLAG_WRITE_START | FLAG_ENCRYPTED)) {
-    return fail(cursor, 'frame-body', `unknown flags ${flags}`)
-  }
   cursor.writeStart = (flags & FLAG_WRITE_START) !== 0
+  if (flags & FLAG_BLOCK) return parseBlockHead(buf, at, end, flags, cursor)
+  cursor.count = 1
+  cursor.codec = 0
+  return parseEnvelope(buf, at, end, flags & ~FLAG_WRITE_START, cursor)
+}
+
+/** Reads a compressed block's codec, record count and decompressed size (after its flags byte). */
+function parseBlockHead(
+  buf: Buffer,
+  at: number,
+  end: number,
+  flags: number,
+  cursor: FrameCursor,
+): FrameCheck {
+  if ((flags & ~FLAG_WRITE_START) !== FLAG_BLOCK) return fail(cursor, 'frame-body', `unknown flags ${flags}`)
+  const codec = buf[at + 1]
+  if (codec === undefined || at + 1 >= end || codec === 0) {
+    return fail(cursor, 'frame-body', 'malformed compressed block')
+  }
+  const count = readVarint(buf, at + 2, end)
+  if (count < 1 || count > 0xffffffff) return fail(cursor, 'frame-body', 'malformed compressed block count')
+  const size = readVarint(buf, varintEnd, end)
+  // Each record of a block takes at least its length varint and an envelope.
+  if (size < count * (1 + MIN_ENVELOPE_SIZE) || varintEnd >= end) {
+    return fail(cursor, 'frame-body', 'malformed compressed block size')
+  }
+  cursor.codec = codec
+  cursor.count = count
+  cursor.blockSize = size
+  cursor.encrypted = false
+  cursor.dataAt = varintEnd
+  return 'ok'
+}
+
+/** The smallest envelope: flags, time, an empty type. */
+const MIN_ENVELOPE_SIZE = 1 + 6 + 1
+
+/**
+ * Checks an envelope and data running from `at` (the flags byte) to `end`, noting where each part
+ * lies: a frame's body after its two varints, or one record of a decompressed block.
+ */
+function parseEnvelope(buf: Buffer, at: number, end: number, flags: number, cursor: FrameCursor): FrameCheck {
+  if (at + MIN_ENVELOPE_SIZE > end) return fail(cursor, 'frame-body', 'body shorter than its envelope')
+  if ((flags & ~ENVELOPE_FLAGS) !== 0) return fail(cursor, 'frame-body', `unknown flags ${buf[at]}`)
   cursor.encrypted = (flags & FLAG_ENCRYPTED) !== 0
   cursor.envelopeAt = at
   cursor.typeAt = at + 8
@@ -657,6 +727,94 @@ function parseBody(buf: Buffer, at: number, end: number, cursor: FrameCursor): F
   }
   cursor.dataAt = at
   return 'ok'
+}
+
+/**
+ * Points `cursor` at the record starting at `at` in a decompressed block: a varint length, then an
+ * envelope and data as in a frame's body (no write-start or block flag).
+ *
+ * @param block - the decompressed block
+ * @param at - where the record's length varint starts
+ * @returns `'ok'` (`cursor.end` is then where the next record starts) or `'invalid'`
+ */
+export function parseBlockRecord(block: Buffer, at: number, cursor: FrameCursor): 'ok' | 'invalid' {
+  const length = readVarint(block, at, block.length)
+  if (length < MIN_ENVELOPE_SIZE || varintEnd + length > block.length) {
+    return fail(cursor, 'frame-body', 'a record of the compressed block runs past it')
+  }
+  const start = varintEnd
+  const end = start + length
+  if (parseEnvelope(block, start, end, block[start]!, cursor) !== 'ok') {
+    cursor.problem = `a record of the compressed block: ${cursor.problem}`
+    return 'invalid'
+  }
+  cursor.end = end
+  return 'ok'
+}
+
+/**
+ * Rewrites the whole frames in `buf[start..end)` (the frames of one atomic group, seqs `firstSeq`
+ * and on) as one compressed block frame in place, when that is worth it: the records take at least
+ * {@link MIN_COMPRESS_BYTES}, and the block saves at least an eighth of the group's bytes.
+ *
+ * @param compress - the codec's compressor; `codec` its id
+ * @param maxRecordSize - the largest body: a group whose records take more stays as it is
+ * @returns the end of the block frame, or `end` when the frames were left as they were
+ */
+export function compressFrames(
+  buf: Buffer,
+  start: number,
+  end: number,
+  firstSeq: number,
+  count: number,
+  syncDistance: number,
+  codec: number,
+  compress: (input: Uint8Array) => Buffer,
+  maxRecordSize: number,
+): number {
+  // The records as a block holds them: per frame, the length of its envelope and data, then those.
+  let size = 0
+  for (let at = start; at < end; at += FRAME_HEADER_SIZE + buf.readUInt32LE(at + 4)) {
+    const inner = envelopeSpan(buf, at)
+    size += varintSize(inner[1] - inner[0]) + inner[1] - inner[0]
+  }
+  // Too small to be worth a codec call (which costs tens of microseconds, and as much to read back).
+  if (size < MIN_COMPRESS_BYTES || size > maxRecordSize) return end
+  const block = Buffer.allocUnsafe(size)
+  let w = 0
+  for (let at = start; at < end; at += FRAME_HEADER_SIZE + buf.readUInt32LE(at + 4)) {
+    const [from, to] = envelopeSpan(buf, at)
+    w = writeVarint(block, w, to - from)
+    w += buf.copy(block, w, from, to)
+  }
+  const compressed = compress(block)
+  const head = framePrefixSize(0, syncDistance)
+  const blockEnd = start + head + 2 + varintSize(count) + varintSize(size) + compressed.length
+  // Kept only when it saves an eighth at least: a block costs a decompression on every read.
+  if (blockEnd - start > ((end - start) * 7) / 8 || blockEnd - start - FRAME_HEADER_SIZE > maxRecordSize) {
+    return end
+  }
+  let at = start + head
+  buf[at++] = FLAG_BLOCK
+  buf[at++] = codec
+  at = writeVarint(buf, at, count)
+  at = writeVarint(buf, at, size)
+  compressed.copy(buf, at)
+  return writeFrameHeader(buf, start, firstSeq, 0, syncDistance, blockEnd)
+}
+
+/** A group whose records take fewer bytes is not compressed. */
+export const MIN_COMPRESS_BYTES = 256
+
+/** Where the envelope and data of the (uncompressed) frame at `at` lie: from its flags byte to its end. */
+function envelopeSpan(buf: Buffer, at: number): [number, number] {
+  const end = at + FRAME_HEADER_SIZE + buf.readUInt32LE(at + 4)
+  let p = at + FRAME_HEADER_SIZE
+  while (buf[p]! >= 0x80) p++ // batch remaining
+  p++
+  while (buf[p]! >= 0x80) p++ // sync distance
+  p++
+  return [p, end]
 }
 
 // ignoreBOM: a leading U+FEFF is part of the string, not a marker to drop.

@@ -12,6 +12,7 @@ export {
   type ArchiveFetchCounters,
   type ResolvedArchiveCache,
 } from './archive-cache.js'
+export type { CompressionCodec, CompressionOption } from './compression.js'
 export {
   isSerializerError,
   isWalError,

@@ -265,6 +265,11 @@ export class KeyStore {
     return this.wrapped.has(keyId) && !this.shredding.has(keyId)
   }
 
+  /** Whether key `keyId` is shredded, or its shred is under way: nothing more is sealed with it. */
+  refuses(keyId: string): boolean {
+    return this.shreddedIds.has(keyId) || this.shredding.has(keyId)
+  }
+
   /** Whether key `keyId` is present, shredded or unknown. */
   state(keyId: string): KeyState {
     if (this.wrapped.has(keyId)) return 'present'
@@ -304,7 +309,7 @@ export class KeyStore {
   ensure(keyIds: Iterable<string>): Promise<void> {
     const waits: Promise<void>[] = []
     for (const keyId of keyIds) {
-      if (this.shreddedIds.has(keyId) || this.shredding.has(keyId)) {
+      if (this.refuses(keyId)) {
         return Promise.reject(
           WalError.INVALID_ARGUMENT(`key '${keyId}' was shredded: nothing more is encrypted with it`),
         )

@@ -9,6 +9,7 @@ import {
   type ArchiveCacheOptions,
   type ResolvedArchiveCache,
 } from './archive-cache.js'
+import { type BlockCompressor, type CompressionOption, resolveCompression } from './compression.js'
 import { WalError } from './errors.js'
 import { type Files, nodeFiles } from './files.js'
 import type { Keyring } from './keyring.js'
@@ -173,6 +174,16 @@ export interface WalOptions<Rec extends RecordShape = RecordShape<string, Uint8A
    * none.
    */
   archive?: Archive
+  /**
+   * Compress the records of each atomic group (one `append`, `appendBatch` or `appendRaw` call)
+   * together into one block, with a codec of `node:zlib`: `'deflate'`, `'brotli'`, or `'zstd'` on a
+   * Node that has it (22.15 and later), at its default level or `{ codec, level }`. A group is kept
+   * as it is when its block would not be smaller. Reads decompress transparently (every build reads
+   * every codec it has, whatever this option says), so the option can change between opens. With
+   * `encryption`, each record's data is compressed before it is sealed instead (sealed bytes do not
+   * compress). See {@link CompressionOption}. Default `'none'`.
+   */
+  compression?: CompressionOption
 }
 
 /** Reader options after validation, defaults applied. */
@@ -201,6 +212,8 @@ export interface ResolvedWalOptions extends Omit<ResolvedReaderOptions, 'encrypt
   fileMode: number
   firstSeq: number
   retention: ResolvedRetention | undefined
+  /** Compresses atomic groups into blocks, or undefined for none. */
+  compression: BlockCompressor | undefined
 }
 
 /** Largest timer Node runs as asked (larger ones fire after 1 ms). */
@@ -285,6 +298,7 @@ const WAL_KEYS: readonly string[] = [
   'fileMode',
   'firstSeq',
   'retention',
+  'compression',
 ]
 
 /** Refuses keys that are no option: a typo (`syncPolicy: 'always'`) must not open with a default. */
@@ -405,6 +419,7 @@ export function resolveWalOptions(options: unknown): ResolvedWalOptions {
     fileMode: integer('fileMode', o.fileMode ?? WAL_DEFAULTS.fileMode, 0, 0o777),
     firstSeq: integer('firstSeq', o.firstSeq ?? 1, 1),
     retention: o.retention === undefined ? undefined : resolveRetention(o.retention),
+    compression: resolveCompression(o.compression),
   }
 }
 

@@ -159,7 +159,7 @@ class SegmentPointReader {
       if (this.sameAsPrevious(seqs, p, out)) continue
       const at = this.locationOf(p)
       const walker = at && this.locatedWalker(seqs[p]!, at[0], at[1], end)
-      if (!(at && this.took(walker, walker?.nextSync(end), at, p, out))) rest.push(p)
+      if (!(at && this.took(walker, walker?.nextSync(end), seqs[p]!, at, p, out))) rest.push(p)
     }
     return rest
   }
@@ -177,7 +177,7 @@ class SegmentPointReader {
       if (this.sameAsPrevious(seqs, p, out)) continue
       const at = this.locationOf(p)
       const walker = at && this.locatedWalker(seqs[p]!, at[0], at[1], end)
-      if (!(at && this.took(walker, await walker?.next(end), at, p, out))) rest.push(p)
+      if (!(at && this.took(walker, await walker?.next(end), seqs[p]!, at, p, out))) rest.push(p)
     }
     return rest
   }
@@ -201,12 +201,22 @@ class SegmentPointReader {
   private took(
     walker: FrameWalker | undefined,
     result: string | undefined,
+    seq: number,
     [offset, length]: [number, number],
     p: number,
     out: WalRecord[],
   ): boolean {
     const stats = this.source.located
-    if (walker === undefined || result !== 'ok' || walker.frameEnd !== offset + length) {
+    // A record in a compressed block: the block is open, its records before this one are in memory.
+    while (result === 'ok' && walker !== undefined && walker.seq < seq && walker.batchOpen) {
+      result = walker.nextBuffered()
+    }
+    if (
+      walker === undefined ||
+      result !== 'ok' ||
+      walker.seq !== seq ||
+      walker.frameEnd !== offset + length
+    ) {
       stats.misses++
       return false
     }

@@ -15,6 +15,7 @@
  */
 import { join } from 'node:path'
 import { crc32 } from './checksum.js'
+import { decompressBlock } from './compression.js'
 import { WalError, type WalErrorDetails } from './errors.js'
 import type { Fd, Files } from './files.js'
 import {
@@ -28,6 +29,7 @@ import {
   MAX_HEADER_SIZE,
   MIN_BODY_SIZE,
   newFrameCursor,
+  parseBlockRecord,
   parseSegmentFileName,
   parseSegmentHeader,
   SEGMENT_EXT,
@@ -206,7 +208,10 @@ export const READ_CHUNK = 1024 * 1024
 export class FrameWalker {
   /** Seq of the last frame returned. */
   seq: number
-  /** The chunk holding the last frame returned; `cursor` offsets point into it. */
+  /**
+   * The bytes holding the last record returned; `cursor` offsets point into it: the chunk read from
+   * the file, or the decompressed block the record came from.
+   */
   chunk: Buffer
   /** File offset of the last frame returned. */
   frameStart: number
@@ -227,7 +232,17 @@ export class FrameWalker {
    */
   skimBelow = 0
 
-  private chunkPos: number // file offset of chunk[0]
+  /** Whether a frame was taken yet (the first may be a block holding the start seq). */
+  private started = false
+  /** Records of the current compressed block not yet returned. */
+  private blockLeft = 0
+  /** Where the next record of the current block starts in {@link chunk}. */
+  private blockAt = 0
+  /** Batch remaining of the current block's frame. */
+  private blockRemaining = 0
+  /** The last chunk read from the file. */
+  private buffer: Buffer
+  private chunkPos: number // file offset of buffer[0]
   private chunkLen: number
   private fileSize = -1
   private expectedRemaining: number // -1: any value (start of a batch)
@@ -258,6 +273,7 @@ export class FrameWalker {
     this.maxRecordSize = maxRecordSize
     this.chunkSize = chunkSize
     this.seq = firstSeq - 1
+    this.buffer = EMPTY
     this.chunk = EMPTY
     this.frameStart = start
     this.frameEnd = start
@@ -276,6 +292,7 @@ export class FrameWalker {
    * @returns `'ok'`, `'invalid'` (see `cursor`), or `'more'` when bytes must be read first
    */
   nextBuffered(): 'ok' | 'invalid' | 'more' {
+    if (this.blockLeft > 0) return this.nextInBlock()
     const at = this.frameEnd - this.chunkPos
     const check = this.check(at, this.chunkLen)
     if (check === 'incomplete') return 'more'
@@ -354,13 +371,37 @@ export class FrameWalker {
 
   /**
    * Checks the next frame, at chunk offset `at`: in full, or only skimmed (see {@link skimFrame}) when
-   * its seq is below {@link skimBelow}.
+   * its seq is below {@link skimBelow} (a compressed block: when all of its seqs are). The first frame
+   * may be a compressed block that holds the seq the walk starts at (a record located in a block).
    */
   private check(at: number, end: number): FrameCheck {
     const seq = this.seq + 1
-    return seq < this.skimBelow
-      ? skimFrame(this.chunk, at, end, seq, this.maxRecordSize, this.cursor)
-      : checkFrame(this.chunk, at, end, seq, this.maxRecordSize, this.cursor)
+    const cursor = this.cursor
+    const first = !this.started
+    const expected = first ? 0 : seq
+    let check =
+      seq < this.skimBelow
+        ? skimFrame(this.buffer, at, end, expected, this.maxRecordSize, cursor)
+        : checkFrame(this.buffer, at, end, expected, this.maxRecordSize, cursor)
+    if (
+      check === 'ok' &&
+      cursor.count > 1 &&
+      cursor.seq + cursor.count - 1 >= this.skimBelow &&
+      seq < this.skimBelow
+    ) {
+      check = checkFrame(this.buffer, at, end, expected, this.maxRecordSize, cursor)
+    }
+    if (
+      check === 'ok' &&
+      first &&
+      cursor.seq !== seq &&
+      !(cursor.seq < seq && seq < cursor.seq + cursor.count)
+    ) {
+      cursor.code = 'frame-seq'
+      cursor.problem = `frame seq ${cursor.seq} breaks the chain (expected ${seq})`
+      return 'invalid'
+    }
+    return check
   }
 
   /** Takes the checked frame at chunk offset `at`: checks the batch chain and advances. */
@@ -372,12 +413,80 @@ export class FrameWalker {
       cursor.problem = `batch chain broken: ${remaining} frames announced, ${this.expectedRemaining} expected`
       return 'invalid'
     }
+    if (cursor.count > 1 || cursor.codec !== 0) {
+      if (cursor.seq + cursor.count - 1 >= this.skimBelow) return this.openBlock(at, remaining)
+      // Stepped over whole: its last record stands for it.
+      cursor.seq += cursor.count - 1
+    }
+    this.started = true
     this.seq = cursor.seq
+    this.chunk = this.buffer
     this.frameStart = this.chunkPos + at
     this.frameEnd = this.chunkPos + cursor.end
     this.expectedRemaining = remaining === 0 ? -1 : remaining - 1
     this.batchOpen = remaining !== 0
     if (remaining === 0) {
+      this.committedEnd = this.frameEnd
+      this.committedSeq = this.seq
+    }
+    return 'ok'
+  }
+
+  /**
+   * Decompresses the checked block frame at chunk offset `at` and checks every record in it (a block
+   * that does not decompress or parse is refused whole, before any of its records is returned), then
+   * returns its first record. Its records are one atomic unit: the block commits after its last.
+   */
+  private openBlock(at: number, remaining: number): 'ok' | 'invalid' {
+    const cursor = this.cursor
+    const { count, blockSize, seq } = cursor
+    if (blockSize > this.maxRecordSize) {
+      cursor.code = 'frame-body'
+      cursor.problem = `compressed block of ${blockSize} bytes, over maxRecordSize ${this.maxRecordSize}`
+      return 'invalid'
+    }
+    const block = decompressBlock(cursor.codec, this.buffer.subarray(cursor.dataAt, cursor.end), blockSize)
+    if (typeof block === 'string') {
+      cursor.code = 'frame-body'
+      cursor.problem = block
+      return 'invalid'
+    }
+    const frameEnd = cursor.end
+    let p = 0
+    for (let i = 0; i < count; i++) {
+      if (parseBlockRecord(block, p, cursor) !== 'ok') return 'invalid'
+      p = cursor.end
+    }
+    if (p !== block.length) {
+      cursor.code = 'frame-body'
+      cursor.problem = `the compressed block holds more than its ${count} records`
+      return 'invalid'
+    }
+    this.started = true
+    this.seq = seq - 1
+    this.chunk = block
+    this.frameStart = this.chunkPos + at
+    this.frameEnd = this.chunkPos + frameEnd
+    this.expectedRemaining = remaining === 0 ? -1 : remaining - 1
+    this.blockLeft = count
+    this.blockAt = 0
+    this.blockRemaining = remaining
+    return this.nextInBlock()
+  }
+
+  /** Returns the next record of the current block (checked when the block was opened). */
+  private nextInBlock(): 'ok' {
+    const cursor = this.cursor
+    parseBlockRecord(this.chunk, this.blockAt, cursor)
+    this.blockAt = cursor.end
+    this.blockLeft--
+    this.seq++
+    cursor.seq = this.seq
+    cursor.count = 1
+    cursor.batchRemaining = this.blockLeft > 0 ? this.blockLeft + this.blockRemaining : this.blockRemaining
+    const open = this.blockLeft > 0 || this.blockRemaining !== 0
+    this.batchOpen = open
+    if (!open) {
       this.committedEnd = this.frameEnd
       this.committedSeq = this.seq
     }
@@ -420,12 +529,12 @@ export class FrameWalker {
     if (want <= kept) return kept
     if (this.chunkSize < READ_CHUNK) this.chunkSize = Math.min(this.chunkSize * 2, READ_CHUNK)
     const next = Buffer.allocUnsafe(want)
-    if (kept > 0) this.chunk.copy(next, 0, offset - this.chunkPos, offset - this.chunkPos + kept)
+    if (kept > 0) this.buffer.copy(next, 0, offset - this.chunkPos, offset - this.chunkPos + kept)
     return { next, kept, want }
   }
 
   private install(chunk: Buffer, offset: number, filled: number): number {
-    this.chunk = chunk
+    this.buffer = chunk
     this.chunkPos = offset
     this.chunkLen = filled
     return filled
@@ -620,6 +729,9 @@ async function judgeStop(
         }
   if (!options.newest) return { verdict: 'corrupt', problem }
   if (stop === 'end') return { verdict: 'torn', problem }
+  // A body that is not well formed passed its checksum: a whole frame as some writer wrote it (a
+  // compressed block that does not decompress, say), which no torn write leaves. Never cut.
+  if (cursor.code === 'frame-body') return { verdict: 'corrupt', problem }
   const past = await findFramesPastDamage(files, fd, damageAt, fileSize, walker.seq, walker.committedSeq)
   if (past === undefined) return { verdict: 'torn', problem }
   return {

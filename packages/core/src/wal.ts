@@ -6,6 +6,7 @@
 import { dirname, join, resolve } from 'node:path'
 import { type ArchiveCounters, Uploader } from './archive.js'
 import { ArchiveCache, type ArchiveFetchCounters } from './archive-cache.js'
+import type { BlockCompressor } from './compression.js'
 import { createSegment } from './create-segment.js'
 import { isWalError, WalError } from './errors.js'
 import type { Files } from './files.js'
@@ -22,7 +23,7 @@ import {
 } from './options.js'
 import { readRecordsAt } from './point-reader.js'
 import { type ReadSource, RecordReader } from './reader.js'
-import { RecordCipher, sealedKeyId } from './record-cipher.js'
+import { type KeyedRecord, RecordCipher, sealedKeyId } from './record-cipher.js'
 import type { AppendRecord } from './record-encoder.js'
 import { type RecoveryReport, recover } from './recovery.js'
 import { Retention, type RetentionCounters, segmentFileSize } from './retention.js'
@@ -291,6 +292,7 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
           fileMode: 0o600,
           logger,
           logHasRecords: true,
+          maxRecordSize,
         })),
     })
   }
@@ -836,7 +838,12 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
       const cipher =
         o.encryption === undefined || o.encryption === 'sealed'
           ? undefined
-          : await openCipher({ ...keyStoreOptions, encryption: o.encryption })
+          : await openCipher({
+              ...keyStoreOptions,
+              encryption: o.encryption,
+              maxRecordSize: o.maxRecordSize,
+              compression: o.compression,
+            })
       const keys =
         o.encryption === 'sealed'
           ? await KeyStore.open({ ...keyStoreOptions, keyring: undefined })
@@ -883,7 +890,9 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
           })
         : undefined
       const writer = new Writer({
-        config: { ...o, logger: o.logger, cipher },
+        // In an encrypted log, data is compressed record by record before it is sealed (the cipher
+        // does it): sealed bytes do not compress, so groups are not made into blocks.
+        config: { ...o, logger: o.logger, cipher, compression: cipher ? undefined : o.compression },
         state,
         active,
         lastSeq,
@@ -1047,6 +1056,32 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
   }
 
   /**
+   * The key id (data subject) a record would be sealed with: what `encryption.keyFor` returns for it
+   * (by default its `key`), checked as an append checks it. For callers that must refuse a record
+   * before they append it, e.g. one of a shredded subject (see {@link Wal.isShredded}).
+   *
+   * @param record - `type`, and the `key` and `headers` it would be appended with
+   * @returns the key id
+   * @throws WalError `WAL_INVALID_ARGUMENT` (the log is not encrypted, `keyFor` threw or returned no
+   *   valid key id)
+   */
+  keyIdOf(record: KeyedRecord): string {
+    return this.requireCipher('keyIdOf').keyIdOf(record)
+  }
+
+  /**
+   * Whether the data key `keyId` was shredded, or its shred is under way: appending a record of it is
+   * then refused (`WAL_INVALID_ARGUMENT`), now and after any restart.
+   *
+   * @param keyId - a key id
+   * @returns true once {@link Wal.shred} of it was called
+   * @throws WalError `WAL_INVALID_ARGUMENT` (the log is not encrypted)
+   */
+  isShredded(keyId: string): boolean {
+    return this.requireCipher('isShredded').keys.refuses(keyId)
+  }
+
+  /**
    * Wraps the log's keys again with the keyring's current master key (open with `[newKey, oldKey]`,
    * rotate, and from then on only the new key is needed). Segments and data keys are unchanged.
    *
@@ -1126,7 +1161,12 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
           'appendRaw into an encrypted log takes sealed records only (encrypted: true)',
         )
       }
-      const keyId = r.data instanceof Uint8Array ? sealedKeyId(r.data) : undefined
+      let keyId: string | undefined
+      try {
+        keyId = r.data instanceof Uint8Array ? sealedKeyId(r) : undefined
+      } catch (err) {
+        throw WalError.INVALID_ARGUMENT(`seq ${r.seq}: its data is not a sealed field`, { cause: err })
+      }
       if (keyId === undefined) {
         throw WalError.INVALID_ARGUMENT(`seq ${r.seq}: its data is not a sealed field`)
       }
@@ -1160,18 +1200,21 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
         return Promise.reject(err)
       }
     }
-    if (missing === undefined && this.keyGate === undefined) return append()
-    const before = this.keyGate ?? Promise.resolve()
-    let appended: Promise<number> | undefined
-    const issued = Promise.all([before, missing && cipher!.keys.ensure(missing)]).then(() => {
-      appended = append()
+    return new Promise((resolve, reject) => {
+      // Every append settles one reaction after the writer's promise, whether it waited for a key or
+      // not: callers see acknowledgements in seq order, as the writer gives them (an event store
+      // applies them to its index in that order).
+      const issue = () => void append().then(resolve, reject)
+      if (missing === undefined && this.keyGate === undefined) return issue()
+      const before = this.keyGate ?? Promise.resolve()
+      const issued = Promise.all([before, missing && cipher!.keys.ensure(missing)]).then(issue)
+      issued.catch(reject)
+      const gate = issued.catch(() => {})
+      this.keyGate = gate
+      void gate.then(() => {
+        if (this.keyGate === gate) this.keyGate = undefined
+      })
     })
-    const gate = issued.catch(() => {})
-    this.keyGate = gate
-    void gate.then(() => {
-      if (this.keyGate === gate) this.keyGate = undefined
-    })
-    return issued.then(() => appended!)
   }
 
   /**
@@ -1386,6 +1429,9 @@ async function openCipher(o: {
   fileMode: number
   logger: WalLogger
   logHasRecords: boolean
+  maxRecordSize: number
+  /** A writer's compression: in an encrypted log, each record's data is compressed before it is sealed. */
+  compression?: BlockCompressor | undefined
 }): Promise<RecordCipher> {
   const keys = await KeyStore.open({
     files: o.files,
@@ -1396,7 +1442,7 @@ async function openCipher(o: {
     logger: o.logger,
     logHasRecords: o.logHasRecords,
   })
-  return new RecordCipher(keys, o.encryption.keyFor)
+  return new RecordCipher(keys, o.encryption.keyFor, o.maxRecordSize, o.compression)
 }
 
 /** Creates the log directory; a new directory's entry lives in its parent, so every parent is fsync'ed. */

@@ -7,6 +7,7 @@
  * @internal
  */
 import { type Batch, BatchBuilder } from './batch-builder.js'
+import type { BlockCompressor } from './compression.js'
 import { type ActiveSegment, createSegment } from './create-segment.js'
 import { WalError } from './errors.js'
 import type { Files } from './files.js'
@@ -49,6 +50,8 @@ export interface WriterConfig {
   logger: WalLogger
   /** Seals record data with data keys (an encrypted log). */
   cipher?: RecordCipher | undefined
+  /** Compresses each atomic group into a block. */
+  compression?: BlockCompressor | undefined
 }
 
 /** What a writer starts from. */
@@ -153,6 +156,7 @@ export class Writer {
         bufferSize: config.bufferSize,
         sealAt: config.sync === 'background' ? config.bufferSize : Number.POSITIVE_INFINITY,
         cipher: config.cipher,
+        compression: config.compression,
       },
       {
         firstSeq: active.ref.firstSeq,

@@ -16,8 +16,10 @@ import { segmentHeaderSize } from '../src/format.js'
 import {
   BYTES_SERIALIZER_NAME,
   bytesSerializer,
+  type KeyedRecord,
   localKeyring,
   type MasterKey,
+  sealedKeyId,
   Wal,
   type WalRecord,
 } from '../src/index.js'
@@ -264,5 +266,60 @@ describe('encryption at rest', () => {
     const records = await collect(wal)
     expect(records.map((r) => r.shredded)).toEqual([true])
     await wal.close()
+  })
+  it('keyIdOf, isShredded and sealedKeyId let a caller refuse a record before appending it', async () => {
+    const dir = tempDir()
+    const keyFor = (r: KeyedRecord) => r.headers?.subject ?? r.key ?? ''
+    const open = () => Wal.open({ dir, encryption: { keyring: localKeyring([m1]), keyFor } })
+    const wal = await open()
+    expect(wal.keyIdOf({ type: 'said', key: 'a', headers: { subject: 'user-7' } })).toBe('user-7')
+    expect(wal.keyIdOf({ type: 'said', key: 'a' })).toBe('a')
+    expect(() => wal.keyIdOf({ type: 'said', headers: { subject: '\ud800' } })).toThrow(
+      expect.objectContaining({ code: 'WAL_INVALID_ARGUMENT' }),
+    )
+    await wal.append({ type: 'said', key: 'a', headers: { subject: 'user-7' }, data: Buffer.from('x') })
+    await wal.append({ type: 'said', key: 'b', data: Buffer.from('y') })
+    const raw = []
+    for await (const r of wal.recordsRaw()) raw.push(r)
+    expect(raw.map(sealedKeyId)).toEqual(['user-7', 'b'])
+    expect(wal.isShredded('user-7')).toBe(false)
+    const shred = wal.shred('user-7')
+    expect(wal.isShredded('user-7')).toBe(true) // from the call on, not only once it resolves
+    await shred
+    expect(wal.isShredded('user-7')).toBe(true)
+    expect(wal.isShredded('b')).toBe(false)
+    expect(wal.isShredded('never-used')).toBe(false)
+    await wal.close()
+    const again = await open()
+    expect(again.isShredded('user-7')).toBe(true)
+    await again.close()
+    // Not sealed: no key id; a data field that is not a sealed one: WAL_CORRUPT naming the seq.
+    expect(sealedKeyId({ seq: 1, data: Buffer.from('plain') })).toBeUndefined()
+    expect(() => sealedKeyId({ seq: 9, data: Buffer.alloc(40, 7), encrypted: true })).toThrow(
+      expect.objectContaining({ code: 'WAL_CORRUPT', seq: 9 }),
+    )
+    const plain = await Wal.open({ dir: tempDir() })
+    expect(() => plain.isShredded('a')).toThrow(expect.objectContaining({ code: 'WAL_INVALID_ARGUMENT' }))
+    await plain.close()
+  })
+  it('appends settle in seq order, whether they waited for a new data key or not', async () => {
+    for (const sync of ['always', 'background'] as const) {
+      const wal = await Wal.open({ dir: tempDir(), sync, encryption: { keyring: localKeyring([m1]) } })
+      const settled: number[] = []
+      let n = 0
+      // Concurrent appenders, as a server's requests: some of a new subject (a key is created and
+      // fdatasync'ed first), most of subjects with keys, admitted while the others are in flight.
+      const appender = async () => {
+        while (n < 600) {
+          const i = n++
+          const key = i % 9 === 0 ? `new-${i}` : `known-${i % 4}`
+          settled.push(await wal.append({ type: 'said', key, data: Buffer.from(`m${i}`) }))
+        }
+      }
+      await Promise.all(Array.from({ length: 8 }, appender))
+      expect(settled).toHaveLength(600)
+      expect(settled).toEqual([...settled].sort((a, b) => a - b))
+      await wal.close()
+    }
   })
 })

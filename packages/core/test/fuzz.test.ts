@@ -2,7 +2,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { payloadFor } from '../../../test-support/payload.mjs'
+import { compressiblePayloadFor, payloadFor } from '../../../test-support/payload.mjs'
 import { tempDir } from '../../../test-support/temp-dir.js'
 import { FRAME_HEADER_SIZE } from '../src/format.js'
 import { isWalError, Wal, type WalErrorCode } from '../src/index.js'
@@ -27,16 +27,20 @@ interface Base {
   written: Map<number, { type: string; data: Buffer }>
 }
 
-let base: Base
+/** The logs damaged: one of plain frames, one of compressed blocks (groups of several records). */
+const bases = new Map<Compression, Base>()
+type Compression = 'none' | 'deflate'
+const VARIANTS: Compression[] = ['none', 'deflate']
 
-beforeAll(async () => {
+async function writeBase(compression: Compression): Promise<Base> {
   const dir = tempDir()
-  const wal = await Wal.open({ dir, sync: 'background', segmentSize: 3000 })
+  const payload = compression === 'none' ? payloadFor : compressiblePayloadFor
+  const wal = await Wal.open({ dir, sync: 'background', segmentSize: 3000, compression })
   const written = new Map<number, { type: string; data: Buffer }>()
   for (let i = 1; i <= 60; i++) {
-    const data = payloadFor(i, (i * 37) % 400)
+    const data = payload(i, (i * 37) % 400)
     if (i % 10 === 0) {
-      const batch = [0, 1, 2].map((k) => ({ type: `b${i}-${k}`, time: i, data: payloadFor(i * 100 + k, 50) }))
+      const batch = [0, 1, 2].map((k) => ({ type: `b${i}-${k}`, time: i, data: payload(i * 100 + k, 150) }))
       const last = await wal.appendBatch(batch)
       batch.forEach((r, k) => {
         written.set(last - 2 + k, { type: r.type, data: Buffer.from(r.data) })
@@ -50,7 +54,14 @@ beforeAll(async () => {
   const names = readdirSync(dir)
     .filter((n) => n.endsWith('.wal'))
     .sort()
-  base = { names, files: names.map((n) => readFileSync(join(dir, n))), written }
+  return { names, files: names.map((n) => readFileSync(join(dir, n))), written }
+}
+
+beforeAll(async () => {
+  for (const v of VARIANTS) bases.set(v, await writeBase(v))
+  // The compressed log holds blocks (fewer frames than records), or its fuzzing proves nothing new.
+  const frames = (b: Base) => b.files.reduce((n, f) => n + frameStarts(f).length, 0)
+  expect(frames(bases.get('deflate')!)).toBeLessThan(frames(bases.get('none')!) - 3)
 })
 
 type Mutation =
@@ -156,83 +167,92 @@ function apply(files: (Buffer | null)[], m: Mutation): void {
 }
 
 describe('fuzzing damaged segment files', () => {
-  it('never a record that was not written, never an undocumented error, bounded memory', async () => {
-    const root = tempDir()
-    let run = 0
-    const rssBefore = process.memoryUsage().rss
-    const outcomes = { clean: 0, corruptReported: 0, otherTyped: 0 }
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(mutation, { minLength: 1, maxLength: 3 }),
-        fc.boolean(),
-        async (mutations, readOnly) => {
-          const dir = join(root, `run-${run++}`)
-          mkdirSync(dir)
-          const files: (Buffer | null)[] = base.files.map((f) => Buffer.from(f))
-          for (const m of mutations) apply(files, m)
-          files.forEach((f, i) => {
-            if (f) writeFileSync(join(dir, base.names[i]!), f)
-          })
-          try {
-            const wal = readOnly ? await Wal.openReader({ dir }) : await Wal.open({ dir })
+  it.each(VARIANTS)(
+    'never a record that was not written, never an undocumented error, bounded memory (compression %s)',
+    async (compression) => {
+      const base = bases.get(compression)!
+      const root = tempDir()
+      let run = 0
+      const rssBefore = process.memoryUsage().rss
+      const outcomes = { clean: 0, corruptReported: 0, otherTyped: 0 }
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(mutation, { minLength: 1, maxLength: 3 }),
+          fc.boolean(),
+          async (mutations, readOnly) => {
+            const dir = join(root, `run-${run++}`)
+            mkdirSync(dir)
+            const files: (Buffer | null)[] = base.files.map((f) => Buffer.from(f))
+            for (const m of mutations) apply(files, m)
+            files.forEach((f, i) => {
+              if (f) writeFileSync(join(dir, base.names[i]!), f)
+            })
             try {
-              let expectedSeq = wal.firstSeq
-              for await (const r of wal.records()) {
-                expect(r.seq).toBe(expectedSeq++)
-                const w = base.written.get(r.seq)
-                expect(w, `seq ${r.seq} was never written`).toBeDefined()
-                expect(r.type).toBe(w!.type)
-                expect(Buffer.from(r.data).equals(w!.data)).toBe(true)
+              const wal = readOnly ? await Wal.openReader({ dir }) : await Wal.open({ dir })
+              try {
+                let expectedSeq = wal.firstSeq
+                for await (const r of wal.records()) {
+                  expect(r.seq).toBe(expectedSeq++)
+                  const w = base.written.get(r.seq)
+                  expect(w, `seq ${r.seq} was never written`).toBeDefined()
+                  expect(r.type).toBe(w!.type)
+                  expect(Buffer.from(r.data).equals(w!.data)).toBe(true)
+                }
+                outcomes.clean++
+              } finally {
+                await wal.close()
               }
-              outcomes.clean++
+            } catch (err) {
+              if (!isWalError(err) || !DOCUMENTED.includes(err.code)) throw err
+              if (err.code === 'WAL_CORRUPT') {
+                // Reported with the file, and with the offset when it concerns a frame.
+                expect(err.file).toMatch(/\.wal$/)
+                outcomes.corruptReported++
+              } else {
+                outcomes.otherTyped++
+              }
             } finally {
-              await wal.close()
+              rmSync(dir, { recursive: true, force: true })
             }
-          } catch (err) {
-            if (!isWalError(err) || !DOCUMENTED.includes(err.code)) throw err
-            if (err.code === 'WAL_CORRUPT') {
-              // Reported with the file, and with the offset when it concerns a frame.
-              expect(err.file).toMatch(/\.wal$/)
-              outcomes.corruptReported++
-            } else {
-              outcomes.otherTyped++
-            }
-          } finally {
-            rmSync(dir, { recursive: true, force: true })
-          }
-        },
-      ),
-      { seed: SEED, numRuns: RUNS },
-    )
-    // No allocation followed a corrupt length: memory grew by far less than one huge record.
-    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(256 * 1024 * 1024)
-    expect(outcomes.corruptReported).toBeGreaterThan(0)
-    console.info(`fuzz: ${RUNS} damaged logs (seed ${SEED}):`, outcomes)
-  }, 120_000)
+          },
+        ),
+        { seed: SEED, numRuns: RUNS },
+      )
+      // No allocation followed a corrupt length: memory grew by far less than one huge record.
+      expect(process.memoryUsage().rss - rssBefore).toBeLessThan(256 * 1024 * 1024)
+      expect(outcomes.corruptReported).toBeGreaterThan(0)
+      console.info(`fuzz: ${RUNS} damaged logs (seed ${SEED}, compression ${compression}):`, outcomes)
+    },
+    120_000,
+  )
 
-  it('a bit flip anywhere in a sealed segment is reported with its file and offset', async () => {
-    const root = tempDir()
-    const sealed = base.files[0]!
-    const starts = frameStarts(sealed)
-    let checked = 0
-    for (let at = starts[0]!; at < sealed.length; at += 7) {
-      const dir = join(root, `flip-${at}`)
-      mkdirSync(dir)
-      base.files.forEach((f, i) => {
-        const copy = Buffer.from(f)
-        if (i === 0) copy[at] = copy[at]! ^ 0x01
-        writeFileSync(join(dir, base.names[i]!), copy)
-      })
-      const wal = await Wal.openReader({ dir })
-      const err = await (async () => {
-        for await (const _ of wal.records());
-      })().catch((e: unknown) => e)
-      await wal.close()
-      expect(isWalError(err, 'WAL_CORRUPT'), `flip at ${at} went unnoticed`).toBe(true)
-      const frame = starts.filter((s) => s <= at).pop()!
-      expect(err).toMatchObject({ file: join(dir, base.names[0]!), offset: frame })
-      checked++
-    }
-    expect(checked).toBeGreaterThan(50)
-  })
+  it.each(VARIANTS)(
+    'a bit flip anywhere in a sealed segment is reported with its file and offset (compression %s)',
+    async (compression) => {
+      const base = bases.get(compression)!
+      const root = tempDir()
+      const sealed = base.files[0]!
+      const starts = frameStarts(sealed)
+      let checked = 0
+      for (let at = starts[0]!; at < sealed.length; at += 7) {
+        const dir = join(root, `flip-${at}`)
+        mkdirSync(dir)
+        base.files.forEach((f, i) => {
+          const copy = Buffer.from(f)
+          if (i === 0) copy[at] = copy[at]! ^ 0x01
+          writeFileSync(join(dir, base.names[i]!), copy)
+        })
+        const wal = await Wal.openReader({ dir })
+        const err = await (async () => {
+          for await (const _ of wal.records());
+        })().catch((e: unknown) => e)
+        await wal.close()
+        expect(isWalError(err, 'WAL_CORRUPT'), `flip at ${at} went unnoticed`).toBe(true)
+        const frame = starts.filter((s) => s <= at).pop()!
+        expect(err).toMatchObject({ file: join(dir, base.names[0]!), offset: frame })
+        checked++
+      }
+      expect(checked).toBeGreaterThan(50)
+    },
+  )
 })

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { collect } from '../../../test-support/collect.js'
-import { payloadFor } from '../../../test-support/payload.mjs'
+import { compressiblePayloadFor, payloadFor } from '../../../test-support/payload.mjs'
 import { seededRandom } from '../../../test-support/random.mjs'
 import { tempDir } from '../../../test-support/temp-dir.js'
 import { Wal, type WalRecord } from '../src/index.js'
@@ -15,6 +15,8 @@ interface Workload {
   blockingSyncs: number
   /** For each acknowledged seq, how many operations had completed when its append resolved. */
   ackedAt: Map<number, number>
+  /** Bytes of record data appended. */
+  dataBytes: number
 }
 
 /**
@@ -26,7 +28,10 @@ async function recordWorkload(
   seed: number,
   sync: 'always' | 'os-cache',
   blockingSync: boolean,
+  compression: 'none' | 'deflate',
 ): Promise<Workload> {
+  const payload = payloadOf(compression)
+  let dataBytes = 0
   const recording = new RecordingFiles()
   const rnd = seededRandom(seed)
   const wal = await Wal.open({
@@ -36,6 +41,7 @@ async function recordWorkload(
     segmentSize: 6 * 1024,
     syncIntervalMs: 60_000,
     files: recording.files,
+    compression,
   })
   const ackedAt = new Map<number, number>()
   const ack = (seq: number): void => {
@@ -55,14 +61,16 @@ async function recordWorkload(
         const records = Array.from({ length: count }, (_, k) => {
           const id = nextId++
           const size = Math.floor(rnd() * 1500)
-          return { type: `${id}:${size}:${batch}:${k}:${count}`, data: payloadFor(id, size) }
+          dataBytes += size
+          return { type: `${id}:${size}:${batch}:${k}:${count}`, data: payload(id, size) }
         })
         const last = await wal.appendBatch(records)
         for (let s = last - count + 1; s <= last; s++) ack(s)
       } else {
         const id = nextId++
         const size = Math.floor(rnd() * 1500)
-        const seq = await wal.append({ type: `${id}:${size}:-:0:1`, data: payloadFor(id, size) })
+        dataBytes += size
+        const seq = await wal.append({ type: `${id}:${size}:-:0:1`, data: payload(id, size) })
         ack(seq)
       }
       if (sync === 'os-cache' && rnd() < 0.15) await syncs()
@@ -73,7 +81,12 @@ async function recordWorkload(
   await wal.truncateBefore(Math.floor(wal.lastSeq / 3))
   await Promise.all(Array.from({ length: 3 }, appender))
   await wal.close()
-  return { ops: recording.ops, ackedAt, blockingSyncs: recording.blockingSyncs }
+  return { ops: recording.ops, ackedAt, blockingSyncs: recording.blockingSyncs, dataBytes }
+}
+
+/** The records' data: compressible when the log compresses (random bytes would be stored as they are). */
+function payloadOf(compression: 'none' | 'deflate'): (id: number, size: number) => Uint8Array {
+  return compression === 'none' ? payloadFor : compressiblePayloadFor
 }
 
 /** Checks one recovered log; returns how many acknowledged records it had to hold. */
@@ -82,6 +95,7 @@ function checkRecovered(
   firstSeq: number,
   w: Workload,
   at: number,
+  payload: (id: number, size: number) => Uint8Array,
 ): number {
   // Gap-free.
   expect(records.map((r) => r.seq)).toEqual(records.map((_, i) => firstSeq + i))
@@ -89,7 +103,7 @@ function checkRecovered(
   // Never bytes that were not written: each record is exactly what some append wrote.
   for (const r of records) {
     const [id, size] = r.type.split(':').map(Number)
-    expect(Buffer.from(r.data).equals(Buffer.from(payloadFor(id!, size!)))).toBe(true)
+    expect(Buffer.from(r.data).equals(Buffer.from(payload(id!, size!)))).toBe(true)
   }
   // Every acknowledged record that retention did not remove is there.
   let required = 0
@@ -112,13 +126,15 @@ function checkRecovered(
 
 describe('simulated power loss (ALICE-style crash states)', () => {
   it.each([
-    ['always', false, 'append'],
-    ['always', true, 'append'],
-    ['os-cache', false, 'sync()'],
+    ['always', false, 'none', 'append'],
+    ['always', true, 'none', 'append'],
+    ['os-cache', false, 'none', 'sync()'],
+    // Compressed blocks: several records in one frame, so a torn block loses (or keeps) them together.
+    ['always', false, 'deflate', 'append'],
   ] as const)(
-    '%s (blockingSync %s): every crash state recovers every record acknowledged by %s, and nothing unwritten',
-    async (mode, blockingSync, _acknowledgedBy) => {
-      const w = await recordWorkload(tempDir(), 0x5eed, mode, blockingSync)
+    '%s (blockingSync %s, compression %s): every crash state recovers every record acknowledged by %s, and nothing unwritten',
+    async (mode, blockingSync, compression, _acknowledgedBy) => {
+      const w = await recordWorkload(tempDir(), 0x5eed, mode, blockingSync, compression)
       const syncCalls = w.ops.filter((o) => o.kind === 'fdatasync').length
       expect(syncCalls).toBeGreaterThan(10)
       // With blockingSync every fdatasync of the append path is the blocking call (segment creation
@@ -127,6 +143,14 @@ describe('simulated power loss (ALICE-style crash states)', () => {
       else expect(w.blockingSyncs).toBe(0)
       expect(w.ops.filter((o) => o.kind === 'syncDir').length).toBeGreaterThan(3) // rotations happened
       expect(w.ops.some((o) => o.kind === 'unlink')).toBe(true) // retention happened
+      if (compression !== 'none') {
+        // The records went into compressed blocks: segments got far fewer bytes than the data alone.
+        const written = w.ops.reduce(
+          (n, o) => n + (o.kind === 'write' && o.path.endsWith('.wal') ? o.data.length : 0),
+          0,
+        )
+        expect(written).toBeLessThan(w.dataBytes / 2)
+      }
       const root = tempDir()
       const rnd = seededRandom(42)
       let states = 0
@@ -145,7 +169,7 @@ describe('simulated power loss (ALICE-style crash states)', () => {
           const wal = await Wal.open({ dir })
           const firstSeq = wal.firstSeq
           const records = wal.lastSeq >= firstSeq ? await collect(wal.records()) : []
-          acknowledgedChecked += checkRecovered(records, firstSeq, w, at)
+          acknowledgedChecked += checkRecovered(records, firstSeq, w, at, payloadOf(compression))
           // Reads from a seq in the middle go through whatever seek files the state holds (written
           // without fsync: missing, empty or torn ones are not trusted).
           for (let k = 0; k < 3 && records.length > 0; k++) {
@@ -165,7 +189,7 @@ describe('simulated power loss (ALICE-style crash states)', () => {
       // The workload rotated segments, so seek files were written (and are in most states).
       expect(w.ops.some((o) => o.kind === 'rename' && o.to.endsWith('.seek'))).toBe(true)
       console.info(
-        `power loss (${mode}, blockingSync ${blockingSync}): ${states} crash states, ${acknowledgedChecked} acknowledged records checked, 0 lost, ${seekReads} reads from a seq in the middle`,
+        `power loss (${mode}, blockingSync ${blockingSync}, compression ${compression}): ${states} crash states, ${acknowledgedChecked} acknowledged records checked, 0 lost, ${seekReads} reads from a seq in the middle`,
       )
     },
     120_000,

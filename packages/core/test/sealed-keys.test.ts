@@ -71,7 +71,7 @@ describe('sealed copies of an encrypted log', () => {
   it('holds a record only once it holds its key; with the keys imported the keyring reads the copy', async () => {
     const src = await source()
     const raw = await all(src.recordsRaw())
-    expect(raw.map((r) => sealedKeyId(r.data))).toEqual(raw.map((r) => r.key))
+    expect(raw.map((r) => sealedKeyId(r))).toEqual(raw.map((r) => r.key))
     const dir = tempDir()
     const copy = await Wal.open({ dir, encryption: 'sealed' })
     expect(await copy.keyStore()).toBeUndefined()
@@ -110,6 +110,22 @@ describe('sealed copies of an encrypted log', () => {
     const again = await Wal.open({ dir, encryption: 'sealed' })
     expect((await again.keyStore())!.entries).toEqual(store.entries)
     await again.close()
+    await src.close()
+  })
+
+  it('a copy of a compressed encrypted log takes its sealed records and reads with the keyring', async () => {
+    const keyring = localKeyring([m1])
+    const src = await Wal.open({ dir: tempDir(), encryption: { keyring }, compression: 'deflate' })
+    for (let i = 0; i < 40; i++)
+      await src.append({ type: 'said', key: `s-${i % 4}`, data: Buffer.from(`secret-${i} `.repeat(20)) })
+    const dir = tempDir()
+    const copy = await Wal.open({ dir, encryption: 'sealed' })
+    await copy.importKeys((await src.keyStore())!.entries)
+    await copy.appendRaw(await all(src.recordsRaw()))
+    await copy.close()
+    const reader = await Wal.openReader({ dir, encryption: { keyring } })
+    expect((await all(reader.records())).map(text)).toEqual((await all(src.records())).map(text))
+    await reader.close()
     await src.close()
   })
 

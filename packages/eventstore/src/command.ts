@@ -8,8 +8,13 @@ import type { EventInput, StoredEvent } from './events.js'
 export interface HandleCommandOptions<State, Rec extends RecordShape> {
   /** The state before the stream's first event. */
   initialState: () => State
-  /** Folds one stored event into the state. */
+  /** Folds one stored event into the state. Not called for shredded events (see `onShredded`). */
   evolve: (state: State, event: StoredEvent<Rec>) => State
+  /**
+   * Folds a shredded event (encrypted stores: `data: undefined`) into the state. Default: skipped;
+   * it still counts in the revision the decision is appended after.
+   */
+  onShredded?: (state: State, event: StoredEvent<Rec>) => State
   /** How many times to re-read and decide again after a `WRONG_EXPECTED_REVISION`. Default 3. */
   retries?: number
   /**

@@ -18,7 +18,9 @@ export interface ConsumerOptions<Rec extends RecordShape = RecordShape> {
   name: string
   /**
    * Handles a batch of events (in position order). When it throws, the consumer stops without
-   * moving its checkpoint: the batch is handed over again after a restart.
+   * moving its checkpoint: the batch is handed over again after a restart. In an encrypted store,
+   * events whose key was shredded come with `shredded: true` and no data (a read model may erase
+   * what it derived from them).
    */
   handler: (events: StoredEvent<Rec>[], context: ConsumerContext) => void | Promise<void>
   /** Which events to handle. Default: all. */

@@ -11,6 +11,12 @@ export type EventStoreErrorCode =
   | 'WRONG_EXPECTED_REVISION'
   /** The stream was tombstoned: it can never be appended to again. */
   | 'STREAM_TOMBSTONED'
+  /**
+   * An encrypted store refused an append: the data key of its events was shredded (`shredStream`,
+   * `shred`), or its shred is under way. Nothing was written; with the default `keyFor` nothing can
+   * ever be appended to the stream again.
+   */
+  | 'STREAM_SHREDDED'
   /** An argument or option is out of range or malformed; nothing was written. */
   | 'EVENTSTORE_INVALID_ARGUMENT'
   /** The log or a file of the store (index, checkpoint) contradicts itself; the message says where. */
@@ -96,6 +102,16 @@ export class EventStoreError extends WaltzError<EventStoreErrorCode> {
     return new EventStoreError('STREAM_TOMBSTONED', `stream ${JSON.stringify(stream)} is tombstoned`, {
       stream,
     })
+  }
+
+  /** `STREAM_SHREDDED`: the data key `keyId` of the stream's events was shredded; nothing was written. */
+  static STREAM_SHREDDED(stream: string, keyId: string = stream): EventStoreError {
+    const key = keyId === stream ? '' : ` (key id ${JSON.stringify(keyId)})`
+    return new EventStoreError(
+      'STREAM_SHREDDED',
+      `stream ${JSON.stringify(stream)} was shredded${key}, or its shred is under way: nothing more can be appended under its key`,
+      { stream },
+    )
   }
 
   /** `EVENTSTORE_INVALID_ARGUMENT`: a malformed argument or option. */

@@ -1,11 +1,14 @@
 import { join } from 'node:path'
 import {
   type Archive,
+  type EncryptionOptions,
   type FrameLocations,
+  type KeyedRecord,
   type RawRecord,
   type RecordShape,
   type RetentionOptions,
   type Serializer,
+  sealedKeyId,
   silentLogger,
   Wal,
   WalError,
@@ -38,7 +41,7 @@ import { uuidv7 } from './uuid.js'
 
 /** Options of {@link EventStore.open}: the WAL's options, plus the store's own. */
 export interface EventStoreOptions<Rec extends RecordShape = RecordShape>
-  extends Omit<WalOptions<Rec>, 'serializer' | 'dir' | 'logger'> {
+  extends Omit<WalOptions<Rec>, 'serializer' | 'dir' | 'logger' | 'encryption'> {
   /** The store's directory: WAL segments, `index/` and `consumers/` (created if missing). */
   dir: string
   /** Encodes event data (e.g. `jsonSerializer`, `msgpackrSerializer`). */
@@ -62,6 +65,33 @@ export interface EventStoreOptions<Rec extends RecordShape = RecordShape>
    * number, the events right after it are always checked).
    */
   idempotencyWindow?: number
+  /**
+   * Encryption at rest with crypto-shredding: each event's data is sealed with AES-256-GCM under the
+   * data key of its data subject, and {@link EventStore.shredStream} destroys a subject's key so its
+   * events read with `data: undefined` and `shredded: true` forever. `keyring` holds the master key
+   * (`localKeyring` from `@waltz/core`, or a KMS); `keyFor(record)` picks an event's key id (default:
+   * its stream). Stream names, types, times, ids, revisions, metadata and key ids stay readable:
+   * use opaque ids (`customer-7`, not an e-mail address) and keep personal data out of metadata. The
+   * store's deletion markers are sealed under the key id `''`, which `keyFor` must not return. A store
+   * is encrypted from its creation on: opening it without `encryption` (or with a wrong master key)
+   * is core's `WAL_KEYRING`.
+   */
+  encryption?: EncryptionOptions
+}
+
+/**
+ * The key id the store seals its markers (`deleteStream`, `tombstoneStream`: no data) under, so a
+ * stream can be deleted or tombstoned after its own key was shredded. Never shredded.
+ */
+const MARKER_KEY_ID = ''
+
+/** The result of {@link EventStore.shredStream}. */
+export interface ShredStreamResult {
+  /**
+   * The key ids destroyed: the stream itself with the default `keyFor`; with a custom one, every key
+   * id its events were sealed with (every other stream sealed under one of them is erased too).
+   */
+  keyIds: string[]
 }
 
 /** Defaults of the store's own options. */
@@ -158,8 +188,14 @@ export interface SubscribeToAllOptions {
 export interface AggregateOptions<State, Rec extends RecordShape> {
   /** The state before the first event. */
   initialState: () => State
-  /** Folds one event into the state. */
+  /** Folds one event into the state. Not called for shredded events (see `onShredded`). */
   evolve: (state: State, event: StoredEvent<Rec>) => State
+  /**
+   * Folds a shredded event (encrypted stores: `shredded: true`, `data: undefined`) into the state.
+   * Default: shredded events are skipped (they still count in the revision), so `evolve` never sees
+   * an event without its data.
+   */
+  onShredded?: (state: State, event: StoredEvent<Rec>) => State
 }
 
 /** The result of {@link EventStore.aggregateStream}. */
@@ -329,7 +365,11 @@ const DONE: Promise<unknown> = Promise.resolve()
 export class EventStore<Rec extends RecordShape = RecordShape> {
   /** The store's directory. */
   readonly dir: string
-  /** The WAL holding the events (use it for metrics and `sync`; appending to it directly breaks the store). */
+  /**
+   * The WAL holding the events (use it for metrics, `sync` and `rotateMasterKey`; appending to it
+   * directly breaks the store, and shredding through it may fail an append in flight, and with it
+   * the store: use {@link EventStore.shred}).
+   */
   readonly wal: Wal<Rec>
   private readonly serializer: Serializer<string, unknown, Rec>
   private readonly index: StreamIndex
@@ -340,6 +380,14 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
   private readonly inFlight = new Map<string, InFlight>()
   private inFlightSweepAt = IN_FLIGHT_SWEEP
   private readonly consumers = new Map<string, Consumer<Rec>>()
+  /** Whether the WAL seals event data (the `encryption` option). */
+  private readonly encrypted: boolean
+  /** Whether key ids come from the user's `keyFor` (else: one per stream). */
+  private readonly customKeyFor: boolean
+  /** Shreds under way by key id: appends sealed under one are refused from the call on. */
+  private readonly keyShreds = new Map<string, Promise<void>>()
+  /** `shredStream` calls under way: appends to the stream are refused while one runs. */
+  private readonly streamShreds = new Map<string, Promise<ShredStreamResult>>()
   /** With an archive: the log's first seq, counting the segments only the archive holds (see {@link origin}). */
   private readonly archivedOrigin: number | undefined
   /** Resolved (and dropped) at the next acknowledgement; created only when someone waits. */
@@ -363,6 +411,8 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
     this.window = o.idempotencyWindow
     this.maxRecordSize = o.maxRecordSize ?? 16 * 1024 * 1024
     this.background = o.sync === 'background'
+    this.encrypted = o.encryption !== undefined
+    this.customKeyFor = o.encryption?.keyFor !== undefined
   }
 
   /**
@@ -373,7 +423,8 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
    * @param options - see {@link EventStoreOptions}; `dir` and `serializer` are required
    * @returns the open store
    * @throws EventStoreError `EVENTSTORE_INVALID_ARGUMENT`, `EVENTSTORE_CORRUPT` (the log is not a
-   *   consistent event store), `EVENTSTORE_IO`; WalError from opening the WAL (`WAL_LOCKED`, ...)
+   *   consistent event store), `EVENTSTORE_IO`; WalError from opening the WAL (`WAL_LOCKED`,
+   *   `WAL_KEYRING` for a wrong master key, or an encrypted store opened without `encryption`, ...)
    */
   static async open<Rec extends RecordShape>(options: EventStoreOptions<Rec>): Promise<EventStore<Rec>> {
     if (typeof options !== 'object' || options === null || typeof options.dir !== 'string') {
@@ -391,12 +442,7 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
         "EventStore.open takes 'retention' only with an 'archive': the stream index and reads need the whole log",
       )
     }
-    if ('encryption' in walOptions) {
-      // The store reads raw records and decodes their data itself; sealed data needs its own path.
-      throw EventStoreError.INVALID_ARGUMENT(
-        "EventStore.open has no 'encryption' option yet: encrypt a plain Wal, or wait for shredStream",
-      )
-    }
+    const encryption = sealing(walOptions.encryption)
     const flushEvery = positiveInt('indexFlushEvents', indexFlushEvents, EVENTSTORE_DEFAULTS.indexFlushEvents)
     const cacheSize = nonNegativeInt(
       'indexCacheStreams',
@@ -414,6 +460,7 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
     const keepFrom = retention?.keepFrom
     const wal = (await Wal.open({
       ...walOptions,
+      ...(encryption && { encryption }),
       logger,
       serializer: logSerializer(serializer as Serializer<string, unknown, RecordShape>),
       ...(retention && {
@@ -453,8 +500,10 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
    * @returns the stream's next expected revision, the position of the last event, and whether the
    *   stream was created
    * @throws EventStoreError `WRONG_EXPECTED_REVISION` (nothing written), `STREAM_TOMBSTONED`,
+   *   `STREAM_SHREDDED` (encrypted stores: the events' key was shredded; nothing written),
    *   `EVENTSTORE_INVALID_ARGUMENT`, `EVENTSTORE_CLOSED`; WalError `WAL_SERIALIZER_ERROR` (data the
-   *   serializer refused; nothing written), `WAL_IO` (the store is failed: reopen it)
+   *   serializer refused; nothing written), `WAL_INVALID_ARGUMENT` (`encryption.keyFor` threw;
+   *   nothing written), `WAL_IO` (the store is failed: reopen it)
    */
   appendToStream(
     stream: string,
@@ -504,7 +553,8 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
    * @param appends - per stream: `stream`, `events` (at least one) and `expectedRevision` (default `'any'`)
    * @returns one result per append, in the order given
    * @throws EventStoreError `WRONG_EXPECTED_REVISION` (for the first stream whose check fails),
-   *   `STREAM_TOMBSTONED`, `EVENTSTORE_INVALID_ARGUMENT`, `EVENTSTORE_CLOSED`; WalError from the WAL
+   *   `STREAM_TOMBSTONED`, `STREAM_SHREDDED`, `EVENTSTORE_INVALID_ARGUMENT`, `EVENTSTORE_CLOSED`;
+   *   WalError as {@link appendToStream}
    * @example
    * ```ts
    * // Move stock between two warehouses: both events, or neither.
@@ -641,6 +691,77 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
   }
 
   /**
+   * Erases a stream's event data (encrypted stores): destroys the data key(s) its events are sealed
+   * with, durably (the key store is rewritten and fsynced before this resolves; a crash or restart
+   * never brings the data back). Its events still read, in order, with stream, revision, position,
+   * id, type, time and metadata, but `data: undefined` and `shredded: true`; revisions and positions
+   * never change. Appends to the stream in flight land first and are erased with it; appends from
+   * the call on are refused with `STREAM_SHREDDED` while it runs.
+   *
+   * With the default `keyFor` the key is the stream's own: the stream is erased, and every later
+   * append to it is `STREAM_SHREDDED` (it can still be deleted or tombstoned). With a custom `keyFor`
+   * (one key per customer, shared by several streams) the key ids its events were actually sealed
+   * with are destroyed: **every other stream sealed under them is erased too**, and the stream takes
+   * new events under other key ids. Segments are not rewritten: the sealed bytes stay, unreadable.
+   *
+   * @param stream - the stream
+   * @returns the key ids destroyed
+   * @throws EventStoreError `EVENTSTORE_INVALID_ARGUMENT` (the store is not encrypted),
+   *   `EVENTSTORE_CORRUPT` (the index points at other records: nothing is shredded),
+   *   `EVENTSTORE_CLOSED`; WalError `WAL_IO`
+   * @example
+   * ```ts
+   * await store.shredStream('customer-7') // the customer asked to be forgotten
+   * for await (const e of store.readStream('customer-7')) console.log(e.revision, e.type, e.shredded) // 1 Registered true
+   * ```
+   */
+  shredStream(stream: string): Promise<ShredStreamResult> {
+    try {
+      this.requireOpen()
+      checkStream(stream)
+      this.requireEncrypted('shredStream')
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    let running = this.streamShreds.get(stream)
+    if (running === undefined) {
+      running = this.eraseStream(stream).finally(() => this.streamShreds.delete(stream))
+      this.streamShreds.set(stream, running)
+    }
+    return running
+  }
+
+  /**
+   * Destroys one data key (encrypted stores), durably: every event sealed under `keyId` reads with
+   * `data: undefined` and `shredded: true` from then on, in every stream, and appends of events under
+   * it are refused with `STREAM_SHREDDED` from the call on. With a custom `keyFor` this erases one data
+   * subject (a customer) wherever its events are; with the default one, `keyId` is a stream name.
+   *
+   * @param keyId - the key id, as `keyFor` returns it (not `''`, the store's own)
+   * @throws EventStoreError `EVENTSTORE_INVALID_ARGUMENT` (not encrypted, `''`), `EVENTSTORE_CLOSED`;
+   *   WalError `WAL_INVALID_ARGUMENT` (a malformed key id), `WAL_IO`
+   */
+  shred(keyId: string): Promise<void> {
+    try {
+      this.requireOpen()
+      this.requireEncrypted('shred')
+      if (typeof keyId !== 'string' || keyId === MARKER_KEY_ID) {
+        throw EventStoreError.INVALID_ARGUMENT(
+          `shred needs a non-empty key id ('' seals the store's markers), got ${JSON.stringify(keyId)}`,
+        )
+      }
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    let running = this.keyShreds.get(keyId)
+    if (running === undefined) {
+      running = this.destroyKey(keyId).finally(() => this.keyShreds.delete(keyId))
+      this.keyShreds.set(keyId, running)
+    }
+    return running
+  }
+
+  /**
    * Whether the stream has visible events (appended, and not deleted since).
    *
    * @param stream - the stream
@@ -713,9 +834,9 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
     if (left === 0) return
     await this.readable()
     if (!backwards) {
-      for await (const r of this.wal.recordsRaw({ from: Math.max(from ?? start, start), to: end })) {
+      for await (const r of this.logRecords(Math.max(from ?? start, start), end)) {
         if (!accept(r)) continue
-        yield this.decode(r)
+        yield this.eventOf(r)
         if (--left === 0) return
       }
       return
@@ -723,12 +844,12 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
     let pos = Math.min(from ?? end, end)
     while (pos >= start) {
       const lo = Math.max(start, pos - 1023)
-      const chunk: RawRecord[] = []
-      for await (const r of this.wal.recordsRaw({ from: lo, to: pos })) chunk.push(r)
+      const chunk: WalRecord[] = []
+      for await (const r of this.logRecords(lo, pos)) chunk.push(r)
       for (let i = chunk.length - 1; i >= 0; i--) {
         const r = chunk[i]!
         if (!accept(r)) continue
-        yield this.decode(r)
+        yield this.eventOf(r)
         if (--left === 0) return
       }
       pos = lo - 1
@@ -736,8 +857,10 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
   }
 
   /**
-   * Folds a stream's events into a state. Appends to the stream still in flight (handed to the WAL,
-   * not yet acknowledged) are waited for first, so the state includes them: after a
+   * Folds a stream's events into a state. In an encrypted store, shredded events are skipped (their
+   * revisions still count) unless `onShredded` is given: `evolve` only ever sees events with their
+   * data. Appends to the stream still in flight (handed to the WAL, not yet acknowledged) are
+   * waited for first, so the state includes them: after a
    * `WRONG_EXPECTED_REVISION`, the state read here is at least at the revision the error named (reads
    * such as {@link readStream} show acknowledged events only, and may be behind it for a moment).
    *
@@ -757,8 +880,10 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
     const s = this.index.summary(stream)
     let state = options.initialState()
     let revision = s.revision
+    const { evolve, onShredded } = options
     for await (const e of this.readStream(stream, { from: s.deletedRevision + 1 })) {
-      state = options.evolve(state, e)
+      if (e.shredded !== true) state = evolve(state, e)
+      else if (onShredded !== undefined) state = onShredded(state, e)
       revision = e.revision
     }
     return { state, revision: Math.max(revision, s.revision), exists: exists(s) }
@@ -817,10 +942,10 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
       const end = this.index.checkpoint
       if (next <= end) {
         await this.readable()
-        for await (const r of this.wal.recordsRaw({ from: next, to: end })) {
+        for await (const r of this.logRecords(next, end)) {
           next = r.seq + 1
           if (!accept(r)) continue
-          yield this.decode(r)
+          yield this.eventOf(r)
           if (signal?.aborted || this.closed) return
         }
         next = Math.max(next, end + 1)
@@ -984,6 +1109,7 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
    */
   private commit(stream: string, head: StreamSummary, prepared: readonly Prepared[]): Promise<AppendResult> {
     const part = eventPart(stream, head, prepared, Date.now())
+    this.checkSealable(part)
     return this.submit([part], (lastSeq) => resultOf(part, lastSeq))
   }
 
@@ -997,7 +1123,9 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
       if (!matches(head, g.expected)) {
         throw EventStoreError.WRONG_EXPECTED_REVISION(g.stream, g.expected, head.revision)
       }
-      parts.push(eventPart(g.stream, head, g.prepared, time))
+      const part = eventPart(g.stream, head, g.prepared, time)
+      this.checkSealable(part)
+      parts.push(part)
     }
     return this.submit(parts, (lastSeq) => {
       // Parts are appended in order: each one's last event sits before the following parts' events.
@@ -1244,6 +1372,110 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
     if (this.background) await this.wal.flush()
   }
 
+  /**
+   * The log's records `from..to`. A plain store reads them as stored and decodes only the events its
+   * caller keeps (see {@link eventOf}); an encrypted one has the WAL open and decode them.
+   */
+  private logRecords(from: number, to: number): AsyncGenerator<WalRecord, void, undefined> {
+    return this.encrypted ? this.wal.records({ from, to }) : this.wal.recordsRaw({ from, to })
+  }
+
+  /** The event of a record from {@link logRecords}. */
+  private eventOf(r: WalRecord): StoredEvent<Rec> {
+    return this.encrypted ? (toStoredEvent(r) as StoredEvent<Rec>) : this.decode(r as RawRecord)
+  }
+
+  private requireEncrypted(what: string): void {
+    if (!this.encrypted) {
+      throw EventStoreError.INVALID_ARGUMENT(`${what} needs an encrypted store (the encryption option)`)
+    }
+  }
+
+  /**
+   * Refuses a part whose events the WAL would refuse to seal (their key was shredded, or a shred of it
+   * is under way) before any revision is reserved: a refusal after it would leave a hole that later
+   * appends build on, and the store would have to fail.
+   *
+   * @throws EventStoreError `STREAM_SHREDDED`; WalError `WAL_INVALID_ARGUMENT` (`keyFor` threw)
+   */
+  private checkSealable(part: StreamPart): void {
+    if (!this.encrypted) return
+    const { stream, records } = part
+    if (this.streamShreds.has(stream)) throw EventStoreError.STREAM_SHREDDED(stream)
+    if (!this.customKeyFor) {
+      if (this.keyShreds.has(stream) || this.wal.isShredded(stream)) {
+        throw EventStoreError.STREAM_SHREDDED(stream)
+      }
+      return
+    }
+    for (const r of records) {
+      const keyId = this.wal.keyIdOf(r)
+      if (this.keyShreds.has(keyId) || this.wal.isShredded(keyId)) {
+        throw EventStoreError.STREAM_SHREDDED(stream, keyId)
+      }
+    }
+  }
+
+  /** {@link shredStream}: the stream's key ids, then each destroyed. */
+  private async eraseStream(stream: string): Promise<ShredStreamResult> {
+    if (!this.customKeyFor) {
+      await this.shred(stream)
+      return { keyIds: [stream] }
+    }
+    // Appends to the stream are refused from now on: those in flight land, and are read, first.
+    await this.inFlight.get(stream)?.last.catch(() => {})
+    const keyIds = await this.sealedKeyIds(stream)
+    for (const keyId of keyIds) await this.shred(keyId)
+    return { keyIds }
+  }
+
+  /** {@link shred}, once appends checked before it began (some may be sealed under `keyId`) landed. */
+  private async destroyKey(keyId: string): Promise<void> {
+    const landing: Promise<unknown>[] = []
+    if (this.customKeyFor) {
+      for (const f of this.inFlight.values()) if (f.appends > 0) landing.push(f.last)
+    } else {
+      // The default key id is the stream: only its own appends can be sealed under it.
+      const f = this.inFlight.get(keyId)
+      if (f !== undefined && f.appends > 0) landing.push(f.last)
+    }
+    await Promise.allSettled(landing)
+    this.requireOpen()
+    await this.wal.shred(keyId)
+  }
+
+  /**
+   * The key ids a stream's events were sealed with, read from their sealed fields (those of events
+   * hidden by a soft delete too). Each record is checked to be the stream's event the index says it
+   * is: a wrong index must never make a shred destroy another subject's key.
+   *
+   * @throws EventStoreError `EVENTSTORE_CORRUPT`
+   */
+  private async sealedKeyIds(stream: string): Promise<string[]> {
+    const last = this.index.summary(stream).revision
+    const keyIds = new Set<string>()
+    await this.readable()
+    for (let lo = 1; lo <= last; lo += 256) {
+      const hi = Math.min(last, lo + 255)
+      const events = this.index.locate(stream, lo, hi)
+      let stored = await this.wal.recordsAtRaw(events.seqs, events)
+      if (stored.length !== hi - lo + 1 || !eventsAre(stored.map(toStoredEvent), stream, lo, 1)) {
+        stored = await this.wal.recordsAtRaw(events.seqs)
+        if (stored.length !== hi - lo + 1 || !eventsAre(stored.map(toStoredEvent), stream, lo, 1)) {
+          throw EventStoreError.CORRUPT(
+            `the stream index points ${JSON.stringify(stream)} at records of other streams or revisions; nothing was shredded; delete ${join(this.wal.dir, 'index')} to rebuild it`,
+            { stream },
+          )
+        }
+      }
+      for (const r of stored) {
+        const keyId = sealedKeyId(r)
+        if (keyId !== undefined) keyIds.add(keyId)
+      }
+    }
+    return [...keyIds]
+  }
+
   private decode(r: RawRecord): StoredEvent<Rec> {
     let data: unknown
     try {
@@ -1277,7 +1509,7 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
 
 function toStoredEvent(r: WalRecord): StoredEvent {
   const headers = r.headers ?? {}
-  return {
+  const event: StoredEvent = {
     stream: r.key!,
     revision: Number(headers[REVISION_HEADER]),
     position: r.seq,
@@ -1286,6 +1518,42 @@ function toStoredEvent(r: WalRecord): StoredEvent {
     time: r.time,
     data: r.data,
     metadata: metadataOf(headers),
+  }
+  if (r.shredded === true) event.shredded = true
+  return event
+}
+
+/**
+ * The encryption the store opens its WAL with: the user's keyring, and key ids by {@link storeKeyFor}.
+ *
+ * @throws EventStoreError `EVENTSTORE_INVALID_ARGUMENT` for an `encryption` that is not an object or
+ *   a `keyFor` that is not a function (the WAL checks the rest)
+ */
+function sealing(encryption: EncryptionOptions | undefined): EncryptionOptions | undefined {
+  if (encryption === undefined) return undefined
+  if (typeof encryption !== 'object' || encryption === null) {
+    throw EventStoreError.INVALID_ARGUMENT('encryption must be an object { keyring, keyFor? }')
+  }
+  const { keyFor } = encryption
+  if (keyFor !== undefined && typeof keyFor !== 'function') {
+    throw EventStoreError.INVALID_ARGUMENT('encryption.keyFor must be a function of the record')
+  }
+  return { ...encryption, keyFor: storeKeyFor(keyFor) }
+}
+
+/**
+ * Key ids as the store's WAL seals with them: markers under {@link MARKER_KEY_ID}, events under the
+ * user's `keyFor`, by default their stream (never `''`: a stream name is not empty).
+ */
+function storeKeyFor(user: ((record: KeyedRecord) => string) | undefined): (record: KeyedRecord) => string {
+  return (record) => {
+    if (record.type.startsWith('$')) return MARKER_KEY_ID
+    if (user === undefined) return record.key ?? MARKER_KEY_ID
+    const keyId = user(record)
+    if (keyId === MARKER_KEY_ID) {
+      throw new TypeError("keyFor returned '': the event store keeps that key id for its deletion markers")
+    }
+    return keyId
   }
 }
 
@@ -1308,7 +1576,7 @@ function matches(s: StreamSummary, expected: ExpectedRevision): boolean {
   return s.revision === expected
 }
 
-function filterOf(filter: EventFilter | undefined): (r: RawRecord) => boolean {
+function filterOf(filter: EventFilter | undefined): (r: Pick<WalRecord, 'type' | 'key'>) => boolean {
   const prefix = filter?.streamPrefix
   const types = filter?.types ? new Set(filter.types) : undefined
   if (prefix !== undefined && typeof prefix !== 'string') {

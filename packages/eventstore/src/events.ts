@@ -57,10 +57,16 @@ export type StoredEvent<Rec extends RecordShape = RecordShape> =
         type: T
         /** When it was appended, ms since the epoch. */
         time: number
-        /** The decoded data. */
+        /** The decoded data; `undefined` when {@link shredded} is set, whatever `D` says. */
         data: D
         /** User metadata (`{}` when none). */
         metadata: EventMetadata
+        /**
+         * Set when the store is encrypted and the event's data key was shredded
+         * (`EventStore.shredStream`, `EventStore.shred`): `data` is gone for good, and everything else
+         * (stream, revision, position, id, type, time, metadata) is as it was.
+         */
+        shredded?: true
       }
     : never
 

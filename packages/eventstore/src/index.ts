@@ -26,6 +26,7 @@ export {
   type EventStoreOptions,
   type ReadAllOptions,
   type ReadStreamOptions,
+  type ShredStreamResult,
   type StreamAppend,
   type SubscribeToAllOptions,
   type SubscribeToStreamOptions,

@@ -12,6 +12,7 @@
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
+  type EncryptionOptions,
   type FrameLocations,
   isWalError,
   type RawRecord,
@@ -44,6 +45,12 @@ export interface EventStoreReaderOptions {
   dir: string
   /** Where to report problems met while following the log (default: silent). */
   logger?: WalLogger
+  /**
+   * An encrypted store's master key (`localKeyring` from `@waltz/core`): events then carry their
+   * data, or `shredded: true`. Without it an encrypted event carries its sealed bytes and
+   * `encrypted: true`; everything else (streams, types, ids, metadata) reads the same.
+   */
+  encryption?: Pick<EncryptionOptions, 'keyring'>
 }
 
 /** A stream as the index knows it. */
@@ -105,8 +112,15 @@ export interface StoreRecord {
   time: number
   /** User metadata. */
   metadata: EventMetadata
-  /** The stored data bytes (the serializer's encoding; empty for markers). */
+  /**
+   * The stored data bytes (the serializer's encoding; empty for markers and shredded events; the
+   * sealed bytes when `encrypted` is set).
+   */
   data: Uint8Array
+  /** Set when the data key was shredded (a view opened with the keyring): the data is gone. */
+  shredded?: true
+  /** Set when the data is sealed and the view was opened without the keyring. */
+  encrypted?: true
 }
 
 /** Options of {@link EventStoreReader.readStream}. */
@@ -219,15 +233,17 @@ function kindOf(r: Pick<RawRecord, 'type' | 'key' | 'headers'>): { kind: StoreRe
   return { kind: 'event', revision }
 }
 
+const NO_DATA = new Uint8Array(0)
+
 /**
  * Reads a stored record as the store would show it.
  *
- * @param r - a record as stored
+ * @param r - a record as stored (or with its data opened: `shredded` records carry none)
  * @returns its event fields, data as bytes
  */
-export function toStoreRecord(r: RawRecord): StoreRecord {
+export function toStoreRecord(r: Omit<RawRecord, 'data'> & { data: Uint8Array | undefined }): StoreRecord {
   const { kind, revision } = kindOf(r)
-  return {
+  const record: StoreRecord = {
     kind,
     stream: kind === 'other' ? (r.key ?? '') : r.key!,
     revision,
@@ -236,8 +252,11 @@ export function toStoreRecord(r: RawRecord): StoreRecord {
     type: r.type,
     time: r.time,
     metadata: metadataOf(r.headers),
-    data: r.data,
+    data: r.data ?? NO_DATA,
   }
+  if (r.shredded === true) record.shredded = true
+  if (r.encrypted === true) record.encrypted = true
+  return record
 }
 
 function pageSize(name: string, value: unknown, fallback: number): number {
@@ -273,6 +292,8 @@ export class EventStoreReader {
    */
   readonly log: WalReader
   private readonly logger: WalLogger
+  /** Whether data is read opened (the view has the keyring) rather than as stored. */
+  private readonly opened: boolean
   private tables: TableReader[] = []
   private tableNames = ''
   private tablesListedAt = 0
@@ -287,10 +308,11 @@ export class EventStoreReader {
   private following: Promise<void> | undefined
   private closed = false
 
-  private constructor(dir: string, log: WalReader, logger: WalLogger) {
+  private constructor(dir: string, log: WalReader, logger: WalLogger, opened: boolean) {
     this.dir = dir
     this.log = log
     this.logger = logger
+    this.opened = opened
     this.checkpoint = log.firstSeq - 1
   }
 
@@ -300,12 +322,18 @@ export class EventStoreReader {
    *
    * @param options - see {@link EventStoreReaderOptions}
    * @returns the view; close it when done
-   * @throws WalError from `Wal.openReader` (`WAL_INVALID_ARGUMENT` for a missing directory, ...),
-   *   EventStoreError `EVENTSTORE_IO`
+   * @throws WalError from `Wal.openReader` (`WAL_INVALID_ARGUMENT` for a missing directory,
+   *   `WAL_KEYRING` for a wrong master key, ...), EventStoreError `EVENTSTORE_IO`
    */
   static async open(options: EventStoreReaderOptions): Promise<EventStoreReader> {
-    const log = await Wal.openReader({ dir: options.dir })
-    const reader = new EventStoreReader(options.dir, log, options.logger ?? silentLogger)
+    const { encryption } = options
+    const log = await Wal.openReader(encryption ? { dir: options.dir, encryption } : { dir: options.dir })
+    const reader = new EventStoreReader(
+      options.dir,
+      log,
+      options.logger ?? silentLogger,
+      encryption !== undefined,
+    )
     try {
       await reader.relistTables(log.lastSeq)
       await reader.catchUp()
@@ -474,7 +502,7 @@ export class EventStoreReader {
     const firstStored = this.log.firstSeq
     let removed = 0
     while (removed < where.seqs.length && where.seqs[removed]! < firstStored) removed++
-    const records = await this.log.recordsAtRaw(where.seqs.slice(removed), {
+    const records = await this.recordsAt(where.seqs.slice(removed), {
       offsets: where.offsets.slice(removed),
       lengths: where.lengths.slice(removed),
     })
@@ -524,7 +552,7 @@ export class EventStoreReader {
       let at = Math.max(from ?? first, first)
       while (at <= last && out.length < limit && scanned < maxScan) {
         const to = Math.min(last, at + ALL_CHUNK - 1)
-        for await (const r of this.log.recordsRaw({ from: at, to })) {
+        for await (const r of this.range(at, to)) {
           at = r.seq + 1
           scanned++
           if (accept(r)) out.push(toStoreRecord(r))
@@ -538,7 +566,7 @@ export class EventStoreReader {
     while (at >= first && out.length < limit && scanned < maxScan) {
       const lo = Math.max(first, at - ALL_CHUNK + 1)
       const chunk: RawRecord[] = []
-      for await (const r of this.log.recordsRaw({ from: lo, to: at })) chunk.push(r)
+      for await (const r of this.range(lo, at)) chunk.push(r)
       let i = chunk.length - 1
       for (; i >= 0 && out.length < limit && scanned < maxScan; i--) {
         scanned++
@@ -604,6 +632,19 @@ export class EventStoreReader {
     this.tables = []
     this.listeners.clear()
     await this.log.close()
+  }
+
+  /**
+   * Records by seq: opened when the view has the keyring (an unencrypted log reads the same either
+   * way), else as stored. Shredded records carry no data (`data` undefined, typed as bytes).
+   */
+  private recordsAt(seqs: readonly number[], where: FrameLocations): Promise<RawRecord[]> {
+    return this.opened ? this.log.recordsAt(seqs, where) : this.log.recordsAtRaw(seqs, where)
+  }
+
+  /** Records `from..to`, opened or as stored (see {@link recordsAt}). */
+  private range(from: number, to: number): AsyncGenerator<RawRecord, void, undefined> {
+    return this.opened ? this.log.records({ from, to }) : this.log.recordsRaw({ from, to })
   }
 
   /** The time of each listed stream's newest record, read at the place the index gives when it can. */
@@ -673,7 +714,10 @@ export class EventStoreReader {
   /** Follows the writer: each new record goes into the overlay, then to the subscribers. */
   private async follow(): Promise<void> {
     try {
-      for await (const r of this.log.tailRaw({ from: this.checkpoint + 1, signal: this.stop.signal })) {
+      const from = this.checkpoint + 1
+      const signal = this.stop.signal
+      const tail = this.opened ? this.log.tail({ from, signal }) : this.log.tailRaw({ from, signal })
+      for await (const r of tail) {
         // A tail yields no frame places: the overlay reads these through the log's seek index.
         this.apply(r, NO_LOCATION, 0)
         if (this.listeners.size > 0) {

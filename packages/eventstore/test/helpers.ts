@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import type { Serializer } from '@waltz/core'
 import { EventStore, type EventStoreOptions } from '../src/index.js'
 
@@ -23,4 +25,11 @@ export function openStore(
 /** `n` events of type `t` with data `{ i }`. */
 export function events(n: number, t = 'e', start = 0): TestEvent[] {
   return Array.from({ length: n }, (_, k) => ({ type: t, data: { i: start + k } }))
+}
+
+/** Every file under `dir`, recursively, as bytes. */
+export function allFiles(dir: string): { name: string; bytes: Buffer }[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => ({ name: join(e.parentPath, e.name), bytes: readFileSync(join(e.parentPath, e.name)) }))
 }

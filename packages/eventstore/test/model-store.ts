@@ -8,7 +8,7 @@ import type { EventView } from './damage-support.js'
 
 /** An event of the model, with the result of the append that wrote it. */
 export interface ModelEvent extends EventView {
-  data: { i: number }
+  data: { i: number; note?: string }
   /** What `appendToStream` returned for the whole batch this event was written in. */
   batch: AppendResult
   /** How many events that batch had. */
@@ -27,7 +27,7 @@ export interface ModelStream {
 /** An event to append, as the test builds it. */
 export interface ModelInput {
   type: string
-  data: { i: number }
+  data: { i: number; note?: string }
   id?: string
   metadata?: Record<string, string>
 }

@@ -13,7 +13,6 @@ import {
   type KeyStoreEntry,
   type RawRecord,
   type RecordShape,
-  sealedKeyId,
   type WalLogger,
   type WalReader,
 } from '@waltz/core'
@@ -21,6 +20,7 @@ import { ReplicationError } from './errors.js'
 import { eraseBefore, type KeySubjects, keyMessage, readStreamKeys } from './key-messages.js'
 import type { ChainedMessage, Publisher } from './publisher.js'
 import { subjectMatches } from './stream.js'
+import { keyIdOf } from './util.js'
 
 /** What one sync sent. (An object: a promise returned from an async function would be awaited.) */
 export interface Sent {
@@ -108,7 +108,7 @@ export class KeySync {
   /** Whether the stream holds (or is being sent) the data key `record` is sealed with; an unsealed record needs none. */
   covers(record: RawRecord): boolean {
     if (record.encrypted !== true) return true
-    const keyId = sealedKeyId(record.data)
+    const keyId = keyIdOf(record.data)
     return keyId !== undefined && this.onStream.has(keyId)
   }
 

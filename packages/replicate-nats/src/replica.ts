@@ -9,13 +9,13 @@ import {
   type KeyStoreEntry,
   type RawRecord,
   type RecordShape,
-  sealedKeyId,
   Wal,
   type WalOptions,
 } from '@waltz/core'
 import { ReplicationError } from './errors.js'
 import { replicaSerializer } from './serializer.js'
 import { carriesRecord, type ReplicatedMessage } from './stream.js'
+import { keyIdOf } from './util.js'
 
 /** Options of the replica WAL that a restore passes through. */
 type ReplicaWalOptions = Omit<WalOptions, 'dir' | 'serializer' | 'firstSeq' | 'encryption'>
@@ -144,7 +144,7 @@ export class Replica {
       )
     }
     if (sealed) {
-      const keyId = sealedKeyId(message.payload)
+      const keyId = keyIdOf(message.payload)
       if (keyId === undefined || !this.keyIds.has(keyId)) {
         throw ReplicationError.GAP(
           `seq ${message.seq} is sealed with ${keyId === undefined ? 'a malformed field' : `key '${keyId}'`}, whose key the stream did not carry before it`,

@@ -11,7 +11,13 @@ import { KeySubjects } from './key-messages.js'
 import { KeySync } from './key-sync.js'
 import { Publisher, type PublisherEvents } from './publisher.js'
 import { SourceLog } from './source.js'
-import { checkSubject, lastOnSubject, type ReplicatedMessage } from './stream.js'
+import {
+  checkSubject,
+  countOnSubject,
+  lastOnSubject,
+  nextOnSubject,
+  type ReplicatedMessage,
+} from './stream.js'
 import { backoff, sleep } from './util.js'
 import { SeqWaiters } from './waiters.js'
 
@@ -462,7 +468,33 @@ class ReplicatorImpl implements Replicator {
     if (last.seq >= wal.firstSeq && (await this.source.storesOther(last))) {
       throw diverged(`seq ${last.seq} is another record in the stream than in the WAL`)
     }
+    await this.checkContiguous(last)
     return last.seq + 1
+  }
+
+  /**
+   * Checks that the subject holds every seq from its first message to `last`, by count: resuming
+   * after the last message trusts everything before it, so a hole (a message deleted by hand, or lost
+   * by the server across a restart of the whole cluster) would otherwise never be filled, while the
+   * replicator reported no lag.
+   *
+   * @throws ReplicationError `REPLICATION_GAP`
+   */
+  private async checkContiguous(last: ReplicatedMessage): Promise<void> {
+    const jsm = this.jsm!
+    // Count first: a message the stream's own limits remove in between then moves `first` on and
+    // makes the expected count smaller, never a false gap.
+    const count = await countOnSubject(jsm, this.stream, this.subject)
+    const first = await nextOnSubject(jsm, this.stream, this.subject, 1)
+    if (first === undefined || first.streamSeq > last.streamSeq) return
+    const expected = last.seq - first.seq + 1
+    if (count < expected) {
+      throw ReplicationError.GAP(
+        `stream ${this.stream} (${this.subject}) holds ${count} messages from seq ${first.seq} to ${last.seq}, not ${expected}: ` +
+          `${expected - count} are missing, and replication cannot fill a hole before the last message (recreate the stream and replicate again)`,
+        { seq: first.seq, streamSeq: first.streamSeq },
+      )
+    }
   }
 }
 

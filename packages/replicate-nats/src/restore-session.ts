@@ -8,13 +8,13 @@
  * key subject read at once.
  */
 import { type ConsumerMessages, type JetStreamManager, type JsMsg, jetstream } from '@nats-io/jetstream'
-import { isWalError, type KeyStoreEntry, sealedKeyId, type WalLogger } from '@waltz/core'
+import { isWalError, type KeyStoreEntry, type WalLogger } from '@waltz/core'
 import { isReplicationError, ReplicationError } from './errors.js'
 import { KeySubjects, lookupKey, parseKeyMessage, readStreamKeys } from './key-messages.js'
 import { Replica } from './replica.js'
 import type { RestoreOptions, RestoreResult } from './restore.js'
 import { nextOnSubject, parseReplicatedMessage, type ReplicatedMessage, streamSeqFor } from './stream.js'
-import { backoff, sleep } from './util.js'
+import { backoff, keyIdOf, sleep } from './util.js'
 import { ConsumerWatchdog, HEARTBEAT_MS } from './watchdog.js'
 
 /** The options of a restore, checked, with the defaults filled in, and a JetStream manager. */
@@ -260,7 +260,7 @@ export class RestoreSession {
    * erased then, and its tombstone comes later): then the key subject is read now.
    */
   private async findKey(replica: Replica, payload: Uint8Array): Promise<void> {
-    const keyId = sealedKeyId(payload)
+    const keyId = keyIdOf(payload)
     if (keyId === undefined || replica.holdsKey(keyId)) return
     const { jsm, stream } = this.options
     const found = await lookupKey(jsm, stream, this.keySubjects, keyId)

@@ -383,6 +383,18 @@ export function lastOnSubject(
 }
 
 /**
+ * How many messages the stream holds on `subject` (one request: the stream's info filtered to it).
+ */
+export async function countOnSubject(
+  jsm: JetStreamManager,
+  stream: string,
+  subject: string,
+): Promise<number> {
+  const info = await jsm.streams.info(stream, { subjects_filter: subject })
+  return info.state.subjects?.[subject] ?? 0
+}
+
+/**
  * The first message on `subject` at or after stream sequence `from`, or undefined. (`next_by_subj` on
  * STREAM.MSG.GET is served by nats-server 2.9 and later; the client's type only lists it for direct get.)
  */

@@ -109,12 +109,18 @@ describe.skipIf(NO_NATS_SERVER)('3-node JetStream cluster, stream with 3 replica
     await wal.close()
   }, 60_000)
 
+  // Every node is stopped gracefully (SIGTERM: nats-server flushes and exits). A crash of all three at
+  // once is outside an R3 stream's fault model (nats-server 2.9 flushes its files in the background),
+  // and after one such crash the stream here held seq 3000 and then 3019: 18 messages missing from
+  // the middle of the subject (the replicator now refuses to resume over such a hole: see "refuses
+  // to resume over a hole" in single.test.ts). Single-node kills in the other tests stay SIGKILL.
   it('pauses while the whole cluster is down and catches up after it restarts', async () => {
     const { stream, subject } = await newStream()
+    const stopAll = () => Promise.all(cluster.servers.map((s) => s.stop('SIGTERM')))
     const wal = await openSource(tempDir())
     const replicator = replicate({ wal, nc, stream, subject })
     await appendSlowly(wal, 500)
-    await Promise.all(cluster.servers.map((s) => s.stop()))
+    await stopAll()
     await appendEvents(wal, 2000, 100)
     await eventually(async () => expect(replicator.metrics().state).toBe('paused'))
     expect(replicator.metrics().lag).toBeGreaterThan(0)
@@ -129,7 +135,7 @@ describe.skipIf(NO_NATS_SERVER)('3-node JetStream cluster, stream with 3 replica
     const replicaDir = tempDir()
     const following = followStream({ nc, stream, subject, dir: replicaDir })
     await eventually(async () => expect(following.progress()).toBe(3000))
-    await Promise.all(cluster.servers.map((s) => s.stop()))
+    await stopAll()
     await appendEvents(wal, 300)
     await Promise.all(cluster.servers.map((s) => s.start()))
     await replicator.waitFor(wal.lastSeq)

@@ -298,6 +298,24 @@ describe.skipIf(NO_NATS_SERVER)('single JetStream server', () => {
     })
   })
 
+  it('refuses to resume over a hole in the stream (a message deleted or lost): REPLICATION_GAP, never lag 0', async () => {
+    const { stream, subject } = await newStream()
+    const wal = await openSource(tempDir())
+    await appendEvents(wal, 20)
+    const first = replicate({ wal, nc, stream, subject })
+    await first.waitFor(20)
+    await first.stop()
+    // The last message is intact, so resuming after it alone would look right.
+    expect(await jsm.streams.deleteMessage(stream, 7)).toBe(true)
+    await appendEvents(wal, 5)
+    const second = replicate({ wal, nc, stream, subject })
+    const err = await second.done.catch((e: unknown) => e)
+    expect(isReplicationError(err, 'REPLICATION_GAP')).toBe(true)
+    expect((err as Error).message).toMatch(/holds 19 messages from seq 1 to 20, not 20/)
+    expect(second.metrics()).toMatchObject({ state: 'failed', replicatedSeq: 0 })
+    await wal.close()
+  })
+
   it('replicates a log that a WalReader follows while another writer appends', async () => {
     const { stream, subject } = await newStream()
     const dir = tempDir()

@@ -69,6 +69,9 @@ export function viewOf(r: StoreRecord, decode: DataDecoder | undefined): RecordV
     metadata: r.metadata,
     size: r.data.byteLength,
   }
+  // Sealed data means nothing as hex; shredded data is gone.
+  if (r.shredded) return { ...base, hex: '', decodeError: 'shredded: its data key was destroyed' }
+  if (r.encrypted) return { ...base, hex: '', decodeError: 'encrypted: start the inspector with the keyring' }
   // Markers carry no data; records not written by a store are shown as stored.
   if (decode === undefined || r.kind !== 'event') return { ...base, hex: hexOf(r.data) }
   try {

@@ -4,7 +4,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { readLock, type WalLogger } from '@waltz/core'
+import { type EncryptionOptions, readLock, type WalLogger } from '@waltz/core'
 import { EventStoreReader, isEventStoreError } from '@waltz/eventstore'
 import { allowedHosts, cookieName, hostPort, isLoopback, newToken, refusal } from './access.js'
 import { diskUsage } from './disk.js'
@@ -33,6 +33,11 @@ export interface UiOptions {
   decoderName?: string
   /** Where problems met while following the log are reported (default: silent). */
   logger?: WalLogger
+  /**
+   * An encrypted store's master key (`localKeyring` from `@waltz/core`): event data is then opened
+   * (and decoded), shredded events are marked. Without it, encrypted data is not shown.
+   */
+  encryption?: Pick<EncryptionOptions, 'keyring'>
 }
 
 /** A running inspector. */
@@ -128,6 +133,7 @@ export async function startUi(options: UiOptions): Promise<UiServer> {
   const reader = await EventStoreReader.open({
     dir: options.dir,
     ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.encryption ? { encryption: options.encryption } : {}),
   })
   const token = newToken()
   const decode: DataDecoder | undefined = options.decode

@@ -1,11 +1,13 @@
+import { randomBytes } from 'node:crypto'
 import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import type { EventStore } from '@waltz/eventstore'
+import { localKeyring } from '@waltz/core'
+import { EventStore } from '@waltz/eventstore'
 import { readStoredJson } from '@waltz/serializer-json'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { fileTempDir, tempDir } from '../../../test-support/temp-dir.js'
 import { isUiError, startUi, type UiServer } from '../src/index.js'
-import { fillStore, rawGet } from './fixtures.js'
+import { fillStore, rawGet, serializer } from './fixtures.js'
 
 let dir: string
 let store: EventStore
@@ -231,5 +233,42 @@ describe('API', () => {
       await u.close()
     }
     expect(snapshot()).toEqual(before)
+  })
+  test('an encrypted store: data opened with the keyring, shredded events marked, sealed data never shown', async () => {
+    const d = tempDir()
+    const keyring = localKeyring([{ id: 'm1', key: randomBytes(32) }])
+    const s = await EventStore.open({ dir: d, serializer, encryption: { keyring } })
+    await s.appendToStream('cart-1', [{ type: 'CartOpened', data: { customer: 'ann' } }])
+    await s.appendToStream('cart-2', [{ type: 'CartOpened', data: { customer: 'bob' } }])
+    await s.shredStream('cart-1')
+    await s.close()
+    const events = async (u: UiServer, name: string) =>
+      (
+        (await (
+          await fetch(`http://127.0.0.1:${u.port}/api/stream?name=${name}`, {
+            headers: { authorization: `Bearer ${u.token}` },
+          })
+        ).json()) as { events: Body[] }
+      ).events
+    const decode = (bytes: Uint8Array, type: string) => readStoredJson(bytes, type).data
+    const open = await startUi({ dir: d, decode, encryption: { keyring } })
+    const blind = await startUi({ dir: d, decode })
+    try {
+      expect(JSON.parse((await events(open, 'cart-2'))[0]!.json)).toEqual({ customer: 'bob' })
+      expect((await events(open, 'cart-1'))[0]).toMatchObject({
+        revision: 1,
+        type: 'CartOpened',
+        hex: '',
+        decodeError: 'shredded: its data key was destroyed',
+      })
+      for (const name of ['cart-1', 'cart-2']) {
+        const [e] = await events(blind, name)
+        expect(e).toMatchObject({ revision: 1, hex: '', decodeError: expect.stringMatching(/^encrypted/) })
+        expect(e!.json).toBeUndefined()
+      }
+    } finally {
+      await open.close()
+      await blind.close()
+    }
   })
 })

@@ -115,7 +115,12 @@ export async function sealedKeyIds(dir: string): Promise<{ sealed: number; keyId
     for await (const r of reader.recordsRaw()) {
       if (r.encrypted !== true) continue
       sealed++
-      const keyId = sealedKeyId(r.data) ?? '(malformed)'
+      let keyId: string
+      try {
+        keyId = sealedKeyId(r) ?? '(malformed)'
+      } catch {
+        keyId = '(malformed)'
+      }
       if (!keyIds.has(keyId)) keyIds.set(keyId, r.seq)
     }
   } finally {
