@@ -27,6 +27,7 @@ export {
 } from './errors.js'
 export type { FrameProblemCode } from './format.js'
 export { FORMAT_VERSION, MAX_KEY_BYTES, MAX_TIME, MAX_TYPE_BYTES, segmentFileName } from './format.js'
+export { KEY_STORE_FILE } from './key-store.js'
 export { type Keyring, localKeyring, type MasterKey } from './keyring.js'
 export { type LockOwner, readLock } from './lock.js'
 export { consoleLogger, type LogLevel, silentLogger, type WalLogger } from './logger.js'
@@ -35,6 +36,16 @@ export { type KeyedRecord, sealedKeyId } from './record-cipher.js'
 export type { RecoveryReport } from './recovery.js'
 export type { RetentionCounters, RetentionOptions } from './retention.js'
 export type { ScanProblemCode, Verdict } from './scanner.js'
+export {
+  decodeKeyStoreEntry,
+  encodeKeyStoreEntry,
+  type ImportKeysOptions,
+  importKeys,
+  type KeyStoreEntry,
+  parseKeyStore,
+  readKeyStore,
+  type SealedKeyStore,
+} from './sealed-keys.js'
 export {
   type AppendInput,
   BYTES_SERIALIZER_NAME,

@@ -18,6 +18,11 @@
  * `shred` resolves, no copy of the wrapped key is left in the file a restart reads. (Blocks the file
  * system freed may keep old bytes until reused; the wrapped key in them is still under the KEK.)
  *
+ * A store opened without a keyring is *sealed*: the key store of a copy of an encrypted log (a replica)
+ * kept by a process that has no master key. It never unwraps anything; it takes another store's
+ * entries through {@link KeyStore.import} (new keys appended, shreds and a new header by a rewrite, as
+ * above), so the copy holds exactly the sealed keys its records need.
+ *
  * @internal
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
@@ -29,7 +34,7 @@ import type { Fd, Files } from './files.js'
 import type { Keyring } from './keyring.js'
 import type { WalLogger } from './logger.js'
 
-/** The key store's file name in the log directory. */
+/** The key store's file name, in the log directory and in an archive: `keys.wzk`. */
 export const KEY_STORE_FILE = 'keys.wzk'
 const VERSION = 1
 const KIND_HEADER = 1
@@ -48,7 +53,8 @@ export type KeyState = 'present' | 'shredded' | 'unknown'
 export interface KeyStoreOptions {
   readonly files: Files
   readonly dir: string
-  readonly keyring: Keyring
+  /** The master key; undefined for a sealed store (see the module comment). */
+  readonly keyring: Keyring | undefined
   /** A reader: never creates, cuts or rewrites the file. */
   readonly readOnly: boolean
   /**
@@ -61,21 +67,32 @@ export interface KeyStoreOptions {
 }
 
 /** One parsed entry. */
-type Entry =
+export type Entry =
   | { kind: 'header'; masterKeyId: string; wrappedKek: Buffer }
   | { kind: 'key'; keyId: string; wrapped: Buffer }
   | { kind: 'shredded'; keyId: string }
+
+/** The header entry. */
+type Header = Extract<Entry, { kind: 'header' }>
+
+/** What a store holds: its header (none yet in a sealed store never imported into), keys and shredded ids. */
+export interface KeyStoreState {
+  header: Header | undefined
+  readonly wrapped: Map<string, Buffer>
+  readonly shredded: Set<string>
+}
 
 /** See the module comment. */
 export class KeyStore {
   private readonly options: KeyStoreOptions
   private readonly path: string
-  private kek: Buffer
-  private masterKeyId: string
-  private wrappedKek: Buffer
-  private readonly wrapped = new Map<string, Buffer>()
+  /** Undefined in a sealed store. */
+  private kek: Buffer | undefined
+  /** The header; undefined only in a sealed store nothing was imported into yet (no file). */
+  private header: Header | undefined
+  private wrapped = new Map<string, Buffer>()
   private readonly unwrapped = new Map<string, Buffer>()
-  private readonly shreddedIds = new Set<string>()
+  private shreddedIds = new Set<string>()
   /** Where the next entry is appended. */
   private end: number
   /** Key ids asked for and not yet durable, and the promise of their append. */
@@ -88,19 +105,26 @@ export class KeyStore {
   private writes: Promise<unknown> = Promise.resolve()
   private fd: Fd = -1
   /** A reader's: the file's identity, size and time when last read. */
-  private version = ''
+  private fileVersion = ''
+  /** Counts the durable changes of this store (appends, rewrites, imports) since open. */
+  private changes = 0
+  /** Names this object in versions (another object's, or another process's, version never matches). */
+  private readonly instance = randomBytes(6).toString('hex')
+  /** Counts the rewrites since open: each starts a new {@link log}. */
+  private epoch = 0
+  /** The entries appended since the last rewrite (or open), in order: what {@link changesSince} hands over. */
+  private log: Entry[] = []
 
   private constructor(
     options: KeyStoreOptions,
-    header: Extract<Entry, { kind: 'header' }>,
-    kek: Buffer,
+    header: Header | undefined,
+    kek: Buffer | undefined,
     end: number,
   ) {
     this.options = options
     this.path = join(options.dir, KEY_STORE_FILE)
     this.kek = kek
-    this.masterKeyId = header.masterKeyId
-    this.wrappedKek = header.wrappedKek
+    this.header = header
     this.end = end
   }
 
@@ -128,23 +152,15 @@ export class KeyStore {
           { file: path },
         )
       }
-      return KeyStore.create(options)
+      // A sealed store starts empty: its file is written by the first import (it has no KEK to make).
+      if (keyring === undefined) return new KeyStore(options, undefined, undefined, 0)
+      return KeyStore.create(options, keyring)
     }
     const { entries, validEnd } = parseEntries(bytes, path)
     const header = entries[0]
     if (header?.kind !== 'header')
       throw WalError.CORRUPT(`${path}: the first entry is not the header`, { file: path })
-    let kek: Buffer
-    try {
-      kek = Buffer.from(await keyring.unwrap(header.wrappedKek, header.masterKeyId))
-    } catch (err) {
-      throw WalError.KEYRING(
-        `the keyring cannot unwrap the key store's key with master key '${header.masterKeyId}' (a wrong or missing master key)`,
-        { cause: err, file: path },
-      )
-    }
-    if (kek.length !== 32)
-      throw WalError.KEYRING(`the keyring unwrapped ${kek.length} bytes, not 32`, { file: path })
+    const kek = keyring === undefined ? undefined : await unwrapKek(keyring, header, path)
     const store = new KeyStore(options, header, kek, validEnd)
     store.apply(entries.slice(1), path)
     if (validEnd < bytes.length && !readOnly) {
@@ -177,8 +193,7 @@ export class KeyStore {
   }
 
   /** Creates the file: a new KEK wrapped by the current master key, written atomically. */
-  private static async create(options: KeyStoreOptions): Promise<KeyStore> {
-    const { keyring } = options
+  private static async create(options: KeyStoreOptions, keyring: Keyring): Promise<KeyStore> {
     const kek = randomBytes(32)
     let wrappedKek: Buffer
     try {
@@ -189,7 +204,7 @@ export class KeyStore {
     checkHeader(keyring.currentKeyId, wrappedKek)
     const header = { kind: 'header' as const, masterKeyId: keyring.currentKeyId, wrappedKek }
     const store = new KeyStore(options, header, kek, 0)
-    await store.rewrite()
+    await store.rewrite(store.current())
     return store
   }
 
@@ -210,39 +225,28 @@ export class KeyStore {
     } catch {
       return
     }
-    if (version === this.version) return
+    if (version === this.fileVersion) return
     let bytes: Buffer
     try {
       bytes = await this.options.files.readFile(this.path)
     } catch {
       return
     }
-    this.version = version
+    this.fileVersion = version
     const { entries } = parseEntries(bytes, this.path)
     const header = entries[0]
     if (header?.kind !== 'header')
       throw WalError.CORRUPT(`${this.path}: the first entry is not the header`, { file: this.path })
-    if (header.masterKeyId !== this.masterKeyId || !header.wrappedKek.equals(this.wrappedKek)) {
-      let kek: Buffer
-      try {
-        kek = Buffer.from(await this.options.keyring.unwrap(header.wrappedKek, header.masterKeyId))
-      } catch (err) {
-        throw WalError.KEYRING(
-          `the keyring cannot unwrap the key store's key with master key '${header.masterKeyId}'`,
-          {
-            cause: err,
-            file: this.path,
-          },
-        )
-      }
-      this.kek = kek
-      this.masterKeyId = header.masterKeyId
-      this.wrappedKek = header.wrappedKek
+    if (!sameHeader(header, this.header)) {
+      const { keyring } = this.options
+      if (keyring !== undefined) this.kek = await unwrapKek(keyring, header, this.path)
+      this.header = header
       this.unwrapped.clear()
     }
     const before = new Map(this.wrapped)
     this.wrapped.clear()
     this.apply(entries.slice(1), this.path)
+    this.changes++
     for (const keyId of before.keys()) if (!this.wrapped.has(keyId)) this.unwrapped.delete(keyId)
   }
 
@@ -253,19 +257,7 @@ export class KeyStore {
    * @throws WalError `WAL_CORRUPT`
    */
   private apply(entries: readonly Entry[], file: string): void {
-    for (const e of entries) {
-      if (e.kind === 'header') throw WalError.CORRUPT(`${file}: a second header`, { file })
-      if (e.kind === 'shredded') {
-        this.wrapped.delete(e.keyId)
-        this.shreddedIds.add(e.keyId)
-      } else if (!this.shreddedIds.has(e.keyId)) {
-        const known = this.wrapped.get(e.keyId)
-        if (known !== undefined && !known.equals(e.wrapped)) {
-          throw WalError.CORRUPT(`${file}: two keys for the id '${e.keyId}'`, { file })
-        }
-        this.wrapped.set(e.keyId, e.wrapped)
-      }
-    }
+    applyEntries({ header: this.header, wrapped: this.wrapped, shredded: this.shreddedIds }, entries, file)
   }
 
   /** Whether records can be sealed with key `keyId` now: it exists and no shred of it is under way. */
@@ -294,6 +286,7 @@ export class KeyStore {
     if (cached !== undefined) return cached
     const wrapped = this.wrapped.get(keyId)
     if (wrapped === undefined) return undefined
+    if (this.kek === undefined) throw new Error('a sealed key store opens no data key')
     let key: Buffer
     try {
       key = open(this.kek, wrapped, Buffer.from(keyId))
@@ -348,10 +341,11 @@ export class KeyStore {
       await after
       await this.creating.get(keyId)?.catch(() => {})
       await this.serial(async () => {
-        await this.rewrite(keyId)
-        this.wrapped.delete(keyId)
+        const next = this.current()
+        next.wrapped.delete(keyId)
+        next.shredded.add(keyId)
+        await this.rewrite(next)
         this.unwrapped.delete(keyId)
-        this.shreddedIds.add(keyId)
       })
     } finally {
       this.shredding.delete(keyId)
@@ -366,30 +360,136 @@ export class KeyStore {
    */
   async rotateMasterKey(): Promise<void> {
     const { keyring } = this.options
+    const kek = this.kek
+    if (keyring === undefined || kek === undefined) throw new Error('a sealed key store is not rotated')
     await this.serial(async () => {
       let wrappedKek: Buffer
       try {
-        wrappedKek = Buffer.from(await keyring.wrap(this.kek))
+        wrappedKek = Buffer.from(await keyring.wrap(kek))
       } catch (err) {
         throw WalError.KEYRING('the keyring failed to wrap the key-encryption key', { cause: err })
       }
       checkHeader(keyring.currentKeyId, wrappedKek)
-      const old = { id: this.masterKeyId, wrapped: this.wrappedKek }
-      this.masterKeyId = keyring.currentKeyId
-      this.wrappedKek = wrappedKek
-      try {
-        await this.rewrite()
-      } catch (err) {
-        this.masterKeyId = old.id
-        this.wrappedKek = old.wrapped
-        throw err
-      }
+      const next = this.current()
+      next.header = { kind: 'header', masterKeyId: keyring.currentKeyId, wrappedKek }
+      await this.rewrite(next)
     })
   }
 
-  /** The master key id the KEK is wrapped with now. */
-  get masterKey(): string {
-    return this.masterKeyId
+  /**
+   * Takes another key store's entries into this sealed one (a replica's), in order: a header
+   * replaces this store's (a master-key rotation), a data key is added (an id already shredded here
+   * stays shredded), a shredded id drops its key and stays shredded. Durable before it resolves: new
+   * keys are appended and fdatasync'ed; a shred of a key held here, a new header, or the store's first
+   * import rewrites the file (temp file, fdatasync, rename, directory fsync).
+   *
+   * @returns whether the file was rewritten (a shred or a new header): the old copy of a removed key
+   *   is gone from it
+   * @throws WalError `WAL_INVALID_ARGUMENT` (no header in the first import, two keys for one id, a
+   *   malformed entry), `WAL_IO`
+   */
+  import(entries: Iterable<Entry>): Promise<boolean> {
+    if (this.options.keyring !== undefined) {
+      return Promise.reject(
+        WalError.INVALID_ARGUMENT("keys are imported into a sealed copy only (encryption: 'sealed')"),
+      )
+    }
+    const list = [...entries]
+    return this.serial(async () => {
+      // Planned against the store as it is (not copied: imports of new keys are the common case and
+      // the store may hold many), applied once durable.
+      let header = this.header
+      let rewrite = header === undefined
+      const added = new Map<string, Buffer>()
+      const shredded = new Set<string>()
+      const appended: Entry[] = []
+      for (const e of list) {
+        checkEntry(e)
+        if (e.kind === 'header') {
+          if (!sameHeader(e, header)) rewrite = true
+          header = e
+        } else if (e.kind === 'key') {
+          if (this.shreddedIds.has(e.keyId) || shredded.has(e.keyId)) continue
+          const known = added.get(e.keyId) ?? this.wrapped.get(e.keyId)
+          if (known !== undefined) {
+            if (known.equals(e.wrapped)) continue
+            throw WalError.INVALID_ARGUMENT(`two keys for the id '${e.keyId}': another log's key store?`)
+          }
+          added.set(e.keyId, e.wrapped)
+          appended.push(e)
+        } else if (!this.shreddedIds.has(e.keyId) && !shredded.has(e.keyId)) {
+          // The key's bytes must leave the file: held here, or about to be appended by this import.
+          if (this.wrapped.has(e.keyId) || added.delete(e.keyId)) rewrite = true
+          shredded.add(e.keyId)
+          appended.push(e)
+        }
+      }
+      if (header === undefined) {
+        throw WalError.INVALID_ARGUMENT("the first keys imported must include the key store's header")
+      }
+      if (!rewrite && appended.length === 0) return false
+      if (rewrite) {
+        const next = this.current()
+        next.header = header
+        for (const [id, w] of added) next.wrapped.set(id, w)
+        for (const id of shredded) {
+          next.wrapped.delete(id)
+          next.shredded.add(id)
+        }
+        await this.rewrite(next)
+        return true
+      }
+      await this.append(Buffer.concat(appended.map(encodeEntry)))
+      for (const [id, w] of added) this.wrapped.set(id, w)
+      for (const id of shredded) this.shreddedIds.add(id)
+      this.log.push(...appended)
+      this.changes++
+      return false
+    })
+  }
+
+  /** The master key id the KEK is wrapped with now (undefined in a sealed store never imported into). */
+  get masterKey(): string | undefined {
+    return this.header?.masterKeyId
+  }
+
+  /**
+   * Increases with every durable change this object made or (a reader) read: compare two values to
+   * know whether the store changed between them.
+   */
+  get generation(): number {
+    return this.changes
+  }
+
+  /**
+   * Names the store's durable state: equal versions of this object mean equal stores, and a later
+   * version of the same epoch (no rewrite between) only added entries (see {@link changesSince}).
+   */
+  get version(): string {
+    return `${this.instance}.${this.epoch}.${this.log.length}`
+  }
+
+  /**
+   * The entries added since `version` (an earlier {@link version} of this object), when the store
+   * was only appended to since; undefined when it was rewritten (a shred, a rotation) or `version` is
+   * not this object's: then only the whole store says what it holds.
+   */
+  changesSince(version: string): Entry[] | undefined {
+    const [instance, epoch, count] = version.split('.')
+    const n = Number(count)
+    if (instance !== this.instance || Number(epoch) !== this.epoch || !(n >= 0 && n <= this.log.length)) {
+      return undefined
+    }
+    return this.log.slice(n)
+  }
+
+  /**
+   * The store's durable state in its sealed form (the header first, then the keys, then the shredded
+   * ids), as the file's bytes would be after a rewrite; undefined for a sealed store with no header
+   * yet.
+   */
+  sealedEntries(): Entry[] | undefined {
+    return this.header === undefined ? undefined : entriesOf(this.current())
   }
 
   /** Waits for writes under way and closes the file. */
@@ -413,28 +513,31 @@ export class KeyStore {
         for (const id of ids) this.creating.delete(id)
         throw WalError.INVALID_ARGUMENT(`key '${refused[0]}' was shredded: nothing more is encrypted with it`)
       }
+      const kek = this.kek
+      if (kek === undefined) {
+        for (const id of ids) this.creating.delete(id)
+        throw WalError.INVALID_ARGUMENT('a sealed key store creates no keys (it has no master key)')
+      }
       const keys = ids.map((keyId) => {
         const key = randomBytes(32)
-        return { keyId, key, wrapped: seal(this.kek, key, Buffer.from(keyId)) }
+        return { keyId, key, wrapped: seal(kek, key, Buffer.from(keyId)) }
       })
       const bytes = Buffer.concat(
         keys.map(({ keyId, wrapped }) => encodeEntry({ kind: 'key', keyId, wrapped })),
       )
       try {
-        await this.withFile(async (fd) => {
-          await this.options.files.write(fd, bytes, 0, bytes.length, this.end)
-          await this.options.files.fdatasync(fd)
-        })
+        await this.append(bytes)
       } catch (err) {
         for (const id of ids) this.creating.delete(id)
-        throw WalError.IO(`appending keys to ${this.path} failed`, { cause: err, file: this.path })
+        throw err
       }
-      this.end += bytes.length
       for (const { keyId, key, wrapped } of keys) {
         this.wrapped.set(keyId, wrapped)
         this.unwrapped.set(keyId, key)
         this.creating.delete(keyId)
+        this.log.push({ kind: 'key', keyId, wrapped })
       }
+      this.changes++
     })
     return this.flushing
   }
@@ -451,17 +554,32 @@ export class KeyStore {
     await work(this.fd)
   }
 
-  /** Writes the whole store to a temp file and renames it into place (see the module comment). */
-  private async rewrite(shredded?: string): Promise<void> {
+  /** Appends whole entries at the end and fdatasyncs them. */
+  private async append(bytes: Buffer): Promise<void> {
+    try {
+      await this.withFile(async (fd) => {
+        await this.options.files.write(fd, bytes, 0, bytes.length, this.end)
+        await this.options.files.fdatasync(fd)
+      })
+    } catch (err) {
+      throw WalError.IO(`appending keys to ${this.path} failed`, { cause: err, file: this.path })
+    }
+    this.end += bytes.length
+  }
+
+  /** A copy of the store's durable state, to change and {@link rewrite} before it replaces the state. */
+  private current(): KeyStoreState {
+    return { header: this.header, wrapped: new Map(this.wrapped), shredded: new Set(this.shreddedIds) }
+  }
+
+  /**
+   * Writes `state` as the whole store (a temp file renamed into place, see the module comment), then
+   * makes it the store's state, in one step with a new {@link version}: a version never names a
+   * state the store does not hold.
+   */
+  private async rewrite(state: KeyStoreState): Promise<void> {
     const { files, dir, fileMode } = this.options
-    checkHeader(this.masterKeyId, this.wrappedKek)
-    const entries: Entry[] = [{ kind: 'header', masterKeyId: this.masterKeyId, wrappedKek: this.wrappedKek }]
-    for (const [keyId, wrapped] of this.wrapped)
-      if (keyId !== shredded) entries.push({ kind: 'key', keyId, wrapped })
-    for (const keyId of this.shreddedIds) entries.push({ kind: 'shredded', keyId })
-    if (shredded !== undefined && !this.shreddedIds.has(shredded))
-      entries.push({ kind: 'shredded', keyId: shredded })
-    const bytes = Buffer.concat(entries.map(encodeEntry))
+    const bytes = Buffer.concat(entriesOf(state).map(encodeEntry))
     const temp = `${this.path}.tmp`
     try {
       const fd = await files.open(temp, 'w', fileMode)
@@ -483,6 +601,99 @@ export class KeyStore {
       await files.unlink(temp).catch(() => {})
       throw WalError.IO(`rewriting ${this.path} failed`, { cause: err, file: this.path })
     }
+    this.header = state.header
+    this.wrapped = state.wrapped
+    this.shreddedIds = state.shredded
+    this.epoch++
+    this.log = []
+    this.changes++
+  }
+}
+
+/**
+ * The entries of a whole store: the header, every key, every shredded id.
+ *
+ * @throws WalError `WAL_KEYRING` when the header's master key id or wrapped KEK would not read back
+ */
+export function entriesOf(state: KeyStoreState): Entry[] {
+  const { header } = state
+  if (header === undefined) throw new Error('a key store without a header is never written')
+  checkHeader(header.masterKeyId, header.wrappedKek)
+  const entries: Entry[] = [header]
+  for (const [keyId, wrapped] of state.wrapped) entries.push({ kind: 'key', keyId, wrapped })
+  for (const keyId of state.shredded) entries.push({ kind: 'shredded', keyId })
+  return entries
+}
+
+/**
+ * Applies key and shredded entries to `state`, in order. A shredded id stays shredded (a key entry for
+ * it is ignored); an id with two different key entries is damage.
+ *
+ * @param file - named in errors
+ * @throws WalError `WAL_CORRUPT` (a second header, two keys for one id)
+ */
+export function applyEntries(state: KeyStoreState, entries: readonly Entry[], file: string): void {
+  for (const e of entries) {
+    if (e.kind === 'header') throw WalError.CORRUPT(`${file}: a second header`, { file })
+    if (e.kind === 'shredded') {
+      state.wrapped.delete(e.keyId)
+      state.shredded.add(e.keyId)
+    } else if (!state.shredded.has(e.keyId)) {
+      const known = state.wrapped.get(e.keyId)
+      if (known !== undefined && !known.equals(e.wrapped)) {
+        throw WalError.CORRUPT(`${file}: two keys for the id '${e.keyId}'`, { file })
+      }
+      state.wrapped.set(e.keyId, e.wrapped)
+    }
+  }
+}
+
+/** Whether two headers wrap the KEK the same way (the same master key id and wrapped bytes). */
+function sameHeader(a: Header, b: Header | undefined): boolean {
+  return b !== undefined && a.masterKeyId === b.masterKeyId && a.wrappedKek.equals(b.wrappedKek)
+}
+
+/**
+ * Unwraps a store's KEK with the keyring.
+ *
+ * @throws WalError `WAL_KEYRING`
+ */
+async function unwrapKek(keyring: Keyring, header: Header, file: string): Promise<Buffer> {
+  let kek: Buffer
+  try {
+    kek = Buffer.from(await keyring.unwrap(header.wrappedKek, header.masterKeyId))
+  } catch (err) {
+    throw WalError.KEYRING(
+      `the keyring cannot unwrap the key store's key with master key '${header.masterKeyId}' (a wrong or missing master key)`,
+      { cause: err, file },
+    )
+  }
+  if (kek.length !== 32) throw WalError.KEYRING(`the keyring unwrapped ${kek.length} bytes, not 32`, { file })
+  return kek
+}
+
+/**
+ * Checks an entry handed in from outside (an import) the way reading it from a file would.
+ *
+ * @throws WalError `WAL_INVALID_ARGUMENT`
+ */
+export function checkEntry(e: Entry): void {
+  const bad = (why: string) => WalError.INVALID_ARGUMENT(`a key store entry ${why}`)
+  if (e === null || typeof e !== 'object') throw bad('must be an object')
+  if (e.kind === 'header') {
+    if (!Buffer.isBuffer(e.wrappedKek)) throw bad('(header) needs wrappedKek bytes')
+    try {
+      checkHeader(e.masterKeyId, e.wrappedKek)
+    } catch (err) {
+      throw bad(`(header): ${(err as Error).message}`)
+    }
+  } else if (e.kind === 'key' || e.kind === 'shredded') {
+    checkKeyId(e.keyId)
+    if (e.kind === 'key' && (!Buffer.isBuffer(e.wrapped) || e.wrapped.length !== WRAPPED)) {
+      throw bad(`(key '${e.keyId}') needs a sealed key of ${WRAPPED} bytes`)
+    }
+  } else {
+    throw bad(`has an unknown kind '${String((e as { kind: unknown }).kind)}'`)
   }
 }
 
@@ -503,7 +714,8 @@ function open(key: Buffer, sealed: Buffer, aad: Buffer): Buffer {
   return Buffer.concat([decipher.update(sealed.subarray(NONCE, sealed.length - TAG)), decipher.final()])
 }
 
-function encodeEntry(entry: Entry): Buffer {
+/** The bytes of one entry: length, kind, body, CRC-32 (see the module comment). */
+export function encodeEntry(entry: Entry): Buffer {
   let body: Buffer
   if (entry.kind === 'header') {
     const id = Buffer.from(entry.masterKeyId)
@@ -536,7 +748,7 @@ function encodeEntry(entry: Entry): Buffer {
  *
  * @throws WalError `WAL_CORRUPT`
  */
-function parseEntries(bytes: Buffer, file: string): { entries: Entry[]; validEnd: number } {
+export function parseEntries(bytes: Buffer, file: string): { entries: Entry[]; validEnd: number } {
   const entries: Entry[] = []
   let at = 0
   while (at < bytes.length) {
@@ -607,7 +819,7 @@ function decodeEntry(kind: number, body: Buffer, bad: (reason: string) => WalErr
  *
  * @throws WalError `WAL_KEYRING`
  */
-function checkHeader(masterKeyId: string, wrappedKek: Buffer): void {
+export function checkHeader(masterKeyId: string, wrappedKek: Buffer): void {
   const idBytes = typeof masterKeyId === 'string' ? Buffer.byteLength(masterKeyId) : 0
   if (idBytes < 1 || idBytes > 255 || !wellFormed(masterKeyId)) {
     throw WalError.KEYRING("the keyring's currentKeyId must be 1 to 255 UTF-8 bytes")

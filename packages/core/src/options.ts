@@ -116,9 +116,18 @@ export interface WalReaderOptions<Rec extends RecordShape = RecordShape<string, 
  * @typeParam Rec - the record union, inferred from `serializer`
  */
 export interface WalOptions<Rec extends RecordShape = RecordShape<string, Uint8Array>>
-  extends Omit<WalReaderOptions<Rec>, 'serializer'> {
+  extends Omit<WalReaderOptions<Rec>, 'serializer' | 'encryption'> {
   /** The directory holding the segments (created if missing). */
   dir: string
+  /**
+   * Encryption at rest: the master key's keyring and which data key seals each record (see
+   * {@link EncryptionOptions}). Or `'sealed'`: a copy of an encrypted log (a replica) kept by a process
+   * without the master key. Its records arrive sealed through `appendRaw`, its key store's entries in
+   * their sealed form through `importKeys` (each record's key first); `append`, `appendBatch`,
+   * `shred` and `rotateMasterKey` are refused, and nothing is decrypted. Readers open the copy with
+   * the keyring like the original. Default: none (data is stored as the serializer encodes it).
+   */
+  encryption?: EncryptionOptions | 'sealed'
   /** Encodes record data; default {@link bytesSerializer} (data is a `Uint8Array`). */
   serializer?: Serializer<string, unknown, Rec>
   /** Rotate to a new segment when the current one would exceed this many bytes. Default 10 MiB. */
@@ -190,7 +199,8 @@ export interface ResolvedReaderOptions {
 }
 
 /** Writer options after validation, defaults applied. */
-export interface ResolvedWalOptions extends ResolvedReaderOptions {
+export interface ResolvedWalOptions extends Omit<ResolvedReaderOptions, 'encryption'> {
+  encryption: EncryptionOptions | 'sealed' | undefined
   serializer: Serializer<string, unknown, RecordShape>
   segmentSize: number
   segmentMaxAgeMs: number
@@ -317,14 +327,20 @@ export function resolveReaderOptions(options: unknown, known = READER_KEYS): Res
     files: o.files ?? nodeFiles,
     archive: o.archive === undefined ? undefined : checkArchive(o.archive),
     archiveCache: resolveArchiveCache(o.archiveCache),
-    encryption: o.encryption === undefined ? undefined : checkEncryption(o.encryption),
+    // `'sealed'` is a writer's (resolveWalOptions keeps it).
+    encryption:
+      o.encryption === undefined || (known !== READER_KEYS && (o.encryption as unknown) === 'sealed')
+        ? undefined
+        : checkEncryption(o.encryption),
   }
 }
 
 function checkEncryption(options: unknown): EncryptionOptions {
   const e = options as Partial<EncryptionOptions> | null
   if (typeof e !== 'object' || e === null) {
-    throw WalError.INVALID_ARGUMENT('encryption must be an object { keyring, keyFor? }')
+    throw WalError.INVALID_ARGUMENT(
+      "encryption must be an object { keyring, keyFor? } (or, for a writer of a sealed copy, 'sealed')",
+    )
   }
   for (const key of Object.keys(e)) {
     if (key !== 'keyring' && key !== 'keyFor')
@@ -385,6 +401,7 @@ export function resolveWalOptions(options: unknown): ResolvedWalOptions {
   if (typeof blockingSync !== 'boolean') throw WalError.INVALID_ARGUMENT('blockingSync must be a boolean')
   return {
     ...reader,
+    encryption: o.encryption === 'sealed' ? 'sealed' : reader.encryption,
     serializer: o.serializer === undefined ? bytesSerializer() : checkSerializer(o.serializer),
     segmentSize: integer('segmentSize', o.segmentSize ?? WAL_DEFAULTS.segmentSize, 64),
     segmentMaxAgeMs: positive('segmentMaxAgeMs', o.segmentMaxAgeMs ?? WAL_DEFAULTS.segmentMaxAgeMs, true),

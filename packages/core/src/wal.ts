@@ -23,11 +23,18 @@ import {
 } from './options.js'
 import { readRecordsAt } from './point-reader.js'
 import { type ReadSource, RecordReader } from './reader.js'
-import { type KeyedRecord, RecordCipher } from './record-cipher.js'
+import { type KeyedRecord, RecordCipher, sealedKeyId } from './record-cipher.js'
 import type { AppendRecord } from './record-encoder.js'
 import { type RecoveryReport, recover } from './recovery.js'
 import { Retention, type RetentionCounters, segmentFileSize } from './retention.js'
 import { listSegments, readableEnd } from './scanner.js'
+import {
+  type KeyStoreEntry,
+  keyStoreVersion,
+  readKeyStoreWith,
+  type SealedKeyStore,
+  toEntries,
+} from './sealed-keys.js'
 import { seekFileName } from './seek-file.js'
 import { SeekIndex } from './seek-index.js'
 import { SegmentFds } from './segment-fds.js'
@@ -96,7 +103,14 @@ export interface WalMetrics {
   }
 }
 
-const NO_UPLOADS: ArchiveCounters = { archived: 0, uploadedBytes: 0, failures: 0, pending: 0 }
+const NO_UPLOADS: ArchiveCounters = {
+  archived: 0,
+  uploadedBytes: 0,
+  failures: 0,
+  pending: 0,
+  keyStoreUploads: 0,
+  keyStorePending: false,
+}
 
 /** Options of {@link WalReader.records}. */
 export interface RecordsOptions {
@@ -142,8 +156,10 @@ interface WalInit {
   fileMode?: number
   /** Where reads of segments no longer on local disk fetch them, when the log has an archive. */
   archive: ArchiveCache | undefined
-  /** Seals and opens record data, when the log is encrypted. */
+  /** Seals and opens record data, when the log is encrypted (and opened with its keyring). */
   cipher: RecordCipher | undefined
+  /** A writer's key store: the cipher's, or a sealed copy's (`encryption: 'sealed'`). */
+  keys?: KeyStore | undefined
 }
 
 /**
@@ -464,6 +480,38 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
     }
   }
 
+  /**
+   * The key store of an encrypted log in its sealed form: the header (the key-encryption key wrapped
+   * by the master key), every data key (sealed by the KEK) and every shredded id. It is what a copy of
+   * the log (a replica, an archive) needs so that the keyring reads its records there, and it reveals
+   * no key. A reader reads the file as it is now (a key being appended is left out); a writer hands
+   * over its durable state.
+   *
+   * @param since - the `version` of an earlier call on this object: a writer then hands over only
+   *   the entries added since (`incremental: true`) when the store was only appended to in between,
+   *   so that following a store of many keys costs what changed. A reader always reads the whole store.
+   * @returns the store, or undefined for a log that is not encrypted (or a sealed copy nothing was
+   *   imported into yet)
+   * @throws WalError `WAL_CORRUPT`, `WAL_IO`, `WAL_CLOSED`
+   */
+  async keyStore(since?: string): Promise<SealedKeyStore | undefined> {
+    this.requireOpen()
+    void since
+    return readKeyStoreWith(this.files, this.dir)
+  }
+
+  /**
+   * What {@link keyStore} would report as its `version` now, without reading the store: poll this to
+   * notice new keys, shreds and master-key rotations.
+   *
+   * @returns undefined for a log that is not encrypted
+   * @throws WalError `WAL_IO`, `WAL_CLOSED`
+   */
+  async keyStoreVersion(): Promise<string | undefined> {
+    this.requireOpen()
+    return keyStoreVersion(this.dir)
+  }
+
   /** `metrics().archive`: the uploads given, and this instance's fetches for reads. */
   protected archiveMetrics(uploads: ArchiveCounters): ArchiveCounters & ArchiveFetchCounters {
     const fetches = this.raw.archive?.counters ?? { fetched: 0, fetchedBytes: 0 }
@@ -767,26 +815,39 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
         logger: o.logger,
       })
       const { segments, tail } = recovered
-      if (o.encryption === undefined && (await o.files.readdir(o.dir)).includes(KEY_STORE_FILE)) {
+      const names = await o.files.readdir(o.dir)
+      if (o.encryption === undefined && names.includes(KEY_STORE_FILE)) {
         // Appending plaintext to an encrypted log (a deploy that lost its key setting) is refused.
-        throw WalError.KEYRING(`${o.dir} holds an encrypted log: open it with its encryption keyring`, {
-          file: o.dir,
-        })
+        throw WalError.KEYRING(
+          `${o.dir} holds an encrypted log: open it with its encryption keyring (or encryption: 'sealed', a copy)`,
+          {
+            file: o.dir,
+          },
+        )
+      }
+      // A snapshot an archive upload left behind when the process died: it may hold a key shredded since.
+      if (names.includes(KEY_UPLOAD_FILE)) await o.files.unlink(join(o.dir, KEY_UPLOAD_FILE)).catch(() => {})
+      const keyStoreOptions = {
+        files: o.files,
+        dir: o.dir,
+        readOnly: false,
+        fileMode: o.fileMode,
+        logger: o.logger,
+        logHasRecords: segments.length > 1 || (tail !== undefined && tail.validEnd > tail.header!.headerSize),
       }
       const cipher =
-        o.encryption &&
-        (await openCipher({
-          files: o.files,
-          dir: o.dir,
-          encryption: o.encryption,
-          readOnly: false,
-          fileMode: o.fileMode,
-          logger: o.logger,
-          logHasRecords:
-            segments.length > 1 || (tail !== undefined && tail.validEnd > tail.header!.headerSize),
-          maxRecordSize: o.maxRecordSize,
-          compression: o.compression,
-        }))
+        o.encryption === undefined || o.encryption === 'sealed'
+          ? undefined
+          : await openCipher({
+              ...keyStoreOptions,
+              encryption: o.encryption,
+              maxRecordSize: o.maxRecordSize,
+              compression: o.compression,
+            })
+      const keys =
+        o.encryption === 'sealed'
+          ? await KeyStore.open({ ...keyStoreOptions, keyring: undefined })
+          : cipher?.keys
       const active = tail
         ? {
             ref: tail.ref,
@@ -815,6 +876,7 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
             state,
             logger: o.logger,
             onArchived: () => walRef?.runRetention(),
+            keys: keys && { store: keys, snapshot: join(o.dir, KEY_UPLOAD_FILE), fileMode: o.fileMode },
           })
         : undefined
       const retention = o.retention
@@ -858,6 +920,7 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
         fileMode: o.fileMode,
         archive: o.archive && new ArchiveCache(o.archive, o.archiveCache, o.logger),
         cipher,
+        keys,
       }
       walRef = new Wal<Rec>(init, writer, lock, retention, uploader)
       return walRef
@@ -866,6 +929,38 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
       if (err instanceof WalError) throw err
       throw WalError.IO(`opening the WAL in ${o.dir} failed`, { cause: err, file: o.dir })
     }
+  }
+
+  /**
+   * The sealed key store {@link WalReader.keyStore} describes, from this writer's memory (its durable
+   * state; `version` changes with every key created, shredded, rotated or imported).
+   *
+   * @param since - the `version` of an earlier call: only the entries added since are handed over
+   *   (`incremental: true`) when the store was only appended to in between
+   * @returns the store, or undefined for a log that is not encrypted (or a sealed copy nothing was
+   *   imported into yet)
+   * @throws WalError `WAL_CLOSED`
+   */
+  override async keyStore(since?: string): Promise<SealedKeyStore | undefined> {
+    this.requireOpen()
+    const keys = this.shared.keys
+    if (keys === undefined || keys.masterKey === undefined) return undefined
+    const version = keys.version
+    const added = since === undefined ? undefined : keys.changesSince(since)
+    if (added !== undefined) return { version, entries: added, incremental: true }
+    return { version, entries: keys.sealedEntries()!, incremental: false }
+  }
+
+  /**
+   * {@link keyStore}'s `version` now.
+   *
+   * @returns undefined for a log that is not encrypted
+   * @throws WalError `WAL_CLOSED`
+   */
+  override async keyStoreVersion(): Promise<string | undefined> {
+    this.requireOpen()
+    const keys = this.shared.keys
+    return keys?.masterKey === undefined ? undefined : keys.version
   }
 
   /** Seq of the newest record: the last one assigned (it may not be durable yet, see `sync`). */
@@ -883,6 +978,7 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
    *   `WAL_CLOSED`
    */
   append(record: AppendInput<Rec>): Promise<number> {
+    if (this.sealedCopy) return Promise.reject(sealedCopyError('append'))
     if (this.cipher === undefined) return this.writer.append([record as AppendRecord])
     return this.afterKeys([record as AppendRecord], () => this.writer.append([record as AppendRecord]))
   }
@@ -907,6 +1003,7 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
         WalError.INVALID_ARGUMENT('locations must hold two arrays that can grow: offsets and lengths'),
       )
     }
+    if (this.sealedCopy) return Promise.reject(sealedCopyError('appendBatch'))
     if (this.cipher === undefined)
       return this.writer.append(records as readonly AppendRecord[], false, locations)
     return this.afterKeys(records as readonly AppendRecord[], () =>
@@ -921,19 +1018,19 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
    *
    * @param records - at least one record, e.g. from another log's {@link WalReader.tailRaw}
    * @returns the seq of the last record
-   * @throws WalError `WAL_INVALID_ARGUMENT` (seqs that do not continue the log, a bad envelope), and
-   *   as {@link Wal.append}
+   * @throws WalError `WAL_INVALID_ARGUMENT` (seqs that do not continue the log, a bad envelope; in an
+   *   encrypted log a record that is not sealed, or sealed with a key the key store does not hold
+   *   (import it first: a copy never holds a record whose key it cannot get); in a log that is not
+   *   encrypted, a sealed record), and as {@link Wal.append}
    */
   appendRaw(records: readonly RawRecord[]): Promise<number> {
     if (!Array.isArray(records) || records.length === 0) {
       return Promise.reject(WalError.INVALID_ARGUMENT('appendRaw needs an array of at least one record'))
     }
-    if (this.cipher !== undefined && records.some((r) => r?.encrypted !== true)) {
-      return Promise.reject(
-        WalError.INVALID_ARGUMENT(
-          'appendRaw into an encrypted log takes sealed records only (encrypted: true)',
-        ),
-      )
+    try {
+      this.checkSealed(records)
+    } catch (err) {
+      return Promise.reject(err)
     }
     if (this.keyGate === undefined) return this.writer.append(records as readonly AppendRecord[], true)
     return this.afterKeys([], () => this.writer.append(records as readonly AppendRecord[], true))
@@ -954,6 +1051,8 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
     checkKeyId(keyId)
     // Appends waiting for keys go first: a record of this id already appended is shredded with it.
     await cipher.keys.shred(keyId, this.keyGate)
+    // The archive's copy of the key store still holds the key: replace it now.
+    this.uploader?.keysChanged()
   }
 
   /**
@@ -991,17 +1090,95 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
   async rotateMasterKey(): Promise<void> {
     this.requireOpen()
     await this.requireCipher('rotateMasterKey').keys.rotateMasterKey()
+    this.uploader?.keysChanged()
+  }
+
+  /**
+   * Takes another log's key store entries into this sealed copy's (`encryption: 'sealed'`): a replica
+   * keeping the keys its records need, in their sealed form (see {@link WalReader.keyStore}). In
+   * order: a header replaces this store's (the source rotated its master key), a data key is added (an
+   * id shredded here stays shredded), a shredded id drops its key here too. Durable before it
+   * resolves: new keys are appended and fdatasync'ed; a shred, a new header or the first import
+   * rewrites the file atomically, without the removed key. Import a record's key before `appendRaw`
+   * of the record.
+   *
+   * @param entries - e.g. from the source's {@link WalReader.keyStore}, or decoded from messages
+   * @throws WalError `WAL_INVALID_ARGUMENT` (the log is not a sealed copy, no header in the first
+   *   import, two keys for one id: another log's store, a malformed entry), `WAL_IO`, `WAL_CLOSED`
+   * @example
+   * ```ts no-run
+   * const copy = await Wal.open({ dir: './replica', encryption: 'sealed', serializer, firstSeq })
+   * await copy.importKeys((await source.keyStore())!.entries)
+   * await copy.appendRaw(rawRecords)
+   * ```
+   */
+  async importKeys(entries: Iterable<KeyStoreEntry>): Promise<void> {
+    this.requireOpen()
+    const keys = this.shared.keys
+    if (!this.sealedCopy || keys === undefined) {
+      throw WalError.INVALID_ARGUMENT("importKeys needs a sealed copy (Wal.open with encryption: 'sealed')")
+    }
+    if (await keys.import(toEntries(entries))) this.uploader?.keysChanged()
   }
 
   private get cipher(): RecordCipher | undefined {
     return this.shared.cipher
   }
 
+  /** Whether this log is a sealed copy of an encrypted log (`encryption: 'sealed'`). */
+  private get sealedCopy(): boolean {
+    return this.shared.keys !== undefined && this.shared.cipher === undefined
+  }
+
   private requireCipher(what: string): RecordCipher {
     const cipher = this.cipher
+    if (this.sealedCopy) throw sealedCopyError(what)
     if (cipher === undefined)
       throw WalError.INVALID_ARGUMENT(`${what} needs an encrypted log (the encryption option)`)
     return cipher
+  }
+
+  /**
+   * Checks raw records against the log's encryption: in an encrypted log each is sealed with a key
+   * the key store holds or shredded (so no copy holds a record whose key it cannot get); in another,
+   * none is sealed.
+   *
+   * @throws WalError `WAL_INVALID_ARGUMENT`
+   */
+  private checkSealed(records: readonly RawRecord[]): void {
+    const keys = this.shared.keys
+    let checked: string | undefined
+    for (const r of records) {
+      const sealed = r?.encrypted === true
+      if (keys === undefined) {
+        if (!sealed) continue
+        throw WalError.INVALID_ARGUMENT(
+          `seq ${r.seq} is sealed (encrypted: true): appendRaw of sealed records needs an encrypted log (encryption: 'sealed' for a copy)`,
+        )
+      }
+      if (!sealed) {
+        throw WalError.INVALID_ARGUMENT(
+          'appendRaw into an encrypted log takes sealed records only (encrypted: true)',
+        )
+      }
+      let keyId: string | undefined
+      try {
+        keyId = r.data instanceof Uint8Array ? sealedKeyId(r) : undefined
+      } catch (err) {
+        throw WalError.INVALID_ARGUMENT(`seq ${r.seq}: its data is not a sealed field`, { cause: err })
+      }
+      if (keyId === undefined) {
+        throw WalError.INVALID_ARGUMENT(`seq ${r.seq}: its data is not a sealed field`)
+      }
+      // Records of one subject come in runs: check each run's id once.
+      if (keyId === checked) continue
+      if (keys.state(keyId) === 'unknown') {
+        throw WalError.INVALID_ARGUMENT(
+          `seq ${r.seq} is sealed with key '${keyId}', which this log's key store does not hold: import it first`,
+        )
+      }
+      checked = keyId
+    }
   }
 
   /**
@@ -1165,7 +1342,7 @@ export class Wal<Rec extends RecordShape = RecordShape<string, Uint8Array>> exte
       // No seek file and no key store write once the lock is free (another writer may own the
       // directory then).
       await this.closeSeekFiles()
-      await this.cipher?.keys.close()
+      await this.shared.keys?.close()
       this.lock.release()
       // The reader's part: the files point reads keep open, and waking waiters.
       await super.closeOnce()
@@ -1231,6 +1408,16 @@ async function readAtWithArchive(
     out[i] = record
   }
   return out
+}
+
+/** The snapshot of the key store an archive upload copies (see `archive.ts`); never read at open. */
+const KEY_UPLOAD_FILE = `${KEY_STORE_FILE}.upload`
+
+/** The error of an append that a sealed copy refuses. */
+function sealedCopyError(what: string): WalError {
+  return WalError.INVALID_ARGUMENT(
+    `${what}: this log is a sealed copy (encryption: 'sealed'): it takes sealed records through appendRaw and keys through importKeys only`,
+  )
 }
 
 /** Opens the key store of an encrypted log and the cipher over it. */

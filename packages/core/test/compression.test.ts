@@ -243,14 +243,22 @@ describe('compression', () => {
       if (r.key === 'c2') expect(r).toMatchObject({ shredded: true, data: undefined })
       else expect(Buffer.from(r.data!).equals(Buffer.from(big(i)))).toBe(true)
     }
-    // Raw reads carry the sealed (compressed) bytes; a replica's appendRaw keeps them as they are.
+    // Raw reads carry the sealed (compressed) bytes; a replica's appendRaw keeps them as they are (a
+    // sealed copy, holding the source's sealed keys: the keyring reads it).
     const raw = await collect(reader.recordsRaw())
+    const keys = (await reader.keyStore())!.entries
     await reader.close()
     const replicaDir = tempDir()
-    const replica = await Wal.open({ dir: replicaDir, encryption: { keyring } })
+    const replica = await Wal.open({ dir: replicaDir, encryption: 'sealed' })
+    await replica.importKeys(keys)
     await replica.appendRaw(raw)
     await replica.close()
     expect(segmentFiles(replicaDir).every((f) => !readFileSync(f).includes('secret-name-'))).toBe(true)
+    const copy = await Wal.openReader({ dir: replicaDir, encryption: { keyring } })
+    expect((await collect(copy.records())).map((r) => r.shredded ?? Buffer.from(r.data!).toString())).toEqual(
+      records.map((r) => r.shredded ?? Buffer.from(r.data!).toString()),
+    )
+    await copy.close()
   })
 
   it('a group that would not shrink by an eighth, or is under 256 bytes, stays plain frames', async () => {

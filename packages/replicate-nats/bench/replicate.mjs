@@ -4,7 +4,9 @@
 // max and mean lag. `rate` paces the appends (records/s; 0, the default, appends as fast as the WAL
 // goes, so the lag measures the backlog). Starts its own nats-server(s) on free loopback ports: one
 // node, or with `cluster` three nodes and a stream of 3 replicas. The client connects with
-// `noAsyncTraces: true` unless ASYNC_TRACES=1. Runs against the build:
+// `noAsyncTraces: true` unless ASYNC_TRACES=1. ENCRYPT=1 encrypts the log (core's `encryption`, a data
+// key per record key: its key store travels too); SUBJECTS=n gives the records n keys (`s-<seq % n>`;
+// with ENCRYPT, n data keys, each created and replicated before its first record). Runs against the build:
 //   pnpm exec tsc -b packages/replicate-nats && node packages/replicate-nats/bench/replicate.mjs [single|cluster] [records] [rate] [maxInFlight]
 import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
@@ -15,7 +17,8 @@ import { join } from 'node:path'
 const dist = new URL('../dist/index.js', import.meta.url)
 if (!existsSync(dist)) throw new Error('run `pnpm build` first')
 const { ensureStream, replicateToJetStream, restoreFromJetStream } = await import(dist.href)
-const { Wal } = await import('@waltz/core')
+const { localKeyring, Wal } = await import('@waltz/core')
+const { randomBytes } = await import('node:crypto')
 const { connect } = await import('@nats-io/transport-node')
 const { jetstreamManager } = await import('@nats-io/jetstream')
 
@@ -24,6 +27,8 @@ const total = Number(process.argv[3] ?? 100_000)
 const pace = Number(process.argv[4] ?? 0)
 const maxInFlight = Number(process.argv[5] ?? 512)
 const asyncTraces = process.env.ASYNC_TRACES === '1'
+const encrypt = process.env.ENCRYPT === '1'
+const subjects = Number(process.env.SUBJECTS ?? 0)
 const BATCH = 100
 const BIN = existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : 'nats-server'
 
@@ -100,7 +105,8 @@ for (let attempt = 0; ; attempt++) {
   }
 }
 
-const wal = await Wal.open({ dir: join(root, 'wal') })
+const encryption = encrypt ? { keyring: localKeyring([{ id: 'bench', key: randomBytes(32) }]) } : undefined
+const wal = await Wal.open({ dir: join(root, 'wal'), ...(encryption ? { encryption } : {}) })
 const replicator = replicateToJetStream({ wal, nc, stream: 'BENCH', subject: 'waltz.bench', maxInFlight })
 const data = new Uint8Array(100).fill(7) // 100 bytes of data, the message body (bytesSerializer)
 let lagSum = 0
@@ -112,7 +118,11 @@ const sampler = setInterval(() => {
 
 const start = performance.now()
 for (let seq = 0; seq < total; seq += BATCH) {
-  await wal.appendBatch(Array.from({ length: Math.min(BATCH, total - seq) }, () => ({ type: 'bench', data })))
+  await wal.appendBatch(
+    Array.from({ length: Math.min(BATCH, total - seq) }, (_, i) =>
+      subjects > 0 ? { type: 'bench', key: `s-${(seq + i) % subjects}`, data } : { type: 'bench', data },
+    ),
+  )
   if (pace > 0) {
     const due = start + ((seq + BATCH) / pace) * 1000
     const wait = due - performance.now()
@@ -141,6 +151,9 @@ console.log(
 )
 console.log(
   `appends ${pace > 0 ? `paced at ${pace} records/s` : 'unpaced'}, maxInFlight ${maxInFlight}, noAsyncTraces ${!asyncTraces}; node ${process.version}`,
+)
+console.log(
+  `encryption: ${encrypt ? `on, ${m.keyMessages} key messages` : 'off'}; record keys: ${subjects || 'none'}`,
 )
 console.log(`appends:     ${rate(total, appended - start)} records/s (the WAL, while replicating)`)
 console.log(`replication: ${rate(total, replicated - start)} records/s (first append to last ack)`)

@@ -1,11 +1,14 @@
 /**
  * The primary side: follows a WAL and publishes every stored record to a JetStream stream, pipelined,
- * each publish conditional on its predecessor so the stream never holds a gap or a duplicate.
+ * each publish conditional on its predecessor so the stream never holds a gap or a duplicate. An
+ * encrypted log's key store goes too, sealed, each record's key before the record (`key-sync.ts`).
  */
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/transport-node'
 import { isWalError, type RecordShape, silentLogger, type WalLogger, type WalReader } from '@waltz/core'
 import { isReplicationError, ReplicationError } from './errors.js'
+import { KeySubjects } from './key-messages.js'
+import { KeySync } from './key-sync.js'
 import { Publisher, type PublisherEvents } from './publisher.js'
 import { SourceLog } from './source.js'
 import {
@@ -47,6 +50,11 @@ export interface ReplicateOptions<Rec extends RecordShape = RecordShape> {
   retryMinMs?: number
   /** Longest delay between retries. Default 5000 ms. */
   retryMaxMs?: number
+  /**
+   * An encrypted source: how often its key store is checked for shreds and master-key rotations to
+   * publish (new keys go with the records that need them). Default 500 ms.
+   */
+  keysPollMs?: number
   /** Where to report pauses, resumptions and the fatal error. Default: silent. */
   logger?: WalLogger
 }
@@ -86,6 +94,8 @@ export interface ReplicationMetrics {
   retries: number
   /** The last failure (transient ones included), if any. */
   lastError: Error | undefined
+  /** Key store messages (an encrypted source's sealed keys, tombstones, headers) stored since start. */
+  keyMessages: number
 }
 
 /** A running replication, from {@link replicateToJetStream}. */
@@ -104,11 +114,26 @@ export interface Replicator {
    * @throws ReplicationError `REPLICATION_CLOSED` if replication ends first; the signal's reason on abort
    */
   waitFor(seq: number, options?: { signal?: AbortSignal }): Promise<void>
+  /**
+   * Resolves once the stream holds the source's key store as it is at the call (an encrypted log):
+   * after `await wal.shred(id)`, the shredded key's message is then gone from the stream, and after
+   * `wal.rotateMasterKey()`, the KEK wrapped by the old master key. Resolves at once for a log that is
+   * not encrypted, once a session has checked that.
+   *
+   * @throws ReplicationError `REPLICATION_CLOSED` if replication ends first; the signal's reason on abort
+   */
+  syncKeys(options?: { signal?: AbortSignal }): Promise<void>
   /** Stops tailing, waits for the publishes in flight to settle, and resolves. Idempotent. */
   stop(): Promise<void>
 }
 
-const DEFAULTS = { maxInFlight: 512, publishTimeoutMs: 5000, retryMinMs: 100, retryMaxMs: 5000 }
+const DEFAULTS = {
+  maxInFlight: 512,
+  publishTimeoutMs: 5000,
+  retryMinMs: 100,
+  retryMaxMs: 5000,
+  keysPollMs: 500,
+}
 
 /** The numeric options, checked, with their defaults filled in. */
 type Config = typeof DEFAULTS
@@ -151,6 +176,13 @@ class ReplicatorImpl implements Replicator {
   private readonly source: SourceLog
   private readonly stopController = new AbortController()
   private readonly waiters = new SeqWaiters()
+  /** `syncKeys` calls, by the request number each waits for. */
+  private readonly keyWaiters = new SeqWaiters()
+  private keysRequested = 0
+  private keysDone = 0
+  private keysPolling = false
+  private keys: KeySync | undefined
+  private readonly walId: string
   private readonly events: PublisherEvents = {
     acked: (duplicate) => this.count(duplicate),
     advanced: (seq) => this.advance(seq),
@@ -175,6 +207,7 @@ class ReplicatorImpl implements Replicator {
     this.config = config
     this.logger = options.logger ?? silentLogger
     this.source = new SourceLog(options.wal, walId, config.publishTimeoutMs)
+    this.walId = walId
     this.done = this.run().then(
       () => this.finish('stopped', undefined),
       (err: unknown) => {
@@ -198,7 +231,18 @@ class ReplicatorImpl implements Replicator {
       inFlight: this.publisher?.inFlight ?? 0,
       retries: this.retries,
       lastError: this.lastError,
+      keyMessages: this.keys?.published ?? 0,
     }
+  }
+
+  syncKeys(options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'failed') return Promise.reject(this.endedError())
+    const { signal } = options
+    if (signal?.aborted) return Promise.reject(signal.reason)
+    const request = ++this.keysRequested
+    const waiting = this.keyWaiters.wait(request, signal)
+    if (this.publisher !== undefined) void this.pollKeys(this.publisher)
+    return waiting
   }
 
   waitFor(seq: number, options: { signal?: AbortSignal } = {}): Promise<void> {
@@ -232,6 +276,34 @@ class ReplicatorImpl implements Replicator {
       this.logger.error('replication failed', { error: this.lastError })
     }
     this.waiters.rejectAll(() => this.endedError())
+    this.keyWaiters.rejectAll(() => this.endedError())
+  }
+
+  /**
+   * Publishes what changed in the source's key store (a shred, a rotation), or everything when
+   * `syncKeys` asked; a failure fails the session (it resumes from the stream's state).
+   */
+  private async pollKeys(publisher: Publisher): Promise<void> {
+    const keys = this.keys
+    if (keys === undefined || this.keysPolling || publisher.failed || publisher.signal.aborted) return
+    this.keysPolling = true
+    try {
+      const request = this.keysRequested
+      if (request === this.keysDone && !(await keys.changed())) return
+      await (await keys.sync(publisher)).stored
+      this.keysSynced(request)
+    } catch (err) {
+      publisher.fail(err)
+    } finally {
+      this.keysPolling = false
+    }
+  }
+
+  /** The stream holds the key store as it was when `syncKeys` request `request` was made. */
+  private keysSynced(request: number): void {
+    if (request <= this.keysDone) return
+    this.keysDone = request
+    this.keyWaiters.release(request)
   }
 
   private advance(seq: number): void {
@@ -297,22 +369,41 @@ class ReplicatorImpl implements Replicator {
     if (this.nc.isClosed()) throw ReplicationError.CLOSED('the NATS connection is closed')
     this.jsm ??= await jetstreamManager(this.nc, { timeout: this.config.publishTimeoutMs })
     this.js ??= jetstream(this.nc, { timeout: this.config.publishTimeoutMs })
+    this.keys ??= new KeySync(this.wal, {
+      js: this.js,
+      jsm: this.jsm,
+      stream: this.stream,
+      subjects: new KeySubjects(this.subject),
+      walIdHeader: this.source.headerWalId,
+      walId: this.walId,
+      publishTimeoutMs: this.config.publishTimeoutMs,
+      logger: this.logger,
+    })
     const last = await lastOnSubject(this.jsm, this.stream, this.subject)
     const from = last === undefined ? this.wal.firstSeq : await this.checkResume(last)
     // Stopped while starting: the abort listener below would never fire.
     if (this.stopping) return
     this.advance(from - 1)
+    const publisher = new Publisher(this.js, this.subject, this.source, this.events)
+    // The stream's key store is the truth after a failure: read it, then publish what it lacks
+    // (alone: no record is in flight yet).
+    const keys = this.keys
+    await keys.load()
+    const request = this.keysRequested
+    await (await keys.sync(publisher)).stored
+    this.keysSynced(request)
     if (this.state !== 'replicating') {
       this.logger.info('replicating', { stream: this.stream, subject: this.subject, from })
       this.state = 'replicating'
     }
-    const publisher = new Publisher(this.js, this.subject, this.source, this.events, from - 1)
     this.publisher = publisher
     const stop = () => publisher.abort()
     this.stopController.signal.addEventListener('abort', stop, { once: true })
+    const poll = setInterval(() => void this.pollKeys(publisher), this.config.keysPollMs)
     try {
-      await this.publishFrom(from, last, publisher)
+      await this.publishFrom(from, last, publisher, keys)
     } finally {
+      clearInterval(poll)
       this.stopController.signal.removeEventListener('abort', stop)
       await publisher.close()
     }
@@ -324,12 +415,24 @@ class ReplicatorImpl implements Replicator {
     from: number,
     last: ReplicatedMessage | undefined,
     publisher: Publisher,
+    keys: KeySync,
   ): Promise<void> {
     let first = true
     for await (const record of this.source.tail(from, publisher.signal)) {
+      if (!keys.covers(record)) {
+        // The record's key was made durable before the record was written: a sync that reads the
+        // key store now finds it, and its message goes before the record.
+        await keys.sync(publisher)
+        if (!keys.covers(record)) {
+          throw ReplicationError.GAP(
+            `seq ${record.seq} is sealed with a key that the key store of ${this.wal.dir} does not hold`,
+            { seq: record.seq },
+          )
+        }
+      }
       if (first) {
         first = false
-        await publisher.publishFirst(record, last?.streamSeq)
+        await keys.exclusive(() => publisher.publishFirst(record, last?.streamSeq))
         continue
       }
       publisher.push(record)
@@ -419,6 +522,7 @@ function checkOptions(options: ReplicateOptions): { walId: string; config: Confi
     publishTimeoutMs: positiveInt('publishTimeoutMs', options.publishTimeoutMs ?? DEFAULTS.publishTimeoutMs),
     retryMinMs: positiveInt('retryMinMs', options.retryMinMs ?? DEFAULTS.retryMinMs),
     retryMaxMs: positiveInt('retryMaxMs', options.retryMaxMs ?? DEFAULTS.retryMaxMs),
+    keysPollMs: positiveInt('keysPollMs', options.keysPollMs ?? DEFAULTS.keysPollMs),
   }
   return { walId, config }
 }

@@ -1,14 +1,20 @@
 /**
  * One call of `restoreFromJetStream` after its options are checked: reads the stream through a
  * consumer (recreated when it fails or falls silent) and appends what it receives to the replica.
+ * For an encrypted log it first imports the key store as the stream holds it (shreds and rotations
+ * included), then takes key messages and records in stream order, so every record's key is imported
+ * before the record is appended. A record whose key message is gone from the stream (the key was
+ * shredded after this restore read past it: only the tombstone is left, later in the stream) has its
+ * key subject read at once.
  */
 import { type ConsumerMessages, type JetStreamManager, type JsMsg, jetstream } from '@nats-io/jetstream'
-import { isWalError, type WalLogger } from '@waltz/core'
+import { isWalError, type KeyStoreEntry, type WalLogger } from '@waltz/core'
 import { isReplicationError, ReplicationError } from './errors.js'
+import { KeySubjects, lookupKey, parseKeyMessage, readStreamKeys } from './key-messages.js'
 import { Replica } from './replica.js'
 import type { RestoreOptions, RestoreResult } from './restore.js'
 import { nextOnSubject, parseReplicatedMessage, type ReplicatedMessage, streamSeqFor } from './stream.js'
-import { backoff, sleep } from './util.js'
+import { backoff, keyIdOf, sleep } from './util.js'
 import { ConsumerWatchdog, HEARTBEAT_MS } from './watchdog.js'
 
 /** The options of a restore, checked, with the defaults filled in, and a JetStream manager. */
@@ -29,6 +35,9 @@ export class RestoreSession {
   // The stream sequence the next consumer starts at: one after the last message received.
   private startStreamSeq = 1
   private messages: ConsumerMessages | undefined
+  private readonly keySubjects: KeySubjects
+  /** Key store entries received before the replica exists (it is created at the first record). */
+  private pendingKeys: KeyStoreEntry[] = []
   private readonly onAbort = () => {
     void this.messages?.close()
   }
@@ -40,7 +49,9 @@ export class RestoreSession {
   constructor(
     private readonly options: RestoreSessionOptions,
     private readonly last: ReplicatedMessage | undefined,
-  ) {}
+  ) {
+    this.keySubjects = new KeySubjects(options.subject)
+  }
 
   /**
    * Restores: opens and checks an existing replica when the stream holds records, then reads until
@@ -52,11 +63,18 @@ export class RestoreSession {
     const { signal, logger } = this.options
     signal?.addEventListener('abort', this.onAbort, { once: true })
     try {
+      // The key store as the stream holds it now (the key subjects come before the records they
+      // seal, and a shred may have happened since an existing replica last read the stream).
+      const { nc, jsm, stream } = this.options
+      const keys = await readStreamKeys(jetstream(nc), jsm, stream, this.keySubjects, logger)
+      this.pendingKeys = keys.map((k) => k.entry)
       if (first !== undefined && this.last !== undefined) {
-        const replica = await this.openReplica(this.last.serializer, first.seq)
+        const replica = await this.openReplica(this.last.serializer, first.seq, this.last.sealed === true)
+        await this.flush()
         this.startStreamSeq = await this.resumePoint(replica, first, this.last)
       }
       await this.readUntilDone()
+      await this.keysSince()
       await this.flush()
       logger.info('restored', { dir: this.options.dir, restored: this.restored, lastSeq: this.next - 1 })
       return this.summary()
@@ -83,10 +101,20 @@ export class RestoreSession {
     return signal?.aborted === true || (!follow && this.last !== undefined && this.next > this.last.seq)
   }
 
-  private async openReplica(serializer: string, firstSeq: number): Promise<Replica> {
+  /** Opens the replica, a sealed copy when the stream's log is encrypted, and batches the keys received so far. */
+  private async openReplica(serializer: string, firstSeq: number, sealed: boolean): Promise<Replica> {
     const { dir, walOptions } = this.options
-    this.replica = await Replica.open(dir, serializer, firstSeq, walOptions)
-    return this.replica
+    const replica = await Replica.open(
+      dir,
+      serializer,
+      firstSeq,
+      walOptions,
+      sealed || this.pendingKeys.length > 0,
+    )
+    this.replica = replica
+    for (const entry of this.pendingKeys) replica.addKey(entry)
+    this.pendingKeys = []
+    return replica
   }
 
   // The client's ordered consumer rides out most faults itself; when it gives up (every server
@@ -138,13 +166,13 @@ export class RestoreSession {
     await this.flush()
   }
 
-  /** Starts a consumer on the subject at `startStreamSeq`. */
+  /**
+   * Starts a consumer at `startStreamSeq`. It reads every subject of the (dedicated) stream: records
+   * and key messages must come in stream order, and nats-server 2.9 filters on one subject only.
+   */
   private async consume(): Promise<ConsumerMessages> {
-    const { nc, stream, subject, signal, batchSize } = this.options
-    const consumer = await jetstream(nc).consumers.get(stream, {
-      filter_subjects: subject,
-      opt_start_seq: this.startStreamSeq,
-    })
+    const { nc, stream, signal, batchSize } = this.options
+    const consumer = await jetstream(nc).consumers.get(stream, { opt_start_seq: this.startStreamSeq })
     // Short pulls and heartbeats: a consumer lost in a cluster restart is noticed and recreated in
     // seconds (the client's defaults, 30 s pulls with 15 s heartbeats, take half a minute).
     const messages = await consumer.consume({
@@ -160,9 +188,15 @@ export class RestoreSession {
 
   /** Stores one stream message in the replica (batched); returns whether restoring is done. */
   private async receive(m: JsMsg): Promise<boolean> {
+    if (m.subject !== this.options.subject) {
+      this.startStreamSeq = m.seq + 1
+      if (this.keySubjects.holds(m.subject)) await this.receiveKey(m)
+      return this.done
+    }
     const r = parseReplicatedMessage(m)
     this.startStreamSeq = r.streamSeq + 1
-    const replica = this.replica ?? (await this.openReplica(r.serializer, r.seq))
+    const replica = this.replica ?? (await this.openReplica(r.serializer, r.seq, r.sealed === true))
+    if (r.sealed === true && r.seq >= replica.next) await this.findKey(replica, r.payload)
     if (r.seq < replica.next) return false // at or before the replica's end: already stored
     if (r.seq > replica.next) {
       throw ReplicationError.GAP(
@@ -180,6 +214,62 @@ export class RestoreSession {
     if (this.done) return true
     if (replica.batched >= this.options.batchSize || m.info.pending === 0) await this.flush()
     return false
+  }
+
+  /**
+   * A restore that stops at the stream's last record as of the call still takes the key messages
+   * published since (a shred, a rotation while it ran): the replica's key store is as of its end.
+   */
+  private async keysSince(): Promise<void> {
+    const { nc, jsm, stream, signal, logger, follow } = this.options
+    const replica = this.replica
+    if (follow || signal?.aborted || replica === undefined || !replica.sealed) return
+    const keys = await readStreamKeys(
+      jetstream(nc),
+      jsm,
+      stream,
+      this.keySubjects,
+      logger,
+      this.startStreamSeq,
+    )
+    for (const { entry } of keys) replica.addKey(entry)
+  }
+
+  /** Batches a key store entry (a new key, a shred, a rotation) for the replica. */
+  private async receiveKey(m: JsMsg): Promise<void> {
+    const { entry } = parseKeyMessage(m, this.keySubjects)
+    const replica = this.replica
+    if (replica === undefined) {
+      this.pendingKeys.push(entry)
+      return
+    }
+    if (!replica.sealed) {
+      throw ReplicationError.DIVERGED(
+        `stream message ${m.seq} carries an encryption key; the replica in ${this.options.dir} is of a log that is not encrypted`,
+        { streamSeq: m.seq },
+      )
+    }
+    replica.addKey(entry)
+    // A shred is applied as soon as the stream has nothing more right now.
+    if (replica.batched >= this.options.batchSize || m.info.pending === 0) await this.flush()
+  }
+
+  /**
+   * Makes sure the replica has the key of a sealed record: its key message came earlier in the
+   * stream, unless the key was shredded after this restore read past that point (its message is
+   * erased then, and its tombstone comes later): then the key subject is read now.
+   */
+  private async findKey(replica: Replica, payload: Uint8Array): Promise<void> {
+    const keyId = keyIdOf(payload)
+    if (keyId === undefined || replica.holdsKey(keyId)) return
+    const { jsm, stream } = this.options
+    const found = await lookupKey(jsm, stream, this.keySubjects, keyId)
+    if (found === undefined) return // Replica.add reports the gap
+    this.options.logger.info("a record's key message is gone (shredded since): its subject read", {
+      keyId,
+      found: found.entry.kind,
+    })
+    replica.addKey(found.entry)
   }
 
   /** Appends the records received so far (also before an error: the replica stays a valid prefix). */
@@ -249,6 +339,7 @@ export class RestoreSession {
       lastSeq: stored ? replica.lastSeq : 0,
       restored: this.restored,
       serializer: replica?.serializer,
+      encrypted: replica?.sealed === true,
     }
   }
 }

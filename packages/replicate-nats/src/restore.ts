@@ -30,8 +30,12 @@ export interface RestoreOptions {
   onProgress?: (lastSeq: number) => void
   /** Records per appended batch (`appendRaw`) at most. Default 1000. */
   batchSize?: number
-  /** Options of the replica WAL (`sync`, `segmentSize`, …); `dir`, `serializer` and `firstSeq` are set here. */
-  walOptions?: Omit<WalOptions, 'dir' | 'serializer' | 'firstSeq'>
+  /**
+   * Options of the replica WAL (`sync`, `segmentSize`, …); `dir`, `serializer`, `firstSeq` and
+   * `encryption` are set here (the replica of an encrypted log is a sealed copy: the restoring process
+   * needs no master key).
+   */
+  walOptions?: Omit<WalOptions, 'dir' | 'serializer' | 'firstSeq' | 'encryption'>
   /** Where to report progress. Default: silent. */
   logger?: WalLogger
 }
@@ -46,6 +50,11 @@ export interface RestoreResult {
   restored: number
   /** The source serializer's name, under which the replica is stored (undefined with no replica). */
   serializer: string | undefined
+  /**
+   * Whether the replica is of an encrypted log: its records are sealed, its key store (`keys.wzk`)
+   * holds the stream's sealed keys; read it with `Wal.openReader({ dir, encryption: { keyring } })`.
+   */
+  encrypted: boolean
 }
 
 /**
@@ -75,7 +84,13 @@ export async function restoreFromJetStream(options: RestoreOptions): Promise<Res
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
     throw ReplicationError.INVALID_ARGUMENT(`batchSize must be a positive integer, got ${batchSize}`)
   }
-  const nothing: RestoreResult = { firstSeq: 0, lastSeq: 0, restored: 0, serializer: undefined }
+  const nothing: RestoreResult = {
+    firstSeq: 0,
+    lastSeq: 0,
+    restored: 0,
+    serializer: undefined,
+    encrypted: false,
+  }
   if (signal?.aborted) return nothing
   const jsm = await jetstreamManager(nc)
   const last = await lastOnSubject(jsm, stream, subject)

@@ -3,27 +3,20 @@
  * publishing side touches WAL records, so a change in how records are read from the WAL changes this
  * file alone. Records are read as stored: nothing is decoded.
  */
-import type { JetStreamPublishOptions } from '@nats-io/jetstream'
 import type { RawRecord, RecordShape, WalReader } from '@waltz/core'
 import { ReplicationError } from './errors.js'
+import type { ChainedMessage } from './publisher.js'
 import { carriesRecord, escapeHeaderValue, type ReplicatedMessage, recordHeaders } from './stream.js'
 
-/** One record of the source WAL as the replicator moves it: as stored, data undecoded. */
+/** One record of the source WAL as the replicator moves it: as stored, data undecoded (sealed in an encrypted log). */
 export type SourceRecord = RawRecord
-
-/** A record ready for `js.publish`: the body and the publish options (message id, headers, timeout). */
-interface OutgoingMessage {
-  /** The body: the record's stored data bytes. */
-  payload: Uint8Array
-  /** Message id, `Waltz-*` headers and the acknowledgement timeout; the caller adds `expect`. */
-  options: Partial<JetStreamPublishOptions>
-}
 
 /** Reads a source WAL's stored records and turns each into the stream message that carries it. */
 export class SourceLog {
   /** The source serializer's name. */
   readonly serializer: string
-  private readonly headerWalId: string
+  /** The source log's id, escaped for a header. */
+  readonly headerWalId: string
   private readonly headerSerializer: string
 
   /**
@@ -80,15 +73,20 @@ export class SourceLog {
     return `${this.walId}:${seq}`
   }
 
-  /** The stream message carrying `record`: its stored data bytes verbatim, the envelope in headers. */
-  message(record: SourceRecord): OutgoingMessage {
+  /**
+   * The stream message carrying `record` on `subject`: its stored data bytes verbatim (sealed in an
+   * encrypted log), the envelope in headers. The caller adds `expect`.
+   */
+  message(subject: string, record: SourceRecord): ChainedMessage {
     return {
+      subject,
       payload: record.data,
       options: {
         msgID: this.messageId(record.seq),
         headers: recordHeaders(record, this.headerWalId, this.headerSerializer),
         timeout: this.publishTimeoutMs,
       },
+      seq: record.seq,
     }
   }
 }

@@ -39,6 +39,11 @@ export const HEADER = Object.freeze({
   serializer: 'Waltz-Serializer',
   /** The id of the source log, {@link escapeHeaderValue escaped}. */
   walId: 'Waltz-Wal-Id',
+  /**
+   * `1` when the body is a sealed data field (a record of an encrypted log: its data encrypted under
+   * its subject's data key, see core's docs/FORMAT.md); absent otherwise.
+   */
+  sealed: 'Waltz-Sealed',
 } as const)
 
 /**
@@ -69,8 +74,13 @@ export interface ReplicatedMessage {
   serializer: string
   /** The source log's id (`Waltz-Wal-Id`). */
   walId: string
-  /** The body: the record's data, the serializer's bytes as the source WAL stores them. */
+  /**
+   * The body: the record's data as the source WAL stores it: the serializer's bytes, or in an
+   * encrypted log the sealed field (`sealed`), which only a replica with the log's keys opens.
+   */
   payload: Uint8Array
+  /** Set when the payload is sealed (`Waltz-Sealed: 1`): a record of an encrypted log. */
+  sealed?: true
 }
 
 /** The parts of a `JsMsg` or `StoredMsg` that {@link parseReplicatedMessage} reads. */
@@ -132,6 +142,7 @@ export function recordHeaders(record: Omit<RawRecord, 'data'>, walId: string, se
   }
   h.set(HEADER.serializer, serializer)
   h.set(HEADER.walId, walId)
+  if (record.encrypted === true) h.set(HEADER.sealed, '1')
   return h
 }
 
@@ -193,6 +204,10 @@ export function parseReplicatedMessage(msg: MessageLike): ReplicatedMessage {
   if (h.has(HEADER.key)) message.key = unescapeHeader(msg.seq, HEADER.key, h.get(HEADER.key))
   const fields = parseRecordHeaders(h, msg.seq)
   if (fields !== undefined) message.headers = fields
+  if (h.has(HEADER.sealed)) {
+    if (h.get(HEADER.sealed) !== '1') throw bad(msg.seq, `bad ${HEADER.sealed} '${h.get(HEADER.sealed)}'`)
+    message.sealed = true
+  }
   return message
 }
 
@@ -221,7 +236,7 @@ function parseRecordHeaders(h: MsgHdrs, streamSeq: number): RecordHeaders | unde
 
 /**
  * Whether `message` carries exactly `record`: the same seq, type, time, key, headers and data bytes
- * (absent key or headers must be absent on both sides).
+ * (absent key or headers must be absent on both sides), sealed on both sides or on neither.
  */
 export function carriesRecord(message: ReplicatedMessage, record: RawRecord): boolean {
   return (
@@ -229,6 +244,7 @@ export function carriesRecord(message: ReplicatedMessage, record: RawRecord): bo
     message.type === record.type &&
     message.time === record.time &&
     message.key === record.key &&
+    (message.sealed === true) === (record.encrypted === true) &&
     sameHeaders(message.headers, record.headers) &&
     Buffer.from(message.payload.buffer, message.payload.byteOffset, message.payload.byteLength).equals(
       record.data,
@@ -273,7 +289,9 @@ export interface EnsureStreamOptions {
 
 /**
  * Creates the stream for one WAL when it does not exist yet (file storage, limits retention, no
- * limits), or returns the existing one's info after checking that it captures `subject`.
+ * limits; subjects `subject` and `<subject>.wzk.>`, the key store of an encrypted log), or returns the
+ * existing one's info after checking that it captures `subject`; an existing stream that does not
+ * capture `<subject>.wzk.>` is updated to.
  *
  * @param jsm - a JetStream manager (`await jetstreamManager(nc)`)
  * @param options - stream, subject, replicas, duplicate window, storage
@@ -283,6 +301,7 @@ export interface EnsureStreamOptions {
  */
 export async function ensureStream(jsm: JetStreamManager, options: EnsureStreamOptions): Promise<StreamInfo> {
   checkSubject(options.subject)
+  const keySubjects = `${options.subject}.wzk.>`
   const existing = await streamInfo(jsm, options.stream)
   if (existing !== undefined) {
     const subjects = existing.config.subjects ?? []
@@ -291,12 +310,14 @@ export async function ensureStream(jsm: JetStreamManager, options: EnsureStreamO
         `stream ${options.stream} exists but does not capture ${options.subject} (subjects: ${subjects.join(', ')})`,
       )
     }
-    return existing
+    if (subjects.some((pattern) => subjectMatches(pattern, `${options.subject}.wzk.kek`))) return existing
+    // Made before encrypted logs replicated their keys: let it carry them.
+    return jsm.streams.update(options.stream, { subjects: [...subjects, keySubjects] })
   }
   try {
     return await jsm.streams.add({
       name: options.stream,
-      subjects: [options.subject],
+      subjects: [options.subject, keySubjects],
       num_replicas: options.replicas ?? 1,
       duplicate_window: nanos(options.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS),
       storage: options.storage === 'memory' ? StorageType.Memory : StorageType.File,

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto'
+import { crc32 } from 'node:zlib'
 import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node'
 import { Wal } from '@waltz/core'
 import fc from 'fast-check'
@@ -14,6 +16,7 @@ import {
   replicateToJetStream,
   restoreFromJetStream,
 } from '../src/index.js'
+import { KeySubjects, keyMessage, parseKeyMessage } from '../src/key-messages.js'
 import { carriesRecord, recordHeaders, subjectMatches } from '../src/stream.js'
 
 // No server here: the message layout, the errors and the option checks.
@@ -47,6 +50,82 @@ function throughWire(h: MsgHdrs): MsgHdrs {
   const wire = h as MsgHdrs & { encode(): Uint8Array; constructor: { decode(bytes: Uint8Array): MsgHdrs } }
   return wire.constructor.decode(wire.encode())
 }
+
+describe('an encrypted log on the stream', () => {
+  it('a sealed record carries Waltz-Sealed: 1, read back as sealed and compared as such', () => {
+    const sealed = { seq: 3, time: 5, type: 't', key: 'k', encrypted: true as const }
+    const h = recordHeaders(sealed, 'w', 's')
+    expect(h.toString().split('\r\n')).toEqual([
+      'NATS/1.0',
+      'Waltz-Format: 2',
+      'Waltz-Seq: 3',
+      'Waltz-Type: t',
+      'Waltz-Time: 5',
+      'Waltz-Key: k',
+      'Waltz-Serializer: s',
+      'Waltz-Wal-Id: w',
+      'Waltz-Sealed: 1',
+      '',
+      '',
+    ])
+    const data = new Uint8Array([9])
+    const parsed = parseReplicatedMessage({ seq: 1, data, headers: throughWire(h) })
+    expect(parsed.sealed).toBe(true)
+    expect(carriesRecord(parsed, { ...sealed, data })).toBe(true)
+    const { encrypted: _, ...plain } = sealed
+    expect(carriesRecord(parsed, { ...plain, data })).toBe(false)
+    const bad = recordHeaders(sealed, 'w', 's')
+    bad.set(HEADER.sealed, 'yes')
+    expect(() => parseReplicatedMessage({ seq: 1, data, headers: bad })).toThrow(
+      expect.objectContaining({ code: 'REPLICATION_BAD_MESSAGE' }),
+    )
+  })
+
+  it('a key message: its subject, headers and body (the key store entry) exactly', () => {
+    const subjects = new KeySubjects('waltz.orders')
+    const wrapped = new Uint8Array(60).fill(7)
+    const entry = { kind: 'key' as const, keyId: 'customer-7', wrapped }
+    const m = keyMessage(entry, subjects, 'primary%2F1', 5000)
+    // sha256('customer-7')
+    expect(m.subject).toBe(`waltz.orders.wzk.key.${createHash('sha256').update('customer-7').digest('hex')}`)
+    expect((m.options.headers as MsgHdrs).toString().split('\r\n')).toEqual([
+      'NATS/1.0',
+      'Waltz-Keys: 1',
+      'Waltz-Wal-Id: primary%2F1',
+      '',
+      '',
+    ])
+    // u32 body length | kind 2 | u16 id length | id | 60 bytes | CRC-32 of kind and body
+    const id = Buffer.from('customer-7')
+    const body = Buffer.concat([Buffer.from([id.length, 0]), id, wrapped])
+    const kindAndBody = Buffer.concat([Buffer.from([2]), body])
+    const crc = Buffer.alloc(4)
+    crc.writeUInt32LE(crc32(kindAndBody))
+    const length = Buffer.alloc(4)
+    length.writeUInt32LE(body.length)
+    expect(Buffer.from(m.payload)).toEqual(Buffer.concat([length, kindAndBody, crc]))
+    expect(
+      parseKeyMessage({ seq: 9, subject: m.subject, data: m.payload, headers: m.options.headers }, subjects),
+    ).toEqual({
+      entry: { ...entry, wrapped: Buffer.from(wrapped) },
+      subject: m.subject,
+      streamSeq: 9,
+    })
+    const header = { kind: 'header' as const, masterKeyId: 'm1', wrappedKek: new Uint8Array(60) }
+    expect(keyMessage(header, subjects, 'w', 1).subject).toBe('waltz.orders.wzk.kek')
+    expect(subjects.holds('waltz.orders.wzk.kek') && !subjects.holds('waltz.orders')).toBe(true)
+    // On another subject than its own, or damaged: REPLICATION_BAD_MESSAGE.
+    const other = { seq: 9, subject: subjects.key('x'), data: m.payload, headers: m.options.headers }
+    expect(() => parseKeyMessage(other, subjects)).toThrow(
+      expect.objectContaining({ code: 'REPLICATION_BAD_MESSAGE' }),
+    )
+    const damaged = Buffer.from(m.payload)
+    damaged[20]! ^= 1
+    expect(() =>
+      parseKeyMessage({ seq: 9, subject: m.subject, data: damaged, headers: m.options.headers }, subjects),
+    ).toThrow(expect.objectContaining({ code: 'REPLICATION_BAD_MESSAGE' }))
+  })
+})
 
 describe('message layout', () => {
   const payload = new Uint8Array([1, 2, 3])

@@ -89,7 +89,13 @@ describe.skipIf(NO_NATS_SERVER)('single JetStream server', () => {
 
     const dir = join(tempDir(), 'replica')
     const restored = await restoreFromJetStream({ nc, stream, subject, dir })
-    expect(restored).toEqual({ firstSeq: 1, lastSeq: 2000, restored: 2000, serializer: 'test-json/1' })
+    expect(restored).toEqual({
+      firstSeq: 1,
+      lastSeq: 2000,
+      restored: 2000,
+      serializer: 'test-json/1',
+      encrypted: false,
+    })
     await expectReplicaEquals(wal, dir)
     await replicator.stop()
     expect(replicator.metrics().state).toBe('stopped')
@@ -141,6 +147,7 @@ describe.skipIf(NO_NATS_SERVER)('single JetStream server', () => {
       lastSeq: 650,
       restored: 250,
       serializer: 'test-json/1',
+      encrypted: false,
     })
     expect(await restoreFromJetStream({ nc, stream, subject, dir })).toMatchObject({
       lastSeq: 650,
@@ -287,6 +294,7 @@ describe.skipIf(NO_NATS_SERVER)('single JetStream server', () => {
       lastSeq: 0,
       restored: 0,
       serializer: undefined,
+      encrypted: false,
     })
   })
 

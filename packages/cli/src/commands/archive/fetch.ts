@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { mkdir, mkdtemp, open, rename, rm, stat } from 'node:fs/promises'
+import { mkdir, mkdtemp, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { type Archive, readLock } from '@waltz/core'
+import { type Archive, importKeys, isWalError, readLock } from '@waltz/core'
 import { type ListedSegment, listSegments } from '../../lib/archive-listing.js'
 import { ARCHIVE_OPTIONS, ARCHIVE_OPTIONS_HELP, openArchive } from '../../lib/archive-location.js'
 import { type Command, stringValue } from '../../lib/command.js'
 import { CliError, EXIT, usageError } from '../../lib/errors.js'
 import { formatBytes } from '../../lib/format.js'
+import { type CheckedKeyStore, downloadKeyStore } from '../../lib/key-store-download.js'
 import { ProgressBar } from '../../lib/progress.js'
 import { type CheckedSegment, describeSegmentProblem, downloadSegment } from '../../lib/segment-download.js'
 import { describeSeqs, formatSeqRange, meets, missingSeqs, parseSeqRange } from '../../lib/seq-range.js'
@@ -20,6 +21,13 @@ const NAME = 'archive fetch'
  * before a gap: not written).
  */
 type Outcome = 'fetched' | 'present' | 'exists' | 'damaged' | 'unneeded'
+
+/**
+ * What became of the archive's key store (an encrypted log's): written into DIR, already there
+ * identical, merged into the one there (new keys added, the archive's shreds and header applied),
+ * not merged (the one there is another log's, or damaged), or damaged (not written).
+ */
+type KeyOutcome = 'fetched' | 'present' | 'merged' | 'exists' | 'damaged'
 
 /** SHA-256 and size of a local file. */
 async function digest(path: string): Promise<{ size: number; sha256: string }> {
@@ -78,6 +86,52 @@ function report(s: CheckedSegment, outcome: Outcome, dir: string): string[] {
   }
 }
 
+/** The lines on the key store (text mode). */
+function reportKeys(k: CheckedKeyStore, outcome: KeyOutcome, dir: string, why: string | undefined): string[] {
+  const content = `${k.name}  (${k.keys} keys, ${k.shredded} shredded)`
+  switch (outcome) {
+    case 'fetched':
+      return [`fetched  ${content}`]
+    case 'present':
+      return [`present  ${content}: already in ${dir}, identical`]
+    case 'merged':
+      return [`merged   ${content}: into ${join(dir, k.name)} (new keys added, shreds applied)`]
+    case 'exists':
+      return [`EXISTS   ${k.name}: ${join(dir, k.name)} cannot take the archive's keys: ${why}`]
+    case 'damaged':
+      return k.problems.map((p) => describeSegmentProblem(k.name, p))
+  }
+}
+
+/**
+ * Puts the archive's key store into `dir`: written (temp file in `staging`, fsync, rename) when `dir`
+ * has none, else merged into the one there (core's `importKeys`: atomic and durable).
+ */
+async function placeKeys(
+  k: CheckedKeyStore,
+  staging: string,
+  dir: string,
+): Promise<{ outcome: KeyOutcome; why?: string }> {
+  if (k.problems.length > 0) return { outcome: 'damaged' }
+  const target = join(dir, k.name)
+  if (!(await exists(target))) {
+    const temp = join(staging, `${k.name}.checked`)
+    await writeFile(temp, k.bytes!, { flush: true })
+    await rename(temp, target)
+    return { outcome: 'fetched' }
+  }
+  if ((await readFile(target)).equals(k.bytes!)) return { outcome: 'present' }
+  try {
+    await importKeys(dir, k.entries!)
+    return { outcome: 'merged' }
+  } catch (err) {
+    if (isWalError(err, 'WAL_INVALID_ARGUMENT') || isWalError(err, 'WAL_CORRUPT')) {
+      return { outcome: 'exists', why: (err as Error).message.replace(/^WAL_[A-Z_]+: /, '') }
+    }
+    throw err
+  }
+}
+
 /** `waltz archive fetch`: the segments holding some seqs, verified, into a directory. */
 export const archiveFetch: Command = {
   name: NAME,
@@ -91,7 +145,11 @@ renamed into place from a temp directory inside DIR, so that \`waltz dump DIR\` 
 read them. <range> is N (one seq), N..M, or N.. (from N to the newest archived record).
 
 A segment that fails its checks is not written (its problems are printed, exit 1), nor is one whose
-name is in DIR already with other bytes (EXISTS; an identical one is left as it is). Seqs of the range
+name is in DIR already with other bytes (EXISTS; an identical one is left as it is). An encrypted
+log's key store (keys.wzk, sealed) is fetched with the segments, checked as \`archive verify\` checks
+it, so that \`Wal.openReader({ dir, encryption: { keyring } })\` reads DIR; one already in DIR is merged
+with it (the archive's new keys added, its shreds and master-key rotation applied); one that is
+another log's is not touched (EXISTS, exit 1). Seqs of the range
 that no archived segment holds (a gap, or past the newest archived record) are printed as MISSING
 (exit 1); when no segment holds any of them, nothing is written (exit 3). DIR must not be the
 directory of a live log (exit 4). An interrupted fetch may leave a .waltz-fetch-* directory in DIR:
@@ -102,7 +160,8 @@ ${ARCHIVE_OPTIONS_HELP}
   --out DIR           where the segments go
   --json              print one JSON object at the end instead: archive, out, from, to, segments
                       [{ name, firstSeq, lastSeq, records, size, sha256, outcome, problems }], missing
-                      [{ from, to }], problems
+                      [{ from, to }], keyStore ({ name, size, sha256, keys, shredded, masterKeyId,
+                      outcome, problems } or null), problems
   --no-progress       never draw the progress bar
   -h, --help          this help
 
@@ -131,6 +190,8 @@ credentials, permissions) or DIR could not be written.`,
       const listed = await listSegments(archive, signal, (message) => err.line(message))
       const wanted = listed.filter((s) => meets(range, s.firstSeq, s.lastSeq ?? Number.POSITIVE_INFINITY))
       if (wanted.length === 0) throw notHeld(asked, archive.name, listed)
+      // After the listing: the writer uploads a segment's keys before the segment.
+      const keyStore = await downloadKeyStore(archive, signal)
       await mkdir(outDir, { recursive: true })
       requireNoLiveWriter(outDir)
       // Inside DIR, so the renames into place stay on one file system.
@@ -153,12 +214,17 @@ credentials, permissions) or DIR could not be written.`,
         else if (a > b || !meets(range, a, b)) outcomes.push('unneeded')
         else outcomes.push(await place(s, staging, outDir))
       }
+      const keys =
+        keyStore !== undefined && outcomes.some((o) => o === 'fetched' || o === 'present')
+          ? await placeKeys(keyStore, staging, outDir)
+          : undefined
       await syncDir(outDir)
       const missing = missingSeqs(range, held)
       const problems =
         checked.reduce((n, s) => n + s.problems.length, 0) +
         outcomes.filter((o) => o === 'exists').length +
-        missing.length
+        missing.length +
+        (keys?.outcome === 'exists' ? 1 : keys?.outcome === 'damaged' ? keyStore!.problems.length : 0)
       if (json) {
         const segments = checked.map(({ path: _, framesValid: __, ...s }, i) => ({
           ...s,
@@ -173,12 +239,28 @@ credentials, permissions) or DIR could not be written.`,
             to: range.to ?? null,
             segments,
             missing: gaps,
+            keyStore:
+              keyStore === undefined || keys === undefined
+                ? null
+                : {
+                    name: keyStore.name,
+                    size: keyStore.size,
+                    sha256: keyStore.sha256,
+                    keys: keyStore.keys,
+                    shredded: keyStore.shredded,
+                    masterKeyId: keyStore.masterKeyId,
+                    outcome: keys.outcome,
+                    problems:
+                      keys.outcome === 'exists' ? [{ code: 'exists', reason: keys.why }] : keyStore.problems,
+                  },
             problems,
           }),
         )
       } else {
         for (const [i, s] of checked.entries())
           for (const line of report(s, outcomes[i]!, outDir)) out.line(line)
+        if (keys !== undefined)
+          for (const line of reportKeys(keyStore!, keys.outcome, outDir, keys.why)) out.line(line)
         for (const [a, b] of missing) {
           out.line(`MISSING  ${describeSeqs({ from: a, to: b })}: in no archived segment of ${archive.name}`)
         }

@@ -6,6 +6,12 @@ import { ARCHIVE_OPTIONS, ARCHIVE_OPTIONS_HELP, openArchive } from '../../lib/ar
 import type { Command } from '../../lib/command.js'
 import { EXIT } from '../../lib/errors.js'
 import { formatBytes, formatDuration } from '../../lib/format.js'
+import {
+  type CheckedKeyStore,
+  downloadKeyStore,
+  keyProblems,
+  sealedKeyIds,
+} from '../../lib/key-store-download.js'
 import { ProgressBar } from '../../lib/progress.js'
 import { type CheckedSegment, describeSegmentProblem, downloadSegment } from '../../lib/segment-download.js'
 import { describeSeqs, formatSeqRange } from '../../lib/seq-range.js'
@@ -64,6 +70,12 @@ function describeContent(s: CheckedSegment): string {
   return `seq ${formatSeqRange(s.firstSeq, s.lastSeq)}  (${s.records} records, ${formatBytes(s.size)}${sha})`
 }
 
+/** `keys.wzk  (18 keys, 1 shredded, master key m1, SHA-256 as recorded)`. */
+function describeKeyStore(k: CheckedKeyStore): string {
+  const sha = k.sha256Recorded ? ', SHA-256 as recorded' : ''
+  return `${k.name}  (${k.keys} keys, ${k.shredded} shredded, master key ${k.masterKeyId}${sha})`
+}
+
 /** `waltz archive verify`: every archived segment downloaded and checked, and the seq chain. */
 export const archiveVerify: Command = {
   name: NAME,
@@ -78,16 +90,21 @@ and removed once checked, and checks:
   - every frame, with the scanner \`waltz verify\` uses (header, length, seq chain, checksum, batch
     chain); the header's first seq must be the name's, and a sealed segment must not end cut short;
   - the seq chain across segments: each one's last seq + 1 is the next one's first (a gap names the
-    missing seqs).
+    missing seqs);
+  - an encrypted log's key store (keys.wzk, sealed): its size, recorded SHA-256 and every entry; and
+    that it holds the key (or the shredded id) of every encrypted record (KEYS-MISSING names the first
+    record without one: no keyring can read it).
 Each segment is reported ok or with its problems (SIZE, SHA256, CORRUPT with offset and code,
-MISSING), each break of the chain as GAP or OVERLAP. A progress bar is drawn on stderr when stdout and
-stderr are terminals.
+MISSING, KEYS-MISSING), each break of the chain as GAP or OVERLAP. A progress bar is drawn on stderr
+when stdout and stderr are terminals.
 
 Options:
 ${ARCHIVE_OPTIONS_HELP}
   --json              print one JSON object at the end instead: archive, ok, problems, segments
                       [{ name, firstSeq, lastSeq, records, size, sha256, sha256Recorded, ok, problems }],
-                      chain [{ code: gap|overlap, after, before, from, to, reason }]
+                      chain [{ code: gap|overlap, after, before, from, to, reason }], keyStore
+                      ({ name, size, sha256, sha256Recorded, keys, shredded, masterKeyId, ok, problems }
+                      or null when the archive holds none)
   --no-progress       never draw the progress bar
   -h, --help          this help
 
@@ -105,21 +122,31 @@ credentials, permissions) or a temp file could not be written.`,
     try {
       const signal = io.signal ?? new AbortController().signal
       const segments = await listSegments(archive, signal, (message) => err.line(message))
+      // After the listing: the writer uploads a segment's keys before the segment, so this copy
+      // covers every segment listed.
+      const keyStore = await downloadKeyStore(archive, signal)
       const total = segments.reduce((n, s) => n + s.size, 0)
       if (!json) out.line(`verifying ${archive.name}: ${segments.length} segment(s), ${formatBytes(total)}`)
+      if (!json && keyStore !== undefined) {
+        if (keyStore.problems.length === 0) out.line(`ok       ${describeKeyStore(keyStore)}`)
+        for (const p of keyStore.problems) out.line(describeSegmentProblem(keyStore.name, p))
+      }
       await out.flush()
       const tty = io.stdout.isTTY === true && io.stderr.isTTY === true
       const progress = new ProgressBar(io.stderr, 'verify', values['no-progress'] !== true && tty)
       const checked: CheckedSegment[] = []
       const chain: ChainProblem[] = []
       let done = 0
-      let problems = 0
+      let problems = keyStore?.problems.length ?? 0
       for (const [i, segment] of segments.entries()) {
         const detail = () => `${formatBytes(done)}  ${i + 1}/${segments.length} segments`
-        const result = await downloadSegment(archive, segment, temp, signal, (bytes) => {
+        let result = await downloadSegment(archive, segment, temp, signal, (bytes) => {
           done += bytes
           progress.update(done, total, detail())
         })
+        if (result.path !== undefined && result.problems.length === 0) {
+          result = { ...result, problems: keyProblems(await sealedKeyIds(temp), keyStore) }
+        }
         if (result.path !== undefined) await rm(result.path, { force: true })
         const broken = chainProblem(checked.at(-1), result)
         checked.push(result)
@@ -147,11 +174,28 @@ credentials, permissions) or a temp file could not be written.`,
             problems,
             segments: segmentsJson,
             chain,
+            keyStore:
+              keyStore === undefined
+                ? null
+                : {
+                    name: keyStore.name,
+                    size: keyStore.size,
+                    sha256: keyStore.sha256,
+                    sha256Recorded: keyStore.sha256Recorded,
+                    keys: keyStore.keys,
+                    shredded: keyStore.shredded,
+                    masterKeyId: keyStore.masterKeyId,
+                    ok: keyStore.problems.length === 0,
+                    problems: keyStore.problems,
+                  },
           }),
         )
       } else if (problems === 0) {
         const took = formatDuration(now() - started).replace(/^0s$/, '<1s')
-        out.line(`OK: ${checked.length} segment(s), seq ${range}, ${formatBytes(total)} verified in ${took}`)
+        const keys = keyStore === undefined ? '' : ` and ${keyStore.name}`
+        out.line(
+          `OK: ${checked.length} segment(s)${keys}, seq ${range}, ${formatBytes(total)} verified in ${took}`,
+        )
       } else {
         out.line(
           `FAILED: ${problems} problem(s) in ${archive.name} (${checked.length} segment(s), seq ${range})`,
