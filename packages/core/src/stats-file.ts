@@ -81,7 +81,7 @@ export interface WriterStats {
   /** Retention's counters at the newest sample (all 0 without retention). */
   retention: RetentionCounters
   /** The archive uploader's counters at the newest sample (all 0 without an archive). */
-  archive: ArchiveCounters
+  archive: Pick<ArchiveCounters, 'archived' | 'uploadedBytes' | 'failures' | 'pending'>
 }
 
 /** A running {@link publishStats}. */
