@@ -1,8 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { RecordShape } from '@waltz/core'
 import { EventStoreError, isEventStoreError } from './errors.js'
-import type { AppendResult, EventStore } from './event-store.js'
+import type { AppendResult } from './event-store.js'
 import type { EventInput, StoredEvent } from './events.js'
+import type { EventStoreApi } from './store-api.js'
 
 /** Options of {@link handleCommand}. */
 export interface HandleCommandOptions<State, Rec extends RecordShape> {
@@ -42,9 +43,12 @@ export interface HandleCommandResult<State, Rec extends RecordShape> extends App
   state: State
 }
 
-/** What {@link handleCommand} needs of a store (an `EventStore`, or a wrapper of one). */
+/**
+ * What {@link handleCommand} needs of a store: any {@link EventStoreApi} (the embedded `EventStore`,
+ * the one `EventStore.connect` returns), or a wrapper of one.
+ */
 export type CommandStore<Rec extends RecordShape> = Pick<
-  EventStore<Rec>,
+  EventStoreApi<Rec>,
   'aggregateStream' | 'appendToStream'
 >
 
@@ -63,7 +67,7 @@ export type CommandStore<Rec extends RecordShape> = Pick<
  *   created false), the events and the state they were decided on
  * @throws EventStoreError `COMMAND_RETRIES_EXHAUSTED` (the last conflict is its `cause`),
  *   `WRONG_EXPECTED_REVISION` (with `expectedRevision`); what `decide` throws; as
- *   {@link EventStore.appendToStream}
+ *   {@link EventStoreApi.appendToStream}
  * @example
  * ```ts
  * const { nextExpectedRevision } = await handleCommand(store, `cart-${id}`, (cart) => addItem(cart, item), {

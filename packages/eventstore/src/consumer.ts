@@ -1,8 +1,9 @@
 import type { RecordShape, WalLogger } from '@waltz/core'
 import { type CheckpointStore, checkConsumerName, fileCheckpoints } from './checkpoint-file.js'
 import { EventStoreError } from './errors.js'
-import type { EventFilter, EventStore } from './event-store.js'
+import type { EventFilter } from './event-store.js'
 import type { StoredEvent } from './events.js'
+import type { EventStoreApi } from './store-api.js'
 
 /** What a consumer's handler is told besides its events. */
 export interface ConsumerContext {
@@ -12,7 +13,7 @@ export interface ConsumerContext {
   position: number
 }
 
-/** Options of {@link EventStore.consumer}. */
+/** Options of {@link EventStoreApi.consumer}. */
 export interface ConsumerOptions<Rec extends RecordShape = RecordShape> {
   /** A stable name: the key of its checkpoint (A-Z a-z 0-9 . _ -, up to 128 characters). */
   name: string
@@ -27,7 +28,10 @@ export interface ConsumerOptions<Rec extends RecordShape = RecordShape> {
   filter?: EventFilter
   /** Where a consumer without a checkpoint starts: `'start'` (default) or `'end'` (new events only). */
   from?: 'start' | 'end'
-  /** Where the checkpoint is kept. Default: a file in `<store>/consumers/`. */
+  /**
+   * Where the checkpoint is kept. Default: a file in `<store>/consumers/` (embedded), a message in
+   * the cluster (`EventStore.connect`).
+   */
   checkpoints?: CheckpointStore
   /** The most events per batch. Default 1024. */
   batchSize?: number
@@ -43,10 +47,14 @@ export interface ConsumerHost {
   logger: WalLogger
   register(c: Consumer<never>): void
   unregister(c: Consumer<never>): void
+  /** The default checkpoint store; without it, files in `dir`. */
+  checkpoints?: CheckpointStore
+  /** Brings the store's `position` up to date before a checkpoint is compared with it. */
+  syncPosition?(): Promise<void>
 }
 
 /**
- * A durable consumer of a store's events: created by {@link EventStore.consumer}. It handles events
+ * A durable consumer of a store's events: created by {@link EventStoreApi.consumer}. It handles events
  * in batches and stores its checkpoint after each one; after a restart or a crash it resumes after
  * the checkpoint, so every event is handled at least once (exactly once in effect when the
  * checkpoint store's `transaction` commits the handler's writes with the checkpoint).
@@ -60,7 +68,7 @@ export class Consumer<Rec extends RecordShape = RecordShape> {
   stopped: Promise<void> = Promise.resolve()
   /** The failure that stopped the consumer, if any. */
   error: unknown
-  private readonly store: EventStore<Rec>
+  private readonly store: EventStoreApi<Rec>
   private readonly options: ConsumerOptions<Rec>
   private readonly host: ConsumerHost
   private readonly checkpoints: CheckpointStore
@@ -70,7 +78,7 @@ export class Consumer<Rec extends RecordShape = RecordShape> {
   private checkpoint = 0
 
   /** @internal */
-  constructor(store: EventStore<Rec>, options: ConsumerOptions<Rec>, host: ConsumerHost) {
+  constructor(store: EventStoreApi<Rec>, options: ConsumerOptions<Rec>, host: ConsumerHost) {
     if (typeof options !== 'object' || options === null || typeof options.handler !== 'function') {
       throw EventStoreError.INVALID_ARGUMENT('a consumer needs { name, handler }')
     }
@@ -83,7 +91,7 @@ export class Consumer<Rec extends RecordShape = RecordShape> {
     this.store = store
     this.options = options
     this.host = host
-    this.checkpoints = options.checkpoints ?? fileCheckpoints(host.dir)
+    this.checkpoints = options.checkpoints ?? host.checkpoints ?? fileCheckpoints(host.dir)
     this.batchSize = positive('batchSize', options.batchSize, 1024)
     this.idleEvery = positive('idleCheckpointEvery', options.idleCheckpointEvery, 4096)
   }
@@ -111,6 +119,7 @@ export class Consumer<Rec extends RecordShape = RecordShape> {
     const controller = new AbortController()
     this.controller = controller
     try {
+      await this.host.syncPosition?.()
       let checkpoint = await this.checkpoints.read(this.name)
       if (checkpoint === undefined) {
         checkpoint = this.options.from === 'end' ? this.store.position : 0
@@ -189,15 +198,14 @@ export class Consumer<Rec extends RecordShape = RecordShape> {
       }
       const batch: StoredEvent<Rec>[] = []
       const read = filter === undefined ? {} : { filter }
-      for await (const e of this.store.readAll({
-        ...read,
-        from: this.checkpoint + 1,
-        maxCount: this.batchSize,
-      })) {
+      // A batch ends between positions, never inside one: on NATS the events of one append share a
+      // position, and a checkpoint there would skip the rest of them.
+      for await (const e of this.store.readAll({ ...read, from: this.checkpoint + 1 })) {
+        if (batch.length >= this.batchSize && e.position !== batch.at(-1)!.position) break
         batch.push(e)
       }
       const last = batch.length > 0 ? Math.max(end, batch.at(-1)!.position) : end
-      const upTo = batch.length === this.batchSize ? batch.at(-1)!.position : last
+      const upTo = batch.length >= this.batchSize ? batch.at(-1)!.position : last
       if (batch.length > 0) {
         const context = { name: this.name, position: upTo }
         const work = async () => {

@@ -33,6 +33,12 @@ export type EventStoreErrorCode =
   | 'COMMAND_RETRIES_EXHAUSTED'
   /** A consumer of that name is already running in this store. */
   | 'CONSUMER_RUNNING'
+  /**
+   * The server of a connected store (`EventStore.connect`) could not be reached or refused a request
+   * (the server's or the client's error is the `cause`). An append that failed with it may or may not
+   * have been stored: retry it with the same event ids, which makes the retry idempotent.
+   */
+  | 'EVENTSTORE_UNAVAILABLE'
 
 /** Extra context attached to an {@link EventStoreError}. */
 export interface EventStoreErrorDetails extends ErrorOptions {
@@ -147,6 +153,11 @@ export class EventStoreError extends WaltzError<EventStoreErrorCode> {
   /** `COMMAND_RETRIES_EXHAUSTED`: a command kept conflicting. */
   static COMMAND_RETRIES_EXHAUSTED(message: string, details?: EventStoreErrorDetails): EventStoreError {
     return new EventStoreError('COMMAND_RETRIES_EXHAUSTED', message, details)
+  }
+
+  /** `EVENTSTORE_UNAVAILABLE`: the server could not be reached or refused a request. */
+  static UNAVAILABLE(message: string, details?: EventStoreErrorDetails): EventStoreError {
+    return new EventStoreError('EVENTSTORE_UNAVAILABLE', message, details)
   }
 
   /** `CONSUMER_RUNNING`: a consumer of that name already runs. */

@@ -37,6 +37,8 @@ import {
 } from './events.js'
 import type { EventLocations, StreamSummary } from './index-table.js'
 import { logSerializer } from './log-serializer.js'
+import type { NatsEventStoreOptions } from './nats/options.js'
+import type { EventStoreApi, EventStoreApiMetrics } from './store-api.js'
 import { StreamIndex, type StreamIndexStats } from './stream-index.js'
 import { uuidv7 } from './uuid.js'
 
@@ -210,15 +212,11 @@ export interface AggregateResult<State> {
 }
 
 /** Metrics of {@link EventStore.metrics}. */
-export interface EventStoreMetrics {
+export interface EventStoreMetrics extends EventStoreApiMetrics {
   /** The WAL's metrics. */
   wal: WalMetrics
   /** The stream index. */
   index: StreamIndexStats
-  /** Streams with appends in flight. */
-  streamsInFlight: number
-  /** Lag of each running consumer: positions acknowledged but not yet handled and checkpointed. */
-  consumers: Record<string, number>
 }
 
 /**
@@ -363,7 +361,7 @@ const DONE: Promise<unknown> = Promise.resolve()
  * await store.close()
  * ```
  */
-export class EventStore<Rec extends RecordShape = RecordShape> {
+export class EventStore<Rec extends RecordShape = RecordShape> implements EventStoreApi<Rec> {
   /** The store's directory. */
   readonly dir: string
   /**
@@ -488,6 +486,46 @@ export class EventStore<Rec extends RecordShape = RecordShape> {
       await wal.close().catch(() => {})
       throw err
     }
+  }
+
+  /**
+   * Connects to an event store on a NATS JetStream stream (created if missing, else bound): the same
+   * {@link EventStoreApi} as the embedded store, shared by every client connected to the stream, on a
+   * single server or a replicated cluster. Needs the optional peer dependencies `@nats-io/jetstream`
+   * and `@nats-io/transport-node`, loaded only by this call.
+   *
+   * Each `appendToStream` call is one JetStream message holding all of its events (atomic on every
+   * server version); `position` is the JetStream stream sequence, shared by the events of one call.
+   * Optimistic concurrency is the server's expected-last-subject-sequence check: two clients appending
+   * to one stream with the same expected revision never both succeed. Retries with the same event ids
+   * are idempotent (the stream's message-id duplicate window, and the embedded store's look at the
+   * stream's recent events). Consumers keep their checkpoints in the cluster by default. Not on this
+   * backend: `appendToStreams`, encryption and shredding, archives. See docs/FORMAT.md, "The event
+   * store on NATS JetStream".
+   *
+   * @param options - `servers`, `stream`, `serializer`, and see {@link NatsEventStoreOptions}
+   * @returns the connected store
+   * @throws EventStoreError `EVENTSTORE_INVALID_ARGUMENT` (bad options, or the NATS packages are not
+   *   installed), `EVENTSTORE_UNAVAILABLE` (the servers cannot be reached)
+   * @example
+   * ```ts
+   * const store = await EventStore.connect({ servers: ['nats://n1:4222', 'nats://n2:4222'], stream: 'orders', replicas: 3, serializer })
+   * await store.appendToStream('order-7', [{ type: 'placed', data: { total: 12 } }], { expectedRevision: 'no_stream' })
+   * ```
+   */
+  static async connect<Rec extends RecordShape>(
+    options: NatsEventStoreOptions<Rec>,
+  ): Promise<EventStoreApi<Rec>> {
+    let connectEventStore: typeof import('./nats/connect.js').connectEventStore
+    try {
+      ;({ connectEventStore } = await import('./nats/connect.js'))
+    } catch (err) {
+      throw EventStoreError.INVALID_ARGUMENT(
+        'EventStore.connect needs the packages @nats-io/jetstream and @nats-io/transport-node (npm install @nats-io/jetstream @nats-io/transport-node)',
+        { cause: err },
+      )
+    }
+    return connectEventStore(options)
   }
 
   /**
@@ -1566,18 +1604,29 @@ function eventsAre(events: readonly StoredEvent[], stream: string, first: number
   return true
 }
 
-function exists(s: StreamSummary): boolean {
+/** Whether a stream in state `s` has visible events. @internal */
+export function exists(s: Pick<StreamSummary, 'tombstoned' | 'revision' | 'deletedRevision'>): boolean {
   return !s.tombstoned && s.revision > s.deletedRevision
 }
 
-function matches(s: StreamSummary, expected: ExpectedRevision): boolean {
+/** Whether a stream in state `s` meets `expected`. @internal */
+export function matches(
+  s: Pick<StreamSummary, 'tombstoned' | 'revision' | 'deletedRevision'>,
+  expected: ExpectedRevision,
+): boolean {
   if (expected === 'any') return true
   if (expected === 'no_stream') return !exists(s)
   if (expected === 'stream_exists') return exists(s)
   return s.revision === expected
 }
 
-function filterOf(filter: EventFilter | undefined): (r: Pick<WalRecord, 'type' | 'key'>) => boolean {
+/**
+ * The predicate of a read's filter (markers never pass).
+ *
+ * @throws EventStoreError `EVENTSTORE_INVALID_ARGUMENT`
+ * @internal
+ */
+export function filterOf(filter: EventFilter | undefined): (r: Pick<WalRecord, 'type' | 'key'>) => boolean {
   const prefix = filter?.streamPrefix
   const types = filter?.types ? new Set(filter.types) : undefined
   if (prefix !== undefined && typeof prefix !== 'string') {
@@ -1589,12 +1638,14 @@ function filterOf(filter: EventFilter | undefined): (r: Pick<WalRecord, 'type' |
     (types === undefined || types.has(r.type))
 }
 
-function checkDirection(d: unknown): 'forwards' | 'backwards' {
+/** Checks a read's direction. @internal */
+export function checkDirection(d: unknown): 'forwards' | 'backwards' {
   if (d === undefined || d === 'forwards' || d === 'backwards') return d ?? 'forwards'
   throw EventStoreError.INVALID_ARGUMENT(`direction must be 'forwards' or 'backwards', got ${String(d)}`)
 }
 
-function optionalInt(name: string, value: unknown, min: number): number | undefined {
+/** Checks an optional integer option. @internal */
+export function optionalInt(name: string, value: unknown, min: number): number | undefined {
   if (value === undefined) return undefined
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
     throw EventStoreError.INVALID_ARGUMENT(`${name} must be an integer >= ${min}, got ${String(value)}`)

@@ -33,6 +33,8 @@ export {
   type SubscribeToStreamOptions,
 } from './event-store.js'
 export type { EventInput, EventMetadata, ExpectedRevision, StoredEvent } from './events.js'
+export type { NatsEventStoreOptions } from './nats/options.js'
+export type { EventStoreApi, EventStoreApiMetrics } from './store-api.js'
 export {
   type AllRecordsPage,
   type ConsumerCheckpointInfo,

@@ -1,0 +1,778 @@
+/**
+ * The event store on a NATS JetStream stream (what {@link EventStore.connect} returns). Every
+ * `appendToStream` call is one message on its stream's subject (see `message-format.ts`); the
+ * server's expected-last-subject-sequence check is the optimistic concurrency: a client reads the
+ * subject's last message (from the stream leader), checks the expected revision against it, and
+ * publishes expecting that message to still be the subject's last. Of two writers that read the same
+ * message, the server accepts one.
+ */
+import { createHash } from 'node:crypto'
+import type { JetStreamClient, JetStreamManager, JsMsg, PubAck } from '@nats-io/jetstream'
+import { type NatsConnection, headers as natsHeaders } from '@nats-io/transport-node'
+import { type RecordShape, type Serializer, WalError, type WalLogger } from '@waltz/core'
+import type { CheckpointStore } from '../checkpoint-file.js'
+import { Consumer, type ConsumerOptions } from '../consumer.js'
+import { EventStoreError } from '../errors.js'
+import {
+  type AggregateOptions,
+  type AggregateResult,
+  type AppendOptions,
+  type AppendResult,
+  checkDirection,
+  type DeleteResult,
+  exists,
+  filterOf,
+  matches,
+  optionalInt,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type SubscribeToAllOptions,
+  type SubscribeToStreamOptions,
+} from '../event-store.js'
+import {
+  checkEvent,
+  checkExpected,
+  checkStream,
+  type EventInput,
+  type ExpectedRevision,
+  type StoredEvent,
+} from '../events.js'
+import type { EventStoreApi, EventStoreApiMetrics } from '../store-api.js'
+import { uuidv7 } from '../uuid.js'
+import { clusterCheckpoints } from './cluster-checkpoints.js'
+import {
+  type BodyEvent,
+  decodeBody,
+  encodeBody,
+  headOf,
+  type MessageKind,
+  type MessageMeaning,
+  messageHeaders,
+  NO_STREAM,
+  readMeaning,
+  type StreamHead,
+} from './message-format.js'
+import { readMessages, tailMessages } from './message-reader.js'
+import { isWrongLastSequence, unavailable } from './nats-errors.js'
+import type { StreamBinding } from './stream-setup.js'
+import { streamOfToken, streamToken } from './stream-subject.js'
+
+/** What a {@link NatsEventStore} is built from (see `connect.ts`). @internal */
+export interface NatsStoreParts<Rec extends RecordShape> {
+  nc: NatsConnection
+  js: JetStreamClient
+  jsm: JetStreamManager
+  binding: StreamBinding
+  serializer: Serializer<string, unknown, Rec>
+  idempotencyWindow: number
+  timeoutMs: number
+  logger: WalLogger
+}
+
+/** An event of a message, before its data is decoded. */
+interface RawEvent extends BodyEvent {
+  stream: string
+  revision: number
+  position: number
+  time: number
+  /** Whether it is the first event of a message that created its stream. */
+  created: boolean
+}
+
+/** Conflicts (another writer appended first) after which an append gives up. */
+const MAX_CONFLICTS = 1000
+
+/**
+ * The event store on a JetStream stream. Create it with {@link EventStore.connect}.
+ *
+ * @typeParam Rec - the event union
+ * @internal
+ */
+export class NatsEventStore<Rec extends RecordShape = RecordShape> implements EventStoreApi<Rec> {
+  private readonly nc: NatsConnection
+  private readonly js: JetStreamClient
+  private readonly jsm: JetStreamManager
+  private readonly binding: StreamBinding
+  private readonly serializer: Serializer<string, unknown, Rec>
+  private readonly window: number
+  private readonly timeoutMs: number
+  private readonly logger: WalLogger
+  private readonly checkpoints: CheckpointStore
+  private readonly consumers = new Map<string, Consumer<Rec>>()
+  /** Appends in flight per stream. */
+  private readonly inFlight = new Map<string, number>()
+  private readonly appends = new Set<Promise<unknown>>()
+  private readonly closeController = new AbortController()
+  private lastPosition = 0
+  private closing: Promise<void> | undefined
+
+  constructor(parts: NatsStoreParts<Rec>) {
+    this.nc = parts.nc
+    this.js = parts.js
+    this.jsm = parts.jsm
+    this.binding = parts.binding
+    this.serializer = parts.serializer
+    this.window = parts.idempotencyWindow
+    this.timeoutMs = parts.timeoutMs
+    this.logger = parts.logger
+    this.checkpoints = clusterCheckpoints(parts.js, parts.jsm, parts.binding, parts.timeoutMs)
+  }
+
+  /** The highest stream sequence this client has seen acknowledged or read. */
+  get position(): number {
+    return this.lastPosition
+  }
+
+  /**
+   * Appends events to a stream as one JetStream message, if the stream is in the expected state. The
+   * server refuses the message when another one reached the subject since the check; the store then
+   * checks again (`'any'` always succeeds that way, a number fails with `WRONG_EXPECTED_REVISION`
+   * once the stream moved past it). Every event of the call gets the message's stream sequence as
+   * its `position`. The message id is derived from the stream and the event ids: a retry inside the
+   * stream's duplicate window, or one whose events sit right after the expected revision (or among
+   * the last `idempotencyWindow` events), returns the original result and writes nothing.
+   *
+   * @throws EventStoreError `WRONG_EXPECTED_REVISION`, `STREAM_TOMBSTONED`,
+   *   `EVENTSTORE_INVALID_ARGUMENT`, `EVENTSTORE_CLOSED`, `EVENTSTORE_UNAVAILABLE` (the outcome is
+   *   unknown: retry with the same event ids); WalError `WAL_SERIALIZER_ERROR`
+   */
+  appendToStream(
+    stream: string,
+    events: readonly EventInput<Rec>[],
+    options: AppendOptions = {},
+  ): Promise<AppendResult> {
+    let work: Promise<AppendResult>
+    try {
+      this.requireOpen()
+      checkStream(stream)
+      const expected = checkExpected(options.expectedRevision ?? 'any', stream)
+      if (!Array.isArray(events) || events.length === 0) {
+        throw EventStoreError.INVALID_ARGUMENT('appendToStream needs an array of at least one event', {
+          stream,
+        })
+      }
+      const subject = this.subjectOf(stream)
+      let allIds = true
+      const body: BodyEvent[] = events.map((e) => {
+        const p = this.prepare(stream, e)
+        allIds &&= e.id !== undefined
+        return p
+      })
+      work = this.append(stream, subject, expected, body, allIds)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return this.track(stream, work)
+  }
+
+  private async append(
+    stream: string,
+    subject: string,
+    expected: ExpectedRevision,
+    events: readonly BodyEvent[],
+    allIds: boolean,
+  ): Promise<AppendResult> {
+    const payload = encodeBody(events)
+    this.checkPayload(stream, payload)
+    const msgID = `wz1-${createHash('sha256')
+      .update(JSON.stringify([stream, ...events.map((e) => e.id)]))
+      .digest('base64url')}`
+    const n = events.length
+    for (let conflicts = 0; ; conflicts++) {
+      const head = await this.head(subject, stream)
+      if (head.tombstoned) throw EventStoreError.STREAM_TOMBSTONED(stream)
+      if (allIds && this.mayHoldRetry(head, expected)) {
+        const original = await this.findRetry(stream, subject, expected, events, head)
+        if (original) return original
+      }
+      if (!matches(head, expected))
+        throw EventStoreError.WRONG_EXPECTED_REVISION(stream, expected, head.revision)
+      const meaning: MessageMeaning = {
+        kind: 'events',
+        revision: head.revision + n,
+        deletedRevision: head.deletedRevision,
+        count: n,
+        created: !exists(head),
+        time: Date.now(),
+      }
+      const ack = await this.publish(stream, subject, payload, meaning, msgID, head.lastSeq)
+      if (ack === undefined) {
+        if (conflicts >= MAX_CONFLICTS) {
+          throw EventStoreError.UNAVAILABLE(
+            `appending to ${JSON.stringify(stream)} conflicted ${conflicts} times`,
+            {
+              stream,
+            },
+          )
+        }
+        continue
+      }
+      if (ack.duplicate) return this.originalOf(stream, ack.seq)
+      return { nextExpectedRevision: meaning.revision, position: ack.seq, created: meaning.created }
+    }
+  }
+
+  /**
+   * Publishes one message expecting `lastSeq` as its subject's last. Returns undefined when the server
+   * refused it for that reason (another writer came first).
+   */
+  private async publish(
+    stream: string,
+    subject: string,
+    payload: Uint8Array,
+    meaning: MessageMeaning,
+    msgID: string,
+    lastSeq: number,
+  ): Promise<PubAck | undefined> {
+    const h = natsHeaders()
+    for (const [k, v] of messageHeaders(meaning)) h.set(k, v)
+    try {
+      const ack = await this.js.publish(subject, payload, {
+        msgID,
+        expect: { lastSubjectSequence: lastSeq },
+        headers: h,
+        timeout: this.timeoutMs,
+      })
+      this.seen(ack.seq)
+      return ack
+    } catch (err) {
+      if (isWrongLastSequence(err)) return undefined
+      throw unavailable(`appending to ${JSON.stringify(stream)}`, err, stream)
+    }
+  }
+
+  /** The result of the append whose message is at `seq` (a duplicate the server recognised). */
+  private async originalOf(stream: string, seq: number): Promise<AppendResult> {
+    let m: Awaited<ReturnType<JetStreamManager['streams']['getMessage']>>
+    try {
+      m = await this.jsm.streams.getMessage(this.binding.stream, { seq })
+    } catch (err) {
+      throw unavailable(`reading message ${seq}`, err, stream)
+    }
+    if (m === null)
+      throw EventStoreError.CORRUPT(`the server acknowledged message ${seq} as a duplicate, but it is gone`)
+    const meaning = readMeaning(m.header, seq)
+    return { nextExpectedRevision: meaning.revision, position: seq, created: meaning.created }
+  }
+
+  private mayHoldRetry(head: StreamHead, expected: ExpectedRevision): boolean {
+    return head.revision > 0 && (typeof expected === 'number' ? !matches(head, expected) : this.window > 0)
+  }
+
+  /** Whether the events are stored already, right after `expected` or among the last `window` (the embedded rule). */
+  private async findRetry(
+    stream: string,
+    subject: string,
+    expected: ExpectedRevision,
+    events: readonly BodyEvent[],
+    head: StreamHead,
+  ): Promise<AppendResult | undefined> {
+    const n = events.length
+    let lo: number
+    let hi: number
+    if (typeof expected === 'number') {
+      lo = expected + 1
+      hi = expected + n
+    } else {
+      lo = Math.max(1, head.revision - Math.max(this.window, n) + 1)
+      hi = head.revision
+    }
+    if (hi > head.revision || hi - lo + 1 < n) return undefined
+    const stored: RawEvent[] = []
+    for await (const e of this.subjectEvents(stream, subject, head.lastSeq, lo, hi)) stored.push(e)
+    for (let i = 0; i + n <= stored.length; i++) {
+      let same = true
+      for (let j = 0; j < n && same; j++) same = stored[i + j]!.id === events[j]!.id
+      if (!same) continue
+      const created = stored[i]!.created
+      if (expected === 'no_stream' && !created) continue
+      return {
+        nextExpectedRevision: stored[i]!.revision + n - 1,
+        position: stored[i + n - 1]!.position,
+        created,
+      }
+    }
+    return undefined
+  }
+
+  /**
+   * Soft-deletes a stream: a marker message; reads return nothing, a later append continues the
+   * revisions.
+   *
+   * @throws EventStoreError `WRONG_EXPECTED_REVISION`, `STREAM_TOMBSTONED`, and as {@link appendToStream}
+   */
+  deleteStream(stream: string, options: AppendOptions = {}): Promise<DeleteResult> {
+    return this.markTracked(stream, options, 'deleted')
+  }
+
+  /**
+   * Tombstones a stream: a marker message; every later append or delete fails with `STREAM_TOMBSTONED`.
+   *
+   * @throws EventStoreError `WRONG_EXPECTED_REVISION`, `STREAM_TOMBSTONED`, and as {@link appendToStream}
+   */
+  tombstoneStream(stream: string, options: AppendOptions = {}): Promise<DeleteResult> {
+    return this.markTracked(stream, options, 'tombstoned')
+  }
+
+  private markTracked(stream: string, options: AppendOptions, kind: MessageKind): Promise<DeleteResult> {
+    let work: Promise<DeleteResult>
+    try {
+      this.requireOpen()
+      checkStream(stream)
+      const expected = checkExpected(options.expectedRevision ?? 'any', stream)
+      work = this.mark(stream, this.subjectOf(stream), expected, kind)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return this.track(stream, work)
+  }
+
+  private async mark(
+    stream: string,
+    subject: string,
+    expected: ExpectedRevision,
+    kind: MessageKind,
+  ): Promise<DeleteResult> {
+    const msgID = `wz1-${uuidv7()}`
+    for (let conflicts = 0; ; conflicts++) {
+      const head = await this.head(subject, stream)
+      if (head.tombstoned) throw EventStoreError.STREAM_TOMBSTONED(stream)
+      if (!matches(head, expected))
+        throw EventStoreError.WRONG_EXPECTED_REVISION(stream, expected, head.revision)
+      const meaning: MessageMeaning = {
+        kind,
+        revision: head.revision,
+        deletedRevision: head.revision,
+        count: 0,
+        created: false,
+        time: Date.now(),
+      }
+      const ack = await this.publish(stream, subject, new Uint8Array(0), meaning, msgID, head.lastSeq)
+      if (ack !== undefined) return { position: ack.seq }
+      if (conflicts >= MAX_CONFLICTS) {
+        throw EventStoreError.UNAVAILABLE(
+          `deleting ${JSON.stringify(stream)} conflicted ${conflicts} times`,
+          { stream },
+        )
+      }
+    }
+  }
+
+  /**
+   * Whether the stream has visible events.
+   *
+   * @throws EventStoreError `EVENTSTORE_INVALID_ARGUMENT`, `EVENTSTORE_CLOSED`, `EVENTSTORE_UNAVAILABLE`
+   */
+  async streamExists(stream: string): Promise<boolean> {
+    this.requireOpen()
+    checkStream(stream)
+    return exists(await this.head(this.subjectOf(stream), stream))
+  }
+
+  /**
+   * Reads a stream's events. The subject's messages are read from its first one (JetStream keeps no
+   * index by revision); backwards reads collect the range first.
+   *
+   * @throws EventStoreError `EVENTSTORE_INVALID_ARGUMENT`, `EVENTSTORE_CLOSED`, `EVENTSTORE_UNAVAILABLE`,
+   *   `EVENTSTORE_CORRUPT`; WalError `WAL_SERIALIZER_ERROR`
+   */
+  async *readStream(
+    stream: string,
+    options: ReadStreamOptions = {},
+  ): AsyncGenerator<StoredEvent<Rec>, void, undefined> {
+    this.requireOpen()
+    checkStream(stream)
+    const backwards = checkDirection(options.direction) === 'backwards'
+    const from = optionalInt('from', options.from, 0)
+    const maxCount = optionalInt('maxCount', options.maxCount, 0) ?? Number.POSITIVE_INFINITY
+    const subject = this.subjectOf(stream)
+    const head = await this.head(subject, stream)
+    if (head.tombstoned || maxCount === 0) return
+    const first = head.deletedRevision + 1
+    let lo: number
+    let hi: number
+    if (backwards) {
+      hi = Math.min(from ?? head.revision, head.revision)
+      lo = Math.max(first, hi - maxCount + 1)
+    } else {
+      lo = Math.max(from ?? first, first)
+      hi = Math.min(head.revision, lo + maxCount - 1)
+    }
+    if (lo > hi) return
+    const events = this.subjectEvents(stream, subject, head.lastSeq, lo, hi)
+    if (!backwards) {
+      for await (const e of events) yield this.decode(e)
+      return
+    }
+    const all: RawEvent[] = []
+    for await (const e of events) all.push(e)
+    for (let i = all.length - 1; i >= 0; i--) yield this.decode(all[i]!)
+  }
+
+  /**
+   * Reads the events of every stream in position order. A position is a message: `from` starts at a
+   * message, and all events of one append share its position.
+   *
+   * @throws as {@link readStream}
+   */
+  async *readAll(options: ReadAllOptions = {}): AsyncGenerator<StoredEvent<Rec>, void, undefined> {
+    this.requireOpen()
+    const backwards = checkDirection(options.direction) === 'backwards'
+    const from = optionalInt('from', options.from, 0)
+    let left = optionalInt('maxCount', options.maxCount, 0) ?? Number.POSITIVE_INFINITY
+    const accept = filterOf(options.filter)
+    if (left === 0) return
+    const end = await this.refreshPosition()
+    const filter = `${this.binding.prefix}.>`
+    if (!backwards) {
+      for await (const m of readMessages(this.js, this.binding.stream, {
+        filter,
+        from: Math.max(1, from ?? 1),
+        to: end,
+      })) {
+        for (const e of this.messageEvents(m)) {
+          if (!accept({ type: e.type, key: e.stream })) continue
+          yield this.decode(e)
+          if (--left === 0) return
+        }
+      }
+      return
+    }
+    let pos = Math.min(from ?? end, end)
+    while (pos >= 1) {
+      const lo = Math.max(1, pos - 1023)
+      const chunk: RawEvent[] = []
+      // `to` must be a message: the chunk's last one may have been removed by the stream's limits.
+      const last = await this.lastSeqUpTo(pos)
+      if (last < lo) break
+      for await (const m of readMessages(this.js, this.binding.stream, { filter, from: lo, to: last })) {
+        for (const e of this.messageEvents(m)) chunk.push(e)
+      }
+      for (let i = chunk.length - 1; i >= 0; i--) {
+        const e = chunk[i]!
+        if (!accept({ type: e.type, key: e.stream })) continue
+        yield this.decode(e)
+        if (--left === 0) return
+      }
+      pos = lo - 1
+    }
+  }
+
+  /**
+   * Folds a stream's events into a state, with the revision of the stream's last message.
+   *
+   * @throws as {@link readStream}
+   */
+  async aggregateStream<State>(
+    stream: string,
+    options: AggregateOptions<State, Rec>,
+  ): Promise<AggregateResult<State>> {
+    this.requireOpen()
+    checkStream(stream)
+    const subject = this.subjectOf(stream)
+    const head = await this.head(subject, stream)
+    let state = options.initialState()
+    const { evolve } = options
+    if (exists(head)) {
+      for await (const e of this.subjectEvents(
+        stream,
+        subject,
+        head.lastSeq,
+        head.deletedRevision + 1,
+        head.revision,
+      )) {
+        state = evolve(state, this.decode(e))
+      }
+    }
+    return { state, revision: head.revision, exists: exists(head) }
+  }
+
+  /**
+   * A stream's events from `from` (a revision, default 1), then each new one, until `signal` aborts,
+   * the stream is tombstoned or the store closes.
+   *
+   * @throws EventStoreError `EVENTSTORE_UNAVAILABLE`, `EVENTSTORE_CORRUPT`
+   */
+  async *subscribeToStream(
+    stream: string,
+    options: SubscribeToStreamOptions = {},
+  ): AsyncGenerator<StoredEvent<Rec>, void, undefined> {
+    this.requireOpen()
+    checkStream(stream)
+    const subject = this.subjectOf(stream)
+    const head = await this.head(subject, stream)
+    if (head.tombstoned) return
+    let next = Math.max(optionalInt('from', options.from, 1) ?? 1, head.deletedRevision + 1)
+    const signal = this.until(options.signal)
+    for await (const m of tailMessages(this.js, this.binding.stream, subject, 1, signal)) {
+      this.seen(m.seq)
+      const meaning = readMeaning(m.headers, m.seq)
+      if (meaning.kind === 'tombstoned') return
+      if (meaning.kind === 'deleted') {
+        next = Math.max(next, meaning.deletedRevision + 1)
+        continue
+      }
+      if (meaning.revision < next) continue
+      for (const e of this.eventsOf(stream, m, meaning)) {
+        if (e.revision < next) continue
+        yield this.decode(e)
+        next = e.revision + 1
+        if (signal.aborted) return
+      }
+    }
+  }
+
+  /**
+   * The events of every stream from `from` (a position, default the first), then each new one, until
+   * `signal` aborts or the store closes.
+   *
+   * @throws EventStoreError `EVENTSTORE_UNAVAILABLE`, `EVENTSTORE_CORRUPT`
+   */
+  async *subscribeToAll(
+    options: SubscribeToAllOptions = {},
+  ): AsyncGenerator<StoredEvent<Rec>, void, undefined> {
+    this.requireOpen()
+    const from = optionalInt('from', options.from, 0) ?? 1
+    const accept = filterOf(options.filter)
+    const signal = this.until(options.signal)
+    for await (const m of tailMessages(
+      this.js,
+      this.binding.stream,
+      `${this.binding.prefix}.>`,
+      from,
+      signal,
+    )) {
+      this.seen(m.seq)
+      for (const e of this.messageEvents(m)) {
+        if (!accept({ type: e.type, key: e.stream })) continue
+        yield this.decode(e)
+        if (signal.aborted) return
+      }
+    }
+  }
+
+  /**
+   * A durable consumer; its checkpoint is kept in the cluster by default, so it resumes on any client.
+   *
+   * @throws EventStoreError `EVENTSTORE_INVALID_ARGUMENT`, `EVENTSTORE_CLOSED`
+   */
+  consumer(options: ConsumerOptions<Rec>): Consumer<Rec> {
+    this.requireOpen()
+    return new Consumer(this, options, {
+      dir: '',
+      logger: this.logger,
+      checkpoints: this.checkpoints,
+      syncPosition: async () => {
+        await this.refreshPosition()
+      },
+      register: (c) => {
+        if (this.consumers.has(c.name))
+          throw EventStoreError.CONSUMER_RUNNING(`consumer ${c.name} is already running`)
+        this.consumers.set(c.name, c as unknown as Consumer<Rec>)
+      },
+      unregister: (c) => {
+        if (this.consumers.get(c.name) === (c as unknown as Consumer<Rec>)) this.consumers.delete(c.name)
+      },
+    })
+  }
+
+  /**
+   * Resolves once a message above `after` is stored: true, or false when `signal` aborted or the
+   * store closed first.
+   */
+  async waitForPosition(after: number, signal?: AbortSignal): Promise<boolean> {
+    if (this.lastPosition > after) return true
+    const until = this.until(signal)
+    if (until.aborted) return false
+    for await (const m of tailMessages(
+      this.js,
+      this.binding.stream,
+      `${this.binding.prefix}.>`,
+      after + 1,
+      until,
+    )) {
+      this.seen(m.seq)
+      return true
+    }
+    return false
+  }
+
+  /** Appends in flight and the consumers' lag (against the position this client knows). */
+  metrics(): EventStoreApiMetrics {
+    const consumers: Record<string, number> = {}
+    for (const [name, c] of this.consumers) consumers[name] = c.lag
+    return { streamsInFlight: this.inFlight.size, consumers }
+  }
+
+  /** Stops consumers and subscriptions, waits for appends in flight, and closes the connection. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown()
+    return this.closing
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closeController.abort()
+    await Promise.allSettled([...this.consumers.values()].map((c) => c.stop()))
+    await Promise.allSettled([...this.appends])
+    await this.nc.close().catch(() => {})
+  }
+
+  private requireOpen(): void {
+    if (this.closeController.signal.aborted) throw EventStoreError.CLOSED()
+  }
+
+  /** A signal aborted by `signal` or by the store's close. */
+  private until(signal: AbortSignal | undefined): AbortSignal {
+    const closed = this.closeController.signal
+    return signal === undefined ? closed : AbortSignal.any([signal, closed])
+  }
+
+  private track<T>(stream: string, work: Promise<T>): Promise<T> {
+    this.inFlight.set(stream, (this.inFlight.get(stream) ?? 0) + 1)
+    this.appends.add(work)
+    const done = () => {
+      this.appends.delete(work)
+      const n = this.inFlight.get(stream)! - 1
+      if (n === 0) this.inFlight.delete(stream)
+      else this.inFlight.set(stream, n)
+    }
+    work.then(done, done)
+    return work
+  }
+
+  private seen(seq: number): void {
+    if (seq > this.lastPosition) this.lastPosition = seq
+  }
+
+  /** The stream's last sequence, from the server; `position` catches up with it. @internal */
+  async refreshPosition(): Promise<number> {
+    try {
+      const info = await this.jsm.streams.info(this.binding.stream)
+      this.seen(info.state.last_seq)
+      return info.state.last_seq
+    } catch (err) {
+      throw unavailable(`reading the state of stream ${this.binding.stream}`, err)
+    }
+  }
+
+  /** The sequence of the last message at or below `seq` (0: none). */
+  private async lastSeqUpTo(seq: number): Promise<number> {
+    for (let s = seq; s >= 1; s--) {
+      try {
+        const m = await this.jsm.streams.getMessage(this.binding.stream, { seq: s })
+        if (m !== null) return s
+      } catch (err) {
+        throw unavailable(`reading message ${s}`, err)
+      }
+    }
+    return 0
+  }
+
+  private subjectOf(stream: string): string {
+    return `${this.binding.prefix}.${streamToken(stream)}`
+  }
+
+  /** The stream's state after its last message, read from the stream leader. */
+  private async head(subject: string, stream: string): Promise<StreamHead> {
+    let m: Awaited<ReturnType<JetStreamManager['streams']['getMessage']>>
+    try {
+      m = await this.jsm.streams.getMessage(this.binding.stream, { last_by_subj: subject })
+    } catch (err) {
+      throw unavailable(`reading the state of ${JSON.stringify(stream)}`, err, stream)
+    }
+    if (m === null) return NO_STREAM
+    this.seen(m.seq)
+    return headOf(readMeaning(m.header, m.seq), m.seq)
+  }
+
+  /** A stream's events with revisions `lo..hi` (deleted ones too), from its messages up to `lastSeq`. */
+  private async *subjectEvents(
+    stream: string,
+    subject: string,
+    lastSeq: number,
+    lo: number,
+    hi: number,
+  ): AsyncGenerator<RawEvent, void, undefined> {
+    for await (const m of readMessages(this.js, this.binding.stream, {
+      filter: subject,
+      from: 1,
+      to: lastSeq,
+    })) {
+      const meaning = readMeaning(m.headers, m.seq)
+      if (meaning.kind !== 'events' || meaning.revision < lo) continue
+      for (const e of this.eventsOf(stream, m, meaning)) {
+        if (e.revision > hi) return
+        if (e.revision >= lo) yield e
+      }
+      if (meaning.revision >= hi) return
+    }
+  }
+
+  /** The events of a message of any stream (none for a marker). */
+  private messageEvents(m: JsMsg): RawEvent[] {
+    this.seen(m.seq)
+    const meaning = readMeaning(m.headers, m.seq)
+    if (meaning.kind !== 'events') return []
+    const stream = streamOfToken(m.subject.slice(this.binding.prefix.length + 1))
+    return this.eventsOf(stream, m, meaning)
+  }
+
+  private eventsOf(stream: string, m: JsMsg, meaning: MessageMeaning): RawEvent[] {
+    const body = decodeBody(m.data, meaning.count, m.seq)
+    const first = meaning.revision - meaning.count + 1
+    return body.map((e, i) => ({
+      ...e,
+      stream,
+      revision: first + i,
+      position: m.seq,
+      time: meaning.time,
+      created: i === 0 && meaning.created,
+    }))
+  }
+
+  private decode(e: RawEvent): StoredEvent<Rec> {
+    let data: unknown
+    try {
+      data = this.serializer.decode(e.data, e.type)
+    } catch (err) {
+      throw WalError.SERIALIZER_ERROR(`decoding the event at position ${e.position} failed`, { cause: err })
+    }
+    return {
+      stream: e.stream,
+      revision: e.revision,
+      position: e.position,
+      id: e.id,
+      type: e.type,
+      time: e.time,
+      data,
+      metadata: e.metadata,
+    } as StoredEvent<Rec>
+  }
+
+  /** Checks and encodes one event. */
+  private prepare(stream: string, event: EventInput<Rec>): BodyEvent {
+    const { type, id } = checkEvent(event, stream)
+    let data: Uint8Array
+    try {
+      data = this.serializer.encode(event.data, type)
+    } catch (err) {
+      throw WalError.SERIALIZER_ERROR(`encoding a ${type} event of ${JSON.stringify(stream)} failed`, {
+        cause: err,
+      })
+    }
+    if (!(data instanceof Uint8Array))
+      throw WalError.SERIALIZER_ERROR(`the serializer returned no bytes for a ${type} event`)
+    return { type, id: id ?? uuidv7(), metadata: event.metadata ?? {}, data }
+  }
+
+  /** Refuses a body the server would refuse (its `max_payload`, less room for the headers). */
+  private checkPayload(stream: string, payload: Uint8Array): void {
+    const max = (this.nc.info?.max_payload ?? 1024 * 1024) - 1024
+    if (payload.byteLength > max) {
+      throw EventStoreError.INVALID_ARGUMENT(
+        `the events of one append take ${payload.byteLength} bytes; the server takes messages of at most ${max}`,
+        { stream },
+      )
+    }
+  }
+}

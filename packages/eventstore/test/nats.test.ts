@@ -1,0 +1,346 @@
+/**
+ * The event store on NATS JetStream (`EventStore.connect`) against a real single nats-server: the
+ * same semantics as the embedded store (expected revisions, reads, deletes, idempotent retries,
+ * handleCommand, subscriptions, durable consumers), with the server enforcing concurrency.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { collect } from '../../../test-support/collect.js'
+import { type NatsGroup, NO_NATS_SERVER, startServer } from '../../replicate-nats/test/nats.js'
+import {
+  EventStore,
+  type EventStoreApi,
+  handleCommand,
+  isEventStoreError,
+  type StoredEvent,
+} from '../src/index.js'
+import { decodeBody, encodeBody } from '../src/nats/message-format.js'
+import { streamOfToken, streamToken } from '../src/nats/stream-subject.js'
+import { events, json, type TestEvent } from './helpers.js'
+
+test('stream names map to single subject tokens and back', () => {
+  const names = ['cart-1', 'a.b', 'x y', '*', '>', 'a.*.>', 'é€😀', '~7E', 'under_score', 'tab\there', '%41']
+  for (const name of names) {
+    const token = streamToken(name)
+    expect(token).toMatch(/^[A-Za-z0-9_~-]+$/)
+    expect(streamOfToken(token)).toBe(name)
+  }
+  expect(streamToken('cart-1')).toBe('cart-1')
+  expect(streamToken('a.b')).toBe('a~2Eb')
+  expect(new Set(names.map(streamToken)).size).toBe(names.length)
+  expect(() => streamToken('x'.repeat(700).replaceAll('x', '.'))).toThrow(/too long/)
+})
+
+test('a message body round-trips its events and refuses damaged bytes', () => {
+  const body = [
+    { type: 'opened', id: 'id-1', metadata: {}, data: new Uint8Array([1, 2, 3]) },
+    { type: 'é', id: 'id-2', metadata: { by: 'ann', n: '' }, data: new Uint8Array(300).fill(7) },
+  ]
+  const bytes = encodeBody(body)
+  expect(decodeBody(bytes, 2, 1)).toEqual(body)
+  expect(() => decodeBody(bytes, 3, 1)).toThrow(/EVENTSTORE_CORRUPT/)
+  expect(() => decodeBody(bytes.subarray(0, bytes.length - 1), 2, 1)).toThrow(/EVENTSTORE_CORRUPT/)
+})
+
+describe.skipIf(NO_NATS_SERVER)('EventStore.connect on a single nats-server', () => {
+  let group: NatsGroup
+  const stores: EventStoreApi<TestEvent>[] = []
+  let streams = 0
+
+  beforeAll(async () => {
+    group = await startServer()
+  }, 60_000)
+  afterAll(async () => {
+    await Promise.allSettled(stores.map((s) => s.close()))
+  })
+
+  /** A client of a fresh JetStream stream (or of `stream`). */
+  async function connect(stream = `ES${++streams}`, options: { idempotencyWindow?: number } = {}) {
+    const store = await EventStore.connect<TestEvent>({
+      servers: group.urls,
+      stream,
+      serializer: json,
+      ...options,
+    })
+    stores.push(store)
+    return store
+  }
+
+  test('appends with every expectedRevision form, and reads back', async () => {
+    const s = await connect()
+    expect(await s.streamExists('cart-1')).toBe(false)
+    const r1 = await s.appendToStream('cart-1', events(3), { expectedRevision: 'no_stream' })
+    expect(r1).toMatchObject({ nextExpectedRevision: 3, created: true })
+    expect(r1.position).toBeGreaterThan(0)
+    const r2 = await s.appendToStream('cart-1', events(2, 'e', 3), { expectedRevision: 3 })
+    expect(r2).toMatchObject({ nextExpectedRevision: 5, created: false })
+    expect(r2.position).toBeGreaterThan(r1.position)
+    expect(
+      await s.appendToStream('cart-1', events(1, 'e', 5), { expectedRevision: 'stream_exists' }),
+    ).toMatchObject({
+      nextExpectedRevision: 6,
+    })
+    expect(await s.appendToStream('cart-1', events(1, 'e', 6))).toMatchObject({ nextExpectedRevision: 7 })
+    expect(await s.streamExists('cart-1')).toBe(true)
+
+    for (const [expected, actual] of [
+      ['no_stream', 7],
+      [3, 7],
+      [8, 7],
+    ] as const) {
+      const err = await s.appendToStream('cart-1', events(1), { expectedRevision: expected }).catch((e) => e)
+      expect(isEventStoreError(err, 'WRONG_EXPECTED_REVISION')).toBe(true)
+      expect(err).toMatchObject({ stream: 'cart-1', expected, actual })
+    }
+    const none = await s
+      .appendToStream('other', events(1), { expectedRevision: 'stream_exists' })
+      .catch((e) => e)
+    expect(none).toMatchObject({ code: 'WRONG_EXPECTED_REVISION', actual: 0 })
+    expect(await s.streamExists('other')).toBe(false)
+
+    const read = await collect(s.readStream('cart-1'))
+    expect(read.map((e) => e.revision)).toEqual([1, 2, 3, 4, 5, 6, 7])
+    expect(read.map((e) => (e.data as { i: number }).i)).toEqual([0, 1, 2, 3, 4, 5, 6])
+    expect(read.slice(0, 3).every((e) => e.position === r1.position)).toBe(true)
+    expect(read[0]).toMatchObject({ stream: 'cart-1', type: 'e', metadata: {} })
+    expect(typeof read[0]!.id).toBe('string')
+    expect(Math.abs(read[0]!.time - Date.now())).toBeLessThan(60_000)
+
+    const revs = async (o: Parameters<typeof s.readStream>[1]) =>
+      (await collect(s.readStream('cart-1', o))).map((e) => e.revision)
+    expect(await revs({ from: 3, maxCount: 3 })).toEqual([3, 4, 5])
+    expect(await revs({ direction: 'backwards' })).toEqual([7, 6, 5, 4, 3, 2, 1])
+    expect(await revs({ direction: 'backwards', from: 4, maxCount: 2 })).toEqual([4, 3])
+    expect(await revs({ from: 8 })).toEqual([])
+    expect(await revs({ maxCount: 0 })).toEqual([])
+    expect(await collect(s.readStream('never'))).toEqual([])
+  })
+
+  test('stream names with dots, wildcards, spaces and unicode are separate streams', async () => {
+    const s = await connect()
+    const names = ['a.b', 'a', 'a b', '*', '>', 'ünï.cödé 😀']
+    for (const [i, name] of names.entries()) {
+      await s.appendToStream(name, [{ type: 't', data: i, metadata: { who: name } }], {
+        expectedRevision: 'no_stream',
+      })
+    }
+    for (const [i, name] of names.entries()) {
+      const read = await collect(s.readStream(name))
+      expect(read).toHaveLength(1)
+      expect(read[0]).toMatchObject({ stream: name, data: i, metadata: { who: name }, revision: 1 })
+    }
+    const all = await collect(s.readAll())
+    expect(all.map((e) => e.stream)).toEqual(names)
+  })
+
+  test('readAll in position order, with filters, from, maxCount and backwards', async () => {
+    const s = await connect()
+    const a = await s.appendToStream('order-1', [
+      { type: 'placed', data: 1 },
+      { type: 'paid', data: 2 },
+    ])
+    const b = await s.appendToStream('cart-1', [{ type: 'opened', data: 3 }])
+    await s.deleteStream('cart-1')
+    const c = await s.appendToStream('order-2', [{ type: 'placed', data: 4 }])
+    const all = await collect(s.readAll())
+    expect(all.map((e) => [e.stream, e.type, e.position])).toEqual([
+      ['order-1', 'placed', a.position],
+      ['order-1', 'paid', a.position],
+      ['cart-1', 'opened', b.position],
+      ['order-2', 'placed', c.position],
+    ])
+    expect((await collect(s.readAll({ filter: { streamPrefix: 'order-' } }))).map((e) => e.data)).toEqual([
+      1, 2, 4,
+    ])
+    expect((await collect(s.readAll({ filter: { types: ['placed'] } }))).map((e) => e.data)).toEqual([1, 4])
+    expect((await collect(s.readAll({ from: b.position }))).map((e) => e.data)).toEqual([3, 4])
+    expect((await collect(s.readAll({ maxCount: 3 }))).map((e) => e.data)).toEqual([1, 2, 3])
+    expect((await collect(s.readAll({ direction: 'backwards' }))).map((e) => e.data)).toEqual([4, 3, 2, 1])
+    expect(
+      (await collect(s.readAll({ direction: 'backwards', from: b.position, maxCount: 2 }))).map(
+        (e) => e.data,
+      ),
+    ).toEqual([3, 2])
+    expect(s.position).toBeGreaterThanOrEqual(c.position)
+  })
+
+  test('soft delete hides events and revisions continue; tombstone refuses forever', async () => {
+    const s = await connect()
+    await s.appendToStream('s', events(2))
+    const err = await s.deleteStream('s', { expectedRevision: 1 }).catch((e) => e)
+    expect(err).toMatchObject({ code: 'WRONG_EXPECTED_REVISION', expected: 1, actual: 2 })
+    const d = await s.deleteStream('s', { expectedRevision: 2 })
+    expect(d.position).toBeGreaterThan(0)
+    expect(await s.streamExists('s')).toBe(false)
+    expect(await collect(s.readStream('s'))).toEqual([])
+    expect((await s.aggregateStream('s', { initialState: () => 0, evolve: (n) => n + 1 })).exists).toBe(false)
+    const r = await s.appendToStream('s', events(1, 'e', 9), { expectedRevision: 'no_stream' })
+    expect(r).toMatchObject({ nextExpectedRevision: 3, created: true })
+    expect((await collect(s.readStream('s'))).map((e) => [e.revision, e.data])).toEqual([[3, { i: 9 }]])
+
+    await s.tombstoneStream('s', { expectedRevision: 3 })
+    expect(await s.streamExists('s')).toBe(false)
+    expect(await collect(s.readStream('s'))).toEqual([])
+    for (const attempt of [
+      () => s.appendToStream('s', events(1)),
+      () => s.appendToStream('s', events(1), { expectedRevision: 'no_stream' }),
+      () => s.deleteStream('s'),
+      () => s.tombstoneStream('s'),
+    ]) {
+      expect(await attempt().catch((e) => e)).toMatchObject({ code: 'STREAM_TOMBSTONED', stream: 's' })
+    }
+    // Markers are not events: readAll skips them.
+    expect((await collect(s.readAll())).map((e) => e.revision)).toEqual([1, 2, 3])
+  })
+
+  test('two clients appending with the same expected revision: exactly one wins, nothing else is written', async () => {
+    const stream = `ES${++streams}`
+    const a = await connect(stream)
+    const b = await connect(stream)
+    await a.appendToStream('acct', events(1), { expectedRevision: 'no_stream' })
+    for (let round = 1; round <= 20; round++) {
+      const results = await Promise.allSettled([
+        a.appendToStream('acct', [{ type: 'a', data: round }], { expectedRevision: round }),
+        b.appendToStream('acct', [{ type: 'b', data: round }], { expectedRevision: round }),
+      ])
+      const won = results.filter((r) => r.status === 'fulfilled')
+      const lost = results.filter((r) => r.status === 'rejected')
+      expect(won).toHaveLength(1)
+      expect(lost).toHaveLength(1)
+      expect((lost[0] as PromiseRejectedResult).reason).toMatchObject({
+        code: 'WRONG_EXPECTED_REVISION',
+        expected: round,
+        actual: round + 1,
+      })
+    }
+    const read = await collect(b.readStream('acct'))
+    expect(read.map((e) => e.revision)).toEqual(Array.from({ length: 21 }, (_, i) => i + 1))
+    expect(read.slice(1).map((e) => e.data)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1))
+  })
+
+  test("'any' appends from two clients all land, with gap-free revisions", async () => {
+    const stream = `ES${++streams}`
+    const a = await connect(stream)
+    const b = await connect(stream)
+    const results = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => (i % 2 ? a : b).appendToStream('hot', [{ type: 't', data: i }])),
+    )
+    expect(new Set(results.map((r) => r.nextExpectedRevision)).size).toBe(30)
+    const read = await collect(a.readStream('hot'))
+    expect(read.map((e) => e.revision)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1))
+    expect(new Set(read.map((e) => e.data)).size).toBe(30)
+  })
+
+  test('a retried append with the same event ids returns the original result and writes nothing', async () => {
+    const stream = `ES${++streams}`
+    const a = await connect(stream)
+    const batch = [
+      { type: 'placed', data: 1, id: 'evt-1' },
+      { type: 'paid', data: 2, id: 'evt-2' },
+    ]
+    const first = await a.appendToStream('order', batch, { expectedRevision: 'no_stream' })
+    expect(first).toMatchObject({ nextExpectedRevision: 2, created: true })
+    // The same call again, from another client (a reconnect): inside the duplicate window.
+    const b = await connect(stream)
+    expect(await b.appendToStream('order', batch, { expectedRevision: 'no_stream' })).toEqual(first)
+    expect(await b.appendToStream('order', batch, { expectedRevision: 0 })).toEqual(first)
+    expect(await b.appendToStream('order', batch)).toEqual(first)
+    await a.appendToStream('order', events(1))
+    // The embedded rule too: the ids right after the expected revision, after other appends.
+    expect(await a.appendToStream('order', batch, { expectedRevision: 0 })).toEqual(first)
+    expect((await collect(a.readStream('order'))).map((e) => e.id)).toEqual([
+      'evt-1',
+      'evt-2',
+      expect.any(String),
+    ])
+    // Different ids at a stale revision conflict.
+    const err = await a
+      .appendToStream('order', [{ type: 'x', data: 0, id: 'evt-9' }], { expectedRevision: 0 })
+      .catch((e) => e)
+    expect(err).toMatchObject({ code: 'WRONG_EXPECTED_REVISION', actual: 3 })
+  })
+
+  test('an id retry outside the duplicate window is still recognised by the stored ids', async () => {
+    const stream = `ES${++streams}`
+    const store = await EventStore.connect<TestEvent>({
+      servers: group.urls,
+      stream,
+      serializer: json,
+      duplicateWindowMs: 100,
+    })
+    stores.push(store)
+    const first = await store.appendToStream('o', [{ type: 't', data: 1, id: 'only' }])
+    await new Promise((r) => setTimeout(r, 300))
+    await store.appendToStream('o', events(2))
+    expect(await store.appendToStream('o', [{ type: 't', data: 1, id: 'only' }])).toEqual(first)
+    expect(
+      await store.appendToStream('o', [{ type: 't', data: 1, id: 'only' }], { expectedRevision: 0 }),
+    ).toEqual(first)
+    expect((await collect(store.readStream('o'))).length).toBe(3)
+  })
+
+  test('handleCommand decides on the stream and retries conflicts across clients', async () => {
+    const stream = `ES${++streams}`
+    const a = await connect(stream)
+    const b = await connect(stream)
+    const initialState = () => 0
+    const evolve = (n: number, e: StoredEvent<TestEvent>) => n + (e.data as number)
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        handleCommand(i % 2 ? a : b, 'counter', (n) => [{ type: 'added', data: n + 1 }], {
+          initialState,
+          evolve,
+          retries: 50,
+        }),
+      ),
+    )
+    expect(results.map((r) => r.nextExpectedRevision).sort((x, y) => x - y)).toEqual(
+      Array.from({ length: 10 }, (_, i) => i + 1),
+    )
+    // Each command saw the state left by the one before it.
+    const agg = await a.aggregateStream('counter', { initialState, evolve })
+    expect(agg).toMatchObject({ revision: 10, exists: true })
+    expect((await collect(a.readStream('counter'))).map((e) => e.data)).toEqual([
+      1, 2, 4, 8, 16, 32, 64, 128, 256, 512,
+    ])
+  })
+
+  test('bad input and a closed store give coded errors', async () => {
+    const s = await connect()
+    await expect(s.appendToStream('', events(1))).rejects.toMatchObject({
+      code: 'EVENTSTORE_INVALID_ARGUMENT',
+    })
+    await expect(s.appendToStream('s', [])).rejects.toMatchObject({ code: 'EVENTSTORE_INVALID_ARGUMENT' })
+    await expect(s.appendToStream('s', events(1), { expectedRevision: -1 })).rejects.toMatchObject({
+      code: 'EVENTSTORE_INVALID_ARGUMENT',
+    })
+    await expect(s.appendToStream('s', [{ type: '$x', data: 1 }])).rejects.toMatchObject({
+      code: 'EVENTSTORE_INVALID_ARGUMENT',
+    })
+    await expect(
+      s.appendToStream('s', [{ type: 'big', data: 'x'.repeat(2 * 1024 * 1024) }]),
+    ).rejects.toMatchObject({ code: 'EVENTSTORE_INVALID_ARGUMENT' })
+    await expect(collect(s.readStream('s', { direction: 'sideways' as 'forwards' }))).rejects.toMatchObject({
+      code: 'EVENTSTORE_INVALID_ARGUMENT',
+    })
+    await expect(
+      EventStore.connect({ servers: group.urls, stream: 'bad.name', serializer: json }),
+    ).rejects.toMatchObject({ code: 'EVENTSTORE_INVALID_ARGUMENT' })
+    await expect(
+      EventStore.connect({ servers: group.urls, stream: 'X', subjectPrefix: 'a.*', serializer: json }),
+    ).rejects.toMatchObject({ code: 'EVENTSTORE_INVALID_ARGUMENT' })
+    await s.close()
+    await expect(s.appendToStream('s', events(1))).rejects.toMatchObject({ code: 'EVENTSTORE_CLOSED' })
+    await expect(s.streamExists('s')).rejects.toMatchObject({ code: 'EVENTSTORE_CLOSED' })
+  })
+
+  test('an unreachable server is EVENTSTORE_UNAVAILABLE, never a raw NATS error', async () => {
+    const err = await EventStore.connect({
+      servers: 'nats://127.0.0.1:1',
+      stream: 'X',
+      serializer: json,
+      timeoutMs: 500,
+    }).catch((e) => e)
+    expect(isEventStoreError(err, 'EVENTSTORE_UNAVAILABLE')).toBe(true)
+    expect(err.cause).toBeDefined()
+  })
+})
