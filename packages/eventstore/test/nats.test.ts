@@ -304,6 +304,132 @@ describe.skipIf(NO_NATS_SERVER)('EventStore.connect on a single nats-server', ()
     ])
   })
 
+  test('subscribeToStream catches up, then yields new events live, from any client', async () => {
+    const stream = `ES${++streams}`
+    const a = await connect(stream)
+    const b = await connect(stream)
+    await a.appendToStream('s', events(2))
+    await a.appendToStream('other', events(1))
+    const controller = new AbortController()
+    const seen: number[] = []
+    const done = (async () => {
+      for await (const e of b.subscribeToStream('s', { from: 2, signal: controller.signal })) {
+        seen.push(e.revision)
+        if (seen.length === 4) controller.abort()
+      }
+    })()
+    await a.appendToStream('s', events(2, 'e', 2))
+    await a.appendToStream('other', events(1))
+    await a.appendToStream('s', events(1, 'e', 4))
+    await done
+    expect(seen).toEqual([2, 3, 4, 5])
+  })
+
+  test('subscribeToStream ends at a tombstone; subscribeToAll filters and follows live', async () => {
+    const stream = `ES${++streams}`
+    const a = await connect(stream)
+    const b = await connect(stream)
+    await a.appendToStream('t', events(1))
+    const tombstoned = collect(b.subscribeToStream('t'))
+    const controller = new AbortController()
+    const all: [string, unknown][] = []
+    const following = (async () => {
+      for await (const e of b.subscribeToAll({
+        filter: { streamPrefix: 'keep-' },
+        signal: controller.signal,
+      })) {
+        all.push([e.stream, e.data])
+        if (all.length === 3) controller.abort()
+      }
+    })()
+    await a.appendToStream('keep-1', [{ type: 'x', data: 1 }])
+    await a.appendToStream('drop-1', [{ type: 'x', data: 2 }])
+    await a.tombstoneStream('t')
+    await a.appendToStream('keep-2', [
+      { type: 'x', data: 3 },
+      { type: 'x', data: 4 },
+    ])
+    expect((await tombstoned).map((e) => e.revision)).toEqual([1])
+    await following
+    expect(all).toEqual([
+      ['keep-1', 1],
+      ['keep-2', 3],
+      ['keep-2', 4],
+    ])
+  })
+
+  test('a durable consumer keeps its checkpoint in the cluster and resumes on another client', async () => {
+    const stream = `ES${++streams}`
+    const a = await connect(stream)
+    for (let i = 0; i < 5; i++) await a.appendToStream(`s-${i % 2}`, events(3, 'e', 3 * i))
+    const handledA: number[] = []
+    const consumerA = a.consumer({
+      name: 'projector',
+      batchSize: 4,
+      handler: (batch) => {
+        for (const e of batch) handledA.push((e.data as { i: number }).i)
+      },
+    })
+    await consumerA.start()
+    await expect.poll(() => handledA.length, { timeout: 10_000 }).toBe(15)
+    expect(handledA).toEqual(Array.from({ length: 15 }, (_, i) => i))
+    await consumerA.stop()
+    expect(consumerA.position).toBe(a.position)
+    await a.close()
+
+    const b = await connect(stream)
+    await b.appendToStream('s-9', events(2, 'e', 15))
+    const handledB: number[] = []
+    const positions: number[] = []
+    const consumerB = b.consumer({
+      name: 'projector',
+      handler: (batch, context) => {
+        for (const e of batch) handledB.push((e.data as { i: number }).i)
+        positions.push(context.position)
+      },
+    })
+    await consumerB.start()
+    await expect.poll(() => handledB.length, { timeout: 10_000 }).toBe(2)
+    // Live after the catch-up: an append by another client reaches it.
+    const c = await connect(stream)
+    await c.appendToStream('s-9', events(1, 'e', 17))
+    await expect.poll(() => handledB.length, { timeout: 10_000 }).toBe(3)
+    expect(handledB).toEqual([15, 16, 17])
+    expect(b.metrics().consumers).toHaveProperty('projector')
+    await consumerB.stop()
+  })
+
+  test('a consumer with its own checkpoint store, and one starting at the end', async () => {
+    const s = await connect()
+    await s.appendToStream('s', events(3))
+    const saved = new Map<string, number>()
+    const checkpoints = {
+      read: (n: string) => saved.get(n),
+      store: (n: string, p: number) => void saved.set(n, p),
+    }
+    const handled: number[] = []
+    const own = s.consumer({
+      name: 'own',
+      checkpoints,
+      handler: (b) => void handled.push(...b.map((e) => e.revision)),
+    })
+    await own.start()
+    await expect.poll(() => handled.length, { timeout: 10_000 }).toBe(3)
+    await own.stop()
+    expect(saved.get('own')).toBe(s.position)
+
+    const late: number[] = []
+    const fromEnd = s.consumer({
+      name: 'late',
+      from: 'end',
+      handler: (b) => void late.push(...b.map((e) => e.revision)),
+    })
+    await fromEnd.start()
+    await s.appendToStream('s', events(1))
+    await expect.poll(() => late, { timeout: 10_000 }).toEqual([4])
+    await fromEnd.stop()
+  })
+
   test('bad input and a closed store give coded errors', async () => {
     const s = await connect()
     await expect(s.appendToStream('', events(1))).rejects.toMatchObject({
