@@ -1,11 +1,14 @@
 import { configDefaults, defineConfig } from 'vitest/config'
 
 /**
- * The 3-node NATS cluster test stops and restarts real servers and waits for RAFT elections, which
- * take seconds longer when the crash and power-loss suites saturate both cores: it runs alone, after
+ * The 3-node NATS cluster tests stop and restart real servers and wait for RAFT elections, which
+ * take seconds longer when the crash and power-loss suites saturate both cores: they run alone, after
  * every other file.
  */
-const CLUSTER_TEST = 'packages/replicate-nats/test/cluster.test.ts'
+const CLUSTER_TESTS = [
+  'packages/replicate-nats/test/cluster.test.ts',
+  'packages/eventstore/test/nats-cluster.test.ts',
+]
 
 export default defineConfig({
   resolve: {
@@ -23,7 +26,7 @@ export default defineConfig({
         test: {
           name: 'waltz',
           include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts', 'docs/test/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, CLUSTER_TEST],
+          exclude: [...configDefaults.exclude, ...CLUSTER_TESTS],
           typecheck: {
             enabled: true,
             include: ['packages/*/test/**/*.test-d.ts'],
@@ -35,7 +38,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'nats-cluster',
-          include: [CLUSTER_TEST],
+          include: CLUSTER_TESTS,
           sequence: { groupOrder: 1 },
         },
       },

@@ -3,6 +3,9 @@
  * same semantics as the embedded store (expected revisions, reads, deletes, idempotent retries,
  * handleCommand, subscriptions, durable consumers), with the server enforcing concurrency.
  */
+import { createHash } from 'node:crypto'
+import { jetstream } from '@nats-io/jetstream'
+import { headers } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { collect } from '../../../test-support/collect.js'
 import { type NatsGroup, NO_NATS_SERVER, startServer } from '../../replicate-nats/test/nats.js'
@@ -276,6 +279,64 @@ describe.skipIf(NO_NATS_SERVER)('EventStore.connect on a single nats-server', ()
       await store.appendToStream('o', [{ type: 't', data: 1, id: 'only' }], { expectedRevision: 0 }),
     ).toEqual(first)
     expect((await collect(store.readStream('o'))).length).toBe(3)
+  })
+
+  test('a message stored after one its writer did not expect (a race a clustered 2.9 server lets through) does not count', async () => {
+    const stream = `ES${++streams}`
+    const s = await connect(stream)
+    const first = await s.appendToStream('s', events(1))
+    const second = await s.appendToStream('s', events(1, 'e', 1))
+    // What the server stores when two publishes expecting `first` are in flight together: the loser
+    // follows `second` but says it expected `first`.
+    const nc = await group.connect()
+    const h = headers()
+    for (const [k, v] of Object.entries({
+      'Waltz-Format': '1',
+      'Waltz-Kind': 'events',
+      'Waltz-Revision': '2',
+      'Waltz-Deleted': '0',
+      'Waltz-Count': '1',
+      'Waltz-Time': String(Date.now()),
+      'Waltz-Last': String(first.position),
+    }))
+      h.set(k, v)
+    const body = encodeBody([{ type: 'lost', id: 'lost-1', metadata: {}, data: Buffer.from('"x"') }])
+    // With the message id the store gives these events (a hash of the stream and the ids).
+    const msgID = `wz1-${createHash('sha256')
+      .update(JSON.stringify(['s', 'lost-1']))
+      .digest('base64url')}`
+    const lost = await jetstream(nc).publish(`waltz-es.${stream}.s`, body, { headers: h, msgID })
+    await nc.close()
+    expect(lost.seq).toBeGreaterThan(second.position)
+    const read = async () => (await collect(s.readStream('s'))).map((e) => [e.revision, e.type])
+    expect(await read()).toEqual([
+      [1, 'e'],
+      [2, 'e'],
+    ])
+    expect((await collect(s.readAll())).map((e) => e.type)).toEqual(['e', 'e'])
+    expect(await s.appendToStream('s', [{ type: 'next', data: 3 }], { expectedRevision: 2 })).toMatchObject({
+      nextExpectedRevision: 3,
+    })
+    expect(await read()).toEqual([
+      [1, 'e'],
+      [2, 'e'],
+      [3, 'next'],
+    ])
+    expect((await collect(s.readAll({ from: lost.seq }))).map((e) => e.type)).toEqual(['next'])
+    const seen: string[] = []
+    const controller = new AbortController()
+    for await (const e of s.subscribeToAll({ signal: controller.signal })) {
+      seen.push(e.type)
+      if (seen.length === 3) controller.abort()
+    }
+    expect(seen).toEqual(['e', 'e', 'next'])
+    // Appending the lost events again: the server calls it a duplicate of the lost message, which
+    // does not count, so the store appends them under the next message id.
+    const again = await s.appendToStream('s', [{ type: 'lost', data: 'x', id: 'lost-1' }], {
+      expectedRevision: 3,
+    })
+    expect(again).toMatchObject({ nextExpectedRevision: 4 })
+    expect((await read()).at(-1)).toEqual([4, 'lost'])
   })
 
   test('handleCommand decides on the stream and retries conflicts across clients', async () => {

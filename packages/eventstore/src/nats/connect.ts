@@ -2,15 +2,21 @@
  * {@link EventStore.connect}'s work, in a module of its own: `EventStore.connect` imports it
  * dynamically, so the embedded store never loads the optional `@nats-io/*` peer dependencies.
  */
-import { jetstream, jetstreamManager } from '@nats-io/jetstream'
+import { jetstream } from '@nats-io/jetstream'
 import { type RecordShape, silentLogger } from '@waltz/core'
 import { EventStoreError } from '../errors.js'
 import { EVENTSTORE_DEFAULTS } from '../event-store.js'
 import type { EventStoreApi } from '../store-api.js'
-import { unavailable } from './nats-errors.js'
 import { NatsEventStore } from './nats-event-store.js'
 import type { NatsEventStoreOptions } from './options.js'
-import { bindStreams, checkStreamName, openConnection, type StreamBinding } from './stream-setup.js'
+import {
+  bindStreams,
+  checkStreamName,
+  openConnection,
+  reachJetStream,
+  type StreamBinding,
+  setupDeadline,
+} from './stream-setup.js'
 import { checkSubjectPrefix } from './stream-subject.js'
 
 function int(name: string, value: unknown, min: number, fallback: number): number {
@@ -64,10 +70,9 @@ export async function connectEventStore<Rec extends RecordShape>(
   }
   const nc = await openConnection(options, timeoutMs)
   try {
-    const jsm = await jetstreamManager(nc, { timeout: timeoutMs }).catch((err: unknown) => {
-      throw unavailable('reaching JetStream', err)
-    })
-    await bindStreams(jsm, binding, replicas, duplicateWindowMs, timeoutMs)
+    const deadline = setupDeadline(timeoutMs)
+    const jsm = await reachJetStream(nc, timeoutMs, deadline)
+    await bindStreams(jsm, binding, replicas, duplicateWindowMs, deadline)
     const js = jetstream(nc, { timeout: timeoutMs })
     const store = new NatsEventStore<Rec>({
       nc,

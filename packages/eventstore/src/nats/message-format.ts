@@ -28,6 +28,12 @@ export const HEADER = Object.freeze({
   created: 'Waltz-Created',
   /** When the events were appended, ms since the epoch. */
   time: 'Waltz-Time',
+  /**
+   * The stream sequence of the subject's last message when this one was published (0: none): the
+   * expected last subject sequence it was published with. The message counts only if no other message
+   * of its subject lies between that one and itself (see {@link isCountedAfter}).
+   */
+  last: 'Waltz-Last',
 } as const)
 
 /** The message layout's version, in `Waltz-Format`. */
@@ -36,7 +42,7 @@ export const MESSAGE_FORMAT = '1'
 /** What a message means. */
 export type MessageKind = 'events' | 'deleted' | 'tombstoned'
 
-/** A stream's state: after its last message, or nothing (all zero) before its first one. */
+/** A stream's state: after its last counted message, or nothing (all zero) before its first one. */
 export interface StreamHead {
   /** Events ever appended. */
   revision: number
@@ -44,7 +50,10 @@ export interface StreamHead {
   deletedRevision: number
   /** Whether the stream is tombstoned. */
   tombstoned: boolean
-  /** The stream sequence of the stream's last message (0: none), for the server's concurrency check. */
+  /**
+   * The stream sequence of the subject's last message, counted or not (0: none): what the next
+   * message is published expecting.
+   */
   lastSeq: number
 }
 
@@ -56,6 +65,21 @@ export interface MessageMeaning {
   count: number
   created: boolean
   time: number
+  /** The subject's last sequence the message was published expecting ({@link HEADER}.last). */
+  last: number
+}
+
+/**
+ * Whether a message counts: the server accepted it expecting `m.last` as its subject's last message,
+ * and `previous` (the sequence of the message before it on the subject, 0: none) is that one. On
+ * nats-server 2.9 a clustered stream checks the expectation only against messages already applied,
+ * so two publishes in flight together with the same expectation can both be stored: the first
+ * counts, the second follows a message it did not expect and does not count (every reader skips it,
+ * and its writer is told it lost). A stream's messages and their order are the same on every node,
+ * so every client draws the same line.
+ */
+export function isCountedAfter(m: Pick<MessageMeaning, 'last'>, previous: number): boolean {
+  return m.last === previous
 }
 
 /** Header access, as both `JsMsg.headers` and `StoredMsg.header` offer it. */
@@ -84,6 +108,7 @@ export function messageHeaders(m: MessageMeaning): [string, string][] {
     [HEADER.deleted, String(m.deletedRevision)],
     [HEADER.count, String(m.count)],
     [HEADER.time, String(m.time)],
+    [HEADER.last, String(m.last)],
   ]
   if (m.created) out.push([HEADER.created, '1'])
   return out
@@ -102,6 +127,7 @@ export function readMeaning(h: HeaderReader | undefined, seq: number): MessageMe
   const deletedRevision = Number(h?.get(HEADER.deleted) || Number.NaN)
   const count = Number(h?.get(HEADER.count) || Number.NaN)
   const time = Number(h?.get(HEADER.time) || Number.NaN)
+  const last = Number(h?.get(HEADER.last) || Number.NaN)
   if (
     h?.get(HEADER.format) !== MESSAGE_FORMAT ||
     (kind !== 'events' && kind !== 'deleted' && kind !== 'tombstoned') ||
@@ -109,6 +135,9 @@ export function readMeaning(h: HeaderReader | undefined, seq: number): MessageMe
     !Number.isSafeInteger(deletedRevision) ||
     !Number.isSafeInteger(count) ||
     !Number.isSafeInteger(time) ||
+    !Number.isSafeInteger(last) ||
+    last < 0 ||
+    last >= seq ||
     revision < deletedRevision ||
     deletedRevision < 0 ||
     count < 0 ||
@@ -118,16 +147,20 @@ export function readMeaning(h: HeaderReader | undefined, seq: number): MessageMe
       `stream message ${seq} is not an event-store message (format ${MESSAGE_FORMAT})`,
     )
   }
-  return { kind, revision, deletedRevision, count, created: h.get(HEADER.created) === '1', time }
+  return { kind, revision, deletedRevision, count, created: h.get(HEADER.created) === '1', time, last }
 }
 
-/** The head of a stream whose last message is `m` at sequence `seq`. */
-export function headOf(m: MessageMeaning, seq: number): StreamHead {
+/**
+ * The head of a stream whose last counted message is `m`, and whose last message (counted or not) is
+ * at `lastSeq`.
+ */
+export function headOf(m: MessageMeaning | undefined, lastSeq: number): StreamHead {
+  if (m === undefined) return { ...NO_STREAM, lastSeq }
   return {
     revision: m.revision,
     deletedRevision: m.deletedRevision,
     tombstoned: m.kind === 'tombstoned',
-    lastSeq: seq,
+    lastSeq,
   }
 }
 

@@ -16,6 +16,11 @@ export interface MessageRange {
   from: number
   /** The last stream sequence wanted: it must be a message matching `filter` (the read ends there). */
   to: number
+  /**
+   * Fail with `EVENTSTORE_UNAVAILABLE` when no message arrives for this long, ms: the messages of a
+   * range are stored already, so a silence means the server or the connection is gone.
+   */
+  idleMs: number
 }
 
 /**
@@ -38,6 +43,7 @@ export async function* readMessages(
     undefined,
     batch,
     (m) => m.seq >= range.to || m.info.pending === 0,
+    range.idleMs,
   )
 }
 
@@ -54,7 +60,7 @@ export function tailMessages(
   from: number,
   signal: AbortSignal,
 ): AsyncGenerator<JsMsg, void, undefined> {
-  return consumeFrom(js, stream, filter, from, signal, 256, () => false)
+  return consumeFrom(js, stream, filter, from, signal, 256, () => false, undefined)
 }
 
 async function* consumeFrom(
@@ -65,6 +71,7 @@ async function* consumeFrom(
   signal: AbortSignal | undefined,
   batch: number,
   last: (m: JsMsg) => boolean,
+  idleMs: number | undefined,
 ): AsyncGenerator<JsMsg, void, undefined> {
   if (signal?.aborted) return
   let consumer: Awaited<ReturnType<JetStreamClient['consumers']['get']>>
@@ -80,18 +87,32 @@ async function* consumeFrom(
   let messages: Awaited<ReturnType<typeof consumer.consume>> | undefined
   const stop = () => messages?.stop()
   signal?.addEventListener('abort', stop, { once: true })
+  let idle: NodeJS.Timeout | undefined
+  let silent = false
+  const watch = () => {
+    if (idleMs === undefined) return
+    clearTimeout(idle)
+    idle = setTimeout(() => {
+      silent = true
+      messages?.stop()
+    }, idleMs)
+  }
   try {
+    watch()
     messages = await consumer.consume({ max_messages: batch, expires: 5000 })
     if (signal?.aborted) return
     for await (const m of messages) {
+      watch()
       yield m
       if (last(m) || signal?.aborted) return
     }
-    if (!signal?.aborted) throw new Error('the ordered consumer ended')
+    if (signal?.aborted) return
+    throw new Error(silent ? `no message for ${idleMs} ms` : 'the ordered consumer ended')
   } catch (err) {
     if (signal?.aborted) return
     throw unavailable(`reading stream ${stream}`, err)
   } finally {
+    clearTimeout(idle)
     signal?.removeEventListener('abort', stop)
     messages?.stop()
     consumer.delete().catch(() => {})

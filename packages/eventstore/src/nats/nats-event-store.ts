@@ -45,6 +45,7 @@ import {
   decodeBody,
   encodeBody,
   headOf,
+  isCountedAfter,
   type MessageKind,
   type MessageMeaning,
   messageHeaders,
@@ -79,6 +80,15 @@ interface RawEvent extends BodyEvent {
   created: boolean
 }
 
+/**
+ * A pass over the whole stream from `from`: the last message seen of each subject, which tells
+ * whether the next one counts.
+ */
+interface WholeRead {
+  from: number
+  previous: Map<string, number>
+}
+
 /** Conflicts (another writer appended first) after which an append gives up. */
 const MAX_CONFLICTS = 1000
 
@@ -104,6 +114,8 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
   private readonly appends = new Set<Promise<unknown>>()
   private readonly closeController = new AbortController()
   private lastPosition = 0
+  /** How long a read of stored messages waits for the next one before it fails, ms. */
+  private readonly idleMs: number
   private closing: Promise<void> | undefined
 
   constructor(parts: NatsStoreParts<Rec>) {
@@ -114,6 +126,7 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
     this.serializer = parts.serializer
     this.window = parts.idempotencyWindow
     this.timeoutMs = parts.timeoutMs
+    this.idleMs = 2 * parts.timeoutMs
     this.logger = parts.logger
     this.checkpoints = clusterCheckpoints(parts.js, parts.jsm, parts.binding, parts.timeoutMs)
   }
@@ -174,10 +187,13 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
   ): Promise<AppendResult> {
     const payload = encodeBody(events)
     this.checkPayload(stream, payload)
-    const msgID = `wz1-${createHash('sha256')
+    const idsHash = createHash('sha256')
       .update(JSON.stringify([stream, ...events.map((e) => e.id)]))
-      .digest('base64url')}`
+      .digest('base64url')
     const n = events.length
+    // A message that lost a race (stored, but not counted) keeps its message id in the server's
+    // duplicate window: the next try of the same events takes the next id.
+    let attempt = 0
     for (let conflicts = 0; ; conflicts++) {
       const head = await this.head(subject, stream)
       if (head.tombstoned) throw EventStoreError.STREAM_TOMBSTONED(stream)
@@ -194,27 +210,34 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
         count: n,
         created: !exists(head),
         time: Date.now(),
+        last: head.lastSeq,
       }
-      const ack = await this.publish(stream, subject, payload, meaning, msgID, head.lastSeq)
-      if (ack === undefined) {
-        if (conflicts >= MAX_CONFLICTS) {
-          throw EventStoreError.UNAVAILABLE(
-            `appending to ${JSON.stringify(stream)} conflicted ${conflicts} times`,
-            {
-              stream,
-            },
-          )
+      const msgID = `wz1-${idsHash}${attempt === 0 ? '' : `-${attempt}`}`
+      const ack = await this.publish(stream, subject, payload, meaning, msgID)
+      if (ack !== undefined) {
+        if (ack.duplicate) {
+          const original = await this.originalOf(stream, subject, ack.seq)
+          if (original !== undefined) return original
+        } else if (await this.isCounted(subject, meaning.last, ack.seq)) {
+          return { nextExpectedRevision: meaning.revision, position: ack.seq, created: meaning.created }
         }
-        continue
+        // Stored, but after a message it did not expect: it does not count (a lost race).
+        attempt++
       }
-      if (ack.duplicate) return this.originalOf(stream, ack.seq)
-      return { nextExpectedRevision: meaning.revision, position: ack.seq, created: meaning.created }
+      if (conflicts >= MAX_CONFLICTS) {
+        throw EventStoreError.UNAVAILABLE(
+          `appending to ${JSON.stringify(stream)} conflicted ${conflicts} times`,
+          {
+            stream,
+          },
+        )
+      }
     }
   }
 
   /**
-   * Publishes one message expecting `lastSeq` as its subject's last. Returns undefined when the server
-   * refused it for that reason (another writer came first).
+   * Publishes one message expecting `meaning.last` as its subject's last. Returns undefined when the
+   * server refused it for that reason (another writer came first).
    */
   private async publish(
     stream: string,
@@ -222,14 +245,13 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
     payload: Uint8Array,
     meaning: MessageMeaning,
     msgID: string,
-    lastSeq: number,
   ): Promise<PubAck | undefined> {
     const h = natsHeaders()
     for (const [k, v] of messageHeaders(meaning)) h.set(k, v)
     try {
       const ack = await this.js.publish(subject, payload, {
         msgID,
-        expect: { lastSubjectSequence: lastSeq },
+        expect: { lastSubjectSequence: meaning.last },
         headers: h,
         timeout: this.timeoutMs,
       })
@@ -241,18 +263,39 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
     }
   }
 
-  /** The result of the append whose message is at `seq` (a duplicate the server recognised). */
-  private async originalOf(stream: string, seq: number): Promise<AppendResult> {
-    let m: Awaited<ReturnType<JetStreamManager['streams']['getMessage']>>
-    try {
-      m = await this.jsm.streams.getMessage(this.binding.stream, { seq })
-    } catch (err) {
-      throw unavailable(`reading message ${seq}`, err, stream)
-    }
+  /**
+   * The result of the append whose message is at `seq` (a duplicate the server recognised), or
+   * undefined when that message does not count (it lost a race).
+   */
+  private async originalOf(stream: string, subject: string, seq: number): Promise<AppendResult | undefined> {
+    const m = await this.getMessage({ seq }, stream)
     if (m === null)
       throw EventStoreError.CORRUPT(`the server acknowledged message ${seq} as a duplicate, but it is gone`)
     const meaning = readMeaning(m.header, seq)
+    if (!(await this.isCounted(subject, meaning.last, seq))) return undefined
     return { nextExpectedRevision: meaning.revision, position: seq, created: meaning.created }
+  }
+
+  /**
+   * Whether the message at `seq` of `subject`, published expecting `last` as the subject's last,
+   * counts: no other message of the subject lies between them (see {@link isCountedAfter}).
+   */
+  private async isCounted(subject: string, last: number, seq: number): Promise<boolean> {
+    if (last + 1 === seq) return true
+    const next = await this.getMessage({ seq: last + 1, next_by_subj: subject } as never)
+    return next?.seq === seq
+  }
+
+  /** One message by a `STREAM.MSG.GET` request (answered by the stream leader); null when none. */
+  private async getMessage(
+    query: Parameters<JetStreamManager['streams']['getMessage']>[1],
+    stream?: string,
+  ): Promise<Awaited<ReturnType<JetStreamManager['streams']['getMessage']>>> {
+    try {
+      return await this.jsm.streams.getMessage(this.binding.stream, query)
+    } catch (err) {
+      throw unavailable(`reading stream ${this.binding.stream}`, err, stream)
+    }
   }
 
   private mayHoldRetry(head: StreamHead, expected: ExpectedRevision): boolean {
@@ -333,7 +376,6 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
     expected: ExpectedRevision,
     kind: MessageKind,
   ): Promise<DeleteResult> {
-    const msgID = `wz1-${uuidv7()}`
     for (let conflicts = 0; ; conflicts++) {
       const head = await this.head(subject, stream)
       if (head.tombstoned) throw EventStoreError.STREAM_TOMBSTONED(stream)
@@ -346,9 +388,11 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
         count: 0,
         created: false,
         time: Date.now(),
+        last: head.lastSeq,
       }
-      const ack = await this.publish(stream, subject, new Uint8Array(0), meaning, msgID, head.lastSeq)
-      if (ack !== undefined) return { position: ack.seq }
+      const ack = await this.publish(stream, subject, new Uint8Array(0), meaning, `wz1-${uuidv7()}`)
+      if (ack !== undefined && (await this.isCounted(subject, meaning.last, ack.seq)))
+        return { position: ack.seq }
       if (conflicts >= MAX_CONFLICTS) {
         throw EventStoreError.UNAVAILABLE(
           `deleting ${JSON.stringify(stream)} conflicted ${conflicts} times`,
@@ -425,12 +469,14 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
     const end = await this.refreshPosition()
     const filter = `${this.binding.prefix}.>`
     if (!backwards) {
+      const read: WholeRead = { from: Math.max(1, from ?? 1), previous: new Map() }
       for await (const m of readMessages(this.js, this.binding.stream, {
         filter,
-        from: Math.max(1, from ?? 1),
+        from: read.from,
         to: end,
+        idleMs: this.idleMs,
       })) {
-        for (const e of this.messageEvents(m)) {
+        for (const e of await this.messageEvents(m, read)) {
           if (!accept({ type: e.type, key: e.stream })) continue
           yield this.decode(e)
           if (--left === 0) return
@@ -445,8 +491,14 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
       // `to` must be a message: the chunk's last one may have been removed by the stream's limits.
       const last = await this.lastSeqUpTo(pos)
       if (last < lo) break
-      for await (const m of readMessages(this.js, this.binding.stream, { filter, from: lo, to: last })) {
-        for (const e of this.messageEvents(m)) chunk.push(e)
+      const read: WholeRead = { from: lo, previous: new Map() }
+      for await (const m of readMessages(this.js, this.binding.stream, {
+        filter,
+        from: lo,
+        to: last,
+        idleMs: this.idleMs,
+      })) {
+        for (const e of await this.messageEvents(m, read)) chunk.push(e)
       }
       for (let i = chunk.length - 1; i >= 0; i--) {
         const e = chunk[i]!
@@ -504,9 +556,13 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
     if (head.tombstoned) return
     let next = Math.max(optionalInt('from', options.from, 1) ?? 1, head.deletedRevision + 1)
     const signal = this.until(options.signal)
+    let previous = 0
     for await (const m of tailMessages(this.js, this.binding.stream, subject, 1, signal)) {
       this.seen(m.seq)
       const meaning = readMeaning(m.headers, m.seq)
+      const counted = isCountedAfter(meaning, previous)
+      previous = m.seq
+      if (!counted) continue
       if (meaning.kind === 'tombstoned') return
       if (meaning.kind === 'deleted') {
         next = Math.max(next, meaning.deletedRevision + 1)
@@ -535,15 +591,15 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
     const from = optionalInt('from', options.from, 0) ?? 1
     const accept = filterOf(options.filter)
     const signal = this.until(options.signal)
+    const read: WholeRead = { from: Math.max(1, from), previous: new Map() }
     for await (const m of tailMessages(
       this.js,
       this.binding.stream,
       `${this.binding.prefix}.>`,
-      from,
+      read.from,
       signal,
     )) {
-      this.seen(m.seq)
-      for (const e of this.messageEvents(m)) {
+      for (const e of await this.messageEvents(m, read)) {
         if (!accept({ type: e.type, key: e.stream })) continue
         yield this.decode(e)
         if (signal.aborted) return
@@ -674,15 +730,34 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
 
   /** The stream's state after its last message, read from the stream leader. */
   private async head(subject: string, stream: string): Promise<StreamHead> {
-    let m: Awaited<ReturnType<JetStreamManager['streams']['getMessage']>>
-    try {
-      m = await this.jsm.streams.getMessage(this.binding.stream, { last_by_subj: subject })
-    } catch (err) {
-      throw unavailable(`reading the state of ${JSON.stringify(stream)}`, err, stream)
-    }
+    const m = await this.getMessage({ last_by_subj: subject }, stream)
     if (m === null) return NO_STREAM
     this.seen(m.seq)
-    return headOf(readMeaning(m.header, m.seq), m.seq)
+    const meaning = readMeaning(m.header, m.seq)
+    if (await this.isCounted(subject, meaning.last, m.seq)) return headOf(meaning, m.seq)
+    // The last message lost a race (rare): the state is the last counted one's.
+    let counted: MessageMeaning | undefined
+    for await (const c of this.countedMessages(subject, m.seq)) counted = c.meaning
+    return headOf(counted, m.seq)
+  }
+
+  /** The counted messages of one subject up to `lastSeq` (a message of it), in order. */
+  private async *countedMessages(
+    subject: string,
+    lastSeq: number,
+  ): AsyncGenerator<{ m: JsMsg; meaning: MessageMeaning }, void, undefined> {
+    let previous = 0
+    for await (const m of readMessages(this.js, this.binding.stream, {
+      filter: subject,
+      from: 1,
+      to: lastSeq,
+      idleMs: this.idleMs,
+    })) {
+      const meaning = readMeaning(m.headers, m.seq)
+      const counted = isCountedAfter(meaning, previous)
+      previous = m.seq
+      if (counted) yield { m, meaning }
+    }
   }
 
   /** A stream's events with revisions `lo..hi` (deleted ones too), from its messages up to `lastSeq`. */
@@ -693,12 +768,7 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
     lo: number,
     hi: number,
   ): AsyncGenerator<RawEvent, void, undefined> {
-    for await (const m of readMessages(this.js, this.binding.stream, {
-      filter: subject,
-      from: 1,
-      to: lastSeq,
-    })) {
-      const meaning = readMeaning(m.headers, m.seq)
+    for await (const { m, meaning } of this.countedMessages(subject, lastSeq)) {
       if (meaning.kind !== 'events' || meaning.revision < lo) continue
       for (const e of this.eventsOf(stream, m, meaning)) {
         if (e.revision > hi) return
@@ -708,11 +778,21 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
     }
   }
 
-  /** The events of a message of any stream (none for a marker). */
-  private messageEvents(m: JsMsg): RawEvent[] {
+  /**
+   * The events of a message of any stream, read in a pass over the whole stream from `read.from`
+   * (none for a marker, or a message that does not count).
+   */
+  private async messageEvents(m: JsMsg, read: WholeRead): Promise<RawEvent[]> {
     this.seen(m.seq)
     const meaning = readMeaning(m.headers, m.seq)
-    if (meaning.kind !== 'events') return []
+    const previous = read.previous.get(m.subject)
+    read.previous.set(m.subject, m.seq)
+    // The message before it on its subject: seen in this pass, or known to be before the pass.
+    const counted =
+      previous !== undefined
+        ? isCountedAfter(meaning, previous)
+        : meaning.last + 1 >= read.from || (await this.isCounted(m.subject, meaning.last, m.seq))
+    if (meaning.kind !== 'events' || !counted) return []
     const stream = streamOfToken(m.subject.slice(this.binding.prefix.length + 1))
     return this.eventsOf(stream, m, meaning)
   }

@@ -8,6 +8,7 @@ import {
   JetStreamApiCodes,
   JetStreamApiError,
   type JetStreamManager,
+  jetstreamManager,
   RetentionPolicy,
   StorageType,
   type StreamConfig,
@@ -54,6 +55,31 @@ export async function openConnection(
     })
   } catch (err) {
     throw unavailable(`connecting to ${servers.join(', ')}`, err)
+  }
+}
+
+/** How long connecting waits for JetStream (a cluster electing its meta leader answers nothing meanwhile), ms. */
+export function setupDeadline(timeoutMs: number): number {
+  return Date.now() + Math.max(3 * timeoutMs, 15_000)
+}
+
+/**
+ * The JetStream manager of `nc`, once JetStream answers (retried until `deadline`).
+ *
+ * @throws EventStoreError `EVENTSTORE_UNAVAILABLE`
+ */
+export async function reachJetStream(
+  nc: NatsConnection,
+  timeoutMs: number,
+  deadline: number,
+): Promise<JetStreamManager> {
+  for (;;) {
+    try {
+      return await jetstreamManager(nc, { timeout: timeoutMs })
+    } catch (err) {
+      if (Date.now() > deadline) throw unavailable('reaching JetStream', err)
+      await new Promise((r) => setTimeout(r, 250))
+    }
   }
 }
 
@@ -120,9 +146,8 @@ export async function bindStreams(
   binding: StreamBinding,
   replicas: number,
   duplicateWindowMs: number,
-  timeoutMs: number,
+  deadline: number,
 ): Promise<void> {
-  const deadline = Date.now() + Math.max(timeoutMs, 10_000)
   await ensureStream(
     jsm,
     {
