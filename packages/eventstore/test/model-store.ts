@@ -58,11 +58,22 @@ export class ModelState {
   /** The last position written (events and markers). */
   position = 0
 
-  /** @param window - the store's `idempotencyWindow` (at least 1) */
-  constructor(readonly window: number) {}
+  /**
+   * @param window - the store's `idempotencyWindow` (at least 1)
+   * @param positionPerEvent - true for the embedded store (each event and marker takes a position),
+   *   false for the store on NATS (each append and marker takes one, shared by its events)
+   * @param messageIds - the store on NATS: an append whose expected revision holds and whose ids are
+   *   exactly those of an earlier append to the stream is a retry of it (the server's message-id
+   *   de-duplication, whatever `window` says; the tests run within its duplicate window)
+   */
+  constructor(
+    readonly window: number,
+    readonly positionPerEvent = true,
+    readonly messageIds = false,
+  ) {}
 
   clone(): ModelState {
-    const c = new ModelState(this.window)
+    const c = new ModelState(this.window, this.positionPerEvent, this.messageIds)
     for (const [name, s] of this.streams) c.streams.set(name, { ...s, events: [...s.events] })
     c.log.push(...this.log)
     c.position = this.position
@@ -112,12 +123,25 @@ export class ModelState {
       }
     }
     if (!holds) return { kind: 'error', code: 'WRONG_EXPECTED_REVISION', actual: s.revision }
+    if (this.messageIds && inputs.every((e) => e.id !== undefined)) {
+      const ids = inputs.map((e) => e.id).join(',')
+      const original = s.events.find(
+        (e, k) =>
+          e.batchSize === inputs.length &&
+          (k === 0 || s.events[k - 1]!.batch !== e.batch) &&
+          s.events
+            .slice(k, k + inputs.length)
+            .map((x) => x.id)
+            .join(',') === ids,
+      )
+      if (original) return { kind: 'retry', result: original.batch }
+    }
     const n = inputs.length
     return {
       kind: 'written',
       result: {
         nextExpectedRevision: s.revision + n,
-        position: this.position + n,
+        position: this.position + (this.positionPerEvent ? n : 1),
         created: !this.exists(name),
       },
     }
@@ -131,11 +155,13 @@ export class ModelState {
     ids: readonly string[],
   ): void {
     const s = { ...this.stream(name), events: [...this.stream(name).events] }
+    if (!this.positionPerEvent) this.position++
     inputs.forEach((input, k) => {
+      if (this.positionPerEvent) this.position++
       const e: ModelEvent = {
         stream: name,
         revision: s.revision + 1,
-        position: this.position + 1,
+        position: this.position,
         id: ids[k]!,
         type: input.type,
         data: input.data,
@@ -144,7 +170,6 @@ export class ModelState {
         batchSize: inputs.length,
       }
       s.revision++
-      this.position++
       s.events.push(e)
       this.log.push(e)
     })

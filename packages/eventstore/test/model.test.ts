@@ -1,25 +1,32 @@
 /**
- * Model-based test of the EventStore: fast-check generates sequences of commands (appends with every
+ * Model-based test of the event store, one suite for both backends: the embedded store
+ * (`EventStore.open`) and the store on a real nats-server (`EventStore.connect`). fast-check generates sequences of commands (appends with every
  * kind of expected revision, with and without ids, exact retries, concurrent appends, identical
  * appends racing each other, deletes, tombstones, reads, reopens, index rebuilds, and crashes back to
  * a copy of the directory), runs each against a real store and against the in-memory model of
  * `model-store.ts`, and checks that they agree at every step. Each run picks a small `indexFlushEvents` (so the store writes and merges index tables all
  * along), the size of the summary cache, the `idempotencyWindow` and the sync policy.
  *
- * `WALTZ_MODEL_RUNS` sets the number of runs (default 25), `WALTZ_MODEL_SEED` the seed; a failure
- * prints the seed and the shrunk command list.
+ * On NATS a position is one per append (the JetStream message), the model counts them so; crashes
+ * (directory copies) and concurrent appends to several streams (whose order only the embedded store
+ * fixes at the call) are embedded-only, and a reopen is a new connection.
+ *
+ * `WALTZ_MODEL_RUNS` sets the number of runs (default 25; `WALTZ_MODEL_NATS_RUNS`, default 25, on
+ * NATS), `WALTZ_MODEL_SEED` the seed; a failure prints the seed and the shrunk command list.
  */
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
-import { expect, test } from 'vitest'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { collect } from '../../../test-support/collect.js'
 import { tempDir } from '../../../test-support/temp-dir.js'
+import { type NatsGroup, NO_NATS_SERVER, startServer } from '../../replicate-nats/test/nats.js'
 import {
   type AppendResult,
   EVENTSTORE_DEFAULTS,
   type EventInput,
-  type EventStore,
+  EventStore,
+  type EventStoreApi,
   type EventStoreOptions,
   type ExpectedRevision,
   isEventStoreError,
@@ -27,10 +34,11 @@ import {
   type ReadStreamOptions,
 } from '../src/index.js'
 import { copyStoreDir, eventView } from './damage-support.js'
-import { openStore, type TestEvent } from './helpers.js'
+import { json, openStore, type TestEvent } from './helpers.js'
 import { type ModelEvent, type ModelInput, ModelState } from './model-store.js'
 
 const RUNS = Number(process.env.WALTZ_MODEL_RUNS ?? 25)
+const NATS_RUNS = Number(process.env.WALTZ_MODEL_NATS_RUNS ?? 25)
 const SEED = Number(process.env.WALTZ_MODEL_SEED ?? 20261201)
 
 const STREAMS = ['a-1', 'a-2', 'b-1', 'b-10'] as const
@@ -47,13 +55,32 @@ interface Model {
   snapshot: { dir: string; state: ModelState } | undefined
 }
 
+/** Where a real store lives: a directory (embedded), or a JetStream stream of a nats-server. */
+interface Backend {
+  name: 'embedded' | 'nats'
+  /** Opens the store (again) where `real` says. */
+  open(real: Real): Promise<EventStoreApi<TestEvent>>
+}
+
+const embedded: Backend = {
+  name: 'embedded',
+  open: (real) => openStore(real.dir, real.options),
+}
+
 /** The real store and where it lives. */
 interface Real {
+  backend: Backend
   root: string
   dir: string
-  store: EventStore<TestEvent>
+  store: EventStoreApi<TestEvent>
   options: Partial<EventStoreOptions<TestEvent>>
   dirs: number
+}
+
+/** The real store as the embedded `EventStore` (the commands that only it runs). */
+function embeddedStore(r: Real): EventStore<TestEvent> {
+  if (r.backend.name !== 'embedded') throw new Error(`${r.backend.name} has no directory`)
+  return r.store as EventStore<TestEvent>
 }
 
 type Cmd = fc.AsyncCommand<Model, Real>
@@ -134,9 +161,13 @@ async function settle(
   return outcome
 }
 
-/** The store acknowledged exactly what the model wrote: a failed or retried append wrote nothing. */
+/**
+ * The store acknowledged exactly what the model wrote: a failed or retried append wrote nothing. (A
+ * connected store's `position` is the last one this client saw, never past the model's.)
+ */
 function checkPosition(m: Model, r: Real): void {
-  expect(r.store.position).toBe(m.state.position)
+  if (r.backend.name === 'embedded') expect(r.store.position).toBe(m.state.position)
+  else expect(r.store.position).toBeLessThanOrEqual(m.state.position)
 }
 
 class Append implements Cmd {
@@ -386,7 +417,7 @@ async function checkAll(m: Model, r: Real): Promise<void> {
   const all = (await collect(r.store.readAll())).map((e) => e.position)
   expect(all).toEqual(m.state.log.map((e) => e.position))
   // Every event was read where the index said it lies.
-  expect(r.store.metrics().wal.locatedReads.misses).toBe(0)
+  if (r.backend.name === 'embedded') expect(embeddedStore(r).metrics().wal.locatedReads.misses).toBe(0)
 }
 
 /** Closes the store and opens it again: the index comes from its tables (and the WAL after them). */
@@ -396,7 +427,7 @@ class Reopen implements Cmd {
   async run(m: Model, r: Real): Promise<void> {
     await r.store.close()
     if (this.dropIndex) rmSync(join(r.dir, 'index'), { recursive: true, force: true })
-    r.store = await openStore(r.dir, r.options)
+    r.store = await r.backend.open(r)
     await checkAll(m, r)
   }
   toString = (): string => (this.dropIndex ? 'reopen without index' : 'reopen')
@@ -410,7 +441,7 @@ class Reopen implements Cmd {
 class Snapshot implements Cmd {
   check = (): boolean => true
   async run(m: Model, r: Real): Promise<void> {
-    await r.store.wal.sync()
+    await embeddedStore(r).wal.sync()
     const dir = newDir(r)
     copyStoreDir(r.dir, dir)
     m.snapshot = { dir, state: m.state.clone() }
@@ -426,7 +457,7 @@ class Crash implements Cmd {
     await r.store.close()
     r.dir = newDir(r)
     copyStoreDir(snapshot.dir, r.dir)
-    r.store = await openStore(r.dir, r.options)
+    r.store = await r.backend.open(r)
     m.state = snapshot.state.clone()
     await checkAll(m, r)
   }
@@ -479,6 +510,14 @@ const readAllOptionsArb: fc.Arbitrary<ReadAllOptions> = fc
   )
   .map(([a, b, c, d]) => ({ ...a, ...b, ...c, ...d }))
 
+const concurrentArb: fc.Arbitrary<Cmd> = fc
+  .array(fc.record({ stream: streamArb, expected: expectedArb, type: fc.constantFrom(...TYPES) }), {
+    minLength: 2,
+    maxLength: 4,
+  })
+  .map((appends) => new Concurrent(appends))
+const snapshotArb: fc.Arbitrary<Cmd> = fc.constant(new Snapshot())
+
 const commandArbs: fc.Arbitrary<Cmd>[] = [
   fc
     .tuple(streamArb, fc.array(eventArb, { minLength: 1, maxLength: 3 }), expectedArb, fc.boolean())
@@ -491,12 +530,7 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
   fc
     .tuple(streamArb, fc.integer({ min: 1, max: 3 }), expectedArb, fc.integer({ min: 2, max: 3 }))
     .map(([s, n, x, copies]) => new Race(s, n, x, copies)),
-  fc
-    .array(fc.record({ stream: streamArb, expected: expectedArb, type: fc.constantFrom(...TYPES) }), {
-      minLength: 2,
-      maxLength: 4,
-    })
-    .map((appends) => new Concurrent(appends)),
+  concurrentArb,
   fc
     .tuple(streamArb, expectedArb, fc.constantFrom(false, false, false, true))
     .map(([s, x, tomb]) => new Delete(s, x, tomb)),
@@ -504,9 +538,14 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
   readAllOptionsArb.map((o) => new ReadAll(o)),
   streamArb.map((s) => new Inspect(s)),
   fc.boolean().map((drop) => new Reopen(drop)),
-  fc.constant(new Snapshot()),
+  snapshotArb,
   fc.constant(new Crash()),
 ]
+
+/** The commands on NATS: no directory to copy, and no call order across streams. */
+const natsCommandArbs: fc.Arbitrary<Cmd>[] = commandArbs.filter(
+  (a) => a !== concurrentArb && a !== snapshotArb,
+)
 
 /** Text in every event's data: an append of two events or more is then big enough to compress. */
 const NOTE = 'a note long enough that two events of it are worth compressing together, '.repeat(2)
@@ -515,15 +554,16 @@ const NOTE = 'a note long enough that two events of it are worth compressing tog
 async function runCommands(
   options: Partial<EventStoreOptions<TestEvent>>,
   cmds: Iterable<Cmd>,
+  backend: Backend = embedded,
 ): Promise<void> {
   const window = options.idempotencyWindow ?? EVENTSTORE_DEFAULTS.idempotencyWindow
   const root = tempDir()
-  const real: Real = { root, dir: join(root, 'store'), options, dirs: 0, store: undefined as never }
+  const real: Real = { backend, root, dir: join(root, 'store'), options, dirs: 0, store: undefined as never }
   try {
     await fc.asyncModelRun(async () => {
-      real.store = await openStore(real.dir, options)
+      real.store = await backend.open(real)
       const model: Model = {
-        state: new ModelState(window),
+        state: new ModelState(window, backend.name === 'embedded', backend.name === 'nats'),
         sent: [],
         nextId: 0,
         nextData: 0,
@@ -547,7 +587,9 @@ test('the store agrees with the model', async () => {
     compression: fc.constantFrom('none' as const, 'deflate' as const),
   })
   await fc.assert(
-    fc.asyncProperty(setupArb, fc.commands(commandArbs, { maxCommands: 80, size: 'max' }), runCommands),
+    fc.asyncProperty(setupArb, fc.commands(commandArbs, { maxCommands: 80, size: 'max' }), (o, c) =>
+      runCommands(o, c),
+    ),
     { numRuns: RUNS, seed: SEED },
   )
 }, 600_000)
@@ -609,4 +651,82 @@ test.each<[string, () => Cmd[]]>([
   ],
 ])('%s', async (_, cmds) => {
   await runCommands({ indexFlushEvents: 4 }, cmds())
+})
+
+describe.skipIf(NO_NATS_SERVER)('on NATS JetStream', () => {
+  let group: NatsGroup
+  let runs = 0
+  beforeAll(async () => {
+    group = await startServer()
+  }, 60_000)
+  afterAll(async () => {
+    await group?.stop()
+  })
+  /** Each run (and each test) a fresh JetStream stream; a reopen connects to the same one again. */
+  const nats = (): Backend => {
+    const stream = `MODEL${++runs}`
+    return {
+      name: 'nats',
+      open: (real) =>
+        EventStore.connect<TestEvent>({
+          servers: group.urls,
+          stream,
+          serializer: json,
+          ...(real.options.idempotencyWindow !== undefined && {
+            idempotencyWindow: real.options.idempotencyWindow,
+          }),
+        }),
+    }
+  }
+
+  test('the store agrees with the model', async () => {
+    const setupArb = fc.record({ idempotencyWindow: fc.constantFrom(1, 2, 32) })
+    await fc.assert(
+      fc.asyncProperty(
+        setupArb,
+        fc.commands(natsCommandArbs, { maxCommands: 60, size: 'max' }),
+        (options, cmds) => runCommands(options, cmds, nats()),
+      ),
+      { numRuns: NATS_RUNS, seed: SEED },
+    )
+  }, 600_000)
+
+  test.each<[string, () => Cmd[]]>([
+    [
+      'a retry after later deletes returns the original result, created included',
+      () => [
+        new Append('b-1', one, 'any', false),
+        new Delete('b-1', 'any', false),
+        new Append('b-1', two, { offset: 0 }, true),
+        new Delete('b-1', 'any', false),
+        new Retry(0, false),
+        new Retry(0, true),
+        new Append('b-1', one, 'stream_exists', false),
+        new Retry(0, false),
+        new Reopen(false),
+        new Retry(0, true),
+      ],
+    ],
+    [
+      "'no_stream' retries",
+      () => [
+        new Append('a-1', two, 'no_stream', true),
+        new Retry(0, false),
+        new Append('a-1', one, 'any', true),
+        new Retry(1, false),
+        new Delete('a-1', { offset: 0 }, false),
+        new Retry(0, false),
+        new Append('a-1', one, 'no_stream', true),
+        new Retry(0, false),
+        new Retry(2, false),
+        new Retry(1, true),
+        new Reopen(false),
+        new Retry(0, false),
+        new Delete('a-1', 'any', true),
+        new Retry(0, false),
+      ],
+    ],
+  ])('%s', async (_, cmds) => {
+    await runCommands({}, cmds(), nats())
+  })
 })
