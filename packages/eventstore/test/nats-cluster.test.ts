@@ -9,7 +9,7 @@
 import type { ChildProcess } from 'node:child_process'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/transport-node'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { exited, onLines, requireBuilt, startNode, waitForLine } from '../../../test-support/child-process.js'
 import { collect } from '../../../test-support/collect.js'
 import { type NatsGroup, NO_NATS_SERVER, startCluster, streamReady } from '../../replicate-nats/test/nats.js'
@@ -17,6 +17,7 @@ import { EventStore, type EventStoreApi, type StoredEvent } from '../src/index.j
 import { json, type TestEvent } from './helpers.js'
 
 const APPENDER = new URL('./fixtures/nats-appender.mjs', import.meta.url)
+const PROJECTOR = new URL('./fixtures/nats-projector.mjs', import.meta.url)
 const STREAM = 'ESCLUSTER'
 const STREAMS = 4
 const CLIENT_MS = 14_000
@@ -52,6 +53,13 @@ async function uncountedMessages(nc: NatsConnection, stream: string): Promise<nu
 describe.skipIf(NO_NATS_SERVER)('the event store on a 3-node JetStream cluster', () => {
   const children: ChildProcess[] = []
   const stores: EventStoreApi<TestEvent>[] = []
+  let cluster: NatsGroup
+  beforeAll(async () => {
+    cluster = await startCluster(3)
+  }, 60_000)
+  afterEach(async () => {
+    await Promise.all(cluster.servers.filter((s) => !s.running).map((s) => s.start()))
+  })
   afterAll(async () => {
     for (const child of children) child.kill('SIGKILL')
     await Promise.allSettled(stores.map((s) => s.close()))
@@ -59,7 +67,6 @@ describe.skipIf(NO_NATS_SERVER)('the event store on a 3-node JetStream cluster',
 
   it('keeps every acknowledged append exactly once, gap-free, while the stream leader is killed and restarted', async () => {
     requireBuilt(new URL('../dist/index.js', import.meta.url))
-    const cluster: NatsGroup = await startCluster(3)
     const admin = await EventStore.connect<TestEvent>({
       servers: cluster.urls,
       stream: STREAM,
@@ -162,5 +169,71 @@ describe.skipIf(NO_NATS_SERVER)('the event store on a 3-node JetStream cluster',
     } finally {
       await nc.close()
     }
+  }, 90_000)
+
+  it('a durable consumer killed mid-way resumes from its checkpoint in the cluster on another client', async () => {
+    requireBuilt(new URL('../dist/index.js', import.meta.url))
+    const stream = 'ESPROJ'
+    const writer = await EventStore.connect<TestEvent>({
+      servers: cluster.urls,
+      stream,
+      replicas: 3,
+      serializer: json,
+    })
+    stores.push(writer)
+    const nc = await cluster.connect()
+    try {
+      await streamReady(nc, stream, 3)
+    } finally {
+      await nc.close()
+    }
+    const ids: string[] = []
+    const appendSome = async (appends: number) => {
+      for (let i = 0; i < appends; i++) {
+        const batch = [0, 1, 2].map((k) => ({ type: 'deposit', data: { k }, id: `e-${ids.length + k}` }))
+        ids.push(...batch.map((e) => e.id))
+        await writer.appendToStream(`proj.${i % 7}`, batch)
+      }
+    }
+    await appendSome(200)
+
+    /** Every `handled` line of a projector: [id, position]. */
+    const handledBy = (child: ChildProcess) => {
+      const handled: [string, number][] = []
+      onLines(child, (line) => {
+        const [word, id, position] = line.split(' ')
+        if (word === 'handled') handled.push([id!, Number(position)])
+      })
+      return handled
+    }
+    const first = startNode(PROJECTOR, [cluster.servers[0]!.url, stream, 'projection'])
+    children.push(first)
+    const byFirst = handledBy(first)
+    await waitForLine(first, (line) => line === 'started')
+    await expect.poll(() => byFirst.length, { timeout: 30_000 }).toBeGreaterThanOrEqual(150)
+    first.kill('SIGKILL')
+    await exited(first)
+
+    const second = startNode(PROJECTOR, [cluster.servers[1]!.url, stream, 'projection'])
+    children.push(second)
+    const bySecond = handledBy(second)
+    await waitForLine(second, (line) => line === 'started')
+    await appendSome(20) // live events reach the resumed consumer too
+    const all = new Set(ids)
+    await expect
+      .poll(() => new Set([...byFirst, ...bySecond].map(([id]) => id)).size, { timeout: 30_000 })
+      .toBe(all.size)
+    second.kill('SIGKILL')
+    await exited(second)
+
+    // It resumed after the first one's checkpoint, not from the start, and lost nothing in between:
+    // the events handled twice are at most the batch in hand when the first was killed.
+    const lastByFirst = Math.max(...byFirst.map(([, p]) => p))
+    const firstBySecond = Math.min(...bySecond.map(([, p]) => p))
+    expect(firstBySecond).toBeGreaterThan(1)
+    expect(firstBySecond).toBeLessThanOrEqual(lastByFirst + 1)
+    const twice = bySecond.filter(([, p]) => p <= lastByFirst).length
+    expect(twice).toBeLessThanOrEqual(25 + 2) // one batch, ended at a message boundary
+    expect([...byFirst, ...bySecond].every(([id]) => all.has(id))).toBe(true)
   }, 90_000)
 })
