@@ -3,7 +3,7 @@ import { configDefaults, defineConfig } from 'vitest/config'
 /**
  * The 3-node NATS cluster tests stop and restart real servers and wait for RAFT elections, which
  * take seconds longer when the crash and power-loss suites saturate both cores: they run alone, after
- * every other file.
+ * every other file, one file at a time.
  */
 const CLUSTER_TESTS = [
   'packages/replicate-nats/test/cluster.test.ts',
@@ -40,6 +40,8 @@ export default defineConfig({
           name: 'nats-cluster',
           include: CLUSTER_TESTS,
           sequence: { groupOrder: 1 },
+          // One cluster at a time too: two of them would slow each other's elections down.
+          fileParallelism: false,
         },
       },
     ],

@@ -7,7 +7,7 @@
  * message, the server accepts one.
  */
 import { createHash } from 'node:crypto'
-import type { JetStreamClient, JetStreamManager, JsMsg, PubAck } from '@nats-io/jetstream'
+import type { JetStreamClient, JetStreamManager, PubAck } from '@nats-io/jetstream'
 import { type NatsConnection, headers as natsHeaders } from '@nats-io/transport-node'
 import { type RecordShape, type Serializer, WalError, type WalLogger } from '@waltz/core'
 import type { CheckpointStore } from '../checkpoint-file.js'
@@ -40,23 +40,19 @@ import {
 import type { EventStoreApi, EventStoreApiMetrics } from '../store-api.js'
 import { uuidv7 } from '../uuid.js'
 import { clusterCheckpoints } from './cluster-checkpoints.js'
+import { CountedLog, type RawEvent, type WholeRead } from './counted-log.js'
 import {
   type BodyEvent,
-  decodeBody,
   encodeBody,
-  headOf,
   isCountedAfter,
   type MessageKind,
   type MessageMeaning,
   messageHeaders,
-  NO_STREAM,
   readMeaning,
   type StreamHead,
 } from './message-format.js'
-import { readMessages, tailMessages } from './message-reader.js'
 import { isWrongLastSequence, unavailable } from './nats-errors.js'
 import type { StreamBinding } from './stream-setup.js'
-import { streamOfToken, streamToken } from './stream-subject.js'
 
 /** What a {@link NatsEventStore} is built from (see `connect.ts`). @internal */
 export interface NatsStoreParts<Rec extends RecordShape> {
@@ -68,25 +64,6 @@ export interface NatsStoreParts<Rec extends RecordShape> {
   idempotencyWindow: number
   timeoutMs: number
   logger: WalLogger
-}
-
-/** An event of a message, before its data is decoded. */
-interface RawEvent extends BodyEvent {
-  stream: string
-  revision: number
-  position: number
-  time: number
-  /** Whether it is the first event of a message that created its stream. */
-  created: boolean
-}
-
-/**
- * A pass over the whole stream from `from`: the last message seen of each subject, which tells
- * whether the next one counts.
- */
-interface WholeRead {
-  from: number
-  previous: Map<string, number>
 }
 
 /** Conflicts (another writer appended first) after which an append gives up. */
@@ -101,8 +78,6 @@ const MAX_CONFLICTS = 1000
 export class NatsEventStore<Rec extends RecordShape = RecordShape> implements EventStoreApi<Rec> {
   private readonly nc: NatsConnection
   private readonly js: JetStreamClient
-  private readonly jsm: JetStreamManager
-  private readonly binding: StreamBinding
   private readonly serializer: Serializer<string, unknown, Rec>
   private readonly window: number
   private readonly timeoutMs: number
@@ -114,19 +89,19 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
   private readonly appends = new Set<Promise<unknown>>()
   private readonly closeController = new AbortController()
   private lastPosition = 0
-  /** How long a read of stored messages waits for the next one before it fails, ms. */
-  private readonly idleMs: number
+  /** The events' stream, its counted messages. */
+  private readonly log: CountedLog
   private closing: Promise<void> | undefined
 
   constructor(parts: NatsStoreParts<Rec>) {
     this.nc = parts.nc
     this.js = parts.js
-    this.jsm = parts.jsm
-    this.binding = parts.binding
     this.serializer = parts.serializer
     this.window = parts.idempotencyWindow
     this.timeoutMs = parts.timeoutMs
-    this.idleMs = 2 * parts.timeoutMs
+    this.log = new CountedLog(parts.js, parts.jsm, parts.binding, 2 * parts.timeoutMs, (seq) =>
+      this.seen(seq),
+    )
     this.logger = parts.logger
     this.checkpoints = clusterCheckpoints(parts.js, parts.jsm, parts.binding, parts.timeoutMs)
   }
@@ -164,7 +139,7 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
           stream,
         })
       }
-      const subject = this.subjectOf(stream)
+      const subject = this.log.subjectOf(stream)
       let allIds = true
       const body: BodyEvent[] = events.map((e) => {
         const p = this.prepare(stream, e)
@@ -195,7 +170,7 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
     // duplicate window: the next try of the same events takes the next id.
     let attempt = 0
     for (let conflicts = 0; ; conflicts++) {
-      const head = await this.head(subject, stream)
+      const head = await this.log.head(subject, stream)
       if (head.tombstoned) throw EventStoreError.STREAM_TOMBSTONED(stream)
       if (allIds && this.mayHoldRetry(head, expected)) {
         const original = await this.findRetry(stream, subject, expected, events, head)
@@ -218,7 +193,7 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
         if (ack.duplicate) {
           const original = await this.originalOf(stream, subject, ack.seq)
           if (original !== undefined) return original
-        } else if (await this.isCounted(subject, meaning.last, ack.seq)) {
+        } else if (await this.log.isCounted(subject, meaning.last, ack.seq)) {
           return { nextExpectedRevision: meaning.revision, position: ack.seq, created: meaning.created }
         }
         // Stored, but after a message it did not expect: it does not count (a lost race).
@@ -268,34 +243,12 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
    * undefined when that message does not count (it lost a race).
    */
   private async originalOf(stream: string, subject: string, seq: number): Promise<AppendResult | undefined> {
-    const m = await this.getMessage({ seq }, stream)
+    const m = await this.log.getMessage({ seq }, stream)
     if (m === null)
       throw EventStoreError.CORRUPT(`the server acknowledged message ${seq} as a duplicate, but it is gone`)
     const meaning = readMeaning(m.header, seq)
-    if (!(await this.isCounted(subject, meaning.last, seq))) return undefined
+    if (!(await this.log.isCounted(subject, meaning.last, seq))) return undefined
     return { nextExpectedRevision: meaning.revision, position: seq, created: meaning.created }
-  }
-
-  /**
-   * Whether the message at `seq` of `subject`, published expecting `last` as the subject's last,
-   * counts: no other message of the subject lies between them (see {@link isCountedAfter}).
-   */
-  private async isCounted(subject: string, last: number, seq: number): Promise<boolean> {
-    if (last + 1 === seq) return true
-    const next = await this.getMessage({ seq: last + 1, next_by_subj: subject } as never)
-    return next?.seq === seq
-  }
-
-  /** One message by a `STREAM.MSG.GET` request (answered by the stream leader); null when none. */
-  private async getMessage(
-    query: Parameters<JetStreamManager['streams']['getMessage']>[1],
-    stream?: string,
-  ): Promise<Awaited<ReturnType<JetStreamManager['streams']['getMessage']>>> {
-    try {
-      return await this.jsm.streams.getMessage(this.binding.stream, query)
-    } catch (err) {
-      throw unavailable(`reading stream ${this.binding.stream}`, err, stream)
-    }
   }
 
   private mayHoldRetry(head: StreamHead, expected: ExpectedRevision): boolean {
@@ -322,7 +275,7 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
     }
     if (hi > head.revision || hi - lo + 1 < n) return undefined
     const stored: RawEvent[] = []
-    for await (const e of this.subjectEvents(stream, subject, head.lastSeq, lo, hi)) stored.push(e)
+    for await (const e of this.log.subjectEvents(stream, subject, head.lastSeq, lo, hi)) stored.push(e)
     for (let i = 0; i + n <= stored.length; i++) {
       let same = true
       for (let j = 0; j < n && same; j++) same = stored[i + j]!.id === events[j]!.id
@@ -363,7 +316,7 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
       this.requireOpen()
       checkStream(stream)
       const expected = checkExpected(options.expectedRevision ?? 'any', stream)
-      work = this.mark(stream, this.subjectOf(stream), expected, kind)
+      work = this.mark(stream, this.log.subjectOf(stream), expected, kind)
     } catch (err) {
       return Promise.reject(err)
     }
@@ -377,7 +330,7 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
     kind: MessageKind,
   ): Promise<DeleteResult> {
     for (let conflicts = 0; ; conflicts++) {
-      const head = await this.head(subject, stream)
+      const head = await this.log.head(subject, stream)
       if (head.tombstoned) throw EventStoreError.STREAM_TOMBSTONED(stream)
       if (!matches(head, expected))
         throw EventStoreError.WRONG_EXPECTED_REVISION(stream, expected, head.revision)
@@ -391,7 +344,7 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
         last: head.lastSeq,
       }
       const ack = await this.publish(stream, subject, new Uint8Array(0), meaning, `wz1-${uuidv7()}`)
-      if (ack !== undefined && (await this.isCounted(subject, meaning.last, ack.seq)))
+      if (ack !== undefined && (await this.log.isCounted(subject, meaning.last, ack.seq)))
         return { position: ack.seq }
       if (conflicts >= MAX_CONFLICTS) {
         throw EventStoreError.UNAVAILABLE(
@@ -410,7 +363,7 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
   async streamExists(stream: string): Promise<boolean> {
     this.requireOpen()
     checkStream(stream)
-    return exists(await this.head(this.subjectOf(stream), stream))
+    return exists(await this.log.head(this.log.subjectOf(stream), stream))
   }
 
   /**
@@ -429,8 +382,8 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
     const backwards = checkDirection(options.direction) === 'backwards'
     const from = optionalInt('from', options.from, 0)
     const maxCount = optionalInt('maxCount', options.maxCount, 0) ?? Number.POSITIVE_INFINITY
-    const subject = this.subjectOf(stream)
-    const head = await this.head(subject, stream)
+    const subject = this.log.subjectOf(stream)
+    const head = await this.log.head(subject, stream)
     if (head.tombstoned || maxCount === 0) return
     const first = head.deletedRevision + 1
     let lo: number
@@ -443,7 +396,7 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
       hi = Math.min(head.revision, lo + maxCount - 1)
     }
     if (lo > hi) return
-    const events = this.subjectEvents(stream, subject, head.lastSeq, lo, hi)
+    const events = this.log.subjectEvents(stream, subject, head.lastSeq, lo, hi)
     if (!backwards) {
       for await (const e of events) yield this.decode(e)
       return
@@ -466,17 +419,11 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
     let left = optionalInt('maxCount', options.maxCount, 0) ?? Number.POSITIVE_INFINITY
     const accept = filterOf(options.filter)
     if (left === 0) return
-    const end = await this.refreshPosition()
-    const filter = `${this.binding.prefix}.>`
+    const end = await this.log.lastSeq()
     if (!backwards) {
       const read: WholeRead = { from: Math.max(1, from ?? 1), previous: new Map() }
-      for await (const m of readMessages(this.js, this.binding.stream, {
-        filter,
-        from: read.from,
-        to: end,
-        idleMs: this.idleMs,
-      })) {
-        for (const e of await this.messageEvents(m, read)) {
+      for await (const m of this.log.readAll(read.from, end)) {
+        for (const e of await this.log.messageEvents(m, read)) {
           if (!accept({ type: e.type, key: e.stream })) continue
           yield this.decode(e)
           if (--left === 0) return
@@ -489,16 +436,11 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
       const lo = Math.max(1, pos - 1023)
       const chunk: RawEvent[] = []
       // `to` must be a message: the chunk's last one may have been removed by the stream's limits.
-      const last = await this.lastSeqUpTo(pos)
+      const last = await this.log.lastSeqUpTo(pos)
       if (last < lo) break
       const read: WholeRead = { from: lo, previous: new Map() }
-      for await (const m of readMessages(this.js, this.binding.stream, {
-        filter,
-        from: lo,
-        to: last,
-        idleMs: this.idleMs,
-      })) {
-        for (const e of await this.messageEvents(m, read)) chunk.push(e)
+      for await (const m of this.log.readAll(lo, last)) {
+        for (const e of await this.log.messageEvents(m, read)) chunk.push(e)
       }
       for (let i = chunk.length - 1; i >= 0; i--) {
         const e = chunk[i]!
@@ -521,12 +463,12 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
   ): Promise<AggregateResult<State>> {
     this.requireOpen()
     checkStream(stream)
-    const subject = this.subjectOf(stream)
-    const head = await this.head(subject, stream)
+    const subject = this.log.subjectOf(stream)
+    const head = await this.log.head(subject, stream)
     let state = options.initialState()
     const { evolve } = options
     if (exists(head)) {
-      for await (const e of this.subjectEvents(
+      for await (const e of this.log.subjectEvents(
         stream,
         subject,
         head.lastSeq,
@@ -551,13 +493,13 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
   ): AsyncGenerator<StoredEvent<Rec>, void, undefined> {
     this.requireOpen()
     checkStream(stream)
-    const subject = this.subjectOf(stream)
-    const head = await this.head(subject, stream)
+    const subject = this.log.subjectOf(stream)
+    const head = await this.log.head(subject, stream)
     if (head.tombstoned) return
     let next = Math.max(optionalInt('from', options.from, 1) ?? 1, head.deletedRevision + 1)
     const signal = this.until(options.signal)
     let previous = 0
-    for await (const m of tailMessages(this.js, this.binding.stream, subject, 1, signal)) {
+    for await (const m of this.log.tail(1, signal, subject)) {
       this.seen(m.seq)
       const meaning = readMeaning(m.headers, m.seq)
       const counted = isCountedAfter(meaning, previous)
@@ -569,7 +511,7 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
         continue
       }
       if (meaning.revision < next) continue
-      for (const e of this.eventsOf(stream, m, meaning)) {
+      for (const e of this.log.eventsOf(stream, m, meaning)) {
         if (e.revision < next) continue
         yield this.decode(e)
         next = e.revision + 1
@@ -592,14 +534,8 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
     const accept = filterOf(options.filter)
     const signal = this.until(options.signal)
     const read: WholeRead = { from: Math.max(1, from), previous: new Map() }
-    for await (const m of tailMessages(
-      this.js,
-      this.binding.stream,
-      `${this.binding.prefix}.>`,
-      read.from,
-      signal,
-    )) {
-      for (const e of await this.messageEvents(m, read)) {
+    for await (const m of this.log.tail(read.from, signal)) {
+      for (const e of await this.log.messageEvents(m, read)) {
         if (!accept({ type: e.type, key: e.stream })) continue
         yield this.decode(e)
         if (signal.aborted) return
@@ -640,13 +576,7 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
     if (this.lastPosition > after) return true
     const until = this.until(signal)
     if (until.aborted) return false
-    for await (const m of tailMessages(
-      this.js,
-      this.binding.stream,
-      `${this.binding.prefix}.>`,
-      after + 1,
-      until,
-    )) {
+    for await (const m of this.log.tail(after + 1, until)) {
       this.seen(m.seq)
       return true
     }
@@ -701,113 +631,8 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
   }
 
   /** The stream's last sequence, from the server; `position` catches up with it. @internal */
-  async refreshPosition(): Promise<number> {
-    try {
-      const info = await this.jsm.streams.info(this.binding.stream)
-      this.seen(info.state.last_seq)
-      return info.state.last_seq
-    } catch (err) {
-      throw unavailable(`reading the state of stream ${this.binding.stream}`, err)
-    }
-  }
-
-  /** The sequence of the last message at or below `seq` (0: none). */
-  private async lastSeqUpTo(seq: number): Promise<number> {
-    for (let s = seq; s >= 1; s--) {
-      try {
-        const m = await this.jsm.streams.getMessage(this.binding.stream, { seq: s })
-        if (m !== null) return s
-      } catch (err) {
-        throw unavailable(`reading message ${s}`, err)
-      }
-    }
-    return 0
-  }
-
-  private subjectOf(stream: string): string {
-    return `${this.binding.prefix}.${streamToken(stream)}`
-  }
-
-  /** The stream's state after its last message, read from the stream leader. */
-  private async head(subject: string, stream: string): Promise<StreamHead> {
-    const m = await this.getMessage({ last_by_subj: subject }, stream)
-    if (m === null) return NO_STREAM
-    this.seen(m.seq)
-    const meaning = readMeaning(m.header, m.seq)
-    if (await this.isCounted(subject, meaning.last, m.seq)) return headOf(meaning, m.seq)
-    // The last message lost a race (rare): the state is the last counted one's.
-    let counted: MessageMeaning | undefined
-    for await (const c of this.countedMessages(subject, m.seq)) counted = c.meaning
-    return headOf(counted, m.seq)
-  }
-
-  /** The counted messages of one subject up to `lastSeq` (a message of it), in order. */
-  private async *countedMessages(
-    subject: string,
-    lastSeq: number,
-  ): AsyncGenerator<{ m: JsMsg; meaning: MessageMeaning }, void, undefined> {
-    let previous = 0
-    for await (const m of readMessages(this.js, this.binding.stream, {
-      filter: subject,
-      from: 1,
-      to: lastSeq,
-      idleMs: this.idleMs,
-    })) {
-      const meaning = readMeaning(m.headers, m.seq)
-      const counted = isCountedAfter(meaning, previous)
-      previous = m.seq
-      if (counted) yield { m, meaning }
-    }
-  }
-
-  /** A stream's events with revisions `lo..hi` (deleted ones too), from its messages up to `lastSeq`. */
-  private async *subjectEvents(
-    stream: string,
-    subject: string,
-    lastSeq: number,
-    lo: number,
-    hi: number,
-  ): AsyncGenerator<RawEvent, void, undefined> {
-    for await (const { m, meaning } of this.countedMessages(subject, lastSeq)) {
-      if (meaning.kind !== 'events' || meaning.revision < lo) continue
-      for (const e of this.eventsOf(stream, m, meaning)) {
-        if (e.revision > hi) return
-        if (e.revision >= lo) yield e
-      }
-      if (meaning.revision >= hi) return
-    }
-  }
-
-  /**
-   * The events of a message of any stream, read in a pass over the whole stream from `read.from`
-   * (none for a marker, or a message that does not count).
-   */
-  private async messageEvents(m: JsMsg, read: WholeRead): Promise<RawEvent[]> {
-    this.seen(m.seq)
-    const meaning = readMeaning(m.headers, m.seq)
-    const previous = read.previous.get(m.subject)
-    read.previous.set(m.subject, m.seq)
-    // The message before it on its subject: seen in this pass, or known to be before the pass.
-    const counted =
-      previous !== undefined
-        ? isCountedAfter(meaning, previous)
-        : meaning.last + 1 >= read.from || (await this.isCounted(m.subject, meaning.last, m.seq))
-    if (meaning.kind !== 'events' || !counted) return []
-    const stream = streamOfToken(m.subject.slice(this.binding.prefix.length + 1))
-    return this.eventsOf(stream, m, meaning)
-  }
-
-  private eventsOf(stream: string, m: JsMsg, meaning: MessageMeaning): RawEvent[] {
-    const body = decodeBody(m.data, meaning.count, m.seq)
-    const first = meaning.revision - meaning.count + 1
-    return body.map((e, i) => ({
-      ...e,
-      stream,
-      revision: first + i,
-      position: m.seq,
-      time: meaning.time,
-      created: i === 0 && meaning.created,
-    }))
+  refreshPosition(): Promise<number> {
+    return this.log.lastSeq()
   }
 
   private decode(e: RawEvent): StoredEvent<Rec> {

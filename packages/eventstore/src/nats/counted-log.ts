@@ -1,0 +1,208 @@
+/**
+ * The events' JetStream stream as the store reads it: only the messages that count (see
+ * `isCountedAfter` in `message-format.ts`), a stream's head from its last counted message, the
+ * events of a message. Every request goes to the stream leader or through an ordered consumer.
+ */
+import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream'
+import type { BodyEvent } from './message-format.js'
+import {
+  decodeBody,
+  headOf,
+  isCountedAfter,
+  type MessageMeaning,
+  NO_STREAM,
+  readMeaning,
+  type StreamHead,
+} from './message-format.js'
+import { readMessages, tailMessages } from './message-reader.js'
+import { unavailable } from './nats-errors.js'
+import type { StreamBinding } from './stream-setup.js'
+import { streamOfToken, streamToken } from './stream-subject.js'
+
+/** An event of a message, before its data is decoded. */
+export interface RawEvent extends BodyEvent {
+  stream: string
+  revision: number
+  position: number
+  time: number
+  /** Whether it is the first event of a message that created its stream. */
+  created: boolean
+}
+
+/**
+ * A pass over the whole stream from `from`: the last message seen of each subject, which tells
+ * whether the next one counts.
+ */
+export interface WholeRead {
+  from: number
+  previous: Map<string, number>
+}
+
+/**
+ * The counted messages of the events stream.
+ *
+ * @internal
+ */
+export class CountedLog {
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly binding: StreamBinding,
+    /** How long a read of stored messages waits for the next one before it fails, ms. */
+    private readonly idleMs: number,
+    /** Told the sequence of every message read. */
+    private readonly onSeen: (seq: number) => void,
+  ) {}
+
+  /** The subject of an event-store stream. */
+  subjectOf(stream: string): string {
+    return `${this.binding.prefix}.${streamToken(stream)}`
+  }
+
+  /** One message by a `STREAM.MSG.GET` request (answered by the stream leader); null when none. */
+  async getMessage(
+    query: Parameters<JetStreamManager['streams']['getMessage']>[1],
+    stream?: string,
+  ): Promise<Awaited<ReturnType<JetStreamManager['streams']['getMessage']>>> {
+    try {
+      return await this.jsm.streams.getMessage(this.binding.stream, query)
+    } catch (err) {
+      throw unavailable(`reading stream ${this.binding.stream}`, err, stream)
+    }
+  }
+
+  /** The stream's last sequence, from the server. */
+  async lastSeq(): Promise<number> {
+    try {
+      const info = await this.jsm.streams.info(this.binding.stream)
+      this.onSeen(info.state.last_seq)
+      return info.state.last_seq
+    } catch (err) {
+      throw unavailable(`reading the state of stream ${this.binding.stream}`, err)
+    }
+  }
+
+  /** The messages of every subject from `from` to `to` (a message). */
+  readAll(from: number, to: number): AsyncGenerator<JsMsg, void, undefined> {
+    return readMessages(this.js, this.binding.stream, {
+      filter: `${this.binding.prefix}.>`,
+      from,
+      to,
+      idleMs: this.idleMs,
+    })
+  }
+
+  /** The messages of `filter` (default: every subject) from `from` on, live, until `signal` aborts. */
+  tail(
+    from: number,
+    signal: AbortSignal,
+    filter = `${this.binding.prefix}.>`,
+  ): AsyncGenerator<JsMsg, void, undefined> {
+    return tailMessages(this.js, this.binding.stream, filter, from, signal)
+  }
+
+  /**
+   * Whether the message at `seq` of `subject`, published expecting `last` as the subject's last,
+   * counts: no other message of the subject lies between them (see {@link isCountedAfter}).
+   */
+  async isCounted(subject: string, last: number, seq: number): Promise<boolean> {
+    if (last + 1 === seq) return true
+    const next = await this.getMessage({ seq: last + 1, next_by_subj: subject } as never)
+    return next?.seq === seq
+  }
+
+  /** The sequence of the last message at or below `seq` (0: none). */
+  async lastSeqUpTo(seq: number): Promise<number> {
+    for (let s = seq; s >= 1; s--) {
+      try {
+        const m = await this.jsm.streams.getMessage(this.binding.stream, { seq: s })
+        if (m !== null) return s
+      } catch (err) {
+        throw unavailable(`reading message ${s}`, err)
+      }
+    }
+    return 0
+  }
+
+  /** The stream's state after its last message, read from the stream leader. */
+  async head(subject: string, stream: string): Promise<StreamHead> {
+    const m = await this.getMessage({ last_by_subj: subject }, stream)
+    if (m === null) return NO_STREAM
+    this.onSeen(m.seq)
+    const meaning = readMeaning(m.header, m.seq)
+    if (await this.isCounted(subject, meaning.last, m.seq)) return headOf(meaning, m.seq)
+    // The last message lost a race (rare): the state is the last counted one's.
+    let counted: MessageMeaning | undefined
+    for await (const c of this.countedMessages(subject, m.seq)) counted = c.meaning
+    return headOf(counted, m.seq)
+  }
+
+  /** The counted messages of one subject up to `lastSeq` (a message of it), in order. */
+  async *countedMessages(
+    subject: string,
+    lastSeq: number,
+  ): AsyncGenerator<{ m: JsMsg; meaning: MessageMeaning }, void, undefined> {
+    let previous = 0
+    for await (const m of readMessages(this.js, this.binding.stream, {
+      filter: subject,
+      from: 1,
+      to: lastSeq,
+      idleMs: this.idleMs,
+    })) {
+      const meaning = readMeaning(m.headers, m.seq)
+      const counted = isCountedAfter(meaning, previous)
+      previous = m.seq
+      if (counted) yield { m, meaning }
+    }
+  }
+
+  /** A stream's events with revisions `lo..hi` (deleted ones too), from its messages up to `lastSeq`. */
+  async *subjectEvents(
+    stream: string,
+    subject: string,
+    lastSeq: number,
+    lo: number,
+    hi: number,
+  ): AsyncGenerator<RawEvent, void, undefined> {
+    for await (const { m, meaning } of this.countedMessages(subject, lastSeq)) {
+      if (meaning.kind !== 'events' || meaning.revision < lo) continue
+      for (const e of this.eventsOf(stream, m, meaning)) {
+        if (e.revision > hi) return
+        if (e.revision >= lo) yield e
+      }
+      if (meaning.revision >= hi) return
+    }
+  }
+
+  /**
+   * The events of a message of any stream, read in a pass over the whole stream from `read.from`
+   * (none for a marker, or a message that does not count).
+   */
+  async messageEvents(m: JsMsg, read: WholeRead): Promise<RawEvent[]> {
+    this.onSeen(m.seq)
+    const meaning = readMeaning(m.headers, m.seq)
+    const previous = read.previous.get(m.subject)
+    read.previous.set(m.subject, m.seq)
+    // The message before it on its subject: seen in this pass, or known to be before the pass.
+    const counted =
+      previous !== undefined
+        ? isCountedAfter(meaning, previous)
+        : meaning.last + 1 >= read.from || (await this.isCounted(m.subject, meaning.last, m.seq))
+    if (meaning.kind !== 'events' || !counted) return []
+    const stream = streamOfToken(m.subject.slice(this.binding.prefix.length + 1))
+    return this.eventsOf(stream, m, meaning)
+  }
+
+  eventsOf(stream: string, m: JsMsg, meaning: MessageMeaning): RawEvent[] {
+    const body = decodeBody(m.data, meaning.count, m.seq)
+    const first = meaning.revision - meaning.count + 1
+    return body.map((e, i) => ({
+      ...e,
+      stream,
+      revision: first + i,
+      position: m.seq,
+      time: meaning.time,
+      created: i === 0 && meaning.created,
+    }))
+  }
+}
