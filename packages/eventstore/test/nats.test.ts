@@ -4,6 +4,9 @@
  * handleCommand, subscriptions, durable consumers), with the server enforcing concurrency.
  */
 import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { jetstream } from '@nats-io/jetstream'
 import { headers } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
@@ -530,4 +533,61 @@ describe.skipIf(NO_NATS_SERVER)('EventStore.connect on a single nats-server', ()
     expect(isEventStoreError(err, 'EVENTSTORE_UNAVAILABLE')).toBe(true)
     expect(err.cause).toBeDefined()
   })
+})
+
+describe.skipIf(NO_NATS_SERVER)('EventStore.connect while its server dies and comes back', () => {
+  test('calls fail with EVENTSTORE_UNAVAILABLE, and a retry with the same ids after the restart is idempotent', async () => {
+    const group = await startServer()
+    const store = await EventStore.connect<TestEvent>({
+      servers: group.urls,
+      stream: 'DOWN',
+      serializer: json,
+      timeoutMs: 500,
+    })
+    try {
+      const batch = [{ type: 'placed', data: 1, id: 'order-7-placed' }]
+      const first = await store.appendToStream('order-7', batch, { expectedRevision: 'no_stream' })
+      await group.servers[0]!.stop('SIGKILL')
+      const down = await store.appendToStream('order-7', events(1)).catch((e) => e)
+      expect(isEventStoreError(down, 'EVENTSTORE_UNAVAILABLE')).toBe(true)
+      expect(down.stream).toBe('order-7')
+      expect(await collect(store.readStream('order-7')).catch((e) => e.code)).toBe('EVENTSTORE_UNAVAILABLE')
+      expect(await store.streamExists('order-7').catch((e) => e.code)).toBe('EVENTSTORE_UNAVAILABLE')
+      await group.servers[0]!.start()
+      // The client reconnects by itself; the retry of the first append is recognised.
+      await expect
+        .poll(
+          () =>
+            store.appendToStream('order-7', batch, { expectedRevision: 'no_stream' }).catch((e) => e.code),
+          {
+            timeout: 15_000,
+            interval: 200,
+          },
+        )
+        .toEqual(first)
+      expect((await collect(store.readStream('order-7'))).map((e) => e.id)).toEqual(['order-7-placed'])
+    } finally {
+      await store.close()
+    }
+  })
+})
+
+test('the embedded store never loads the NATS client: no static import reaches @nats-io', () => {
+  const src = fileURLToPath(new URL('../src/', import.meta.url))
+  const seen = new Set<string>()
+  const visit = (file: string) => {
+    if (seen.has(file)) return
+    seen.add(file)
+    const text = readFileSync(file, 'utf8')
+    // Static imports and re-exports only (`import type` is erased); `import(...)` is dynamic.
+    for (const [, kind, spec] of text.matchAll(/^(?:import|export)(\s+type)?[^'"]*?from\s+'([^']+)'/gm)) {
+      if (kind !== undefined) continue
+      expect(spec, `${file} imports ${spec}`).not.toMatch(/^@nats-io\//)
+      if (spec!.startsWith('.')) visit(join(dirname(file), spec!.replace(/\.js$/, '.ts')))
+    }
+  }
+  visit(join(src, 'index.ts'))
+  visit(join(src, 'testing.ts'))
+  expect(seen.size).toBeGreaterThan(10)
+  expect([...seen].some((f) => f.includes('/nats/connect.ts'))).toBe(false)
 })
