@@ -4,7 +4,9 @@
  * stream leader's node is SIGKILLed and restarted. Afterwards every acknowledged append is stored
  * exactly once at the revision it was acknowledged with, every stream's revisions are gap-free, and
  * nothing is stored that was not acknowledged (each client retried its unknown outcomes until it got
- * a sure answer). Runs in the `nats-cluster` vitest project, alone, after every other file.
+ * a sure answer). The leader then moves once more by a step-down. A second test SIGKILLs a durable
+ * consumer's process and resumes it on another. Runs in the `nats-cluster` vitest project, alone,
+ * after every other file.
  */
 import type { ChildProcess } from 'node:child_process'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
@@ -20,7 +22,7 @@ const APPENDER = new URL('./fixtures/nats-appender.mjs', import.meta.url)
 const PROJECTOR = new URL('./fixtures/nats-projector.mjs', import.meta.url)
 const STREAM = 'ESCLUSTER'
 const STREAMS = 4
-const CLIENT_MS = 14_000
+const CLIENT_MS = 20_000
 
 /** An acknowledged append, as a client printed it. */
 interface Ack {
@@ -65,7 +67,7 @@ describe.skipIf(NO_NATS_SERVER)('the event store on a 3-node JetStream cluster',
     await Promise.allSettled(stores.map((s) => s.close()))
   })
 
-  it('keeps every acknowledged append exactly once, gap-free, while the stream leader is killed and restarted', async () => {
+  it('keeps every acknowledged append exactly once, gap-free, while the stream leader is killed and restarted, then steps down', async () => {
     requireBuilt(new URL('../dist/index.js', import.meta.url))
     const admin = await EventStore.connect<TestEvent>({
       servers: cluster.urls,
@@ -122,6 +124,11 @@ describe.skipIf(NO_NATS_SERVER)('the event store on a 3-node JetStream cluster',
       expect(newLeader).not.toBe(leader)
       await node.start()
       await progress(50, `after restarting ${leader}`)
+      // The leader moves once more, without a crash: the stream's leader steps down.
+      const before = await streamReady(nc, STREAM, 3)
+      await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${STREAM}`, undefined, { timeout: 5000 })
+      await progress(50, `after ${before} stepped down`)
+      const moved = await streamReady(nc, STREAM, 3)
 
       await Promise.all(done)
       await Promise.all(children.map((c) => exited(c)))
@@ -164,7 +171,7 @@ describe.skipIf(NO_NATS_SERVER)('the event store on a 3-node JetStream cluster',
       expect((await jsm.streams.info(STREAM)).state.messages).toBe(acks.length + uncounted)
       expect(conflicts).toBeGreaterThan(0)
       console.info(
-        `nats cluster: ${acks.length} appends acknowledged, ${conflicts} conflicts refused, ${unknowns} unknown outcomes retried, ${uncounted} messages stored by the server's race and not counted; leader ${leader} killed, ${newLeader} took over`,
+        `nats cluster: ${acks.length} appends acknowledged, ${conflicts} conflicts refused, ${unknowns} unknown outcomes retried, ${uncounted} messages stored by the server's race and not counted; leader ${leader} killed, ${newLeader} took over; ${before} stepped down, ${moved} took over`,
       )
     } finally {
       await nc.close()
