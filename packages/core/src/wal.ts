@@ -198,6 +198,11 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
   private refreshing: Promise<void> | undefined
   private closing: Promise<void> | undefined
 
+  /** Whether {@link close} was called: reads and appends then fail with `WAL_CLOSED`. */
+  get isClosed(): boolean {
+    return this.closed
+  }
+
   /**
    * Readers are opened with {@link Wal.openReader}; `Wal` extends this class.
    *
