@@ -7,7 +7,10 @@ import { decodeMetadata } from './metadata.js'
  * Metadata of the events a `WaltzEventStore` reads: emmett's, with a global position. In an
  * encrypted waltz store, an event whose data key was shredded has `shredded: true` and no `data`.
  */
-export type WaltzReadEventMetadata = ReadEventMetadataWithGlobalPosition & { shredded?: true }
+export type WaltzReadEventMetadata = ReadEventMetadataWithGlobalPosition & {
+  /** Set when the event's data key was shredded (encrypted stores): the event has no `data`. */
+  shredded?: true
+}
 
 /** An event as a `WaltzEventStore` reads it and a waltz consumer hands it to emmett processors. */
 export type WaltzReadEvent<EventType extends Event = Event> = ReadEvent<EventType, WaltzReadEventMetadata>
