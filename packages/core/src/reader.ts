@@ -390,6 +390,16 @@ export async function openSegment(files: Files, ref: SegmentRef): Promise<Fd> {
   }
 }
 
+/** The error of a frame whose envelope (type, key, headers) is not UTF-8. */
+function envelopeError(walker: FrameWalker, file: string, cause: unknown): WalError {
+  return WalError.CORRUPT(`${file}: seq ${walker.seq} has an envelope that is not UTF-8`, {
+    cause,
+    file,
+    offset: walker.frameStart,
+    seq: walker.seq,
+  })
+}
+
 /** Which records a read decodes and returns, from their type and key (see `RecordsOptions.filter`). */
 export type RecordFilter = (type: string, key: string | undefined) => boolean
 
@@ -433,12 +443,7 @@ export class RecordDecoder {
       type = this.envelope.type(buf, cursor)
       key = this.envelope.key(buf, cursor)
     } catch (err) {
-      throw WalError.CORRUPT(`${file}: seq ${walker.seq} has an envelope that is not UTF-8`, {
-        cause: err,
-        file,
-        offset: walker.frameStart,
-        seq: walker.seq,
-      })
+      throw envelopeError(walker, file, err)
     }
     return filter(type, key)
   }
@@ -463,12 +468,7 @@ export class RecordDecoder {
       key = envelope.key(buf, cursor)
       headers = envelope.headers(buf, cursor)
     } catch (err) {
-      throw WalError.CORRUPT(`${file}: seq ${walker.seq} has an envelope that is not UTF-8`, {
-        cause: err,
-        file,
-        offset: walker.frameStart,
-        seq: walker.seq,
-      })
+      throw envelopeError(walker, file, err)
     }
     let bytes = buf.subarray(cursor.dataAt, cursor.end)
     const serializer = this.serializer
