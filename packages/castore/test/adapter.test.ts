@@ -1,6 +1,7 @@
-import { randomUUID } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { type EventDetail, GroupedEvent, isEventAlreadyExistsError } from '@castore/core'
 import { InMemoryEventStorageAdapter } from '@castore/event-storage-adapter-in-memory'
+import { localKeyring } from '@waltz/core'
 import { isEventStoreError } from '@waltz/eventstore'
 import { describe, expect, test } from 'vitest'
 import { collect } from '../../../test-support/collect.js'
@@ -356,6 +357,25 @@ describe('the mapping onto waltz', () => {
       payload: { name: 'Mew' },
     })
     expect(Date.parse(event!.timestamp)).toBeGreaterThanOrEqual(before)
+  })
+
+  test('in an encrypted store, a shredded aggregate reads at its versions without payloads', async () => {
+    const keyring = localKeyring([{ id: 'm1', key: randomBytes(32) }])
+    const store = await openStore(undefined, { encryption: { keyring } })
+    const adapter = new WaltzEventStorageAdapter({ store })
+    for (const e of [event1, event2, event3]) await adapter.pushEvent(e, context)
+    const kept = randomUUID()
+    await adapter.pushEvent({ ...event1, aggregateId: kept }, context)
+    await store.shredStream(adapter.streamName(eventStoreId, aggregateId))
+
+    const { events } = await adapter.getEvents(aggregateId, context)
+    // Versions, types, timestamps and metadata stay (they are not encrypted); payloads are gone.
+    const { payload: _p1, ...withoutPayload1 } = event1
+    const { payload: _p3, ...withoutPayload3 } = event3
+    expect(events).toStrictEqual([withoutPayload1, event2, withoutPayload3])
+    // Its versions stay taken: castore's optimistic concurrency still holds over shredded events.
+    expect(isEventAlreadyExistsError(await rejection(adapter.pushEvent(event3, context)))).toBe(true)
+    expect((await adapter.getEvents(kept, context)).events[0]?.payload).toEqual(event1.payload)
   })
 
   test('a castore.metadata entry that is not JSON (plain waltz writers) fails with CASTORE_UNREADABLE_EVENT', async () => {

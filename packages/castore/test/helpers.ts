@@ -1,5 +1,5 @@
 import type { Serializer } from '@waltz/core'
-import { EventStore } from '@waltz/eventstore'
+import { EventStore, type EventStoreOptions } from '@waltz/eventstore'
 import { afterEach } from 'vitest'
 import { tempDir } from '../../../test-support/temp-dir.js'
 
@@ -29,7 +29,7 @@ afterEach(async () => {
  */
 export async function openStore(
   dir = tempDir(),
-  options: { sync?: 'always' } = {},
+  options: Pick<EventStoreOptions<TestEvent>, 'sync' | 'encryption'> = {},
 ): Promise<EventStore<TestEvent>> {
   const store = await EventStore.open<TestEvent>({ dir, serializer: json, indexFlushEvents: 64, ...options })
   open.push(store)

@@ -1,4 +1,8 @@
+import { randomBytes } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
+import { type Keyring, localKeyring } from '@waltz/core'
 import { EventStore } from '@waltz/eventstore'
 import { jsonSerializer } from '@waltz/serializer-json'
 import { describe, expect, it } from 'vitest'
@@ -7,13 +11,33 @@ import { tempDir } from '../../../test-support/temp-dir.js'
 import { run } from '../src/index.js'
 import { waltz } from './helpers.js'
 
-async function store(dir: string): Promise<void> {
+async function store(dir: string, encryption?: { keyring: Keyring }): Promise<void> {
   const s = await EventStore.open({
     dir,
     serializer: jsonSerializer({ schemas: { Opened: z.object({ by: z.string() }) } }),
+    ...(encryption ? { encryption } : {}),
   })
   await s.appendToStream('cart-1', [{ type: 'Opened', data: { by: 'ann' } }])
   await s.close()
+}
+
+/** Runs `waltz ui ...args` until `use` is done with the origin and token it printed. */
+async function withUi(args: string[], use: (origin: string, token: string) => Promise<void>): Promise<void> {
+  const stdout = new PassThrough()
+  let out = ''
+  stdout.on('data', (c: Buffer) => (out += c.toString()))
+  const stop = new AbortController()
+  const exit = run(['ui', ...args], { stdout, stderr: new PassThrough(), signal: stop.signal })
+  const deadline = Date.now() + 10_000
+  while (!/\?token=/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+  const url = /http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]{32}/.exec(out)?.[0]
+  expect(url, out).toBeDefined()
+  try {
+    await use(new URL(url!).origin, new URL(url!).searchParams.get('token')!)
+  } finally {
+    stop.abort()
+    expect(await exit).toBe(0)
+  }
 }
 
 describe('waltz ui', () => {
@@ -56,6 +80,28 @@ describe('waltz ui', () => {
     const port = await waltz('ui', dir, '--port', '70000')
     expect(port.code).toBe(2)
     expect(port.stderr).toMatch(/^waltz ui: USAGE: --port must be from 0 to 65535, got '70000'/)
+  })
+
+  it('an encrypted store: data shown with --master-key-file, marked encrypted without it', async () => {
+    const dir = tempDir()
+    const master = { id: 'm1', key: randomBytes(32) }
+    await store(dir, { keyring: localKeyring([master]) })
+    const keyFile = join(tempDir(), 'master.key')
+    writeFileSync(keyFile, `${master.id}:${master.key.toString('base64')}`)
+    const firstEvent = async (origin: string, token: string) => {
+      const response = await fetch(`${origin}/api/stream?name=cart-1`, {
+        headers: { authorization: `Bearer ${token}` },
+      })
+      return ((await response.json()) as { events: { json?: string; decodeError?: string }[] }).events[0]!
+    }
+    await withUi([dir, '--master-key-file', keyFile], async (origin, token) => {
+      expect(JSON.parse((await firstEvent(origin, token)).json!)).toEqual({ by: 'ann' })
+    })
+    await withUi([dir], async (origin, token) => {
+      const event = await firstEvent(origin, token)
+      expect(event.decodeError).toMatch(/^encrypted/)
+      expect(JSON.stringify(event)).not.toContain('ann')
+    })
   })
 
   it('a port in use is exit 5 with the reason', async () => {

@@ -86,6 +86,7 @@ export class RecordReader {
   private readonly decoder: RecordDecoder
   private readonly locate: boolean
   private readonly only: ReadonlySet<number> | undefined
+  private readonly filter: RecordFilter | undefined
   private nextSeq: number
   // The seq of the last frame of the segment read before (the chain the next segment must continue).
   private chainSeq = 0
@@ -106,10 +107,20 @@ export class RecordReader {
    * @param locate - give each record its frame's place (`frameOffset`, `frameLength`)
    * @param only - when given, only the records with these seqs are decoded and returned (the others
    *   are walked over, checked but not decoded)
+   * @param filter - when given, only the records it accepts are decoded and returned (the others are
+   *   checked, their type and key read, but their data neither opened nor decoded)
    */
-  constructor(source: ReadSource, from: number, to: number, locate = false, only?: ReadonlySet<number>) {
+  constructor(
+    source: ReadSource,
+    from: number,
+    to: number,
+    locate = false,
+    only?: ReadonlySet<number>,
+    filter?: RecordFilter,
+  ) {
     this.source = source
     this.only = only
+    this.filter = filter
     this.decoder = new RecordDecoder(source.serializer, source.cipher, source.keepSealed)
     this.locate = locate
     this.nextSeq = from
@@ -171,12 +182,14 @@ export class RecordReader {
           this.nextSeq = seq + 1
           continue
         }
-        const record = this.decoder.decode(walker, this.file)
-        if (this.locate) {
-          ;(record as LocatedRecord).frameOffset = walker.frameStart
-          ;(record as LocatedRecord).frameLength = walker.frameEnd - walker.frameStart
+        if (this.filter === undefined || this.decoder.accepts(walker, this.file, this.filter)) {
+          const record = this.decoder.decode(walker, this.file)
+          if (this.locate) {
+            ;(record as LocatedRecord).frameOffset = walker.frameStart
+            ;(record as LocatedRecord).frameLength = walker.frameEnd - walker.frameStart
+          }
+          out.push(record)
         }
-        out.push(record)
         this.nextSeq = seq + 1
         if (seq === this.to) {
           // Reading reached the end of a log that is damaged right after it: say so.
@@ -377,6 +390,19 @@ export async function openSegment(files: Files, ref: SegmentRef): Promise<Fd> {
   }
 }
 
+/** The error of a frame whose envelope (type, key, headers) is not UTF-8. */
+function envelopeError(walker: FrameWalker, file: string, cause: unknown): WalError {
+  return WalError.CORRUPT(`${file}: seq ${walker.seq} has an envelope that is not UTF-8`, {
+    cause,
+    file,
+    offset: walker.frameStart,
+    seq: walker.seq,
+  })
+}
+
+/** Which records a read decodes and returns, from their type and key (see `RecordsOptions.filter`). */
+export type RecordFilter = (type: string, key: string | undefined) => boolean
+
 /**
  * Turns checked frames into records: the envelope, and the data through the serializer (if any),
  * opened first when it is sealed (an encrypted log).
@@ -403,6 +429,26 @@ export class RecordDecoder {
   }
 
   /**
+   * Whether `filter` accepts the frame `walker` stopped on with `'ok'`, from its type and key alone
+   * (its data is not touched: a sealed record is not opened).
+   *
+   * @throws WalError `WAL_CORRUPT` (an envelope that is not UTF-8)
+   */
+  accepts(walker: FrameWalker, file: string, filter: RecordFilter): boolean {
+    const buf = walker.chunk
+    const cursor = walker.cursor
+    let type: string
+    let key: string | undefined
+    try {
+      type = this.envelope.type(buf, cursor)
+      key = this.envelope.key(buf, cursor)
+    } catch (err) {
+      throw envelopeError(walker, file, err)
+    }
+    return filter(type, key)
+  }
+
+  /**
    * The record of the frame `walker` stopped on with `'ok'`.
    *
    * @param walker - positioned on a frame
@@ -422,12 +468,7 @@ export class RecordDecoder {
       key = envelope.key(buf, cursor)
       headers = envelope.headers(buf, cursor)
     } catch (err) {
-      throw WalError.CORRUPT(`${file}: seq ${walker.seq} has an envelope that is not UTF-8`, {
-        cause: err,
-        file,
-        offset: walker.frameStart,
-        seq: walker.seq,
-      })
+      throw envelopeError(walker, file, err)
     }
     let bytes = buf.subarray(cursor.dataAt, cursor.end)
     const serializer = this.serializer

@@ -105,7 +105,7 @@ const COLUMNS = [
 
 /** Whether the log is still open: `closed` is set before a writer's close releases the lock. */
 function isOpen(wal: Wal<RecordShape>): boolean {
-  return (wal as unknown as { closed: boolean }).closed === false
+  return !wal.isClosed
 }
 
 function checkInterval(name: string, value: unknown, min: number): number {

@@ -118,6 +118,13 @@ export interface RecordsOptions {
   from?: number
   /** Last seq to yield (inclusive). Default: the last record readable when reading reaches it. */
   to?: number
+  /**
+   * Yields only the records this accepts, given their type and key. The others are still read and
+   * checked (a damaged log fails the read as without a filter), but their data is not decoded, nor
+   * opened in an encrypted log: a read that keeps a few records of a large range costs the walk, not
+   * the decoding of every record. Must not throw.
+   */
+  filter?: (type: string, key: string | undefined) => boolean
 }
 
 /** Options of {@link WalReader.tail}. */
@@ -197,6 +204,11 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
   private readonly raw: ReadSource
   private refreshing: Promise<void> | undefined
   private closing: Promise<void> | undefined
+
+  /** Whether {@link close} was called: reads and appends then fail with `WAL_CLOSED`. */
+  get isClosed(): boolean {
+    return this.closed
+  }
 
   /**
    * Readers are opened with {@link Wal.openReader}; `Wal` extends this class.
@@ -567,7 +579,11 @@ export class WalReader<Rec extends RecordShape = RecordShape<string, Uint8Array>
     const to = options.to === undefined ? this.lastSeq : checkSeq('to', options.to)
     this.requireOpen()
     await this.freshKeys()
-    const reader = new RecordReader(source, Math.max(from, 1), to, locate)
+    const filter = options.filter
+    if (filter !== undefined && typeof filter !== 'function') {
+      throw WalError.INVALID_ARGUMENT('filter must be a function (type, key) => boolean')
+    }
+    const reader = new RecordReader(source, Math.max(from, 1), to, locate, undefined, filter)
     try {
       while (await this.fillOpen(reader)) yield* reader.records
     } finally {

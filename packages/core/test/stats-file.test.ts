@@ -76,7 +76,9 @@ describe('publishStats and readWriterStats', () => {
     const dir = tempDir()
     const wal = await Wal.open({ dir })
     publishStats(wal, { everyMs: 10 })
+    expect(wal.isClosed).toBe(false)
     await wal.close()
+    expect(wal.isClosed).toBe(true)
     const before = readFileSync(join(dir, STATS_FILE))
     const mtime = statSync(join(dir, STATS_FILE)).mtimeMs
     await sleep(60)

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { collect } from '../../../test-support/collect.js'
 import { payloadFor } from '../../../test-support/payload.mjs'
 import { tempDir } from '../../../test-support/temp-dir.js'
-import { Wal } from '../src/index.js'
+import { type Serializer, Wal } from '../src/index.js'
 
 describe('append and replay', () => {
   it('assigns seqs from 1 and replays every record with its bytes', async () => {
@@ -62,6 +62,37 @@ describe('append and replay', () => {
     expect(seen[0]).toBe(251)
     const some = await collect(wal.records({ from: 100, to: 120 }))
     expect(some.map((r) => r.seq)).toEqual(Array.from({ length: 21 }, (_, i) => 100 + i))
+    await wal.close()
+  })
+
+  it('records({ filter }) yields the records it keeps and decodes no other, across segments', async () => {
+    let decoded = 0
+    const serializer: Serializer<string, string> = {
+      name: 'counting/1',
+      encode: (d: string) => Buffer.from(d),
+      decode: (b: Uint8Array) => {
+        decoded++
+        return Buffer.from(b).toString()
+      },
+    }
+    const wal = await Wal.open({ dir: tempDir(), segmentSize: 2048, serializer })
+    for (let i = 1; i <= 300; i++) {
+      await wal.append({ type: i % 3 === 0 ? 'fizz' : 'n', key: `k${i % 7}`, data: `r${i}` })
+    }
+    const keep = (type: string, key: string | undefined) => type === 'fizz' && key === 'k1'
+    const kept = await collect(wal.records({ from: 10, to: 290, filter: keep }))
+    const expected = Array.from({ length: 300 }, (_, i) => i + 1).filter(
+      (i) => i >= 10 && i <= 290 && i % 3 === 0 && i % 7 === 1,
+    )
+    expect(kept.map((r) => [r.seq, r.data])).toEqual(expected.map((i) => [i, `r${i}`]))
+    expect(decoded).toBe(expected.length)
+    // Raw reads take the filter too; a filter that is not a function is refused.
+    expect((await collect(wal.recordsRaw({ filter: keep }))).map((r) => r.seq)).toEqual(
+      Array.from({ length: 300 }, (_, i) => i + 1).filter((i) => i % 3 === 0 && i % 7 === 1),
+    )
+    await expect(collect(wal.records({ filter: 'fizz' as never }))).rejects.toMatchObject({
+      code: 'WAL_INVALID_ARGUMENT',
+    })
     await wal.close()
   })
 

@@ -140,7 +140,11 @@ class WaltzEmmettStore implements WaltzEventStore {
         EventPayloadType,
         WaltzReadEventMetadata
       >
-      events[i] = upcast?.upcast ? upcastRecordedMessage(recorded, upcast) : (recorded as never)
+      // A shredded event has no data for an upcaster to read: it passes through as it is.
+      events[i] =
+        upcast?.upcast && recorded.metadata.shredded !== true
+          ? upcastRecordedMessage(recorded, upcast)
+          : (recorded as never)
     }
     return {
       currentStreamVersion: BigInt(slice.version),
@@ -158,7 +162,9 @@ class WaltzEmmettStore implements WaltzEventStore {
     // emmett's Evolve takes either the bare event or the read one: a read event serves both.
     const fold = evolve as (state: State, event: ReadEvent<EventType, WaltzReadEventMetadata>) => State
     let state = initialState()
-    for (const event of result.events) state = fold(state, event)
+    // As waltz's own aggregateStream: an event whose key was shredded (encrypted stores) has no data
+    // to fold, so evolve never sees it; it still counts in the stream version.
+    for (const event of result.events) if (event.metadata.shredded !== true) state = fold(state, event)
     return { currentStreamVersion: result.currentStreamVersion, state, streamExists: result.streamExists }
   }
 

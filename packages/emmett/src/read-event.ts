@@ -3,8 +3,14 @@ import type { Event, ReadEvent, ReadEventMetadataWithGlobalPosition } from '@eve
 import type { StoredEvent } from '@waltz/eventstore'
 import { decodeMetadata } from './metadata.js'
 
-/** Metadata of the events a `WaltzEventStore` reads: emmett's, with a global position. */
-export type WaltzReadEventMetadata = ReadEventMetadataWithGlobalPosition
+/**
+ * Metadata of the events a `WaltzEventStore` reads: emmett's, with a global position. In an
+ * encrypted waltz store, an event whose data key was shredded has `shredded: true` and no `data`.
+ */
+export type WaltzReadEventMetadata = ReadEventMetadataWithGlobalPosition & {
+  /** Set when the event's data key was shredded (encrypted stores): the event has no `data`. */
+  shredded?: true
+}
 
 /** An event as a `WaltzEventStore` reads it and a waltz consumer hands it to emmett processors. */
 export type WaltzReadEvent<EventType extends Event = Event> = ReadEvent<EventType, WaltzReadEventMetadata>
@@ -19,6 +25,7 @@ export function toReadEvent(e: StoredEvent): WaltzReadEvent {
   metadata.streamName = e.stream
   metadata.streamPosition = BigInt(e.revision)
   metadata.globalPosition = BigInt(e.position)
+  if (e.shredded === true) metadata.shredded = true
   return {
     type: e.type,
     data: e.data as Record<string, unknown>,

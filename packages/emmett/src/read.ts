@@ -48,13 +48,13 @@ function rangeOf(bounds: ReadBounds | undefined, stream: string): Range | undefi
   return { lo, hi }
 }
 
-const collect = {
-  initialState: (): StoredEvent[] => [],
-  evolve: (events: StoredEvent[], e: StoredEvent): StoredEvent[] => {
-    events.push(e)
-    return events
-  },
+function push(events: StoredEvent[], e: StoredEvent): StoredEvent[] {
+  events.push(e)
+  return events
 }
+
+/** Collects every event of a stream, shredded ones too: a read shows them, marked. */
+const collect = { initialState: (): StoredEvent[] => [], evolve: push, onShredded: push }
 
 /**
  * Reads a stream, or the bounded part of it.

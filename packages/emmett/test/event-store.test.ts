@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import {
   ExpectedVersionConflictError,
   isExpectedVersionConflictError,
@@ -6,6 +7,7 @@ import {
   STREAM_DOES_NOT_EXIST,
   STREAM_EXISTS,
 } from '@event-driven-io/emmett'
+import { localKeyring } from '@waltz/core'
 import { type EventStore, isEventStoreError } from '@waltz/eventstore'
 import { describe, expect, test, vi } from 'vitest'
 import { rejection } from '../../../test-support/rejection.js'
@@ -360,6 +362,40 @@ describe('readStream and aggregateStream', () => {
     ])
     const [first] = (await eventStore.readStream('cart')).events
     expect(first!.metadata).toMatchObject({ by: 'waltz', streamPosition: 1n })
+  })
+})
+
+describe('encrypted stores: shredded events', () => {
+  test('aggregateStream folds only the events with data; reads mark shredded ones and keep versions', async () => {
+    const keyring = localKeyring([{ id: 'm1', key: randomBytes(32) }])
+    const { waltz, eventStore } = await openStores(tempDir(), { encryption: { keyring } })
+    await eventStore.appendToStream<ShoppingCartEvent>('cart-1', [added(), discounted(50)])
+    await eventStore.appendToStream<ShoppingCartEvent>('cart-2', [added()])
+    expect((await waltz.shredStream('cart-1')).keyIds).toEqual(['cart-1'])
+
+    // emmett's evolve reads `data` of every event it gets: a shredded one would throw here.
+    const shredded = await eventStore.aggregateStream<ShoppingCart, ShoppingCartEvent>('cart-1', {
+      evolve,
+      initialState,
+    })
+    expect(shredded).toEqual({ currentStreamVersion: 2n, state: initialState(), streamExists: true })
+    const kept = await eventStore.aggregateStream<ShoppingCart, ShoppingCartEvent>('cart-2', {
+      evolve,
+      initialState,
+    })
+    expect(kept.state.totalAmount).toBe(30)
+
+    const read = await eventStore.readStream<ShoppingCartEvent>('cart-1')
+    expect(read.currentStreamVersion).toBe(2n)
+    expect(read.events.map((e) => [e.type, e.data, e.metadata.shredded, e.metadata.streamPosition])).toEqual([
+      ['ProductItemAdded', undefined, true, 1n],
+      ['DiscountApplied', undefined, true, 2n],
+    ])
+    const bounded = await eventStore.readStream<ShoppingCartEvent>('cart-1', { from: 2n })
+    expect(bounded.events.map((e) => [e.type, e.metadata.shredded])).toEqual([['DiscountApplied', true]])
+    const other = await eventStore.readStream<ShoppingCartEvent>('cart-2')
+    expect(other.events[0]?.metadata.shredded).toBeUndefined()
+    expect(other.events[0]?.data).toEqual(added().data)
   })
 })
 

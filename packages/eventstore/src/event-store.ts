@@ -873,8 +873,7 @@ export class EventStore<Rec extends RecordShape = RecordShape> implements EventS
     if (left === 0) return
     await this.readable()
     if (!backwards) {
-      for await (const r of this.logRecords(Math.max(from ?? start, start), end)) {
-        if (!accept(r)) continue
+      for await (const r of this.logRecords(Math.max(from ?? start, start), end, accept)) {
         yield this.eventOf(r)
         if (--left === 0) return
       }
@@ -884,11 +883,9 @@ export class EventStore<Rec extends RecordShape = RecordShape> implements EventS
     while (pos >= start) {
       const lo = Math.max(start, pos - 1023)
       const chunk: WalRecord[] = []
-      for await (const r of this.logRecords(lo, pos)) chunk.push(r)
+      for await (const r of this.logRecords(lo, pos, accept)) chunk.push(r)
       for (let i = chunk.length - 1; i >= 0; i--) {
-        const r = chunk[i]!
-        if (!accept(r)) continue
-        yield this.eventOf(r)
+        yield this.eventOf(chunk[i]!)
         if (--left === 0) return
       }
       pos = lo - 1
@@ -981,9 +978,8 @@ export class EventStore<Rec extends RecordShape = RecordShape> implements EventS
       const end = this.index.checkpoint
       if (next <= end) {
         await this.readable()
-        for await (const r of this.logRecords(next, end)) {
+        for await (const r of this.logRecords(next, end, accept)) {
           next = r.seq + 1
-          if (!accept(r)) continue
           yield this.eventOf(r)
           if (signal?.aborted || this.closed) return
         }
@@ -1412,11 +1408,17 @@ export class EventStore<Rec extends RecordShape = RecordShape> implements EventS
   }
 
   /**
-   * The log's records `from..to`. A plain store reads them as stored and decodes only the events its
-   * caller keeps (see {@link eventOf}); an encrypted one has the WAL open and decode them.
+   * The log's records `from..to` that `filter` keeps. A plain store reads them as stored and decodes
+   * their data itself (see {@link eventOf}); an encrypted one has the WAL open and decode them. Either
+   * way the WAL skips the records the filter refuses before their data is touched, so a filtered read
+   * of an encrypted store decrypts only the events it returns.
    */
-  private logRecords(from: number, to: number): AsyncGenerator<WalRecord, void, undefined> {
-    return this.encrypted ? this.wal.records({ from, to }) : this.wal.recordsRaw({ from, to })
+  private logRecords(
+    from: number,
+    to: number,
+    filter: (type: string, key: string | undefined) => boolean,
+  ): AsyncGenerator<WalRecord, void, undefined> {
+    return this.encrypted ? this.wal.records({ from, to, filter }) : this.wal.recordsRaw({ from, to, filter })
   }
 
   /** The event of a record from {@link logRecords}. */
@@ -1621,21 +1623,24 @@ export function matches(
 }
 
 /**
- * The predicate of a read's filter (markers never pass).
+ * The records an event filter keeps, as a WAL read filter: events only (no `$` markers), then the
+ * filter's. The store on NATS applies it to each message's stream and types too.
  *
  * @throws EventStoreError `EVENTSTORE_INVALID_ARGUMENT`
  * @internal
  */
-export function filterOf(filter: EventFilter | undefined): (r: Pick<WalRecord, 'type' | 'key'>) => boolean {
+export function filterOf(
+  filter: EventFilter | undefined,
+): (type: string, key: string | undefined) => boolean {
   const prefix = filter?.streamPrefix
   const types = filter?.types ? new Set(filter.types) : undefined
   if (prefix !== undefined && typeof prefix !== 'string') {
     throw EventStoreError.INVALID_ARGUMENT('filter.streamPrefix must be a string')
   }
-  return (r) =>
-    !r.type.startsWith('$') &&
-    (prefix === undefined || r.key?.startsWith(prefix) === true) &&
-    (types === undefined || types.has(r.type))
+  return (type, key) =>
+    !type.startsWith('$') &&
+    (prefix === undefined || key?.startsWith(prefix) === true) &&
+    (types === undefined || types.has(type))
 }
 
 /** Checks a read's direction. @internal */

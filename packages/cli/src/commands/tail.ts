@@ -2,6 +2,7 @@ import { type Command, DIR_OPERAND, seqValue, stringValue } from '../lib/command
 import { chooseDecoder } from '../lib/decode.js'
 import { EXIT, usageError } from '../lib/errors.js'
 import { openLog } from '../lib/logdir.js'
+import { MASTER_KEY_OPTIONS, MASTER_KEY_OPTIONS_HELP, masterKeyring } from '../lib/master-key.js'
 import { RECORD_OPTIONS, RECORD_OPTIONS_HELP, RecordPrinter, recordOptions } from '../lib/records.js'
 
 export const tail: Command = {
@@ -9,6 +10,7 @@ export const tail: Command = {
   summary: 'print the last records, and with -f follow new ones as they are written',
   help: `Usage: waltz tail <dir> [-n N | --from N] [-f] [--format ndjson|table|hex]
                   [--serializer auto|bytes|binary|json|proto|raw] [--proto FILE] [--structures FILE]
+                  [--master-key-file FILE | --master-key-env NAME]
 
 Prints the last N records of the log in <dir>, as \`waltz dump\` does; with -f keeps running and prints
 records as a writer commits them (a read-only reader, no lock: polls every 100 ms), across segment
@@ -19,6 +21,7 @@ Options:
   --from N                    start at this seq instead
   -f, --follow                keep printing new records
 ${RECORD_OPTIONS_HELP}
+${MASTER_KEY_OPTIONS_HELP}
   -h, --help                  this help
 
 Exit codes: 0 ok (also when stopped by SIGINT/SIGTERM); 1 a corrupt frame; 2 usage;
@@ -28,6 +31,7 @@ Exit codes: 0 ok (also when stopped by SIGINT/SIGTERM); 1 a corrupt frame; 2 usa
     from: { type: 'string' },
     follow: { type: 'boolean', short: 'f' },
     ...RECORD_OPTIONS,
+    ...MASTER_KEY_OPTIONS,
   },
   operand: DIR_OPERAND,
 
@@ -41,7 +45,8 @@ Exit codes: 0 ok (also when stopped by SIGINT/SIGTERM); 1 a corrupt frame; 2 usa
       throw usageError('give -n or --from, not both', 'tail')
     const { format, decode } = recordOptions(values, 'tail')
     const follow = values.follow === true
-    const reader = await openLog(dir)
+    const keyring = await masterKeyring(values, 'tail')
+    const reader = await openLog(dir, keyring)
     const stop = new AbortController()
     const abort = () => stop.abort()
     io.signal?.addEventListener('abort', abort, { once: true })
@@ -52,9 +57,14 @@ Exit codes: 0 ok (also when stopped by SIGINT/SIGTERM); 1 a corrupt frame; 2 usa
       const lastSeq = reader.lastSeq
       const from = fromOption ?? Math.max(reader.firstSeq, lastSeq - Number(linesText ?? 10) + 1)
       if (!follow && from > lastSeq) return EXIT.ok
-      const records = follow
-        ? reader.tailRaw({ from, signal: stop.signal })
-        : reader.recordsRaw({ from, to: lastSeq })
+      const records =
+        keyring === undefined
+          ? follow
+            ? reader.tailRaw({ from, signal: stop.signal })
+            : reader.recordsRaw({ from, to: lastSeq })
+          : follow
+            ? reader.tail({ from, signal: stop.signal })
+            : reader.records({ from, to: lastSeq })
       for await (const record of records) {
         printer.print(record)
         if (follow) await out.flush()

@@ -6,6 +6,7 @@ import { type Command, DIR_OPERAND, stringValue, type Values } from '../lib/comm
 import { chooseDecoder, SERIALIZER_CHOICES } from '../lib/decode.js'
 import { CliError, EXIT, errnoCode, usageError } from '../lib/errors.js'
 import { openLog } from '../lib/logdir.js'
+import { MASTER_KEY_OPTIONS, MASTER_KEY_OPTIONS_HELP, masterKeyring } from '../lib/master-key.js'
 import { RECORD_OPTIONS, recordOptions } from '../lib/records.js'
 
 /** Parses `--port`: 0 (any free port) to 65535. */
@@ -24,6 +25,7 @@ export const ui: Command = {
   help: `Usage: waltz ui <dir> [--port N] [--serializer ${SERIALIZER_CHOICES.join('|')}] [--proto FILE]
                 [--structures FILE] [--archive LOCATION [--endpoint URL] [--region REGION]
                 [--path-style]] [--host ADDR --allow-remote]
+                [--master-key-file FILE | --master-key-env NAME]
 
 Serves a web page to look at the event store in <dir>: an overview (segments, size, positions, the
 append rate of the last minutes and, when the writer publishes its stats file (publishStats), its
@@ -52,11 +54,12 @@ Options:
   --path-style                s3:// only: path-style requests (MinIO and s3rver need it)
   --host ADDR                 listen on another address than 127.0.0.1 (needs --allow-remote)
   --allow-remote              allow a --host that other machines can reach (the token still guards)
+${MASTER_KEY_OPTIONS_HELP.replace('shown as encrypted', 'not shown')}
   -h, --help                  this help
 
 Exit codes: 0 stopped by SIGINT/SIGTERM; 2 usage (a remote --host without --allow-remote, a bad
 --archive); 3 not a WAL directory, or the --archive directory is missing; 5 I/O error (the port in
-use, the archive cannot be listed).`,
+use, the archive cannot be listed, a master key that does not open the store).`,
   options: {
     port: { type: 'string' },
     host: { type: 'string' },
@@ -65,6 +68,7 @@ use, the archive cannot be listed).`,
     proto: RECORD_OPTIONS.proto,
     structures: RECORD_OPTIONS.structures,
     ...ARCHIVE_OPTIONS,
+    ...MASTER_KEY_OPTIONS,
   },
   operand: DIR_OPERAND,
 
@@ -74,7 +78,8 @@ use, the archive cannot be listed).`,
     const { decode } = recordOptions(values, 'ui')
     // The log's serializer name picks the decoder (auto); the probe also reports a missing or empty
     // directory the way every command does.
-    const probe = await openLog(dir)
+    const keyring = await masterKeyring(values, 'ui')
+    const probe = await openLog(dir, keyring)
     const logName = probe.serializerName
     await probe.close()
     const decoder = chooseDecoder(decode, logName, (message) => err.line(message))
@@ -88,6 +93,7 @@ use, the archive cannot be listed).`,
         port,
         host,
         allowRemote: values['allow-remote'] === true,
+        ...(keyring ? { encryption: { keyring } } : {}),
         ...(archived ? { archive: archived.archive } : {}),
         ...(decoder
           ? {

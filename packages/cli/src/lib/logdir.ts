@@ -1,5 +1,5 @@
 import { readdir, stat } from 'node:fs/promises'
-import { Wal, type WalReader } from '@waltz/core'
+import { type Keyring, Wal, type WalReader } from '@waltz/core'
 import { type InspectOptions, type LogReport, scanLog } from '@waltz/core/inspect'
 import { CliError } from './errors.js'
 
@@ -35,12 +35,15 @@ async function notAWal(dir: string): Promise<CliError> {
  * `data` is the stored bytes): no lock, nothing changed on disk.
  *
  * @param dir - the directory given on the command line
+ * @param keyring - an encrypted log's master key (`--master-key-file`, `--master-key-env`): its
+ *   sealed data can then be opened (`records`, `tail`)
  * @returns the reader; the caller closes it
  * @throws CliError exit code 3 (`NOT_FOUND`, `NOT_A_WAL`); WalError from `Wal.openReader`
+ *   (`WAL_KEYRING`: the master key does not open the log's key store)
  */
-export async function openLog(dir: string): Promise<WalReader> {
+export async function openLog(dir: string, keyring?: Keyring): Promise<WalReader> {
   await requireDirectory(dir)
-  const reader = await Wal.openReader({ dir })
+  const reader = await Wal.openReader(keyring === undefined ? { dir } : { dir, encryption: { keyring } })
   if (reader.recovery.segments > 0) return reader
   await reader.close()
   throw await notAWal(dir)

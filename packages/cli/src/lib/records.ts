@@ -1,4 +1,4 @@
-import type { RawRecord } from '@waltz/core'
+import { type RawRecord, sealedKeyId } from '@waltz/core'
 import { choiceValue, stringValue, type Values } from './command.js'
 import { type DataDecoder, type DecodeOptions, SERIALIZER_CHOICES } from './decode.js'
 import { formatBytes, isoTime, truncate } from './format.js'
@@ -56,9 +56,33 @@ function envelope(record: RawRecord) {
 }
 
 /**
+ * What stands for the data of a record whose data is not shown: sealed (an encrypted log read without
+ * its master key) or shredded (its data key destroyed). Neither is a decoding failure.
+ */
+function hiddenData(record: RawRecord): { json: Record<string, unknown>; text: string } | undefined {
+  if (record.shredded === true) {
+    return { json: { shredded: true }, text: '(shredded: its data key was destroyed)' }
+  }
+  if (record.encrypted !== true) return undefined
+  let keyId: string | undefined
+  try {
+    keyId = sealedKeyId(record)
+  } catch {
+    keyId = undefined // a malformed sealed field: its size still says what is there
+  }
+  const size = record.data.byteLength
+  return {
+    json: { encrypted: true, ...(keyId === undefined ? {} : { keyId }), size },
+    text: `(encrypted${keyId === undefined ? '' : ` with key ${keyId}`}, ${formatBytes(size)}; give the master key to see it)`,
+  }
+}
+
+/**
  * Prints records in one of the formats: the envelope as core read it, then the data decoded when
  * the decoder handles the record's type, else its size and hex. Data that does not decode is
- * printed with the error (and counted in {@link RecordPrinter.failures}); printing goes on.
+ * printed with the error (and counted in {@link RecordPrinter.failures}); printing goes on. Sealed
+ * data (an encrypted log read without its master key) is printed as encrypted, with its key id, and
+ * shredded data as shredded: neither is a failure.
  */
 export class RecordPrinter {
   /** Records whose data failed to decode. */
@@ -73,6 +97,11 @@ export class RecordPrinter {
   ) {}
 
   print(record: RawRecord): void {
+    const hidden = hiddenData(record)
+    if (hidden !== undefined && (record.shredded === true || this.format !== 'hex')) {
+      this.printHidden(record, hidden)
+      return
+    }
     if (this.format === 'hex') {
       this.hex(record)
       return
@@ -91,12 +120,27 @@ export class RecordPrinter {
     else this.table(record, decoded, error)
   }
 
-  private hex(record: RawRecord): void {
-    const { seq, type, key, headers, data } = record
+  private printHidden(record: RawRecord, hidden: { json: Record<string, unknown>; text: string }): void {
+    if (this.format === 'ndjson') {
+      this.out.line(stringify({ ...envelope(record), ...hidden.json }))
+    } else if (this.format === 'table') {
+      this.tableRow(record, hidden.text)
+    } else {
+      this.out.line(`${this.hexHead(record)}  ${hidden.text}`)
+    }
+  }
+
+  private hexHead(record: RawRecord): string {
+    const { seq, type, key, headers } = record
     const parts = [`seq ${seq}`, `type ${type}`]
     if (key !== undefined) parts.push(`key ${key}`)
     if (headers !== undefined) parts.push(`headers ${stringify(headers)}`)
-    this.out.line(`${parts.join('  ')}  (${formatBytes(data.byteLength)})`)
+    return parts.join('  ')
+  }
+
+  private hex(record: RawRecord): void {
+    const data = record.data
+    this.out.line(`${this.hexHead(record)}  (${formatBytes(data.byteLength)})`)
     for (const line of hexDump(data)) this.out.line(line)
   }
 
@@ -107,16 +151,20 @@ export class RecordPrinter {
   }
 
   private table(record: RawRecord, decoded: { data: unknown } | null, error: string | null): void {
-    if (!this.headerDone) {
-      this.headerDone = true
-      this.out.line(this.row(TABLE_HEADER))
-    }
     const data =
       decoded !== null
         ? stringify(decoded.data)
         : error !== null
           ? `(decode error) ${error}`
           : `(${formatBytes(record.data.byteLength)}) ${toHex(record.data.subarray(0, 256))}`
+    this.tableRow(record, data)
+  }
+
+  private tableRow(record: RawRecord, data: string): void {
+    if (!this.headerDone) {
+      this.headerDone = true
+      this.out.line(this.row(TABLE_HEADER))
+    }
     const { seq, time, type, key, headers } = record
     const when = isoTime(time) ?? String(time)
     this.out.line(this.row([String(seq), when, type, key ?? '-', headers ? stringify(headers) : '-', data]))

@@ -424,7 +424,7 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
       const read: WholeRead = { from: Math.max(1, from ?? 1), previous: new Map() }
       for await (const m of this.log.readAll(read.from, end)) {
         for (const e of await this.log.messageEvents(m, read)) {
-          if (!accept({ type: e.type, key: e.stream })) continue
+          if (!accept(e.type, e.stream)) continue
           yield this.decode(e)
           if (--left === 0) return
         }
@@ -444,7 +444,7 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
       }
       for (let i = chunk.length - 1; i >= 0; i--) {
         const e = chunk[i]!
-        if (!accept({ type: e.type, key: e.stream })) continue
+        if (!accept(e.type, e.stream)) continue
         yield this.decode(e)
         if (--left === 0) return
       }
@@ -536,7 +536,7 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
     const read: WholeRead = { from: Math.max(1, from), previous: new Map() }
     for await (const m of this.log.tail(read.from, signal)) {
       for (const e of await this.log.messageEvents(m, read)) {
-        if (!accept({ type: e.type, key: e.stream })) continue
+        if (!accept(e.type, e.stream)) continue
         yield this.decode(e)
         if (signal.aborted) return
       }
