@@ -6,7 +6,7 @@
  * `bench/results.quick.svg`).
  *
  * Options: `--quick`, `--runs N` (default 3, quick 1), `--dir PATH` (parent of the temp dir; default the OS
- * temp dir), `--only buffered,durable,replay,recovery,seek,eventstore,emmett,archive,encryption,compression`,
+ * temp dir), `--only buffered,durable,replay,recovery,seek,eventstore,emmett,archive,encryption,compression,cluster`,
  * `--node PATH` (run every task on that Node binary as well, e.g. `$(node scripts/node24.mjs)`, and add a
  * section comparing the two Nodes to the report).
  */
@@ -17,6 +17,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import type { TaskResult, TaskSpec } from './common.js'
+import { type BenchCluster, startBenchCluster } from './nats-cluster.js'
 import {
   type BenchConfig,
   type Measured,
@@ -45,6 +46,7 @@ const config: BenchConfig & {
   archive: NonNullable<BenchConfig['archive']>
   compression: NonNullable<BenchConfig['compression']>
   encryption: NonNullable<BenchConfig['encryption']>
+  cluster: NonNullable<BenchConfig['cluster']>
 } = quick
   ? {
       quick,
@@ -67,6 +69,14 @@ const config: BenchConfig & {
       archive: { segments: 4, segmentMiB: 8, passes: 3 },
       compression: { records: 20_000, groups: [1, 20], replays: 3 },
       encryption: { sizes: [100], appendRecords: 20_000, replayRecords: 50_000 },
+      cluster: {
+        size: 100,
+        concurrency: [1, 16, 256],
+        durationMs: 300,
+        streams: 100,
+        perStream: 20,
+        reads: 200,
+      },
     }
   : {
       quick,
@@ -89,6 +99,14 @@ const config: BenchConfig & {
       archive: { segments: 16, segmentMiB: 8, passes: 3 },
       compression: { records: 200_000, groups: [1, 20], replays: 3 },
       encryption: { sizes: [100, 1024], appendRecords: 200_000, replayRecords: 500_000 },
+      cluster: {
+        size: 100,
+        concurrency: [1, 16, 256],
+        durationMs: 2_000,
+        streams: 1_000,
+        perStream: 20,
+        reads: 2_000,
+      },
     }
 const here = dirname(fileURLToPath(import.meta.url))
 const benchDir = dirname(here)
@@ -161,6 +179,7 @@ const WORKLOADS = [
   'archive',
   'encryption',
   'compression',
+  'cluster',
 ]
 /** The settings of the compression workload (zstd is skipped by the task on a Node without it). */
 const CODECS = ['none', 'deflate', 'brotli', 'zstd']
@@ -295,6 +314,9 @@ const ES_OPEN = ['store', 'wal']
 const EMMETT = ['waltz', 'sqlite', 'waltz-concurrent']
 const ARCHIVE = ['directory', 's3']
 const ENCRYPTION = ['plain', 'encrypted']
+const CLUSTER = ['nats', 'embedded']
+/** Workload 11's nats-server cluster, while it runs. */
+let cluster: BenchCluster | undefined
 
 try {
   const free = statfsSync(root)
@@ -380,6 +402,11 @@ try {
       const params = { n: replayRecords, size }
       record(`encryption|prepare|${size}`, 0, await runTask('encryption-prepare', params, encryptionDir))
     }
+  }
+
+  if (only.has('cluster')) {
+    log('cluster: starting 3 nats-server nodes on loopback')
+    cluster = await startBenchCluster(join(root, 'nats'))
   }
 
   let esDir: string | undefined
@@ -493,6 +520,21 @@ try {
       }
       log('  compression done')
     }
+    if (cluster !== undefined) {
+      const { concurrency, durationMs, size, streams, perStream, reads } = config.cluster
+      const servers = cluster.urls.join(',')
+      for (const c of concurrency) {
+        for (const system of rotate(CLUSTER, run)) {
+          const params = { system, servers, stream: `append-${c}`, concurrency: c, durationMs, size }
+          record(`cluster|append|${c}|${system}`, run, await runTask('cluster-append', params))
+        }
+      }
+      for (const system of rotate(CLUSTER, run)) {
+        const params = { system, servers, stream: 'read', streams, perStream, reads, size }
+        record(`cluster|read|${system}`, run, await runTask('cluster-read', params))
+      }
+      log('  cluster done')
+    }
     if (only.has('emmett')) {
       for (const system of rotate(EMMETT, run)) {
         record(
@@ -508,5 +550,6 @@ try {
   const results = nodes.map((n, i): NodeRun => ({ version: n.version, m: measured[i]! }))
   await writeReports(config, results, root, totalSeconds, only.size === WORKLOADS.length)
 } finally {
+  await cluster?.stop()
   cleanup()
 }

@@ -54,6 +54,18 @@ export interface BenchConfig {
     /** Timed replays per log; the median is reported. */
     replays: number
   }
+  /** Workload 11, the event store on a 3-node NATS cluster (absent from results written before it existed). */
+  cluster?: {
+    /** Payload bytes of every event. */
+    size: number
+    /** Appenders measured, each on its own stream. */
+    concurrency: number[]
+    durationMs: number
+    /** The read dataset: `streams` × `perStream` events; `reads` timed `readStream` calls. */
+    streams: number
+    perStream: number
+    reads: number
+  }
   /** Workload 9, encryption at rest on and off (absent from results written before it existed). */
   encryption?: EncryptionConfig
   /** Workload 7, the emmett adapter (absent from results written before it existed). */
@@ -576,6 +588,9 @@ export async function renderMarkdown(
   if (config.compression && m.has(`compression|${config.compression.groups[0]}|none`)) {
     renderCompression(config.compression, m, p)
   }
+  if (config.cluster && m.has(`cluster|append|${config.cluster.concurrency[0]}|nats`)) {
+    renderCluster(config.cluster, m, p)
+  }
   return out.join('\n')
 }
 
@@ -614,6 +629,63 @@ function renderSeek(cfg: NonNullable<BenchConfig['seek']>, m: Measured, p: (s?: 
     const verdict = system === 'seek-file' ? (after <= 1 ? 'met' : '**not met**') : ''
     p(
       `| ${name} | ${fmt(med(m, k, 'coldMs'), 3)} | ${fmt(med(m, k, 'firstRecordMs'), 3)} | ${fmt(med(m, k, 'maxMs'), 3)} | ${verdict} |`,
+    )
+  }
+  p()
+}
+
+/** Section 11: the event store on a NATS JetStream cluster against the embedded one. */
+function renderCluster(cfg: NonNullable<BenchConfig['cluster']>, m: Measured, p: (s?: string) => void): void {
+  const benchUrl = new URL('../package.json', import.meta.url).href
+  p('## 11. The event store on a NATS cluster')
+  p()
+  p(
+    `\`EventStore.connect\` on a 3-node nats-server cluster (the binary on this machine, on loopback, an R3 JetStream stream;`,
+  )
+  p(
+    `\`@nats-io/jetstream\` ${pkgVersion('@nats-io/jetstream', benchUrl)}) against the embedded \`EventStore.open\` with \`sync: 'always'\`, in the same run. The three`,
+  )
+  p(
+    'servers, the client and the embedded store share this machine. A JetStream acknowledgement means the message is in a',
+  )
+  p(
+    "majority of the servers' memory (nats-server syncs its files every 2 minutes by default); the embedded one, that the",
+  )
+  p('event was fdatasynced on this machine: different guarantees, measured side by side.')
+  p()
+  p(
+    `Append: N appenders, each on its own stream, append one ${cfg.size}-byte event at a time with its expected revision for ${fmt(cfg.durationMs)} ms`,
+  )
+  p("after a warm-up; the median over runs of each run's records/s and latency quantiles.")
+  p()
+  p(
+    '| appenders | cluster appends/s | p50 ms | p99 ms | embedded appends/s | p50 ms | p99 ms | cluster ÷ embedded |',
+  )
+  p('|--:|--:|--:|--:|--:|--:|--:|--:|')
+  for (const c of cfg.concurrency) {
+    const nats = `cluster|append|${c}|nats`
+    const embedded = `cluster|append|${c}|embedded`
+    p(
+      `| ${c} | ${fmt(med(m, nats, 'recordsPerSec'))} | ${fmt(med(m, nats, 'p50Ms'), 2)} | ${fmt(med(m, nats, 'p99Ms'), 2)} | ${fmt(med(m, embedded, 'recordsPerSec'))} | ${fmt(med(m, embedded, 'p50Ms'), 2)} | ${fmt(med(m, embedded, 'p99Ms'), 2)} | ${fmt(ratio(m, nats, embedded, 'recordsPerSec'), 2)}× |`,
+    )
+  }
+  p()
+  p(
+    `Read: ${fmt(cfg.streams)} streams of ${cfg.perStream} events, written revision by revision (so each stream's events are spread through the`,
+  )
+  p(
+    `log), then ${fmt(cfg.reads)} \`readStream\` calls of random whole streams, one at a time, every event checked.`,
+  )
+  p()
+  p('| store | readStream p50 ms | p99 ms | reads/s |')
+  p('|---|--:|--:|--:|')
+  for (const [system, name] of [
+    ['nats', 'cluster (R3)'],
+    ['embedded', 'embedded'],
+  ] as const) {
+    const k = `cluster|read|${system}`
+    p(
+      `| ${name} | ${fmt(med(m, k, 'p50Ms'), 3)} | ${fmt(med(m, k, 'p99Ms'), 3)} | ${fmt(med(m, k, 'readsPerSec'))} |`,
     )
   }
   p()

@@ -17,6 +17,7 @@ import {
 import { join } from 'node:path'
 import { type RecordShape, Wal } from '@waltz/core'
 import { archiveTasks } from './archive.js'
+import { clusterTasks } from './cluster.js'
 import {
   drive,
   LevelValues,
@@ -440,6 +441,7 @@ const tasks: Record<string, (dir: string, p: Params) => Promise<Metrics>> = {
   ...seekTasks,
   ...archiveTasks,
   ...compressionTasks,
+  ...clusterTasks,
   ...encryptionTasks,
   // Loaded by its own task only: emmett and sqlite3 would weigh on every other measurement's RSS.
   'emmett-commands': async (dir, p) => (await import('./emmett.js')).emmettCommands(dir, p),
