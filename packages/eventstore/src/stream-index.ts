@@ -489,7 +489,7 @@ export class StreamIndex {
     meta: TableMeta,
     streams: AsyncIterable<{
       stream: StreamSummary & { name: string; firstRevision: number; count: number }
-      events: Readonly<EventLocations> | Buffer
+      events: Readonly<EventLocations> | readonly Buffer[]
     }>,
   ): Promise<TableReader> {
     const name = tableFileName(meta.coveredFrom, meta.coveredTo)
@@ -545,10 +545,10 @@ async function* mergeStreams(a: TableReader, b: TableReader) {
   while (!na.done || !nb.done) {
     const c = na.done ? 1 : nb.done ? -1 : compareNames(na.value.stream.name, nb.value.stream.name)
     if (c < 0) {
-      yield { stream: na.value!.stream, events: na.value!.entries }
+      yield { stream: na.value!.stream, events: [na.value!.entries] }
       na = ia.next()
     } else if (c > 0) {
-      yield { stream: nb.value!.stream, events: nb.value!.entries }
+      yield { stream: nb.value!.stream, events: [nb.value!.entries] }
       nb = ib.next()
     } else {
       const x = na.value!
@@ -566,7 +566,7 @@ async function* mergeStreams(a: TableReader, b: TableReader) {
           firstRevision: x.stream.count > 0 ? x.stream.firstRevision : y.stream.firstRevision,
           count: x.stream.count + y.stream.count,
         },
-        events: Buffer.concat([x.entries, y.entries]),
+        events: [x.entries, y.entries],
       }
       na = ia.next()
       nb = ib.next()
