@@ -1582,11 +1582,11 @@ function eventsAre(events: readonly StoredEvent[], stream: string, first: number
   return true
 }
 
-function exists(s: Readonly<StreamSummary>): boolean {
+function exists(s: StreamSummary): boolean {
   return !s.tombstoned && s.revision > s.deletedRevision
 }
 
-function matches(s: Readonly<StreamSummary>, expected: ExpectedRevision): boolean {
+function matches(s: StreamSummary, expected: ExpectedRevision): boolean {
   if (expected === 'any') return true
   if (expected === 'no_stream') return !exists(s)
   if (expected === 'stream_exists') return exists(s)
