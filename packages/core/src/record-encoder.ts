@@ -12,6 +12,7 @@ import {
   envelopeSize,
   FRAME_HEADER_SIZE,
   framePrefixSize,
+  LONG_TEXT,
   MAX_KEY_BYTES,
   MAX_TIME,
   MAX_TYPE_BYTES,
@@ -63,7 +64,13 @@ function utf8Of(value: string, what: string): Buffer {
  * (nothing to allocate), else its UTF-8 bytes.
  */
 function textOf(value: string, what: string): EnvelopeText {
-  for (let i = 0; i < value.length; i++) {
+  const n = value.length
+  if (n >= LONG_TEXT) {
+    // One native call instead of a loop: the UTF-8 length equals the string's length exactly when
+    // every character is ASCII (any other takes 2 or more bytes, a lone surrogate 3).
+    return Buffer.byteLength(value, 'utf8') === n ? value : utf8Of(value, what)
+  }
+  for (let i = 0; i < n; i++) {
     if (value.charCodeAt(i) > 0x7f) return utf8Of(value, what)
   }
   return value
@@ -114,17 +121,26 @@ function keyBytes(key: unknown): EnvelopeText | undefined {
   return bytes
 }
 
-function headerBytes(headers: unknown): EnvelopeText[] | undefined {
+/**
+ * Fills `out` with the headers as name/value pairs of envelope fields (its length set to match) and
+ * returns it, or undefined when there are none. The encoder passes the one array it keeps: a fresh
+ * array per record was the largest allocation of a keyed append with headers.
+ */
+function headerBytes(headers: unknown, out: EnvelopeText[]): EnvelopeText[] | undefined {
   if (headers === undefined) return undefined
   if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) {
     throw WalError.INVALID_ARGUMENT('record headers must be an object of string values')
   }
-  const out: EnvelopeText[] = []
-  for (const name of Object.keys(headers)) {
+  let n = 0
+  for (const name in headers) {
+    // Own properties only, as Object.keys gives them (without allocating their array).
+    if (!Object.hasOwn(headers, name)) continue
     const value = (headers as Record<string, unknown>)[name]
     if (typeof value !== 'string') throw WalError.INVALID_ARGUMENT(`record header '${name}' must be a string`)
-    out.push(textOf(name, 'a record header name'), textOf(value, `record header '${name}'`))
+    out[n++] = textOf(name, 'a record header name')
+    out[n++] = textOf(value, `record header '${name}'`)
   }
+  if (out.length !== n) out.length = n
   return out
 }
 
@@ -149,6 +165,8 @@ export class RecordEncoder {
     encrypted: false,
   }
   private readonly cipher: RecordCipher | undefined
+  /** The envelope's header fields, refilled for each record (see {@link headerBytes}). */
+  private readonly headerFields: EnvelopeText[] = []
 
   /**
    * @param serializer - encodes record data
@@ -181,7 +199,7 @@ export class RecordEncoder {
     envelope.typeBytes = this.types.get(input.type)
     envelope.time = input.time === undefined ? Date.now() : checkTime(input.time)
     envelope.keyBytes = keyBytes(input.key)
-    envelope.headerBytes = headerBytes(input.headers)
+    envelope.headerBytes = headerBytes(input.headers, this.headerFields)
     envelope.encrypted = this.cipher !== undefined
     const dataAt = this.writeEnvelope(target, at, place)
     const end = this.cipher ? this.sealData(target, dataAt, input) : this.encodeData(target, dataAt, input)
@@ -227,7 +245,7 @@ export class RecordEncoder {
     envelope.typeBytes = this.types.get(record.type)
     envelope.time = checkTime(record.time)
     envelope.keyBytes = keyBytes(record.key)
-    envelope.headerBytes = headerBytes(record.headers)
+    envelope.headerBytes = headerBytes(record.headers, this.headerFields)
     envelope.encrypted = record.encrypted === true
     const dataAt = this.writeEnvelope(target, at, place)
     const end = dataAt + record.data.byteLength

@@ -168,6 +168,38 @@ describe('the envelope round-trips exactly', () => {
     }
     await wal.close()
   })
+
+  it('keys and headers of 16+ characters (checked and written by native calls) round-trip or are refused alike', async () => {
+    const dir = tempDir()
+    const wal = await Wal.open({ dir })
+    const ascii = '01a230cb-6501-765a-94d9-fbcb9590975a'
+    const accented = `${'é'.repeat(20)}-ü`
+    const astral = `${'x'.repeat(15)}😀${'y'.repeat(15)}`
+    // Two records of one batch: the encoder reuses its header fields between records.
+    await wal.appendBatch([
+      {
+        type: 'a',
+        key: accented,
+        headers: { $id: ascii, [astral]: accented, n: '1' },
+        data: new Uint8Array(1),
+      },
+      { type: 'a', key: ascii, headers: { $id: astral }, data: new Uint8Array(1) },
+    ])
+    const [first, second] = await collect(wal.records())
+    expect(first).toMatchObject({ key: accented, headers: { $id: ascii, [astral]: accented, n: '1' } })
+    expect(second).toMatchObject({ key: ascii, headers: { $id: astral } })
+    expect(Object.keys(second!.headers!)).toEqual(['$id'])
+    for (const bad of [
+      { key: `${'k'.repeat(20)}\uDC00` },
+      { headers: { h: `${'v'.repeat(20)}\uD800` } },
+      { headers: { [`${'h'.repeat(20)}\uD800`]: 'v' } },
+    ]) {
+      await expect(wal.append({ type: 'a', data: new Uint8Array(1), ...bad })).rejects.toMatchObject({
+        code: 'WAL_INVALID_ARGUMENT',
+      })
+    }
+    await wal.close()
+  })
 })
 
 describe('options and tools', () => {

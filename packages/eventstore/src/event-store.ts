@@ -261,10 +261,19 @@ interface StreamGroup {
   prepared: Prepared[]
 }
 
+/**
+ * Room for where `n` records' frames will lie, which the WAL fills in. Sized up front: the WAL sets
+ * the entries by index, and an empty array would grow a backing store of 17 slots for one record.
+ */
+function frameLocations(n: number): FrameLocations {
+  if (n === 1) return { offsets: [0], lengths: [0] }
+  return { offsets: new Array<number>(n).fill(0), lengths: new Array<number>(n).fill(0) }
+}
+
 /** The records of appending `prepared` to a stream whose state is `head`. */
 function eventPart(
   stream: string,
-  head: StreamSummary,
+  head: Readonly<StreamSummary>,
   prepared: readonly Prepared[],
   time: number,
 ): StreamPart {
@@ -680,12 +689,12 @@ export class EventStore<Rec extends RecordShape = RecordShape> implements EventS
     stream: string,
     expected: ExpectedRevision,
     prepared: readonly Prepared[],
-    head: StreamSummary,
+    head: Readonly<StreamSummary>,
   ): Promise<AppendResult> {
     // With a revision number the retried events can only sit right after it; otherwise look in the
     // window of recent events ('no_stream' too: the stream may have been deleted since).
     // (`idempotencyWindow: 0` turns the look off for every expectation but a number.)
-    const look = (h: StreamSummary) =>
+    const look = (h: Readonly<StreamSummary>) =>
       h.revision > 0 && (typeof expected === 'number' ? !matches(h, expected) : this.window > 0)
     while (look(head)) {
       const { original, covered } = await this.findRetry(stream, expected, prepared)
@@ -1105,10 +1114,13 @@ export class EventStore<Rec extends RecordShape = RecordShape> implements EventS
     if (this.closed) throw EventStoreError.CLOSED()
   }
 
-  /** A stream's state including appends in flight. */
-  private head(stream: string): StreamSummary {
+  /**
+   * A stream's state including appends in flight. Not a copy (an in-flight entry or the index's own
+   * summary): read it in the synchronous step that checks and reserves, never across an await.
+   */
+  private head(stream: string): Readonly<StreamSummary> {
     const f = this.inFlight.get(stream)
-    return f !== undefined && f.appends > 0 ? f : this.index.summary(stream)
+    return f !== undefined && f.appends > 0 ? f : this.index.current(stream)
   }
 
   private prepare(stream: string, event: EventInput<Rec>): Prepared {
@@ -1142,7 +1154,11 @@ export class EventStore<Rec extends RecordShape = RecordShape> implements EventS
    * Reserves the revisions and hands the batch to the WAL, in one synchronous step. Acknowledged
    * records are applied to the index in seq order as the WAL resolves them.
    */
-  private commit(stream: string, head: StreamSummary, prepared: readonly Prepared[]): Promise<AppendResult> {
+  private commit(
+    stream: string,
+    head: Readonly<StreamSummary>,
+    prepared: readonly Prepared[],
+  ): Promise<AppendResult> {
     const part = eventPart(stream, head, prepared, Date.now())
     this.checkSealable(part)
     return this.submit([part], (lastSeq) => resultOf(part, lastSeq))
@@ -1235,7 +1251,7 @@ export class EventStore<Rec extends RecordShape = RecordShape> implements EventS
       flights[k] = f
       if (k > 0) records = records.concat(part.records)
     }
-    const located: FrameLocations = { offsets: [], lengths: [] }
+    const located = frameLocations(records.length)
     const appended = this.appendLog(records, located).then(
       (lastSeq) => {
         for (const f of flights) this.release(f)

@@ -160,28 +160,35 @@ export class TableWriter {
    * Adds a stream (names must come in {@link compareNames} order).
    *
    * @param s - its summary, first revision and count (`firstEntry` is ignored)
-   * @param events - where its `count` events lie, oldest first: arrays, or entries as another table
-   *   stores them ({@link ENTRY_SIZE} bytes each; a merge copies them without decoding)
+   * @param events - where its `count` events lie, oldest first: arrays, or runs of entries as other
+   *   tables store them ({@link ENTRY_SIZE} bytes each; a merge copies them without decoding, and
+   *   without joining a stream's runs from two tables first)
    */
-  async add(s: Omit<TableStream, 'firstEntry'>, events: Readonly<EventLocations> | Buffer): Promise<void> {
+  async add(
+    s: Omit<TableStream, 'firstEntry'>,
+    events: Readonly<EventLocations> | readonly Buffer[],
+  ): Promise<void> {
     if (this.lastName !== undefined && compareNames(this.lastName, s.name) >= 0) {
       throw new Error(`index streams out of order: ${this.lastName} then ${s.name}`)
     }
     this.lastName = s.name
     const firstEntry = this.entries
-    let count: number
-    if (Buffer.isBuffer(events)) {
-      count = events.length / ENTRY_SIZE
-      await this.put(events)
+    let count = 0
+    if (Array.isArray(events)) {
+      for (const run of events as readonly Buffer[]) {
+        count += run.length / ENTRY_SIZE
+        await this.put(run)
+      }
     } else {
-      const { seqs, offsets, lengths } = events
+      const { seqs, offsets, lengths } = events as Readonly<EventLocations>
       count = seqs.length
       for (let i = 0; i < count; i++) {
         if (this.used + ENTRY_SIZE > this.buf.length) await this.drain()
-        writeU48(this.buf, seqs[i]!, this.used)
-        writeU48(this.buf, offsets[i]!, this.used + 6)
-        this.buf.writeUInt32LE(lengths[i]!, this.used + 12)
-        this.used += ENTRY_SIZE
+        const at = this.used
+        writeU48(this.buf, seqs[i]!, at)
+        writeU48(this.buf, offsets[i]!, at + 6)
+        writeU32(this.buf, lengths[i]!, at + 12)
+        this.used = at + ENTRY_SIZE
       }
     }
     this.entries += count
@@ -558,10 +565,25 @@ export class TableReader {
   }
 }
 
-/** Writes a number below 2^48 as 6 little-endian bytes (faster than `writeUIntLE` on the hot path). */
+/**
+ * Writes a number below 2^32 as 4 little-endian bytes. Byte stores, not `writeUInt32LE`: a table
+ * write encodes every event of a memtable, and the range checks of the Buffer methods were most of
+ * that loop's time. (A typed-array store keeps the low 8 bits of the number.)
+ */
+function writeU32(buf: Buffer, value: number, at: number): void {
+  buf[at] = value
+  buf[at + 1] = value >>> 8
+  buf[at + 2] = value >>> 16
+  buf[at + 3] = value >>> 24
+}
+
+/** Writes a number below 2^48 as 6 little-endian bytes (byte stores, as {@link writeU32}). */
 function writeU48(buf: Buffer, value: number, at: number): void {
-  buf.writeUInt32LE(value >>> 0, at)
-  buf.writeUInt16LE(Math.floor(value / 0x1_0000_0000), at + 4)
+  const low = value >>> 0
+  const high = (value - low) / 0x1_0000_0000
+  writeU32(buf, low, at)
+  buf[at + 4] = high
+  buf[at + 5] = high >>> 8
 }
 
 /** Reads 6 little-endian bytes. */

@@ -198,7 +198,7 @@ export class StreamIndex {
    * @returns its summary (revision 0 when it has no records)
    */
   summary(stream: string): StreamSummary {
-    const s = this.memSummary(stream) ?? this.tableSummary(stream) ?? NO_STREAM
+    const s = this.current(stream)
     // A copy: the memtable's own object changes with every record applied.
     return {
       revision: s.revision,
@@ -206,6 +206,18 @@ export class StreamIndex {
       tombstoned: s.tombstoned,
       lastSeq: s.lastSeq,
     }
+  }
+
+  /**
+   * A stream's acknowledged state as the index holds it, not copied: for a check made within one
+   * synchronous step (an append's), which would otherwise allocate a copy per append. The object may
+   * be the index's own and change as later records are applied: take {@link summary} to keep one.
+   *
+   * @param stream - the stream
+   * @returns its summary (revision 0 when it has no records), valid until the next record is applied
+   */
+  current(stream: string): Readonly<StreamSummary> {
+    return this.memSummary(stream) ?? this.tableSummary(stream) ?? NO_STREAM
   }
 
   private memSummary(stream: string): MemStream | undefined {
@@ -267,7 +279,7 @@ export class StreamIndex {
       throw EventStoreError.CORRUPT(`index out of step: seq ${seq} after ${m.coveredTo}`)
     }
     let mem = m.streams.get(stream)
-    const prev = mem ?? this.summary(stream)
+    const prev = mem ?? this.current(stream)
     if (prev.tombstoned) {
       throw EventStoreError.CORRUPT(`seq ${seq}: a record after the tombstone of ${JSON.stringify(stream)}`, {
         stream,
@@ -477,7 +489,7 @@ export class StreamIndex {
     meta: TableMeta,
     streams: AsyncIterable<{
       stream: StreamSummary & { name: string; firstRevision: number; count: number }
-      events: Readonly<EventLocations> | Buffer
+      events: Readonly<EventLocations> | readonly Buffer[]
     }>,
   ): Promise<TableReader> {
     const name = tableFileName(meta.coveredFrom, meta.coveredTo)
@@ -533,10 +545,10 @@ async function* mergeStreams(a: TableReader, b: TableReader) {
   while (!na.done || !nb.done) {
     const c = na.done ? 1 : nb.done ? -1 : compareNames(na.value.stream.name, nb.value.stream.name)
     if (c < 0) {
-      yield { stream: na.value!.stream, events: na.value!.entries }
+      yield { stream: na.value!.stream, events: [na.value!.entries] }
       na = ia.next()
     } else if (c > 0) {
-      yield { stream: nb.value!.stream, events: nb.value!.entries }
+      yield { stream: nb.value!.stream, events: [nb.value!.entries] }
       nb = ib.next()
     } else {
       const x = na.value!
@@ -554,7 +566,7 @@ async function* mergeStreams(a: TableReader, b: TableReader) {
           firstRevision: x.stream.count > 0 ? x.stream.firstRevision : y.stream.firstRevision,
           count: x.stream.count + y.stream.count,
         },
-        events: Buffer.concat([x.entries, y.entries]),
+        events: [x.entries, y.entries],
       }
       na = ia.next()
       nb = ib.next()
