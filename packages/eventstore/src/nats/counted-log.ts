@@ -1,10 +1,13 @@
 /**
  * The events' JetStream stream as the store reads it: only the messages that count (see
  * `isCountedAfter` in `message-format.ts`), a stream's head from its last counted message, the
- * events of a message. Every request goes to the stream leader or through an ordered consumer.
+ * events of a message. A stream's last message is asked of the stream leader; other single messages
+ * are asked of any replica by a direct get when the stream allows it (see {@link CountedLog.nextOf}
+ * for why a replica's answer is safe to use), else of the leader; long reads go through an ordered
+ * consumer.
  */
-import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream'
-import type { BodyEvent } from './message-format.js'
+import type { JetStreamClient, JetStreamManager, StoredMsg } from '@nats-io/jetstream'
+import type { BodyEvent, HeaderReader } from './message-format.js'
 import {
   decodeBody,
   headOf,
@@ -18,6 +21,26 @@ import { readMessages, tailMessages } from './message-reader.js'
 import { unavailable } from './nats-errors.js'
 import type { StreamBinding } from './stream-setup.js'
 import { streamOfToken, streamToken } from './stream-subject.js'
+
+/** A message of the events stream, as an ordered consumer or a get returns it. */
+export interface LogMessage {
+  seq: number
+  subject: string
+  /** Undefined: the message has none (not written by a connected store). */
+  headers?: HeaderReader | undefined
+  data: Uint8Array
+}
+
+/**
+ * Reads of one subject expected to cover at most this many messages go message by message (a get
+ * each, about half a millisecond on loopback); longer ones through an ordered consumer, whose
+ * creation costs several milliseconds (on a cluster it is agreed by the JetStream meta group).
+ */
+const GET_READ_MAX = 32
+
+function logMessage(m: StoredMsg): LogMessage {
+  return { seq: m.seq, subject: m.subject, headers: m.header, data: m.data }
+}
 
 /** An event of a message, before its data is decoded. */
 export interface RawEvent extends BodyEvent {
@@ -52,6 +75,8 @@ export class CountedLog {
     private readonly idleMs: number,
     /** Told the sequence of every message read. */
     private readonly onSeen: (seq: number) => void,
+    /** Whether the stream answers direct gets (`allow_direct`). */
+    private readonly direct: boolean,
   ) {}
 
   /** The subject of an event-store stream. */
@@ -71,6 +96,23 @@ export class CountedLog {
     }
   }
 
+  /**
+   * The first message of `subject` at or after `from`, or null when there is none. A replica answers
+   * when the stream allows direct gets. Its answer can be behind the leader's, never different from
+   * it: a replica stores the committed messages in order, so it holds every message up to the last
+   * one it stores, and a message it returns is the subject's true next one. Only its "none" may come
+   * from behind: then the leader is asked. A replica that does not answer is no reason to fail either.
+   */
+  async nextOf(subject: string, from: number): Promise<LogMessage | null> {
+    const query = { seq: from, next_by_subj: subject }
+    if (this.direct) {
+      const m = await this.jsm.direct.getMessage(this.binding.stream, query).catch(() => null)
+      if (m !== null) return logMessage(m)
+    }
+    const m = await this.getMessage(query as never)
+    return m === null ? null : logMessage(m)
+  }
+
   /** The stream's last sequence, from the server. */
   async lastSeq(): Promise<number> {
     try {
@@ -83,7 +125,7 @@ export class CountedLog {
   }
 
   /** The messages of every subject from `from` to `to` (a message). */
-  readAll(from: number, to: number): AsyncGenerator<JsMsg, void, undefined> {
+  readAll(from: number, to: number): AsyncGenerator<LogMessage, void, undefined> {
     return readMessages(this.js, this.binding.stream, {
       filter: `${this.binding.prefix}.>`,
       from,
@@ -97,7 +139,7 @@ export class CountedLog {
     from: number,
     signal: AbortSignal,
     filter = `${this.binding.prefix}.>`,
-  ): AsyncGenerator<JsMsg, void, undefined> {
+  ): AsyncGenerator<LogMessage, void, undefined> {
     return tailMessages(this.js, this.binding.stream, filter, from, signal)
   }
 
@@ -107,7 +149,7 @@ export class CountedLog {
    */
   async isCounted(subject: string, last: number, seq: number): Promise<boolean> {
     if (last + 1 === seq) return true
-    const next = await this.getMessage({ seq: last + 1, next_by_subj: subject } as never)
+    const next = await this.nextOf(subject, last + 1)
     return next?.seq === seq
   }
 
@@ -137,18 +179,44 @@ export class CountedLog {
     return headOf(counted, m.seq)
   }
 
-  /** The counted messages of one subject up to `lastSeq` (a message of it), in order. */
+  /**
+   * The messages of one subject up to `lastSeq` (a message of it), in order: one get after the other
+   * while `few` (at most {@link GET_READ_MAX} expected), through an ordered consumer otherwise and
+   * from the first message past that many.
+   */
+  async *subjectMessages(
+    subject: string,
+    lastSeq: number,
+    few: boolean,
+  ): AsyncGenerator<LogMessage, void, undefined> {
+    let from = 1
+    for (let n = 0; few && n < GET_READ_MAX; n++) {
+      const m = await this.nextOf(subject, from)
+      // None up to `lastSeq` left: the stream's limits removed them since the head was read.
+      if (m === null || m.seq > lastSeq) return
+      yield m
+      if (m.seq >= lastSeq) return
+      from = m.seq + 1
+    }
+    yield* readMessages(this.js, this.binding.stream, {
+      filter: subject,
+      from,
+      to: lastSeq,
+      idleMs: this.idleMs,
+    })
+  }
+
+  /**
+   * The counted messages of one subject up to `lastSeq` (a message of it), in order; `few` as in
+   * {@link subjectMessages}.
+   */
   async *countedMessages(
     subject: string,
     lastSeq: number,
-  ): AsyncGenerator<{ m: JsMsg; meaning: MessageMeaning }, void, undefined> {
+    few = false,
+  ): AsyncGenerator<{ m: LogMessage; meaning: MessageMeaning }, void, undefined> {
     let previous = 0
-    for await (const m of readMessages(this.js, this.binding.stream, {
-      filter: subject,
-      from: 1,
-      to: lastSeq,
-      idleMs: this.idleMs,
-    })) {
+    for await (const m of this.subjectMessages(subject, lastSeq, few)) {
       const meaning = readMeaning(m.headers, m.seq)
       const counted = isCountedAfter(meaning, previous)
       previous = m.seq
@@ -164,7 +232,9 @@ export class CountedLog {
     lo: number,
     hi: number,
   ): AsyncGenerator<RawEvent, void, undefined> {
-    for await (const { m, meaning } of this.countedMessages(subject, lastSeq)) {
+    // Each message holds at least one event: up to revision `hi` there are at most `hi` of them
+    // (and the markers, rare).
+    for await (const { m, meaning } of this.countedMessages(subject, lastSeq, hi <= GET_READ_MAX)) {
       if (meaning.kind !== 'events' || meaning.revision < lo) continue
       for (const e of this.eventsOf(stream, m, meaning)) {
         if (e.revision > hi) return
@@ -178,7 +248,7 @@ export class CountedLog {
    * The events of a message of any stream, read in a pass over the whole stream from `read.from`
    * (none for a marker, or a message that does not count).
    */
-  async messageEvents(m: JsMsg, read: WholeRead): Promise<RawEvent[]> {
+  async messageEvents(m: LogMessage, read: WholeRead): Promise<RawEvent[]> {
     this.onSeen(m.seq)
     const meaning = readMeaning(m.headers, m.seq)
     const previous = read.previous.get(m.subject)
@@ -193,7 +263,8 @@ export class CountedLog {
     return this.eventsOf(stream, m, meaning)
   }
 
-  eventsOf(stream: string, m: JsMsg, meaning: MessageMeaning): RawEvent[] {
+  /** The events of message `m` of `stream`, whose headers mean `meaning`. */
+  eventsOf(stream: string, m: LogMessage, meaning: MessageMeaning): RawEvent[] {
     const body = decodeBody(m.data, meaning.count, m.seq)
     const first = meaning.revision - meaning.count + 1
     return body.map((e, i) => ({
