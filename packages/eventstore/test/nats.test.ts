@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream'
 import { headers } from '@nats-io/transport-node'
+import { bytesSerializer, type RecordShape } from '@waltz/core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { collect } from '../../../test-support/collect.js'
 import { type NatsGroup, NO_NATS_SERVER, startServer } from '../../replicate-nats/test/nats.js'
@@ -415,20 +416,30 @@ describe.skipIf(NO_NATS_SERVER)('EventStore.connect on a single nats-server', ()
     }
     const revisions = (events: StoredEvent<TestEvent>[]) => events.map((e) => [e.revision, e.data])
     const upTo = (n: number, from = 1) => Array.from({ length: n - from + 1 }, (_, i) => [from + i, from + i])
-    // Whole (through a consumer), the first 31 (message by message: 33 messages), the first 30
-    // (32 messages, all by gets), backwards, and from the middle.
-    expect(revisions(await collect(s.readStream('long')))).toEqual(upTo(45))
-    expect(revisions(await collect(s.readStream('long', { maxCount: 31 })))).toEqual(upTo(31))
-    expect(revisions(await collect(s.readStream('long', { maxCount: 30 })))).toEqual(upTo(30))
-    expect(revisions(await collect(s.readStream('long', { from: 38, maxCount: 5 })))).toEqual(upTo(42, 38))
-    expect(
-      revisions(await collect(s.readStream('long', { direction: 'backwards', from: 12, maxCount: 4 }))),
-    ).toEqual(upTo(12, 9).reverse())
-    const folded = await s.aggregateStream('long', {
-      initialState: () => 0,
-      evolve: (n, e) => n + (e.data as number),
-    })
-    expect(folded).toEqual({ state: (45 * 46) / 2, revision: 45, exists: true })
+    // Fresh clients (nothing of the subject known): the first 31 (message by message, then a consumer
+    // from the 33rd message), the first 30 (32 messages, all by gets), the whole (a consumer).
+    expect(revisions(await collect((await connect(stream)).readStream('long', { maxCount: 31 })))).toEqual(
+      upTo(31),
+    )
+    expect(revisions(await collect((await connect(stream)).readStream('long', { maxCount: 30 })))).toEqual(
+      upTo(30),
+    )
+    const r = await connect(stream)
+    expect(revisions(await collect(r.readStream('long')))).toEqual(upTo(45))
+    // Then from what the clients know (the writer: up to its append before the first lost message;
+    // the reader: all of it), backwards and from the middle.
+    for (const c of [s, r]) {
+      expect(revisions(await collect(c.readStream('long')))).toEqual(upTo(45))
+      expect(revisions(await collect(c.readStream('long', { from: 38, maxCount: 5 })))).toEqual(upTo(42, 38))
+      expect(
+        revisions(await collect(c.readStream('long', { direction: 'backwards', from: 12, maxCount: 4 }))),
+      ).toEqual(upTo(12, 9).reverse())
+      const folded = await c.aggregateStream('long', {
+        initialState: () => 0,
+        evolve: (n, e) => n + (e.data as number),
+      })
+      expect(folded).toEqual({ state: (45 * 46) / 2, revision: 45, exists: true })
+    }
     // A short stream whose last message does not count.
     await s.appendToStream('short', events(2), { expectedRevision: 'no_stream' })
     const shortLast = (await s.appendToStream('short', events(1, 'e', 2))).position
@@ -437,6 +448,51 @@ describe.skipIf(NO_NATS_SERVER)('EventStore.connect on a single nats-server', ()
     expect(await s.appendToStream('short', events(1), { expectedRevision: 3 })).toMatchObject({
       nextExpectedRevision: 4,
     })
+  })
+
+  test('what a client knows of a stream from its reads and appends stays right as other clients write', async () => {
+    const stream = `ES${++streams}`
+    const a = await connect(stream)
+    const b = await connect(stream)
+    const read = async (c: EventStoreApi<TestEvent>) =>
+      (await collect(c.readStream('acct'))).map((e) => [e.revision, e.type, e.data])
+    await a.appendToStream('acct', events(3, 'a'), { expectedRevision: 'no_stream' })
+    expect(await read(a)).toEqual([
+      [1, 'a', { i: 0 }],
+      [2, 'a', { i: 1 }],
+      [3, 'a', { i: 2 }],
+    ])
+    // `b` reads (learning the subject), then appends; `a` appends after it, then a lost message.
+    expect(await read(b)).toEqual(await read(a))
+    await b.appendToStream('acct', [{ type: 'b', data: { i: 3 } }], { expectedRevision: 3 })
+    const mine = await a.appendToStream('acct', [{ type: 'a', data: { i: 4 } }], { expectedRevision: 4 })
+    await publishLost(stream, 'acct', mine.position - 1)
+    await b.deleteStream('acct', { expectedRevision: 5 })
+    await b.appendToStream('acct', [{ type: 'b', data: { i: 6 } }], { expectedRevision: 5 })
+    const expected = [[6, 'b', { i: 6 }]]
+    expect(await read(a)).toEqual(expected)
+    expect(await read(b)).toEqual(expected)
+    expect(await read(await connect(stream))).toEqual(expected)
+    expect(
+      await a.appendToStream('acct', [{ type: 'a', data: { i: 7 } }], { expectedRevision: 6 }),
+    ).toMatchObject({
+      nextExpectedRevision: 7,
+    })
+    expect(await read(b)).toEqual([...expected, [7, 'a', { i: 7 }]])
+    // The events' bytes a reader gets are its own: changing them changes no later read.
+    const bytes = await EventStore.connect<RecordShape<string, Uint8Array>>({
+      servers: group.urls,
+      stream,
+      subjectPrefix: `waltz-es.${stream}`,
+      serializer: bytesSerializer(),
+    })
+    stores.push(bytes as unknown as EventStoreApi<TestEvent>)
+    await bytes.appendToStream('raw', [{ type: 'r', data: new Uint8Array([1, 2, 3]) }])
+    for (let i = 0; i < 2; i++) {
+      const [e] = await collect(bytes.readStream('raw'))
+      expect([...e!.data]).toEqual([1, 2, 3])
+      e!.data.fill(9)
+    }
   })
 
   test('a JetStream stream created without direct gets (an earlier version) is read from its leader', async () => {

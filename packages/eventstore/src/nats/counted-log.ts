@@ -7,12 +7,13 @@
  * consumer.
  */
 import type { JetStreamClient, JetStreamManager, StoredMsg } from '@nats-io/jetstream'
-import type { BodyEvent, HeaderReader } from './message-format.js'
+import type { BodyEvent } from './message-format.js'
 import {
   decodeBody,
   headOf,
   isCountedAfter,
   type MessageMeaning,
+  messageHeaders,
   NO_STREAM,
   readMeaning,
   type StreamHead,
@@ -21,15 +22,9 @@ import { readMessages, tailMessages } from './message-reader.js'
 import { unavailable } from './nats-errors.js'
 import type { StreamBinding } from './stream-setup.js'
 import { streamOfToken, streamToken } from './stream-subject.js'
+import { type KnownMessages, type LogMessage, SubjectHistory } from './subject-history.js'
 
-/** A message of the events stream, as an ordered consumer or a get returns it. */
-export interface LogMessage {
-  seq: number
-  subject: string
-  /** Undefined: the message has none (not written by a connected store). */
-  headers?: HeaderReader | undefined
-  data: Uint8Array
-}
+export type { LogMessage } from './subject-history.js'
 
 /**
  * Reads of one subject expected to cover at most this many messages go message by message (a get
@@ -37,6 +32,9 @@ export interface LogMessage {
  * creation costs several milliseconds (on a cluster it is agreed by the JetStream meta group).
  */
 const GET_READ_MAX = 32
+
+/** What the messages a client keeps of the subjects it read or wrote may take, bytes. */
+const HISTORY_BYTES = 32 * 1024 * 1024
 
 function logMessage(m: StoredMsg): LogMessage {
   return { seq: m.seq, subject: m.subject, headers: m.header, data: m.data }
@@ -67,6 +65,9 @@ export interface WholeRead {
  * @internal
  */
 export class CountedLog {
+  /** The messages of the subjects read or written, from their first one (see `subject-history.ts`). */
+  private readonly history = new SubjectHistory(HISTORY_BYTES)
+
   constructor(
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
@@ -166,13 +167,24 @@ export class CountedLog {
     return 0
   }
 
-  /** The stream's state after its last message, read from the stream leader. */
+  /**
+   * The stream's state after its last message, read from the stream leader. Whether that message
+   * counts is known without asking when the subject's history reaches it.
+   */
   async head(subject: string, stream: string): Promise<StreamHead> {
     const m = await this.getMessage({ last_by_subj: subject }, stream)
-    if (m === null) return NO_STREAM
+    if (m === null) {
+      this.history.forget(subject)
+      return NO_STREAM
+    }
     this.onSeen(m.seq)
     const meaning = readMeaning(m.header, m.seq)
-    if (await this.isCounted(subject, meaning.last, m.seq)) return headOf(meaning, m.seq)
+    const known = this.knownUpTo(subject, m.seq, meaning)
+    const lastCounts =
+      known?.lastSeq === m.seq
+        ? isCountedAfter(meaning, known.messages.at(-2)?.seq ?? 0)
+        : await this.isCounted(subject, meaning.last, m.seq)
+    if (lastCounts) return headOf(meaning, m.seq)
     // The last message lost a race (rare): the state is the last counted one's.
     let counted: MessageMeaning | undefined
     for await (const c of this.countedMessages(subject, m.seq)) counted = c.meaning
@@ -180,30 +192,81 @@ export class CountedLog {
   }
 
   /**
-   * The messages of one subject up to `lastSeq` (a message of it), in order: one get after the other
-   * while `few` (at most {@link GET_READ_MAX} expected), through an ordered consumer otherwise and
-   * from the first message past that many.
+   * The subject's history, if it holds no message after `lastSeq` (the subject's last message,
+   * whose headers mean `last`). One that does, or whose message at `lastSeq` differs, is forgotten:
+   * messages were removed (the stream's limits, a purge) or the JetStream stream was re-created.
+   */
+  private knownUpTo(subject: string, lastSeq: number, last?: MessageMeaning): KnownMessages | undefined {
+    const known = this.history.get(subject)
+    if (known === undefined || known.lastSeq < lastSeq) return known
+    const same =
+      known.lastSeq === lastSeq &&
+      (last === undefined ||
+        JSON.stringify(readMeaning(known.messages.at(-1)!.headers, lastSeq)) === JSON.stringify(last))
+    if (same) return known
+    this.history.forget(subject)
+    return undefined
+  }
+
+  /**
+   * Adds a message this client wrote to its subject's history, once it knows the message counts
+   * (so the subject's message before it is `meaning.last`). `body` must not change afterwards.
+   */
+  written(subject: string, seq: number, meaning: MessageMeaning, body: Uint8Array): void {
+    const headers = new Map<string, string>(messageHeaders(meaning))
+    this.history.extend(subject, meaning.last, {
+      seq,
+      subject,
+      headers: { get: (name) => headers.get(name) ?? '' },
+      data: body,
+    })
+  }
+
+  /**
+   * The messages of one subject up to `lastSeq` (a message of it), in order: those in its history,
+   * then the rest from the server, one get after the other while `few` (at most
+   * {@link GET_READ_MAX} expected), through an ordered consumer otherwise and from the first message
+   * past that many. What was read joins the history, even when the caller stops early.
    */
   async *subjectMessages(
     subject: string,
     lastSeq: number,
     few: boolean,
   ): AsyncGenerator<LogMessage, void, undefined> {
-    let from = 1
-    for (let n = 0; few && n < GET_READ_MAX; n++) {
-      const m = await this.nextOf(subject, from)
-      // None up to `lastSeq` left: the stream's limits removed them since the head was read.
-      if (m === null || m.seq > lastSeq) return
-      yield m
-      if (m.seq >= lastSeq) return
-      from = m.seq + 1
+    // A history past `lastSeq` (this client appended since the head was read) holds all up to it.
+    const known = this.history.get(subject)
+    const seen: LogMessage[] = known === undefined ? [] : [...known.messages]
+    const read = (m: LogMessage): LogMessage => {
+      const kept = { seq: m.seq, subject: m.subject, headers: m.headers, data: m.data.slice() }
+      seen.push(kept)
+      return kept
     }
-    yield* readMessages(this.js, this.binding.stream, {
-      filter: subject,
-      from,
-      to: lastSeq,
-      idleMs: this.idleMs,
-    })
+    try {
+      for (const m of known?.messages ?? []) {
+        if (m.seq > lastSeq) return
+        yield m
+      }
+      let from = (known?.lastSeq ?? 0) + 1
+      for (let n = 0; few && n < GET_READ_MAX; n++) {
+        if (from > lastSeq) return
+        const m = await this.nextOf(subject, from)
+        // None up to `lastSeq` left: the stream's limits removed them since the head was read.
+        if (m === null || m.seq > lastSeq) return
+        yield read(m)
+        from = m.seq + 1
+      }
+      if (from > lastSeq) return
+      for await (const m of readMessages(this.js, this.binding.stream, {
+        filter: subject,
+        from,
+        to: lastSeq,
+        idleMs: this.idleMs,
+      })) {
+        yield read(m)
+      }
+    } finally {
+      if (seen.length > (known?.messages.length ?? 0)) this.history.set(subject, seen)
+    }
   }
 
   /**
@@ -269,6 +332,8 @@ export class CountedLog {
     const first = meaning.revision - meaning.count + 1
     return body.map((e, i) => ({
       ...e,
+      // A copy: the body may be kept in the subject's history, and a bytes serializer hands `data` on.
+      data: e.data.slice(),
       stream,
       revision: first + i,
       position: m.seq,

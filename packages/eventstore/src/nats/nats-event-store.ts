@@ -220,6 +220,7 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
           if (original !== undefined) return original
         } else if (await this.log.isCounted(subject, meaning.last, ack.seq)) {
           this.rememberHead(stream, headOf(meaning, ack.seq))
+          this.log.written(subject, ack.seq, meaning, payload)
           return { nextExpectedRevision: meaning.revision, position: ack.seq, created: meaning.created }
         }
         // Stored, but after a message it did not expect: it does not count (a lost race).
@@ -393,6 +394,7 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
       const ack = await this.publish(stream, subject, new Uint8Array(0), meaning, `wz1-${uuidv7()}`)
       if (ack !== undefined && (await this.log.isCounted(subject, meaning.last, ack.seq))) {
         if (kind === 'deleted') this.rememberHead(stream, headOf(meaning, ack.seq))
+        this.log.written(subject, ack.seq, meaning, new Uint8Array(0))
         return { position: ack.seq }
       }
       if (conflicts >= MAX_CONFLICTS) {
