@@ -403,6 +403,16 @@ describe.skipIf(NO_NATS_SERVER)('EventStore.connect on a single nats-server', ()
       code: 'STREAM_TOMBSTONED',
     })
     await expect(a.appendToStream('acct', events(1))).rejects.toMatchObject({ code: 'STREAM_TOMBSTONED' })
+    // The same ids again (the server's duplicate window recognises them) on a stream tombstoned by
+    // another client since: the tombstone decides, as for a client that remembers nothing.
+    const once = [{ type: 'o', data: 1, id: 'once-1' }]
+    expect(await a.appendToStream('ids', once, { expectedRevision: 'no_stream' })).toMatchObject({
+      nextExpectedRevision: 1,
+    })
+    await b.tombstoneStream('ids')
+    await expect(a.appendToStream('ids', once, { expectedRevision: 1 })).rejects.toMatchObject({
+      code: 'STREAM_TOMBSTONED',
+    })
   })
 
   test('reads of short and long streams, message by message and through a consumer, skip what does not count', async () => {
