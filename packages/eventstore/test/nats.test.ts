@@ -7,8 +7,9 @@ import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { jetstream } from '@nats-io/jetstream'
+import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream'
 import { headers } from '@nats-io/transport-node'
+import { bytesSerializer, type RecordShape } from '@waltz/core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { collect } from '../../../test-support/collect.js'
 import { type NatsGroup, NO_NATS_SERVER, startServer } from '../../replicate-nats/test/nats.js'
@@ -340,6 +341,198 @@ describe.skipIf(NO_NATS_SERVER)('EventStore.connect on a single nats-server', ()
     })
     expect(again).toMatchObject({ nextExpectedRevision: 4 })
     expect((await read()).at(-1)).toEqual([4, 'lost'])
+  })
+
+  /**
+   * Publishes what a lost race leaves on `stream`'s subject of JetStream stream `js`: a message that
+   * says it expected `last` (not the subject's last message), so it does not count.
+   */
+  async function publishLost(js: string, stream: string, last: number): Promise<number> {
+    const nc = await group.connect()
+    const h = headers()
+    for (const [k, v] of Object.entries({
+      'Waltz-Format': '1',
+      'Waltz-Kind': 'events',
+      'Waltz-Revision': '999',
+      'Waltz-Deleted': '0',
+      'Waltz-Count': '1',
+      'Waltz-Time': String(Date.now()),
+      'Waltz-Last': String(last),
+    }))
+      h.set(k, v)
+    const body = encodeBody([{ type: 'lost', id: `lost-${last}`, metadata: {}, data: Buffer.from('"x"') }])
+    const ack = await jetstream(nc).publish(`waltz-es.${js}.${stream}`, body, { headers: h })
+    await nc.close()
+    return ack.seq
+  }
+
+  test('the head a client remembers after its append never decides alone: another client moved the stream', async () => {
+    const stream = `ES${++streams}`
+    const a = await connect(stream)
+    const b = await connect(stream)
+    expect(await a.appendToStream('acct', events(1))).toMatchObject({ nextExpectedRevision: 1 })
+    expect(await b.appendToStream('acct', events(1), { expectedRevision: 1 })).toMatchObject({
+      nextExpectedRevision: 2,
+    })
+    // `a` remembers revision 1: expecting it fails with the stream's real revision, and expecting the
+    // real one (learnt elsewhere) succeeds.
+    await expect(a.appendToStream('acct', events(1), { expectedRevision: 1 })).rejects.toMatchObject({
+      code: 'WRONG_EXPECTED_REVISION',
+      actual: 2,
+    })
+    expect(await b.appendToStream('acct', events(1), { expectedRevision: 2 })).toMatchObject({
+      nextExpectedRevision: 3,
+    })
+    expect(await a.appendToStream('acct', events(1), { expectedRevision: 3 })).toMatchObject({
+      nextExpectedRevision: 4,
+    })
+    expect(await a.appendToStream('acct', events(1), { expectedRevision: 'stream_exists' })).toMatchObject({
+      nextExpectedRevision: 5,
+    })
+    // After its own soft delete too: the next append continues the revisions.
+    await b.deleteStream('acct', { expectedRevision: 5 })
+    expect(await a.appendToStream('acct', events(1), { expectedRevision: 'no_stream' })).toMatchObject({
+      nextExpectedRevision: 6,
+      created: true,
+    })
+    expect(await b.appendToStream('acct', events(1), { expectedRevision: 6 })).toMatchObject({
+      nextExpectedRevision: 7,
+    })
+    await a.tombstoneStream('acct')
+    await expect(b.appendToStream('acct', events(1), { expectedRevision: 7 })).rejects.toMatchObject({
+      code: 'STREAM_TOMBSTONED',
+    })
+    await expect(a.appendToStream('acct', events(1))).rejects.toMatchObject({ code: 'STREAM_TOMBSTONED' })
+    // The same ids again (the server's duplicate window recognises them) on a stream tombstoned by
+    // another client since: the tombstone decides, as for a client that remembers nothing.
+    const once = [{ type: 'o', data: 1, id: 'once-1' }]
+    expect(await a.appendToStream('ids', once, { expectedRevision: 'no_stream' })).toMatchObject({
+      nextExpectedRevision: 1,
+    })
+    await b.tombstoneStream('ids')
+    await expect(a.appendToStream('ids', once, { expectedRevision: 1 })).rejects.toMatchObject({
+      code: 'STREAM_TOMBSTONED',
+    })
+  })
+
+  test('reads of short and long streams, message by message and through a consumer, skip what does not count', async () => {
+    const stream = `ES${++streams}`
+    const s = await connect(stream)
+    // 45 messages of one event, with a lost message after the 3rd, 10th and 40th.
+    let last = 0
+    for (let r = 1; r <= 45; r++) {
+      last = (await s.appendToStream('long', [{ type: 'e', data: r }], { expectedRevision: r - 1 })).position
+      if (r === 3 || r === 10 || r === 40) await publishLost(stream, 'long', last - 1)
+    }
+    const revisions = (events: StoredEvent<TestEvent>[]) => events.map((e) => [e.revision, e.data])
+    const upTo = (n: number, from = 1) => Array.from({ length: n - from + 1 }, (_, i) => [from + i, from + i])
+    // Fresh clients (nothing of the subject known): the first 11 (message by message, then a consumer
+    // from the 13th message), the first 10 (11 messages, all by gets), the whole (a consumer).
+    expect(revisions(await collect((await connect(stream)).readStream('long', { maxCount: 11 })))).toEqual(
+      upTo(11),
+    )
+    expect(revisions(await collect((await connect(stream)).readStream('long', { maxCount: 10 })))).toEqual(
+      upTo(10),
+    )
+    const r = await connect(stream)
+    expect(revisions(await collect(r.readStream('long')))).toEqual(upTo(45))
+    // Then from what the clients know (the writer: up to its append before the first lost message;
+    // the reader: all of it), backwards and from the middle.
+    for (const c of [s, r]) {
+      expect(revisions(await collect(c.readStream('long')))).toEqual(upTo(45))
+      expect(revisions(await collect(c.readStream('long', { from: 38, maxCount: 5 })))).toEqual(upTo(42, 38))
+      expect(
+        revisions(await collect(c.readStream('long', { direction: 'backwards', from: 12, maxCount: 4 }))),
+      ).toEqual(upTo(12, 9).reverse())
+      const folded = await c.aggregateStream('long', {
+        initialState: () => 0,
+        evolve: (n, e) => n + (e.data as number),
+      })
+      expect(folded).toEqual({ state: (45 * 46) / 2, revision: 45, exists: true })
+    }
+    // A short stream whose last message does not count.
+    await s.appendToStream('short', events(2), { expectedRevision: 'no_stream' })
+    const shortLast = (await s.appendToStream('short', events(1, 'e', 2))).position
+    await publishLost(stream, 'short', shortLast - 1)
+    expect((await collect(s.readStream('short'))).map((e) => e.revision)).toEqual([1, 2, 3])
+    expect(await s.appendToStream('short', events(1), { expectedRevision: 3 })).toMatchObject({
+      nextExpectedRevision: 4,
+    })
+  })
+
+  test('what a client knows of a stream from its reads and appends stays right as other clients write', async () => {
+    const stream = `ES${++streams}`
+    const a = await connect(stream)
+    const b = await connect(stream)
+    const read = async (c: EventStoreApi<TestEvent>) =>
+      (await collect(c.readStream('acct'))).map((e) => [e.revision, e.type, e.data])
+    await a.appendToStream('acct', events(3, 'a'), { expectedRevision: 'no_stream' })
+    expect(await read(a)).toEqual([
+      [1, 'a', { i: 0 }],
+      [2, 'a', { i: 1 }],
+      [3, 'a', { i: 2 }],
+    ])
+    // `b` reads (learning the subject), then appends; `a` appends after it, then a lost message.
+    expect(await read(b)).toEqual(await read(a))
+    await b.appendToStream('acct', [{ type: 'b', data: { i: 3 } }], { expectedRevision: 3 })
+    const mine = await a.appendToStream('acct', [{ type: 'a', data: { i: 4 } }], { expectedRevision: 4 })
+    await publishLost(stream, 'acct', mine.position - 1)
+    await b.deleteStream('acct', { expectedRevision: 5 })
+    await b.appendToStream('acct', [{ type: 'b', data: { i: 6 } }], { expectedRevision: 5 })
+    const expected = [[6, 'b', { i: 6 }]]
+    expect(await read(a)).toEqual(expected)
+    expect(await read(b)).toEqual(expected)
+    expect(await read(await connect(stream))).toEqual(expected)
+    expect(
+      await a.appendToStream('acct', [{ type: 'a', data: { i: 7 } }], { expectedRevision: 6 }),
+    ).toMatchObject({
+      nextExpectedRevision: 7,
+    })
+    expect(await read(b)).toEqual([...expected, [7, 'a', { i: 7 }]])
+    // The events' bytes a reader gets are its own: changing them changes no later read.
+    const bytes = await EventStore.connect<RecordShape<string, Uint8Array>>({
+      servers: group.urls,
+      stream,
+      subjectPrefix: `waltz-es.${stream}`,
+      serializer: bytesSerializer(),
+    })
+    stores.push(bytes as unknown as EventStoreApi<TestEvent>)
+    await bytes.appendToStream('raw', [{ type: 'r', data: new Uint8Array([1, 2, 3]) }])
+    for (let i = 0; i < 2; i++) {
+      const [e] = await collect(bytes.readStream('raw'))
+      expect([...e!.data]).toEqual([1, 2, 3])
+      e!.data.fill(9)
+    }
+  })
+
+  test('a JetStream stream created without direct gets (an earlier version) is read from its leader', async () => {
+    const stream = `ES${++streams}`
+    const nc = await group.connect()
+    const jsm = await jetstreamManager(nc)
+    await jsm.streams.add({
+      name: stream,
+      subjects: [`waltz-es.${stream}.>`],
+      storage: StorageType.File,
+      num_replicas: 1,
+    })
+    await jsm.streams.add({
+      name: `${stream}_CHECKPOINTS`,
+      subjects: [`waltz-es.${stream}-checkpoints.>`],
+      storage: StorageType.File,
+      max_msgs_per_subject: 1,
+    })
+    const s = await connect(stream)
+    for (let r = 1; r <= 40; r++) await s.appendToStream('old', [{ type: 'e', data: r }])
+    await publishLost(stream, 'old', 1)
+    expect((await collect(s.readStream('old'))).map((e) => e.data)).toEqual(
+      Array.from({ length: 40 }, (_, i) => i + 1),
+    )
+    expect((await collect(s.readStream('old', { maxCount: 3 }))).map((e) => e.data)).toEqual([1, 2, 3])
+    expect(await s.appendToStream('old', events(1), { expectedRevision: 40 })).toMatchObject({
+      nextExpectedRevision: 41,
+    })
+    expect((await jsm.streams.info(stream)).config.allow_direct).toBe(false)
+    await nc.close()
   })
 
   test('handleCommand decides on the stream and retries conflicts across clients', async () => {

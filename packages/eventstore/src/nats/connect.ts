@@ -72,13 +72,14 @@ export async function connectEventStore<Rec extends RecordShape>(
   try {
     const deadline = setupDeadline(timeoutMs)
     const jsm = await reachJetStream(nc, timeoutMs, deadline)
-    await bindStreams(jsm, binding, replicas, duplicateWindowMs, deadline)
+    const direct = await bindStreams(jsm, binding, replicas, duplicateWindowMs, deadline)
     const js = jetstream(nc, { timeout: timeoutMs })
     const store = new NatsEventStore<Rec>({
       nc,
       js,
       jsm,
       binding,
+      direct,
       serializer,
       idempotencyWindow,
       timeoutMs,

@@ -2,9 +2,9 @@
  * The event store on a NATS JetStream stream (what {@link EventStore.connect} returns). Every
  * `appendToStream` call is one message on its stream's subject (see `message-format.ts`); the
  * server's expected-last-subject-sequence check is the optimistic concurrency: a client reads the
- * subject's last message (from the stream leader), checks the expected revision against it, and
- * publishes expecting that message to still be the subject's last. Of two writers that read the same
- * message, the server accepts one.
+ * subject's last message (from the stream leader; or remembers it, having written it), checks the
+ * expected revision against it, and publishes expecting that message to still be the subject's last.
+ * Of two writers that read the same message, the server accepts one.
  */
 import { createHash } from 'node:crypto'
 import type { JetStreamClient, JetStreamManager, PubAck } from '@nats-io/jetstream'
@@ -44,10 +44,12 @@ import { CountedLog, type RawEvent, type WholeRead } from './counted-log.js'
 import {
   type BodyEvent,
   encodeBody,
+  headOf,
   isCountedAfter,
   type MessageKind,
   type MessageMeaning,
   messageHeaders,
+  NO_STREAM,
   readMeaning,
   type StreamHead,
 } from './message-format.js'
@@ -60,6 +62,8 @@ export interface NatsStoreParts<Rec extends RecordShape> {
   js: JetStreamClient
   jsm: JetStreamManager
   binding: StreamBinding
+  /** Whether the events' stream answers direct gets (see `CountedLog.nextOf`). */
+  direct: boolean
   serializer: Serializer<string, unknown, Rec>
   idempotencyWindow: number
   timeoutMs: number
@@ -68,6 +72,9 @@ export interface NatsStoreParts<Rec extends RecordShape> {
 
 /** Conflicts (another writer appended first) after which an append gives up. */
 const MAX_CONFLICTS = 1000
+
+/** Streams whose head after this client's last append a store remembers (the least recently used go). */
+const MAX_KNOWN_HEADS = 10_000
 
 /**
  * The event store on a JetStream stream. Create it with {@link EventStore.connect}.
@@ -89,6 +96,11 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
   private readonly appends = new Set<Promise<unknown>>()
   private readonly closeController = new AbortController()
   private lastPosition = 0
+  /**
+   * Per stream, its head after this client's last counted append or delete, if nothing newer is
+   * known: the next append tries it instead of reading the head from the leader (see `append`).
+   */
+  private readonly knownHeads = new Map<string, StreamHead>()
   /** The events' stream, its counted messages. */
   private readonly log: CountedLog
   private closing: Promise<void> | undefined
@@ -99,8 +111,13 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
     this.serializer = parts.serializer
     this.window = parts.idempotencyWindow
     this.timeoutMs = parts.timeoutMs
-    this.log = new CountedLog(parts.js, parts.jsm, parts.binding, 2 * parts.timeoutMs, (seq) =>
-      this.seen(seq),
+    this.log = new CountedLog(
+      parts.js,
+      parts.jsm,
+      parts.binding,
+      2 * parts.timeoutMs,
+      (seq) => this.seen(seq),
+      parts.direct,
     )
     this.logger = parts.logger
     this.checkpoints = clusterCheckpoints(parts.js, parts.jsm, parts.binding, parts.timeoutMs)
@@ -169,8 +186,22 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
     // A message that lost a race (stored, but not counted) keeps its message id in the server's
     // duplicate window: the next try of the same events takes the next id.
     let attempt = 0
+    // The head this client left the stream at, if it still meets the expectation: a first try
+    // publishes expecting it without asking the leader. Were it stale (another client appended
+    // since), the message is refused or stored after one it did not expect, so it does not count;
+    // either way the next try reads the head from the leader. It is taken, not shared: an append
+    // in flight on the same stream reads the leader's.
+    let known = this.takeKnownHead(stream)
+    if (known !== undefined && (!matches(known, expected) || (allIds && this.mayHoldRetry(known, expected))))
+      known = undefined
+    // `'no_stream'` expects the subject to have no message at all, most often: were there one, the
+    // server refuses the publish and the next try reads the head (a soft-deleted stream matches).
+    // A retry of stored events cannot hide behind that guess: they would be on the subject.
+    if (known === undefined && expected === 'no_stream') known = NO_STREAM
     for (let conflicts = 0; ; conflicts++) {
-      const head = await this.log.head(subject, stream)
+      const head = known ?? (await this.log.head(subject, stream))
+      const remembered = known !== undefined
+      known = undefined
       if (head.tombstoned) throw EventStoreError.STREAM_TOMBSTONED(stream)
       if (allIds && this.mayHoldRetry(head, expected)) {
         const original = await this.findRetry(stream, subject, expected, events, head)
@@ -191,9 +222,15 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
       const ack = await this.publish(stream, subject, payload, meaning, msgID)
       if (ack !== undefined) {
         if (ack.duplicate) {
+          // The server recognised the message id before checking the expectation. Whether the
+          // original is the answer is for the rules above to say first (a tombstone, a retry that
+          // does not meet the expectation), on the leader's head: try again with it.
+          if (remembered) continue
           const original = await this.originalOf(stream, subject, ack.seq)
           if (original !== undefined) return original
         } else if (await this.log.isCounted(subject, meaning.last, ack.seq)) {
+          this.rememberHead(stream, headOf(meaning, ack.seq))
+          this.log.written(subject, ack.seq, meaning, payload)
           return { nextExpectedRevision: meaning.revision, position: ack.seq, created: meaning.created }
         }
         // Stored, but after a message it did not expect: it does not count (a lost race).
@@ -249,6 +286,26 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
     const meaning = readMeaning(m.header, seq)
     if (!(await this.log.isCounted(subject, meaning.last, seq))) return undefined
     return { nextExpectedRevision: meaning.revision, position: seq, created: meaning.created }
+  }
+
+  /** The head remembered for `stream`, forgotten (undefined: none). */
+  private takeKnownHead(stream: string): StreamHead | undefined {
+    const head = this.knownHeads.get(stream)
+    this.knownHeads.delete(stream)
+    return head
+  }
+
+  /**
+   * Remembers `head`, the stream's after a counted message of this client, unless a later one is
+   * known (appends to one stream may finish out of order).
+   */
+  private rememberHead(stream: string, head: StreamHead): void {
+    const known = this.knownHeads.get(stream)
+    if (known !== undefined && known.lastSeq >= head.lastSeq) return
+    this.knownHeads.delete(stream)
+    this.knownHeads.set(stream, head)
+    if (this.knownHeads.size > MAX_KNOWN_HEADS)
+      this.knownHeads.delete(this.knownHeads.keys().next().value as string)
   }
 
   private mayHoldRetry(head: StreamHead, expected: ExpectedRevision): boolean {
@@ -329,6 +386,7 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
     expected: ExpectedRevision,
     kind: MessageKind,
   ): Promise<DeleteResult> {
+    this.takeKnownHead(stream)
     for (let conflicts = 0; ; conflicts++) {
       const head = await this.log.head(subject, stream)
       if (head.tombstoned) throw EventStoreError.STREAM_TOMBSTONED(stream)
@@ -344,8 +402,11 @@ export class NatsEventStore<Rec extends RecordShape = RecordShape> implements Ev
         last: head.lastSeq,
       }
       const ack = await this.publish(stream, subject, new Uint8Array(0), meaning, `wz1-${uuidv7()}`)
-      if (ack !== undefined && (await this.log.isCounted(subject, meaning.last, ack.seq)))
+      if (ack !== undefined && (await this.log.isCounted(subject, meaning.last, ack.seq))) {
+        if (kind === 'deleted') this.rememberHead(stream, headOf(meaning, ack.seq))
+        this.log.written(subject, ack.seq, meaning, new Uint8Array(0))
         return { position: ack.seq }
+      }
       if (conflicts >= MAX_CONFLICTS) {
         throw EventStoreError.UNAVAILABLE(
           `deleting ${JSON.stringify(stream)} conflicted ${conflicts} times`,

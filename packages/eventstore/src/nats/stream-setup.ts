@@ -102,6 +102,8 @@ export function checkStreamName(name: unknown): string {
  * While a cluster elects its JetStream leader, requests fail for a moment: they are retried until
  * `deadline`.
  *
+ * @returns whether the stream (created now or before) answers direct gets (`allow_direct`)
+ *
  * @throws EventStoreError `EVENTSTORE_INVALID_ARGUMENT` (an existing stream captures other subjects),
  *   `EVENTSTORE_UNAVAILABLE`
  */
@@ -109,7 +111,7 @@ async function ensureStream(
   jsm: JetStreamManager,
   config: Partial<StreamConfig> & { name: string; subjects: string[] },
   deadline: number,
-): Promise<void> {
+): Promise<boolean> {
   for (;;) {
     try {
       const info = await jsm.streams.info(config.name).catch((err: unknown) => {
@@ -117,17 +119,14 @@ async function ensureStream(
           return undefined
         throw err
       })
-      if (info === undefined) {
-        await jsm.streams.add(config)
-        return
-      }
+      if (info === undefined) return (await jsm.streams.add(config)).config.allow_direct === true
       const subjects = info.config.subjects ?? []
       if (subjects.length !== 1 || subjects[0] !== config.subjects[0]) {
         throw EventStoreError.INVALID_ARGUMENT(
           `JetStream stream ${config.name} captures ${JSON.stringify(subjects)}, not just ${config.subjects[0]}`,
         )
       }
-      return
+      return info.config.allow_direct === true
     } catch (err) {
       if (err instanceof EventStoreError || Date.now() > deadline)
         throw unavailable(`creating stream ${config.name}`, err)
@@ -137,8 +136,11 @@ async function ensureStream(
 }
 
 /**
- * Creates or binds the events' and the checkpoints' streams.
+ * Creates or binds the events' and the checkpoints' streams. A new events stream answers direct gets
+ * (`allow_direct`: every replica answers `$JS.API.DIRECT.GET`, outside the JetStream API queue); one
+ * created by an earlier version without it is bound as it is, and read from its leader only.
  *
+ * @returns whether the events' stream answers direct gets
  * @throws EventStoreError `EVENTSTORE_INVALID_ARGUMENT`, `EVENTSTORE_UNAVAILABLE`
  */
 export async function bindStreams(
@@ -147,8 +149,8 @@ export async function bindStreams(
   replicas: number,
   duplicateWindowMs: number,
   deadline: number,
-): Promise<void> {
-  await ensureStream(
+): Promise<boolean> {
+  const direct = await ensureStream(
     jsm,
     {
       name: binding.stream,
@@ -158,6 +160,7 @@ export async function bindStreams(
       discard: DiscardPolicy.Old,
       num_replicas: replicas,
       duplicate_window: nanos(duplicateWindowMs),
+      allow_direct: true,
     },
     deadline,
   )
@@ -174,4 +177,5 @@ export async function bindStreams(
     },
     deadline,
   )
+  return direct
 }
