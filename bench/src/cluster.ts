@@ -2,7 +2,8 @@
  * Workload 11: the event store on a 3-node NATS JetStream cluster (`EventStore.connect`, an R3 stream)
  * against the embedded store (`EventStore.open`, `'always'`) in the same run. `cluster-append`: N
  * appenders, each on its own stream, appending one event at a time with its expected revision.
- * `cluster-read`: `readStream` of random 20-event streams, after writing them. The parent (`main.ts`)
+ * `cluster-read`: `readStream` of 20-event streams by a fresh client after writing them: each stream
+ * once (cold: the client knows nothing of it), then random ones again (warm). The parent (`main.ts`)
  * starts the cluster once and passes its URLs; every task uses a JetStream stream of its own.
  */
 import { join } from 'node:path'
@@ -74,14 +75,14 @@ async function clusterRead(dir: string, p: Params): Promise<Metrics> {
   const perStream = num(p, 'perStream')
   const reads = num(p, 'reads')
   const pool = payloadPool(num(p, 'size'))
-  const store = await openStore(dir, p)
+  const writer = await openStore(dir, p)
   // Revision by revision over all streams, so a stream's events are spread through the log.
   for (let revision = 1; revision <= perStream; revision++) {
     for (let s = 0; s < streams; s += WRITE_CONCURRENCY) {
       const pending: Promise<unknown>[] = []
       for (let k = s; k < Math.min(streams, s + WRITE_CONCURRENCY); k++) {
         pending.push(
-          store.appendToStream(`stream-${k}`, [{ type: 'e', data: pool[(k + revision) & 1023]! }], {
+          writer.appendToStream(`stream-${k}`, [{ type: 'e', data: pool[(k + revision) & 1023]! }], {
             expectedRevision: revision - 1,
           }),
         )
@@ -89,9 +90,11 @@ async function clusterRead(dir: string, p: Params): Promise<Metrics> {
       await Promise.all(pending)
     }
   }
-  const next = random(0x7ead)
-  const readOne = async () => {
-    const s = next() % streams
+  await writer.close()
+  // A fresh client (a new connection; embedded: a reopened store) knows nothing of the streams: its
+  // first read of each is cold. Later reads of the same streams are warm.
+  const store = await openStore(dir, p)
+  const readOne = async (s: number) => {
     let n = 0
     for await (const e of store.readStream(`stream-${s}`)) {
       if (e.revision !== ++n || e.data.byteLength !== pool[(s + n) & 1023]!.byteLength) {
@@ -100,12 +103,23 @@ async function clusterRead(dir: string, p: Params): Promise<Metrics> {
     }
     if (n !== perStream) throw new Error(`stream-${s} read ${n} events, not ${perStream}`)
   }
-  for (let i = 0; i < Math.max(50, reads / 10); i++) await readOne()
+  const next = random(0x7ead)
+  const order = Array.from({ length: streams }, (_, s) => s)
+  for (let i = streams - 1; i > 0; i--) {
+    const j = next() % (i + 1)
+    ;[order[i], order[j]] = [order[j]!, order[i]!]
+  }
+  const cold = new Float64Array(streams)
+  for (let i = 0; i < streams; i++) {
+    const t = performance.now()
+    await readOne(order[i]!)
+    cold[i] = performance.now() - t
+  }
   const latencies = new Float64Array(reads)
   const started = performance.now()
   for (let i = 0; i < reads; i++) {
     const t = performance.now()
-    await readOne()
+    await readOne(next() % streams)
     latencies[i] = performance.now() - t
   }
   const ms = performance.now() - started
@@ -115,6 +129,8 @@ async function clusterRead(dir: string, p: Params): Promise<Metrics> {
     readsPerSec: (reads / ms) * 1000,
     p50Ms: quantile(latencies, reads, 0.5),
     p99Ms: quantile(latencies, reads, 0.99),
+    coldP50Ms: quantile(cold, streams, 0.5),
+    coldP99Ms: quantile(cold, streams, 0.99),
   }
 }
 
